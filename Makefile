@@ -1,0 +1,47 @@
+# marginlive: every target creates (or reuses) the virtual environment it needs in .venv.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup browser test test-fast run detect bench clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+setup: $(STAMP)
+
+# Headless Chromium + ChromeDriver (Debian packages) for the web page's browser test.
+browser:
+	@if ! command -v chromedriver >/dev/null 2>&1 || ! (command -v chromium || command -v chromium-browser) >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium + chromium-driver (apt)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	      || echo "warning: chromium could not be installed; the browser test will skip"; \
+	  else echo "note: chromium/chromedriver missing and not root: the browser test will skip"; fi; \
+	fi
+
+test: setup browser
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# The main job: the authentication service and its webcam page on loopback.
+run: setup
+	$(BIN)/marginlive serve --host $(HOST) --port $(PORT)
+
+# Passive liveness on a file or folder: make detect SOURCE=video.mp4
+detect: setup
+	$(BIN)/marginlive detect $(SOURCE) --save $(or $(SAVE),marginlive-out.mp4)
+
+bench: setup
+	$(BIN)/python benchmarks/bench_pipeline.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

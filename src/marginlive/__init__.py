@@ -1,0 +1,35 @@
+"""marginlive: margin-based face liveness detection with behavioural confirmation.
+
+Three lines to a decision::
+
+    from marginlive import LivenessDetector, read_image
+    detector = LivenessDetector()                 # shipped model + MediaPipe BlazeFace
+    results = detector.predict(read_image("me.jpg"))  # list[FaceResult]
+"""
+import os as _os
+
+# ONNX Runtime sends telemetry on import unless told not to; set before any import of it.
+_os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+# Quiet TensorFlow-Lite / absl logging from MediaPipe.
+_os.environ.setdefault("GLOG_minloglevel", "2")
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from .errors import (  # noqa: E402
+    CameraError, DatasetError, InputError, MarginliveError, ModelError, NoFaceError,
+)
+from .frames import read_image  # noqa: E402
+from .types import FaceBox, FaceResult  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CameraError", "DatasetError", "FaceBox", "FaceResult", "InputError", "LivenessDetector",
+    "MarginliveError", "ModelError", "NoFaceError", "read_image", "__version__",
+]
+
+
+def __getattr__(name):  # lazy: importing the package must not load ONNX Runtime or MediaPipe
+    if name == "LivenessDetector":
+        from .pipeline import LivenessDetector
+        return LivenessDetector
+    raise AttributeError(name)

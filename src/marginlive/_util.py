@@ -1,0 +1,54 @@
+"""Small shared helpers: atomic writes, quiet native stderr, progress bars."""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None):
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual mode
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Silence C++ logging written straight to fd 2 (TFLite, absl) for the duration."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def progress(iterable=None, total=None, desc="", disable=None, unit="it"):
+    from tqdm import tqdm
+    if disable is None:
+        disable = total is not None and total < 90
+    disable = disable or not sys.stderr.isatty()  # no carriage-return spam in logs and pipes
+    return tqdm(iterable, total=total, desc=desc, disable=disable, unit=unit, file=sys.stderr,
+                dynamic_ncols=True, leave=False)

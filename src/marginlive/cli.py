@@ -1,0 +1,165 @@
+"""The `marginlive` command line: parses, calls the library, prints. Errors a user can cause
+print one line on stderr and exit non-zero, never a traceback."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import InputError, MarginliveError
+
+COMMANDS = {}
+
+
+def command(name, help):
+    def deco(fn):
+        COMMANDS[name] = (fn, help)
+        return fn
+    return deco
+
+
+def _add_model_args(p, detector=True):
+    p.add_argument("--model", help="liveness model file (.onnx); default: the shipped model")
+    if detector:
+        p.add_argument("--detector", default="mediapipe", choices=["mediapipe", "mediapipe-full", "caffe-ssd"],
+                       help="face detector (default: mediapipe BlazeFace short range)")
+        p.add_argument("--detector-model", help="for caffe-ssd: folder with .prototxt + .caffemodel")
+        p.add_argument("--margin", type=float, help="override the model's margin (enlargement of the face box)")
+        p.add_argument("--threshold", type=float, help="override the model's decision threshold on P(real)")
+
+
+def _positive(v):
+    f = float(v)
+    if f <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {v}")
+    return f
+
+
+# ---------------------------------------------------------------------------------- detect
+def _detect_args(p):
+    p.add_argument("paths", nargs="*", help="images, folders of images, video files")
+    p.add_argument("--camera", type=int, help="webcam index instead of paths")
+    _add_model_args(p)
+    p.add_argument("--save", help="write annotated output: a file for one input, a folder for several")
+    p.add_argument("--show", action="store_true", help="show annotated frames in a window")
+    p.add_argument("--json", action="store_true", help="print one JSON line per face per frame")
+    p.add_argument("--max-frames", type=int, help="stop a video or camera after this many frames")
+
+
+@command("detect", "passive liveness on images, videos or a webcam (the paper's Figure 8 boxes)")
+def cmd_detect(a):
+    from .detect_cli import run_detect
+    return run_detect(a)
+
+
+# --------------------------------------------------------------------------------- collect
+def _collect_args(p):
+    p.add_argument("paths", nargs="*", help="videos or folders of images/videos of one label and subject")
+    p.add_argument("--manifest", action="append", help="a labelled manifest.csv (e.g. ../shared/data/*/manifest.csv); repeatable")
+    p.add_argument("--label", choices=["real", "fake"], help="label of the given videos/folders")
+    p.add_argument("--subject", help="subject / group id of the given videos/folders (splits are by group)")
+    p.add_argument("--attack", help="attack species of fakes (print, screen, ...)")
+    p.add_argument("--every", type=int, default=4, help="keep every n-th video frame (paper: 4)")
+    p.add_argument("--out", required=True, help="dataset folder (created, or appended to)")
+    p.add_argument("--detector", default="mediapipe", choices=["mediapipe", "mediapipe-full", "caffe-ssd"])
+    p.add_argument("--detector-model", help="for caffe-ssd: folder with .prototxt + .caffemodel")
+
+
+@command("collect", "cut face context crops from videos, folders or labelled manifests into a dataset")
+def cmd_collect(a):
+    from .training.commands import run_collect
+    return run_collect(a)
+
+
+# ----------------------------------------------------------------------------------- train
+def _train_args(p):
+    p.add_argument("dataset", help="dataset folder made by `marginlive collect`")
+    p.add_argument("--arch", default="livenessnet", help="livenessnet (the paper's) or minires")
+    p.add_argument("--margin", type=float, default=2.0, help="face box enlargement (paper: 2.0)")
+    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--lr", type=float, default=4e-4)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--aug", default="paper", help="augmentation: paper, strong (adds colour/blur/noise) or none")
+    p.add_argument("--balance", action="store_true", help="weigh every dataset x class cell equally")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-frac", type=float, default=0.25, help="group-disjoint validation share (0: train on all)")
+    p.add_argument("--cv", type=int, default=0, help="first run k-fold leave-groups-out cross-validation")
+    p.add_argument("--out", default="marginlive-model.onnx", help="model file to write (.onnx)")
+    p.add_argument("--name", help="model name stored in its metadata")
+    p.add_argument("--curves", help="training curves PNG (default: beside the model)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+
+
+@command("train", "train a liveness model (the paper's recipe by default) and export it to ONNX")
+def cmd_train(a):
+    try:
+        from .training.commands import run_train
+    except ImportError as e:
+        raise InputError(f"training needs the train extra (pip install 'marginlive[train]'): {e}") from None
+    return run_train(a)
+
+
+# ------------------------------------------------------------------------------ experiment
+def _experiment_args(p):
+    p.add_argument("kind", choices=["margin"], help="margin: train at each margin, compare leave-groups-out")
+    p.add_argument("dataset", help="dataset folder made by `marginlive collect`")
+    p.add_argument("--margins", type=float, nargs="+", default=[1.0, 1.5, 2.0, 2.7, 4.0])
+    p.add_argument("--arch", default="livenessnet")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--aug", default="paper")
+    p.add_argument("--balance", action="store_true")
+    p.add_argument("--folds", type=int, default=4, help="leave-groups-out folds")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--eval-datasets", nargs="+", default=["webcam-replay"],
+                   help="datasets whose groups are held out and scored (others always train)")
+    p.add_argument("--out", help="write every number (and out-of-fold scores) as JSON here")
+
+
+@command("experiment", "reproduce the paper's margin claim: same recipe at several margins, leave-groups-out")
+def cmd_experiment(a):
+    from .training.experiment import run_experiment
+    return run_experiment(a)
+
+
+# ------------------------------------------------------------------------------------ main
+ARGS = {"experiment": _experiment_args, "detect": _detect_args, "collect": _collect_args, "train": _train_args}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    ap = argparse.ArgumentParser(prog="marginlive", description="Margin-based face liveness detection "
+                                 "with behavioural confirmation.")
+    ap.add_argument("--version", action="version", version=f"marginlive {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (fn, help) in COMMANDS.items():
+        p = sub.add_parser(name, help=help, description=help)
+        ARGS[name](p)
+        p.set_defaults(func=fn)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    a = ap.parse_args(argv)
+    if not getattr(a, "func", None):
+        ap.print_help()
+        return 2
+    try:
+        return int(a.func(a) or 0)
+    except MarginliveError as e:
+        print(f"marginlive {a.command}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"marginlive {a.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def emit_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()

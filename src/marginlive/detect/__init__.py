@@ -1,0 +1,49 @@
+"""Face detectors behind one protocol: ``detect(frame_bgr) -> list[FaceBox]``, best first."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..errors import ModelError
+from ..types import FaceBox
+
+
+class FaceDetector(Protocol):
+    name: str
+
+    def detect(self, frame_bgr: np.ndarray) -> list[FaceBox]: ...
+
+
+DETECTORS = ("mediapipe", "mediapipe-full", "caffe-ssd")
+
+
+def create_detector(name: str = "mediapipe", model: str | Path | None = None,
+                    min_score: float = 0.5) -> FaceDetector:
+    """Build a detector by name.
+
+    - ``mediapipe``: BlazeFace short range (faces within ~2 m), weights from the mediapipe wheel.
+    - ``mediapipe-full``: BlazeFace full range, for faces far from the camera.
+    - ``caffe-ssd``: an OpenCV Caffe SSD face detector; ``model`` is a folder holding one
+      ``.prototxt`` and one ``.caffemodel`` (the paper's res10_300x300 ResNet-SSD, or the
+      RetinaFace SSD in ../shared/models/caffe-ssd-face).
+    """
+    if name in ("mediapipe", "mediapipe-full"):
+        from .mediapipe import MediaPipeDetector
+        return MediaPipeDetector(full_range=name == "mediapipe-full", min_score=min_score)
+    if name == "caffe-ssd":
+        from .caffe_ssd import CaffeSSDDetector
+        if model is None:
+            raise ModelError("caffe-ssd needs --detector-model: a folder with .prototxt and .caffemodel")
+        return CaffeSSDDetector.from_folder(model, min_score=min_score)
+    raise ModelError(f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}")
+
+
+def nms(boxes: list[FaceBox], iou: float = 0.4) -> list[FaceBox]:
+    """Greedy non-maximum suppression, best score first."""
+    kept: list[FaceBox] = []
+    for b in sorted(boxes, key=lambda b: -b.score):
+        if all(b.iou(k) < iou for k in kept):
+            kept.append(b)
+    return kept

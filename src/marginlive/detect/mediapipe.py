@@ -1,0 +1,40 @@
+"""MediaPipe BlazeFace (0.10.21, legacy solutions API); the .tflite weights ship in the wheel."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .._util import quiet_native_stderr
+from ..errors import ModelError
+from ..types import FaceBox
+from . import nms
+
+
+class MediaPipeDetector:
+    def __init__(self, full_range: bool = False, min_score: float = 0.5):
+        try:
+            from mediapipe.python.solutions import face_detection
+        except ImportError as e:  # pragma: no cover - depends on the install
+            raise ModelError(f"MediaPipe 0.10.21 is needed for the default detector ({e})") from None
+        self.name = "mediapipe-full" if full_range else "mediapipe"
+        with quiet_native_stderr():  # TFLite prints delegate chatter on first use
+            self._fd = face_detection.FaceDetection(model_selection=1 if full_range else 0,
+                                                    min_detection_confidence=min_score)
+            self._fd.process(np.zeros((64, 64, 3), np.uint8))
+
+    def detect(self, frame_bgr: np.ndarray) -> list[FaceBox]:
+        h, w = frame_bgr.shape[:2]
+        res = self._fd.process(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB))
+        boxes = []
+        for d in res.detections or []:
+            rb = d.location_data.relative_bounding_box
+            x1, y1 = rb.xmin * w, rb.ymin * h
+            kps = tuple((k.x * w, k.y * h) for k in d.location_data.relative_keypoints)
+            boxes.append(FaceBox(x1, y1, x1 + rb.width * w, y1 + rb.height * h,
+                                 float(d.score[0]), kps))
+        # Drop boxes that lie wholly outside the frame (BlazeFace can extrapolate).
+        boxes = [b for b in boxes if b.x2 > 0 and b.y2 > 0 and b.x1 < w and b.y1 < h and b.area > 4]
+        return nms(boxes)
+
+    def close(self):
+        self._fd.close()

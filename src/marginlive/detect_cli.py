@@ -1,0 +1,162 @@
+"""`marginlive detect`: annotate images, videos and a webcam with liveness boxes."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+
+from ._util import atomic_path, progress
+from .cli import emit_json
+from .errors import InputError, NoFaceError
+from .frames import VideoSource, expand_paths, kind_of, read_image
+from .render import draw_results
+
+VIDEO_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+
+
+def _out_path(save: str | None, src: Path, many: bool, kind: str) -> Path | None:
+    if not save:
+        return None
+    if not many:
+        return Path(save)
+    ext = ".mp4" if kind == "video" else src.suffix
+    return Path(save) / f"{src.stem}.marginlive{ext}"
+
+
+def run_detect(a) -> int:
+    from .pipeline import LivenessDetector
+
+    if a.camera is None and not a.paths:
+        raise InputError("give image/video paths or --camera N")
+    if a.camera is not None and a.paths:
+        raise InputError("give either paths or --camera, not both")
+    if a.margin is not None and a.margin <= 0:
+        raise InputError(f"--margin must be > 0, got {a.margin}")
+    sources = expand_paths(a.paths) if a.paths else []
+    for s in sources:
+        if kind_of(s) == "unknown":
+            # Might still be an image or video with an odd name: let the decoders decide.
+            pass
+    many = len(sources) > 1
+    if a.save and many:
+        p = Path(a.save)
+        if p.exists() and not p.is_dir():
+            raise InputError(f"--save {p}: with several inputs, --save must be a folder")
+    if a.save and not many and a.camera is None and Path(a.save).is_dir():
+        raise InputError(f"--save {a.save} is a folder; give an output file for one input")
+    det = LivenessDetector(model=a.model, detector=a.detector, detector_model=a.detector_model,
+                           margin=a.margin, threshold=a.threshold)
+    if a.camera is not None:
+        return _run_video(det, VideoSource(camera=a.camera, max_frames=a.max_frames), a,
+                          Path(a.save) if a.save else None)
+    faceless, failed = [], []
+    for src in sources:
+        kind = kind_of(src)
+        out = _out_path(a.save, src, many, kind)
+        try:
+            if kind == "video":
+                n = _run_video(det, VideoSource(src, max_frames=a.max_frames), a, out)
+            else:
+                n = _run_image(det, src, a, out)
+        except InputError as e:
+            if not many:
+                raise
+            print(f"marginlive detect: error: {e}", file=sys.stderr)
+            failed.append(src)
+            continue
+        if n == 0:
+            print(f"marginlive detect: no face found in {src}", file=sys.stderr)
+            faceless.append(src)
+    if failed:
+        return InputError.exit_code
+    if faceless:
+        return NoFaceError.exit_code
+    return 0
+
+
+def _run_image(det, src: Path, a, out: Path | None) -> int:
+    img = read_image(src)
+    results = det.predict(img)
+    if a.json:
+        for i, r in enumerate(results):
+            emit_json({"source": str(src), "frame": 0, "time": 0.0, "face": i, **r.to_dict()})
+    elif not a.show:
+        for r in results:
+            print(f"{src}\t{r.label}\t{r.score:.3f}\t{r.box.as_list()}")
+    vis = draw_results(img, results) if (out or a.show) else None
+    if out:
+        with atomic_path(out) as tmp:
+            if not cv2.imwrite(str(tmp), vis):
+                raise InputError(f"{out}: cannot write an image with this extension")
+    if a.show:
+        cv2.imshow("marginlive", vis)
+        cv2.waitKey(0)
+    return len(results)
+
+
+def _run_video(det, src: VideoSource, a, out: Path | None) -> int:
+    faces = 0
+    last = {}
+    with src, _VideoWriter(out, src.fps) as writer:
+        bar = progress(total=src.frame_count if not src.is_camera else None, desc=Path(src.name).name,
+                       unit="frame", disable=(src.frame_count or 0) < 90 if not src.is_camera else True)
+        for frame, results in det.process(src):
+            bar.update(1)
+            faces += len(results)
+            for i, r in enumerate(results):
+                last[r.track_id] = r
+                if a.json:
+                    emit_json({"source": src.name, "frame": frame.index, "time": round(frame.time, 3),
+                               "face": i, **r.to_dict()})
+            if writer.active or a.show:
+                vis = draw_results(frame.image, results)
+                writer.write(vis)
+                if a.show:
+                    cv2.imshow("marginlive", vis)
+                    if cv2.waitKey(1) & 0xFF in (27, ord("q")):
+                        break
+        bar.close()
+    if not a.json:
+        for tid, r in sorted(last.items()):
+            print(f"{src.name}\ttrack {tid}\t{r.label}\t{r.score:.3f}")
+    return faces
+
+
+class _VideoWriter:
+    """Writes frames to a temporary file, moved into place only when the video is complete."""
+
+    def __init__(self, path: Path | None, fps: float):
+        self.path, self.fps, self.w = path, fps, None
+        self._ctx = atomic_path(path) if path else None
+        self.active = path is not None
+
+    def __enter__(self):
+        if self._ctx:
+            self.tmp = self._ctx.__enter__()
+        return self
+
+    def write(self, img):
+        if not self.active:
+            return
+        if self.w is None:
+            fourcc = VIDEO_FOURCC.get(self.path.suffix.lower())
+            if fourcc is None:
+                raise InputError(f"{self.path}: video output must end in .mp4, .avi, .mov or .mkv")
+            h, w = img.shape[:2]
+            self.w = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*fourcc), self.fps, (w, h))
+            if not self.w.isOpened():
+                raise InputError(f"{self.path}: cannot open a video writer")
+        self.w.write(img)
+
+    def __exit__(self, et, ev, tb):
+        if self.w is not None:
+            self.w.release()
+        if self._ctx:
+            if et is None and self.w is None:  # nothing was written: leave no empty file
+                et, ev = InputError, InputError(f"{self.path}: no frame to write")
+            try:
+                self._ctx.__exit__(et, ev, tb)  # moves into place, or removes on error
+            except InputError:
+                pass
+        return False

@@ -1,0 +1,41 @@
+"""The project's own exception types. Each message says what went wrong and what to do.
+
+The CLI prints them on one line without a traceback and exits with ``exit_code``;
+the server answers them with a 4xx status.
+"""
+
+
+class MarginliveError(Exception):
+    """Base of every error a user can cause."""
+
+    exit_code = 2
+    http_status = 400
+
+
+class InputError(MarginliveError):
+    """A path, image, video or request body that cannot be used."""
+
+
+class NoFaceError(InputError):
+    """No face (or not exactly the expected number of faces) where one was needed."""
+
+    exit_code = 3
+    http_status = 422
+
+
+class CameraError(InputError):
+    """A camera that cannot be opened or stopped delivering frames."""
+
+    exit_code = 4
+
+
+class ModelError(MarginliveError):
+    """A missing, corrupt or foreign model file."""
+
+    exit_code = 5
+
+
+class DatasetError(MarginliveError):
+    """A dataset or manifest that cannot be trained or evaluated on."""
+
+    exit_code = 6

@@ -1,0 +1,126 @@
+"""Open images, folders, video files and cameras as iterators of BGR uint8 frames."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import CameraError, InputError
+from .types import Frame
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".y4m"}
+
+
+def decode_image(data: bytes, what: str = "image") -> np.ndarray:
+    """Decode encoded image bytes (JPEG, PNG, ...) to BGR uint8, or raise InputError."""
+    if not data:
+        raise InputError(f"{what} is empty")
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if arr is None or arr.size == 0:
+        raise InputError(f"{what} is not a readable image (JPEG, PNG, BMP or WebP expected)")
+    return arr
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as BGR uint8; InputError if missing or not an image."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file")
+    if not p.is_file():
+        raise InputError(f"{p}: not a file")
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise InputError(f"{p}: cannot read ({e.strerror})") from None
+    return decode_image(data, what=str(p))
+
+
+def kind_of(path: Path) -> str:
+    ext = path.suffix.lower()
+    if ext in IMAGE_EXTS:
+        return "image"
+    if ext in VIDEO_EXTS:
+        return "video"
+    return "unknown"
+
+
+def expand_paths(paths: list[str]) -> list[Path]:
+    """Expand folders to the images and videos inside them (sorted); check every path exists."""
+    out: list[Path] = []
+    for s in paths:
+        p = Path(s)
+        if not p.exists():
+            raise InputError(f"{p}: no such file or folder")
+        if p.is_dir():
+            found = sorted(q for q in p.rglob("*") if q.is_file() and kind_of(q) != "unknown")
+            if not found:
+                raise InputError(f"{p}: folder holds no images or videos")
+            out.extend(found)
+        else:
+            out.append(p)
+    return out
+
+
+class VideoSource:
+    """A video file or camera as an iterator of Frames. Use as a context manager."""
+
+    def __init__(self, path: str | os.PathLike | None = None, camera: int | None = None,
+                 max_frames: int | None = None):
+        self.name = f"camera:{camera}" if camera is not None else str(path)
+        self.is_camera = camera is not None
+        self.max_frames = max_frames
+        if camera is not None:
+            self.cap = cv2.VideoCapture(camera)
+            if not self.cap.isOpened():
+                raise CameraError(f"camera {camera} cannot be opened (is it connected and free?)")
+        else:
+            p = Path(path)
+            if not p.exists():
+                raise InputError(f"{p}: no such file")
+            if p.stat().st_size == 0:
+                raise InputError(f"{p}: empty file, not a video")
+            self.cap = cv2.VideoCapture(str(p))
+            if not self.cap.isOpened():
+                raise InputError(f"{p}: not a readable video")
+        fps = self.cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if fps and 1 <= fps <= 240 else 30.0
+        n = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.frame_count = n if n > 0 else None
+        self.width = int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        self.height = int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        if self.cap is not None:
+            self.cap.release()
+            self.cap = None
+
+    def __iter__(self) -> Iterator[Frame]:
+        i = 0
+        while self.max_frames is None or i < self.max_frames:
+            ok, img = self.cap.read()
+            if not ok or img is None:
+                break
+            yield Frame(index=i, time=i / self.fps, image=img, source=self.name)
+            i += 1
+        if i == 0:
+            if self.is_camera:
+                raise CameraError(f"{self.name} opened but gave no frame")
+            raise InputError(f"{self.name}: no decodable frame (empty or corrupt video)")
+        if self.is_camera and (self.max_frames is None or i < self.max_frames):
+            raise CameraError(f"{self.name} stopped delivering frames after {i}")
+
+
+def read_video_frames(path, every: int = 1, max_frames: int | None = None) -> list[Frame]:
+    """All (or every n-th) frames of a video file, decoded into memory."""
+    with VideoSource(path) as src:
+        return [f for f in src if f.index % every == 0][: max_frames or None]

@@ -1,0 +1,1 @@
+"""The liveness model: architectures (training, PyTorch) and the ONNX runtime (inference)."""

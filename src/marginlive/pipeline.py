@@ -1,0 +1,65 @@
+"""detect -> margin -> liveness, for single frames and for video streams."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import cv2
+import numpy as np
+
+from .detect import FaceDetector, create_detector
+from .liveness.runtime import LivenessModel
+from .margin import crop_batch
+from .tracking import FaceTracker
+from .types import FAKE, REAL, FaceResult, Frame
+
+
+cv2.setNumThreads(1)  # one thread per process: on 2 cores competing thread pools stall
+
+
+class LivenessDetector:
+    """Face detector + margin ROI + liveness model.
+
+    ``predict(frame)`` decides each face of one frame on its own. ``stream()`` returns a
+    stateful ``LivenessStream`` that tracks faces across frames and smooths their scores.
+    """
+
+    def __init__(self, model: str | LivenessModel | None = None,
+                 detector: str | FaceDetector = "mediapipe", detector_model=None,
+                 margin: float | None = None, threshold: float | None = None):
+        self.model = model if isinstance(model, LivenessModel) else LivenessModel(model)
+        self.detector = create_detector(detector, detector_model) if isinstance(detector, str) else detector
+        self.margin = float(margin) if margin is not None else self.model.margin
+        if self.margin <= 0:
+            raise ValueError(f"margin must be > 0, got {self.margin}")
+        self.threshold = float(threshold) if threshold is not None else self.model.threshold
+
+    def score(self, frame: np.ndarray, boxes) -> np.ndarray:
+        """P(real) of given boxes in one frame: all faces in one batch."""
+        return self.model.predict(crop_batch(frame, boxes, self.margin, self.model.size))
+
+    def predict(self, frame: np.ndarray) -> list[FaceResult]:
+        boxes = self.detector.detect(frame)
+        scores = self.score(frame, boxes)
+        return [FaceResult(b, float(s), REAL if s >= self.threshold else FAKE, float(s))
+                for b, s in zip(boxes, scores)]
+
+    def stream(self, window: int = 10, min_frames: int = 5) -> "LivenessStream":
+        return LivenessStream(self, FaceTracker(self.threshold, window, min_frames))
+
+    def process(self, frames: Iterable[Frame], **kw) -> Iterator[tuple[Frame, list[FaceResult]]]:
+        s = self.stream(**kw)
+        for f in frames:
+            yield f, s.update(f.image)
+
+
+class LivenessStream:
+    def __init__(self, detector: LivenessDetector, tracker: FaceTracker):
+        self.detector, self.tracker = detector, tracker
+
+    def update(self, frame: np.ndarray, boxes=None) -> list[FaceResult]:
+        boxes = self.detector.detector.detect(frame) if boxes is None else boxes
+        scores = self.detector.score(frame, boxes)
+        out = []
+        for b, s, (tid, mean, label, decided) in zip(boxes, scores, self.tracker.update(boxes, scores)):
+            out.append(FaceResult(b, mean, label, float(s), tid, decided))
+        return out

@@ -1,0 +1,81 @@
+"""Follow faces across video frames by box overlap, and smooth each face's liveness score."""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .types import FAKE, PENDING, REAL, FaceBox
+
+
+@dataclass
+class Track:
+    id: int
+    box: FaceBox
+    scores: deque = field(default_factory=deque)
+    last_seen: int = 0
+    hits: int = 0
+
+
+class FaceTracker:
+    """Greedy IoU matching of detections to tracks.
+
+    A track's score is the mean P(real) over its last ``window`` frames. It is ``pending``
+    until it has ``min_frames`` scores, and its label is decided once the last ``min_frames``
+    per-frame labels agree with the label of the mean (consistent frames); until then the
+    previous decision stands (or ``pending`` if there is none).
+    """
+
+    def __init__(self, threshold: float = 0.5, window: int = 10, min_frames: int = 5,
+                 iou: float = 0.3, max_missed: int = 10):
+        self.threshold, self.window, self.min_frames = threshold, window, min_frames
+        self.iou, self.max_missed = iou, max_missed
+        self.tracks: dict[int, Track] = {}
+        self._labels: dict[int, str] = {}
+        self._next = 1
+        self.frame = 0
+
+    def update(self, boxes: list[FaceBox], scores: np.ndarray) -> list[tuple[int, float, str, bool]]:
+        """For each box (in order): (track id, smoothed score, label, decided)."""
+        self.frame += 1
+        pairs = sorted(((b.iou(t.box), i, tid) for i, b in enumerate(boxes)
+                        for tid, t in self.tracks.items()), reverse=True)
+        assigned: dict[int, int] = {}
+        used: set[int] = set()
+        for ov, i, tid in pairs:
+            if ov < self.iou:
+                break
+            if i in assigned or tid in used:
+                continue
+            assigned[i] = tid
+            used.add(tid)
+        out = []
+        for i, b in enumerate(boxes):
+            tid = assigned.get(i)
+            if tid is None:
+                tid = self._next
+                self._next += 1
+                self.tracks[tid] = Track(tid, b, deque(maxlen=self.window))
+            t = self.tracks[tid]
+            t.box, t.last_seen, t.hits = b, self.frame, t.hits + 1
+            t.scores.append(float(scores[i]))
+            out.append((tid, *self._decide(t)))
+        for tid in [tid for tid, t in self.tracks.items() if self.frame - t.last_seen > self.max_missed]:
+            del self.tracks[tid]
+            self._labels.pop(tid, None)
+        return out
+
+    def _decide(self, t: Track) -> tuple[float, str, bool]:
+        mean = float(np.mean(t.scores))
+        if len(t.scores) >= self.min_frames:
+            want = REAL if mean >= self.threshold else FAKE
+            recent = list(t.scores)[-self.min_frames:]
+            if all((s >= self.threshold) == (want == REAL) for s in recent):
+                self._labels[t.id] = want
+        label = self._labels.get(t.id, PENDING)
+        return mean, label, label != PENDING
+
+    def reset(self):
+        self.tracks.clear()
+        self._labels.clear()

@@ -1,0 +1,1 @@
+"""Data collection, datasets, augmentation, training and export (needs the `train` extra)."""

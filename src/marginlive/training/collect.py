@@ -1,0 +1,168 @@
+"""`marginlive collect`: the paper's data preparation.
+
+Every n-th frame of each video (or each image) goes through the face detector; for the
+most confident face a *context crop* (4x margin, 256x256, centred, black outside the
+frame; see margin.py) is stored as JPEG, so any margin up to 4x can be cut later without
+collecting again. ``manifest.csv`` lists path, label, group, attack, source, frame, the
+face box in the original frame, and whether the box came from the detector or the
+source's own annotation.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+
+from .._util import atomic_path, progress
+from ..detect import create_detector
+from ..errors import DatasetError, InputError
+from ..frames import IMAGE_EXTS, VIDEO_EXTS, VideoSource, decode_image, expand_paths, kind_of
+from ..margin import CONTEXT_MARGIN, CONTEXT_SIZE, crop_margin
+from ..types import FaceBox
+
+FIELDS = ["path", "label", "group", "attack", "source", "frame", "box", "box_source", "dataset"]
+LABELS = ("real", "fake")
+
+
+@dataclass
+class CollectStats:
+    stored: int = 0
+    no_face: int = 0
+    unreadable: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class Collector:
+    def __init__(self, out: str | os.PathLike, detector: str = "mediapipe", detector_model=None,
+                 quality: int = 95):
+        self.out = Path(out)
+        if self.out.exists() and not self.out.is_dir():
+            raise DatasetError(f"{self.out}: exists and is not a folder")
+        self.detector = create_detector(detector, detector_model)
+        self.quality = quality
+        self.rows: list[dict] = []
+        self.stats = CollectStats()
+        mf = self.out / "manifest.csv"
+        self.existing = read_manifest_rows(mf) if mf.exists() else []
+        self._names = {r["path"] for r in self.existing}
+
+    def add_frame(self, img, label: str, group: str, attack: str, source: str, frame: int,
+                  dataset: str, fallback_box: FaceBox | None = None) -> bool:
+        boxes = self.detector.detect(img)
+        box, src = (boxes[0], "detector") if boxes else (fallback_box, "annotation")
+        if box is None:
+            self.stats.no_face += 1
+            return False
+        ctx = crop_margin(img, box, CONTEXT_MARGIN, CONTEXT_SIZE)
+        stem = Path(source).stem.replace(" ", "_")
+        rel = Path("crops") / _safe(dataset) / _safe(group) / label / f"{stem}_{frame:05d}.jpg"
+        n = 1
+        while rel.as_posix() in self._names:
+            rel = rel.with_name(f"{stem}_{frame:05d}_{n}.jpg")
+            n += 1
+        self._names.add(rel.as_posix())
+        (self.out / rel).parent.mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(self.out / rel), ctx, [cv2.IMWRITE_JPEG_QUALITY, self.quality]):
+            raise DatasetError(f"{self.out / rel}: cannot write")
+        self.rows.append({"path": rel.as_posix(), "label": label, "group": group, "attack": attack,
+                          "source": source, "frame": frame,
+                          "box": " ".join(f"{v:.1f}" for v in (box.x1, box.y1, box.x2, box.y2)),
+                          "box_source": src, "dataset": dataset})
+        self.stats.stored += 1
+        return True
+
+    def add_files(self, paths: list[str], label: str, group: str, attack: str = "", every: int = 4,
+                  dataset: str = "local"):
+        if label not in LABELS:
+            raise DatasetError(f"--label must be real or fake, got {label!r}")
+        attack = attack or ("" if label == "real" else "unknown")
+        for p in expand_paths(paths):
+            k = kind_of(p)
+            if k == "video":
+                with VideoSource(p) as src:
+                    for f in progress(src, total=src.frame_count, desc=p.name, unit="frame"):
+                        if f.index % every == 0:
+                            self.add_frame(f.image, label, group, attack, str(p), f.index, dataset)
+            elif k == "image":
+                img = _read_or_warn(p, self.stats)
+                if img is not None:
+                    self.add_frame(img, label, group, attack, str(p), 0, dataset)
+            else:
+                print(f"marginlive collect: warning: {p}: neither image nor video, skipped", file=sys.stderr)
+                self.stats.unreadable += 1
+
+    def add_manifest(self, manifest: str | os.PathLike, every: int = 1):
+        """Rows of a ../shared/data/*/manifest.csv: full frames with labels and groups."""
+        manifest = Path(manifest)
+        if not manifest.is_file():
+            raise DatasetError(f"{manifest}: no such manifest")
+        root = manifest.parent
+        dataset = root.name
+        with open(manifest, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        if not rows or "path" not in rows[0] or "label" not in rows[0]:
+            raise DatasetError(f"{manifest}: needs at least the columns path and label")
+        for i, r in enumerate(progress(rows, total=len(rows), desc=dataset, unit="img")):
+            if i % every:
+                continue
+            label = r["label"].strip().lower()
+            if label not in LABELS:
+                raise DatasetError(f"{manifest}: row {i + 2}: unknown label {r['label']!r} (real or fake)")
+            group = r.get("group") or r.get("subject") or Path(r["path"]).stem
+            attack = (r.get("attack") or ("" if label == "real" else "unknown")).strip()
+            p = root / r["path"]
+            if not p.is_file():
+                raise DatasetError(f"{manifest}: row {i + 2}: {p} does not exist")
+            img = _read_or_warn(p, self.stats)
+            if img is None:
+                continue
+            fb = _annotation_box(r.get("label_box_cxcywh_norm"), img.shape)
+            self.add_frame(img, label, f"{dataset}/{group}", attack, r["path"], 0, dataset, fb)
+
+    def write(self) -> Path:
+        if not self.rows and not self.existing:
+            raise DatasetError("no face was stored: nothing to write")
+        mf = self.out / "manifest.csv"
+        with atomic_path(mf) as tmp, open(tmp, "w", newline="") as fh:
+            w = csv.DictWriter(fh, FIELDS)
+            w.writeheader()
+            w.writerows(self.existing + self.rows)
+        return mf
+
+
+def _safe(s: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in s)
+
+
+def _read_or_warn(p: Path, stats: CollectStats):
+    try:
+        return decode_image(p.read_bytes(), str(p))
+    except (InputError, OSError) as e:
+        print(f"marginlive collect: warning: {e}; skipped", file=sys.stderr)
+        stats.unreadable += 1
+        return None
+
+
+def _annotation_box(s: str | None, shape) -> FaceBox | None:
+    """The webcam-replay collectors' box (cx cy w h, normalised, enlarged ~10% x 20%)."""
+    if not s:
+        return None
+    try:
+        cx, cy, w, h = (float(v) for v in s.split())
+    except ValueError:
+        return None
+    H, W = shape[:2]
+    w, h = w / 1.1 * W, h / 1.2 * H
+    return FaceBox(cx * W - w / 2, cy * H - h / 2, cx * W + w / 2, cy * H + h / 2, 0.0)
+
+
+def read_manifest_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if rows and not set(FIELDS[:3]) <= set(rows[0]):
+        raise DatasetError(f"{path}: not a marginlive dataset manifest (columns {', '.join(FIELDS)})")
+    return rows

@@ -1,0 +1,101 @@
+"""The `collect` and `train` commands (CLI glue over the training library)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DatasetError
+
+
+def run_collect(a) -> int:
+    from .collect import Collector
+    if a.every < 1:
+        raise DatasetError("--every must be >= 1")
+    if not a.paths and not a.manifest:
+        raise DatasetError("give videos/folders (with --label) or --manifest files")
+    c = Collector(a.out, a.detector, a.detector_model)
+    for m in a.manifest or []:
+        c.add_manifest(m)
+    if a.paths:
+        if not a.label:
+            raise DatasetError("--label real|fake is needed for videos and folders")
+        c.add_files(a.paths, a.label, a.subject or "subject-0", a.attack or "", a.every)
+    mf = c.write()
+    s = c.stats
+    print(f"stored {s.stored} face crops in {a.out} ({s.no_face} frames without a face, "
+          f"{s.unreadable} unreadable files skipped); manifest: {mf}")
+    return 0
+
+
+def run_train(a) -> int:
+    from ..evaluation.metrics import all_metrics
+    from .cv import cross_validate
+    from .dataset import group_split, load_dataset
+    from .export import export_onnx
+    from .train import TrainConfig, save_curves, train
+
+    cfg = TrainConfig(arch=a.arch, margin=a.margin, epochs=a.epochs, batch=a.batch, lr=a.lr,
+                      aug=a.aug, seed=a.seed, balance=a.balance, weight_decay=a.weight_decay)
+    cfg.augment()  # validates the name before any work
+    from ..liveness.model import ARCHS
+    if cfg.arch not in ARCHS:
+        raise DatasetError(f"unknown architecture {cfg.arch!r}; choose one of {', '.join(ARCHS)}")
+    if a.margin <= 0 or a.margin > 4:
+        raise DatasetError(f"--margin must be in (0, 4] (collected context is 4x), got {a.margin}")
+    out = Path(a.out)
+    if out.suffix != ".onnx":
+        raise DatasetError(f"--out {out}: the model file must end in .onnx")
+    ds = load_dataset(a.dataset)
+    ds.check_trainable()
+    print(f"dataset: {ds.summary()}", file=sys.stderr)
+    meta_metrics = {}
+    if a.cv:
+        print(f"leave-groups-out cross-validation, {a.cv} folds", file=sys.stderr)
+        cv = cross_validate(ds, cfg, a.cv, log=lambda m: print(m, file=sys.stderr))
+        meta_metrics["cross_validation"] = {"k": a.cv, "overall": _headline(cv["overall"]),
+                                            "per_dataset": {d: _headline(m) for d, m in cv["per_dataset"].items()}}
+        print("cv: " + _fmt(cv["overall"]), file=sys.stderr)
+    if a.val_frac > 0:
+        tr, va = group_split(ds.groups, ds.labels, a.val_frac, a.seed)
+    else:
+        tr, va = np.arange(len(ds)), None
+    r = train(ds, cfg, tr, va, show_progress=not a.quiet, log=lambda m: print(m, file=sys.stderr))
+    if va is not None:
+        v = all_metrics(r.val_scores, ds.labels[va], 0.5, ds.attacks[va])
+        meta_metrics["group_disjoint_validation"] = {"val_frac": a.val_frac, "best_epoch": r.best_epoch,
+                                                     **_headline(v)}
+        print("validation (unseen groups): " + _fmt(v), file=sys.stderr)
+    groups = sorted(set(ds.groups.tolist()))
+    meta = {"name": a.name or out.stem, "arch": cfg.arch, "input_size": cfg.size, "margin": cfg.margin,
+            "threshold": 0.5,
+            "training": {"dataset": str(a.dataset), "images": len(ds), "real": int(ds.labels.sum()),
+                         "groups": len(groups), "datasets": sorted(set(ds.datasets.tolist())),
+                         "train_images": int(len(tr)), "config": cfg.__dict__, "best_epoch": r.best_epoch,
+                         "images_per_s": round(r.images_per_s, 1), "seconds": round(r.seconds, 1)},
+            "metrics": meta_metrics}
+    check = ds.subset(np.arange(min(16, len(ds)))).crops(cfg.margin, cfg.size)
+    export_onnx(r.net, out, meta, check_crops=check)
+    curves = Path(a.curves) if a.curves else out.with_suffix(".curves.png")
+    save_curves(r.history, curves, f"{cfg.arch}, margin {cfg.margin}")
+    print(f"wrote {out} and {curves} ({r.images_per_s:.0f} images/s, {r.seconds:.0f} s)")
+    if a.json:
+        print(json.dumps({"model": str(out), "metrics": meta_metrics, "history": r.history}))
+    return 0
+
+
+HEADLINE = ("n", "auc", "eer", "apcer", "apcer_per_attack", "bpcer", "acer", "accuracy", "precision", "recall", "f1")
+
+
+def _headline(m: dict) -> dict:
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items() if k in HEADLINE}
+
+
+def _fmt(m: dict) -> str:
+    def p(v):
+        return "n/a" if v is None else f"{100 * v:.1f}%"
+    auc = "n/a" if m.get("auc") is None else f"{m['auc']:.3f}"
+    return (f"AUC {auc}  EER {p(m.get('eer'))}  APCER {p(m.get('apcer'))}  BPCER {p(m.get('bpcer'))}  "
+            f"ACER {p(m.get('acer'))}  (n={m['n']})")

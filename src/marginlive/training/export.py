@@ -1,0 +1,56 @@
+"""Export a trained network to the self-describing ONNX model file, and check it."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import ModelError
+from ..liveness.model import Deployable
+from ..liveness.runtime import FORMAT, META_KEY, LivenessModel
+
+
+def export_onnx(net: torch.nn.Module, path: str | os.PathLike, meta: dict,
+                check_crops: np.ndarray | None = None, atol: float = 1e-4) -> Path:
+    """Write ``net`` as a marginlive model file, atomically, and check ORT == PyTorch.
+
+    The file appears only once it is complete and verified; on any failure nothing is left.
+    """
+    import onnx
+
+    path = Path(path)
+    size = int(meta["input_size"])
+    meta = {"format": FORMAT, "input": "uint8 BGR NHWC", "output": "p_real",
+            "labels": ["fake", "real"], **meta}
+    dep = Deployable(net).eval()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".onnx.tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        dummy = torch.zeros(2, size, size, 3, dtype=torch.uint8)
+        torch.onnx.export(dep, (dummy,), tmp, input_names=["crops"], output_names=["p_real"],
+                          dynamic_axes={"crops": {0: "n"}, "p_real": {0: "n"}}, opset_version=17,
+                          dynamo=False)
+        m = onnx.load(tmp)
+        del m.metadata_props[:]
+        entry = m.metadata_props.add()
+        entry.key, entry.value = META_KEY, json.dumps(meta, sort_keys=True)
+        m.doc_string = f"marginlive liveness model {meta.get('name', '')}"
+        onnx.save(m, tmp)
+        if check_crops is None:
+            check_crops = np.random.default_rng(0).integers(0, 256, (8, size, size, 3), dtype=np.uint8)
+        with torch.no_grad():
+            want = dep(torch.from_numpy(check_crops)).numpy()
+        got = LivenessModel(tmp).predict(check_crops)
+        err = float(np.max(np.abs(got - want)))
+        if err > atol:
+            raise ModelError(f"exported model disagrees with PyTorch (max |diff| {err:.2e})")
+        os.replace(tmp, path)
+        return path
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -1,0 +1,58 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MARGINLIVE_SHARED", ROOT.parent / "shared"))
+DATA = SHARED / "data"
+
+
+def need_shared(*parts) -> Path:
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"needs {p} (../shared is absent on a fresh clone; these tests use its real faces)")
+    return p
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """An untrained LivenessNet exported as a real marginlive model file (seeded)."""
+    torch = pytest.importorskip("torch")
+    from marginlive.liveness.model import build
+    from marginlive.training.export import export_onnx
+    torch.manual_seed(0)
+    net = build("livenessnet").eval()
+    return export_onnx(net, tmp_path_factory.mktemp("model") / "tiny.onnx",
+                       {"name": "tiny-test", "arch": "livenessnet", "input_size": 64, "margin": 2.0,
+                        "threshold": 0.5})
+
+
+@pytest.fixture(scope="session")
+def replay_frames():
+    from marginlive.frames import read_video_frames
+    return read_video_frames(need_shared("data", "videos", "replay-1.webm"), every=15, max_frames=12)
+
+
+@pytest.fixture(scope="session")
+def live_frames():
+    from marginlive.frames import read_video_frames
+    return read_video_frames(need_shared("data", "videos", "live-1.webm"), every=15, max_frames=12)
+
+
+@pytest.fixture(scope="session")
+def nuaa_real_images():
+    import csv
+    d = need_shared("data", "nuaa-print")
+    with open(d / "manifest.csv") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["label"] == "real"]
+    by_subject = {}
+    for r in rows:
+        by_subject.setdefault(r["subject"], []).append(d / r["path"])
+    return by_subject
+
+
+def blank(h=480, w=640, value=128):
+    return np.full((h, w, 3), value, np.uint8)

@@ -1,0 +1,113 @@
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import blank, need_shared
+from marginlive.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(map(str, argv)))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_replay_video_annotated_and_json(capsys, tmp_path, tiny_model):
+    video = need_shared("data", "videos", "replay-1.webm")
+    out = tmp_path / "out.mp4"
+    code, stdout, err = run(capsys, "detect", video, "--model", tiny_model, "--save", out, "--json",
+                            "--max-frames", "40")
+    assert code == 0, err
+    lines = [json.loads(l) for l in stdout.splitlines()]
+    assert len(lines) >= 35 and {"frame", "time", "box", "score", "label"} <= set(lines[0])
+    assert lines[0]["label"] == "pending" and lines[-1]["label"] in ("real", "fake")
+    cap = cv2.VideoCapture(str(out))
+    assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 40
+    ok, frame = cap.read()
+    assert ok and frame.shape == (480, 640, 3)
+    assert not list(tmp_path.glob(".*"))  # no temporary left behind
+
+
+def test_image_with_two_faces_two_results_and_drawn_boxes(capsys, tmp_path, tiny_model, nuaa_real_images):
+    s = sorted(nuaa_real_images)
+    a, b = (cv2.resize(cv2.imread(str(nuaa_real_images[k][0])), (320, 240)) for k in s[:2])
+    img = tmp_path / "two.png"
+    cv2.imwrite(str(img), np.hstack([a, b]))
+    out = tmp_path / "two.out.png"
+    code, stdout, _ = run(capsys, "detect", img, "--model", tiny_model, "--json", "--save", out)
+    assert code == 0
+    faces = [json.loads(l) for l in stdout.splitlines()]
+    assert len(faces) == 2
+    drawn = cv2.imread(str(out))
+    # boxes are drawn blue (real) or red (fake): pure-colour pixels appear in the output
+    blue = ((drawn[..., 0] > 200) & (drawn[..., 1] < 50) & (drawn[..., 2] < 50)).sum()
+    red = ((drawn[..., 2] > 200) & (drawn[..., 0] < 50) & (drawn[..., 1] < 50)).sum()
+    assert blue + red > 200
+
+
+def test_missing_path(capsys, tiny_model):
+    code, _, err = run(capsys, "detect", "/no/such/file.jpg", "--model", tiny_model)
+    assert code == 2 and "no such file" in err and "Traceback" not in err
+
+
+def test_not_an_image(capsys, tmp_path, tiny_model):
+    p = tmp_path / "x.jpg"
+    p.write_text("hello")
+    code, _, err = run(capsys, "detect", p, "--model", tiny_model)
+    assert code == 2 and "not a readable image" in err
+
+
+def test_empty_and_corrupt_video(capsys, tmp_path, tiny_model):
+    e = tmp_path / "empty.mp4"
+    e.write_bytes(b"")
+    code, _, err = run(capsys, "detect", e, "--model", tiny_model)
+    assert code == 2 and "empty" in err
+    c = tmp_path / "corrupt.mp4"
+    c.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 20)
+    out = tmp_path / "o.mp4"
+    code, _, err = run(capsys, "detect", c, "--model", tiny_model, "--save", out)
+    assert code == 2 and ("not a readable video" in err or "no decodable frame" in err)
+    assert not out.exists()
+
+
+def test_frame_without_face(capsys, tmp_path, tiny_model):
+    p = tmp_path / "blank.png"
+    cv2.imwrite(str(p), blank())
+    code, _, err = run(capsys, "detect", p, "--model", tiny_model)
+    assert code == 3 and "no face" in err
+
+
+def test_bad_model_files(capsys, tmp_path, live_frames):
+    img = tmp_path / "f.png"
+    cv2.imwrite(str(img), live_frames[0].image)
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"junk")
+    code, _, err = run(capsys, "detect", img, "--model", bad)
+    assert code == 5 and "not a loadable ONNX" in err
+    code, _, err = run(capsys, "detect", img, "--model", tmp_path / "missing.onnx")
+    assert code == 5 and "no such model" in err
+
+
+def test_camera_that_cannot_open(capsys, tiny_model):
+    code, _, err = run(capsys, "detect", "--camera", "97", "--model", tiny_model)
+    assert code == 4 and "camera 97" in err
+
+
+def test_folder_with_mixed_content_continues_and_fails_at_end(capsys, tmp_path, tiny_model, live_frames):
+    d = tmp_path / "in"
+    d.mkdir()
+    cv2.imwrite(str(d / "a.png"), live_frames[0].image)
+    (d / "b.jpg").write_text("broken")
+    outdir = tmp_path / "out"
+    code, stdout, err = run(capsys, "detect", d, "--model", tiny_model, "--save", outdir)
+    assert code == 2 and "b.jpg" in err
+    assert (outdir / "a.marginlive.png").exists()
+    assert "a.png" in stdout
+
+
+def test_no_arguments(capsys, tiny_model):
+    code, _, err = run(capsys, "detect", "--model", tiny_model)
+    assert code == 2 and "give image/video paths" in err

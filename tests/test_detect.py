@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+from conftest import blank, need_shared
+from marginlive.detect import create_detector, nms
+from marginlive.errors import ModelError
+from marginlive.frames import read_image
+from marginlive.types import FaceBox
+
+
+@pytest.fixture(scope="module")
+def mp():
+    return create_detector("mediapipe")
+
+
+def test_blazeface_finds_the_face_with_keypoints(mp, live_frames):
+    found = [mp.detect(f.image) for f in live_frames]
+    assert sum(len(b) == 1 for b in found) >= len(found) - 1
+    b = next(b for b in found if b)[0]
+    assert 0.5 <= b.score <= 1 and len(b.keypoints) == 6
+    assert 20 < b.w < 640 and 20 < b.h < 480
+
+
+def test_blazeface_finds_nothing_in_a_blank_frame(mp):
+    assert mp.detect(blank()) == []
+
+
+def test_two_faces_side_by_side(mp, nuaa_real_images):
+    import cv2
+    subjects = sorted(nuaa_real_images)
+    a = read_image(nuaa_real_images[subjects[0]][0])
+    b = read_image(nuaa_real_images[subjects[1]][0])
+    both = np.hstack([cv2.resize(a, (320, 240)), cv2.resize(b, (320, 240))])
+    boxes = mp.detect(both)
+    assert len(boxes) == 2
+    assert sorted(x.cx < 320 for x in boxes) == [False, True]
+
+
+def test_caffe_ssd_from_shared_folder(live_frames):
+    det = create_detector("caffe-ssd", need_shared("models", "caffe-ssd-face"))
+    boxes = det.detect(live_frames[0].image)
+    assert len(boxes) >= 1 and boxes[0].score >= 0.5
+    m = create_detector("mediapipe").detect(live_frames[0].image)[0]
+    assert boxes[0].iou(m) > 0.4  # both detectors agree on where the face is
+
+
+def test_caffe_ssd_bad_folder(tmp_path):
+    with pytest.raises(ModelError, match="prototxt"):
+        create_detector("caffe-ssd", tmp_path)
+    with pytest.raises(ModelError, match="needs --detector-model"):
+        create_detector("caffe-ssd")
+
+
+def test_unknown_detector():
+    with pytest.raises(ModelError, match="unknown detector"):
+        create_detector("haar")
+
+
+def test_nms_keeps_best_of_overlapping():
+    a, b, c = FaceBox(0, 0, 10, 10, 0.9), FaceBox(1, 1, 11, 11, 0.8), FaceBox(50, 50, 60, 60, 0.7)
+    assert nms([b, c, a]) == [a, c]

@@ -1,0 +1,69 @@
+import json
+
+import numpy as np
+import pytest
+
+from marginlive.errors import ModelError
+from marginlive.liveness.runtime import LivenessModel
+
+
+def test_model_is_self_describing(tiny_model):
+    m = LivenessModel(tiny_model)
+    assert m.size == 64 and m.margin == 2.0 and m.threshold == 0.5
+    assert m.meta["labels"] == ["fake", "real"] and m.meta["input"] == "uint8 BGR NHWC"
+
+
+def test_batch_prediction_is_per_face_and_in_unit_interval(tiny_model):
+    m = LivenessModel(tiny_model)
+    rng = np.random.default_rng(1)
+    crops = rng.integers(0, 256, (5, 64, 64, 3), dtype=np.uint8)
+    p = m.predict(crops)
+    assert p.shape == (5,) and ((p >= 0) & (p <= 1)).all()
+    # batching does not change a face's score
+    assert np.allclose(p[2], m.predict(crops[2:3])[0], atol=1e-5)
+    assert m.predict(crops[:0]).shape == (0,)
+
+
+def test_wrong_crop_shape_is_a_clear_error(tiny_model):
+    with pytest.raises(ModelError, match="64x64x3"):
+        LivenessModel(tiny_model).predict(np.zeros((1, 32, 32, 3), np.uint8))
+
+
+def test_missing_model(tmp_path):
+    with pytest.raises(ModelError, match="no such model"):
+        LivenessModel(tmp_path / "nope.onnx")
+
+
+def test_not_onnx(tmp_path):
+    p = tmp_path / "x.onnx"
+    p.write_bytes(b"this is not a model")
+    with pytest.raises(ModelError, match="not a loadable ONNX"):
+        LivenessModel(p)
+
+
+def test_onnx_without_metadata(tmp_path, tiny_model):
+    onnx = pytest.importorskip("onnx")
+    m = onnx.load(tiny_model)
+    del m.metadata_props[:]
+    p = tmp_path / "foreign.onnx"
+    onnx.save(m, p)
+    with pytest.raises(ModelError, match="not a marginlive model"):
+        LivenessModel(p)
+
+
+def test_corrupt_and_incomplete_metadata(tmp_path, tiny_model):
+    onnx = pytest.importorskip("onnx")
+    for value, msg in (("{not json", "corrupt"), (json.dumps({"margin": 2.0}), "lacks")):
+        m = onnx.load(tiny_model)
+        m.metadata_props[0].value = value
+        p = tmp_path / "bad.onnx"
+        onnx.save(m, p)
+        with pytest.raises(ModelError, match=msg):
+            LivenessModel(p)
+
+
+def test_truncated_model_file(tmp_path, tiny_model):
+    p = tmp_path / "cut.onnx"
+    p.write_bytes(tiny_model.read_bytes()[:2000])
+    with pytest.raises(ModelError):
+        LivenessModel(p)

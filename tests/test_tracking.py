@@ -1,0 +1,44 @@
+import numpy as np
+
+from marginlive.tracking import FaceTracker
+from marginlive.types import FaceBox
+
+
+def step(tr, boxes, scores):
+    return tr.update(boxes, np.array(scores, np.float32))
+
+
+def test_pending_until_enough_consistent_frames_then_decided():
+    tr = FaceTracker(threshold=0.5, window=10, min_frames=5)
+    b = FaceBox(100, 100, 200, 200)
+    outs = [step(tr, [b], [0.9])[0] for _ in range(5)]
+    assert [o[2] for o in outs[:4]] == ["pending"] * 4
+    assert outs[4][2] == "real" and outs[4][3] is True
+    assert len({o[0] for o in outs}) == 1  # one track throughout
+
+
+def test_inconsistent_frames_keep_previous_decision():
+    tr = FaceTracker(min_frames=3, window=6)
+    b = FaceBox(0, 0, 50, 50)
+    for s in (0.1, 0.1, 0.1):
+        last = step(tr, [b], [s])[0]
+    assert last[2] == "fake"
+    tid, mean, label, _ = step(tr, [b], [0.9])[0]  # one odd frame does not flip the decision
+    assert label == "fake"
+
+
+def test_two_faces_get_two_tracks_and_moving_face_keeps_its_id():
+    tr = FaceTracker(min_frames=2)
+    a, b = FaceBox(0, 0, 100, 100), FaceBox(300, 0, 400, 100)
+    r1 = step(tr, [a, b], [0.9, 0.1])
+    r2 = step(tr, [FaceBox(300, 5, 400, 105), FaceBox(5, 0, 105, 100)], [0.1, 0.9])
+    assert r1[0][0] == r2[1][0] and r1[1][0] == r2[0][0]
+    assert r2[1][2] == "real" and r2[0][2] == "fake"
+
+
+def test_lost_track_is_forgotten():
+    tr = FaceTracker(max_missed=2)
+    step(tr, [FaceBox(0, 0, 10, 10)], [0.9])
+    for _ in range(3):
+        step(tr, [], [])
+    assert not tr.tracks

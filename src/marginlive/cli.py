@@ -125,8 +125,32 @@ def cmd_experiment(a):
     return run_experiment(a)
 
 
+# -------------------------------------------------------------------------------- evaluate
+def _evaluate_args(p):
+    p.add_argument("models", nargs="+", metavar="MODEL_OR_DATASET",
+                   help="model file(s) (.onnx: ours or the peer), then dataset(s): manifest.csv or a "
+                        "folder with real/ and fake/")
+    p.add_argument("--report", help="folder for report.json, report.md and plots")
+    p.add_argument("--dev", help="development dataset: its EER threshold gives the HTER on the others")
+    p.add_argument("--clip", action="append", help="a whole video to decide: real=PATH or fake=PATH (repeatable)")
+    p.add_argument("--detector", default="mediapipe", choices=["mediapipe", "mediapipe-full", "caffe-ssd"])
+    p.add_argument("--detector-model")
+
+
+@command("evaluate", "PAD metrics (ISO/IEC 30107-3 and the paper's) with a report of plots")
+def cmd_evaluate(a):
+    from .evaluation.commands import run_evaluate
+    # models come first, datasets after: split at the first argument that is not an .onnx file
+    args = list(a.models)
+    k = next((i for i, x in enumerate(args) if not x.endswith(".onnx")), len(args))
+    a.models, a.datasets = args[:k], args[k:]
+    if not a.models:
+        raise InputError("give a model file (.onnx) first, then datasets")
+    return run_evaluate(a)
+
+
 # ------------------------------------------------------------------------------------ main
-ARGS = {"experiment": _experiment_args, "detect": _detect_args, "collect": _collect_args, "train": _train_args}
+ARGS = {"evaluate": _evaluate_args, "experiment": _experiment_args, "detect": _detect_args, "collect": _collect_args, "train": _train_args}
 
 
 def build_parser() -> argparse.ArgumentParser:

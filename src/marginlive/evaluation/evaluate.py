@@ -1,0 +1,156 @@
+"""`marginlive evaluate`: score labelled data with one or more models and report.
+
+Each dataset is a manifest.csv (columns path, label and optionally group/subject, attack;
+paths relative to the manifest) or a folder with ``real/`` and ``fake/`` subfolders. Video
+files among them are evaluated as whole clips with the pipeline's temporal smoothing.
+Faces are detected once per image and shared by every model evaluated.
+"""
+from __future__ import annotations
+
+import csv
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .._util import progress
+from ..errors import DatasetError, InputError
+from ..frames import IMAGE_EXTS, VIDEO_EXTS, decode_image, kind_of
+from .metrics import all_metrics
+
+LABELS = {"real": 1, "live": 1, "bonafide": 1, "fake": 0, "spoof": 0, "attack": 0}
+
+
+@dataclass
+class Item:
+    path: Path
+    label: int
+    group: str
+    attack: str
+    kind: str  # image | video
+
+
+@dataclass
+class Faces:
+    """Per item: the chosen face's crops per scorer (None when no face was found)."""
+
+    items: list[Item]
+    crops: dict[str, list] = field(default_factory=dict)
+    no_face: list[bool] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+
+def read_items(spec: str) -> tuple[str, list[Item]]:
+    p = Path(spec)
+    if p.is_file() and p.suffix == ".csv":
+        root, name = p.parent, p.parent.name
+        with open(p, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        if not rows or not {"path", "label"} <= set(rows[0]):
+            raise DatasetError(f"{p}: a manifest needs the columns path and label")
+        items = []
+        for i, r in enumerate(rows):
+            lab = r["label"].strip().lower()
+            if lab not in LABELS:
+                raise DatasetError(f"{p}: row {i + 2}: unknown label {r['label']!r} "
+                                   f"(known: {', '.join(sorted(LABELS))})")
+            f = root / r["path"]
+            y = LABELS[lab]
+            items.append(Item(f, y, r.get("group") or r.get("subject") or "all",
+                              "" if y else (r.get("attack") or "attack"), kind_of(f)))
+        return name, items
+    if p.is_dir():
+        items = []
+        for sub in sorted(q for q in p.iterdir() if q.is_dir()):
+            if sub.name.lower() not in LABELS:
+                continue
+            y = LABELS[sub.name.lower()]
+            for f in sorted(sub.rglob("*")):
+                if f.is_file() and f.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS:
+                    grp = f.parent.name if f.parent != sub else "all"
+                    items.append(Item(f, y, grp, "" if y else "attack", kind_of(f)))
+        if not items:
+            raise DatasetError(f"{p}: expected real/ and fake/ subfolders with images or videos")
+        return p.name, items
+    raise DatasetError(f"{spec}: neither a manifest.csv nor a folder with real/ and fake/")
+
+
+def detect_faces(items: list[Item], detector, scorers: list, desc: str) -> Faces:
+    """Detect once per image; keep the most confident face; crop it for every scorer."""
+    faces = Faces(items, {s.name: [] for s in scorers})
+    for it in progress(items, total=len(items), desc=desc, unit="img"):
+        img = None
+        if it.kind == "image":
+            try:
+                img = decode_image(it.path.read_bytes(), str(it.path))
+            except (InputError, OSError) as e:
+                print(f"marginlive evaluate: warning: {e}; skipped", file=sys.stderr)
+                faces.unreadable.append(str(it.path))
+        boxes = detector.detect(img)[:1] if img is not None else []
+        faces.no_face.append(img is not None and not boxes)
+        for s in scorers:
+            faces.crops[s.name].append(s.crops(img, boxes)[0] if boxes else None)
+    return faces
+
+
+def evaluate_dataset(name: str, faces: Faces, scorer, dev_threshold: float | None = None) -> dict:
+    items = faces.items
+    crops = faces.crops[scorer.name]
+    idx = [i for i, c in enumerate(crops) if c is not None]
+    scores = scorer.score_crops(np.stack([crops[i] for i in idx])) if idx else np.zeros(0)
+    y = np.array([items[i].label for i in idx])
+    att = np.array([items[i].attack for i in idx], dtype=object)
+    grp = np.array([items[i].group for i in idx], dtype=object)
+    thr = scorer.threshold
+    res = {"dataset": name, "model": scorer.name, "images": len(items),
+           "metrics": all_metrics(scores, y, thr, att, dev_threshold) if len(idx) else None}
+    nf_real = sum(1 for i, it in enumerate(items) if faces.no_face[i] and it.label == 1)
+    nf_fake = sum(1 for i, it in enumerate(items) if faces.no_face[i] and it.label == 0)
+    res["no_face"] = {"real": nf_real, "fake": nf_fake, "unreadable": len(faces.unreadable),
+                      "note": "a live image with no face is a rejection; an attack with no face is not an acceptance"}
+    if res["metrics"] and (nf_real or nf_fake):
+        m = res["metrics"]
+        n_real = m["n_real"] + nf_real
+        n_fake = m["n_attack"] + nf_fake
+        rej_real = (m["bpcer"] or 0) * m["n_real"] + nf_real
+        acc_fake = (m["apcer_pooled"] or 0) * m["n_attack"]
+        res["system"] = {"bpcer": rej_real / n_real if n_real else None,
+                         "apcer_pooled": acc_fake / n_fake if n_fake else None}
+    res["per_group"] = {}
+    for g in sorted(set(grp.tolist())):
+        m = grp == g
+        pred = scores[m] >= thr
+        res["per_group"][g] = {"n": int(m.sum()), "real": int(y[m].sum()),
+                               "bpcer": float((~pred[y[m] == 1]).mean()) if (y[m] == 1).any() else None,
+                               "apcer": float(pred[y[m] == 0].mean()) if (y[m] == 0).any() else None}
+    res["_scores"] = {"scores": scores.tolist(), "labels": y.tolist(), "attacks": att.tolist(),
+                      "groups": grp.tolist(), "paths": [str(items[i].path) for i in idx]}
+    res["_crops"] = [crops[i] for i in idx]
+    return res
+
+
+def evaluate_clips(clips: list[tuple[int, Path]], model_path, detector, window=10, min_frames=5) -> dict:
+    """Whole-clip decisions with tracking and smoothing; P(real) of a clip = mean over its
+    main track; the decision is the track's final smoothed label."""
+    from ..frames import VideoSource
+    from ..pipeline import LivenessDetector
+    det = LivenessDetector(model=model_path, detector=detector)
+    rows = []
+    for y, path in clips:
+        tracks: dict[int, list] = {}
+        final: dict[int, str] = {}
+        with VideoSource(path) as src:
+            for _, results in det.process(src, window=window, min_frames=min_frames):
+                for r in results:
+                    tracks.setdefault(r.track_id, []).append(r.frame_score)
+                    final[r.track_id] = r.label
+        if not tracks:
+            rows.append({"path": str(path), "label": y, "score": None, "decision": "no face", "frames": 0})
+            continue
+        main = max(tracks, key=lambda t: len(tracks[t]))
+        rows.append({"path": str(path), "label": y, "score": float(np.mean(tracks[main])),
+                     "decision": final[main], "frames": len(tracks[main]),
+                     "frame_accuracy": float(np.mean([(s >= det.threshold) == bool(y) for s in tracks[main]]))})
+    correct = [r for r in rows if r["decision"] == ("real" if r["label"] else "fake")]
+    return {"clips": rows, "clip_accuracy": len(correct) / len(rows) if rows else None}

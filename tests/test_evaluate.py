@@ -1,0 +1,80 @@
+import csv
+import json
+import shutil
+
+import pytest
+
+from conftest import need_shared
+from marginlive.cli import main
+
+
+@pytest.fixture(scope="module")
+def small_nuaa(tmp_path_factory):
+    """A 40-image manifest of two NUAA subjects, paths pointing into ../shared in place."""
+    d = need_shared("data", "nuaa-print")
+    with open(d / "manifest.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    pick = [r for r in rows if r["subject"] in ("0001", "0002")]
+    pick = [r for lab in ("real", "fake") for r in [x for x in pick if x["label"] == lab][::8][:20]]
+    out = tmp_path_factory.mktemp("nuaa") / "manifest.csv"
+    with open(out, "w", newline="") as fh:
+        w = csv.DictWriter(fh, ["path", "label", "subject", "attack"])
+        w.writeheader()
+        for r in pick:
+            w.writerow({"path": str(d / r["path"]), "label": r["label"], "subject": r["subject"],
+                        "attack": r["attack"]})
+    return out
+
+
+def test_evaluate_ours_and_peer_with_report(capsys, tmp_path, tiny_model, small_nuaa):
+    peer = need_shared("models", "peer-minifasnet-celebaspoof", "AntiSpoofing_bin_1.5_128.onnx")
+    rep = tmp_path / "rep"
+    code = main(["evaluate", str(tiny_model), str(peer), str(small_nuaa), "--report", str(rep)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    data = json.loads((rep / "report.json").read_text())
+    (name, results), = data["datasets"].items()
+    assert name == small_nuaa.parent.name  # a manifest is named after its folder
+    assert [r["model"] for r in results] == ["tiny-test", "peer:AntiSpoofing_bin_1.5_128"]
+    for r in results:
+        m = r["metrics"]
+        assert m["n"] + r["no_face"]["real"] + r["no_face"]["fake"] == 40
+        assert 0 <= m["auc"] <= 1 and set(m["apcer_per_attack"]) == {"print"}
+        assert set(r["per_group"]) == {"0001", "0002"}
+    md = (rep / "report.md").read_text()
+    assert "APCER" in md and f"{name}_roc.png" in md
+    for png in (f"{name}_roc.png", f"{name}_det.png", f"{name}_tiny-test_hist.png", f"{name}_tiny-test_confusion.png"):
+        assert (rep / png).stat().st_size > 1000
+    # the peer separates print attacks on these subjects far better than chance
+    assert results[1]["metrics"]["auc"] > 0.8
+
+
+def test_one_class_dataset(capsys, tmp_path, tiny_model, small_nuaa):
+    lines = small_nuaa.read_text().splitlines()
+    one = tmp_path / "manifest.csv"
+    one.write_text("\n".join([lines[0]] + [l for l in lines[1:] if ",real," in l]) + "\n")
+    code = main(["evaluate", str(tiny_model), str(one)])
+    out, err = capsys.readouterr()
+    assert code == 0 and "only real samples" in out
+
+
+def test_unknown_label_and_missing_files(capsys, tmp_path, tiny_model):
+    m = tmp_path / "manifest.csv"
+    m.write_text("path,label\na.jpg,maybe\n")
+    assert main(["evaluate", str(tiny_model), str(m)]) == 6
+    assert "unknown label 'maybe'" in capsys.readouterr().err
+    m.write_text("path,label\nmissing.jpg,real\n")
+    assert main(["evaluate", str(tiny_model), str(m)]) == 6
+    assert "do not exist" in capsys.readouterr().err
+
+
+def test_no_model_given(capsys, tmp_path):
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "give a model file" in capsys.readouterr().err
+
+
+def test_clip_level_decisions(capsys, tiny_model):
+    live = need_shared("data", "videos", "live-1.webm")
+    code = main(["evaluate", str(tiny_model), "--clip", f"real={live}"])
+    out, _ = capsys.readouterr()
+    assert code == 0 and "clip\t" in out and "live-1.webm" in out

@@ -56,3 +56,26 @@ def nuaa_real_images():
 
 def blank(h=480, w=640, value=128):
     return np.full((h, w, 3), value, np.uint8)
+
+
+def _constant_model(path, logit: float):
+    torch = pytest.importorskip("torch")
+    from marginlive.training.export import export_onnx
+
+    class Const(torch.nn.Module):
+        def forward(self, x):
+            return x.mean(dim=(1, 2, 3)) * 0 + logit
+
+    return export_onnx(Const(), path, {"name": f"const{logit:+g}", "arch": "constant", "input_size": 64,
+                                       "margin": 2.0, "threshold": 0.5})
+
+
+@pytest.fixture(scope="session")
+def always_real_model(tmp_path_factory):
+    """Says every face is live (P(real) ~ 1): isolates identity tests from liveness."""
+    return _constant_model(tmp_path_factory.mktemp("const") / "real.onnx", 8.0)
+
+
+@pytest.fixture(scope="session")
+def always_fake_model(tmp_path_factory):
+    return _constant_model(tmp_path_factory.mktemp("const") / "fake.onnx", -8.0)

@@ -59,3 +59,11 @@ def test_unknown_detector():
 def test_nms_keeps_best_of_overlapping():
     a, b, c = FaceBox(0, 0, 10, 10, 0.9), FaceBox(1, 1, 11, 11, 0.8), FaceBox(50, 50, 60, 60, 0.7)
     assert nms([b, c, a]) == [a, c]
+
+
+def test_confident_faces_drops_faint_second_box():
+    from marginlive.detect import confident_faces
+    clear, faint, other = FaceBox(0, 0, 10, 10, 0.96), FaceBox(50, 50, 60, 60, 0.53), FaceBox(80, 0, 90, 10, 0.9)
+    assert confident_faces([clear, faint]) == [clear]
+    assert confident_faces([clear, faint, other]) == [clear, other]
+    assert confident_faces([]) == []

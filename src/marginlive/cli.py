@@ -149,8 +149,90 @@ def cmd_evaluate(a):
     return run_evaluate(a)
 
 
+# ---------------------------------------------------------------------------- authenticate
+def _auth_args(p):
+    p.add_argument("video", nargs="?", help="a video file (or use --camera)")
+    p.add_argument("--camera", type=int, help="webcam index")
+    _add_model_args(p)
+    p.add_argument("--challenges", type=int, default=2, help="number of random actions to ask for")
+    p.add_argument("--challenge-timeout", type=float, default=8.0, help="seconds allowed per action")
+    p.add_argument("--actions", nargs="+", help="restrict the random pool to these action names")
+    p.add_argument("--mirrored", action="store_true", help="frames are selfie-mirrored (left/right swapped)")
+    p.add_argument("--gallery", help="SQLite gallery: the user must also be recognised")
+    p.add_argument("--save", help="write the annotated session video here")
+    p.add_argument("--show", action="store_true", help="show the session in a window")
+    p.add_argument("--json", action="store_true", help="JSON lines: each state change, then the verdict and log")
+
+
+@command("authenticate", "the full session: passive liveness, random challenges, identity (exit 0 accepted, 1 rejected)")
+def cmd_authenticate(a):
+    from .auth_cli import run_authenticate
+    return run_authenticate(a)
+
+
+# -------------------------------------------------------------------------------- identity
+def _gallery_arg(p):
+    p.add_argument("--gallery", help="SQLite gallery file (default: $MARGINLIVE_GALLERY or .marginlive/gallery.db)")
+
+
+def _detector_args(p):
+    p.add_argument("--detector", default="mediapipe", choices=["mediapipe", "mediapipe-full", "caffe-ssd"])
+    p.add_argument("--detector-model")
+
+
+def _enroll_args(p):
+    p.add_argument("name", help="identity name")
+    p.add_argument("inputs", nargs="+", help="images, videos or folders of one person (one face each)")
+    p.add_argument("--model", help="liveness model (only live faces enrol)")
+    p.add_argument("--frames", type=int, default=5, help="frames taken from each video")
+    _detector_args(p)
+    _gallery_arg(p)
+
+
+def _identities_args(p):
+    p.add_argument("action", choices=["list", "remove"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("--json", action="store_true")
+    _gallery_arg(p)
+
+
+def _probe_args(p, verify=False):
+    if verify:
+        p.add_argument("name", help="claimed identity")
+    p.add_argument("image", help="image with exactly one face")
+    p.add_argument("--threshold", type=float, default=0.42, help="max embedding distance for a match (see docs/identity.md)")
+    p.add_argument("--json", action="store_true")
+    _detector_args(p)
+    _gallery_arg(p)
+
+
+@command("enroll", "add a person to the gallery (liveness runs first: only live faces enrol)")
+def cmd_enroll(a):
+    from .identity.commands import run_enroll
+    return run_enroll(a)
+
+
+@command("identities", "list or remove enrolled identities")
+def cmd_identities(a):
+    from .identity.commands import run_identities
+    return run_identities(a)
+
+
+@command("identify", "who is this? 1:N against the gallery (exit 1: unknown)")
+def cmd_identify(a):
+    from .identity.commands import run_identify
+    return run_identify(a)
+
+
+@command("verify", "is this NAME? 1:1 against the gallery (exit 1: no match)")
+def cmd_verify(a):
+    from .identity.commands import run_verify
+    return run_verify(a)
+
+
 # ------------------------------------------------------------------------------------ main
-ARGS = {"evaluate": _evaluate_args, "experiment": _experiment_args, "detect": _detect_args, "collect": _collect_args, "train": _train_args}
+ARGS = {"enroll": _enroll_args, "identities": _identities_args, "identify": _probe_args,
+        "verify": lambda p: _probe_args(p, verify=True), "authenticate": _auth_args, "evaluate": _evaluate_args, "experiment": _experiment_args, "detect": _detect_args, "collect": _collect_args, "train": _train_args}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -47,3 +47,16 @@ def nms(boxes: list[FaceBox], iou: float = 0.4) -> list[FaceBox]:
         if all(b.iou(k) < iou for k in kept):
             kept.append(b)
     return kept
+
+
+def confident_faces(items: list, rel: float = 0.75) -> list:
+    """The faces that count where a rule needs "exactly one face": those scoring at least
+    ``rel`` x the best detection. BlazeFace sometimes adds a faint second box (score ~0.5)
+    beside a clear face (~0.95); a real second person scores close to the first.
+    Works on FaceBox or anything with a ``.box`` (FaceResult)."""
+    def score(x):
+        return (x.box if hasattr(x, "box") else x).score
+    if not items:
+        return []
+    best = max(score(x) for x in items)
+    return [x for x in items if score(x) >= rel * best]

@@ -1,0 +1,89 @@
+"""`marginlive authenticate`: the paper's Figure 8 flow on a webcam or a video file.
+
+Exit status: 0 accepted, 1 rejected (like grep: a verdict, not an error), >1 errors.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import cv2
+
+from .challenge.session import ACCEPTED, CHALLENGE, IDENTIFY, PASSIVE, REJECTED, Session, SessionConfig
+from .cli import emit_json
+from .detect_cli import _VideoWriter
+from .errors import InputError
+from .frames import VideoSource
+from .render import BLUE, GREEN, RED, banner, draw_results
+
+
+def overlay(frame, session: Session, status):
+    """Banner lines as in Figure 8: progress so far, then the current instruction or result."""
+    img = draw_results(frame, [status.face] if status.face else [])
+    lines = []
+    events = {e["event"] for e in session.log}
+    if "step 1 passed" in events:
+        lines.append("step 1 passed (liveness)")
+    if "step 2 passed" in events:
+        lines.append("step 2 passed (action)")
+    if status.state == CHALLENGE:
+        lines.append(f"{status.step}/{status.steps}: {status.instruction}")
+    else:
+        lines.append(status.instruction)
+    colour = GREEN if status.state == ACCEPTED else RED if status.state == REJECTED else (60, 60, 60)
+    return banner(img, lines, colour)
+
+
+def run_authenticate(a) -> int:
+    from .pipeline import LivenessDetector
+
+    if (a.camera is None) == (a.video is None):
+        raise InputError("give a video file or --camera N")
+    if a.challenges < 1:
+        raise InputError("--challenges must be >= 1")
+    det = LivenessDetector(model=a.model, detector=a.detector, detector_model=a.detector_model,
+                           margin=a.margin, threshold=a.threshold)
+    identify = None
+    if a.gallery:
+        from .identity.recognise import Recognizer
+        identify = Recognizer(a.gallery).identify_face
+    cfg = SessionConfig(n_challenges=a.challenges, challenge_timeout_s=a.challenge_timeout,
+                        mirrored=a.mirrored, actions=tuple(a.actions) if a.actions else None,
+                        require_identity=bool(a.gallery))
+    session = Session(det, cfg, identify=identify)
+    src = VideoSource(camera=a.camera) if a.camera is not None else VideoSource(a.video)
+    status = None
+    last_state = None
+    out = Path(a.save) if a.save else None
+    try:
+        with src, _VideoWriter(out, src.fps) as writer:
+            for frame in src:
+                status = session.update(frame.image, frame.time)
+                if a.json and status.state != last_state:
+                    emit_json({"frame": frame.index, "time": round(frame.time, 3), **status.to_dict()})
+                last_state = status.state
+                if writer.active or a.show:
+                    vis = overlay(frame.image, session, status)
+                    writer.write(vis)
+                    if a.show:
+                        cv2.imshow("marginlive authenticate", vis)
+                        if cv2.waitKey(1) & 0xFF in (27, ord("q")):
+                            break
+                if session.done and a.camera is not None:
+                    break
+            if not session.done:
+                status = session.finish(frame.time if status else 0.0)
+    except InputError:
+        if status is None:
+            raise
+        status = session.finish(0.0, "camera stopped before a decision")
+    if a.json:
+        emit_json({"verdict": status.state, "reason": status.reason, "identity": status.identity,
+                   "log": session.log})
+    else:
+        for e in session.log:
+            print(f"{e['t']:7.2f}s  {e['event']}" + "".join(f"  {k}={v}" for k, v in e.items()
+                                                         if k not in ("t", "event", "state")))
+        print(status.instruction)
+    return 0 if status.state == ACCEPTED else 1

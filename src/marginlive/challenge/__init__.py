@@ -1,0 +1,1 @@
+"""Behavioural confirmation: random challenges checked on pose and face landmarks."""

@@ -1,0 +1,223 @@
+"""One small class per action. Each decides from landmarks over time and passes only after
+a transition: the neutral state held for a few frames, then the action held for a few
+frames, inside the time limit. A still photo showing the action never shows the neutral
+state first, so it cannot pass; a photo in the neutral state never shows the action.
+
+Sides are the *subject's* own. Frames are expected unmirrored (as the camera sends them);
+with ``mirrored=True`` (a selfie-flipped image) left and right are swapped back.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .landmarks import Observation
+
+# face mesh indices
+R_EYE = (33, 160, 158, 133, 153, 144)      # p1..p6 for the eye aspect ratio (subject's right eye)
+L_EYE = (362, 385, 387, 263, 373, 380)
+NOSE, CHEEK_IMG_LEFT, CHEEK_IMG_RIGHT = 1, 234, 454
+LIP_TOP, LIP_BOTTOM, MOUTH_L, MOUTH_R = 13, 14, 78, 308
+SMILE_L, SMILE_R = 61, 291
+# pose indices (subject's side)
+SHOULDER = {"left": 11, "right": 12}
+WRIST = {"left": 15, "right": 16}
+
+
+def _xy(points: np.ndarray, i: int, obs: Observation) -> np.ndarray:
+    return points[i, :2] * np.array([obs.width, obs.height], np.float32)
+
+
+def eye_aspect_ratio(face: np.ndarray, obs: Observation, idx) -> float:
+    p = [_xy(face, i, obs) for i in idx]
+    return float((np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])) / (2 * np.linalg.norm(p[0] - p[3]) + 1e-6))
+
+
+def head_yaw_ratio(face: np.ndarray, obs: Observation) -> float:
+    """Nose position between the two face edges in the image: 0.5 frontal, toward 0 or 1 turned."""
+    n, a, b = (_xy(face, i, obs)[0] for i in (NOSE, CHEEK_IMG_LEFT, CHEEK_IMG_RIGHT))
+    return float((n - a) / (b - a + 1e-6))
+
+
+def mouth_open_ratio(face: np.ndarray, obs: Observation) -> float:
+    return float(np.linalg.norm(_xy(face, LIP_TOP, obs) - _xy(face, LIP_BOTTOM, obs)) /
+                 (np.linalg.norm(_xy(face, MOUTH_L, obs) - _xy(face, MOUTH_R, obs)) + 1e-6))
+
+
+def smile_ratio(face: np.ndarray, obs: Observation) -> float:
+    return float(np.linalg.norm(_xy(face, SMILE_L, obs) - _xy(face, SMILE_R, obs)) /
+                 (np.linalg.norm(_xy(face, CHEEK_IMG_LEFT, obs) - _xy(face, CHEEK_IMG_RIGHT, obs)) + 1e-6))
+
+
+class Action:
+    """Base: subclasses give ``needs``, ``instruction`` and ``state(obs) -> 'neutral'|'action'|None``."""
+
+    name = "action"
+    instruction = ""
+    needs: set[str] = set()
+    neutral_frames = 3
+    action_frames = 3
+
+    def __init__(self, mirrored: bool = False):
+        self.mirrored = mirrored
+        self.reset()
+
+    def reset(self):
+        self.neutral_run = 0
+        self.action_run = 0
+        self.armed = False       # the neutral state was seen long enough
+        self.done = False
+
+    def state(self, obs: Observation) -> str | None:
+        raise NotImplementedError
+
+    def update(self, obs: Observation) -> bool:
+        """Feed one observation; True once the action is confirmed."""
+        if self.done:
+            return True
+        s = self.state(obs)
+        if s == "neutral":
+            self.neutral_run += 1
+            self.action_run = 0
+            if self.neutral_run >= self.neutral_frames:
+                self.armed = True
+        elif s == "action":
+            self.neutral_run = 0
+            if self.armed:
+                self.action_run += 1
+                if self.action_run >= self.action_frames:
+                    self.done = True
+        else:  # in between, or landmarks missing: no progress, no reset of arming
+            self.action_run = 0
+        return self.done
+
+    @property
+    def progress(self) -> float:
+        if self.done:
+            return 1.0
+        return 0.5 * self.armed + 0.5 * self.action_run / self.action_frames
+
+
+class RaiseHand(Action):
+    needs = {"pose"}
+
+    def __init__(self, side: str = "right", mirrored: bool = False):
+        self.side = side
+        self.name = f"raise_{side}_hand"
+        self.instruction = f"Raise your {side} hand"
+        super().__init__(mirrored)
+
+    def state(self, obs):
+        if obs.pose is None:
+            return None
+        side = self.side if not self.mirrored else ("left" if self.side == "right" else "right")
+        other = "left" if side == "right" else "right"
+        sh, wr = obs.pose[SHOULDER[side]], obs.pose[WRIST[side]]
+        if sh[3] < 0.5:
+            return None
+        width = abs(obs.pose[SHOULDER["left"], 0] - obs.pose[SHOULDER["right"], 0]) + 1e-3
+        if wr[3] >= 0.5 and wr[1] < sh[1] - 0.5 * width:
+            ow = obs.pose[WRIST[other]]
+            # the other hand must not be up too: "raise your right hand" is not "raise both"
+            if ow[3] >= 0.5 and ow[1] < obs.pose[SHOULDER[other], 1] - 0.5 * width:
+                return None
+            return "action"
+        if wr[3] < 0.5 or wr[1] > sh[1]:
+            return "neutral"
+        return None
+
+
+class Blink(Action):
+    name = "blink"
+    instruction = "Blink your eyes"
+    needs = {"face"}
+    action_frames = 1  # a blink lasts 100-300 ms: one or two frames at 10-30 fps
+
+    def reset(self):
+        super().reset()
+        self.open_ears: list[float] = []
+        self.closed_seen = False
+
+    def state(self, obs):
+        if obs.face is None:
+            return None
+        ear = (eye_aspect_ratio(obs.face, obs, R_EYE) + eye_aspect_ratio(obs.face, obs, L_EYE)) / 2
+        base = float(np.median(self.open_ears)) if self.open_ears else None
+        if base is None or ear > 0.8 * base:
+            self.open_ears = (self.open_ears + [ear])[-15:]
+            if self.closed_seen:
+                return "action"  # reopened after closing: the blink is complete
+            return "neutral"
+        if ear < 0.6 * base and self.armed:
+            self.closed_seen = True
+        return None
+
+
+class TurnHead(Action):
+    needs = {"face"}
+    neutral_band, turned = 0.08, 0.17
+
+    def __init__(self, side: str = "left", mirrored: bool = False):
+        self.side = side
+        self.name = f"turn_head_{side}"
+        self.instruction = f"Turn your head to your {side}"
+        super().__init__(mirrored)
+
+    def state(self, obs):
+        if obs.face is None:
+            return None
+        r = head_yaw_ratio(obs.face, obs)
+        # unmirrored camera: turning to the subject's left moves the nose to the image's right
+        sign = 1 if (self.side == "left") != self.mirrored else -1
+        d = (r - 0.5) * sign
+        if abs(r - 0.5) < self.neutral_band:
+            return "neutral"
+        if d > self.turned:
+            return "action"
+        return None
+
+
+class OpenMouth(Action):
+    name = "open_mouth"
+    instruction = "Open your mouth"
+    needs = {"face"}
+
+    def state(self, obs):
+        if obs.face is None:
+            return None
+        m = mouth_open_ratio(obs.face, obs)
+        return "neutral" if m < 0.15 else ("action" if m > 0.4 else None)
+
+
+class Smile(Action):
+    name = "smile"
+    instruction = "Smile"
+    needs = {"face"}
+
+    def reset(self):
+        super().reset()
+        self.base: list[float] = []
+
+    def state(self, obs):
+        if obs.face is None:
+            return None
+        s = smile_ratio(obs.face, obs)
+        if not self.armed:
+            self.base = (self.base + [s])[-10:]
+            return "neutral"
+        b = float(np.median(self.base))
+        return "action" if s > 1.12 * b else None
+
+
+def all_actions(mirrored: bool = False) -> list[Action]:
+    return [RaiseHand("right", mirrored), RaiseHand("left", mirrored), Blink(mirrored),
+            TurnHead("left", mirrored), TurnHead("right", mirrored), OpenMouth(mirrored), Smile(mirrored)]
+
+
+ACTION_NAMES = [a.name for a in all_actions()]
+
+
+def make_action(name: str, mirrored: bool = False) -> Action:
+    for a in all_actions(mirrored):
+        if a.name == name:
+            return a
+    raise ValueError(f"unknown action {name!r}; choose from {', '.join(ACTION_NAMES)}")

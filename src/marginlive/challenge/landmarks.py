@@ -1,0 +1,67 @@
+"""MediaPipe 0.10.21 landmarks (weights from its wheel), run only while a challenge needs them.
+
+Coordinates are normalised to the frame (x right, y down, in [0, 1]); pose points carry a
+visibility in [0, 1]. Indices follow MediaPipe: pose 11/12 shoulders, 15/16 wrists (the
+*subject's* left/right); face mesh 468 points.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .._util import quiet_native_stderr
+
+
+@dataclass
+class Observation:
+    t: float
+    pose: np.ndarray | None = None   # (33, 4): x, y, z, visibility
+    face: np.ndarray | None = None   # (468, 3): x, y, z
+    width: int = 640
+    height: int = 480
+
+
+class Landmarker:
+    """Pose and face mesh, each built on first use."""
+
+    def __init__(self):
+        self._pose = None
+        self._mesh = None
+
+    def pose(self, rgb: np.ndarray) -> np.ndarray | None:
+        if self._pose is None:
+            from mediapipe.python.solutions import pose
+            with quiet_native_stderr():
+                # model_complexity=1 is the only pose model shipped in the 0.10.21 wheel
+                self._pose = pose.Pose(static_image_mode=False, model_complexity=1,
+                                       min_detection_confidence=0.5, min_tracking_confidence=0.5)
+                self._pose.process(np.zeros((64, 64, 3), np.uint8))
+        r = self._pose.process(rgb)
+        if not r.pose_landmarks:
+            return None
+        return np.array([[p.x, p.y, p.z, p.visibility] for p in r.pose_landmarks.landmark], np.float32)
+
+    def face(self, rgb: np.ndarray) -> np.ndarray | None:
+        if self._mesh is None:
+            from mediapipe.python.solutions import face_mesh
+            with quiet_native_stderr():
+                self._mesh = face_mesh.FaceMesh(static_image_mode=False, max_num_faces=2, refine_landmarks=False,
+                                                min_detection_confidence=0.5, min_tracking_confidence=0.5)
+                self._mesh.process(np.zeros((64, 64, 3), np.uint8))
+        r = self._mesh.process(rgb)
+        if not r.multi_face_landmarks:
+            return None
+        return np.array([[p.x, p.y, p.z] for p in r.multi_face_landmarks[0].landmark], np.float32)
+
+    def observe(self, frame_bgr: np.ndarray, t: float, need: set[str]) -> Observation:
+        rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+        h, w = frame_bgr.shape[:2]
+        return Observation(t, self.pose(rgb) if "pose" in need else None,
+                           self.face(rgb) if "face" in need else None, w, h)
+
+    def close(self):
+        for m in (self._pose, self._mesh):
+            if m is not None:
+                m.close()

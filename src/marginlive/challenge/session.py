@@ -1,0 +1,241 @@
+"""The authentication session (the paper's Figure 8 flow) as a state machine:
+
+    WAITING (for exactly one face)
+      -> PASSIVE    the margin model over several frames of one tracked face
+      -> CHALLENGE  1..N actions drawn at random from a cryptographically secure source
+      -> IDENTIFY   the identity step (optional), once, on a good frame
+      -> ACCEPTED(identity) | REJECTED(reason)
+
+Rules: one face only (two faces reject); the same tracked face throughout (a swap
+rejects); passive liveness keeps running during the challenges (a turn to *fake*
+rejects); each challenge has a timeout and a limited number of retries (a fresh random
+action each time); a face gone, or frames too dark or blurred, for longer than a grace
+period rejects; the session itself has an overall deadline. Every event is timestamped
+in ``log``. The session never passes on missing evidence.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from ..detect import confident_faces
+from ..types import FAKE, REAL, FaceResult
+from .actions import Action, all_actions
+from .landmarks import Landmarker, Observation
+
+WAITING, PASSIVE, CHALLENGE, IDENTIFY, ACCEPTED, REJECTED = (
+    "waiting", "passive", "challenge", "identify", "accepted", "rejected")
+FINAL = (ACCEPTED, REJECTED)
+
+
+@dataclass
+class SessionConfig:
+    n_challenges: int = 2
+    challenge_timeout_s: float = 8.0
+    retries: int = 1                 # extra challenges allowed after a timeout
+    passive_min_frames: int = 5
+    passive_window: int = 10
+    max_absent_s: float = 1.5        # face gone (or frame unusable) longer than this: reject
+    waiting_timeout_s: float = 20.0
+    session_timeout_s: float = 60.0
+    min_brightness: float = 40.0     # mean grey level
+    min_sharpness: float = 15.0      # variance of the Laplacian on the face
+    mirrored: bool = False
+    actions: tuple[str, ...] | None = None   # restrict the pool (names); None: all
+    require_identity: bool = False
+
+
+@dataclass
+class Status:
+    state: str
+    instruction: str
+    progress: float
+    reason: str = ""
+    identity: str | None = None
+    face: FaceResult | None = None
+    step: int = 0
+    steps: int = 0
+
+    def to_dict(self) -> dict:
+        return {"state": self.state, "instruction": self.instruction, "progress": round(self.progress, 3),
+                "reason": self.reason, "identity": self.identity, "step": self.step, "steps": self.steps,
+                "face": self.face.to_dict() if self.face else None}
+
+
+Identify = Callable[[np.ndarray, FaceResult], tuple[str | None, float | None]]
+
+
+@dataclass
+class Session:
+    liveness: object                       # a LivenessDetector
+    config: SessionConfig = field(default_factory=SessionConfig)
+    identify: Identify | None = None
+    landmarker: Landmarker | None = None
+    rng: secrets.SystemRandom = field(default_factory=secrets.SystemRandom)
+
+    def __post_init__(self):
+        self.stream = self.liveness.stream(self.config.passive_window, self.config.passive_min_frames)
+        self.landmarker = self.landmarker or Landmarker()
+        self.state = WAITING
+        self.reason = ""
+        self.identity: str | None = None
+        self.log: list[dict] = []
+        self.track_id: int | None = None
+        self.t0: float | None = None
+        self.last_ok: float | None = None
+        self.pool = [a for a in all_actions(self.config.mirrored)
+                     if self.config.actions is None or a.name in self.config.actions]
+        if not self.pool:
+            raise ValueError("no challenge action to draw from")
+        self.remaining_retries = self.config.retries
+        self.challenges: list[Action] = []
+        self.current = -1
+        self.challenge_start = 0.0
+        self.last_face: FaceResult | None = None
+        self.problem: str | None = None
+
+    # ---------------------------------------------------------------------------- helpers
+    def _event(self, t, event, **detail):
+        self.log.append({"t": round(float(t), 3), "state": self.state, "event": event, **detail})
+
+    def _reject(self, t, reason):
+        self.reason = reason
+        self.state = REJECTED
+        self._event(t, "rejected", reason=reason)
+
+    def _draw(self, n: int, exclude=()) -> list[Action]:
+        pool = [a for a in self.pool if a.name not in exclude] or self.pool
+        n = min(n, len(pool))
+        picked = self.rng.sample(pool, n)
+        for a in picked:
+            a.reset()
+        return picked
+
+    def _frame_usable(self, frame, face: FaceResult) -> str | None:
+        b = face.box
+        x1, y1 = max(0, int(b.x1)), max(0, int(b.y1))
+        roi = frame[y1:max(y1 + 1, int(b.y2)), x1:max(x1 + 1, int(b.x2))]
+        if roi.size == 0:
+            return "face outside the frame"
+        grey = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY)
+        if grey.mean() < self.config.min_brightness:
+            return "frame too dark"
+        if cv2.Laplacian(grey, cv2.CV_64F).var() < self.config.min_sharpness:
+            return "frame too blurred"
+        return None
+
+    # ------------------------------------------------------------------------------ status
+    def status(self) -> Status:
+        face = self.last_face
+        if self.state == WAITING:
+            hint = f" ({self.problem})" if self.problem and self.problem != "no face in view" else ""
+            return Status(WAITING, f"Waiting for a user: look at the camera{hint}", 0.0, face=face)
+        if self.state == PASSIVE:
+            return Status(PASSIVE, "Hold still: checking liveness", 0.0, face=face)
+        if self.state == CHALLENGE:
+            a = self.challenges[self.current]
+            done = self.current / len(self.challenges)
+            return Status(CHALLENGE, a.instruction, done + a.progress / len(self.challenges), face=face,
+                          step=self.current + 1, steps=len(self.challenges))
+        if self.state == IDENTIFY:
+            return Status(IDENTIFY, "Recognising", 1.0, face=face)
+        if self.state == ACCEPTED:
+            who = f" as {self.identity}" if self.identity else ""
+            return Status(ACCEPTED, f"Accepted{who}", 1.0, identity=self.identity, face=face)
+        return Status(REJECTED, f"Rejected: {self.reason}", 0.0, reason=self.reason, face=face)
+
+    @property
+    def done(self) -> bool:
+        return self.state in FINAL
+
+    def finish(self, t: float, reason: str = "camera stopped before a decision") -> Status:
+        """The frame source ended: a session without a verdict fails."""
+        if not self.done:
+            self._reject(t, reason)
+        return self.status()
+
+    # ------------------------------------------------------------------------------ update
+    def update(self, frame: np.ndarray, t: float) -> Status:
+        if self.done:
+            return self.status()
+        if self.t0 is None:
+            self.t0 = self.last_ok = t
+            self._event(t, "started")
+        if t - self.t0 > self.config.session_timeout_s:
+            self._reject(t, "session timed out")
+            return self.status()
+        results = confident_faces(self.stream.update(frame))
+        if len(results) > 1:
+            self._reject(t, "more than one face in view")
+            return self.status()
+        face = results[0] if results else None
+        self.last_face = face
+        problem = None if face else "no face in view"
+        if face and self.state != WAITING and self.track_id is not None and face.track_id != self.track_id:
+            self._reject(t, "the face changed during the session")
+            return self.status()
+        if face and problem is None:
+            problem = self._frame_usable(frame, face)
+        self.problem = problem
+        if problem:
+            if self.state == WAITING:
+                if t - self.t0 > self.config.waiting_timeout_s:
+                    self._reject(t, f"no usable face within {self.config.waiting_timeout_s:.0f} s ({problem})")
+            elif t - self.last_ok > self.config.max_absent_s:
+                self._reject(t, problem)
+            return self.status()
+        self.last_ok = t
+
+        if self.state == WAITING:
+            self.track_id = face.track_id
+            self.state = PASSIVE
+            self._event(t, "face found", track=face.track_id)
+        if face.label == FAKE and face.decided:
+            self._reject(t, "presentation attack detected (passive liveness)")
+            return self.status()
+        if self.state == PASSIVE:
+            if face.label == REAL and face.decided:
+                self._event(t, "step 1 passed", score=round(face.score, 3))
+                self.challenges = self._draw(self.config.n_challenges)
+                self.current, self.challenge_start = 0, t
+                self.state = CHALLENGE
+                self._event(t, "challenge", action=self.challenges[0].name)
+            return self.status()
+        if self.state == CHALLENGE:
+            a = self.challenges[self.current]
+            obs = self.landmarker.observe(frame, t, a.needs)
+            if a.update(obs):
+                self._event(t, "challenge passed", action=a.name)
+                self.current += 1
+                if self.current == len(self.challenges):
+                    self._event(t, "step 2 passed")
+                    self.state = IDENTIFY
+                else:
+                    self.challenge_start = t
+                    self._event(t, "challenge", action=self.challenges[self.current].name)
+            elif t - self.challenge_start > self.config.challenge_timeout_s:
+                if self.remaining_retries <= 0:
+                    self._reject(t, f"challenge not completed in time ({a.name})")
+                    return self.status()
+                self.remaining_retries -= 1
+                new = self._draw(1, exclude={a.name})[0]
+                self.challenges[self.current] = new
+                self.challenge_start = t
+                self._event(t, "challenge retry", action=new.name, previous=a.name)
+            if self.state != IDENTIFY:
+                return self.status()
+        if self.state == IDENTIFY:
+            name, dist = (None, None)
+            if self.identify is not None:
+                name, dist = self.identify(frame, face)
+            if name is None and (self.config.require_identity or self.identify is not None):
+                self._reject(t, "not recognised as an enrolled identity")
+                return self.status()
+            self.identity = name
+            self.state = ACCEPTED
+            self._event(t, "accepted", identity=name, distance=dist)
+        return self.status()

@@ -1,0 +1,1 @@
+"""Who is it: face embeddings against an enrolled gallery."""

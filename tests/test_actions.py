@@ -1,0 +1,80 @@
+import pytest
+
+from challenge_fakes import face, obs, pose
+from marginlive.challenge.actions import (ACTION_NAMES, Blink, OpenMouth, RaiseHand, Smile, TurnHead,
+                                          make_action)
+
+
+def feed(action, seq):
+    return [action.update(obs(t=i * 0.1, **o)) for i, o in enumerate(seq)]
+
+
+def test_raise_right_hand_needs_neutral_then_raised():
+    a = RaiseHand("right")
+    assert feed(a, [{"pose": pose()}] * 3 + [{"pose": pose(right_up=True)}] * 3)[-1] is True
+
+
+def test_raise_hand_photo_with_hand_already_up_never_passes():
+    a = RaiseHand("right")
+    assert not any(feed(a, [{"pose": pose(right_up=True)}] * 30))
+
+
+def test_raise_wrong_hand_or_both_does_not_pass():
+    assert not any(feed(RaiseHand("right"), [{"pose": pose()}] * 3 + [{"pose": pose(left_up=True)}] * 10))
+    assert not any(feed(RaiseHand("right"), [{"pose": pose()}] * 3 + [{"pose": pose(True, True)}] * 10))
+
+
+def test_mirrored_preview_swaps_sides():
+    """A selfie-flipped frame shows the subject's right hand on the image's right, where an
+    unmirrored frame shows their left: with mirrored=True the action reads it back."""
+    seq = [{"pose": pose()}] * 3 + [{"pose": pose(left_up=True)}] * 3  # image-right wrist up
+    assert feed(RaiseHand("right", mirrored=True), seq)[-1] is True
+    assert not any(feed(RaiseHand("right", mirrored=False), seq))
+
+
+def test_invisible_pose_makes_no_progress():
+    a = RaiseHand("left")
+    assert not any(feed(a, [{"pose": None}] * 5 + [{"pose": pose(visible=False)}] * 5))
+
+
+def test_blink_open_closed_open():
+    a = Blink()
+    seq = [{"face": face(eyes=0.3)}] * 5 + [{"face": face(eyes=0.05)}] * 2 + [{"face": face(eyes=0.3)}] * 2
+    assert feed(a, seq)[-1] is True
+
+
+def test_blink_still_photo_open_or_closed_never_passes():
+    assert not any(feed(Blink(), [{"face": face(eyes=0.3)}] * 30))
+    assert not any(feed(Blink(), [{"face": face(eyes=0.05)}] * 30))
+
+
+@pytest.mark.parametrize("side,yaw", [("left", 0.85), ("right", 0.15)])
+def test_turn_head(side, yaw):
+    # unmirrored: the subject turning to their left moves the nose toward the image's right
+    seq = [{"face": face(yaw=0.5)}] * 3 + [{"face": face(yaw=yaw)}] * 3
+    assert feed(TurnHead(side), seq)[-1] is True
+    assert not any(feed(TurnHead("right" if side == "left" else "left"), seq))
+
+
+def test_turned_head_photo_never_passes():
+    assert not any(feed(TurnHead("left"), [{"face": face(yaw=0.9)}] * 30))
+
+
+def test_open_mouth():
+    seq = [{"face": face(mouth=0.05)}] * 3 + [{"face": face(mouth=1.0)}] * 3
+    assert feed(OpenMouth(), seq)[-1] is True
+    assert not any(feed(OpenMouth(), [{"face": face(mouth=1.0)}] * 30))
+
+
+def test_smile_needs_widening_from_own_neutral():
+    seq = [{"face": face(smile=0.40)}] * 4 + [{"face": face(smile=0.50)}] * 3
+    assert feed(Smile(), seq)[-1] is True
+    assert not any(feed(Smile(), [{"face": face(smile=0.50)}] * 30))  # a smiling photo
+
+
+def test_action_registry():
+    assert set(ACTION_NAMES) >= {"raise_right_hand", "raise_left_hand", "blink", "turn_head_left",
+                                 "turn_head_right", "smile", "open_mouth"}
+    assert make_action("blink").name == "blink"
+    with pytest.raises(ValueError):
+        make_action("dance")

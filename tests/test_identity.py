@@ -1,0 +1,95 @@
+import cv2
+import numpy as np
+import pytest
+
+from marginlive.cli import main
+from marginlive.identity.gallery import Gallery
+
+
+@pytest.fixture(scope="module")
+def people(nuaa_real_images):
+    s = sorted(nuaa_real_images, key=lambda k: -len(nuaa_real_images[k]))[:3]
+    out = {k: nuaa_real_images[k][:: max(1, len(nuaa_real_images[k]) // 6)][:6] for k in s}
+    assert all(len(v) == 6 for v in out.values())
+    return out
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def others():
+    """Live frames of two webcam-replay collectors (other people, other cameras)."""
+    import csv
+    from conftest import need_shared
+    d = need_shared("data", "webcam-replay")
+    with open(d / "manifest.csv") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["label"] == "real"]
+    groups = sorted({r["group"] for r in rows})
+    return [d / next(r for r in rows if r["group"] == g)["path"] for g in groups[2:4]]
+
+
+def test_enrol_identify_verify_remove(capsys, tmp_path, people, others, always_real_model):
+    db = tmp_path / "g.db"
+    a, b, c = sorted(people)
+    for who in (a, b):
+        code, out, err = run(capsys, "enroll", who, *people[who][:5], "--model", always_real_model, "--gallery", db)
+        assert code == 0, err
+    code, out, _ = run(capsys, "identities", "list", "--gallery", db)
+    assert f"{a}\t5 embedding(s)" in out and f"{b}\t5 embedding(s)" in out
+    # another frame of an enrolled subject is recognised
+    code, out, _ = run(capsys, "identify", people[a][5], "--gallery", db)
+    assert code == 0 and out.startswith(a)
+    # different people are unknown: another NUAA subject, and webcam collectors
+    for probe in [people[c][0], *others]:
+        code, out, _ = run(capsys, "identify", probe, "--gallery", db)
+        assert code == 1 and out.startswith("unknown"), probe
+    code, out, _ = run(capsys, "verify", b, people[b][5], "--gallery", db)
+    assert code == 0 and out.startswith("match")
+    code, out, _ = run(capsys, "verify", b, people[a][5], "--gallery", db)
+    assert code == 1 and out.startswith("no match")
+    code, _, err = run(capsys, "verify", "nobody", people[a][5], "--gallery", db)
+    assert code == 7 and "no identity named 'nobody'" in err
+    code, out, _ = run(capsys, "identities", "remove", a, "--gallery", db)
+    assert code == 0
+    code, out, _ = run(capsys, "identify", people[a][5], "--gallery", db)
+    assert code == 1
+
+
+def test_only_live_faces_enrol(capsys, tmp_path, people, always_fake_model):
+    db = tmp_path / "g.db"
+    who = sorted(people)[0]
+    code, _, err = run(capsys, "enroll", who, people[who][0], "--model", always_fake_model, "--gallery", db)
+    assert code == 2 and "not a live face" in err
+    with Gallery(db) as g:
+        assert g.list() == []
+
+
+def test_enrolment_is_all_or_nothing(capsys, tmp_path, people, always_real_model):
+    db = tmp_path / "g.db"
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((480, 640, 3), 120, np.uint8))
+    who = sorted(people)[0]
+    code, _, err = run(capsys, "enroll", who, people[who][0], blank, "--model", always_real_model, "--gallery", db)
+    assert code == 3 and "no face" in err
+    with Gallery(db) as g:
+        assert g.list() == []
+
+
+def test_two_faces_refused(capsys, tmp_path, people, always_real_model):
+    a, b = sorted(people)[:2]
+    two = np.hstack([cv2.resize(cv2.imread(str(people[k][0])), (320, 240)) for k in (a, b)])
+    p = tmp_path / "two.png"
+    cv2.imwrite(str(p), two)
+    code, _, err = run(capsys, "enroll", "x", p, "--model", always_real_model, "--gallery", tmp_path / "g.db")
+    assert code == 3 and "2 faces" in err
+
+
+def test_corrupt_gallery_cli(capsys, tmp_path, people):
+    db = tmp_path / "g.db"
+    db.write_bytes(b"garbage" * 1000)
+    code, _, err = run(capsys, "identities", "list", "--gallery", db)
+    assert code == 7 and "corrupt" in err

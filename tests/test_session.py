@@ -1,0 +1,148 @@
+import secrets
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from challenge_fakes import ScriptedLandmarker, ScriptedLiveness, face, pose, result, sharp_frame
+from marginlive.challenge.session import ACCEPTED, CHALLENGE, REJECTED, Session, SessionConfig
+
+
+def run(session, n, frame=None, dt=0.1, start=0.0, good_first=0):
+    """Feed n frames; the first ``good_first`` are sharp and bright whatever ``frame`` is."""
+    good = sharp_frame()
+    frame = good if frame is None else frame
+    st = None
+    for i in range(n):
+        st = session.update(good if i < good_first else frame, start + i * dt)
+        if session.done:
+            break
+    return st
+
+
+def hand_script(neutral=4, up=4):
+    return [(pose(), None)] * neutral + [(pose(right_up=True), None)] * up
+
+
+def make(live_script, lm_script, **cfg):
+    c = SessionConfig(n_challenges=1, actions=("raise_right_hand",), **cfg)
+    return Session(ScriptedLiveness(live_script), c, landmarker=ScriptedLandmarker(lm_script))
+
+
+def test_happy_path_accepted_with_timestamped_log():
+    s = make([result()], hand_script())
+    st = run(s, 40)
+    assert st.state == ACCEPTED
+    events = [e["event"] for e in s.log]
+    assert events[:3] == ["started", "face found", "step 1 passed"]
+    assert "challenge passed" in events and "step 2 passed" in events and events[-1] == "accepted"
+    assert all(isinstance(e["t"], float) for e in s.log)
+
+
+def test_instruction_shown_during_challenge():
+    s = make([result()], [(pose(), None)] * 100)
+    st = run(s, 3)
+    assert st.state == CHALLENGE and st.instruction == "Raise your right hand" and st.steps == 1
+
+
+def test_fake_face_rejected_by_passive_step():
+    st = run(make([result("fake")], hand_script()), 20)
+    assert st.state == REJECTED and "presentation attack" in st.reason
+
+
+def test_two_faces_in_view_rejected():
+    s = make([[result(), result(track=2, box=(0, 0, 100, 100))]], hand_script())
+    s.stream.script = [[result(), result(track=2, box=(0, 0, 100, 100))]]
+    st = run(s, 5)
+    assert st.state == REJECTED and "more than one face" in st.reason
+
+
+def _seq(*parts):
+    out = []
+    for item, n in parts:
+        out += [item] * n
+    return out
+
+
+def test_face_swap_rejected():
+    s = make([], hand_script(neutral=100))
+    s.stream.script = _seq(([result(track=1)], 3), ([result(track=7)], 10))
+    st = run(s, 20)
+    assert st.state == REJECTED and "face changed" in st.reason
+
+
+def test_still_photo_of_action_times_out_after_retries():
+    s = make([], [(pose(right_up=True), None)] * 500, challenge_timeout_s=1.0, retries=1)
+    s.stream.script = [[result()]]
+    st = run(s, 100)
+    assert st.state == REJECTED and "not completed in time" in st.reason
+    assert any(e["event"] == "challenge retry" for e in s.log)
+
+
+def test_face_leaving_frame_rejects_after_grace():
+    s = make([], [(pose(), None)] * 500, max_absent_s=0.5)
+    s.stream.script = _seq(([result()], 3), ([], 20))
+    st = run(s, 30)
+    assert st.state == REJECTED and "no face" in st.reason
+
+
+def test_dark_frame_rejects():
+    s = make([[result()]], [(pose(), None)] * 500, max_absent_s=0.3)
+    st = run(s, 30, frame=np.full((480, 640, 3), 10, np.uint8), good_first=3)
+    assert st.state == REJECTED and "too dark" in st.reason
+
+
+def test_blurred_frame_rejects():
+    s = make([[result()]], [(pose(), None)] * 500, max_absent_s=0.3)
+    st = run(s, 30, frame=np.full((480, 640, 3), 128, np.uint8), good_first=3)
+    assert st.state == REJECTED and "blurred" in st.reason
+
+
+def test_dark_frames_while_waiting_keep_waiting_and_say_why():
+    s = make([[result()]], hand_script(), waiting_timeout_s=2.0)
+    st = run(s, 5, frame=np.full((480, 640, 3), 10, np.uint8))
+    assert st.state == "waiting" and "too dark" in st.instruction
+    st = run(s, 30, frame=np.full((480, 640, 3), 10, np.uint8), start=1.0)
+    assert st.state == REJECTED and "no usable face" in st.reason
+
+
+def test_passive_turning_fake_during_challenge_rejects():
+    s = make([], [(pose(), None)] * 500)
+    s.stream.script = _seq(([result()], 3), ([result("fake")], 5))
+    st = run(s, 20)
+    assert st.state == REJECTED and "presentation attack" in st.reason
+
+
+def test_identity_step():
+    s = make([[result()]], hand_script())
+    s.identify = lambda frame, face: ("alice", 0.31)
+    assert run(s, 40).identity == "alice"
+    s = make([[result()]], hand_script())
+    s.identify = lambda frame, face: (None, 0.9)
+    st = run(s, 40)
+    assert st.state == REJECTED and "not recognised" in st.reason
+
+
+def test_camera_stopping_fails_the_session():
+    s = make([[result()]], [(pose(), None)] * 500)
+    run(s, 3)
+    st = s.finish(1.0)
+    assert st.state == REJECTED and "camera stopped" in st.reason
+
+
+def test_challenges_drawn_from_a_secure_source_and_vary():
+    first = Counter()
+    for _ in range(200):
+        s = Session(ScriptedLiveness([[result()]]), SessionConfig(n_challenges=2), landmarker=ScriptedLandmarker([(None, None)]))
+        assert isinstance(s.rng, secrets.SystemRandom)
+        run(s, 2)
+        names = [a.name for a in s.challenges]
+        assert len(set(names)) == 2  # no action twice in a session
+        first[names[0]] += 1
+    assert len(first) == 7 and min(first.values()) > 5  # every action comes first now and then
+
+
+def test_session_timeout():
+    s = make([[result()]], [(pose(), None)] * 500, session_timeout_s=2.0, challenge_timeout_s=100)
+    st = run(s, 50)
+    assert st.state == REJECTED and "session timed out" in st.reason

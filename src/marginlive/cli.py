@@ -230,8 +230,27 @@ def cmd_verify(a):
     return run_verify(a)
 
 
+# ----------------------------------------------------------------------------------- serve
+def _serve_args(p):
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--model", help="liveness model (default: the shipped one)")
+    p.add_argument("--gallery", help="SQLite gallery (default: $MARGINLIVE_GALLERY or .marginlive/gallery.db)")
+    p.add_argument("--admin-token", help="token for the enrolment endpoints (default: $MARGINLIVE_ADMIN_TOKEN, "
+                                         "else a random one printed at start)")
+    p.add_argument("--challenges", type=int, default=2)
+    p.add_argument("--challenge-timeout", type=float, default=8.0)
+    p.add_argument("--workers", type=int, default=2, help="frames processed at once")
+
+
+@command("serve", "the authentication service and its webcam page (HTTP + WebSocket)")
+def cmd_serve(a):
+    from .server.run import run_serve
+    return run_serve(a)
+
+
 # ------------------------------------------------------------------------------------ main
-ARGS = {"enroll": _enroll_args, "identities": _identities_args, "identify": _probe_args,
+ARGS = {"serve": _serve_args, "enroll": _enroll_args, "identities": _identities_args, "identify": _probe_args,
         "verify": lambda p: _probe_args(p, verify=True), "authenticate": _auth_args, "evaluate": _evaluate_args, "experiment": _experiment_args, "detect": _detect_args, "collect": _collect_args, "train": _train_args}
 
 

@@ -1,0 +1,1 @@
+"""The authentication service (FastAPI on uvicorn) and its webcam page."""

@@ -1,0 +1,109 @@
+// marginlive web client: camera -> JPEG frames over a WebSocket -> state, instruction, verdict.
+"use strict";
+const video = document.getElementById("video");
+const overlay = document.getElementById("overlay");
+const instruction = document.getElementById("instruction");
+const steps = document.getElementById("steps");
+const bar = document.querySelector("#bar > div");
+const startBtn = document.getElementById("start");
+const verdictEl = document.getElementById("verdict");
+const grab = document.createElement("canvas");
+const FPS = 10;
+
+function show(text, cls) {
+  instruction.textContent = text;
+  instruction.className = cls || "";
+}
+
+function drawFace(face, state) {
+  const ctx = overlay.getContext("2d");
+  overlay.width = video.videoWidth || 640;
+  overlay.height = video.videoHeight || 480;
+  ctx.clearRect(0, 0, overlay.width, overlay.height);
+  if (!face) return;
+  const [x1, y1, x2, y2] = face.box;
+  const colour = face.label === "real" ? "#1e5eff" : face.label === "fake" ? "#ff2020" : "#aaaaaa";
+  ctx.lineWidth = 4;
+  ctx.strokeStyle = colour;
+  ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
+}
+
+async function openCamera() {
+  const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+  video.srcObject = stream;
+  await new Promise((r) => (video.readyState >= 2 ? r() : (video.onloadeddata = r)));
+}
+
+function frameBlob() {
+  grab.width = video.videoWidth;
+  grab.height = video.videoHeight;
+  grab.getContext("2d").drawImage(video, 0, 0);   // unmirrored, as the camera sees it
+  return new Promise((r) => grab.toBlob(r, "image/jpeg", 0.85));
+}
+
+async function run() {
+  startBtn.disabled = true;
+  verdictEl.textContent = "";
+  try {
+    if (!video.srcObject) await openCamera();
+  } catch (e) {
+    show("Camera not available: " + e.message, "rejected");
+    startBtn.disabled = false;
+    return;
+  }
+  const res = await fetch("/v1/sessions", { method: "POST" });
+  const info = await res.json();
+  if (!res.ok) {
+    show(info.detail || "Could not start a session", "rejected");
+    startBtn.disabled = false;
+    return;
+  }
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(proto + "//" + location.host + info.stream);
+  ws.binaryType = "arraybuffer";
+  let last = 0, done = false;
+
+  async function sendNext() {
+    if (done || ws.readyState !== WebSocket.OPEN) return;
+    const wait = Math.max(0, 1000 / FPS - (performance.now() - last));
+    setTimeout(async () => {
+      last = performance.now();
+      const blob = await frameBlob();
+      if (blob && ws.readyState === WebSocket.OPEN) ws.send(await blob.arrayBuffer());
+    }, wait);
+  }
+
+  ws.onopen = sendNext;
+  ws.onmessage = (ev) => {
+    const m = JSON.parse(ev.data);
+    if (m.error && !m.state) { show(m.error, "rejected"); return; }
+    drawFace(m.face, m.state);
+    const passed = [];
+    if (m.state === "challenge" || m.state === "identify" || m.state === "accepted") passed.push("step 1 passed");
+    if (m.state === "identify" || m.state === "accepted") passed.push("step 2 passed");
+    steps.textContent = passed.join(" · ") + (m.steps ? `  (action ${m.step}/${m.steps})` : "");
+    bar.style.width = Math.round(100 * (m.progress || 0)) + "%";
+    document.body.dataset.state = m.state;
+    if (m.state === "accepted" || m.state === "rejected") {
+      done = true;
+      show(m.instruction, m.state);
+      document.body.dataset.verdict = m.state;
+      verdictEl.textContent = m.verdict ? "signed verdict: " + m.verdict : "";
+      startBtn.disabled = false;
+      startBtn.textContent = "Try again";
+    } else {
+      show(m.instruction);
+      sendNext();
+    }
+  };
+  ws.onclose = (ev) => {
+    if (!done) {
+      show("Connection closed: " + (ev.reason || ev.code), "rejected");
+      document.body.dataset.verdict = "closed";
+      startBtn.disabled = false;
+    }
+  };
+}
+
+startBtn.addEventListener("click", run);
+if (new URLSearchParams(location.search).has("autostart")) run();

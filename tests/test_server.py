@@ -1,0 +1,160 @@
+import json
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+from websockets.sync.client import connect
+
+from conftest import need_shared
+from marginlive.challenge.session import SessionConfig
+from marginlive.server import tokens
+from marginlive.server.app import ServerConfig, create_app
+from server_util import running
+
+SECRET = b"test-secret-0123456789"
+ADMIN = "admin-token-for-tests"
+
+
+def cfg(model, tmp_path, **kw):
+    session = kw.pop("session", SessionConfig(n_challenges=1, challenge_timeout_s=1.0, retries=0,
+                                              passive_min_frames=3, passive_window=5))
+    return ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), secret=SECRET, admin_token=ADMIN,
+                        session=session, **kw)
+
+
+@pytest.fixture(scope="module")
+def frames(live_frames):
+    return [cv2.imencode(".jpg", f.image)[1].tobytes() for f in live_frames]
+
+
+@pytest.fixture
+def server(always_real_model, tmp_path):
+    with running(create_app(cfg(always_real_model, tmp_path))) as addr:
+        yield addr
+
+
+def test_health_and_liveness(server, frames):
+    r = httpx.get(f"http://{server}/health")
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+    r = httpx.post(f"http://{server}/v1/liveness", content=frames[0], headers={"content-type": "image/jpeg"})
+    assert r.status_code == 200
+    faces = r.json()["faces"]
+    assert len(faces) == 1 and faces[0]["label"] == "real" and len(faces[0]["box"]) == 4
+
+
+def test_bad_uploads_get_4xx_and_server_keeps_serving(server, frames):
+    url = f"http://{server}/v1/liveness"
+    r = httpx.post(url, content=b"hello, not an image")
+    assert r.status_code == 400 and "not a readable image" in r.json()["detail"]
+    r = httpx.post(url, content=frames[0][: len(frames[0]) // 2])
+    assert r.status_code == 400 and "truncated JPEG" in r.json()["detail"]
+    r = httpx.post(url, content=b"")
+    assert r.status_code == 400
+    r = httpx.post(url, content=b"\xff" * (5 * 1024 * 1024))
+    assert r.status_code == 413
+    assert httpx.post(url, content=frames[0]).status_code == 200
+
+
+def stream(addr, sid, frames, max_msgs=400):
+    msgs = []
+    with connect(f"ws://{addr}/v1/sessions/{sid}/stream", max_size=None) as ws:
+        for i in range(max_msgs):
+            ws.send(frames[i % len(frames)])
+            m = json.loads(ws.recv())
+            msgs.append(m)
+            if m.get("state") in ("accepted", "rejected"):
+                break
+    return msgs
+
+
+def test_session_flow_rejects_without_action_and_signs_verdict(server, frames):
+    r = httpx.post(f"http://{server}/v1/sessions")
+    assert r.status_code == 201
+    body = r.json()
+    msgs = stream(server, body["session_id"], frames)
+    states = [m["state"] for m in msgs]
+    assert "challenge" in states and states[-1] == "rejected"
+    instr = {m["instruction"] for m in msgs if m["state"] == "challenge"}
+    assert instr and all(i for i in instr)
+    assert [m["seq"] for m in msgs] == list(range(1, len(msgs) + 1))  # one answer per frame, none lost
+    claims = tokens.verify(msgs[-1]["verdict"], SECRET)
+    assert claims["verdict"] == "rejected" and claims["sid"] == body["session_id"]
+    r = httpx.post(f"http://{server}/v1/verdicts/verify", json={"token": msgs[-1]["verdict"]})
+    assert r.status_code == 200 and r.json()["claims"]["verdict"] == "rejected"
+    # a forged verdict: flip it to accepted, keep the signature
+    head, payload, sig = msgs[-1]["verdict"].split(".")
+    forged_claims = dict(claims, verdict="accepted")
+    forged = ".".join([head, tokens._b64(json.dumps(forged_claims).encode()), sig])
+    r = httpx.post(f"http://{server}/v1/verdicts/verify", json={"token": forged})
+    assert r.status_code == 400 and "bad signature" in r.json()["detail"]
+    # a used session cannot stream again
+    with connect(f"ws://{server}/v1/sessions/{body['session_id']}/stream") as ws:
+        assert "already used" in json.loads(ws.recv())["error"]
+
+
+def test_unknown_and_expired_sessions(always_real_model, tmp_path):
+    app = create_app(cfg(always_real_model, tmp_path))
+    with running(app) as addr:
+        with connect(f"ws://{addr}/v1/sessions/nope/stream") as ws:
+            assert json.loads(ws.recv())["error"] == "unknown session"
+        sid = httpx.post(f"http://{addr}/v1/sessions").json()["session_id"]
+        app.state.ml.sessions[sid].expires = 0   # its start deadline has passed
+        with connect(f"ws://{addr}/v1/sessions/{sid}/stream") as ws:
+            assert json.loads(ws.recv())["error"] == "session expired"
+
+
+def test_bad_frames_on_the_socket(server, frames):
+    sid = httpx.post(f"http://{server}/v1/sessions").json()["session_id"]
+    with connect(f"ws://{server}/v1/sessions/{sid}/stream") as ws:
+        ws.send(b"not a jpeg")
+        assert "not a readable image" in json.loads(ws.recv())["error"]
+        ws.send(frames[0][:1000])
+        assert "truncated" in json.loads(ws.recv())["error"]
+        ws.send(frames[0])
+        assert json.loads(ws.recv())["state"] in ("passive", "waiting")
+
+
+def test_admin_endpoints(server, nuaa_real_images, frames):
+    subj = sorted(nuaa_real_images)[0]
+    img = nuaa_real_images[subj][0].read_bytes()
+    url = f"http://{server}/v1/identities"
+    assert httpx.get(url).status_code == 401
+    assert httpx.post(f"{url}/alice", content=img, headers={"authorization": "Bearer wrong"}).status_code == 403
+    h = {"authorization": f"Bearer {ADMIN}"}
+    assert httpx.get(url, headers=h).json()["identities"] == []
+    r = httpx.post(f"{url}/alice", content=img, headers=h)
+    assert r.status_code == 201 and r.json()["added"] == 1
+    r = httpx.post(f"{url}/bob", content=b"junk", headers=h)
+    assert r.status_code == 400
+    blank = cv2.imencode(".jpg", np.full((480, 640, 3), 128, np.uint8))[1].tobytes()
+    r = httpx.post(f"{url}/bob", content=blank, headers=h)
+    assert r.status_code == 422 and "no face" in r.json()["detail"]
+    assert [i["name"] for i in httpx.get(url, headers=h).json()["identities"]] == ["alice"]
+    assert httpx.delete(f"{url}/carol", headers=h).status_code == 404
+    assert httpx.delete(f"{url}/alice", headers=h).status_code == 200
+    assert httpx.get(url, headers=h).json()["identities"] == []
+
+
+def test_rate_limit(always_real_model, tmp_path, frames):
+    with running(create_app(cfg(always_real_model, tmp_path, rate_per_s=0.01, burst=3))) as addr:
+        codes = [httpx.post(f"http://{addr}/v1/liveness", content=frames[0]).status_code for _ in range(5)]
+        assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
+        assert httpx.get(f"http://{addr}/health").status_code == 200
+
+
+def test_failed_attempts_are_limited(always_real_model, tmp_path, frames):
+    with running(create_app(cfg(always_real_model, tmp_path, max_failures=2))) as addr:
+        for _ in range(2):
+            sid = httpx.post(f"http://{addr}/v1/sessions").json()["session_id"]
+            assert stream(addr, sid, frames)[-1]["state"] == "rejected"
+        r = httpx.post(f"http://{addr}/v1/sessions")
+        assert r.status_code == 429 and "failed attempts" in r.json()["detail"]
+
+
+def test_fake_model_rejects_at_passive_step(always_fake_model, tmp_path, frames):
+    with running(create_app(cfg(always_fake_model, tmp_path))) as addr:
+        sid = httpx.post(f"http://{addr}/v1/sessions").json()["session_id"]
+        msgs = stream(addr, sid, frames)
+        assert msgs[-1]["state"] == "rejected" and "presentation attack" in msgs[-1]["reason"]
+        assert "challenge" not in [m["state"] for m in msgs]

@@ -241,6 +241,9 @@ def _serve_args(p):
     p.add_argument("--challenges", type=int, default=2)
     p.add_argument("--challenge-timeout", type=float, default=8.0)
     p.add_argument("--workers", type=int, default=2, help="frames processed at once")
+    p.add_argument("--rate", type=float, default=5.0, help="requests per second per client (liveness, sessions)")
+    p.add_argument("--burst", type=int, default=30, help="request burst per client")
+    p.add_argument("--max-failures", type=int, default=5, help="rejected sessions per client per 10 minutes")
 
 
 @command("serve", "the authentication service and its webcam page (HTTP + WebSocket)")

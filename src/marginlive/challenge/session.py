@@ -42,8 +42,8 @@ class SessionConfig:
     max_absent_s: float = 1.5        # face gone (or frame unusable) longer than this: reject
     waiting_timeout_s: float = 20.0
     session_timeout_s: float = 60.0
-    min_brightness: float = 40.0     # mean grey level
-    min_sharpness: float = 15.0      # variance of the Laplacian on the face
+    min_brightness: float = 25.0     # mean grey level of the face (live webcam faces here: 1st percentile 37)
+    min_sharpness: float = 6.0       # variance of the Laplacian on the face (live webcam faces here: 1st percentile 15)
     mirrored: bool = False
     actions: tuple[str, ...] | None = None   # restrict the pool (names); None: all
     require_identity: bool = False

@@ -18,6 +18,7 @@ def run_serve(a) -> int:
     cfg = ServerConfig(model=a.model, gallery=str(a.gallery or default_gallery_path()),
                        secret=secret.encode() if secret else secrets.token_bytes(32),
                        admin_token=token or secrets.token_urlsafe(24), workers=a.workers,
+                       rate_per_s=a.rate, burst=a.burst, max_failures=a.max_failures,
                        session=SessionConfig(n_challenges=a.challenges, challenge_timeout_s=a.challenge_timeout))
     app = create_app(cfg)
     print(f"marginlive: serving on http://{a.host}:{a.port}/  (open it in a browser with a webcam)")

@@ -1,0 +1,42 @@
+"""Shared helpers for the benchmarks (run on demand, results written to docs/)."""
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+DOCS = ROOT / "docs"
+
+
+def live_frames(n=120, video="live-1.webm"):
+    from marginlive.frames import read_video_frames
+    p = SHARED / "data" / "videos" / video
+    if not p.exists():
+        raise SystemExit(f"needs {p} (../shared)")
+    return [f.image for f in read_video_frames(p, max_frames=n)]
+
+
+def timeit(fn, items, warmup=5, repeat=1):
+    for x in items[:warmup]:
+        fn(x)
+    ts = []
+    for _ in range(repeat):
+        for x in items:
+            t = time.perf_counter()
+            fn(x)
+            ts.append(time.perf_counter() - t)
+    ts = np.array(ts) * 1e3
+    return {"mean_ms": float(ts.mean()), "p50_ms": float(np.median(ts)), "p95_ms": float(np.percentile(ts, 95))}
+
+
+def machine():
+    import os
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def save_json(name, data):
+    DOCS.mkdir(exist_ok=True)
+    (DOCS / f"{name}.json").write_text(json.dumps(data, indent=1))

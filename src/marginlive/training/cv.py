@@ -12,6 +12,12 @@ from .dataset import Dataset, group_kfold
 from .train import TrainConfig, predict_crops, train
 
 
+def fold_train_indices(ds: Dataset, test: np.ndarray) -> np.ndarray:
+    """Training indices for a fold: every image whose *group* is not held out. By group, not
+    by index, so images derived from a held-out group (synthetic attacks) stay out too."""
+    return np.flatnonzero(~np.isin(ds.groups, list(set(ds.groups[test].tolist()))))
+
+
 def cross_validate(ds: Dataset, cfg: TrainConfig, k: int = 4, seed: int | None = None,
                    show_progress: bool = False, log=print, eval_mask: np.ndarray | None = None) -> dict:
     """k-fold group CV; pooled out-of-fold scores and metrics (overall and per dataset).
@@ -26,7 +32,7 @@ def cross_validate(ds: Dataset, cfg: TrainConfig, k: int = 4, seed: int | None =
     ips = []
     for f, rel in enumerate(folds):
         test = pool[rel]
-        train_idx = np.setdiff1d(np.arange(len(ds)), test)
+        train_idx = fold_train_indices(ds, test)
         log(f"  fold {f + 1}/{k}: train {len(train_idx)}, test {len(test)} ({len(set(ds.groups[test]))} groups)")
         r = train(ds, cfg, train_idx, None, show_progress=show_progress, log=log)
         scores[test] = predict_crops(r.net, ds.subset(test).crops(cfg.margin, cfg.size))

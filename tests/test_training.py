@@ -1,0 +1,125 @@
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import need_shared
+from marginlive.cli import main
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def video_dataset(tmp_path_factory):
+    """The paper's data preparation on the two shared videos (every 20th frame)."""
+    d = tmp_path_factory.mktemp("ds") / "videos"
+    live = need_shared("data", "videos", "live-1.webm")
+    replay = need_shared("data", "videos", "replay-1.webm")
+    assert main(["collect", str(live), "--label", "real", "--subject", "person-1", "--every", "20", "--out", str(d)]) == 0
+    assert main(["collect", str(replay), "--label", "fake", "--subject", "phone-1", "--attack", "screen",
+                 "--every", "20", "--out", str(d)]) == 0
+    return d
+
+
+def test_collect_writes_context_crops_and_manifest(video_dataset):
+    rows = list(csv.DictReader(open(video_dataset / "manifest.csv")))
+    assert {r["label"] for r in rows} == {"real", "fake"}
+    assert {r["group"] for r in rows} == {"person-1", "phone-1"}
+    assert {r["attack"] for r in rows if r["label"] == "fake"} == {"screen"}
+    assert all(int(r["frame"]) % 20 == 0 for r in rows)
+    assert 30 <= len(rows) <= 42  # 350/20 + 459/20 frames, minus any without a face
+    img = cv2.imread(str(video_dataset / rows[0]["path"]))
+    assert img.shape == (256, 256, 3)
+    x1, y1, x2, y2 = map(float, rows[0]["box"].split())
+    assert x2 > x1 and y2 > y1
+
+
+def test_train_end_to_end_exports_checked_model(video_dataset, tmp_path, capsys):
+    out = tmp_path / "m.onnx"
+    code = main(["train", str(video_dataset), "--epochs", "2", "--batch", "8", "--val-frac", "0",
+                 "--out", str(out), "--quiet", "--json"])
+    assert code == 0
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert len(last["history"]) == 2 and {"loss", "acc"} <= set(last["history"][0])
+    from marginlive.liveness.runtime import LivenessModel
+    m = LivenessModel(out)
+    assert m.meta["arch"] == "livenessnet" and m.margin == 2.0 and m.meta["training"]["images"] > 30
+    assert m.meta["training"]["config"]["lr"] == 4e-4 and m.meta["training"]["config"]["batch"] == 8
+    assert (tmp_path / "m.curves.png").stat().st_size > 5000
+
+
+def test_training_is_reproducible(video_dataset):
+    from marginlive.training.dataset import load_dataset
+    from marginlive.training.train import TrainConfig, predict_crops, train
+    ds = load_dataset(video_dataset)
+    cfg = TrainConfig(epochs=1, batch=8, seed=3)
+    a, b = train(ds, cfg, show_progress=False), train(ds, cfg, show_progress=False)
+    crops = ds.crops(2.0)
+    assert np.allclose(predict_crops(a.net, crops), predict_crops(b.net, crops), atol=1e-6)
+
+
+def test_train_bad_inputs(tmp_path, video_dataset, capsys):
+    assert main(["train", str(tmp_path), "--out", str(tmp_path / "x.onnx")]) == 6
+    assert "no manifest.csv" in capsys.readouterr().err
+    assert main(["train", str(video_dataset), "--arch", "resnet9000", "--out", str(tmp_path / "x.onnx")]) == 6
+    assert "unknown architecture" in capsys.readouterr().err
+    assert main(["train", str(video_dataset), "--margin", "0", "--out", str(tmp_path / "x.onnx")]) == 6
+    assert "--margin" in capsys.readouterr().err
+    # one class only: no model file is left behind
+    one = tmp_path / "one"
+    one.mkdir()
+    rows = list(csv.DictReader(open(video_dataset / "manifest.csv")))
+    with open(one / "manifest.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, rows[0].keys())
+        w.writeheader()
+        w.writerows({**r, "path": str(video_dataset / r["path"])} for r in rows if r["label"] == "real")
+    assert main(["train", str(one), "--out", str(tmp_path / "one.onnx")]) == 6
+    assert "only real images" in capsys.readouterr().err
+    assert not list(tmp_path.glob("one*.onnx*"))
+    # a manifest pointing at a missing file
+    with open(one / "manifest.csv", "a") as fh:
+        fh.write("nowhere.jpg,fake,g,screen,x,0,0 0 1 1,detector,local\n")
+    assert main(["train", str(one), "--out", str(tmp_path / "one.onnx")]) == 6
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_corrupt_image_is_skipped_and_counted(video_dataset, tmp_path, capsys):
+    import shutil
+    d = tmp_path / "copy"
+    shutil.copytree(video_dataset, d)
+    rows = list(csv.DictReader(open(d / "manifest.csv")))
+    (d / rows[0]["path"]).write_bytes(b"broken")
+    from marginlive.training.dataset import load_dataset
+    ds = load_dataset(d)
+    assert len(ds) == len(rows) - 1 and ds.skipped == 1
+    assert "unreadable" in capsys.readouterr().err
+
+
+def test_collect_folder_with_corrupt_image(tmp_path, capsys, live_frames):
+    src = tmp_path / "imgs"
+    src.mkdir()
+    cv2.imwrite(str(src / "a.png"), live_frames[0].image)
+    (src / "b.jpg").write_bytes(b"junk")
+    out = tmp_path / "ds"
+    assert main(["collect", str(src), "--label", "real", "--subject", "s", "--out", str(out)]) == 0
+    err = capsys.readouterr()
+    assert "b.jpg" in err.err and "1 unreadable" in err.out
+    assert len(list(csv.DictReader(open(out / "manifest.csv")))) == 1
+
+
+def test_collect_from_shared_manifest_subset(tmp_path):
+    d = need_shared("data", "nuaa-print")
+    rows = list(csv.DictReader(open(d / "manifest.csv")))[::100]
+    m = tmp_path / "src" / "manifest.csv"
+    m.parent.mkdir()
+    with open(m, "w", newline="") as fh:
+        w = csv.DictWriter(fh, rows[0].keys())
+        w.writeheader()
+        w.writerows({**r, "path": str(d / r["path"])} for r in rows)
+    out = tmp_path / "ds"
+    assert main(["collect", "--manifest", str(m), "--out", str(out)]) == 0
+    got = list(csv.DictReader(open(out / "manifest.csv")))
+    assert {r["group"].split("/")[0] for r in got} == {"src"}
+    assert {r["label"] for r in got} == {r["label"] for r in rows}

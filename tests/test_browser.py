@@ -45,8 +45,9 @@ def test_page_shows_instructions_and_reaches_a_verdict(tmp_path, always_real_mod
     from selenium.webdriver.chrome.service import Service
     y4m = tmp_path / "live.y4m"
     assert write_y4m(need_shared("data", "videos", "live-1.webm"), y4m) > 30
+    # the live video never raises a hand (a blink or smile it might do by chance)
     session = SessionConfig(n_challenges=1, challenge_timeout_s=2.0, retries=0, passive_min_frames=3,
-                            passive_window=5)
+                            passive_window=5, actions=("raise_right_hand", "raise_left_hand"))
     app = create_app(ServerConfig(model=str(always_real_model), gallery=str(tmp_path / "g.db"), session=session))
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium()
@@ -74,8 +75,7 @@ def test_page_shows_instructions_and_reaches_a_verdict(tmp_path, always_real_mod
         finally:
             driver.quit()
     assert verdict == "rejected", (verdict, seen)         # the video does not perform the action
-    actions = {"Raise your right hand", "Raise your left hand", "Blink your eyes", "Turn your head to your left",
-               "Turn your head to your right", "Open your mouth", "Smile"}
+    actions = {"Raise your right hand", "Raise your left hand"}
     assert seen & actions, seen                              # an instruction was shown
     assert final.startswith("Rejected") and token.startswith("signed verdict: ")
     assert shot.stat().st_size > 10_000

@@ -17,8 +17,10 @@ ADMIN = "admin-token-for-tests"
 
 
 def cfg(model, tmp_path, **kw):
+    # the live video never raises a hand; other actions (a blink, a smile) it may do by chance
     session = kw.pop("session", SessionConfig(n_challenges=1, challenge_timeout_s=1.0, retries=0,
-                                              passive_min_frames=3, passive_window=5))
+                                              passive_min_frames=3, passive_window=5,
+                                              actions=("raise_right_hand", "raise_left_hand")))
     return ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), secret=SECRET, admin_token=ADMIN,
                         session=session, **kw)
 

@@ -4,9 +4,6 @@ Target (issue 5): >= 25 frames/s on this CPU. Writes the challenge section of do
 Run: .venv/bin/python benchmarks/bench_challenge.py
 """
 import sys
-import time
-
-import numpy as np
 
 from bench_pipeline import _replace_section
 from common import DOCS, live_frames, machine, save_json, timeit
@@ -19,7 +16,6 @@ def main():
     ld = LivenessDetector()
     stream = ld.stream()
     lm = Landmarker()
-    t = 0.0
     res = {"machine": machine(), "frames": len(frames)}
     res["liveness_tracked"] = timeit(stream.update, frames)
     res["pose"] = timeit(lambda f: lm.observe(f, 0.0, {"pose"}), frames)

@@ -6,7 +6,6 @@ docs/bench_pipeline.json. Run: .venv/bin/python benchmarks/bench_pipeline.py
 """
 import sys
 
-import cv2
 import numpy as np
 
 from common import DOCS, SHARED, live_frames, machine, save_json, timeit

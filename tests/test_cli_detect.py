@@ -1,9 +1,7 @@
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
 from conftest import blank, need_shared
 from marginlive.cli import main

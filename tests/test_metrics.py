@@ -4,7 +4,6 @@ real:   0.9 0.8 0.6 0.3            threshold 0.5
 screen: 0.7 0.2 0.1
 print:  0.55 0.4
 """
-import numpy as np
 import pytest
 
 from marginlive.evaluation.metrics import all_metrics, apcer_bpcer, bpcer_at_apcer, eer

@@ -1,9 +1,7 @@
-import numpy as np
 import pytest
 
 from conftest import blank
 from marginlive.pipeline import LivenessDetector
-from marginlive.types import Frame
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from websockets.sync.client import connect
 
-from conftest import need_shared
 from marginlive.challenge.session import SessionConfig
 from marginlive.server import tokens
 from marginlive.server.app import ServerConfig, create_app

@@ -2,9 +2,8 @@ import secrets
 from collections import Counter
 
 import numpy as np
-import pytest
 
-from challenge_fakes import ScriptedLandmarker, ScriptedLiveness, face, pose, result, sharp_frame
+from challenge_fakes import ScriptedLandmarker, ScriptedLiveness, pose, result, sharp_frame
 from marginlive.challenge.session import ACCEPTED, CHALLENGE, REJECTED, Session, SessionConfig
 
 

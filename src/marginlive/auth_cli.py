@@ -4,18 +4,16 @@ Exit status: 0 accepted, 1 rejected (like grep: a verdict, not an error), >1 err
 """
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import cv2
 
-from .challenge.session import ACCEPTED, CHALLENGE, IDENTIFY, PASSIVE, REJECTED, Session, SessionConfig
+from .challenge.session import ACCEPTED, CHALLENGE, REJECTED, Session, SessionConfig
 from .cli import emit_json
 from .detect_cli import _VideoWriter
 from .errors import InputError
 from .frames import VideoSource
-from .render import BLUE, GREEN, RED, banner, draw_results
+from .render import GREEN, RED, banner, draw_results
 
 
 def overlay(frame, session: Session, status):

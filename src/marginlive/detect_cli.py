@@ -34,10 +34,6 @@ def run_detect(a) -> int:
     if a.margin is not None and a.margin <= 0:
         raise InputError(f"--margin must be > 0, got {a.margin}")
     sources = expand_paths(a.paths) if a.paths else []
-    for s in sources:
-        if kind_of(s) == "unknown":
-            # Might still be an image or video with an odd name: let the decoders decide.
-            pass
     many = len(sources) > 1
     if a.save and many:
         p = Path(a.save)

@@ -25,7 +25,7 @@ import numpy as np
 from ..detect import confident_faces
 from ..types import FAKE, REAL, FaceResult
 from .actions import Action, all_actions
-from .landmarks import Landmarker, Observation
+from .landmarks import Landmarker
 
 WAITING, PASSIVE, CHALLENGE, IDENTIFY, ACCEPTED, REJECTED = (
     "waiting", "passive", "challenge", "identify", "accepted", "rejected")

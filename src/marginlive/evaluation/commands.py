@@ -10,7 +10,6 @@ from ..errors import DatasetError
 def run_evaluate(a) -> int:
     from ..detect import create_detector
     from .evaluate import detect_faces, evaluate_clips, evaluate_dataset, read_items
-    from .metrics import eer
     from .report import _num, _pct, write_report
     from .scorers import load_scorer
 

@@ -17,7 +17,6 @@ passes, so a recording made before the session cannot anticipate them.
 """
 from __future__ import annotations
 
-import asyncio
 import hmac
 import secrets
 import threading

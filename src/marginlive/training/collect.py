@@ -20,7 +20,7 @@ import cv2
 from .._util import atomic_path, progress
 from ..detect import create_detector
 from ..errors import DatasetError, InputError
-from ..frames import IMAGE_EXTS, VIDEO_EXTS, VideoSource, decode_image, expand_paths, kind_of
+from ..frames import VideoSource, decode_image, expand_paths, kind_of
 from ..margin import CONTEXT_MARGIN, CONTEXT_SIZE, crop_margin
 from ..types import FaceBox
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 

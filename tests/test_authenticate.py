@@ -1,0 +1,57 @@
+"""The session on real frames: MediaPipe landmarks and `marginlive authenticate` on the shared videos."""
+import json
+
+import cv2
+import pytest
+
+from conftest import need_shared
+from marginlive.cli import main
+
+
+def test_landmarks_on_a_real_face(live_frames):
+    from marginlive.challenge.actions import eye_aspect_ratio, head_yaw_ratio, L_EYE, R_EYE
+    from marginlive.challenge.landmarks import Landmarker
+    lm = Landmarker()
+    obs = lm.observe(live_frames[0].image, 0.0, {"pose", "face"})
+    assert obs.pose.shape == (33, 4) and obs.face.shape == (468, 3)
+    assert obs.pose[0, 3] > 0.5                     # the nose is visible
+    assert 0.3 < head_yaw_ratio(obs.face, obs) < 0.7  # facing the camera
+    assert 0.1 < eye_aspect_ratio(obs.face, obs, R_EYE) < 0.5 and 0.1 < eye_aspect_ratio(obs.face, obs, L_EYE) < 0.5
+    only_face = lm.observe(live_frames[1].image, 0.1, {"face"})
+    assert only_face.pose is None and only_face.face is not None  # pose runs only when needed
+    lm.close()
+
+
+def test_authenticate_video_end_to_end(capsys, tmp_path, always_real_model):
+    live = need_shared("data", "videos", "live-1.webm")
+    out = tmp_path / "session.mp4"
+    code = main(["authenticate", str(live), "--model", str(always_real_model), "--actions", "raise_right_hand",
+                 "--challenges", "1", "--challenge-timeout", "1.5", "--save", str(out), "--json"])
+    lines = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    assert code == 1  # rejected: the person in the video never raises a hand
+    states = [l["state"] for l in lines if "state" in l]
+    assert states[:3] == ["waiting", "passive", "challenge"] or states[:2] == ["passive", "challenge"]
+    assert any(l.get("instruction") == "Raise your right hand" for l in lines)
+    final = lines[-1]
+    assert final["verdict"] == "rejected" and "not completed in time" in final["reason"]
+    events = [e["event"] for e in final["log"]]
+    assert "step 1 passed" in events and "challenge retry" in events
+    cap = cv2.VideoCapture(str(out))
+    assert cap.get(cv2.CAP_PROP_FRAME_COUNT) > 30
+
+
+def test_authenticate_replay_rejected_at_passive_step(capsys, always_fake_model):
+    replay = need_shared("data", "videos", "replay-1.webm")
+    code = main(["authenticate", str(replay), "--model", str(always_fake_model)])
+    out = capsys.readouterr().out
+    assert code == 1 and "presentation attack detected" in out and "step 1 passed" not in out
+
+
+def test_authenticate_needs_a_source(capsys, always_real_model):
+    assert main(["authenticate", "--model", str(always_real_model)]) == 2
+    assert "give a video file or --camera" in capsys.readouterr().err
+
+
+def test_authenticate_camera_that_cannot_open(capsys, always_real_model):
+    assert main(["authenticate", "--camera", "97", "--model", str(always_real_model)]) == 4
+    assert "camera 97" in capsys.readouterr().err

@@ -78,3 +78,24 @@ def test_clip_level_decisions(capsys, tiny_model):
     code = main(["evaluate", str(tiny_model), "--clip", f"real={live}"])
     out, _ = capsys.readouterr()
     assert code == 0 and "clip\t" in out and "live-1.webm" in out
+
+
+def test_evaluate_a_collected_dataset_and_margin_mismatch(capsys, tmp_path, tiny_model):
+    """A `marginlive collect` dataset is scored from its context crops; a model wider than the
+    stored context gets a clear message."""
+    torch = pytest.importorskip("torch")
+    live = need_shared("data", "videos", "live-1.webm")
+    replay = need_shared("data", "videos", "replay-1.webm")
+    d = tmp_path / "ds"
+    assert main(["collect", str(live), "--label", "real", "--subject", "a", "--every", "50", "--out", str(d)]) == 0
+    assert main(["collect", str(replay), "--label", "fake", "--subject", "b", "--every", "50", "--out", str(d)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(tiny_model), str(d / "manifest.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "n=" in out and "no-face 0/0" in out
+    from marginlive.liveness.model import build
+    from marginlive.training.export import export_onnx
+    wide = export_onnx(build("livenessnet").eval(), tmp_path / "wide.onnx",
+                       {"name": "wide", "input_size": 64, "margin": 5.0, "threshold": 0.5})
+    assert main(["evaluate", str(wide), str(d / "manifest.csv")]) == 6
+    assert "wider than the 4x context" in capsys.readouterr().err

@@ -32,14 +32,14 @@ def run_evaluate(a) -> int:
     dev_thr = {}
     if a.dev:
         dname, ditems = read_items(a.dev)
-        dfaces = detect_faces([i for i in ditems if i.kind == "image"], detector, scorers, f"dev {dname}")
+        dfaces = detect_faces([i for i in ditems if i.kind in ("image", "context")], detector, scorers, f"dev {dname}")
         for s in scorers:
             r = evaluate_dataset(dname, dfaces, s)
             if r["metrics"] and r["metrics"]["eer_threshold"] is not None:
                 dev_thr[s.name] = r["metrics"]["eer_threshold"]
     all_results = {}
     for name, items in datasets:
-        imgs = [i for i in items if i.kind == "image"]
+        imgs = [i for i in items if i.kind in ("image", "context")]
         vids = [i for i in items if i.kind == "video"]
         clips += [(i.label, i.path) for i in vids]
         if not imgs:

@@ -28,7 +28,7 @@ class Item:
     label: int
     group: str
     attack: str
-    kind: str  # image | video
+    kind: str  # image | video | context (a context crop stored by `marginlive collect`)
 
 
 @dataclass
@@ -49,6 +49,7 @@ def read_items(spec: str) -> tuple[str, list[Item]]:
             rows = list(csv.DictReader(fh))
         if not rows or not {"path", "label"} <= set(rows[0]):
             raise DatasetError(f"{p}: a manifest needs the columns path and label")
+        collected = "box_source" in rows[0]  # our own dataset: context crops, faces already found
         items = []
         for i, r in enumerate(rows):
             lab = r["label"].strip().lower()
@@ -58,7 +59,7 @@ def read_items(spec: str) -> tuple[str, list[Item]]:
             f = root / r["path"]
             y = LABELS[lab]
             items.append(Item(f, y, r.get("group") or r.get("subject") or "all",
-                              "" if y else (r.get("attack") or "attack"), kind_of(f)))
+                              "" if y else (r.get("attack") or "attack"), "context" if collected else kind_of(f)))
         return name, items
     if p.is_dir():
         items = []
@@ -77,21 +78,37 @@ def read_items(spec: str) -> tuple[str, list[Item]]:
 
 
 def detect_faces(items: list[Item], detector, scorers: list, desc: str) -> Faces:
-    """Detect once per image; keep the most confident face; crop it for every scorer."""
+    """Detect once per image; keep the most confident face; crop it for every scorer.
+    Context crops from `marginlive collect` are cut at each scorer's margin without detecting."""
+    from ..margin import CONTEXT_MARGIN, crop_from_context
     faces = Faces(items, {s.name: [] for s in scorers})
+    if any(it.kind == "context" for it in items):
+        for s in scorers:
+            if s.margin > CONTEXT_MARGIN:
+                raise DatasetError(f"model {s.name} crops {s.margin:g}x the face box, wider than the "
+                                   f"{CONTEXT_MARGIN:g}x context this dataset stored; evaluate it on full frames")
     for it in progress(items, total=len(items), desc=desc, unit="img"):
-        img = None
-        if it.kind == "image":
-            try:
-                img = decode_image(it.path.read_bytes(), str(it.path))
-            except (InputError, OSError) as e:
-                print(f"marginlive evaluate: warning: {e}; skipped", file=sys.stderr)
-                faces.unreadable.append(str(it.path))
+        if it.kind == "context":
+            ctx = _read(it, faces)
+            faces.no_face.append(False)
+            for s in scorers:
+                faces.crops[s.name].append(None if ctx is None else crop_from_context(ctx, s.margin, s.size))
+            continue
+        img = _read(it, faces) if it.kind == "image" else None
         boxes = detector.detect(img)[:1] if img is not None else []
         faces.no_face.append(img is not None and not boxes)
         for s in scorers:
             faces.crops[s.name].append(s.crops(img, boxes)[0] if boxes else None)
     return faces
+
+
+def _read(it: Item, faces: Faces):
+    try:
+        return decode_image(it.path.read_bytes(), str(it.path))
+    except (InputError, OSError) as e:
+        print(f"marginlive evaluate: warning: {e}; skipped", file=sys.stderr)
+        faces.unreadable.append(str(it.path))
+        return None
 
 
 def evaluate_dataset(name: str, faces: Faces, scorer, dev_threshold: float | None = None) -> dict:

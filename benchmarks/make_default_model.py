@@ -18,38 +18,52 @@ LICENCES = """| data | what | terms (from ../shared/data/README.md) |
 
 
 def main():
-    from generalise import CONFIGS
+    from marginlive.detect import create_detector
     from marginlive.evaluation.evaluate import detect_faces, evaluate_dataset, read_items
     from marginlive.evaluation.scorers import MarginScorer, PeerScorer
-    from marginlive.detect import create_detector
+    from marginlive.liveness.model import MultiScale
+    from marginlive.margin import CONTEXT_MARGIN, CONTEXT_SIZE
     from marginlive.training.dataset import load_dataset
     from marginlive.training.export import export_onnx
     from marginlive.training.synth import add_synthetic_screens
     from marginlive.training.train import TrainConfig, save_curves, train
     ap = argparse.ArgumentParser()
     ap.add_argument("dataset")
-    ap.add_argument("--config", required=True, choices=list(CONFIGS))
+    ap.add_argument("--row", required=True, help="the docs/generalisation_summary.json row this recipe is")
+    ap.add_argument("--margins", type=float, nargs="+", default=[2.0], help="one margin, or several to fuse")
+    ap.add_argument("--arch", default="livenessnet")
+    ap.add_argument("--aug", default="paper")
+    ap.add_argument("--balance", action="store_true")
+    ap.add_argument("--synth", type=float, default=0.0)
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--batch", type=int, default=16)
     a = ap.parse_args()
-    spec = dict(CONFIGS[a.config])
-    synth = spec.pop("synth", 0.0)
-    cfg = TrainConfig(epochs=a.epochs, batch=a.batch, **spec)
+    rows = json.loads((DOCS / "generalisation_summary.json").read_text())
+    gen = rows[a.row]
     base = load_dataset(a.dataset)
-    ds = add_synthetic_screens(base, synth, 0) if synth else base
-    r = train(ds, cfg, show_progress=False)
-    gen = json.loads((DOCS / "generalisation.json").read_text())["results"][a.config]
-    cv = {d: {k: round(v["mean"], 4) for k, v in m.items() if isinstance(v, dict)} for d, m in gen["summary"].items()}
-    seeds = [run["seed"] for run in gen["runs"]]
+    ds = add_synthetic_screens(base, a.synth, 0) if a.synth else base
+    nets, results = {}, []
+    for m in a.margins:
+        cfg = TrainConfig(arch=a.arch, margin=m, aug=a.aug, balance=a.balance, epochs=a.epochs, batch=a.batch)
+        r = train(ds, cfg, show_progress=False)
+        nets[m], _ = r.net, results.append(r)
+        save_curves(r.history, DOCS / "img" / f"default_model_curves_m{m:g}.png", f"default model branch: margin {m:g}")
+    seconds = sum(r.seconds for r in results)
+    ips = sum(r.images_per_s for r in results) / len(results)
     out = ROOT / "models" / "marginlive-default.onnx"
-    meta = {"name": "marginlive-default", "arch": cfg.arch, "input_size": cfg.size, "margin": cfg.margin,
+    cv = {d: {k: round(v["mean"], 4) for k, v in m.items() if isinstance(v, dict)} for d, m in gen["summary"].items()}
+    meta = {"name": "marginlive-default", "arch": a.arch if len(nets) == 1 else f"multiscale({a.arch})",
             "threshold": 0.5,
-            "training": {"data": ["webcam-replay", "nuaa-print", "celeba-spoof-sample"] + (["synthetic screens"] if synth else []),
-                         "images": len(ds), "real": int(ds.labels.sum()), "config": cfg.__dict__,
-                         "recipe": a.config, "images_per_s": round(r.images_per_s, 1), "seconds": round(r.seconds, 1)},
-            "metrics": {"leave_groups_out_cv": cv, "cv_seeds": seeds, "cv_folds": 4}}
-    export_onnx(r.net, out, meta, check_crops=base.subset(list(range(16))).crops(cfg.margin, cfg.size))
-    save_curves(r.history, DOCS / "img" / "default_model_curves.png", f"default model: {a.config}")
+            "training": {"data": ["webcam-replay", "nuaa-print", "celeba-spoof-sample"] + (["synthetic screens"] if a.synth else []),
+                         "images": len(ds), "real": int(ds.labels.sum()), "config": cfg.__dict__ | {"margins": a.margins},
+                         "recipe": a.row, "images_per_s": round(ips, 1), "seconds": round(seconds, 1)},
+            "metrics": {"leave_groups_out_cv": cv, "cv_seeds": gen["seeds"], "cv_folds": 4}}
+    if len(nets) == 1:
+        meta.update(input_size=64, margin=a.margins[0])
+        export_onnx(nets[a.margins[0]], out, meta, check_crops=base.subset(list(range(16))).crops(a.margins[0]))
+    else:
+        meta.update(input_size=CONTEXT_SIZE, margin=CONTEXT_MARGIN, branches=[{"margin": m, "arch": a.arch} for m in a.margins])
+        export_onnx(MultiScale(nets), out, meta, check_crops=base.contexts[:16], deployable=True)
     # in-sample evaluation beside the peer (the honest figures are the cross-validation ones)
     det = create_detector("mediapipe")
     ours = MarginScorer(out)
@@ -68,20 +82,28 @@ def main():
         return (f"| {d} | {m['auc']['mean']:.3f} ± {m['auc']['std']:.3f} | {100 * m['eer']['mean']:.1f}% | "
                 f"{100 * m['apcer']['mean']:.1f}% | {100 * m['bpcer']['mean']:.1f}% | "
                 f"{100 * m['acer']['mean']:.1f}% ± {100 * m['acer']['std']:.1f} |")
+    if len(nets) == 1:
+        shape = (f"- Architecture: `{a.arch}`; input: the face box enlarged {a.margins[0]:g}x about its centre (the "
+                 "paper's margin ROI), squared, black outside the frame, 64x64. Threshold 0.5 on P(real).")
+    else:
+        shape = (f"- Multi-scale: {len(nets)} `{a.arch}` branches looking at the face at margins "
+                 f"{', '.join(f'{m:g}x' for m in a.margins)}, fused by the mean of their P(real). Input: the 4x "
+                 "context crop (256x256, face box enlarged 4x about its centre, squared, black outside the frame); "
+                 "each branch cuts its own margin from the centre and pools it to 64x64 inside the graph, the same "
+                 "arithmetic as its training crops. Threshold 0.5 on P(real).")
     card = f"""# Model card: marginlive-default
 
 `models/marginlive-default.onnx` ({size_kb:.0f} KB), a self-describing ONNX file: uint8 BGR
-crops (N, 64, 64, 3) in, P(real) out; metadata key `marginlive` holds margin, threshold,
+crops in, P(real) out; the metadata key `marginlive` holds input size, margin, threshold,
 training data and the scores below. Inference needs only ONNX Runtime.
 
 ## What it is
-- Architecture: `{cfg.arch}`; input: the face box enlarged {cfg.margin:g}x about its centre (the
-  paper's margin ROI), squared, black outside the frame, 64x64. Threshold 0.5 on P(real).
-- Recipe: {a.config}. Adam {cfg.lr:g}, batch {cfg.batch}, {cfg.epochs} epochs, binary cross-entropy,
+{shape}
+- Recipe: {a.row}. Adam {cfg.lr:g}, batch {cfg.batch}, {cfg.epochs} epochs, binary cross-entropy,
   seed {cfg.seed}; augmentation `{cfg.aug}` (the paper's geometry{', plus colour, blur, noise and resampling' if cfg.aug == 'strong' else ''}){'; every dataset x class cell weighted equally' if cfg.balance else ''}.
-  {'Synthetic screen-replay attacks: one per live image, rendered from the live crops (`training/synth.py`).' if synth else ''}
+  {'Synthetic screen-replay attacks: one per live image, rendered from the live crops (`training/synth.py`).' if a.synth else ''}
 - Trained on {len(ds)} images ({int(ds.labels.sum())} live) from all of the shared data, in
-  {r.seconds / 60:.1f} min on 2 CPU cores ({r.images_per_s:.0f} images/s).
+  {seconds / 60:.1f} min on 2 CPU cores ({ips:.0f} images/s).
 
 ## Data and its terms
 {LICENCES}
@@ -91,7 +113,7 @@ retrain on data you may use otherwise (`marginlive collect` + `marginlive train`
 
 ## How well it does on people, rooms and screens it never saw
 Leave-groups-out cross-validation of this recipe (4 folds; every webcam-replay collector
-group and every NUAA subject scored by a model trained without it; seeds {seeds}; mean ± spread
+group and every NUAA subject scored by a model trained without it; seeds {gen["seeds"]}; mean ± spread
 over seeds; `docs/generalisation.md`):
 
 | held-out data | AUC | EER | APCER | BPCER | ACER |

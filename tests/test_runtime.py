@@ -67,3 +67,25 @@ def test_truncated_model_file(tmp_path, tiny_model):
     p.write_bytes(tiny_model.read_bytes()[:2000])
     with pytest.raises(ModelError):
         LivenessModel(p)
+
+
+def test_multiscale_model_equals_its_branches_on_training_crops(tmp_path):
+    """The fused model cuts each branch's view out of the 4x context inside the graph; on a
+    context crop it must give the mean of the branches run on the training-time crops."""
+    torch = pytest.importorskip("torch")
+    from marginlive.liveness.model import MultiScale, build
+    from marginlive.margin import crop_from_context
+    from marginlive.training.export import export_onnx
+    from marginlive.training.train import predict_crops
+    torch.manual_seed(0)
+    nets = {1.0: build("livenessnet").eval(), 4.0: build("livenessnet").eval()}
+    p = export_onnx(MultiScale(nets), tmp_path / "ms.onnx",
+                    {"name": "ms", "input_size": 256, "margin": 4.0, "threshold": 0.5}, deployable=True)
+    rng = np.random.default_rng(0)
+    import cv2
+    ctx = np.stack([cv2.GaussianBlur(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8), (0, 0), 2) for _ in range(4)])
+    got = LivenessModel(p).predict(ctx)
+    want = np.mean([predict_crops(n, np.stack([crop_from_context(c, m, 64) for c in ctx])) for m, n in nets.items()], 0)
+    assert np.allclose(got, want, atol=2e-3)
+    with pytest.raises(ValueError):
+        MultiScale({1.5: build("livenessnet")})

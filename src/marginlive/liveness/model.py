@@ -97,3 +97,38 @@ class Deployable(nn.Module):
     def forward(self, x):
         x = x.permute(0, 3, 1, 2).float() / 255.0
         return torch.sigmoid(self.net(x))
+
+
+class MultiScale(nn.Module):
+    """Several branches fused, each looking at the face at its own margin (the MiniFASNet pair's
+    idea, and issue 8's "tight crop + wide crop").
+
+    Input: the 4x context crop, uint8 BGR NHWC (N, 256, 256, 3), exactly what
+    ``marginlive collect`` stores. Each branch cuts the centre at its margin and shrinks it to
+    64 px by an integer average pool (margins 1, 2 and 4: 64, 128 and 256 px), which is the same
+    arithmetic as the training crops, so training and inference see identical pixels.
+    Output: the mean of the branches' P(real).
+    """
+
+    def __init__(self, branches: dict[float, nn.Module], context_margin: float = 4.0,
+                 context_size: int = 256, size: int = 64):
+        super().__init__()
+        self.specs = []
+        for m in branches:
+            side = context_size * m / context_margin
+            if abs(side - round(side)) > 1e-6 or round(side) % size:
+                raise ValueError(f"margin {m} does not cut a whole multiple of {size} px from the context")
+            self.specs.append((int(round(side)), int(round(side)) // size))
+        self.nets = nn.ModuleList(branches.values())
+        self.context_size = context_size
+
+    def forward(self, x):
+        x = x.permute(0, 3, 1, 2).float() / 255.0
+        c = self.context_size // 2
+        probs = []
+        for (side, k), net in zip(self.specs, self.nets):
+            v = x[:, :, c - side // 2:c + side // 2, c - side // 2:c + side // 2]
+            if k > 1:
+                v = torch.nn.functional.avg_pool2d(v, k)
+            probs.append(torch.sigmoid(net(v)))
+        return torch.stack(probs, 0).mean(0)

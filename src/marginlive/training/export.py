@@ -15,9 +15,11 @@ from ..liveness.runtime import FORMAT, META_KEY, LivenessModel
 
 
 def export_onnx(net: torch.nn.Module, path: str | os.PathLike, meta: dict,
-                check_crops: np.ndarray | None = None, atol: float = 1e-4) -> Path:
+                check_crops: np.ndarray | None = None, atol: float = 1e-4, deployable: bool = False) -> Path:
     """Write ``net`` as a marginlive model file, atomically, and check ORT == PyTorch.
 
+    ``net`` maps float NCHW crops to logits (wrapped here with the uint8 input), or, with
+    ``deployable=True``, already maps uint8 NHWC crops to P(real) (e.g. ``MultiScale``).
     The file appears only once it is complete and verified; on any failure nothing is left.
     """
     import onnx
@@ -26,7 +28,7 @@ def export_onnx(net: torch.nn.Module, path: str | os.PathLike, meta: dict,
     size = int(meta["input_size"])
     meta = {"format": FORMAT, "input": "uint8 BGR NHWC", "output": "p_real",
             "labels": ["fake", "real"], **meta}
-    dep = Deployable(net).eval()
+    dep = (net if deployable else Deployable(net)).eval()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".onnx.tmp", dir=path.parent)
     os.close(fd)

@@ -87,23 +87,23 @@ def generalisation_doc(extra_rows: dict):
         {n: {"summary": r["summary"], "seeds": [x["seed"] for x in r["runs"]]} for n, r in res.items()}, indent=1))
 
 
-def fused_rows(res: dict, dataset: str, combos=((1.0, 4.0), (2.0, 4.0), (1.0, 2.0, 4.0))) -> dict:
-    """Multi-scale fusion estimated without training: the mean of the out-of-fold P(real) of the
-    margin runs (same seed, hence the same folds), scored like any run."""
+def fused_rows(sources: dict, dataset: str, combos) -> dict:
+    """Multi-scale fusion estimated without training: the mean of the out-of-fold P(real) of
+    runs that share seed and folds (same seed and held-out groups), scored like any run.
+    ``sources`` maps a branch label (e.g. "1x", "2x+synthetic") to an experiment result."""
     import numpy as np
     from marginlive.evaluation.metrics import all_metrics
     from marginlive.training.dataset import load_dataset
     from marginlive.training.experiment import summarise
     ds = load_dataset(dataset)
-    by_margin = {float(k.split()[1]): v for k, v in res.items()}
     out = {}
     for combo in combos:
-        if not all(m in by_margin for m in combo):
+        if not all(c in sources for c in combo):
             continue
         runs = []
-        for i, first in enumerate(by_margin[combo[0]]["runs"]):
+        for i, first in enumerate(sources[combo[0]]["runs"]):
             idx = np.array(first["index"])
-            parts = [by_margin[m]["runs"][i] for m in combo]
+            parts = [sources[c]["runs"][i] for c in combo]
             assert all(p["index"] == first["index"] and p["seed"] == first["seed"] for p in parts)
             sc = np.mean([np.array(p["scores"]) for p in parts], 0)
             run = {"seed": first["seed"], "overall": all_metrics(sc, ds.labels[idx], 0.5, ds.attacks[idx]),
@@ -112,9 +112,13 @@ def fused_rows(res: dict, dataset: str, combos=((1.0, 4.0), (2.0, 4.0), (1.0, 2.
                 m = ds.datasets[idx] == d
                 run["per_dataset"][d] = all_metrics(sc[m], ds.labels[idx][m], 0.5, ds.attacks[idx][m])
             runs.append(run)
-        name = "multi-scale livenessnet, margins " + " + ".join(f"{m:g}" for m in combo) + " (mean of P(real))"
+        name = "multi-scale livenessnet: " + " + ".join(combo) + " (mean of P(real))"
         out[name] = {"runs": runs, "summary": summarise(runs)}
     return out
+
+
+FUSIONS = [("1x", "4x"), ("2x", "4x"), ("1x", "2x", "4x"), ("2x+synthetic", "4x"), ("1x", "2x+synthetic", "4x"),
+           ("1x", "2x+synthetic")]
 
 
 def main():
@@ -132,7 +136,13 @@ def main():
             extra["livenessnet, m1.0 (tight crop), paper aug (margin experiment)"] = res["margin 1"]
         if "margin 4" in res:
             extra["livenessnet, m4.0, paper aug (margin experiment)"] = res["margin 4"]
-        extra.update(fused_rows(res, a.dataset))
+        sources = {f"{float(k.split()[1]):g}x": v for k, v in res.items()}
+        gen_path = DOCS / "generalisation.json"
+        if gen_path.exists():
+            gen = json.loads(gen_path.read_text())["results"]
+            if "livenessnet, m2.0, paper aug + synthetic screens" in gen:
+                sources["2x+synthetic"] = gen["livenessnet, m2.0, paper aug + synthetic screens"]
+        extra.update(fused_rows(sources, a.dataset, FUSIONS))
     generalisation_doc(extra)
 
 

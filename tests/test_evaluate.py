@@ -99,3 +99,13 @@ def test_evaluate_a_collected_dataset_and_margin_mismatch(capsys, tmp_path, tiny
                        {"name": "wide", "input_size": 64, "margin": 5.0, "threshold": 0.5})
     assert main(["evaluate", str(wide), str(d / "manifest.csv")]) == 6
     assert "wider than the 4x context" in capsys.readouterr().err
+
+
+def test_report_without_face_crops(capsys, tmp_path, tiny_model, small_nuaa):
+    rep = tmp_path / "rep"
+    assert main(["evaluate", str(tiny_model), str(small_nuaa), "--report", str(rep), "--no-worst"]) == 0
+    assert (rep / "report.md").exists() and not list(rep.glob("*_worst.png"))
+    assert "_worst.png" not in (rep / "report.md").read_text()
+    rep2 = tmp_path / "rep2"
+    assert main(["evaluate", str(tiny_model), str(small_nuaa), "--report", str(rep2)]) == 0
+    assert list(rep2.glob("*_worst.png"))  # an untrained model makes errors: the grid is there by default

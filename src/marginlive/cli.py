@@ -130,6 +130,8 @@ def _evaluate_args(p):
                    help="model file(s) (.onnx: ours or the peer), then dataset(s): manifest.csv or a "
                         "folder with real/ and fake/")
     p.add_argument("--report", help="folder for report.json, report.md and plots")
+    p.add_argument("--no-worst", action="store_true",
+                   help="leave the grid of worst-error face crops out of the report (data you may not redistribute)")
     p.add_argument("--dev", help="development dataset: its EER threshold gives the HTER on the others")
     p.add_argument("--clip", action="append", help="a whole video to decide: real=PATH or fake=PATH (repeatable)")
     p.add_argument("--detector", default="mediapipe", choices=["mediapipe", "mediapipe-full", "caffe-ssd"])

@@ -69,6 +69,6 @@ def run_evaluate(a) -> int:
             print(f"clip\t{c['path']}\t{'real' if c['label'] else 'fake'}\t{c['decision']}\t"
                   f"mean P(real) {_num(c['score'])}\tframes {c['frames']}")
     if a.report:
-        p = write_report(Path(a.report), all_results, clip_res)
+        p = write_report(Path(a.report), all_results, clip_res, worst=not a.no_worst)
         print(f"report: {p}")
     return 0

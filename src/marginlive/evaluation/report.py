@@ -171,7 +171,10 @@ def markdown(all_results: dict[str, list[dict]], clips: dict | None, images: dic
     return "\n".join(out) + "\n"
 
 
-def write_report(out_dir: Path, all_results: dict[str, list[dict]], clips: dict | None = None) -> Path:
+def write_report(out_dir: Path, all_results: dict[str, list[dict]], clips: dict | None = None,
+                 worst: bool = True) -> Path:
+    """``worst=False`` leaves out the grid of face crops (for reports published where the
+    evaluation data's terms forbid redistributing its images)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     images: dict[str, str] = {}
     for ds, results in all_results.items():
@@ -188,7 +191,7 @@ def write_report(out_dir: Path, all_results: dict[str, list[dict]], clips: dict 
             images[key]["hist"] = f"{safe}_{ms}_hist.png"
             plot_confusion(r, out_dir / f"{safe}_{ms}_confusion.png")
             images[key]["confusion"] = f"{safe}_{ms}_confusion.png"
-            if worst_errors_grid(r, out_dir / f"{safe}_{ms}_worst.png"):
+            if worst and worst_errors_grid(r, out_dir / f"{safe}_{ms}_worst.png"):
                 images[key]["worst"] = f"{safe}_{ms}_worst.png"
     clean = {ds: [{k: v for k, v in r.items() if k != "_crops"} for r in rs] for ds, rs in all_results.items()}
     with atomic_path(out_dir / "report.json") as tmp:

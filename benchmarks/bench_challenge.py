@@ -5,8 +5,7 @@ Run: .venv/bin/python benchmarks/bench_challenge.py
 """
 import sys
 
-from bench_pipeline import _replace_section
-from common import DOCS, live_frames, machine, save_json, timeit
+from common import DOCS, live_frames, machine, save_json, timeit, write_section
 
 
 def main():
@@ -39,7 +38,7 @@ def main():
     lines += ["", "A session runs only the landmark model its current action needs (pose for the hands, face "
               "mesh for blink, head turns, smile and mouth).", ""]
     text = "\n".join(lines)
-    _replace_section(DOCS / "speed.md", "## Challenge running (issue 5)", text)
+    write_section(DOCS / "speed.md", "## Challenge running (issue 5)", text)
     print(text)
 
 

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from common import DOCS, SHARED, live_frames, machine, save_json, timeit
+from common import DOCS, SHARED, live_frames, machine, save_json, write_section, timeit
 
 
 def main():
@@ -57,16 +57,8 @@ def main():
     lines += ["", f"End to end: **{res['end_to_end']['fps']:.0f} frames/s** (target >= 100); liveness step "
               f"**{res['liveness_step']['mean_ms']:.3f} ms** a face (target < 1 ms).", ""]
     text = "\n".join(lines)
-    _replace_section(DOCS / "speed.md", "## Pipeline (issue 2)", text)
+    write_section(DOCS / "speed.md", "## Pipeline (issue 2)", text)
     print(text)
-
-
-def _replace_section(path, heading, text):
-    """Keep docs/speed.md one file with one section per benchmark."""
-    old = path.read_text() if path.exists() else "# Speed\n\nMeasured on demand by the scripts in benchmarks/.\n\n"
-    parts = old.split("\n## ")
-    kept = [p for p in parts if not ("## " + p).startswith(heading)]
-    path.write_text("\n## ".join(kept).rstrip() + "\n\n" + text)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,13 @@ def machine():
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
+def write_section(path, heading, text):
+    """Replace (or add) one ``## heading`` section of a docs page, keeping the others."""
+    old = path.read_text() if path.exists() else "# Speed\n\nMeasured on demand by the scripts in benchmarks/.\n\n"
+    kept = [p for p in old.split("\n## ") if not ("## " + p).startswith(heading)]
+    path.write_text("\n## ".join(kept).rstrip() + "\n\n" + text)
+
+
 def save_json(name, data):
     DOCS.mkdir(exist_ok=True)
     (DOCS / f"{name}.json").write_text(json.dumps(data, indent=1))

@@ -22,8 +22,7 @@ import time
 import cv2
 import numpy as np
 
-from bench_pipeline import _replace_section
-from common import DOCS, ROOT, live_frames, machine, save_json
+from common import DOCS, ROOT, live_frames, machine, save_json, write_section
 
 SECRET = "load-test-secret"
 
@@ -138,7 +137,7 @@ def main():
         lines += [f"The offered load was {offered:g} frames/s; the server served {res['frames_per_s']:.0f}/s, so "
                   "each client waited for its answers (back-pressure), latency grew, and no frame was dropped.", ""]
     text = "\n".join(lines)
-    _replace_section(DOCS / "speed.md", "## Load test (issue 7)", text)
+    write_section(DOCS / "speed.md", "## Load test (issue 7)", text)
     print(text)
 
 

@@ -2,7 +2,6 @@
 import json
 
 import cv2
-import pytest
 
 from conftest import need_shared
 from marginlive.cli import main

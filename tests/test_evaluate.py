@@ -83,7 +83,7 @@ def test_clip_level_decisions(capsys, tiny_model):
 def test_evaluate_a_collected_dataset_and_margin_mismatch(capsys, tmp_path, tiny_model):
     """A `marginlive collect` dataset is scored from its context crops; a model wider than the
     stored context gets a clear message."""
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     live = need_shared("data", "videos", "live-1.webm")
     replay = need_shared("data", "videos", "replay-1.webm")
     d = tmp_path / "ds"

@@ -95,8 +95,8 @@ def _run_video(det, src: VideoSource, a, out: Path | None) -> int:
     faces = 0
     last = {}
     with src, _VideoWriter(out, src.fps) as writer:
-        bar = progress(total=src.frame_count if not src.is_camera else None, desc=Path(src.name).name,
-                       unit="frame", disable=(src.frame_count or 0) < 90 if not src.is_camera else True)
+        bar = progress(total=src.frame_count, desc=Path(src.name).name, unit="frame",
+                       disable=True if src.is_camera or src.frame_count is None else None)
         for frame, results in det.process(src):
             bar.update(1)
             faces += len(results)

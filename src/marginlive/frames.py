@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +38,16 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     except OSError as e:
         raise InputError(f"{p}: cannot read ({e.strerror})") from None
     return decode_image(data, what=str(p))
+
+
+def read_image_or_warn(path: str | os.PathLike, who: str) -> np.ndarray | None:
+    """Read an image for a batch job: on failure print ``who: warning: ...; skipped`` and return
+    None, so one corrupt file among many is counted by the caller instead of stopping the run."""
+    try:
+        return read_image(path)
+    except InputError as e:
+        print(f"{who}: warning: {e}; skipped", file=sys.stderr)
+        return None
 
 
 def kind_of(path: Path) -> str:

@@ -8,15 +8,14 @@ Faces are detected once per image and shared by every model evaluated.
 from __future__ import annotations
 
 import csv
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .._util import progress
-from ..errors import DatasetError, InputError
-from ..frames import IMAGE_EXTS, VIDEO_EXTS, decode_image, kind_of
+from ..errors import DatasetError
+from ..frames import IMAGE_EXTS, VIDEO_EXTS, kind_of, read_image_or_warn
 from .metrics import all_metrics
 
 LABELS = {"real": 1, "live": 1, "bonafide": 1, "fake": 0, "spoof": 0, "attack": 0}
@@ -103,12 +102,10 @@ def detect_faces(items: list[Item], detector, scorers: list, desc: str) -> Faces
 
 
 def _read(it: Item, faces: Faces):
-    try:
-        return decode_image(it.path.read_bytes(), str(it.path))
-    except (InputError, OSError) as e:
-        print(f"marginlive evaluate: warning: {e}; skipped", file=sys.stderr)
+    img = read_image_or_warn(it.path, "marginlive evaluate")
+    if img is None:
         faces.unreadable.append(str(it.path))
-        return None
+    return img
 
 
 def evaluate_dataset(name: str, faces: Faces, scorer, dev_threshold: float | None = None) -> dict:

@@ -19,8 +19,8 @@ import cv2
 
 from .._util import atomic_path, progress
 from ..detect import create_detector
-from ..errors import DatasetError, InputError
-from ..frames import VideoSource, decode_image, expand_paths, kind_of
+from ..errors import DatasetError
+from ..frames import VideoSource, expand_paths, kind_of, read_image_or_warn
 from ..margin import CONTEXT_MARGIN, CONTEXT_SIZE, crop_margin
 from ..types import FaceBox
 
@@ -139,12 +139,9 @@ def _safe(s: str) -> str:
 
 
 def _read_or_warn(p: Path, stats: CollectStats):
-    try:
-        return decode_image(p.read_bytes(), str(p))
-    except (InputError, OSError) as e:
-        print(f"marginlive collect: warning: {e}; skipped", file=sys.stderr)
-        stats.unreadable += 1
-        return None
+    img = read_image_or_warn(p, "marginlive collect")
+    stats.unreadable += img is None
+    return img
 
 
 def _annotation_box(s: str | None, shape) -> FaceBox | None:

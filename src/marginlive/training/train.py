@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -174,6 +174,3 @@ def save_curves(history: list[dict], path, title: str = "") -> None:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
 
-
-def config_dict(cfg: TrainConfig) -> dict:
-    return asdict(cfg)

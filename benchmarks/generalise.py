@@ -11,14 +11,19 @@ Run: .venv/bin/python benchmarks/generalise.py DATASET [--configs NAME ...] [--s
 import argparse
 import json
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from common import DOCS
 
 CONFIGS = {
     "paper: livenessnet, m2.0, paper aug": dict(arch="livenessnet", margin=2.0, aug="paper"),
     "livenessnet, m2.0, paper aug + synthetic screens": dict(arch="livenessnet", margin=2.0, aug="paper", synth=1.0),
+    "livenessnet, m4.0, paper aug": dict(arch="livenessnet", margin=4.0, aug="paper"),
+    "colour texture: YCrCb LBP, 4x context at 128 px, every pixel": dict(texture=True, stride=1),
+    "colour texture: YCrCb LBP, 4x context at 128 px, every 2nd pixel": dict(texture=True, stride=2),
     "minires, m2.0, strong aug, balanced": dict(arch="minires", margin=2.0, aug="strong", balance=True),
     "minires, m2.0, strong aug, balanced + synthetic screens": dict(arch="minires", margin=2.0, aug="strong",
                                                                     balance=True, synth=1.0),
@@ -27,8 +32,22 @@ CONFIGS = {
 }
 
 
+def _reusable(paths, cfg) -> dict | None:
+    """A run from an earlier experiment JSON with exactly this training config (threads aside)."""
+    want = {k: v for k, v in cfg.__dict__.items() if k != "threads"}
+    for p in paths:
+        for r in json.loads(Path(p).read_text())["results"].values():
+            for run in r["runs"]:
+                if {k: v for k, v in run["config"].items() if k != "threads"} == want:
+                    return run
+    return None
+
+
 def main():
+    from marginlive._util import atomic_path
     from marginlive.training.dataset import load_dataset
+    from marginlive.training.experiment import format_summary, summarise
+    from marginlive.training.texture import cross_validate_texture, texture_histograms
     from marginlive.training.experiment import run_grid
     from marginlive.training.synth import add_synthetic_screens
     from marginlive.training.train import TrainConfig
@@ -40,32 +59,58 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(DOCS / "generalisation.json"))
+    ap.add_argument("--reuse", nargs="*", default=[],
+                    help="experiment JSONs (e.g. the margin experiment's) whose runs with the same config and "
+                         "seed are taken instead of trained again")
     a = ap.parse_args()
     base = load_dataset(a.dataset)
     out = Path(a.out)
     done = json.loads(out.read_text())["results"] if out.exists() else {}
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    meta = {"folds": 4, "epochs": a.epochs, "batch": a.batch, "eval": ["webcam-replay", "nuaa-print"]}
+    mask = np.isin(base.datasets, meta["eval"])
+
+    def save(name):
+        """Merge this setting into the file as it is now (another run may have added rows)."""
+        now = json.loads(out.read_text())["results"] if out.exists() else {}
+        now[name] = done[name]
+        with atomic_path(out) as tmp:
+            Path(tmp).write_text(json.dumps({"meta": meta, "results": now}, indent=1))
+
+    texture_hists = {}
     for name in a.configs:
         spec = dict(CONFIGS[name])
         synth = spec.pop("synth", 0.0)
+        if spec.pop("texture", False):  # a logistic regression: seconds, so no reuse needed
+            stride = spec["stride"]
+            if stride not in texture_hists:
+                texture_hists[stride] = texture_histograms(base.contexts, stride=stride)
+            runs = []
+            for seed in a.seeds:
+                t = time.perf_counter()
+                runs.append(cross_validate_texture(base, 4, seed, mask, hists=texture_hists[stride], stride=stride))
+                runs[-1]["seconds"] = time.perf_counter() - t
+            done[name] = {"config": runs[0]["config"], "runs": runs, "summary": summarise(runs)}
+            log(f"{name}: " + format_summary(done[name]["summary"]))
+            save(name)
+            continue
         cfg = TrainConfig(epochs=a.epochs, batch=a.batch, threads=a.threads, **spec)
-        res = {}
         for seed in a.seeds:
-            ds = add_synthetic_screens(base, synth, seed) if synth else base
-            r = run_grid(ds, {name: replace(cfg, seed=seed)}, 4, [seed], ["webcam-replay", "nuaa-print"], log=log)[name]
-            res = r if not res else {**res, "runs": res["runs"] + r["runs"]}
-        from marginlive.training.experiment import summarise
-        res["summary"] = summarise(res["runs"])
-        res["synthetic_per_live"] = synth
-        prev = done.get(name)
-        if prev:  # more seeds of a setting already measured: pool them
-            res["runs"] = prev["runs"] + [r for r in res["runs"] if r["seed"] not in {p["seed"] for p in prev["runs"]}]
-            res["summary"] = summarise(res["runs"])
-        done[name] = res
-        out.write_text(json.dumps({"meta": {"folds": 4, "epochs": a.epochs, "batch": a.batch,
-                                            "eval": ["webcam-replay", "nuaa-print"]}, "results": done}, indent=1))
-        log(f"saved {name}")
-
+            if seed in {r["seed"] for r in done.get(name, {}).get("runs", [])}:
+                log(f"{name}: seed {seed} already measured")
+                continue
+            run = _reusable(a.reuse, replace(cfg, seed=seed)) if not synth else None
+            if run:
+                log(f"{name}: seed {seed} reused from an earlier experiment with the same config")
+            else:
+                ds = add_synthetic_screens(base, synth, seed) if synth else base
+                run = run_grid(ds, {name: replace(cfg, seed=seed)}, 4, [seed], ["webcam-replay", "nuaa-print"],
+                               log=log)[name]["runs"][0]
+            runs = sorted(done.get(name, {}).get("runs", []) + [run], key=lambda r: r["seed"])
+            done[name] = {"config": dict(cfg.__dict__), "runs": runs, "summary": summarise(runs),
+                          "synthetic_per_live": synth}
+            save(name)  # after every seed: a stopped run keeps what it measured
+            log(f"saved {name} seed {seed}")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -91,7 +91,7 @@ def main():
     ap.add_argument("--fps", type=float, default=10)
     ap.add_argument("--seconds", type=float, default=60)
     a = ap.parse_args()
-    frames = [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes() for f in live_frames(300)]
+    frames = [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes() for f in live_frames(300)]
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]

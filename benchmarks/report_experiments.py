@@ -64,15 +64,53 @@ def margin_doc(path: Path):
              "celeba-spoof always trains. Seeds: " + ", ".join(map(str, meta["seeds"])) +
              ". `marginlive experiment margin` (this table: `benchmarks/report_experiments.py`).", "",
              *table({n: res[n] for n in names}), "", "![margin experiment](img/margin_experiment.png)", "",
-             f"Best on unseen replay groups: **{best}**. "]
+             f"Best on unseen replay groups: **{best}**. ", "", MARGIN_NOTES]
     (DOCS / "margin_experiment.md").write_text("\n".join(lines) + "\n")
     return res, names
 
 
-def generalisation_doc(extra_rows: dict):
-    path = DOCS / "generalisation.json"
-    res = json.loads(path.read_text())["results"] if path.exists() else {}
-    res = {**extra_rows, **res}
+def calibrate(res: dict, ds) -> None:
+    """Threshold calibration, measured honestly: in every run, each fold is decided at the EER
+    threshold of the *other* folds' out-of-fold scores (both datasets pooled); adds
+    ``calibrated`` (APCER/BPCER/ACER per dataset, mean and spread over seeds) and
+    ``eer_threshold`` (the EER threshold of all runs' scores pooled: what a shipped model uses)."""
+    import numpy as np
+    from marginlive.evaluation.metrics import apcer_bpcer, eer
+    from marginlive.training.dataset import group_kfold
+    pooled_s, pooled_y = [], []
+    per = {d: [] for d in DATASETS}
+    for run in res["runs"]:
+        idx, sc = np.array(run["index"]), np.array(run["scores"], float)
+        pos = np.full(len(ds), -1)
+        pos[idx] = np.arange(len(idx))
+        thr = np.zeros(len(idx))
+        for rel in group_kfold(ds.groups[idx], 4, run["seed"]):
+            other = np.setdiff1d(np.arange(len(idx)), rel)
+            thr[rel] = eer(sc[other], ds.labels[idx][other])[1]
+        for d in DATASETS:
+            m = ds.datasets[idx] == d
+            y, s, t = ds.labels[idx][m], sc[m], thr[m]
+            # per-image thresholds: decide each image, then count as apcer_bpcer does
+            r = apcer_bpcer((s >= t).astype(float), y, 0.5, ds.attacks[idx][m])
+            per[d].append({k: r[k] for k in ("apcer", "bpcer", "acer")})
+        pooled_s.append(sc)
+        pooled_y.append(ds.labels[idx])
+    res["calibrated"] = {d: {k: {"mean": float(np.mean([x[k] for x in v])), "std": float(np.std([x[k] for x in v]))}
+                             for k in ("apcer", "bpcer", "acer")} for d, v in per.items()}
+    res["eer_threshold"] = eer(np.concatenate(pooled_s), np.concatenate(pooled_y))[1]
+
+
+def calibrated_table(results: dict) -> list[str]:
+    out = ["| setting | " + " | ".join(f"{d} APCER | {d} BPCER | {d} ACER" for d in DATASETS) + " | threshold |",
+           "|---" * (2 + 3 * len(DATASETS)) + "|"]
+    for name, r in results.items():
+        if "calibrated" in r:
+            cells = [name] + [cell(r["calibrated"][d], k) for d in DATASETS for k in ("apcer", "bpcer", "acer")]
+            out.append("| " + " | ".join(cells + [f"{r['eer_threshold']:.2f}"]) + " |")
+    return out
+
+
+def generalisation_doc(res: dict):
     lines = ["# Generalising to unseen groups (issue 8)", "",
              "Leave-groups-out over webcam-replay (16 collector groups: person, room, webcam and spoof device) and "
              "nuaa-print (8 subjects) together: 4 folds, each image scored by a model that never saw its group nor "
@@ -81,39 +119,164 @@ def generalisation_doc(extra_rows: dict):
              "References on webcam-replay (whole set): strongest public model (MiniFASNet pair, ~5M private images) "
              "AUC 0.978, ACER 8.2% (APCER 13.2%, BPCER 3.2%); on nuaa-print ACER 0.1%. The peer in ../shared/models "
              "AUC 0.765, ACER 33.4% (our evaluator measures 0.771 / 35.1% with BlazeFace boxes). The goal of issue 8: "
-             "ACER <= 5% and AUC >= 0.98 on webcam-replay, ACER <= 1% on nuaa-print.", ""]
+             "ACER <= 5% and AUC >= 0.98 on webcam-replay, ACER <= 1% on nuaa-print.", "",
+             "## With a calibrated threshold", "",
+             "The table above decides at P(real) >= 0.5. Here each fold is decided at the EER threshold of the other "
+             "folds' out-of-fold scores (so the threshold never saw the groups it decides); mean ± spread over seeds. "
+             "The last column is the EER threshold of all out-of-fold scores pooled, which the shipped model uses.",
+             "", *calibrated_table(res), "", NOTES]
     (DOCS / "generalisation.md").write_text("\n".join(lines))
     (DOCS / "generalisation_summary.json").write_text(json.dumps(
-        {n: {"summary": r["summary"], "seeds": [x["seed"] for x in r["runs"]]} for n, r in res.items()}, indent=1))
+        {n: {"summary": r["summary"], "seeds": [x["seed"] for x in r["runs"]],
+             **({"calibrated": r["calibrated"], "eer_threshold": r["eer_threshold"]} if "calibrated" in r else {})}
+         for n, r in res.items()}, indent=1))
 
 
-def fused_rows(sources: dict, dataset: str, combos) -> dict:
-    """Multi-scale fusion estimated without training: the mean of the out-of-fold P(real) of
-    runs that share seed and folds (same seed and held-out groups), scored like any run.
-    ``sources`` maps a branch label (e.g. "1x", "2x+synthetic") to an experiment result."""
+MARGIN_NOTES = """What it shows: on screen replays of unseen collector groups the paper's claim holds, and more
+context helps further (AUC 0.591 tight, 0.678 at 2x, 0.792 at 4x). On print attacks of unseen
+NUAA subjects it reverses: the tight crop is best (ACER 2.7%) and 4x is worst (16.4%, mostly
+live faces rejected). This disagrees with the earlier measurement quoted in issue 8 (20 epochs:
+tight AUC 0.891 vs 2x 0.791 on replay), which used other folds, epochs and face boxes. Every row
+here is one seed; the 2x and 4x settings were rerun with three seeds in `generalisation.md`
+(replay AUC 0.703 ± 0.022 at 2x, 0.796 ± 0.022 at 4x), so the ordering holds but small
+differences (1.5x vs 2x) mean little. The two regimes are why the shipped model fuses a wide
+colour-texture view and a 4x network with the 2x network (`generalisation.md`).
+"""
+
+
+NOTES = """## What was tried, and what it showed
+
+**Seeds.** A seed sets both the partition of the groups into 4 folds and the training
+initialisation, so the spread includes which groups happen to be held out together. Rows with
+one seed are screening runs from the margin experiment or earlier; the rows that decided the
+shipped model have three.
+
+**Colour texture is the step that helped most.** LBP histograms of the Y, Cr and Cb channels
+(Boulkenafet et al.'s colour-texture cue) of the *whole 4x context* at 128 px, with a strongly
+regularised logistic regression, reach webcam-replay AUC 0.925 ± 0.009 on unseen groups,
+against 0.703 for the paper's network at 2x and 0.796 for the best single network (4x). It is
+weak on prints (NUAA AUC 0.909), where the networks are strong (0.99), so the two are fused.
+Screening that chose it (seed-0 folds, exploratory scripts, on JPEG-stored crops, see below;
+webcam-replay AUC):
+
+| what | webcam-replay AUC |
+|---|---|
+| YCrCb LBP of the 4x context at 128 px (kept) | 0.932 |
+| same at 1x / 64 px, 2x / 64, 2x / 128, 3x / 96, 4x / 64, 4x / 256 (native) | 0.737, 0.818, 0.771, 0.896, 0.874, 0.870 |
+| Y channel only; Cr and Cb only; uniform LBP (59 bins) | 0.875; 0.894; 0.921 |
+| HSV LBP; YCrCb + HSV LBP; + colour histograms | 0.845; 0.885; 0.857 |
+| colour histograms alone (YCrCb, HSV) | 0.69-0.74 (they learn rooms) |
+| regularisation C = 3e-4 / 1e-3 / 3e-3 | 0.928 / 0.932 / 0.927 |
+| fitted with synthetic screen attacks added | 0.869 (so the shipped branch is fitted without them) |
+| 3 seeds, every 2nd pixel: radius-2 LBP; radius 1 + 2; 128 + 64 px | 0.886; 0.900; 0.901 (vs 0.906 for radius 1 at 128 px) |
+
+**Fusion.** A weighted mean of logits of the texture branch and the 2x network trained with
+synthetic screens and the 4x network. Texture weight 0.7 is the balance (0.6, 0.7, 0.8 in the
+table; 0.5 and 0.9 screened): 0.8 adds 0.002 replay AUC but NUAA ACER rises from 5.4% to 7.9%
+(calibrated); 0.6 loses 0.006 replay AUC. That row is the shipped model: webcam-replay AUC
+0.936, ACER 12.9% with the calibrated threshold (14.8% at 0.5); NUAA AUC 0.988, ACER 5.4%
+(8.1%). The previous default (2x+synthetic + 4x networks only) scores 0.829 / 27.3% over the
+same three seeds. Computing texture codes at every 2nd pixel halves the branch's time (0.7 ms
+vs 1.45 ms) for about 0.007 AUC.
+
+**Lossless crops.** `collect` first stored context crops as JPEG (quality 95). The texture
+branch then learned the re-encoding: on fresh crops of the same frames the first fused model's
+attack scores rose by 0.16 on average (APCER at its threshold 1% -> 32% on 200 webcam-replay
+frames). Crops are now stored as PNG, and the texture rows above were measured on them; the
+network rows were measured on the JPEG crops and not rerun (about 25 minutes per setting and
+seed on this machine), so the fused rows mix the two.
+
+**JPEG frames.** The texture branch reads fine texture, and JPEG compression of the camera
+frame smooths it, so everything looks a little less live. On the live video (`videos/live-1`,
+never trained on) the shipped model's mean P(real) is 0.568 on raw frames (1% of frames below
+the threshold) and 0.506 / 0.480 / 0.451 / 0.411 after JPEG at quality 95 / 90 / 80 / 70 (12% /
+17% / 24% / 38% below); the replay video stays below at every quality. On held-out groups
+(texture branch, seed 0) JPEG at quality 85 keeps the AUC (0.929 -> 0.925) but moves the
+operating point (BPCER 13% -> 29%, APCER 15% -> 8%); fitting with JPEG-compressed copies (of the
+frame at quality 70-95, or of the crop at 50-95) did not remove the shift (BPCER 27%, 25%), so
+it is not used. The web page therefore sends frames at JPEG quality 0.95: at 0.85, 29 of 92
+load-test sessions of the live video were stopped by passive liveness.
+
+**Calibration.** BPCER at 0.5 is high for every setting; deciding each fold at the EER threshold
+of the other folds lowers ACER by 2-4 points for the fused rows. The shipped model's threshold
+(0.40) is that EER threshold over all of its out-of-fold scores.
+
+**What did not help.** MiniResNet with strong colour/blur/noise augmentation (0.657 on
+replay); synthetic screens for the texture branch (above); the tight 1x crop in any fusion
+(it drags replay AUC down, though it is the best single view for prints).
+
+**Worst errors** (texture branch, seed 0, per group): the live frames of three small groups
+(5-15 frames each) are mostly rejected (0-27% accepted), and about half of the live frames of
+two larger ones; in three groups 40-53% of the replays pass. Those groups are where the
+remaining ACER comes from.
+
+**Caveats.** The texture settings and the fusion weight were chosen on seed-0 folds of the same
+24 groups and confirmed on two other partitions of them, so these estimates are optimistic; on
+cameras, rooms and screens outside ../shared expect worse. The goal (replay ACER <= 5%, AUC >= 0.98,
+print ACER <= 1%) is not met: the replay AUC went from 0.70 (paper recipe) to 0.94, still short of
+the 0.978 of the strongest public model trained on ~5 million images.
+"""
+
+
+def fuse_runs(parts: list[list[dict]], weights, ds, mode: str = "prob") -> list[dict]:
+    """Fusion estimated without training: per seed (same seed = same held-out groups), the
+    weighted mean of the out-of-fold P(real) (``prob``) or logits (``logit``) of runs of
+    several settings, scored like any run."""
     import numpy as np
     from marginlive.evaluation.metrics import all_metrics
-    from marginlive.training.dataset import load_dataset
+    w = np.asarray(weights, float) / np.sum(weights)
+    seeds = sorted(set.intersection(*[{r["seed"] for r in runs} for runs in parts]))
+    out = []
+    for seed in seeds:
+        rs = [next(r for r in runs if r["seed"] == seed) for runs in parts]
+        assert all(r["index"] == rs[0]["index"] for r in rs), "runs of one seed must share their folds"
+        idx = np.array(rs[0]["index"])
+        p = np.clip(np.array([r["scores"] for r in rs], float), 1e-6, 1 - 1e-6)
+        if mode == "logit":
+            sc = 1 / (1 + np.exp(-(w[:, None] * np.log(p / (1 - p))).sum(0)))
+        else:
+            sc = (w[:, None] * p).sum(0)
+        run = {"seed": seed, "overall": all_metrics(sc, ds.labels[idx], 0.5, ds.attacks[idx]), "per_dataset": {},
+               "index": idx.tolist(), "scores": sc.tolist()}
+        for d in DATASETS:
+            m = ds.datasets[idx] == d
+            run["per_dataset"][d] = all_metrics(sc[m], ds.labels[idx][m], 0.5, ds.attacks[idx][m])
+        out.append(run)
+    return out
+
+
+def fused_rows(sources: dict, ds, combos) -> dict:
+    """Multi-scale fusion by the mean of P(real); ``sources`` maps a branch label (e.g. "1x",
+    "2x+synthetic") to an experiment result."""
     from marginlive.training.experiment import summarise
-    ds = load_dataset(dataset)
     out = {}
     for combo in combos:
-        if not all(c in sources for c in combo):
-            continue
-        runs = []
-        for i, first in enumerate(sources[combo[0]]["runs"]):
-            idx = np.array(first["index"])
-            parts = [sources[c]["runs"][i] for c in combo]
-            assert all(p["index"] == first["index"] and p["seed"] == first["seed"] for p in parts)
-            sc = np.mean([np.array(p["scores"]) for p in parts], 0)
-            run = {"seed": first["seed"], "overall": all_metrics(sc, ds.labels[idx], 0.5, ds.attacks[idx]),
-                   "per_dataset": {}}
-            for d in DATASETS:
-                m = ds.datasets[idx] == d
-                run["per_dataset"][d] = all_metrics(sc[m], ds.labels[idx][m], 0.5, ds.attacks[idx][m])
-            runs.append(run)
-        name = "multi-scale livenessnet: " + " + ".join(combo) + " (mean of P(real))"
-        out[name] = {"runs": runs, "summary": summarise(runs)}
+        if all(c in sources for c in combo):
+            runs = fuse_runs([sources[c]["runs"] for c in combo], [1] * len(combo), ds)
+            if runs:
+                out["multi-scale livenessnet: " + " + ".join(combo) + " (mean of P(real))"] = \
+                    {"runs": runs, "summary": summarise(runs)}
+    return out
+
+
+TEXTURE = "colour texture: YCrCb LBP, 4x context at 128 px, every {}pixel"
+CNN_2XS, CNN_4X = "livenessnet, m2.0, paper aug + synthetic screens", "livenessnet, m4.0, paper aug"
+# (row name, {setting: weight}): weighted mean of logits, the fusion the shipped model computes
+TEXTURE_FUSIONS = [
+    (f"colour texture (every {e}pixel) {wt:.2g} + livenessnet 2x+synthetic {1 - wt:.2g} (logits)",
+     {TEXTURE.format(e): wt, CNN_2XS: 1 - wt}) for e in ("", "2nd ") for wt in (0.7, 0.8)] + [
+    (f"colour texture (every {e}pixel) {wt:.2g} + livenessnet 2x+synthetic {(1 - wt) / 2:.2g} + 4x "
+     f"{(1 - wt) / 2:.2g} (logits)", {TEXTURE.format(e): wt, CNN_2XS: (1 - wt) / 2, CNN_4X: (1 - wt) / 2})
+    for e in ("", "2nd ") for wt in (0.6, 0.7, 0.8)]
+
+
+def texture_fused_rows(gen: dict, ds) -> dict:
+    from marginlive.training.experiment import summarise
+    out = {}
+    for name, spec in TEXTURE_FUSIONS:
+        if all(k in gen for k in spec):
+            runs = fuse_runs([gen[k]["runs"] for k in spec], list(spec.values()), ds, "logit")
+            out[name] = {"runs": runs, "summary": summarise(runs), "weights": spec}
     return out
 
 
@@ -122,29 +285,33 @@ FUSIONS = [("1x", "4x"), ("2x", "4x"), ("1x", "2x", "4x"), ("2x+synthetic", "4x"
 
 
 def main():
+    from marginlive.training.dataset import load_dataset
     ap = argparse.ArgumentParser()
     ap.add_argument("--margin-json", default="/tmp/exp/margin.json")
-    ap.add_argument("--dataset", default="/tmp/ds/shared", help="the dataset the margin experiment ran on")
+    ap.add_argument("--dataset", default="/tmp/ds/shared", help="the dataset the experiments ran on")
     a = ap.parse_args()
-    extra = {}
+    ds = load_dataset(a.dataset)
+    gen_path = DOCS / "generalisation.json"
+    gen = json.loads(gen_path.read_text())["results"] if gen_path.exists() else {}
+    margin = {}
     p = Path(a.margin_json)
     if p.exists():
-        res, names = margin_doc(p)
-        if "margin 2" in res:
-            extra["paper: livenessnet, m2.0, paper aug (margin experiment)"] = res["margin 2"]
-        if "margin 1" in res:
-            extra["livenessnet, m1.0 (tight crop), paper aug (margin experiment)"] = res["margin 1"]
-        if "margin 4" in res:
-            extra["livenessnet, m4.0, paper aug (margin experiment)"] = res["margin 4"]
-        sources = {f"{float(k.split()[1]):g}x": v for k, v in res.items()}
-        gen_path = DOCS / "generalisation.json"
-        if gen_path.exists():
-            gen = json.loads(gen_path.read_text())["results"]
-            if "livenessnet, m2.0, paper aug + synthetic screens" in gen:
-                sources["2x+synthetic"] = gen["livenessnet, m2.0, paper aug + synthetic screens"]
-        extra.update(fused_rows(sources, a.dataset, FUSIONS))
-    generalisation_doc(extra)
-
+        margin, _ = margin_doc(p)
+    rows = {}
+    if "paper: livenessnet, m2.0, paper aug" in gen:
+        rows["paper: livenessnet, m2.0, paper aug"] = gen["paper: livenessnet, m2.0, paper aug"]
+    if "margin 1" in margin:
+        rows["livenessnet, m1.0 (tight crop), paper aug (margin experiment)"] = margin["margin 1"]
+    rows.update({k: v for k, v in gen.items() if k not in rows})
+    sources = {f"{float(k.split()[1]):g}x": v for k, v in margin.items()}
+    sources.update({label: gen[k] for label, k in (("2x", "paper: livenessnet, m2.0, paper aug"),
+                                                   ("4x", CNN_4X), ("2x+synthetic", CNN_2XS)) if k in gen})
+    rows.update(fused_rows(sources, ds, FUSIONS))
+    rows.update(texture_fused_rows(gen, ds))
+    for r in rows.values():
+        if all("scores" in x for x in r["runs"]):
+            calibrate(r, ds)
+    generalisation_doc(rows)
 
 if __name__ == "__main__":
     sys.exit(main())

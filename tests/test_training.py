@@ -50,6 +50,24 @@ def test_train_end_to_end_exports_checked_model(video_dataset, tmp_path, capsys)
     assert (tmp_path / "m.curves.png").stat().st_size > 5000
 
 
+def test_train_with_texture_branch_exports_a_context_model(video_dataset, tmp_path, capsys):
+    out = tmp_path / "t.onnx"
+    assert main(["train", str(video_dataset), "--epochs", "1", "--batch", "8", "--val-frac", "0",
+                 "--texture", "0.7", "--out", str(out), "--quiet"]) == 0
+    from marginlive.liveness.runtime import LivenessModel
+    from marginlive.training.dataset import load_dataset
+    m = LivenessModel(out)
+    assert m.size == 256 and m.margin == 4.0
+    assert [b["arch"] for b in m.meta["branches"]] == ["colour-texture", "livenessnet"]
+    assert m.meta["branches"][0]["weight"] == 0.7
+    p = m.predict(load_dataset(video_dataset).contexts[:6])
+    assert p.shape == (6,) and ((p >= 0) & (p <= 1)).all()
+    for bad, msg in ((["--texture", "1.5"], "fusion weight"), (["--texture", "0.5", "--margin", "1.5"], "cannot be fused")):
+        assert main(["train", str(video_dataset), *bad, "--out", str(tmp_path / "b.onnx")]) == 6
+        assert msg in capsys.readouterr().err
+    assert not (tmp_path / "b.onnx").exists()
+
+
 def test_training_is_reproducible(video_dataset):
     from marginlive.training.dataset import load_dataset
     from marginlive.training.train import TrainConfig, predict_crops, train

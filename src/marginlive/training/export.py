@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .._util import atomic_path
 from ..errors import ModelError
 from ..liveness.model import Deployable
 from ..liveness.runtime import FORMAT, META_KEY, LivenessModel
@@ -29,20 +29,17 @@ def export_onnx(net: torch.nn.Module, path: str | os.PathLike, meta: dict,
     meta = {"format": FORMAT, "input": "uint8 BGR NHWC", "output": "p_real",
             "labels": ["fake", "real"], **meta}
     dep = (net if deployable else Deployable(net)).eval()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".onnx.tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:  # the file appears only complete and verified
         dummy = torch.zeros(2, size, size, 3, dtype=torch.uint8)
-        torch.onnx.export(dep, (dummy,), tmp, input_names=["crops"], output_names=["p_real"],
+        torch.onnx.export(dep, (dummy,), str(tmp), input_names=["crops"], output_names=["p_real"],
                           dynamic_axes={"crops": {0: "n"}, "p_real": {0: "n"}}, opset_version=17,
                           dynamo=False)
-        m = onnx.load(tmp)
+        m = onnx.load(str(tmp))
         del m.metadata_props[:]
         entry = m.metadata_props.add()
         entry.key, entry.value = META_KEY, json.dumps(meta, sort_keys=True)
         m.doc_string = f"marginlive liveness model {meta.get('name', '')}"
-        onnx.save(m, tmp)
+        onnx.save(m, str(tmp))
         if check_crops is None:
             check_crops = np.random.default_rng(0).integers(0, 256, (8, size, size, 3), dtype=np.uint8)
         with torch.no_grad():
@@ -51,8 +48,4 @@ def export_onnx(net: torch.nn.Module, path: str | os.PathLike, meta: dict,
         err = float(np.max(np.abs(got - want)))
         if err > atol:
             raise ModelError(f"exported model disagrees with PyTorch (max |diff| {err:.2e})")
-        os.replace(tmp, path)
-        return path
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    return path

@@ -38,7 +38,9 @@ function frameBlob() {
   grab.width = video.videoWidth;
   grab.height = video.videoHeight;
   grab.getContext("2d").drawImage(video, 0, 0);   // unmirrored, as the camera sees it
-  return new Promise((r) => grab.toBlob(r, "image/jpeg", 0.85));
+  // high quality: heavy JPEG compression smooths the fine texture the liveness model reads and
+  // makes live faces look less live (docs/generalisation.md, "JPEG frames")
+  return new Promise((r) => grab.toBlob(r, "image/jpeg", 0.95));
 }
 
 async function run() {

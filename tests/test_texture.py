@@ -1,0 +1,65 @@
+"""The colour-texture branch: exact lookup form, OpenCV-equal colour conversion, fitting, export."""
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from marginlive.liveness.model import ColourTexture, MultiScale, build, context_tensor, context_view  # noqa: E402
+from marginlive.liveness.runtime import LivenessModel  # noqa: E402
+from marginlive.training.texture import fit_texture, texture_histograms  # noqa: E402
+
+
+def _contexts(n, rng, noisy):
+    """Smooth images vs the same with fine grain: a texture difference, not a colour one."""
+    base = [cv2.GaussianBlur(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8), (0, 0), 6) for _ in range(n)]
+    if not noisy:
+        return np.stack(base)
+    return np.stack([np.clip(b.astype(np.int16) + rng.integers(-12, 13, b.shape), 0, 255).astype(np.uint8)
+                     for b in base])
+
+
+def test_ycrcb_levels_match_opencv():
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
+    br = ColourTexture()
+    x = context_tensor(img)
+    v = torch.floor(context_view(x, 64, 1, 64) * 255.0 + 0.501)
+    b, g, r = v[:, 0], v[:, 1], v[:, 2]
+    y = torch.floor((299.0 * r + 587.0 * g + 114.0 * b + 500.0) / 1000.0)
+    want = cv2.cvtColor(img[0], cv2.COLOR_BGR2YCrCb).astype(np.int16)
+    assert np.abs(y[0].numpy() - want[..., 0]).max() <= 1
+    # and the codes are 8-bit LBP codes, offset per channel
+    c = br.codes(context_view(x, 64, 1, 64)).numpy()
+    assert c.shape == (1, 3, 62 * 62)
+    for ch in range(3):
+        assert c[0, ch].min() >= 256 * ch and c[0, ch].max() < 256 * (ch + 1)
+
+
+def test_lookup_equals_linear_model_on_histograms():
+    rng = np.random.default_rng(1)
+    br = ColourTexture(stride=2)
+    br.table.data = torch.randn(768)
+    br.bias.data = torch.tensor(0.3)
+    x = context_tensor(_contexts(3, rng, True))
+    v = context_view(x, 256, 2)
+    h = br.histograms(v)
+    assert torch.allclose(h.sum(1), torch.full((3,), 3.0))        # one normalised histogram per channel
+    assert torch.allclose(br(v), h @ br.table + br.bias, atol=1e-5)
+
+
+def test_fitted_branch_separates_texture_and_exports_exactly(tmp_path):
+    from marginlive.training.export import export_onnx
+    rng = np.random.default_rng(2)
+    ctx = np.concatenate([_contexts(12, rng, False), _contexts(12, rng, True)])
+    labels = np.array([1] * 12 + [0] * 12, np.float32)      # smooth = "real", grainy = "fake"
+    branch = fit_texture(texture_histograms(ctx), labels, c=1.0)
+    torch.manual_seed(0)
+    model = MultiScale({4.0: (branch, 128), 2.0: build("livenessnet").eval()}, weights=[1.0, 0.0])
+    p = export_onnx(model, tmp_path / "tex.onnx", {"name": "t", "input_size": 256, "margin": 4.0, "threshold": 0.5},
+                    check_crops=ctx[::3], deployable=True, atol=1e-5)
+    test = np.concatenate([_contexts(4, rng, False), _contexts(4, rng, True)])
+    got = LivenessModel(p).predict(test)
+    assert (got[:4] > 0.5).all() and (got[4:] < 0.5).all()
+    with pytest.raises(ValueError):
+        MultiScale({4.0: (branch, 128)}, weights=[-1.0])

@@ -37,7 +37,14 @@ def cross_validate(ds: Dataset, cfg: TrainConfig, k: int = 4, seed: int | None =
         r = train(ds, cfg, train_idx, None, show_progress=show_progress, log=log)
         scores[test] = predict_crops(r.net, ds.subset(test).crops(cfg.margin, cfg.size))
         ips.append(r.images_per_s)
-    out = {"k": k, "seed": seed, "config": dict(cfg.__dict__), "train_images_per_s": float(np.mean(ips)),
+    return {**pooled_result(ds, pool, scores, k, seed, dict(cfg.__dict__)),
+            "train_images_per_s": float(np.mean(ips))}
+
+
+def pooled_result(ds: Dataset, pool: np.ndarray, scores: np.ndarray, k: int, seed: int, config: dict) -> dict:
+    """One cross-validation run: metrics of the pooled out-of-fold scores, overall and per
+    dataset, with the scores themselves (so runs of one seed can be fused image by image)."""
+    out = {"k": k, "seed": seed, "config": config,
            "overall": all_metrics(scores[pool], ds.labels[pool], 0.5, ds.attacks[pool]), "per_dataset": {}}
     for d in sorted(set(ds.datasets[pool].tolist())):
         m = pool[ds.datasets[pool] == d]

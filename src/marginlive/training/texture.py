@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..evaluation.metrics import all_metrics
 from ..liveness.model import ColourTexture, context_tensor, context_view
 from .dataset import Dataset, group_kfold
 
@@ -65,7 +64,7 @@ def cross_validate_texture(ds: Dataset, k: int = 4, seed: int = 0, eval_mask: np
                            stride: int = TEXTURE_STRIDE) -> dict:
     """Leave-groups-out scores of the texture branch, on the same folds as ``cross_validate``
     with this seed (so its scores can be fused with a network's, image by image)."""
-    from .cv import fold_train_indices
+    from .cv import fold_train_indices, pooled_result
     h = texture_histograms(ds.contexts, stride=stride) if hists is None else hists
     pool = np.flatnonzero(np.ones(len(ds), bool) if eval_mask is None else np.asarray(eval_mask, bool))
     scores = np.full(len(ds), np.nan, np.float32)
@@ -73,11 +72,5 @@ def cross_validate_texture(ds: Dataset, k: int = 4, seed: int = 0, eval_mask: np
         test = pool[rel]
         tr = fold_train_indices(ds, test)
         scores[test] = _regression(c).fit(h[tr], ds.labels[tr]).predict_proba(h[test])[:, 1]
-    out = {"k": k, "seed": seed, "config": {"arch": "colour-texture", "margin": TEXTURE_MARGIN,
-                                            "size": TEXTURE_SIZE, "C": c, "stride": stride},
-           "overall": all_metrics(scores[pool], ds.labels[pool], 0.5, ds.attacks[pool]), "per_dataset": {}}
-    for d in sorted(set(ds.datasets[pool].tolist())):
-        m = pool[ds.datasets[pool] == d]
-        out["per_dataset"][d] = all_metrics(scores[m], ds.labels[m], 0.5, ds.attacks[m])
-    out["index"], out["scores"] = pool.tolist(), scores[pool].tolist()
-    return out
+    return pooled_result(ds, pool, scores, k, seed, {"arch": "colour-texture", "margin": TEXTURE_MARGIN,
+                                                     "size": TEXTURE_SIZE, "C": c, "stride": stride})

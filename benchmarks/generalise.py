@@ -22,8 +22,12 @@ CONFIGS = {
     "paper: livenessnet, m2.0, paper aug": dict(arch="livenessnet", margin=2.0, aug="paper"),
     "livenessnet, m2.0, paper aug + synthetic screens": dict(arch="livenessnet", margin=2.0, aug="paper", synth=1.0),
     "livenessnet, m4.0, paper aug": dict(arch="livenessnet", margin=4.0, aug="paper"),
-    "colour texture: YCrCb LBP, 4x context at 128 px, every pixel": dict(texture=True, stride=1),
-    "colour texture: YCrCb LBP, 4x context at 128 px, every 2nd pixel": dict(texture=True, stride=2),
+    "colour texture: YCrCb LBP, 4x context at 128 px, every pixel": dict(texture=True, stride=1, tolerance=0),
+    "colour texture: YCrCb LBP, 4x context at 128 px, every 2nd pixel": dict(texture=True, stride=2, tolerance=0),
+    "colour texture: YCrCb LBP tolerance 2, 4x context at 128 px, every pixel": dict(texture=True, stride=1,
+                                                                                      tolerance=2),
+    "colour texture: YCrCb LBP tolerance 2, 4x context at 128 px, every 2nd pixel": dict(texture=True, stride=2,
+                                                                                          tolerance=2),
     "minires, m2.0, strong aug, balanced": dict(arch="minires", margin=2.0, aug="strong", balance=True),
     "minires, m2.0, strong aug, balanced + synthetic screens": dict(arch="minires", margin=2.0, aug="strong",
                                                                     balance=True, synth=1.0),
@@ -82,13 +86,14 @@ def main():
         spec = dict(CONFIGS[name])
         synth = spec.pop("synth", 0.0)
         if spec.pop("texture", False):  # a logistic regression: seconds, so no reuse needed
-            stride = spec["stride"]
-            if stride not in texture_hists:
-                texture_hists[stride] = texture_histograms(base.contexts, stride=stride)
+            key = stride, tol = spec["stride"], spec["tolerance"]
+            if key not in texture_hists:
+                texture_hists[key] = texture_histograms(base.contexts, stride=stride, tolerance=tol)
             runs = []
             for seed in a.seeds:
                 t = time.perf_counter()
-                runs.append(cross_validate_texture(base, 4, seed, mask, hists=texture_hists[stride], stride=stride))
+                runs.append(cross_validate_texture(base, 4, seed, mask, hists=texture_hists[key], stride=stride,
+                                                   tolerance=tol))
                 runs[-1]["seconds"] = time.perf_counter() - t
             done[name] = {"config": runs[0]["config"], "runs": runs, "summary": summarise(runs)}
             log(f"{name}: " + format_summary(done[name]["summary"]))

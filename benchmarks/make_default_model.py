@@ -50,6 +50,7 @@ def main():
     ap.add_argument("--texture", type=float, default=0.0,
                     help="add the colour-texture branch with this fusion weight (the networks share the rest)")
     ap.add_argument("--texture-stride", type=int, default=1)
+    ap.add_argument("--texture-tolerance", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--batch", type=int, default=16)
     a = ap.parse_args()
@@ -77,13 +78,14 @@ def main():
                          "recipe": a.row, "images_per_s": round(ips, 1), "seconds": round(seconds, 1)},
             "metrics": {"leave_groups_out_cv": cv, "cv_seeds": gen["seeds"], "cv_folds": 4}}
     if a.texture:  # fitted on the shared data as collected (synthetic screens measured worse for it)
-        tex = fit_texture(texture_histograms(base.contexts, stride=a.texture_stride), base.labels,
-                          stride=a.texture_stride)
+        tex = fit_texture(texture_histograms(base.contexts, stride=a.texture_stride, tolerance=a.texture_tolerance),
+                          base.labels, stride=a.texture_stride, tolerance=a.texture_tolerance)
         branches = [(TEXTURE_MARGIN, tex, TEXTURE_SIZE)] + [(m, n) for m, n in nets.items()]
         weights = [a.texture] + [(1 - a.texture) / len(nets)] * len(nets)
         meta.update(input_size=CONTEXT_SIZE, margin=CONTEXT_MARGIN, arch=f"colour-texture + multiscale({a.arch})",
                     branches=[{"margin": TEXTURE_MARGIN, "arch": "colour-texture", "size": TEXTURE_SIZE,
-                               "stride": a.texture_stride, "weight": round(a.texture, 4)}] +
+                               "stride": a.texture_stride, "tolerance": a.texture_tolerance,
+                               "weight": round(a.texture, 4)}] +
                              [{"margin": m, "arch": a.arch, "size": 64, "weight": round(w, 4)}
                               for m, w in zip(nets, weights[1:])])
         export_onnx(MultiScale(branches, weights=weights), out, meta, check_crops=base.contexts[:16], deployable=True)
@@ -112,7 +114,8 @@ def main():
                 f"{100 * m['apcer']['mean']:.1f}% | {100 * m['bpcer']['mean']:.1f}% | "
                 f"{100 * m['acer']['mean']:.1f}% ± {100 * m['acer']['std']:.1f} |")
     if a.texture:
-        shape = (f"- Colour texture + multi-scale network: a colour-texture branch (8-neighbour LBP codes of the Y, Cr "
+        shape = (f"- Colour texture + multi-scale network: a colour-texture branch (8-neighbour LBP codes, a bit set "
+                 f"where the neighbour is at least {a.texture_tolerance} levels above the centre, of the Y, Cr "
                  f"and Cb channels of the whole 4x context at 128x128{', at every 2nd pixel' if a.texture_stride == 2 else ''}; "
                  "a logistic regression on their histograms, evaluated as a per-code lookup) and "
                  f"{len(nets)} `{a.arch}` branches at margins {', '.join(f'{m:g}x' for m in a.margins)} (64x64 each), "

@@ -79,3 +79,14 @@ def test_texture_cross_validation_holds_out_whole_groups():
     r = cross_validate_texture(ds, k=4, seed=0, c=1.0)
     assert sorted(r["index"]) == list(range(n)) and not np.isnan(r["scores"]).any()
     assert r["per_dataset"]["set"]["auc"] > 0.95
+
+
+def test_tolerance_sets_bits_only_for_clearly_brighter_neighbours():
+    flat = context_tensor(np.full((1, 16, 16, 3), 100, np.uint8))
+    v = context_view(flat, 16, 1, 16)
+    assert (ColourTexture(tolerance=0).codes(v) % 256 == 255).all()   # ties count as brighter
+    assert (ColourTexture(tolerance=2).codes(v) % 256 == 0).all()     # a flat patch has no edges
+    step = np.full((1, 16, 16, 3), 100, np.uint8)
+    step[:, :, 8:] = 140                                               # brighter to the right
+    c = ColourTexture(tolerance=2).codes(context_view(context_tensor(step), 16, 1, 16))[0, 0].view(14, 14)
+    assert int(c[5, 6]) == (1 << 2) | (1 << 3) | (1 << 4)              # NE, E, SE neighbours across the step

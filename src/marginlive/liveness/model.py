@@ -130,9 +130,12 @@ class ColourTexture(nn.Module):
 
     NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1))
 
-    def __init__(self, stride: int = 1):
+    def __init__(self, stride: int = 1, tolerance: int = 0):
         super().__init__()
         self.stride = stride     # LBP codes at every stride-th pixel (a histogram needs no more)
+        # a bit is set when the neighbour is at least `tolerance` levels above the centre (0: the
+        # classic LBP); 2 ignores the level-sized wobble that compression and noise add
+        self.tolerance = float(tolerance)
         self.table = nn.Parameter(torch.zeros(3 * 256), requires_grad=False)
         self.bias = nn.Parameter(torch.zeros(()), requires_grad=False)
         k = torch.zeros(8, 1, 3, 3)
@@ -157,7 +160,7 @@ class ColourTexture(nn.Module):
         # neighbour - centre for the 8 neighbours of every channel in one grouped convolution
         # (exact: small integers), then the code's bits weighted 1, 2, 4, ... in a second one
         d = torch.nn.functional.conv2d(v, self.diff_kernels, stride=self.stride, groups=3)
-        code = torch.nn.functional.conv2d((d >= 0).float(), self.bit_weights, groups=3)
+        code = torch.nn.functional.conv2d((d >= self.tolerance).float(), self.bit_weights, groups=3)
         return code.flatten(2).int() + self.offsets
 
     def histograms(self, x):

@@ -36,7 +36,8 @@ def main():
     from marginlive.training.dataset import load_dataset
     from marginlive.training.export import export_onnx
     from marginlive.training.synth import add_synthetic_screens
-    from marginlive.training.texture import TEXTURE_MARGIN, TEXTURE_SIZE, fit_texture, texture_histograms
+    from marginlive.training.texture import (TEXTURE_MARGIN, TEXTURE_SIZE, fit_texture, texture_histograms,
+                                             texture_meta)
     from marginlive.training.train import TrainConfig, save_curves, train
     ap = argparse.ArgumentParser()
     ap.add_argument("dataset")
@@ -83,9 +84,7 @@ def main():
         branches = [(TEXTURE_MARGIN, tex, TEXTURE_SIZE)] + [(m, n) for m, n in nets.items()]
         weights = [a.texture] + [(1 - a.texture) / len(nets)] * len(nets)
         meta.update(input_size=CONTEXT_SIZE, margin=CONTEXT_MARGIN, arch=f"colour-texture + multiscale({a.arch})",
-                    branches=[{"margin": TEXTURE_MARGIN, "arch": "colour-texture", "size": TEXTURE_SIZE,
-                               "stride": a.texture_stride, "tolerance": a.texture_tolerance,
-                               "weight": round(a.texture, 4)}] +
+                    branches=[texture_meta(tex, a.texture)] +
                              [{"margin": m, "arch": a.arch, "size": 64, "weight": round(w, 4)}
                               for m, w in zip(nets, weights[1:])])
         export_onnx(MultiScale(branches, weights=weights), out, meta, check_crops=base.contexts[:16], deployable=True)

@@ -81,8 +81,6 @@ def calibrate(res: dict, ds) -> None:
     per = {d: [] for d in DATASETS}
     for run in res["runs"]:
         idx, sc = np.array(run["index"]), np.array(run["scores"], float)
-        pos = np.full(len(ds), -1)
-        pos[idx] = np.arange(len(idx))
         thr = np.zeros(len(idx))
         for rel in group_kfold(ds.groups[idx], 4, run["seed"]):
             other = np.setdiff1d(np.arange(len(idx)), rel)
@@ -232,7 +230,7 @@ def fuse_runs(parts: list[list[dict]], weights, ds, mode: str = "prob") -> list[
     weighted mean of the out-of-fold P(real) (``prob``) or logits (``logit``) of runs of
     several settings, scored like any run."""
     import numpy as np
-    from marginlive.evaluation.metrics import all_metrics
+    from marginlive.training.cv import pooled_result
     w = np.asarray(weights, float) / np.sum(weights)
     seeds = sorted(set.intersection(*[{r["seed"] for r in runs} for runs in parts]))
     out = []
@@ -245,12 +243,9 @@ def fuse_runs(parts: list[list[dict]], weights, ds, mode: str = "prob") -> list[
             sc = 1 / (1 + np.exp(-(w[:, None] * np.log(p / (1 - p))).sum(0)))
         else:
             sc = (w[:, None] * p).sum(0)
-        run = {"seed": seed, "overall": all_metrics(sc, ds.labels[idx], 0.5, ds.attacks[idx]), "per_dataset": {},
-               "index": idx.tolist(), "scores": sc.tolist()}
-        for d in DATASETS:
-            m = ds.datasets[idx] == d
-            run["per_dataset"][d] = all_metrics(sc[m], ds.labels[idx][m], 0.5, ds.attacks[idx][m])
-        out.append(run)
+        full = np.full(len(ds), np.nan)
+        full[idx] = sc
+        out.append(pooled_result(ds, idx, full, rs[0].get("k", 4), seed, {"fusion": mode, "weights": w.tolist()}))
     return out
 
 

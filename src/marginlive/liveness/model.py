@@ -99,6 +99,15 @@ class Deployable(nn.Module):
         return torch.sigmoid(self.net(x))
 
 
+def view_spec(margin: float, size: int, context_margin: float = 4.0, context_size: int = 256) -> tuple[int, int]:
+    """(side, pool): the centre ``side`` px of the context crop that a ``margin`` view covers,
+    and the integer pool that shrinks it to ``size`` px; ValueError where there is none."""
+    side = context_size * margin / context_margin
+    if abs(side - round(side)) > 1e-6 or round(side) % size:
+        raise ValueError(f"margin {margin:g} does not cut a whole multiple of {size} px from the context")
+    return int(round(side)), int(round(side)) // size
+
+
 def context_view(x, side: int, pool: int, context_size: int = 256):
     """float NCHW context crops in 0..255 -> float (N, 3, side/pool, side/pool) in [0, 1]: the
     centre ``side`` px averaged over pool x pool blocks (scaled after pooling: less work)."""
@@ -193,10 +202,7 @@ class MultiScale(nn.Module):
         for m, b in items:
             b = b if isinstance(b, tuple) else (b,)
             net, sz = b[0], (b[1] if len(b) > 1 else size)
-            side = context_size * m / context_margin
-            if abs(side - round(side)) > 1e-6 or round(side) % sz:
-                raise ValueError(f"margin {m} does not cut a whole multiple of {sz} px from the context")
-            self.specs.append((int(round(side)), int(round(side)) // sz))
+            self.specs.append(view_spec(m, sz, context_margin, context_size))
             nets.append(net)
         self.nets = nn.ModuleList(nets)
         w = torch.ones(len(nets)) if weights is None else torch.as_tensor(weights, dtype=torch.float32)

@@ -48,8 +48,13 @@ def run_train(a) -> int:
     texture = getattr(a, "texture", 0.0) or 0.0
     if texture and not 0 < texture < 1:
         raise DatasetError(f"--texture is a fusion weight in (0, 1), got {texture}")
-    if texture and (256 * a.margin / 4) % 64:
-        raise DatasetError(f"--margin {a.margin:g} cannot be fused with the texture branch: use 1, 2, 3 or 4")
+    if texture:
+        from ..liveness.model import view_spec
+        try:
+            view_spec(a.margin, cfg.size)
+        except ValueError:
+            raise DatasetError(f"--margin {a.margin:g} cannot be fused with the texture branch: use 1, 2, 3 or 4") \
+                from None
     out = Path(a.out)
     if out.suffix != ".onnx":
         raise DatasetError(f"--out {out}: the model file must end in .onnx")
@@ -85,11 +90,10 @@ def run_train(a) -> int:
                          "images_per_s": round(r.images_per_s, 1), "seconds": round(r.seconds, 1)},
             "metrics": meta_metrics}
     if model is not None:
-        from .texture import TEXTURE_MARGIN, TEXTURE_SIZE
+        from .texture import texture_meta
         meta.update(arch=f"colour-texture + {cfg.arch}", input_size=256, margin=4.0,
-                    branches=[{"margin": TEXTURE_MARGIN, "arch": "colour-texture", "size": TEXTURE_SIZE,
-                               "weight": texture}, {"margin": cfg.margin, "arch": cfg.arch, "size": cfg.size,
-                                                    "weight": round(1 - texture, 4)}])
+                    branches=[texture_meta(model.nets[0], texture),
+                              {"margin": cfg.margin, "arch": cfg.arch, "size": cfg.size, "weight": round(1 - texture, 4)}])
         export_onnx(model, out, meta, check_crops=ds.contexts[:16], deployable=True)
     else:
         check = ds.subset(np.arange(min(16, len(ds)))).crops(cfg.margin, cfg.size)

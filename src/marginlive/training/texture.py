@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..liveness.model import ColourTexture, context_tensor, context_view
+from ..liveness.model import ColourTexture, context_tensor, context_view, view_spec
 from .dataset import Dataset, group_kfold
 
 TEXTURE_MARGIN = 4.0      # the whole stored context ...
@@ -18,14 +18,6 @@ TEXTURE_C = 1e-3          # inverse regularisation strength (measured best of 3e
 TEXTURE_STRIDE = 2        # codes at every 2nd pixel: 4x less work, AUC within 0.01 of every pixel
 TEXTURE_TOLERANCE = 2     # LBP bit needs the neighbour >= centre + 2 levels: measured more accurate
                           # and less shifted by JPEG frames than the classic >= centre
-
-
-def view_spec(margin: float = TEXTURE_MARGIN, size: int = TEXTURE_SIZE, context_margin: float = 4.0,
-              context_size: int = 256) -> tuple[int, int]:
-    side = context_size * margin / context_margin
-    if abs(side - round(side)) > 1e-6 or round(side) % size:
-        raise ValueError(f"margin {margin} does not cut a whole multiple of {size} px from the context")
-    return int(round(side)), int(round(side)) // size
 
 
 @torch.no_grad()
@@ -60,6 +52,12 @@ def fit_texture(hists: np.ndarray, labels: np.ndarray, c: float = TEXTURE_C,
     branch.table.data = torch.from_numpy(w.astype(np.float32))
     branch.bias.data = torch.tensor(float(lr.intercept_[0] - np.sum(w * scaler.mean_)))
     return branch.eval()
+
+
+def texture_meta(branch: ColourTexture, weight: float) -> dict:
+    """The texture branch as the model file's metadata lists it among its branches."""
+    return {"margin": TEXTURE_MARGIN, "arch": "colour-texture", "size": TEXTURE_SIZE, "stride": branch.stride,
+            "tolerance": int(branch.tolerance), "weight": round(weight, 4)}
 
 
 def cross_validate_texture(ds: Dataset, k: int = 4, seed: int = 0, eval_mask: np.ndarray | None = None,

@@ -22,12 +22,18 @@ CONFIGS = {
     "paper: livenessnet, m2.0, paper aug": dict(arch="livenessnet", margin=2.0, aug="paper"),
     "livenessnet, m2.0, paper aug + synthetic screens": dict(arch="livenessnet", margin=2.0, aug="paper", synth=1.0),
     "livenessnet, m4.0, paper aug": dict(arch="livenessnet", margin=4.0, aug="paper"),
-    "colour texture: YCrCb LBP, 4x context at 128 px, every pixel": dict(texture=True, stride=1, tolerance=0),
-    "colour texture: YCrCb LBP, 4x context at 128 px, every 2nd pixel": dict(texture=True, stride=2, tolerance=0),
-    "colour texture: YCrCb LBP tolerance 2, 4x context at 128 px, every pixel": dict(texture=True, stride=1,
-                                                                                      tolerance=2),
-    "colour texture: YCrCb LBP tolerance 2, 4x context at 128 px, every 2nd pixel": dict(texture=True, stride=2,
-                                                                                          tolerance=2),
+    "colour texture: YCrCb LBP, 4x context at 128 px, every pixel": dict(
+        texture=True, stride=1, tolerance=0, chi2_steps=0, c=1e-3),
+    "colour texture: YCrCb LBP, 4x context at 128 px, every 2nd pixel": dict(
+        texture=True, stride=2, tolerance=0, chi2_steps=0, c=1e-3),
+    "colour texture: YCrCb LBP tolerance 2, 4x context at 128 px, every pixel": dict(
+        texture=True, stride=1, tolerance=2, chi2_steps=0, c=1e-3),
+    "colour texture: YCrCb LBP tolerance 2, 4x context at 128 px, every 2nd pixel": dict(
+        texture=True, stride=2, tolerance=2, chi2_steps=0, c=1e-3),
+    "colour texture: YCrCb LBP tolerance 2, chi2 map, 4x context at 128 px, every pixel": dict(
+        texture=True, stride=1, tolerance=2, chi2_steps=2, c=3e-4),
+    "colour texture: YCrCb LBP tolerance 2, chi2 map, 4x context at 128 px, every 2nd pixel": dict(
+        texture=True, stride=2, tolerance=2, chi2_steps=2, c=3e-4),
     "minires, m2.0, strong aug, balanced": dict(arch="minires", margin=2.0, aug="strong", balance=True),
     "minires, m2.0, strong aug, balanced + synthetic screens": dict(arch="minires", margin=2.0, aug="strong",
                                                                     balance=True, synth=1.0),
@@ -93,7 +99,7 @@ def main():
             for seed in a.seeds:
                 t = time.perf_counter()
                 runs.append(cross_validate_texture(base, 4, seed, mask, hists=texture_hists[key], stride=stride,
-                                                   tolerance=tol))
+                                                   tolerance=tol, chi2_steps=spec["chi2_steps"], c=spec["c"]))
                 runs[-1]["seconds"] = time.perf_counter() - t
             done[name] = {"config": runs[0]["config"], "runs": runs, "summary": summarise(runs)}
             log(f"{name}: " + format_summary(done[name]["summary"]))

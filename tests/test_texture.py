@@ -1,4 +1,4 @@
-"""The colour-texture branch: exact lookup form, OpenCV-equal colour conversion, fitting, export."""
+"""The colour-texture branch: LBP codes, OpenCV-equal colour conversion, the chi-squared map, fitting, export."""
 import cv2
 import numpy as np
 import pytest
@@ -36,16 +36,52 @@ def test_ycrcb_levels_match_opencv():
         assert c[0, ch].min() >= 256 * ch and c[0, ch].max() < 256 * (ch + 1)
 
 
-def test_lookup_equals_linear_model_on_histograms():
+def _reference_lbp(img: np.ndarray, tolerance: int) -> np.ndarray:
+    """Per-channel 8-neighbour LBP codes of a (S, S) uint8 image, written out pixel by pixel."""
+    n = img.shape[0]
+    out = np.zeros((n - 2, n - 2), np.int64)
+    for i in range(1, n - 1):
+        for j in range(1, n - 1):
+            for bit, (dy, dx) in enumerate(ColourTexture.NEIGHBOURS):
+                if int(img[i + dy, j + dx]) >= int(img[i, j]) + tolerance:
+                    out[i - 1, j - 1] |= 1 << bit
+    return out
+
+
+@pytest.mark.parametrize("tolerance", [0, 2])
+def test_codes_equal_a_pixel_by_pixel_lbp(tolerance):
+    rng = np.random.default_rng(4)
+    img = cv2.GaussianBlur(rng.integers(0, 256, (1, 20, 20, 3), dtype=np.uint8)[0], (0, 0), 1.0)[None]
+    v = context_view(context_tensor(img), 20, 1, 20)
+    c = ColourTexture(tolerance=tolerance).codes(v).numpy()
+    ycrcb = torch.floor(v * 255.0 + 0.501)   # the branch's own levels, checked against OpenCV above
+    b, g, r = ycrcb[0, 0], ycrcb[0, 1], ycrcb[0, 2]
+    y = torch.floor((299.0 * r + 587.0 * g + 114.0 * b + 500.0) / 1000.0)
+    want = _reference_lbp(y.numpy().astype(np.uint8), tolerance)
+    assert (c[0, 0].reshape(18, 18) == want).all()
+    c2 = ColourTexture(stride=2, tolerance=tolerance).codes(v).numpy()
+    assert (c2[0, 0].reshape(9, 9) == want[::2, ::2]).all()
+
+
+def test_histograms_and_chi2_map():
+    from sklearn.kernel_approximation import AdditiveChi2Sampler
     rng = np.random.default_rng(1)
-    br = ColourTexture(stride=2)
-    br.table.data = torch.randn(768)
-    br.bias.data = torch.tensor(0.3)
     x = context_tensor(_contexts(3, rng, True))
     v = context_view(x, 256, 2)
+    br = ColourTexture(stride=2, chi2_steps=2)
     h = br.histograms(v)
     assert torch.allclose(h.sum(1), torch.full((3,), 3.0))        # one normalised histogram per channel
-    assert torch.allclose(br(v), h @ br.table + br.bias, atol=1e-5)
+    codes = br.codes(v)
+    assert torch.allclose(h[0], torch.bincount(codes[0].flatten(), minlength=768).float() / codes.shape[-1])
+    want = AdditiveChi2Sampler(sample_steps=2, sample_interval=0.5).fit_transform(h.numpy())
+    got = br.features(h).numpy()
+    assert got.shape == (3, 3 * 768) and br.n_features() == 3 * 768
+    assert np.allclose(np.sort(got, 1), np.sort(want, 1), atol=1e-6)   # the same features (own order)
+    assert (got[:, :768][h.numpy() == 0] == 0).all()                   # an empty bin maps to zeros
+    br.weight.data = torch.randn(br.n_features())
+    br.bias.data = torch.tensor(0.3)
+    assert torch.allclose(br(v), br.features(h) @ br.weight + br.bias, atol=1e-5)
+    assert torch.equal(ColourTexture().features(h), h)                 # chi2_steps 0: the raw histograms
 
 
 def test_fitted_branch_separates_texture_and_exports_exactly(tmp_path):

@@ -5,6 +5,8 @@ Every network takes float (N, 3, S, S) BGR in [0, 1] and returns one logit per i
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -131,33 +133,33 @@ class ColourTexture(nn.Module):
     wide context, where a screen's or a print's texture and colour shows around the face).
 
     Input: float (N, 3, S, S) BGR in [0, 1]. Pixels are taken to 8-bit levels and converted
-    to YCrCb as OpenCV does (to within one level); each interior pixel gets an 8-neighbour LBP code per channel.
-    ``histograms`` gives the (N, 768) normalised code histograms (for fitting); ``forward``
-    gives the linear model's logit, evaluated as a per-code lookup averaged over the pixels,
-    which equals ``histograms(x) @ table + bias`` without building the histograms.
+    to YCrCb as OpenCV does (to within one level); each interior pixel gets an 8-neighbour LBP
+    code per channel. ``histograms`` gives the (N, 768) code histograms (each channel's sums to
+    1); ``features`` maps them, bin by bin, with the explicit additive chi-squared kernel map
+    (Vedaldi and Zisserman 2012, sklearn's ``AdditiveChi2Sampler``) when ``chi2_steps`` > 0, so
+    that a linear model on the features acts like a chi-squared kernel machine on the
+    histograms; ``forward`` gives the linear model's logit ``features(h) @ weight + bias``.
     """
 
     NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1))
 
-    def __init__(self, stride: int = 1, tolerance: int = 0):
+    def __init__(self, stride: int = 1, tolerance: int = 0, chi2_steps: int = 0, chi2_interval: float = 0.5):
         super().__init__()
         self.stride = stride     # LBP codes at every stride-th pixel (a histogram needs no more)
         # a bit is set when the neighbour is at least `tolerance` levels above the centre (0: the
         # classic LBP); 2 ignores the level-sized wobble that compression and noise add
         self.tolerance = float(tolerance)
-        self.table = nn.Parameter(torch.zeros(3 * 256), requires_grad=False)
+        self.chi2_steps, self.chi2_interval = int(chi2_steps), float(chi2_interval)
+        self.weight = nn.Parameter(torch.zeros(self.n_features()), requires_grad=False)
         self.bias = nn.Parameter(torch.zeros(()), requires_grad=False)
-        k = torch.zeros(8, 1, 3, 3)
-        for bit, (dy, dx) in enumerate(self.NEIGHBOURS):
-            k[bit, 0, 1 + dy, 1 + dx] += 1.0
-            k[bit, 0, 1, 1] -= 1.0
-        self.register_buffer("diff_kernels", k.repeat(3, 1, 1, 1), persistent=False)
-        self.register_buffer("bit_weights", (2.0 ** torch.arange(8)).view(1, 8, 1, 1).repeat(3, 1, 1, 1),
-                             persistent=False)
-        self.register_buffer("offsets", torch.arange(3, dtype=torch.int32).view(1, 3, 1) * 256, persistent=False)
+        self.register_buffer("offsets", torch.arange(3).view(1, 3, 1) * 256, persistent=False)
+
+    def n_features(self) -> int:
+        return 3 * 256 * (2 * self.chi2_steps - 1 if self.chi2_steps else 1)
 
     def codes(self, x):
-        """(N, 3, S, S) BGR [0, 1] -> (N, 3, (S-2)^2) long codes, offset by 256 per channel."""
+        """(N, 3, S, S) BGR [0, 1] -> (N, 3, P) long codes, offset by 256 per channel
+        (P = ((S - 2) / stride)^2, the interior pixels)."""
         # integer arithmetic in floats (exact below 2^24), so PyTorch and ONNX Runtime agree
         # to the bit: no rounding tie can fall differently
         v = torch.floor(x * 255.0 + 0.501)
@@ -166,19 +168,36 @@ class ColourTexture(nn.Module):
         cr = torch.floor(((r - y) * 713.0 + 128500.0) / 1000.0).clamp(0, 255)
         cb = torch.floor(((b - y) * 564.0 + 128500.0) / 1000.0).clamp(0, 255)
         v = torch.stack([y, cr, cb], 1)
-        # neighbour - centre for the 8 neighbours of every channel in one grouped convolution
-        # (exact: small integers), then the code's bits weighted 1, 2, 4, ... in a second one
-        d = torch.nn.functional.conv2d(v, self.diff_kernels, stride=self.stride, groups=3)
-        code = torch.nn.functional.conv2d((d >= self.tolerance).float(), self.bit_weights, groups=3)
-        return code.flatten(2).int() + self.offsets
+        n, s = v.shape[-1], self.stride
+        level = v[:, :, 1:n - 1:s, 1:n - 1:s] + self.tolerance
+        code = None
+        for bit, (dy, dx) in enumerate(self.NEIGHBOURS):   # shifted views: no convolution needed
+            b = (v[:, :, 1 + dy:n - 1 + dy:s, 1 + dx:n - 1 + dx:s] >= level).float() * float(1 << bit)
+            code = b if code is None else code + b
+        return code.flatten(2).long() + self.offsets
 
     def histograms(self, x):
         c = self.codes(x)
-        h = torch.zeros(c.shape[0], 3 * 256).scatter_add_(1, c.flatten(1), torch.ones(c.shape[0], c[0].numel()))
-        return h / c.shape[-1]
+        flat = c.flatten(1)
+        h = torch.zeros(c.shape[0], 3 * 256, dtype=torch.float32, device=c.device)
+        return h.scatter_add(1, flat, torch.ones(flat.shape, dtype=torch.float32, device=c.device)) / c.shape[-1]
+
+    def features(self, h):
+        """The additive chi-squared map of histograms (N, 768) -> (N, n_features()); identity
+        when ``chi2_steps`` is 0. Equal to sklearn's ``AdditiveChi2Sampler(sample_steps,
+        sample_interval)``: an empty bin maps to zeros."""
+        if not self.chi2_steps:
+            return h
+        lam = self.chi2_interval
+        out = [torch.sqrt(h * lam)]
+        log_h = torch.log(h.clamp(min=1e-30))   # only ever multiplied by sqrt(h) = 0 where h = 0
+        for j in range(1, self.chi2_steps):
+            amp = torch.sqrt(h * (2.0 * lam / math.cosh(math.pi * j * lam)))
+            out += [amp * torch.cos(j * lam * log_h), amp * torch.sin(j * lam * log_h)]
+        return torch.cat(out, 1)
 
     def forward(self, x):
-        return self.table[self.codes(x)].mean(2).sum(1) + self.bias
+        return self.features(self.histograms(x)) @ self.weight + self.bias
 
 
 class MultiScale(nn.Module):

@@ -1,8 +1,8 @@
 """Fitting the colour-texture branch (``ColourTexture``) and scoring it leave-groups-out.
 
 The branch is a linear model on (chi-squared mapped) LBP histograms, so "training" is a
-regularised logistic regression: seconds, not minutes. Its view is the 4x context pooled to 128 px, cut inside
-the model graph exactly as here, so fitting and inference see the same pixels.
+regularised logistic regression: seconds, not minutes. Its view is the 4x context pooled to
+128 px, cut inside the model graph exactly as here, so fitting and inference see the same pixels.
 """
 from __future__ import annotations
 

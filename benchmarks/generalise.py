@@ -23,17 +23,21 @@ CONFIGS = {
     "livenessnet, m2.0, paper aug + synthetic screens": dict(arch="livenessnet", margin=2.0, aug="paper", synth=1.0),
     "livenessnet, m4.0, paper aug": dict(arch="livenessnet", margin=4.0, aug="paper"),
     "colour texture: YCrCb LBP, 4x context at 128 px, every pixel": dict(
-        texture=True, stride=1, tolerance=0, chi2_steps=0, c=1e-3),
+        texture=True, stride=1, tolerance=0, chi2_steps=0, c=1e-3, grid=1),
     "colour texture: YCrCb LBP, 4x context at 128 px, every 2nd pixel": dict(
-        texture=True, stride=2, tolerance=0, chi2_steps=0, c=1e-3),
+        texture=True, stride=2, tolerance=0, chi2_steps=0, c=1e-3, grid=1),
     "colour texture: YCrCb LBP tolerance 2, 4x context at 128 px, every pixel": dict(
-        texture=True, stride=1, tolerance=2, chi2_steps=0, c=1e-3),
+        texture=True, stride=1, tolerance=2, chi2_steps=0, c=1e-3, grid=1),
     "colour texture: YCrCb LBP tolerance 2, 4x context at 128 px, every 2nd pixel": dict(
-        texture=True, stride=2, tolerance=2, chi2_steps=0, c=1e-3),
+        texture=True, stride=2, tolerance=2, chi2_steps=0, c=1e-3, grid=1),
     "colour texture: YCrCb LBP tolerance 2, chi2 map, 4x context at 128 px, every pixel": dict(
-        texture=True, stride=1, tolerance=2, chi2_steps=2, c=3e-4),
+        texture=True, stride=1, tolerance=2, chi2_steps=2, c=3e-4, grid=1),
     "colour texture: YCrCb LBP tolerance 2, chi2 map, 4x context at 128 px, every 2nd pixel": dict(
-        texture=True, stride=2, tolerance=2, chi2_steps=2, c=3e-4),
+        texture=True, stride=2, tolerance=2, chi2_steps=2, c=3e-4, grid=1),
+    "colour texture: YCrCb LBP tolerance 2, chi2 map, 2x2 grid, 4x context at 128 px, every pixel": dict(
+        texture=True, stride=1, tolerance=2, chi2_steps=2, c=3e-4, grid=2),
+    "colour texture: YCrCb LBP tolerance 2, chi2 map, 2x2 grid, 4x context at 128 px, every 2nd pixel": dict(
+        texture=True, stride=2, tolerance=2, chi2_steps=2, c=3e-4, grid=2),
     "minires, m2.0, strong aug, balanced": dict(arch="minires", margin=2.0, aug="strong", balance=True),
     "minires, m2.0, strong aug, balanced + synthetic screens": dict(arch="minires", margin=2.0, aug="strong",
                                                                     balance=True, synth=1.0),
@@ -92,14 +96,15 @@ def main():
         spec = dict(CONFIGS[name])
         synth = spec.pop("synth", 0.0)
         if spec.pop("texture", False):  # a logistic regression: seconds, so no reuse needed
-            key = stride, tol = spec["stride"], spec["tolerance"]
+            key = stride, tol, grid = spec["stride"], spec["tolerance"], spec["grid"]
             if key not in texture_hists:
-                texture_hists[key] = texture_histograms(base.contexts, stride=stride, tolerance=tol)
+                texture_hists[key] = texture_histograms(base.contexts, stride=stride, tolerance=tol, grid=grid)
             runs = []
             for seed in a.seeds:
                 t = time.perf_counter()
                 runs.append(cross_validate_texture(base, 4, seed, mask, hists=texture_hists[key], stride=stride,
-                                                   tolerance=tol, chi2_steps=spec["chi2_steps"], c=spec["c"]))
+                                                   tolerance=tol, chi2_steps=spec["chi2_steps"], c=spec["c"],
+                                                   grid=grid))
                 runs[-1]["seconds"] = time.perf_counter() - t
             done[name] = {"config": runs[0]["config"], "runs": runs, "summary": summarise(runs)}
             log(f"{name}: " + format_summary(done[name]["summary"]))

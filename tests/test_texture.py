@@ -126,3 +126,19 @@ def test_tolerance_sets_bits_only_for_clearly_brighter_neighbours():
     step[:, :, 8:] = 140                                               # brighter to the right
     c = ColourTexture(tolerance=2).codes(context_view(context_tensor(step), 16, 1, 16))[0, 0].view(14, 14)
     assert int(c[5, 6]) == (1 << 2) | (1 << 3) | (1 << 4)              # NE, E, SE neighbours across the step
+
+
+def test_grid_histograms_are_per_cell_and_add_up_to_the_whole():
+    rng = np.random.default_rng(5)
+    img = np.full((1, 64, 64, 3), 120, np.uint8)
+    img[:, :, 32:] = np.clip(120 + rng.integers(-30, 31, (1, 64, 32, 3)), 0, 255)   # right half grainy
+    v = context_view(context_tensor(img), 64, 1, 64)
+    whole = ColourTexture(tolerance=2).histograms(v)[0]
+    cells = ColourTexture(tolerance=2, grid=2).histograms(v)[0].view(4, 768)   # TL, TR, BL, BR
+    assert ColourTexture(grid=2, chi2_steps=2).n_features() == 4 * 768 * 3
+    assert torch.allclose(cells.sum(1), torch.full((4,), 3.0))                 # each channel-cell sums to 1
+    assert torch.allclose(cells.mean(0), whole, atol=1e-6)                     # equal cells: mean = whole view
+    flat_y = cells[:, 0]                                                       # share of code 0 in the Y channel
+    assert flat_y[0] > 0.9 and flat_y[2] > 0.9 and flat_y[1] < 0.2 and flat_y[3] < 0.2
+    with pytest.raises(ValueError, match="grid"):
+        fit_texture(np.zeros((4, 768), np.float32), np.array([0, 1, 0, 1]), grid=2)

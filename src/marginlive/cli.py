@@ -87,7 +87,7 @@ def _train_args(p):
     p.add_argument("--cv", type=int, default=0, help="first run k-fold leave-groups-out cross-validation")
     p.add_argument("--texture", type=float, default=0.0, metavar="WEIGHT",
                    help="fuse a colour-texture branch (YCrCb LBP of the 4x context) with this weight in (0, 1); "
-                        "the model then takes the 4x context crop (default model: 0.7)")
+                        "the model then takes the 4x context crop (default model: 0.8)")
     p.add_argument("--out", default="marginlive-model.onnx", help="model file to write (.onnx)")
     p.add_argument("--name", help="model name stored in its metadata")
     p.add_argument("--curves", help="training curves PNG (default: beside the model)")

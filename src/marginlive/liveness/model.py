@@ -134,8 +134,10 @@ class ColourTexture(nn.Module):
 
     Input: float (N, 3, S, S) BGR in [0, 1]. Pixels are taken to 8-bit levels and converted
     to YCrCb as OpenCV does (to within one level); each interior pixel gets an 8-neighbour LBP
-    code per channel. ``histograms`` gives the (N, 768) code histograms (each channel's sums to
-    1); ``features`` maps them, bin by bin, with the explicit additive chi-squared kernel map
+    code per channel. ``histograms`` gives the code histograms of each channel in each cell of a
+    ``grid`` x ``grid`` split of the view (the face sits at the centre, so a 2x2 grid keeps apart
+    what lies above, below, left and right of it): (N, 768 * grid^2), each channel-cell block
+    summing to 1. ``features`` maps them, bin by bin, with the explicit additive chi-squared kernel map
     (Vedaldi and Zisserman 2012, sklearn's ``AdditiveChi2Sampler``) when ``chi2_steps`` > 0, so
     that a linear model on the features acts like a chi-squared kernel machine on the
     histograms; ``forward`` gives the linear model's logit ``features(h) @ weight + bias``.
@@ -143,23 +145,30 @@ class ColourTexture(nn.Module):
 
     NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1))
 
-    def __init__(self, stride: int = 1, tolerance: int = 0, chi2_steps: int = 0, chi2_interval: float = 0.5):
+    def __init__(self, stride: int = 1, tolerance: int = 0, chi2_steps: int = 0, chi2_interval: float = 0.5,
+                 grid: int = 1):
         super().__init__()
         self.stride = stride     # LBP codes at every stride-th pixel (a histogram needs no more)
         # a bit is set when the neighbour is at least `tolerance` levels above the centre (0: the
         # classic LBP); 2 ignores the level-sized wobble that compression and noise add
         self.tolerance = float(tolerance)
         self.chi2_steps, self.chi2_interval = int(chi2_steps), float(chi2_interval)
+        self.grid = int(grid)
+        self._cells = {}         # (h, w) of the code map -> (bin offset per pixel, pixels per bin)
         self.weight = nn.Parameter(torch.zeros(self.n_features()), requires_grad=False)
         self.bias = nn.Parameter(torch.zeros(()), requires_grad=False)
         self.register_buffer("offsets", torch.arange(3).view(1, 3, 1) * 256, persistent=False)
 
     def n_features(self) -> int:
-        return 3 * 256 * (2 * self.chi2_steps - 1 if self.chi2_steps else 1)
+        return 3 * 256 * self.grid ** 2 * (2 * self.chi2_steps - 1 if self.chi2_steps else 1)
 
     def codes(self, x):
         """(N, 3, S, S) BGR [0, 1] -> (N, 3, P) long codes, offset by 256 per channel
         (P = ((S - 2) / stride)^2, the interior pixels)."""
+        return self.code_map(x).flatten(2).long() + self.offsets
+
+    def code_map(self, x):
+        """(N, 3, S, S) BGR [0, 1] -> (N, 3, H, W) float 8-bit codes of the interior pixels."""
         # integer arithmetic in floats (exact below 2^24), so PyTorch and ONNX Runtime agree
         # to the bit: no rounding tie can fall differently
         v = torch.floor(x * 255.0 + 0.501)
@@ -174,13 +183,27 @@ class ColourTexture(nn.Module):
         for bit, (dy, dx) in enumerate(self.NEIGHBOURS):   # shifted views: no convolution needed
             b = (v[:, :, 1 + dy:n - 1 + dy:s, 1 + dx:n - 1 + dx:s] >= level).float() * float(1 << bit)
             code = b if code is None else code + b
-        return code.flatten(2).long() + self.offsets
+        return code
+
+    def _cell_bins(self, h: int, w: int):
+        """Per code-map pixel, the offset of its grid cell's bins (768 per cell), and per bin
+        the pixel count of its cell (cells as equal as whole pixels allow). Constants of the
+        view size, so the exported graph holds them as such."""
+        h, w = int(h), int(w)           # fixed by the view size (only the batch axis is dynamic)
+        if (h, w) not in self._cells:   # plain Python/NumPy: nothing here is traced into the graph
+            import numpy as np
+            g = self.grid
+            cell = (np.arange(h) * g // h)[:, None] * g + (np.arange(w) * g // w)[None, :]
+            counts = np.repeat(np.bincount(cell.ravel(), minlength=g * g), 768).astype(np.float32)
+            self._cells[(h, w)] = (torch.from_numpy(cell * 768), torch.from_numpy(counts))
+        return self._cells[(h, w)]
 
     def histograms(self, x):
-        c = self.codes(x)
-        flat = c.flatten(1)
-        h = torch.zeros(c.shape[0], 3 * 256, dtype=torch.float32, device=c.device)
-        return h.scatter_add(1, flat, torch.ones(flat.shape, dtype=torch.float32, device=c.device)) / c.shape[-1]
+        m = self.code_map(x)
+        cell, counts = self._cell_bins(m.shape[-2], m.shape[-1])
+        idx = (m.long() + self.offsets.view(1, 3, 1, 1) + cell.to(m.device)).flatten(1)
+        h = torch.zeros(m.shape[0], 768 * self.grid ** 2, dtype=torch.float32, device=m.device)
+        return h.scatter_add(1, idx, torch.ones(idx.shape, dtype=torch.float32, device=m.device)) / counts.to(m.device)
 
     def features(self, h):
         """The additive chi-squared map of histograms (N, 768) -> (N, n_features()); identity

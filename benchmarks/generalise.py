@@ -18,26 +18,19 @@ from pathlib import Path
 import numpy as np
 from common import DOCS
 
+def _texture_name(tolerance: int, chi2_steps: int, grid: int, stride: int) -> str:
+    return (f"colour texture: YCrCb LBP{f' tolerance {tolerance}' if tolerance else ''}"
+            f"{', chi2 map' if chi2_steps else ''}{f', {grid}x{grid} grid' if grid > 1 else ''}, 4x context at 128 px, "
+            f"every {'2nd ' if stride == 2 else ''}pixel")
+
+
 CONFIGS = {
     "paper: livenessnet, m2.0, paper aug": dict(arch="livenessnet", margin=2.0, aug="paper"),
     "livenessnet, m2.0, paper aug + synthetic screens": dict(arch="livenessnet", margin=2.0, aug="paper", synth=1.0),
     "livenessnet, m4.0, paper aug": dict(arch="livenessnet", margin=4.0, aug="paper"),
-    "colour texture: YCrCb LBP, 4x context at 128 px, every pixel": dict(
-        texture=True, stride=1, tolerance=0, chi2_steps=0, c=1e-3, grid=1),
-    "colour texture: YCrCb LBP, 4x context at 128 px, every 2nd pixel": dict(
-        texture=True, stride=2, tolerance=0, chi2_steps=0, c=1e-3, grid=1),
-    "colour texture: YCrCb LBP tolerance 2, 4x context at 128 px, every pixel": dict(
-        texture=True, stride=1, tolerance=2, chi2_steps=0, c=1e-3, grid=1),
-    "colour texture: YCrCb LBP tolerance 2, 4x context at 128 px, every 2nd pixel": dict(
-        texture=True, stride=2, tolerance=2, chi2_steps=0, c=1e-3, grid=1),
-    "colour texture: YCrCb LBP tolerance 2, chi2 map, 4x context at 128 px, every pixel": dict(
-        texture=True, stride=1, tolerance=2, chi2_steps=2, c=3e-4, grid=1),
-    "colour texture: YCrCb LBP tolerance 2, chi2 map, 4x context at 128 px, every 2nd pixel": dict(
-        texture=True, stride=2, tolerance=2, chi2_steps=2, c=3e-4, grid=1),
-    "colour texture: YCrCb LBP tolerance 2, chi2 map, 2x2 grid, 4x context at 128 px, every pixel": dict(
-        texture=True, stride=1, tolerance=2, chi2_steps=2, c=3e-4, grid=2),
-    "colour texture: YCrCb LBP tolerance 2, chi2 map, 2x2 grid, 4x context at 128 px, every 2nd pixel": dict(
-        texture=True, stride=2, tolerance=2, chi2_steps=2, c=3e-4, grid=2),
+    **{_texture_name(tol, chi2, grid, stride): dict(texture=True, stride=stride, tolerance=tol, chi2_steps=chi2,
+                                                     c=3e-4 if chi2 else 1e-3, grid=grid)
+       for tol, chi2, grid in ((0, 0, 1), (2, 0, 1), (2, 2, 1), (2, 2, 2)) for stride in (1, 2)},
     "minires, m2.0, strong aug, balanced": dict(arch="minires", margin=2.0, aug="strong", balance=True),
     "minires, m2.0, strong aug, balanced + synthetic screens": dict(arch="minires", margin=2.0, aug="strong",
                                                                     balance=True, synth=1.0),

@@ -193,9 +193,10 @@ code on the same faces, not as an estimate of accuracy):
 - Its colour-texture branch reads fine texture, which compression smooths. On held-out groups,
   JPEG quality 95 of the frames raises the texture branch's BPCER by about 2 points (webcam-replay
   11.9% -> 14.0%). On one live video never trained on, 9% of frames fall below the threshold raw
-  and 16-23% at JPEG quality 95-70, and in the load test 13 of 55 finished sessions of that video
-  were stopped by passive liveness (`docs/jpeg_sensitivity.md`, `docs/speed.md`); attacks stay
-  rejected. Send high-quality frames (the web page uses JPEG 0.95) or recalibrate the threshold
+  and 16-23% at JPEG quality 95-70 (`docs/jpeg_sensitivity.md`); attacks stay rejected. In the
+  load test, 13 of 55 finished sessions of that video were stopped by passive liveness while a
+  fake decision needed 5 low frames in a row; sessions now need a whole window (10), and none of
+  48 was stopped (`docs/speed.md`). Send high-quality frames (the web page uses JPEG 0.95) or recalibrate the threshold
   for your camera path.
 - Not evaluated on 3D masks, cut-out prints worn as masks (a few in celeba-spoof), or
   deepfake injection attacks that bypass the camera.

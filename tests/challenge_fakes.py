@@ -72,7 +72,7 @@ class ScriptedLiveness:
     def __init__(self, script):
         self.script = script
 
-    def stream(self, window, min_frames):
+    def stream(self, window, min_frames, reject_frames=None):
         return ScriptedStream(self.script)
 
 

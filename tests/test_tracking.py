@@ -42,3 +42,24 @@ def test_lost_track_is_forgotten():
     for _ in range(3):
         step(tr, [], [])
     assert not tr.tracks
+
+
+def test_a_fake_decision_can_need_a_longer_run_than_a_real_one():
+    tr = FaceTracker(threshold=0.5, window=10, min_frames=3, reject_frames=8)
+    b = FaceBox(0, 0, 50, 50)
+    labels = [step(tr, [b], [0.9])[0][2] for _ in range(3)]
+    assert labels[-1] == "real"                                   # 3 live frames decide real
+    dip = [step(tr, [b], [0.1])[0] for _ in range(7)]
+    assert [o[2] for o in dip] == ["real"] * 7                    # a 7-frame dip does not end it
+    assert step(tr, [b], [0.1])[0][2] == "fake"                   # the 8th low frame does
+    fresh = FaceTracker(threshold=0.5, window=10, min_frames=3, reject_frames=8)
+    out = [step(fresh, [b], [0.05])[0] for _ in range(8)]
+    assert [o[2] for o in out] == ["pending"] * 7 + ["fake"]      # a replay is caught within 8 frames
+
+
+def test_reject_frames_must_fit_the_window():
+    import pytest
+    with pytest.raises(ValueError, match="reject_frames"):
+        FaceTracker(window=5, min_frames=3, reject_frames=6)
+    with pytest.raises(ValueError):
+        FaceTracker(window=10, min_frames=5, reject_frames=4)

@@ -43,8 +43,8 @@ class LivenessDetector:
         return [FaceResult(b, float(s), REAL if s >= self.threshold else FAKE, float(s))
                 for b, s in zip(boxes, scores)]
 
-    def stream(self, window: int = 10, min_frames: int = 5) -> "LivenessStream":
-        return LivenessStream(self, FaceTracker(self.threshold, window, min_frames))
+    def stream(self, window: int = 10, min_frames: int = 5, reject_frames: int | None = None) -> "LivenessStream":
+        return LivenessStream(self, FaceTracker(self.threshold, window, min_frames, reject_frames=reject_frames))
 
     def process(self, frames: Iterable[Frame], **kw) -> Iterator[tuple[Frame, list[FaceResult]]]:
         s = self.stream(**kw)

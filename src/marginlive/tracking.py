@@ -24,11 +24,19 @@ class FaceTracker:
     A track's score is the mean P(real) over its last ``window`` frames. It is ``pending``
     until it has ``min_frames`` scores, and its label is decided once the last ``min_frames``
     per-frame labels agree with the label of the mean (consistent frames); until then the
-    previous decision stands (or ``pending`` if there is none).
+    previous decision stands (or ``pending`` if there is none). A *fake* decision can be made
+    to need a longer run of consistent frames, ``reject_frames`` (at most ``window``): where a
+    fake decision ends a session, a short dip of a live face (a head turn, a blurred frame)
+    should not, while a replay, scored low frame after frame, is still caught within
+    ``reject_frames`` frames.
     """
 
     def __init__(self, threshold: float = 0.5, window: int = 10, min_frames: int = 5,
-                 iou: float = 0.3, max_missed: int = 10):
+                 iou: float = 0.3, max_missed: int = 10, reject_frames: int | None = None):
+        self.reject_frames = min_frames if reject_frames is None else int(reject_frames)
+        if not 1 <= min_frames <= window or not min_frames <= self.reject_frames <= window:
+            raise ValueError(f"need 1 <= min_frames ({min_frames}) <= reject_frames ({self.reject_frames}) "
+                             f"<= window ({window})")
         self.threshold, self.window, self.min_frames = threshold, window, min_frames
         self.iou, self.max_missed = iou, max_missed
         self.tracks: dict[int, Track] = {}
@@ -70,8 +78,9 @@ class FaceTracker:
         mean = float(np.mean(t.scores))
         if len(t.scores) >= self.min_frames:
             want = REAL if mean >= self.threshold else FAKE
-            recent = list(t.scores)[-self.min_frames:]
-            if all((s >= self.threshold) == (want == REAL) for s in recent):
+            need = self.min_frames if want == REAL else self.reject_frames
+            recent = list(t.scores)[-need:]
+            if len(recent) == need and all((s >= self.threshold) == (want == REAL) for s in recent):
                 self._labels[t.id] = want
         label = self._labels.get(t.id, PENDING)
         return mean, label, label != PENDING

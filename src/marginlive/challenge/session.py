@@ -7,8 +7,8 @@
       -> ACCEPTED(identity) | REJECTED(reason)
 
 Rules: one face only (two faces reject); the same tracked face throughout (a swap
-rejects); passive liveness keeps running during the challenges (a turn to *fake*
-rejects); each challenge has a timeout and a limited number of retries (a fresh random
+rejects); passive liveness keeps running during the challenges (a turn to *fake*, a
+whole window of consistently low frames, rejects); each challenge has a timeout and a limited number of retries (a fresh random
 action each time); a face gone, or frames too dark or blurred, for longer than a grace
 period rejects; the session itself has an overall deadline. Every event is timestamped
 in ``log``. The session never passes on missing evidence.
@@ -39,6 +39,10 @@ class SessionConfig:
     retries: int = 1                 # extra challenges allowed after a timeout
     passive_min_frames: int = 5
     passive_window: int = 10
+    # a fake decision ends the session, so it needs more consistent low frames than a real one
+    # does; None: the whole window (1 s at the web page's 10 frames/s). A replay scores low
+    # throughout; a live face can dip for a few frames.
+    passive_reject_frames: int | None = None
     max_absent_s: float = 1.5        # face gone (or frame unusable) longer than this: reject
     waiting_timeout_s: float = 20.0
     session_timeout_s: float = 60.0
@@ -78,7 +82,8 @@ class Session:
     rng: secrets.SystemRandom = field(default_factory=secrets.SystemRandom)
 
     def __post_init__(self):
-        self.stream = self.liveness.stream(self.config.passive_window, self.config.passive_min_frames)
+        self.stream = self.liveness.stream(self.config.passive_window, self.config.passive_min_frames,
+                                           self.config.passive_reject_frames or self.config.passive_window)
         self.landmarker = self.landmarker or Landmarker()
         self.state = WAITING
         self.reason = ""

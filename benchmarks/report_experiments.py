@@ -270,7 +270,9 @@ the chi-squared model without the grid 0.946 / 13.1% (NUAA 4.5%), the raw-histog
 14.2% (NUAA 4.7%), the networks-only model 0.829 / 27.3%. Other splits (texture alone, three seeds,
 replay / NUAA AUC): 2 rows 0.950 / 0.976, 2 columns 0.951 / 0.966, 3x3 0.929 / 0.996 (the face
 alone in the middle cell: prints separate, replays do not), 4x4 0.947 / 0.995. Codes at every 2nd
-pixel with the grid: 0.941 / 0.977.
+pixel with the grid: 0.941 / 0.977. Around the kept 2x2 setting: + the whole view's histograms
+0.959 / 0.985; tolerance 3 0.944 / 0.987; the view at 64 px 0.928 / 0.979; a 3x view at 96 px
+0.946 / 0.987; + a second grid at 64 px 0.957 / 0.992; none is clearly better.
 
 Screened beside it (texture branch alone, three seeds, lossless crops; replay / NUAA AUC):
 

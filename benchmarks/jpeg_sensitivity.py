@@ -37,18 +37,19 @@ def scores_at(model, frames, boxes, quality):
 
 
 def heldout_rows(dataset: str, quality: int = 95) -> list[str]:
-    import csv
-    from marginlive.evaluation.metrics import apcer_bpcer, eer
+    from marginlive.evaluation.metrics import apcer_bpcer
     from marginlive.frames import read_image
     from marginlive.margin import crop_margin
+    from marginlive.training.collect import read_manifest_rows
     from marginlive.training.cv import fold_train_indices
     from marginlive.training.dataset import group_kfold, load_dataset
     from marginlive.training.texture import TEXTURE_C, _regression, texture_features, texture_histograms
     from marginlive.types import FaceBox
+    from report_experiments import fold_thresholds
     ds = load_dataset(dataset)
-    rows = list(csv.DictReader(open(Path(dataset) / "manifest.csv", newline="")))
+    by_path = {r["path"]: r for r in read_manifest_rows(Path(dataset) / "manifest.csv")}
     jpeg = np.zeros_like(ds.contexts)
-    for i, r in enumerate(rows):   # the same frame and box as the stored crop, JPEG-compressed first
+    for i, r in enumerate(by_path[p] for p in ds.paths):   # the stored crop's frame and box, JPEG-compressed first
         f = read_image(Path(SHARED) / "data" / r["dataset"] / r["source"])
         f = cv2.imdecode(cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
         jpeg[i] = crop_margin(f, FaceBox(*map(float, r["box"].split())), 4.0, ds.contexts.shape[1])
@@ -59,14 +60,12 @@ def heldout_rows(dataset: str, quality: int = 95) -> list[str]:
         per = {d: [] for d in ("webcam-replay", "nuaa-print")}
         for seed in (0, 1, 2):
             s, sq, thr = (np.full(len(ds), np.nan) for _ in range(3))
-            folds = [pool[rel] for rel in group_kfold(ds.groups[pool], 4, seed)]
-            for test in folds:
+            for rel in group_kfold(ds.groups[pool], 4, seed):
+                test = pool[rel]
                 tr = fold_train_indices(ds, test)
                 m = _regression(TEXTURE_C).fit(feats[0][tr], ds.labels[tr])
                 s[test], sq[test] = (m.predict_proba(f[test])[:, 1] for f in feats)
-            for test in folds:
-                other = np.setdiff1d(pool, test)
-                thr[test] = eer(s[other], ds.labels[other])[1]
+            thr[pool] = fold_thresholds({"index": pool.tolist(), "scores": s[pool].tolist(), "seed": seed}, ds)[2]
             for d in per:
                 m = pool[ds.datasets[pool] == d]
                 per[d].append([apcer_bpcer((x[m] >= thr[m]).astype(float), ds.labels[m], 0.5, ds.attacks[m])[k]

@@ -69,6 +69,12 @@ def margin_doc(path: Path):
     return res, names
 
 
+def _logit(p):
+    import numpy as np
+    p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
 def fold_thresholds(run: dict, ds):
     """(index, scores, threshold per image) of one run: each fold's images get the EER threshold
     of the other folds' out-of-fold scores (a threshold that never saw their groups)."""
@@ -90,16 +96,15 @@ def window_section(name: str, res: dict, ds, windows=(1, 5, 10)) -> list[str]:
     groups where the single-frame errors concentrate (seed 0)."""
     import numpy as np
     from marginlive.evaluation.metrics import all_metrics, apcer_bpcer
-    logit = lambda p: np.log(np.clip(p, 1e-6, 1 - 1e-6) / (1 - np.clip(p, 1e-6, 1 - 1e-6)))  # noqa: E731
+    folds = {run["seed"]: fold_thresholds(run, ds) for run in res["runs"]}   # (index, scores, thresholds)
     rows = ["| frames per decision | " + " | ".join(f"{d} windows | {d} AUC | {d} APCER | {d} BPCER | {d} ACER"
                                                   for d in DATASETS) + " |", "|---" * (1 + 5 * len(DATASETS)) + "|"]
     for w in windows:
         cells = [str(w)]
         for d in DATASETS:
             per = []
-            for run in res["runs"]:
-                idx, sc, thr = fold_thresholds(run, ds)
-                z, ws, ys, atk, dec = logit(sc), [], [], [], []
+            for idx, sc, thr in folds.values():
+                z, ws, ys, atk, dec = _logit(sc), [], [], [], []
                 for g in sorted(set(ds.groups[idx][ds.datasets[idx] == d].tolist())):
                     for y in (0, 1):
                         pos = np.flatnonzero((ds.groups[idx] == g) & (ds.labels[idx] == y))
@@ -108,15 +113,14 @@ def window_section(name: str, res: dict, ds, windows=(1, 5, 10)) -> list[str]:
                             ws.append(z[win].mean())
                             ys.append(y)
                             atk.append(ds.attacks[idx[win[0]]])
-                            dec.append(float(ws[-1] >= logit(thr[win[0]])))
+                            dec.append(float(ws[-1] >= _logit(thr[win[0]])))
                 r = apcer_bpcer(np.array(dec), np.array(ys), 0.5, np.array(atk))
                 per.append((all_metrics(np.array(ws), np.array(ys), 0.0, np.array(atk))["auc"], r["apcer"],
                             r["bpcer"], r["acer"], len(ws)))
             a = np.array(per)
             cells += [str(int(a[0, 4])), f"{a[:, 0].mean():.3f}"] + [f"{100 * a[:, k].mean():.1f}%" for k in (1, 2, 3)]
         rows.append("| " + " | ".join(cells) + " |")
-    run = [r for r in res["runs"] if r["seed"] == 0][0]
-    idx, sc, thr = fold_thresholds(run, ds)
+    idx, sc, thr = folds[0]
     worst = []
     for g in sorted(set(ds.groups[idx].tolist())):
         m = ds.groups[idx] == g
@@ -352,11 +356,11 @@ def fuse_runs(parts: list[list[dict]], weights, ds, mode: str = "prob") -> list[
         rs = [next(r for r in runs if r["seed"] == seed) for runs in parts]
         assert all(r["index"] == rs[0]["index"] for r in rs), "runs of one seed must share their folds"
         idx = np.array(rs[0]["index"])
-        p = np.clip(np.array([r["scores"] for r in rs], float), 1e-6, 1 - 1e-6)
+        p = np.array([r["scores"] for r in rs], float)
         if mode == "logit":
-            sc = 1 / (1 + np.exp(-(w[:, None] * np.log(p / (1 - p))).sum(0)))
+            sc = 1 / (1 + np.exp(-(w[:, None] * _logit(p)).sum(0)))
         else:
-            sc = (w[:, None] * p).sum(0)
+            sc = (w[:, None] * np.clip(p, 1e-6, 1 - 1e-6)).sum(0)
         full = np.full(len(ds), np.nan)
         full[idx] = sc
         out.append(pooled_result(ds, idx, full, rs[0].get("k", 4), seed, {"fusion": mode, "weights": w.tolist()}))

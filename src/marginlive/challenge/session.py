@@ -8,10 +8,11 @@
 
 Rules: one face only (two faces reject); the same tracked face throughout (a swap
 rejects); passive liveness keeps running during the challenges (a turn to *fake*, a
-whole window of consistently low frames, rejects); each challenge has a timeout and a limited number of retries (a fresh random
-action each time); a face gone, or frames too dark or blurred, for longer than a grace
-period rejects; the session itself has an overall deadline. Every event is timestamped
-in ``log``. The session never passes on missing evidence.
+whole window of consistently low frames, rejects); each challenge has a timeout and a
+limited number of retries (a fresh random action each time); a face gone, or frames too
+dark or blurred, for longer than a grace period rejects; the session itself has an overall
+deadline. Every event is timestamped in ``log``. The session never passes on missing
+evidence.
 """
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -191,7 +192,6 @@ class ColourTexture(nn.Module):
         view size, so the exported graph holds them as such."""
         h, w = int(h), int(w)           # fixed by the view size (only the batch axis is dynamic)
         if (h, w) not in self._cells:   # plain Python/NumPy: nothing here is traced into the graph
-            import numpy as np
             g = self.grid
             cell = (np.arange(h) * g // h)[:, None] * g + (np.arange(w) * g // w)[None, :]
             counts = np.repeat(np.bincount(cell.ravel(), minlength=g * g), 768).astype(np.float32)

@@ -18,8 +18,10 @@ from pathlib import Path
 import numpy as np
 from common import DOCS
 
-def _texture_name(tolerance: int, chi2_steps: int, grid: int, stride: int) -> str:
-    return (f"colour texture: YCrCb LBP{f' tolerance {tolerance}' if tolerance else ''}"
+def _texture_name(tolerance: int, chi2_steps: int, grid: int, stride: int, sigma_step: float = 0.0) -> str:
+    tol = (f" tolerance max({tolerance}, ceil(sigma/{sigma_step:g}))" if sigma_step else
+           f" tolerance {tolerance}" if tolerance else "")
+    return (f"colour texture: YCrCb LBP{tol}"
             f"{', chi2 map' if chi2_steps else ''}{f', {grid}x{grid} grid' if grid > 1 else ''}, 4x context at 128 px, "
             f"every {'2nd ' if stride == 2 else ''}pixel")
 
@@ -28,9 +30,10 @@ CONFIGS = {
     "paper: livenessnet, m2.0, paper aug": dict(arch="livenessnet", margin=2.0, aug="paper"),
     "livenessnet, m2.0, paper aug + synthetic screens": dict(arch="livenessnet", margin=2.0, aug="paper", synth=1.0),
     "livenessnet, m4.0, paper aug": dict(arch="livenessnet", margin=4.0, aug="paper"),
-    **{_texture_name(tol, chi2, grid, stride): dict(texture=True, stride=stride, tolerance=tol, chi2_steps=chi2,
-                                                     c=3e-4 if chi2 else 1e-3, grid=grid)
-       for tol, chi2, grid in ((0, 0, 1), (2, 0, 1), (2, 2, 1), (2, 2, 2)) for stride in (1, 2)},
+    **{_texture_name(tol, chi2, grid, stride, sig): dict(texture=True, stride=stride, tolerance=tol, chi2_steps=chi2,
+                                                          c=3e-4 if chi2 else 1e-3, grid=grid, sigma_step=sig)
+       for tol, chi2, grid, sig in ((0, 0, 1, 0), (2, 0, 1, 0), (2, 2, 1, 0), (2, 2, 2, 0), (1, 2, 2, 24.0))
+       for stride in (1, 2)},
     "minires, m2.0, strong aug, balanced": dict(arch="minires", margin=2.0, aug="strong", balance=True),
     "minires, m2.0, strong aug, balanced + synthetic screens": dict(arch="minires", margin=2.0, aug="strong",
                                                                     balance=True, synth=1.0),
@@ -89,15 +92,16 @@ def main():
         spec = dict(CONFIGS[name])
         synth = spec.pop("synth", 0.0)
         if spec.pop("texture", False):  # a logistic regression: seconds, so no reuse needed
-            key = stride, tol, grid = spec["stride"], spec["tolerance"], spec["grid"]
+            key = stride, tol, grid, sig = spec["stride"], spec["tolerance"], spec["grid"], spec["sigma_step"]
             if key not in texture_hists:
-                texture_hists[key] = texture_histograms(base.contexts, stride=stride, tolerance=tol, grid=grid)
+                texture_hists[key] = texture_histograms(base.contexts, stride=stride, tolerance=tol, grid=grid,
+                                                        sigma_step=sig)
             runs = []
             for seed in a.seeds:
                 t = time.perf_counter()
                 runs.append(cross_validate_texture(base, 4, seed, mask, hists=texture_hists[key], stride=stride,
                                                    tolerance=tol, chi2_steps=spec["chi2_steps"], c=spec["c"],
-                                                   grid=grid))
+                                                   grid=grid, sigma_step=sig))
                 runs[-1]["seconds"] = time.perf_counter() - t
             done[name] = {"config": runs[0]["config"], "runs": runs, "summary": summarise(runs)}
             log(f"{name}: " + format_summary(done[name]["summary"]))

@@ -51,7 +51,9 @@ def main():
     ap.add_argument("--texture", type=float, default=0.0,
                     help="add the colour-texture branch with this fusion weight (the networks share the rest)")
     ap.add_argument("--texture-stride", type=int, default=1)
-    ap.add_argument("--texture-tolerance", type=int, default=2)
+    ap.add_argument("--texture-tolerance", type=int, default=2, help="the LBP tolerance (the least, with a sigma step)")
+    ap.add_argument("--texture-sigma-step", type=float, default=0.0,
+                    help="one more tolerance level per this much of a channel's standard deviation (0: fixed)")
     ap.add_argument("--texture-chi2", type=int, default=2, help="chi-squared map steps (0: raw histograms)")
     ap.add_argument("--texture-c", type=float, default=3e-4, help="the texture regression's C")
     ap.add_argument("--texture-grid", type=int, default=2, help="histograms per cell of a GRID x GRID split")
@@ -82,10 +84,10 @@ def main():
                          "recipe": a.row, "images_per_s": round(ips, 1), "seconds": round(seconds, 1)},
             "metrics": {"leave_groups_out_cv": cv, "cv_seeds": gen["seeds"], "cv_folds": 4}}
     if a.texture:  # fitted on the shared data as collected (synthetic screens measured worse for it)
-        tex = fit_texture(texture_histograms(base.contexts, stride=a.texture_stride, tolerance=a.texture_tolerance,
-                                             grid=a.texture_grid),
-                          base.labels, c=a.texture_c, stride=a.texture_stride, tolerance=a.texture_tolerance,
-                          chi2_steps=a.texture_chi2, grid=a.texture_grid)
+        kw = dict(stride=a.texture_stride, tolerance=a.texture_tolerance, grid=a.texture_grid,
+                  sigma_step=a.texture_sigma_step)
+        tex = fit_texture(texture_histograms(base.contexts, **kw), base.labels, c=a.texture_c,
+                          chi2_steps=a.texture_chi2, **kw)
         branches = [(TEXTURE_MARGIN, tex, TEXTURE_SIZE)] + [(m, n) for m, n in nets.items()]
         weights = [a.texture] + [(1 - a.texture) / len(nets)] * len(nets)
         meta.update(input_size=CONTEXT_SIZE, margin=CONTEXT_MARGIN, arch=f"colour-texture + multiscale({a.arch})",
@@ -118,8 +120,11 @@ def main():
                 f"{100 * m['apcer']['mean']:.1f}% | {100 * m['bpcer']['mean']:.1f}% | "
                 f"{100 * m['acer']['mean']:.1f}% ± {100 * m['acer']['std']:.1f} |")
     if a.texture:
+        tolerance_text = (f"max({a.texture_tolerance}, ceil(sigma / {a.texture_sigma_step:g})) levels above the centre "
+                          "(sigma: the channel's standard deviation over the view)" if a.texture_sigma_step else
+                          f"{a.texture_tolerance} levels above the centre")
         shape = (f"- Colour texture + multi-scale network: a colour-texture branch (8-neighbour LBP codes, a bit set "
-                 f"where the neighbour is at least {a.texture_tolerance} levels above the centre, of the Y, Cr "
+                 f"where the neighbour is at least {tolerance_text}, of the Y, Cr "
                  f"and Cb channels of the whole 4x context at 128x128{', at every 2nd pixel' if a.texture_stride == 2 else ''}"
                  f"{f', one histogram per channel in each cell of a {a.texture_grid}x{a.texture_grid} grid (the face at the centre)' if a.texture_grid > 1 else ''}; "
                  + ("a logistic regression on their histograms after an explicit additive chi-squared map, so it "

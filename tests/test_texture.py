@@ -142,3 +142,24 @@ def test_grid_histograms_are_per_cell_and_add_up_to_the_whole():
     assert flat_y[0] > 0.9 and flat_y[2] > 0.9 and flat_y[1] < 0.2 and flat_y[3] < 0.2
     with pytest.raises(ValueError, match="grid"):
         fit_texture(np.zeros((4, 768), np.float32), np.array([0, 1, 0, 1]), grid=2)
+
+
+def test_sigma_step_reads_a_step_relative_to_the_views_contrast():
+    """With a sigma step, a 2-level step is an edge in a flat, dim view and not in a contrasty one."""
+    img = np.full((1, 32, 32, 3), 100, np.uint8)
+    img[:, :16, 16:] = 102                                     # a faint step in the top half
+    loud = img.copy()
+    loud[:, 24:] = np.where(np.arange(32) % 2, 0, 255).astype(np.uint8)[None, None, :, None]   # stripes below
+    br = ColourTexture(tolerance=1, sigma_step=24.0)
+
+    def east_bit(im, branch):   # the Y code at pixel (6, 15), whose east neighbour is across the step
+        return int(branch.codes(context_view(context_tensor(im), 32, 1, 32))[0, 0].view(30, 30)[5, 14]) >> 3 & 1
+
+    assert east_bit(img, br) == 1 and east_bit(loud, br) == 0
+    assert east_bit(img, ColourTexture(tolerance=1)) == east_bit(loud, ColourTexture(tolerance=1)) == 1
+    for im in (img, loud):   # grey: Y is the level, Cr = Cb = 128 (flat: the least tolerance)
+        gray = im[0, :, :, 0].astype(np.float32)
+        v = torch.from_numpy(np.stack([gray, np.full_like(gray, 128), np.full_like(gray, 128)])[None])
+        want = [max(1.0, float(np.ceil(gray.std() / 24.0))), 1.0, 1.0]
+        assert br.tolerances(v)[0, :, 0, 0].tolist() == want
+    assert ColourTexture(tolerance=2).tolerances(v) == 2.0   # no sigma step: the fixed tolerance

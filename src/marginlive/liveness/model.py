@@ -135,9 +135,13 @@ class ColourTexture(nn.Module):
 
     Input: float (N, 3, S, S) BGR in [0, 1]. Pixels are taken to 8-bit levels and converted
     to YCrCb as OpenCV does (to within one level); each interior pixel gets an 8-neighbour LBP
-    code per channel. ``histograms`` gives the code histograms of each channel in each cell of a
-    ``grid`` x ``grid`` split of the view (the face sits at the centre, so a 2x2 grid keeps apart
-    what lies above, below, left and right of it): (N, 768 * grid^2), each channel-cell block
+    code per channel. With ``sigma_step`` > 0 each image and channel gets its own tolerance,
+    max(``tolerance``, ceil(sigma / ``sigma_step``)), sigma being the channel's standard deviation
+    over the view, so a bit means "brighter by a step relative to this image's contrast": a dim,
+    flat view and a bright, contrasty one are read on comparable scales. ``histograms`` gives the
+    code histograms of each channel in each cell of a ``grid`` x ``grid`` split of the view (the
+    face sits at the centre, so a 2x2 grid keeps apart what lies above, below, left and right of
+    it): (N, 768 * grid^2), each channel-cell block
     summing to 1. ``features`` maps them, bin by bin, with the explicit additive chi-squared kernel map
     (Vedaldi and Zisserman 2012, sklearn's ``AdditiveChi2Sampler``) when ``chi2_steps`` > 0, so
     that a linear model on the features acts like a chi-squared kernel machine on the
@@ -147,12 +151,13 @@ class ColourTexture(nn.Module):
     NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1))
 
     def __init__(self, stride: int = 1, tolerance: int = 0, chi2_steps: int = 0, chi2_interval: float = 0.5,
-                 grid: int = 1):
+                 grid: int = 1, sigma_step: float = 0.0):
         super().__init__()
         self.stride = stride     # LBP codes at every stride-th pixel (a histogram needs no more)
         # a bit is set when the neighbour is at least `tolerance` levels above the centre (0: the
         # classic LBP); 2 ignores the level-sized wobble that compression and noise add
         self.tolerance = float(tolerance)
+        self.sigma_step = float(sigma_step)   # > 0: tolerance adapts to each channel's contrast
         self.chi2_steps, self.chi2_interval = int(chi2_steps), float(chi2_interval)
         self.grid = int(grid)
         self._cells = {}         # (h, w) of the code map -> (bin offset per pixel, pixels per bin)
@@ -179,12 +184,22 @@ class ColourTexture(nn.Module):
         cb = torch.floor(((b - y) * 564.0 + 128500.0) / 1000.0).clamp(0, 255)
         v = torch.stack([y, cr, cb], 1)
         n, s = v.shape[-1], self.stride
-        level = v[:, :, 1:n - 1:s, 1:n - 1:s] + self.tolerance
+        level = v[:, :, 1:n - 1:s, 1:n - 1:s] + self.tolerances(v)
         code = None
         for bit, (dy, dx) in enumerate(self.NEIGHBOURS):   # shifted views: no convolution needed
             b = (v[:, :, 1 + dy:n - 1 + dy:s, 1 + dx:n - 1 + dx:s] >= level).float() * float(1 << bit)
             code = b if code is None else code + b
         return code
+
+    def tolerances(self, v):
+        """(N, 3, S, S) YCrCb levels -> the tolerance, a number or (N, 3, 1, 1) per image and channel.
+        A whole number of levels, as the levels are, so PyTorch and ONNX Runtime set the same bits;
+        they could differ only where sigma / ``sigma_step`` is within float rounding of a whole number."""
+        if not self.sigma_step:
+            return self.tolerance
+        f = v.flatten(2)
+        sigma = torch.sqrt(((f - f.mean(2, keepdim=True)) ** 2).mean(2))
+        return torch.clamp(torch.ceil(sigma / self.sigma_step), min=self.tolerance)[:, :, None, None]
 
     def _cell_bins(self, h: int, w: int):
         """Per code-map pixel, the offset of its grid cell's bins (768 per cell), and per bin

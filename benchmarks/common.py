@@ -19,6 +19,26 @@ def live_frames(n=120, video="live-1.webm"):
     return [f.image for f in read_video_frames(p, max_frames=n)]
 
 
+def video_contexts(video: str, n: int = 460, every: int = 2, quality: int | None = None) -> np.ndarray:
+    """4x context crops (as `marginlive collect` stores them) of the best face in every ``every``-th of
+    the first ``n`` frames of a ../shared video; with ``quality``, cut from the frame after a JPEG round
+    trip at that quality (face boxes always from the raw frame, so only the pixels change)."""
+    import cv2
+    from marginlive.detect import create_detector
+    from marginlive.margin import CONTEXT_MARGIN, CONTEXT_SIZE, crop_margin
+    det = create_detector("mediapipe")
+    out = []
+    for f in live_frames(n, video)[::every]:
+        faces = det.detect(f)
+        if not faces:
+            continue
+        box = max(faces, key=lambda b: b.score)
+        if quality is not None:
+            f = cv2.imdecode(cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
+        out.append(crop_margin(f, box, CONTEXT_MARGIN, CONTEXT_SIZE))
+    return np.stack(out)
+
+
 def timeit(fn, items, warmup=5, repeat=1):
     for x in items[:warmup]:
         fn(x)

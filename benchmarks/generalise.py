@@ -7,6 +7,11 @@ always trains. Writes docs/generalisation.json and the table in docs/generalisat
 
 Run: .venv/bin/python benchmarks/generalise.py DATASET [--configs NAME ...] [--seeds 0 1 2]
 (DATASET: `marginlive collect` of the three shared manifests.)
+
+Texture rows also get an outside check: the branch fitted on all of DATASET scores the live and
+the replay video in ../shared/data/videos (a person and camera in none of the sets; the live one
+raw and after a JPEG round trip at quality 95, as the web page sends it). report_experiments.py
+turns those scores into error rates at the row's calibrated threshold.
 """
 import argparse
 import json
@@ -16,7 +21,19 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from common import DOCS
+from common import DOCS, SHARED, video_contexts
+
+# the outside check's videos: (key, video, JPEG quality of the frame or None)
+OUTSIDE = [("live", "live-1.webm", None), ("live_jpeg95", "live-1.webm", 95), ("replay", "replay-1.webm", None)]
+
+
+def outside_scores(base, hists, spec, contexts) -> dict:
+    """P(real) of each outside video's frames from the texture branch fitted on all of ``base``."""
+    from marginlive.training.texture import _regression, texture_features, texture_histograms
+    kw = {k: spec[k] for k in ("stride", "tolerance", "grid", "sigma_step")}
+    model = _regression(spec["c"]).fit(texture_features(hists, spec["chi2_steps"]), base.labels)
+    return {k: model.predict_proba(texture_features(texture_histograms(c, **kw), spec["chi2_steps"]))[:, 1].tolist()
+            for k, c in contexts.items()}
 
 def _texture_name(tolerance: int, chi2_steps: int, grid: int, stride: int, sigma_step: float = 0.0) -> str:
     tol = (f" tolerance max({tolerance}, ceil(sigma/{sigma_step:g}))" if sigma_step else
@@ -87,7 +104,7 @@ def main():
         with atomic_path(out) as tmp:
             Path(tmp).write_text(json.dumps({"meta": meta, "results": now}, indent=1))
 
-    texture_hists = {}
+    texture_hists, outside = {}, None
     for name in a.configs:
         spec = dict(CONFIGS[name])
         synth = spec.pop("synth", 0.0)
@@ -104,6 +121,13 @@ def main():
                                                    grid=grid, sigma_step=sig))
                 runs[-1]["seconds"] = time.perf_counter() - t
             done[name] = {"config": runs[0]["config"], "runs": runs, "summary": summarise(runs)}
+            if outside is None:
+                have = (SHARED / "data" / "videos").is_dir()
+                outside = {k: video_contexts(v, quality=q) for k, v, q in OUTSIDE} if have else {}
+                if not have:
+                    log("no ../shared/data/videos: texture rows get no outside check")
+            if outside:
+                done[name]["outside"] = outside_scores(base, texture_hists[key], spec, outside)
             log(f"{name}: " + format_summary(done[name]["summary"]))
             save(name)
             continue

@@ -60,12 +60,7 @@ def _formulations():
             self.pw = torch.tensor([float(1 << b) for b in range(8)]).view(1, 1, 8, 1, 1)
 
         def code_map(self, x):
-            v = torch.floor(x * 255.0 + 0.501)
-            b, g, r = v[:, 0], v[:, 1], v[:, 2]
-            y = torch.floor((299.0 * r + 587.0 * g + 114.0 * b + 500.0) / 1000.0)
-            cr = torch.floor(((r - y) * 713.0 + 128500.0) / 1000.0).clamp(0, 255)
-            cb = torch.floor(((b - y) * 564.0 + 128500.0) / 1000.0).clamp(0, 255)
-            v = torch.stack([y, cr, cb], 1)
+            v = self.ycrcb(x)
             n, s = v.shape[-1], self.stride
             level = v[:, :, None, 1:n - 1:s, 1:n - 1:s] + self.tolerance
             nb = torch.stack([v[:, :, 1 + dy:n - 1 + dy:s, 1 + dx:n - 1 + dx:s] for dy, dx in self.NEIGHBOURS], 2)

@@ -24,11 +24,9 @@ def test_ycrcb_levels_match_opencv():
     img = rng.integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
     br = ColourTexture()
     x = context_tensor(img)
-    v = torch.floor(context_view(x, 64, 1, 64) * 255.0 + 0.501)
-    b, g, r = v[:, 0], v[:, 1], v[:, 2]
-    y = torch.floor((299.0 * r + 587.0 * g + 114.0 * b + 500.0) / 1000.0)
+    levels = ColourTexture.ycrcb(context_view(x, 64, 1, 64))[0].permute(1, 2, 0).numpy()
     want = cv2.cvtColor(img[0], cv2.COLOR_BGR2YCrCb).astype(np.int16)
-    assert np.abs(y[0].numpy() - want[..., 0]).max() <= 1
+    assert np.abs(levels - want).max() <= 1 and (levels == np.round(levels)).all()
     # and the codes are 8-bit LBP codes, offset per channel
     c = br.codes(context_view(x, 64, 1, 64)).numpy()
     assert c.shape == (1, 3, 62 * 62)
@@ -54,9 +52,7 @@ def test_codes_equal_a_pixel_by_pixel_lbp(tolerance):
     img = cv2.GaussianBlur(rng.integers(0, 256, (1, 20, 20, 3), dtype=np.uint8)[0], (0, 0), 1.0)[None]
     v = context_view(context_tensor(img), 20, 1, 20)
     c = ColourTexture(tolerance=tolerance).codes(v).numpy()
-    ycrcb = torch.floor(v * 255.0 + 0.501)   # the branch's own levels, checked against OpenCV above
-    b, g, r = ycrcb[0, 0], ycrcb[0, 1], ycrcb[0, 2]
-    y = torch.floor((299.0 * r + 587.0 * g + 114.0 * b + 500.0) / 1000.0)
+    y = ColourTexture.ycrcb(v)[0, 0]   # the branch's own levels, checked against OpenCV above
     want = _reference_lbp(y.numpy().astype(np.uint8), tolerance)
     assert (c[0, 0].reshape(18, 18) == want).all()
     c2 = ColourTexture(stride=2, tolerance=tolerance).codes(v).numpy()

@@ -173,8 +173,9 @@ class ColourTexture(nn.Module):
         (P = ((S - 2) / stride)^2, the interior pixels)."""
         return self.code_map(x).flatten(2).long() + self.offsets
 
-    def code_map(self, x):
-        """(N, 3, S, S) BGR [0, 1] -> (N, 3, H, W) float 8-bit codes of the interior pixels."""
+    @staticmethod
+    def ycrcb(x):
+        """(N, 3, S, S) BGR [0, 1] -> (N, 3, S, S) float Y, Cr, Cb levels (whole numbers, 0..255)."""
         # integer arithmetic in floats (exact below 2^24), so PyTorch and ONNX Runtime agree
         # to the bit: no rounding tie can fall differently
         v = torch.floor(x * 255.0 + 0.501)
@@ -182,7 +183,11 @@ class ColourTexture(nn.Module):
         y = torch.floor((299.0 * r + 587.0 * g + 114.0 * b + 500.0) / 1000.0)
         cr = torch.floor(((r - y) * 713.0 + 128500.0) / 1000.0).clamp(0, 255)
         cb = torch.floor(((b - y) * 564.0 + 128500.0) / 1000.0).clamp(0, 255)
-        v = torch.stack([y, cr, cb], 1)
+        return torch.stack([y, cr, cb], 1)
+
+    def code_map(self, x):
+        """(N, 3, S, S) BGR [0, 1] -> (N, 3, H, W) float 8-bit codes of the interior pixels."""
+        v = self.ycrcb(x)
         n, s = v.shape[-1], self.stride
         level = v[:, :, 1:n - 1:s, 1:n - 1:s] + self.tolerances(v)
         code = None

@@ -121,7 +121,8 @@ def main():
     res = {"machine": machine(), "model": model.name, "total_ms": _time(model.session, x)}
     with tempfile.TemporaryDirectory() as tmp:
         prof = branch_profile(default_model_path(), x, tmp)
-        labels = {f"nets.{i}": f"{b['arch']} {b['margin']:g}x" for i, b in enumerate(meta_branches)}
+        labels = {f"nets.{i}": f"{b['arch']} {b['margin']:g}x at {b.get('size', 64)} px"
+                  for i, b in enumerate(meta_branches)}
         res["profile_ms"] = {labels.get(k, k): v for k, v in prof.items()}
         tex = next((b for b in meta_branches if b["arch"] == "colour-texture"), None)
         if tex is None:
@@ -161,16 +162,16 @@ def main():
              "profile (the profiler's per-op overhead inflates small ops, so read the shares):", "",
              "| part | profiled ms | share |", "|---|---|---|"]
     lines += [f"| {k} | {v:.3f} | {100 * v / prof_total:.0f}% |" for k, v in sorted(res["profile_ms"].items())]
-    lines += ["", "The texture branch alone (its 128 px view pooled from the context, the same codes in each "
-              "formulation, checked):", "", "| formulation | ms |", "|---|---|"]
+    lines += ["", f"The first texture branch alone (its {tex['size']} px view pooled from the context, the same codes "
+              "in each formulation, checked):", "", "| formulation | ms |", "|---|---|"]
     lines += [f"| {k} | {v:.3f} |" for k, v in res["texture"].items()]
     shipped, *others = res["texture"].values()
     verdict = ("Neither rewrite is faster than the shipped graph" if min(others) >= shipped else
                "A rewrite is faster than the shipped graph (see the table)")
-    lines += ["", f"{verdict}: the texture branch alone takes {shipped:.2f} ms, of which the histogram (one "
-              "ScatterElements over 3 x 126 x 126 codes) is the largest op. So the three-branch model cannot reach "
-              "the < 1 ms target on this CPU; that would take dropping branches or codes at every 2nd pixel, both "
-              "measured less accurate (docs/generalisation.md).", ""]
+    lines += ["", f"{verdict}: that branch alone takes {shipped:.2f} ms, of which the histogram (one "
+              "ScatterElements over all its codes) is the largest op. So the shipped model cannot reach the < 1 ms "
+              "target on this CPU; that would take dropping branches or codes at every 2nd pixel, both measured "
+              "less accurate (docs/generalisation.md).", ""]
     write_section(DOCS / "speed.md", "## Model graph (issue 8)", "## Model graph (issue 8)\n\n" + "\n".join(lines))
 
 

@@ -30,16 +30,17 @@ OUTSIDE = [("live", "live-1.webm", None), ("live_jpeg95", "live-1.webm", 95), ("
 def outside_scores(base, hists, spec, contexts) -> dict:
     """P(real) of each outside video's frames from the texture branch fitted on all of ``base``."""
     from marginlive.training.texture import _regression, texture_features, texture_histograms
-    kw = {k: spec[k] for k in ("stride", "tolerance", "grid", "sigma_step")}
+    kw = {k: spec[k] for k in ("stride", "tolerance", "grid", "sigma_step", "size")}
     model = _regression(spec["c"]).fit(texture_features(hists, spec["chi2_steps"]), base.labels)
     return {k: model.predict_proba(texture_features(texture_histograms(c, **kw), spec["chi2_steps"]))[:, 1].tolist()
             for k, c in contexts.items()}
 
-def _texture_name(tolerance: int, chi2_steps: int, grid: int, stride: int, sigma_step: float = 0.0) -> str:
+def _texture_name(tolerance: int, chi2_steps: int, grid: int, stride: int, sigma_step: float = 0.0,
+                  size: int = 128) -> str:
     tol = (f" tolerance max({tolerance}, ceil(sigma/{sigma_step:g}))" if sigma_step else
            f" tolerance {tolerance}" if tolerance else "")
     return (f"colour texture: YCrCb LBP{tol}"
-            f"{', chi2 map' if chi2_steps else ''}{f', {grid}x{grid} grid' if grid > 1 else ''}, 4x context at 128 px, "
+            f"{', chi2 map' if chi2_steps else ''}{f', {grid}x{grid} grid' if grid > 1 else ''}, 4x context at {size} px, "
             f"every {'2nd ' if stride == 2 else ''}pixel")
 
 
@@ -51,6 +52,9 @@ CONFIGS = {
                                                           c=3e-4 if chi2 else 1e-3, grid=grid, sigma_step=sig)
        for tol, chi2, grid, sig in ((0, 0, 1, 0), (2, 0, 1, 0), (2, 2, 1, 0), (2, 2, 2, 0), (1, 2, 2, 24.0))
        for stride in (1, 2)},
+    # the same grid texture at a coarser scale (64 px): fused with the 128 px one, see report_experiments.py
+    _texture_name(2, 2, 2, 1, size=64): dict(texture=True, stride=1, tolerance=2, chi2_steps=2, c=3e-4, grid=2,
+                                             sigma_step=0.0, size=64),
     "minires, m2.0, strong aug, balanced": dict(arch="minires", margin=2.0, aug="strong", balance=True),
     "minires, m2.0, strong aug, balanced + synthetic screens": dict(arch="minires", margin=2.0, aug="strong",
                                                                     balance=True, synth=1.0),
@@ -109,16 +113,18 @@ def main():
         spec = dict(CONFIGS[name])
         synth = spec.pop("synth", 0.0)
         if spec.pop("texture", False):  # a logistic regression: seconds, so no reuse needed
-            key = stride, tol, grid, sig = spec["stride"], spec["tolerance"], spec["grid"], spec["sigma_step"]
+            spec.setdefault("size", 128)
+            key = stride, tol, grid, sig, size = (spec["stride"], spec["tolerance"], spec["grid"], spec["sigma_step"],
+                                                  spec["size"])
             if key not in texture_hists:
-                texture_hists[key] = texture_histograms(base.contexts, stride=stride, tolerance=tol, grid=grid,
-                                                        sigma_step=sig)
+                texture_hists[key] = texture_histograms(base.contexts, size=size, stride=stride, tolerance=tol,
+                                                        grid=grid, sigma_step=sig)
             runs = []
             for seed in a.seeds:
                 t = time.perf_counter()
                 runs.append(cross_validate_texture(base, 4, seed, mask, hists=texture_hists[key], stride=stride,
                                                    tolerance=tol, chi2_steps=spec["chi2_steps"], c=spec["c"],
-                                                   grid=grid, sigma_step=sig))
+                                                   grid=grid, sigma_step=sig, size=size))
                 runs[-1]["seconds"] = time.perf_counter() - t
             done[name] = {"config": runs[0]["config"], "runs": runs, "summary": summarise(runs)}
             if outside is None:

@@ -36,7 +36,7 @@ def main():
     from marginlive.training.dataset import load_dataset
     from marginlive.training.export import export_onnx
     from marginlive.training.synth import add_synthetic_screens
-    from marginlive.training.texture import (TEXTURE_MARGIN, TEXTURE_SIZE, fit_texture, texture_histograms,
+    from marginlive.training.texture import (TEXTURE_MARGIN, fit_texture, texture_histograms,
                                              texture_meta)
     from marginlive.training.train import TrainConfig, save_curves, train
     ap = argparse.ArgumentParser()
@@ -57,9 +57,16 @@ def main():
     ap.add_argument("--texture-chi2", type=int, default=2, help="chi-squared map steps (0: raw histograms)")
     ap.add_argument("--texture-c", type=float, default=3e-4, help="the texture regression's C")
     ap.add_argument("--texture-grid", type=int, default=2, help="histograms per cell of a GRID x GRID split")
+    ap.add_argument("--texture-sizes", type=int, nargs="+", default=[128],
+                    help="one texture branch per view size (px) of the 4x context, each its own regression")
+    ap.add_argument("--texture-split", type=float, nargs="+", default=None,
+                    help="each size's share of the texture weight (default: equal)")
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--batch", type=int, default=16)
     a = ap.parse_args()
+    split = a.texture_split or [1.0 / len(a.texture_sizes)] * len(a.texture_sizes)
+    if len(split) != len(a.texture_sizes) or abs(sum(split) - 1) > 1e-6:
+        ap.error("--texture-split needs one share per --texture-sizes entry, summing to 1")
     rows = json.loads((DOCS / "generalisation_summary.json").read_text())
     gen = rows[a.row]
     base = load_dataset(a.dataset)
@@ -86,14 +93,15 @@ def main():
     if a.texture:  # fitted on the shared data as collected (synthetic screens measured worse for it)
         kw = dict(stride=a.texture_stride, tolerance=a.texture_tolerance, grid=a.texture_grid,
                   sigma_step=a.texture_sigma_step)
-        tex = fit_texture(texture_histograms(base.contexts, **kw), base.labels, c=a.texture_c,
-                          chi2_steps=a.texture_chi2, **kw)
-        branches = [(TEXTURE_MARGIN, tex, TEXTURE_SIZE)] + [(m, n) for m, n in nets.items()]
-        weights = [a.texture] + [(1 - a.texture) / len(nets)] * len(nets)
+        texs = [fit_texture(texture_histograms(base.contexts, size=size, **kw), base.labels, c=a.texture_c,
+                            chi2_steps=a.texture_chi2, **kw) for size in a.texture_sizes]
+        branches = ([(TEXTURE_MARGIN, t, size) for t, size in zip(texs, a.texture_sizes)] +
+                    [(m, n) for m, n in nets.items()])
+        weights = [a.texture * f for f in split] + [(1 - a.texture) / len(nets)] * len(nets)
         meta.update(input_size=CONTEXT_SIZE, margin=CONTEXT_MARGIN, arch=f"colour-texture + multiscale({a.arch})",
-                    branches=[texture_meta(tex, a.texture)] +
+                    branches=[texture_meta(t, w, size) for t, w, size in zip(texs, weights, a.texture_sizes)] +
                              [{"margin": m, "arch": a.arch, "size": 64, "weight": round(w, 4)}
-                              for m, w in zip(nets, weights[1:])])
+                              for m, w in zip(nets, weights[len(texs):])])
         export_onnx(MultiScale(branches, weights=weights), out, meta, check_crops=base.contexts[:16], deployable=True)
     elif len(nets) == 1:
         meta.update(input_size=64, margin=a.margins[0])
@@ -123,15 +131,19 @@ def main():
         tolerance_text = (f"max({a.texture_tolerance}, ceil(sigma / {a.texture_sigma_step:g})) levels above the centre "
                           "(sigma: the channel's standard deviation over the view)" if a.texture_sigma_step else
                           f"{a.texture_tolerance} levels above the centre")
+        views = " and ".join(f"{z}x{z}" for z in a.texture_sizes) + (
+            " (one branch per view size, each its own regression)" if len(a.texture_sizes) > 1 else "")
+        tex_weights = " + ".join(f"{a.texture * f:.2g} at {z} px" for f, z in zip(split, a.texture_sizes)) \
+            if len(a.texture_sizes) > 1 else f"{a.texture:g}"
         shape = (f"- Colour texture + multi-scale network: a colour-texture branch (8-neighbour LBP codes, a bit set "
                  f"where the neighbour is at least {tolerance_text}, of the Y, Cr "
-                 f"and Cb channels of the whole 4x context at 128x128{', at every 2nd pixel' if a.texture_stride == 2 else ''}"
+                 f"and Cb channels of the whole 4x context at {views}{', at every 2nd pixel' if a.texture_stride == 2 else ''}"
                  f"{f', one histogram per channel in each cell of a {a.texture_grid}x{a.texture_grid} grid (the face at the centre)' if a.texture_grid > 1 else ''}; "
                  + ("a logistic regression on their histograms after an explicit additive chi-squared map, so it "
                     "acts like a chi-squared kernel machine, all inside the graph) and " if a.texture_chi2 else
                     "a logistic regression on their histograms) and ") +
                  f"{len(nets)} `{a.arch}` branches at margins {', '.join(f'{m:g}x' for m in a.margins)} (64x64 each), "
-                 f"fused by a weighted mean of logits (texture {a.texture:g}, each network {(1 - a.texture) / len(nets):.3g}). "
+                 f"fused by a weighted mean of logits (texture {tex_weights}, each network {(1 - a.texture) / len(nets):.3g}). "
                  "Input: the 4x context crop (256x256, face box enlarged 4x about its centre, squared, black outside "
                  "the frame); each branch cuts and pools its view inside the graph, the same arithmetic as in "
                  f"training. Threshold {meta['threshold']:.2f} on P(real): the EER threshold of this recipe's "
@@ -195,14 +207,14 @@ code on the same faces, not as an estimate of accuracy):
 - Screen replays of a new device in a new room are the weak case (see the APCER above); the
   behavioural challenge and the identity step are there because passive liveness alone is not
   enough.
-- Its colour-texture branch reads fine texture, which compression smooths. On held-out groups,
-  JPEG quality 95 of the frames raises the texture branch's BPCER by about 2 points (webcam-replay
-  11.9% -> 14.0%). On one live video never trained on, 9% of frames fall below the threshold raw
-  and 16-23% at JPEG quality 95-70 (`docs/jpeg_sensitivity.md`); attacks stay rejected. In the
-  load test, 13 of 55 finished sessions of that video were stopped by passive liveness while a
-  fake decision needed 5 low frames in a row; sessions now need a whole window (10), and none of
-  48 was stopped (`docs/speed.md`). Send high-quality frames (the web page uses JPEG 0.95) or recalibrate the threshold
-  for your camera path.
+- Its colour-texture branches read fine texture, which compression smooths. On held-out groups,
+  JPEG quality 95 of the frames raises the 128 px texture branch's BPCER by about 2 points
+  (webcam-replay 11.9% -> 14.0%). On one live video never trained on, 7% of frames fall below the
+  threshold raw, 7% at JPEG quality 95 and 11-13% at 90-70 (the single-scale model before it: 9%,
+  16% and 21-23%; `docs/jpeg_sensitivity.md`); its replay stays rejected. A session's fake
+  decision needs a whole window of low frames (10), and in the load test none of 74 sessions of
+  that video was stopped by passive liveness (`docs/speed.md`). Send high-quality frames (the web
+  page uses JPEG 0.95) or recalibrate the threshold for your camera path.
 - Not evaluated on 3D masks, cut-out prints worn as masks (a few in celeba-spoof), or
   deepfake injection attacks that bypass the camera.
 """

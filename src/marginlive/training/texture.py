@@ -69,9 +69,9 @@ def fit_texture(hists: np.ndarray, labels: np.ndarray, c: float = TEXTURE_C, str
     return branch.eval()
 
 
-def texture_meta(branch: ColourTexture, weight: float) -> dict:
+def texture_meta(branch: ColourTexture, weight: float, size: int = TEXTURE_SIZE) -> dict:
     """The texture branch as the model file's metadata lists it among its branches."""
-    return {"margin": TEXTURE_MARGIN, "arch": "colour-texture", "size": TEXTURE_SIZE, "stride": branch.stride,
+    return {"margin": TEXTURE_MARGIN, "arch": "colour-texture", "size": size, "stride": branch.stride,
             "tolerance": int(branch.tolerance), "sigma_step": branch.sigma_step, "chi2_steps": branch.chi2_steps,
             "grid": branch.grid, "weight": round(weight, 4)}
 
@@ -80,12 +80,12 @@ def cross_validate_texture(ds: Dataset, k: int = 4, seed: int = 0, eval_mask: np
                            c: float = TEXTURE_C, hists: np.ndarray | None = None,
                            stride: int = TEXTURE_STRIDE, tolerance: int = TEXTURE_TOLERANCE,
                            chi2_steps: int = TEXTURE_CHI2_STEPS, grid: int = TEXTURE_GRID,
-                           sigma_step: float = TEXTURE_SIGMA_STEP) -> dict:
-    """Leave-groups-out scores of the texture branch, on the same folds as ``cross_validate``
-    with this seed (so its scores can be fused with a network's, image by image)."""
+                           sigma_step: float = TEXTURE_SIGMA_STEP, size: int = TEXTURE_SIZE) -> dict:
+    """Leave-groups-out scores of the texture branch (its view ``size`` px), on the same folds as
+    ``cross_validate`` with this seed (so its scores can be fused with a network's, image by image)."""
     from .cv import fold_train_indices, pooled_result
-    h = (texture_histograms(ds.contexts, stride=stride, tolerance=tolerance, grid=grid, sigma_step=sigma_step)
-         if hists is None else hists)
+    h = (texture_histograms(ds.contexts, size=size, stride=stride, tolerance=tolerance, grid=grid,
+                            sigma_step=sigma_step) if hists is None else hists)
     f = texture_features(h, chi2_steps)
     pool = np.flatnonzero(np.ones(len(ds), bool) if eval_mask is None else np.asarray(eval_mask, bool))
     scores = np.full(len(ds), np.nan, np.float32)
@@ -94,6 +94,6 @@ def cross_validate_texture(ds: Dataset, k: int = 4, seed: int = 0, eval_mask: np
         tr = fold_train_indices(ds, test)
         scores[test] = _regression(c).fit(f[tr], ds.labels[tr]).predict_proba(f[test])[:, 1]
     return pooled_result(ds, pool, scores, k, seed, {"arch": "colour-texture", "margin": TEXTURE_MARGIN,
-                                                     "size": TEXTURE_SIZE, "C": c, "stride": stride,
+                                                     "size": size, "C": c, "stride": stride,
                                                      "tolerance": tolerance, "sigma_step": sigma_step,
                                                      "chi2_steps": chi2_steps, "grid": grid})

@@ -19,24 +19,35 @@ def live_frames(n=120, video="live-1.webm"):
     return [f.image for f in read_video_frames(p, max_frames=n)]
 
 
-def video_contexts(video: str, n: int = 460, every: int = 2, quality: int | None = None) -> np.ndarray:
-    """4x context crops (as `marginlive collect` stores them) of the best face in every ``every``-th of
-    the first ``n`` frames of a ../shared video; with ``quality``, cut from the frame after a JPEG round
-    trip at that quality (face boxes always from the raw frame, so only the pixels change)."""
+def jpeg_round_trip(frame: np.ndarray, quality: int | None) -> np.ndarray:
+    """The frame after JPEG encoding at ``quality`` and decoding (None: the frame itself)."""
     import cv2
+    if quality is None:
+        return frame
+    return cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
+
+
+def video_faces(video: str, n: int = 460, every: int = 2) -> tuple[list, list]:
+    """(frames, boxes): every ``every``-th of the first ``n`` frames of a ../shared video that has a
+    face, with its best-scored BlazeFace box."""
     from marginlive.detect import create_detector
-    from marginlive.margin import CONTEXT_MARGIN, CONTEXT_SIZE, crop_margin
     det = create_detector("mediapipe")
-    out = []
+    frames, boxes = [], []
     for f in live_frames(n, video)[::every]:
         faces = det.detect(f)
-        if not faces:
-            continue
-        box = max(faces, key=lambda b: b.score)
-        if quality is not None:
-            f = cv2.imdecode(cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
-        out.append(crop_margin(f, box, CONTEXT_MARGIN, CONTEXT_SIZE))
-    return np.stack(out)
+        if faces:
+            frames.append(f)
+            boxes.append(max(faces, key=lambda b: b.score))
+    return frames, boxes
+
+
+def video_contexts(video: str, n: int = 460, every: int = 2, quality: int | None = None) -> np.ndarray:
+    """4x context crops (as `marginlive collect` stores them) of the faces of ``video_faces``; with
+    ``quality``, cut from the frame after a JPEG round trip at that quality (face boxes always from
+    the raw frame, so only the pixels change)."""
+    from marginlive.margin import CONTEXT_MARGIN, CONTEXT_SIZE, crop_margin
+    return np.stack([crop_margin(jpeg_round_trip(f, quality), b, CONTEXT_MARGIN, CONTEXT_SIZE)
+                     for f, b in zip(*video_faces(video, n, every))])
 
 
 def timeit(fn, items, warmup=5, repeat=1):

@@ -35,6 +35,7 @@ def outside_scores(base, hists, spec, contexts) -> dict:
     return {k: model.predict_proba(texture_features(texture_histograms(c, **kw), spec["chi2_steps"]))[:, 1].tolist()
             for k, c in contexts.items()}
 
+
 def _texture_name(tolerance: int, chi2_steps: int, grid: int, stride: int, sigma_step: float = 0.0,
                   size: int = 128) -> str:
     tol = (f" tolerance max({tolerance}, ceil(sigma/{sigma_step:g}))" if sigma_step else
@@ -49,7 +50,8 @@ CONFIGS = {
     "livenessnet, m2.0, paper aug + synthetic screens": dict(arch="livenessnet", margin=2.0, aug="paper", synth=1.0),
     "livenessnet, m4.0, paper aug": dict(arch="livenessnet", margin=4.0, aug="paper"),
     **{_texture_name(tol, chi2, grid, stride, sig): dict(texture=True, stride=stride, tolerance=tol, chi2_steps=chi2,
-                                                          c=3e-4 if chi2 else 1e-3, grid=grid, sigma_step=sig)
+                                                          c=3e-4 if chi2 else 1e-3, grid=grid, sigma_step=sig,
+                                                          size=128)
        for tol, chi2, grid, sig in ((0, 0, 1, 0), (2, 0, 1, 0), (2, 2, 1, 0), (2, 2, 2, 0), (1, 2, 2, 24.0))
        for stride in (1, 2)},
     # the same grid texture at a coarser scale (64 px): fused with the 128 px one, see report_experiments.py
@@ -113,7 +115,6 @@ def main():
         spec = dict(CONFIGS[name])
         synth = spec.pop("synth", 0.0)
         if spec.pop("texture", False):  # a logistic regression: seconds, so no reuse needed
-            spec.setdefault("size", 128)
             key = stride, tol, grid, sig, size = (spec["stride"], spec["tolerance"], spec["grid"], spec["sigma_step"],
                                                   spec["size"])
             if key not in texture_hists:

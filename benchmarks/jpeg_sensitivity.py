@@ -18,9 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
-from common import DOCS, SHARED, live_frames, machine, save_json
+from common import DOCS, SHARED, jpeg_round_trip, machine, save_json, video_faces
 
 QUALITIES = [None, 95, 90, 80, 70]
 # texture settings compared on held-out groups (2x2 grid, chi-squared map, as shipped)
@@ -30,13 +29,8 @@ VARIANTS = [("tolerance 2", dict(tolerance=2, sigma_step=0.0)),
 
 def scores_at(model, frames, boxes, quality):
     from marginlive.margin import crop_batch
-    out = []
-    for f, b in zip(frames, boxes):
-        if quality is not None:
-            ok, buf = cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, quality])
-            f = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-        out.append(model.predict(crop_batch(f, [b], model.margin, model.size))[0])
-    return np.array(out)
+    return np.array([model.predict(crop_batch(jpeg_round_trip(f, quality), [b], model.margin, model.size))[0]
+                     for f, b in zip(frames, boxes)])
 
 
 def heldout_rows(dataset: str, quality: int = 95) -> list[str]:
@@ -53,8 +47,7 @@ def heldout_rows(dataset: str, quality: int = 95) -> list[str]:
     by_path = {r["path"]: r for r in read_manifest_rows(Path(dataset) / "manifest.csv")}
     jpeg = np.zeros_like(ds.contexts)
     for i, r in enumerate(by_path[p] for p in ds.paths):   # the stored crop's frame and box, JPEG-compressed first
-        f = read_image(Path(SHARED) / "data" / r["dataset"] / r["source"])
-        f = cv2.imdecode(cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
+        f = jpeg_round_trip(read_image(Path(SHARED) / "data" / r["dataset"] / r["source"]), quality)
         jpeg[i] = crop_margin(f, FaceBox(*map(float, r["box"].split())), 4.0, ds.contexts.shape[1])
     pool = np.flatnonzero(np.isin(ds.datasets, ["webcam-replay", "nuaa-print"]))
     out = []
@@ -82,23 +75,13 @@ def heldout_rows(dataset: str, quality: int = 95) -> list[str]:
 
 
 def main():
-    from marginlive.detect import create_detector
     from marginlive.liveness.runtime import LivenessModel, default_model_path
     ap = argparse.ArgumentParser()
     ap.add_argument("models", nargs="*", default=[str(default_model_path())])
     ap.add_argument("--frames", type=int, default=460, help="frames read from each video (every 2nd is scored)")
     ap.add_argument("--heldout", metavar="DATASET", help="also measure the texture branch on held-out groups")
     a = ap.parse_args()
-    det = create_detector("mediapipe")
-    videos = {}
-    for kind, name in (("live", "live-1.webm"), ("replay", "replay-1.webm")):
-        frames, boxes = [], []
-        for f in live_frames(a.frames, name)[::2]:
-            faces = det.detect(f)
-            if faces:
-                frames.append(f)
-                boxes.append(max(faces, key=lambda b: b.score))
-        videos[kind] = (frames, boxes)
+    videos = {kind: video_faces(name, a.frames) for kind, name in (("live", "live-1.webm"), ("replay", "replay-1.webm"))}
     rows, data = [], {}
     for path in a.models:
         m = LivenessModel(path)

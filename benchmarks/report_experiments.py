@@ -75,6 +75,12 @@ def _logit(p):
     return np.log(p / (1 - p))
 
 
+def _fuse_logits(ps, w):
+    """P(real) of the weighted sum of the logits of ``ps`` (one row of P(real) per weight)."""
+    import numpy as np
+    return 1 / (1 + np.exp(-(np.asarray(w, float)[:, None] * _logit(ps)).sum(0)))
+
+
 def fold_thresholds(run: dict, ds):
     """(index, scores, threshold per image) of one run: each fold's images get the EER threshold
     of the other folds' out-of-fold scores (a threshold that never saw their groups)."""
@@ -180,18 +186,16 @@ def outside_table(results: dict) -> list[str]:
     """Texture rows' outside check (generalise.py): error rates on the two videos at the row's
     calibrated threshold (the EER threshold of its out-of-fold scores)."""
     import numpy as np
-    out = []
+    out, n = [], {}
     for name, r in results.items():
         o = r.get("outside")
         if o and "eer_threshold" in r:
-            t = r["eer_threshold"]
+            t, n = r["eer_threshold"], {k: len(v) for k, v in o.items()}
             out.append(f"| {name} | {100 * np.mean(np.array(o['live']) < t):.0f}% | "
                        f"{100 * np.mean(np.array(o['live_jpeg95']) < t):.0f}% | "
                        f"{100 * np.mean(np.array(o['replay']) >= t):.0f}% | {t:.2f} |")
     if not out:
         return []
-    n = {k: len(results[next(k2 for k2, r in results.items() if r.get('outside'))]['outside'][k])
-         for k in ('live', 'replay')}
     return ["## Outside ../shared's groups (texture branch)", "",
             "Each texture setting (and fusion of texture settings) fitted on all the data and run on the two videos in "
             "../shared/data/videos, a person "
@@ -461,7 +465,7 @@ def fuse_runs(parts: list[list[dict]], weights, ds, mode: str = "prob") -> list[
         idx = np.array(rs[0]["index"])
         p = np.array([r["scores"] for r in rs], float)
         if mode == "logit":
-            sc = 1 / (1 + np.exp(-(w[:, None] * _logit(p)).sum(0)))
+            sc = _fuse_logits(p, w)
         else:
             sc = (w[:, None] * np.clip(p, 1e-6, 1 - 1e-6)).sum(0)
         full = np.full(len(ds), np.nan)
@@ -517,9 +521,8 @@ def texture_fused_rows(gen: dict, ds) -> dict:
             out[name] = {"runs": runs, "summary": summarise(runs), "weights": spec}
             if all("outside" in gen[k] for k in spec):   # texture-only fusions: the outside check too
                 w = np.array(list(spec.values())) / sum(spec.values())
-                out[name]["outside"] = {
-                    v: (1 / (1 + np.exp(-sum(wi * _logit(gen[k]["outside"][v]) for wi, k in zip(w, spec))))).tolist()
-                    for v in gen[next(iter(spec))]["outside"]}
+                out[name]["outside"] = {v: _fuse_logits([gen[k]["outside"][v] for k in spec], w).tolist()
+                                        for v in gen[next(iter(spec))]["outside"]}
     return out
 
 

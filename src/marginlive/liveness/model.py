@@ -141,11 +141,11 @@ class ColourTexture(nn.Module):
     flat view and a bright, contrasty one are read on comparable scales. ``histograms`` gives the
     code histograms of each channel in each cell of a ``grid`` x ``grid`` split of the view (the
     face sits at the centre, so a 2x2 grid keeps apart what lies above, below, left and right of
-    it): (N, 768 * grid^2), each channel-cell block
-    summing to 1. ``features`` maps them, bin by bin, with the explicit additive chi-squared kernel map
-    (Vedaldi and Zisserman 2012, sklearn's ``AdditiveChi2Sampler``) when ``chi2_steps`` > 0, so
-    that a linear model on the features acts like a chi-squared kernel machine on the
-    histograms; ``forward`` gives the linear model's logit ``features(h) @ weight + bias``.
+    it): (N, 768 * grid^2), each channel-cell block summing to 1. ``features`` maps them, bin by
+    bin, with the explicit additive chi-squared kernel map (Vedaldi and Zisserman 2012, sklearn's
+    ``AdditiveChi2Sampler``) when ``chi2_steps`` > 0, so that a linear model on the features acts
+    like a chi-squared kernel machine on the histograms; ``forward`` gives the linear model's
+    logit ``features(h) @ weight + bias``.
     """
 
     NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1))

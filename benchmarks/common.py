@@ -78,3 +78,30 @@ def write_section(path, heading, text):
 def save_json(name, data):
     DOCS.mkdir(exist_ok=True)
     (DOCS / f"{name}.json").write_text(json.dumps(data, indent=1))
+
+
+def pack_dataset(ds, path, size: int = 128) -> None:
+    """Write a collected dataset's 4x contexts at ``size`` px (lossless WebP) and its labels into
+    one .npz, small enough to carry to another machine (a GPU) with the repository."""
+    import cv2
+    blobs = [cv2.imencode(".webp", cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA),
+                          [cv2.IMWRITE_WEBP_QUALITY, 101])[1] for c in ds.contexts]  # quality > 100: lossless
+    np.savez(path, webp=np.concatenate(blobs), ends=np.cumsum([len(b) for b in blobs]), labels=ds.labels,
+             groups=np.array(ds.groups, str), attacks=np.array(ds.attacks, str),
+             datasets=np.array(ds.datasets, str), paths=np.array(ds.paths, str))
+
+
+def load_packed(path):
+    """The Dataset of ``pack_dataset``: each context blown back up to 256 px by repeating pixels.
+    A view pooled by exactly 256 / size (at size 128: the 4x view at 128 px, the 2x view at 64 px)
+    has the very pixels of the full dataset; coarser views differ by rounding (+-1 level); finer
+    views (the 1x view at 64 px) are coarser than the full dataset's."""
+    import cv2
+    from marginlive.training.dataset import Dataset
+    z = np.load(path)
+    webp, ends = z["webp"], z["ends"]  # (each z[key] reads the file again)
+    small = [cv2.imdecode(webp[s:e], cv2.IMREAD_COLOR) for s, e in zip(np.concatenate([[0], ends[:-1]]), ends)]
+    k = 256 // small[0].shape[0]
+    return Dataset(np.stack([c.repeat(k, 0).repeat(k, 1) for c in small]), z["labels"].astype(np.int64),
+                   z["groups"].astype(object), z["attacks"].astype(object), z["datasets"].astype(object),
+                   z["paths"].tolist())

@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from common import DOCS, SHARED, video_contexts
+from common import DOCS, SHARED, load_packed, video_contexts
 
 # the outside check's videos: (key, video, JPEG quality of the frame or None)
 OUTSIDE = [("live", "live-1.webm", None), ("live_jpeg95", "live-1.webm", 95), ("replay", "replay-1.webm", None)]
@@ -34,6 +34,20 @@ def outside_scores(base, hists, spec, contexts) -> dict:
     model = _regression(spec["c"]).fit(texture_features(hists, spec["chi2_steps"]), base.labels)
     return {k: model.predict_proba(texture_features(texture_histograms(c, **kw), spec["chi2_steps"]))[:, 1].tolist()
             for k, c in contexts.items()}
+
+
+def saved_outside_scores(path: Path, contexts) -> dict:
+    """P(real) of each outside video's frames from a network saved by --save-final."""
+    import torch
+    from marginlive.liveness.model import build
+    from marginlive.margin import crop_from_context
+    from marginlive.training.train import predict_crops
+    d = torch.load(path)
+    c = d["config"]
+    net = build(c["arch"], c["size"])
+    net.load_state_dict(d["state"])
+    return {k: predict_crops(net, np.stack([crop_from_context(x, c["margin"], c["size"]) for x in v])).tolist()
+            for k, v in contexts.items()}
 
 
 def _texture_name(tolerance: int, chi2_steps: int, grid: int, stride: int, sigma_step: float = 0.0,
@@ -57,6 +71,13 @@ CONFIGS = {
     # the same grid texture at a coarser scale (64 px): fused with the 128 px one, see report_experiments.py
     _texture_name(2, 2, 2, 1, size=64): dict(texture=True, stride=1, tolerance=2, chi2_steps=2, c=3e-4, grid=2,
                                              sigma_step=0.0, size=64),
+    # central difference + pixel-wise supervision at the texture branch's view (trained on a GPU:
+    # --device cuda; about an hour a seed on this CPU)
+    **{f"{arch}, m4.0 at {size} px, {aug} aug, {epochs} epochs": dict(arch=arch, margin=4.0, size=size, aug=aug,
+                                                                      epochs=epochs, batch=32, lr=1e-3)
+       for arch, size, aug, epochs in (("cdcnet", 128, "strong", 30), ("pixnet", 128, "strong", 30),
+                                       ("cdcnet", 128, "paper", 30), ("cdcnet", 64, "strong", 30),
+                                       ("cdcnet", 128, "strong", 60))},
     "minires, m2.0, strong aug, balanced": dict(arch="minires", margin=2.0, aug="strong", balance=True),
     "minires, m2.0, strong aug, balanced + synthetic screens": dict(arch="minires", margin=2.0, aug="strong",
                                                                     balance=True, synth=1.0),
@@ -76,31 +97,42 @@ def _reusable(paths, cfg) -> dict | None:
     return None
 
 
+def safe_name(name: str) -> str:
+    """A row name as a file name (letters, digits, '.', '_' and '-')."""
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name).strip("_")
+
+
 def main():
+    import torch
     from marginlive._util import atomic_path
     from marginlive.training.dataset import load_dataset
     from marginlive.training.experiment import format_summary, summarise
     from marginlive.training.texture import cross_validate_texture, texture_histograms
     from marginlive.training.experiment import run_grid
     from marginlive.training.synth import add_synthetic_screens
-    from marginlive.training.train import TrainConfig
+    from marginlive.training.train import TrainConfig, train
     ap = argparse.ArgumentParser()
-    ap.add_argument("dataset")
+    ap.add_argument("dataset", help="a `marginlive collect` folder, or its pack_dataset .npz (benchmarks/common.py)")
     ap.add_argument("--configs", nargs="+", default=list(CONFIGS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--epochs", type=int, help="for every network config (default: the config's, else 12)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="where networks train (cuda: a GPU)")
+    ap.add_argument("--outside-from", metavar="DIR",
+                    help="train nothing: add the outside check to network rows from their --save-final weights")
+    ap.add_argument("--save-final", metavar="DIR",
+                    help="first train each network config on all of DATASET (first seed) and save its weights here")
     ap.add_argument("--out", default=str(DOCS / "generalisation.json"))
     ap.add_argument("--reuse", nargs="*", default=[],
                     help="experiment JSONs (e.g. the margin experiment's) whose runs with the same config and "
                          "seed are taken instead of trained again")
     a = ap.parse_args()
-    base = load_dataset(a.dataset)
+    base = load_packed(a.dataset) if a.dataset.endswith(".npz") else load_dataset(a.dataset)
     out = Path(a.out)
     done = json.loads(out.read_text())["results"] if out.exists() else {}
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    meta = {"folds": 4, "epochs": a.epochs, "batch": a.batch, "eval": ["webcam-replay", "nuaa-print"]}
+    meta = {"folds": 4, "epochs": 12, "batch": a.batch, "eval": ["webcam-replay", "nuaa-print"]}
     mask = np.isin(base.datasets, meta["eval"])
 
     def save(name):
@@ -138,7 +170,23 @@ def main():
             log(f"{name}: " + format_summary(done[name]["summary"]))
             save(name)
             continue
-        cfg = TrainConfig(epochs=a.epochs, batch=a.batch, threads=a.threads, **spec)
+        cfg = TrainConfig(**{"epochs": 12, "batch": a.batch, "threads": a.threads, "device": a.device, **spec})
+        cfg = replace(cfg, epochs=a.epochs or cfg.epochs)
+        if a.outside_from:  # no training: the outside check of weights saved by --save-final
+            if name not in done:
+                raise SystemExit(f"{name}: no cross-validation runs in {out} to add an outside check to")
+            outside = outside or {k: video_contexts(v, quality=q) for k, v, q in OUTSIDE}
+            done[name]["outside"] = saved_outside_scores(Path(a.outside_from) / (safe_name(name) + ".pt"), outside)
+            save(name)
+            log(f"{name}: outside check of {a.outside_from}")
+            continue
+        if a.save_final and not synth:
+            final = Path(a.save_final) / (safe_name(name) + ".pt")
+            final.parent.mkdir(parents=True, exist_ok=True)
+            t = time.perf_counter()
+            net = train(base, replace(cfg, seed=a.seeds[0]), show_progress=False).net
+            torch.save({"config": dict(cfg.__dict__, seed=a.seeds[0]), "state": net.state_dict()}, final)
+            log(f"{name}: trained on all data in {time.perf_counter() - t:.0f} s -> {final}")
         for seed in a.seeds:
             if seed in {r["seed"] for r in done.get(name, {}).get("runs", [])}:
                 log(f"{name}: seed {seed} already measured")

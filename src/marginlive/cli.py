@@ -74,8 +74,12 @@ def cmd_collect(a):
 # ----------------------------------------------------------------------------------- train
 def _train_args(p):
     p.add_argument("dataset", help="dataset folder made by `marginlive collect`")
-    p.add_argument("--arch", default="livenessnet", help="livenessnet (the paper's) or minires")
+    p.add_argument("--arch", default="livenessnet",
+                   help="livenessnet (the paper's), minires, cdcnet (central difference convolutions, pixel-wise "
+                        "supervision) or pixnet (cdcnet with plain convolutions)")
     p.add_argument("--margin", type=float, default=2.0, help="face box enlargement (paper: 2.0)")
+    p.add_argument("--size", type=int, default=64, help="input size in px (paper: 64; a multiple of 8)")
+    p.add_argument("--device", default="cpu", help="where to train: cpu, or cuda where PyTorch sees a GPU")
     p.add_argument("--epochs", type=int, default=50)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=4e-4)

@@ -80,7 +80,79 @@ class MiniResNet(nn.Module):
         return self.head(self.features(x)).squeeze(1)
 
 
-ARCHS = {"livenessnet": LivenessNet, "minires": MiniResNet}
+class CDConv2d(nn.Conv2d):
+    """3x3 central difference convolution (Yu et al., "Searching Central Difference
+    Convolutional Networks for Face Anti-Spoofing", CVPR 2020): a plain convolution minus
+    ``theta`` times the centre pixel weighted by the kernel's sum, so it responds to local
+    differences (print dots, screen pixels, moire) as well as to intensity. That is one
+    convolution whose centre tap is ``w_c - theta * sum(w)``: ``plain()`` returns it, and the
+    exported graph holds only ordinary convolutions."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1, theta: float = 0.7):
+        super().__init__(cin, cout, 3, stride, 1, bias=False)
+        self.theta = float(theta)
+        centre = torch.zeros(1, 1, 3, 3)
+        centre[0, 0, 1, 1] = 1.0
+        self.register_buffer("centre", centre, persistent=False)
+
+    def effective_weight(self) -> torch.Tensor:
+        if not self.theta:
+            return self.weight
+        return self.weight - self.theta * self.weight.sum((2, 3), keepdim=True) * self.centre
+
+    def forward(self, x):
+        return self._conv_forward(x, self.effective_weight(), None)
+
+    def plain(self) -> nn.Conv2d:
+        conv = nn.Conv2d(self.in_channels, self.out_channels, 3, self.stride, 1, bias=False)
+        conv.weight.data.copy_(self.effective_weight().detach())
+        return conv
+
+
+class CDCNet(nn.Module):
+    """A small central-difference network with pixel-wise supervision (DeepPixBiS, George and
+    Marcel, ICB 2019): it scores every cell of a coarse map (16x16 at 128 px) and trains each
+    cell to say real or fake, so each patch of the view must carry evidence on its own instead
+    of one global shortcut (a room, a pose). The image's logit is the mean of the map's.
+
+    Stem CDC 3->24 stride 2, CDC 24->32 + max-pool, CDC 32->48 + max-pool, CDC 48->64, each
+    with batch norm and ReLU, then a 1x1 convolution to one logit per cell. About 40k
+    parameters, ~50M multiply-adds at 128 px. ``theta=0`` gives the same network with plain
+    convolutions (the ablation)."""
+
+    widths = (24, 32, 48, 64)
+
+    def __init__(self, size: int = 128, theta: float = 0.7):
+        super().__init__()
+        w = self.widths
+
+        def block(cin, cout, stride=1):
+            return [CDConv2d(cin, cout, stride, theta), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+        self.features = nn.Sequential(*block(3, w[0], 2), *block(w[0], w[1]), nn.MaxPool2d(2),
+                                      *block(w[1], w[2]), nn.MaxPool2d(2), *block(w[2], w[3]))
+        self.cell = nn.Conv2d(w[3], 1, 1)
+
+    def maps(self, x):
+        """(N, 3, S, S) -> (N, S/8, S/8) logits, one per cell."""
+        return self.cell(self.features(x)).squeeze(1)
+
+    def forward(self, x):
+        return self.maps(x).mean((1, 2))
+
+
+def plain_convolutions(net: nn.Module) -> nn.Module:
+    """``net`` with every central difference convolution replaced by its equivalent plain one
+    (in place; for export: the same function, fewer operators)."""
+    for name, child in net.named_children():
+        if isinstance(child, CDConv2d):
+            setattr(net, name, child.plain().to(child.weight.device))
+        else:
+            plain_convolutions(child)
+    return net
+
+
+ARCHS = {"livenessnet": LivenessNet, "minires": MiniResNet, "cdcnet": CDCNet,
+         "pixnet": lambda size=128: CDCNet(size, theta=0.0)}
 
 
 def build(arch: str, size: int = 64) -> nn.Module:

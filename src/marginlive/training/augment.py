@@ -59,11 +59,12 @@ def affine_batch(wide: torch.Tensor, out_size: int, frac: float, cfg: AugmentCon
         sh = U(-cfg.shear, cfg.shear) * math.pi / 180
         zx, zy = U(1 - cfg.zoom, 1 + cfg.zoom), U(1 - cfg.zoom, 1 + cfg.zoom)
         tx, ty = U(-cfg.shift, cfg.shift) * 2 * frac, U(-cfg.shift, cfg.shift) * 2 * frac
-        flip = (torch.rand(n, generator=gen, device=dev) < 0.5) if cfg.flip else torch.zeros(n, dtype=torch.bool)
+        flip = ((torch.rand(n, generator=gen, device=dev) < 0.5) if cfg.flip else
+                torch.zeros(n, dtype=torch.bool, device=dev))
     else:
-        a = sh = tx = ty = torch.zeros(n)
-        zx = zy = torch.ones(n)
-        flip = torch.zeros(n, dtype=torch.bool)
+        a = sh = tx = ty = torch.zeros(n, device=dev)
+        zx = zy = torch.ones(n, device=dev)
+        flip = torch.zeros(n, dtype=torch.bool, device=dev)
     cos, sin = torch.cos(a), torch.sin(a)
     # output coords -> input coords: frac * R(a) * Shear * Zoom * Flip
     fx = torch.where(flip, -1.0, 1.0)
@@ -77,11 +78,12 @@ def affine_batch(wide: torch.Tensor, out_size: int, frac: float, cfg: AugmentCon
 
 
 def photometric(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator | None) -> torch.Tensor:
-    """Colour, blur, noise and resampling jitter on (N, 3, S, S) floats in [0, 1]."""
-    n = x.shape[0]
+    """Colour, blur, noise and resampling jitter on (N, 3, S, S) floats in [0, 1] (``gen`` on
+    the device of ``x``)."""
+    n, dev = x.shape[0], x.device
 
     def U(lo, hi, *shape):
-        return torch.rand(n, *shape, generator=gen) * (hi - lo) + lo
+        return torch.rand(n, *shape, generator=gen, device=dev) * (hi - lo) + lo
 
     if cfg.colour > 0:
         c = cfg.colour
@@ -93,21 +95,22 @@ def photometric(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator | None
         x = (x - grey) * U(1 - c, 1 + c, 1, 1, 1) + grey            # saturation
         x = x.clamp(0, 1) ** U(1 - c / 2, 1 + c / 2, 1, 1, 1)       # gamma
     if cfg.blur > 0:
-        sel = torch.rand(n, generator=gen) < cfg.blur
+        sel = torch.rand(n, generator=gen, device=dev) < cfg.blur
         if sel.any():
-            k = torch.tensor([1.0, 2.0, 1.0])
+            k = torch.tensor([1.0, 2.0, 1.0], device=dev)
             k = (k[:, None] * k[None, :]) / 16
             w = k.expand(3, 1, 3, 3).contiguous()
             x = x.clone()
             x[sel] = F.conv2d(F.pad(x[sel], (1, 1, 1, 1), mode="replicate"), w, groups=3)
     if cfg.resample > 0:
-        sel = torch.rand(n, generator=gen) < cfg.resample
+        sel = torch.rand(n, generator=gen, device=dev) < cfg.resample
         if sel.any():
             s = x.shape[-1]
-            f = float(torch.empty(1).uniform_(0.35, 0.7, generator=gen))
+            f = float(torch.empty(1, device=dev).uniform_(0.35, 0.7, generator=gen))
             small = F.interpolate(x[sel], scale_factor=f, mode="area")
             x = x.clone()
             x[sel] = F.interpolate(small, size=(s, s), mode="bilinear", align_corners=False)
     if cfg.noise > 0:
-        x = x + torch.randn(x.shape, generator=gen) * cfg.noise * torch.rand(n, 1, 1, 1, generator=gen)
+        x = x + (torch.randn(x.shape, generator=gen, device=dev) * cfg.noise *
+                 torch.rand(n, 1, 1, 1, generator=gen, device=dev))
     return x.clamp(0, 1)

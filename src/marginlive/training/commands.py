@@ -35,10 +35,13 @@ def run_train(a) -> int:
     from .cv import cross_validate
     from .dataset import group_split, load_dataset
     from .export import export_onnx
-    from .train import TrainConfig, save_curves, train
+    from .train import TrainConfig, resolve_device, save_curves, train
 
-    cfg = TrainConfig(arch=a.arch, margin=a.margin, epochs=a.epochs, batch=a.batch, lr=a.lr,
-                      aug=a.aug, seed=a.seed, balance=a.balance, weight_decay=a.weight_decay)
+    cfg = TrainConfig(arch=a.arch, margin=a.margin, size=a.size, epochs=a.epochs, batch=a.batch, lr=a.lr,
+                      aug=a.aug, seed=a.seed, balance=a.balance, weight_decay=a.weight_decay, device=a.device)
+    if a.size < 16 or a.size % 8:
+        raise DatasetError(f"--size must be a multiple of 8, at least 16, got {a.size}")
+    resolve_device(cfg.device)
     cfg.augment()  # validates the name before any work
     from ..liveness.model import ARCHS
     if cfg.arch not in ARCHS:

@@ -68,6 +68,19 @@ def test_train_with_texture_branch_exports_a_context_model(video_dataset, tmp_pa
     assert not (tmp_path / "b.onnx").exists()
 
 
+def test_train_command_trains_and_exports_a_cdcnet(video_dataset, tmp_path):
+    out = tmp_path / "cdc.onnx"
+    assert main(["train", str(video_dataset), "--arch", "cdcnet", "--margin", "4", "--size", "64", "--epochs", "1",
+                 "--batch", "8", "--val-frac", "0", "--out", str(out), "--quiet"]) == 0
+    from marginlive.liveness.runtime import LivenessModel
+    from marginlive.training.dataset import load_dataset
+    m = LivenessModel(out)
+    assert m.meta["arch"] == "cdcnet" and m.size == 64 and m.margin == 4.0
+    assert m.meta["training"]["config"]["device"] == "cpu"
+    p = m.predict(load_dataset(video_dataset).crops(4.0, 64)[:5])
+    assert p.shape == (5,) and ((p >= 0) & (p <= 1)).all()
+
+
 def test_training_is_reproducible(video_dataset):
     from marginlive.training.dataset import load_dataset
     from marginlive.training.train import TrainConfig, predict_crops, train

@@ -8,13 +8,21 @@ import argparse
 import json
 import sys
 
+from pathlib import Path
+
+import torch
 from common import DOCS, ROOT, SHARED
+from generalise import CONFIGS, safe_name
 
 LICENCES = """| data | what | terms (from ../shared/data/README.md) |
 |---|---|---|
 | webcam-replay | 1,902 laptop-webcam frames, 16 collector groups of a public anti-spoofing tutorial; fakes are phone, tablet, monitor and TV replays (one group printed photos); each group's source repository and commit are in its manifest | for training and evaluating this project's models; not to be redistributed |
 | nuaa-print | NUAA Photograph Imposter Database (Tan et al., ECCV 2010), 8 subjects, live and hand-held prints | academic research use only |
 | celeba-spoof-sample | 150 live web photos and 150 photographed prints from CelebA-Spoof | non-commercial research use only |"""
+
+
+EXTRA_TEXT = {"cdcnet": "central difference convolutions with pixel-wise supervision, `liveness/model.py`",
+              "pixnet": "the cdcnet layout with plain convolutions, pixel-wise supervision"}
 
 
 def calibrated_text(gen: dict) -> str:
@@ -39,6 +47,7 @@ def main():
     from marginlive.training.texture import (TEXTURE_MARGIN, fit_texture, texture_histograms,
                                              texture_meta)
     from marginlive.training.train import TrainConfig, save_curves, train
+    from marginlive.liveness.model import build
     ap = argparse.ArgumentParser()
     ap.add_argument("dataset")
     ap.add_argument("--row", required=True, help="the docs/generalisation_summary.json row this recipe is")
@@ -61,12 +70,28 @@ def main():
                     help="one texture branch per view size (px) of the 4x context, each its own regression")
     ap.add_argument("--texture-split", type=float, nargs="+", default=None,
                     help="each size's share of the texture weight (default: equal)")
+    ap.add_argument("--extra", nargs="*", default=[], metavar="ROW=WEIGHT",
+                    help="more network branches: a network row of generalise.py's CONFIGS and its fusion weight "
+                         "(the margin networks share what texture and extras leave)")
+    ap.add_argument("--extra-weights", metavar="DIR",
+                    help="take the extra branches' weights from generalise.py --save-final DIR (e.g. trained on a "
+                         "GPU) instead of training them here")
+    ap.add_argument("--device", default="cpu", help="where extra branches train without --extra-weights")
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--batch", type=int, default=16)
     a = ap.parse_args()
     split = a.texture_split or [1.0 / len(a.texture_sizes)] * len(a.texture_sizes)
     if len(split) != len(a.texture_sizes) or abs(sum(split) - 1) > 1e-6:
         ap.error("--texture-split needs one share per --texture-sizes entry, summing to 1")
+    extras = []
+    for e in a.extra:
+        row, _, w = e.rpartition("=")
+        if row not in CONFIGS or "arch" not in CONFIGS[row]:
+            ap.error(f"--extra {row!r}: not a network row of generalise.py")
+        try:
+            extras.append((row, float(w)))
+        except ValueError:
+            ap.error(f"--extra {e!r}: needs ROW=WEIGHT")
     rows = json.loads((DOCS / "generalisation_summary.json").read_text())
     gen = rows[a.row]
     base = load_dataset(a.dataset)
@@ -79,6 +104,23 @@ def main():
         r = train(ds, cfg, show_progress=False)
         nets[m], _ = r.net, results.append(r)
         save_curves(r.history, DOCS / "img" / f"default_model_curves_m{m:g}.png", f"default model branch: margin {m:g}")
+    extra_nets = []   # (row, net, config, weight, where it trained)
+    for row, w in extras:
+        saved = Path(a.extra_weights or "") / (safe_name(row) + ".pt")
+        if a.extra_weights:
+            if not saved.is_file():
+                ap.error(f"{saved}: no saved weights for {row!r} (generalise.py --save-final)")
+            d = torch.load(saved)
+            net = build(d["config"]["arch"], d["config"]["size"])
+            net.load_state_dict(d["state"])
+            where = "a GPU" if str(d["config"].get("device", "cpu")).startswith("cuda") else "a CPU"
+            extra_nets.append((row, net.eval(), d["config"], w,
+                               f"trained on all of the data on {where} by `generalise.py --save-final`, seed "
+                               f"{d['config']['seed']}"))
+        else:
+            c = TrainConfig(**{"epochs": 12, "batch": 16, "device": a.device, **CONFIGS[row]})
+            r = train(base, c, show_progress=False)
+            extra_nets.append((row, r.net, c.__dict__, w, f"trained here in {r.seconds / 60:.1f} min"))
     seconds = sum(r.seconds for r in results)
     ips = sum(r.images_per_s for r in results) / len(results)
     ds = synth_ds
@@ -96,12 +138,15 @@ def main():
         texs = [fit_texture(texture_histograms(base.contexts, size=size, **kw), base.labels, c=a.texture_c,
                             chi2_steps=a.texture_chi2, **kw) for size in a.texture_sizes]
         branches = ([(TEXTURE_MARGIN, t, size) for t, size in zip(texs, a.texture_sizes)] +
-                    [(m, n) for m, n in nets.items()])
-        weights = [a.texture * f for f in split] + [(1 - a.texture) / len(nets)] * len(nets)
+                    [(m, n) for m, n in nets.items()] + [(c["margin"], n, c["size"]) for _, n, c, _, _ in extra_nets])
+        share = (1 - a.texture - sum(w for _, w in extras)) / len(nets)
+        weights = [a.texture * f for f in split] + [share] * len(nets) + [w for _, w in extras]
         meta.update(input_size=CONTEXT_SIZE, margin=CONTEXT_MARGIN, arch=f"colour-texture + multiscale({a.arch})",
                     branches=[texture_meta(t, w, size) for t, w, size in zip(texs, weights, a.texture_sizes)] +
                              [{"margin": m, "arch": a.arch, "size": 64, "weight": round(w, 4)}
-                              for m, w in zip(nets, weights[len(texs):])])
+                              for m, w in zip(nets, weights[len(texs):])] +
+                             [{"margin": c["margin"], "arch": c["arch"], "size": c["size"], "weight": w, "recipe": row,
+                               "trained": how} for row, _, c, w, how in extra_nets])
         export_onnx(MultiScale(branches, weights=weights), out, meta, check_crops=base.contexts[:16], deployable=True)
     elif len(nets) == 1:
         meta.update(input_size=64, margin=a.margins[0])
@@ -142,8 +187,11 @@ def main():
                  + ("a logistic regression on their histograms after an explicit additive chi-squared map, so it "
                     "acts like a chi-squared kernel machine, all inside the graph) and " if a.texture_chi2 else
                     "a logistic regression on their histograms) and ") +
-                 f"{len(nets)} `{a.arch}` branches at margins {', '.join(f'{m:g}x' for m in a.margins)} (64x64 each), "
-                 f"fused by a weighted mean of logits (texture {tex_weights}, each network {(1 - a.texture) / len(nets):.3g}). "
+                 f"{len(nets)} `{a.arch}` branches at margins {', '.join(f'{m:g}x' for m in a.margins)} (64x64 each)"
+                 + "".join(f", a `{c['arch']}` branch ({EXTRA_TEXT.get(c['arch'], '')}) on the {c['margin']:g}x view "
+                           f"at {c['size']} px ({row}; {how})" for row, _, c, _, how in extra_nets) +
+                 f", fused by a weighted mean of logits (texture {tex_weights}, each `{a.arch}` {share:.3g}"
+                 + "".join(f", `{c['arch']}` {w:g}" for _, _, c, w, _ in extra_nets) + "). "
                  "Input: the 4x context crop (256x256, face box enlarged 4x about its centre, squared, black outside "
                  "the frame); each branch cuts and pools its view inside the graph, the same arithmetic as in "
                  f"training. Threshold {meta['threshold']:.2f} on P(real): the EER threshold of this recipe's "
@@ -159,6 +207,11 @@ def main():
                  "each branch cuts its own margin from the centre and pools it to 64x64 inside the graph, the same "
                  "arithmetic as its training crops. "
                  f"Threshold {meta['threshold']:.2f} on P(real).")
+    extra_recipes = "".join(
+        f"  The `{c['arch']}` branch: Adam {c['lr']:g}, batch {c['batch']}, {c['epochs']} epochs, a binary cross-entropy on "
+        f"every cell of its map, augmentation `{c['aug']}`"
+        f"{' (the paper geometry plus colour, blur, noise and resampling)' if c['aug'] == 'strong' else ''}; {how}.\n"
+        for _, _, c, _, how in extra_nets)
     card = f"""# Model card: marginlive-default
 
 `models/marginlive-default.onnx` ({size_kb:.0f} KB), a self-describing ONNX file: uint8 BGR
@@ -167,11 +220,11 @@ training data and the scores below. Inference needs only ONNX Runtime.
 
 ## What it is
 {shape}
-- Recipe: {a.row}. Adam {cfg.lr:g}, batch {cfg.batch}, {cfg.epochs} epochs, binary cross-entropy,
+- Recipe: {a.row}. The `{a.arch}` branches: Adam {cfg.lr:g}, batch {cfg.batch}, {cfg.epochs} epochs, binary cross-entropy,
   seed {cfg.seed}; augmentation `{cfg.aug}` (the paper's geometry{', plus colour, blur, noise and resampling' if cfg.aug == 'strong' else ''}){'; every dataset x class cell weighted equally' if cfg.balance else ''}.
   {'Synthetic screen-replay attacks, one per live image, rendered from the live crops (`training/synth.py`), for the ' + ', '.join(f'{m:g}x' for m in sorted(synth_margins)) + ' branch.' if a.synth else ''}
-- Trained on all of the shared data ({len(base)} images, {int(base.labels.sum())} live{f', plus {len(synth_ds) - len(base)} synthetic attacks' if a.synth else ''}), in
-  {seconds / 60:.1f} min on 2 CPU cores ({ips:.0f} images/s).
+{extra_recipes}- Trained on all of the shared data ({len(base)} images, {int(base.labels.sum())} live{f', plus {len(synth_ds) - len(base)} synthetic attacks' if a.synth else ''}), the
+  `{a.arch}` branches in {seconds / 60:.1f} min on 2 CPU cores ({ips:.0f} images/s).
 
 ## Data and its terms
 {LICENCES}
@@ -209,9 +262,9 @@ code on the same faces, not as an estimate of accuracy):
   enough.
 - Its colour-texture branches read fine texture, which compression smooths. On held-out groups,
   JPEG quality 95 of the frames raises the 128 px texture branch's BPCER by about 2 points
-  (webcam-replay 11.9% -> 14.0%). On one live video never trained on, 7% of frames fall below the
-  threshold raw, 7% at JPEG quality 95 and 11-13% at 90-70 (the single-scale model before it: 9%,
-  16% and 21-23%; `docs/jpeg_sensitivity.md`); its replay stays rejected. A session's fake
+  (webcam-replay 11.8% -> 13.9%). On one live video never trained on, 5% of frames fall below the
+  threshold raw, 7% at JPEG quality 95 and 7-11% at 90-70 (the model before it: 7%, 7% and 11-13%;
+  `docs/jpeg_sensitivity.md`); its replay stays rejected. A session's fake
   decision needs a whole window of low frames (10), and in the load test none of 74 sessions of
   that video was stopped by passive liveness (`docs/speed.md`). Send high-quality frames (the web
   page uses JPEG 0.95) or recalibrate the threshold for your camera path.

@@ -36,16 +36,21 @@ def outside_scores(base, hists, spec, contexts) -> dict:
             for k, c in contexts.items()}
 
 
-def saved_outside_scores(path: Path, contexts) -> dict:
-    """P(real) of each outside video's frames from a network saved by --save-final."""
+def load_saved(path: Path):
+    """(network in eval mode, its training config) of a file written by --save-final."""
     import torch
     from marginlive.liveness.model import build
+    d = torch.load(path)
+    net = build(d["config"]["arch"], d["config"]["size"])
+    net.load_state_dict(d["state"])
+    return net.eval(), d["config"]
+
+
+def saved_outside_scores(path: Path, contexts) -> dict:
+    """P(real) of each outside video's frames from a network saved by --save-final."""
     from marginlive.margin import crop_from_context
     from marginlive.training.train import predict_crops
-    d = torch.load(path)
-    c = d["config"]
-    net = build(c["arch"], c["size"])
-    net.load_state_dict(d["state"])
+    net, c = load_saved(path)
     return {k: predict_crops(net, np.stack([crop_from_context(x, c["margin"], c["size"]) for x in v])).tolist()
             for k, v in contexts.items()}
 
@@ -72,7 +77,7 @@ CONFIGS = {
     _texture_name(2, 2, 2, 1, size=64): dict(texture=True, stride=1, tolerance=2, chi2_steps=2, c=3e-4, grid=2,
                                              sigma_step=0.0, size=64),
     # central difference + pixel-wise supervision at the texture branch's view (trained on a GPU:
-    # --device cuda; about an hour a seed on this CPU)
+    # --device cuda; about 35 min a seed on this CPU)
     **{f"{arch}, m4.0 at {size} px, {aug} aug, {epochs} epochs": dict(arch=arch, margin=4.0, size=size, aug=aug,
                                                                       epochs=epochs, batch=32, lr=1e-3)
        for arch, size, aug, epochs in (("cdcnet", 128, "strong", 30), ("pixnet", 128, "strong", 30),

@@ -10,9 +10,8 @@ import sys
 
 from pathlib import Path
 
-import torch
 from common import DOCS, ROOT, SHARED
-from generalise import CONFIGS, safe_name
+from generalise import CONFIGS, load_saved, safe_name
 
 LICENCES = """| data | what | terms (from ../shared/data/README.md) |
 |---|---|---|
@@ -47,7 +46,6 @@ def main():
     from marginlive.training.texture import (TEXTURE_MARGIN, fit_texture, texture_histograms,
                                              texture_meta)
     from marginlive.training.train import TrainConfig, save_curves, train
-    from marginlive.liveness.model import build
     ap = argparse.ArgumentParser()
     ap.add_argument("dataset")
     ap.add_argument("--row", required=True, help="the docs/generalisation_summary.json row this recipe is")
@@ -110,13 +108,10 @@ def main():
         if a.extra_weights:
             if not saved.is_file():
                 ap.error(f"{saved}: no saved weights for {row!r} (generalise.py --save-final)")
-            d = torch.load(saved)
-            net = build(d["config"]["arch"], d["config"]["size"])
-            net.load_state_dict(d["state"])
-            where = "a GPU" if str(d["config"].get("device", "cpu")).startswith("cuda") else "a CPU"
-            extra_nets.append((row, net.eval(), d["config"], w,
-                               f"trained on all of the data on {where} by `generalise.py --save-final`, seed "
-                               f"{d['config']['seed']}"))
+            net, c = load_saved(saved)
+            where = "a GPU" if str(c.get("device", "cpu")).startswith("cuda") else "a CPU"
+            extra_nets.append((row, net, c, w,
+                               f"trained on all of the data on {where} by `generalise.py --save-final`, seed {c['seed']}"))
         else:
             c = TrainConfig(**{"epochs": 12, "batch": 16, "device": a.device, **CONFIGS[row]})
             r = train(base, c, show_progress=False)

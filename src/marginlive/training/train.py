@@ -54,8 +54,8 @@ def resolve_device(name: str) -> torch.device:
     """The torch device called ``name``, checked to take a tensor (DatasetError if not)."""
     try:
         dev = torch.device(name)
-        if dev.type not in ("cpu", "cuda", "mps"):
-            raise RuntimeError("train on cpu, cuda or mps")
+        if dev.type not in ("cpu", "cuda"):  # the two this code is run on
+            raise RuntimeError("train on cpu or cuda")
         torch.empty(1, device=dev)
     except (RuntimeError, AssertionError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

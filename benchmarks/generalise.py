@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from common import DOCS, SHARED, load_packed, video_contexts
 
+EPOCHS, BATCH = 12, 16   # network rows train this long unless their config says otherwise
 # the outside check's videos: (key, video, JPEG quality of the frame or None)
 OUTSIDE = [("live", "live-1.webm", None), ("live_jpeg95", "live-1.webm", 95), ("replay", "replay-1.webm", None)]
 
@@ -53,6 +54,14 @@ def saved_outside_scores(path: Path, contexts) -> dict:
     net, c = load_saved(path)
     return {k: predict_crops(net, np.stack([crop_from_context(x, c["margin"], c["size"]) for x in v])).tolist()
             for k, v in contexts.items()}
+
+
+def network_config(spec: dict, **overrides):
+    """The TrainConfig of a network row of CONFIGS (``synth`` aside), on ``overrides`` (device,
+    threads, ...) and the table's epochs and batch where the row sets none."""
+    from marginlive.training.train import TrainConfig
+    return TrainConfig(**{"epochs": EPOCHS, "batch": BATCH, **overrides,
+                          **{k: v for k, v in spec.items() if k != "synth"}})
 
 
 def _texture_name(tolerance: int, chi2_steps: int, grid: int, stride: int, sigma_step: float = 0.0,
@@ -115,13 +124,13 @@ def main():
     from marginlive.training.texture import cross_validate_texture, texture_histograms
     from marginlive.training.experiment import run_grid
     from marginlive.training.synth import add_synthetic_screens
-    from marginlive.training.train import TrainConfig, train
+    from marginlive.training.train import train
     ap = argparse.ArgumentParser()
     ap.add_argument("dataset", help="a `marginlive collect` folder, or its pack_dataset .npz (benchmarks/common.py)")
     ap.add_argument("--configs", nargs="+", default=list(CONFIGS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--epochs", type=int, help="for every network config (default: the config's, else 12)")
-    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--epochs", type=int, help=f"for every network config (default: the config's, else {EPOCHS})")
+    ap.add_argument("--batch", type=int, default=BATCH)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", help="where networks train (cuda: a GPU)")
     ap.add_argument("--outside-from", metavar="DIR",
@@ -137,7 +146,7 @@ def main():
     out = Path(a.out)
     done = json.loads(out.read_text())["results"] if out.exists() else {}
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    meta = {"folds": 4, "epochs": 12, "batch": a.batch, "eval": ["webcam-replay", "nuaa-print"]}
+    meta = {"folds": 4, "epochs": EPOCHS, "batch": a.batch, "eval": ["webcam-replay", "nuaa-print"]}
     mask = np.isin(base.datasets, meta["eval"])
 
     def save(name):
@@ -148,6 +157,16 @@ def main():
             Path(tmp).write_text(json.dumps({"meta": meta, "results": now}, indent=1))
 
     texture_hists, outside = {}, None
+
+    def outside_contexts() -> dict:
+        """The outside videos' 4x contexts, cut once ({} without ../shared/data/videos)."""
+        nonlocal outside
+        if outside is None:
+            have = (SHARED / "data" / "videos").is_dir()
+            outside = {k: video_contexts(v, quality=q) for k, v, q in OUTSIDE} if have else {}
+            if not have:
+                log("no ../shared/data/videos: no outside check")
+        return outside
     for name in a.configs:
         spec = dict(CONFIGS[name])
         synth = spec.pop("synth", 0.0)
@@ -165,23 +184,20 @@ def main():
                                                    grid=grid, sigma_step=sig, size=size))
                 runs[-1]["seconds"] = time.perf_counter() - t
             done[name] = {"config": runs[0]["config"], "runs": runs, "summary": summarise(runs)}
-            if outside is None:
-                have = (SHARED / "data" / "videos").is_dir()
-                outside = {k: video_contexts(v, quality=q) for k, v, q in OUTSIDE} if have else {}
-                if not have:
-                    log("no ../shared/data/videos: texture rows get no outside check")
-            if outside:
-                done[name]["outside"] = outside_scores(base, texture_hists[key], spec, outside)
+            if outside_contexts():
+                done[name]["outside"] = outside_scores(base, texture_hists[key], spec, outside_contexts())
             log(f"{name}: " + format_summary(done[name]["summary"]))
             save(name)
             continue
-        cfg = TrainConfig(**{"epochs": 12, "batch": a.batch, "threads": a.threads, "device": a.device, **spec})
+        cfg = network_config(spec, batch=a.batch, threads=a.threads, device=a.device)
         cfg = replace(cfg, epochs=a.epochs or cfg.epochs)
         if a.outside_from:  # no training: the outside check of weights saved by --save-final
             if name not in done:
                 raise SystemExit(f"{name}: no cross-validation runs in {out} to add an outside check to")
-            outside = outside or {k: video_contexts(v, quality=q) for k, v, q in OUTSIDE}
-            done[name]["outside"] = saved_outside_scores(Path(a.outside_from) / (safe_name(name) + ".pt"), outside)
+            if not outside_contexts():
+                raise SystemExit("--outside-from needs ../shared/data/videos")
+            done[name]["outside"] = saved_outside_scores(Path(a.outside_from) / (safe_name(name) + ".pt"),
+                                                         outside_contexts())
             save(name)
             log(f"{name}: outside check of {a.outside_from}")
             continue

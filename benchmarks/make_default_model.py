@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from common import DOCS, ROOT, SHARED
-from generalise import CONFIGS, load_saved, safe_name
+from generalise import CONFIGS, load_saved, network_config, safe_name
 
 LICENCES = """| data | what | terms (from ../shared/data/README.md) |
 |---|---|---|
@@ -113,7 +113,7 @@ def main():
             extra_nets.append((row, net, c, w,
                                f"trained on all of the data on {where} by `generalise.py --save-final`, seed {c['seed']}"))
         else:
-            c = TrainConfig(**{"epochs": 12, "batch": 16, "device": a.device, **CONFIGS[row]})
+            c = network_config(CONFIGS[row], device=a.device)
             r = train(base, c, show_progress=False)
             extra_nets.append((row, r.net, c.__dict__, w, f"trained here in {r.seconds / 60:.1f} min"))
     seconds = sum(r.seconds for r in results)
@@ -260,7 +260,7 @@ code on the same faces, not as an estimate of accuracy):
   (webcam-replay 11.8% -> 13.9%). On one live video never trained on, 5% of frames fall below the
   threshold raw, 7% at JPEG quality 95 and 7-11% at 90-70 (the model before it: 7%, 7% and 11-13%;
   `docs/jpeg_sensitivity.md`); its replay stays rejected. A session's fake
-  decision needs a whole window of low frames (10), and in the load test none of 74 sessions of
+  decision needs a whole window of low frames (10), and in the load test none of 76 sessions of
   that video was stopped by passive liveness (`docs/speed.md`). Send high-quality frames (the web
   page uses JPEG 0.95) or recalibrate the threshold for your camera path.
 - Not evaluated on 3D masks, cut-out prints worn as masks (a few in celeba-spoof), or

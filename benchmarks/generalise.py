@@ -31,7 +31,7 @@ OUTSIDE = [("live", "live-1.webm", None), ("live_jpeg95", "live-1.webm", 95), ("
 def outside_scores(base, hists, spec, contexts) -> dict:
     """P(real) of each outside video's frames from the texture branch fitted on all of ``base``."""
     from marginlive.training.texture import _regression, texture_features, texture_histograms
-    kw = {k: spec[k] for k in ("stride", "tolerance", "grid", "sigma_step", "size")}
+    kw = {k: spec[k] for k in ("stride", "tolerance", "grid", "sigma_step", "size", "kind", "window") if k in spec}
     model = _regression(spec["c"]).fit(texture_features(hists, spec["chi2_steps"]), base.labels)
     return {k: model.predict_proba(texture_features(texture_histograms(c, **kw), spec["chi2_steps"]))[:, 1].tolist()
             for k, c in contexts.items()}
@@ -85,6 +85,10 @@ CONFIGS = {
     # the same grid texture at a coarser scale (64 px): fused with the 128 px one, see report_experiments.py
     _texture_name(2, 2, 2, 1, size=64): dict(texture=True, stride=1, tolerance=2, chi2_steps=2, c=3e-4, grid=2,
                                              sigma_step=0.0, size=64),
+    # local phase quantisation instead of LBP codes (window 7, a part must exceed 20 levels)
+    **{f"phase texture: YCrCb LPQ tolerance 20, chi2 map, 2x2 grid, 4x context at 128 px, every {e}pixel":
+       dict(texture=True, kind="lpq", window=7, stride=stride, tolerance=20.0, chi2_steps=2, c=3e-4, grid=2,
+            sigma_step=0.0, size=128) for stride, e in ((1, ""), (2, "2nd "))},
     # central difference + pixel-wise supervision at the texture branch's view (trained on a GPU:
     # --device cuda; about 35 min a seed on this CPU)
     **{f"{arch}, m4.0 at {size} px, {aug} aug, {epochs} epochs": dict(arch=arch, margin=4.0, size=size, aug=aug,
@@ -171,17 +175,18 @@ def main():
         spec = dict(CONFIGS[name])
         synth = spec.pop("synth", 0.0)
         if spec.pop("texture", False):  # a logistic regression: seconds, so no reuse needed
-            key = stride, tol, grid, sig, size = (spec["stride"], spec["tolerance"], spec["grid"], spec["sigma_step"],
-                                                  spec["size"])
+            code = {k: spec[k] for k in ("kind", "window") if k in spec}   # LBP unless the row says LPQ
+            key = stride, tol, grid, sig, size, *_ = (spec["stride"], spec["tolerance"], spec["grid"],
+                                                      spec["sigma_step"], spec["size"], *code.values())
             if key not in texture_hists:
                 texture_hists[key] = texture_histograms(base.contexts, size=size, stride=stride, tolerance=tol,
-                                                        grid=grid, sigma_step=sig)
+                                                        grid=grid, sigma_step=sig, **code)
             runs = []
             for seed in a.seeds:
                 t = time.perf_counter()
                 runs.append(cross_validate_texture(base, 4, seed, mask, hists=texture_hists[key], stride=stride,
                                                    tolerance=tol, chi2_steps=spec["chi2_steps"], c=spec["c"],
-                                                   grid=grid, sigma_step=sig, size=size))
+                                                   grid=grid, sigma_step=sig, size=size, **code))
                 runs[-1]["seconds"] = time.perf_counter() - t
             done[name] = {"config": runs[0]["config"], "runs": runs, "summary": summarise(runs)}
             if outside_contexts():

@@ -24,7 +24,8 @@ from common import DOCS, SHARED, jpeg_round_trip, machine, save_json, video_face
 QUALITIES = [None, 95, 90, 80, 70]
 # texture settings compared on held-out groups (2x2 grid, chi-squared map, as shipped)
 VARIANTS = [("tolerance 2", dict(tolerance=2, sigma_step=0.0)),
-            ("tolerance max(1, ceil(sigma/24))", dict(tolerance=1, sigma_step=24.0))]
+            ("tolerance max(1, ceil(sigma/24))", dict(tolerance=1, sigma_step=24.0)),
+            ("LPQ, tolerance 20 (phase texture)", dict(kind="lpq", tolerance=20.0))]
 
 
 def scores_at(model, frames, boxes, quality):
@@ -110,7 +111,7 @@ def main():
     if a.heldout:
         text += "\n".join([
             "", "## Held-out groups", "",
-            "The texture branch alone (chi-squared map, 2x2 grid), fitted leave-groups-out on lossless crops (4 folds, seeds 0-2), "
+            "Each texture branch alone at 128 px (LBP codes unless the row says LPQ; chi-squared map, 2x2 grid), fitted leave-groups-out on lossless crops (4 folds, seeds 0-2), "
             "scored on crops cut from the same frames with the same boxes after a JPEG round trip of the whole frame "
             "at quality 95, decided at each fold's held-out-fold EER threshold. The webcam-replay sources are already "
             "JPEG files, so this is a second compression.", "",

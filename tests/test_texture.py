@@ -159,3 +159,77 @@ def test_sigma_step_reads_a_step_relative_to_the_views_contrast():
         want = [max(1.0, float(np.ceil(gray.std() / 24.0))), 1.0, 1.0]
         assert br.tolerances(v)[0, :, 0, 0].tolist() == want
     assert ColourTexture(tolerance=2).tolerances(v) == 2.0   # no sigma step: the fixed tolerance
+
+
+def _lpq_reference(levels: np.ndarray, window: int, tolerance: float) -> np.ndarray:
+    """LPQ codes of one (H, W) channel written out from the definition: per pixel, the window's
+    Fourier coefficients at (a, 0), (0, a), (a, a), (-a, a), a = 1 / window, as (x, y)
+    frequencies; bits from the real then imaginary part of each, in that order."""
+    r = (window - 1) // 2
+    off = np.arange(-r, r + 1)
+    a = 1.0 / window
+    freqs = [(a, 0.0), (0.0, a), (a, a), (-a, a)]
+    h, w = levels.shape
+    out = np.zeros((h - 2 * r, w - 2 * r), np.int64)
+    for i in range(r, h - r):
+        for j in range(r, w - r):
+            patch = levels[i - r:i + r + 1, j - r:j + r + 1]
+            code, bit = 0, 0
+            for fx, fy in freqs:
+                c = np.sum(patch * np.exp(-2j * np.pi * (fy * off[:, None] + fx * off[None, :])))
+                for part in (c.real, c.imag):
+                    code |= int(part > tolerance) << bit
+                    bit += 1
+            out[i - r, j - r] = code
+    return out
+
+
+def test_lpq_codes_follow_the_definition():
+    from marginlive.liveness.model import PhaseTexture
+    rng = np.random.default_rng(6)
+    img = cv2.GaussianBlur(rng.integers(0, 256, (1, 24, 24, 3), dtype=np.uint8)[0], (0, 0), 1.0)[None]
+    v = context_view(context_tensor(img), 24, 1, 24)
+    levels = PhaseTexture.ycrcb(v)[0].numpy().astype(np.float64)
+    for window, tolerance in ((7, 20.0), (5, 0.5), (3, 10.1)):   # 3: parts are quarter levels
+        got = PhaseTexture(tolerance=tolerance, window=window).code_map(v)[0].numpy()
+        for ch in range(3):
+            want = _lpq_reference(levels[ch], window, tolerance)
+            # float sums in another order: a part within rounding of the tolerance may differ
+            assert np.mean(got[ch] == want) > 0.995, (window, tolerance, ch)
+        every2 = PhaseTexture(stride=2, tolerance=tolerance, window=window).code_map(v)[0].numpy()
+        assert np.array_equal(every2, got[:, ::2, ::2])
+    flat = context_view(context_tensor(np.full((1, 16, 16, 3), 90, np.uint8)), 16, 1, 16)
+    assert (PhaseTexture(tolerance=20).code_map(flat) == 0).all()   # a flat patch: every part near 0
+
+
+def test_lpq_codes_survive_a_blur_that_changes_lbp_codes():
+    """LPQ's point: the low-frequency phase of a neighbourhood survives a mild symmetric blur."""
+    from marginlive.liveness.model import PhaseTexture
+    rng = np.random.default_rng(7)
+    img = cv2.GaussianBlur(rng.integers(0, 256, (128, 128, 3), dtype=np.uint8), (0, 0), 2.0)
+    soft = cv2.GaussianBlur(img, (0, 0), 0.8)
+    v, vs = (context_view(context_tensor(i[None]), 128, 1, 128) for i in (img, soft))
+    same = lambda br: float((br.code_map(v) == br.code_map(vs)).float().mean())   # noqa: E731
+    lpq, lbp = same(PhaseTexture(tolerance=0)), same(ColourTexture(tolerance=0))
+    assert lpq > 0.7 and lpq > lbp + 0.15, (lpq, lbp)   # here about 0.75 against 0.56
+
+
+def test_fitted_lpq_branch_exports_and_separates_texture(tmp_path):
+    from marginlive.training.export import export_onnx
+    from marginlive.training.texture import texture_branch, texture_meta
+    rng = np.random.default_rng(8)
+    ctx = np.concatenate([_contexts(12, rng, False), _contexts(12, rng, True)])
+    labels = np.array([1] * 12 + [0] * 12, np.float32)
+    h = texture_histograms(ctx, kind="lpq")
+    assert h.shape == (24, 4 * 768)
+    branch = fit_texture(h, labels, c=1.0, kind="lpq")
+    assert texture_meta(branch, 0.2)["arch"] == "phase-texture" and texture_meta(branch, 0.2)["window"] == 7
+    model = MultiScale([(4.0, branch, 128)])
+    p = export_onnx(model, tmp_path / "lpq.onnx", {"name": "t", "input_size": 256, "margin": 4.0, "threshold": 0.5},
+                    check_crops=ctx[::3], deployable=True, atol=1e-4)
+    test = np.concatenate([_contexts(4, rng, False), _contexts(4, rng, True)])
+    got = LivenessModel(p).predict(test)
+    assert (got[:4] > 0.5).all() and (got[4:] < 0.5).all()
+    for bad in (dict(kind="lbq"), dict(kind="lpq", sigma_step=24.0), dict(kind="lpq", window=6)):
+        with pytest.raises(ValueError):
+            texture_branch(**bad)

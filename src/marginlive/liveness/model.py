@@ -315,6 +315,46 @@ class ColourTexture(nn.Module):
         return self.features(self.histograms(x)) @ self.weight + self.bias
 
 
+class PhaseTexture(ColourTexture):
+    """Local phase quantisation (LPQ; Ojansivu and Heikkila 2008) of the Y, Cr and Cb channels:
+    the colour-texture branch with another code. Each pixel's ``window`` x ``window``
+    neighbourhood is transformed at the four lowest non-zero frequencies, as (x, y): (a, 0), (0, a),
+    (a, a) and (-a, a), a = 1 / ``window``; the real and imaginary parts of the four coefficients give
+    the 8 bits of the code (a bit set where the part exceeds ``tolerance``). The phase at low
+    frequencies survives a symmetric blur, the kind that optics, a camera's processing and JPEG
+    apply, which is why LPQ is used where LBP's pixel comparisons are fragile. The tolerance (in
+    levels, a part being a weighted sum of the window's levels) plays the LBP tolerance's part:
+    a flat neighbourhood has parts near zero, whose signs would flip with noise; above the
+    tolerance it codes 0. Everything else (grid, histograms, chi-squared map, linear model) is
+    ``ColourTexture``'s. Codes of the pixels whose whole window lies inside the view, at every
+    ``stride``-th one.
+    """
+
+    def __init__(self, stride: int = 1, tolerance: float = 20.0, chi2_steps: int = 0, chi2_interval: float = 0.5,
+                 grid: int = 1, window: int = 7):
+        super().__init__(stride, 0, chi2_steps, chi2_interval, grid)
+        if window < 3 or window % 2 == 0:
+            raise ValueError(f"the LPQ window must be odd and at least 3, got {window}")
+        self.tolerance, self.window = float(tolerance), int(window)
+        r = np.arange(window) - (window - 1) // 2
+        w0, w1 = np.ones(window), np.exp(-2j * np.pi * r / window)
+        kernels = []   # kernel[y, x] = wy[y] * wx[x], real and imaginary parts
+        for wy, wx in ((w0, w1), (w1, w0), (w1, w1), (w1, np.conj(w1))):
+            k = np.outer(wy, wx)
+            kernels += [k.real, k.imag]
+        self.register_buffer("kernels", torch.tensor(np.stack(kernels)[:, None], dtype=torch.float32),
+                             persistent=False)
+        self.register_buffer("bit_values", (2.0 ** torch.arange(8, dtype=torch.float32)).view(1, 8, 1, 1),
+                             persistent=False)
+
+    def code_map(self, x):
+        v = self.ycrcb(x)
+        n, c = v.shape[0], v.shape[1]
+        parts = nn.functional.conv2d(v.reshape(n * c, 1, *v.shape[-2:]), self.kernels, stride=self.stride)
+        code = ((parts > self.tolerance).float() * self.bit_values).sum(1)
+        return code.reshape(n, c, *code.shape[-2:])
+
+
 class MultiScale(nn.Module):
     """Several branches fused, each looking at the face at its own margin (the MiniFASNet pair's
     idea, and issue 8's "tight crop + wide crop").

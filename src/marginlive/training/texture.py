@@ -1,4 +1,5 @@
-"""Fitting the colour-texture branch (``ColourTexture``) and scoring it leave-groups-out.
+"""Fitting the colour-texture branches (``ColourTexture``: LBP codes; ``PhaseTexture``: LPQ codes)
+and scoring them leave-groups-out.
 
 The branch is a linear model on (chi-squared mapped) LBP histograms, so "training" is a
 regularised logistic regression: seconds, not minutes. Its view is the 4x context pooled to
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..liveness.model import ColourTexture, context_tensor, context_view, view_spec
+from ..liveness.model import ColourTexture, PhaseTexture, context_tensor, context_view, view_spec
 from .dataset import Dataset, group_kfold
 
 TEXTURE_MARGIN = 4.0      # the whole stored context ...
@@ -22,16 +23,35 @@ TEXTURE_SIGMA_STEP = 0.0  # no contrast-adaptive tolerance: max(1, ceil(sigma/24
                           # groups (replay AUC 0.957 -> 0.964) but worse on the live and replay videos outside them
 TEXTURE_CHI2_STEPS = 2    # chi-squared map of the histograms: replay AUC 0.931 -> 0.943 (0 = raw)
 TEXTURE_GRID = 2          # histograms per quadrant of the view: replay AUC 0.943 -> 0.957, NUAA 0.947 -> 0.988
+KINDS = ("lbp", "lpq")    # the code: local binary patterns, or local phase quantisation
+LPQ_WINDOW = 7            # LPQ's window (3 and 5 measured less accurate)
+LPQ_TOLERANCE = 20.0      # an LPQ bit needs its part above 20 levels: replay AUC 0.851 -> 0.929 (10-160 screened)
+
+
+def texture_branch(kind: str = "lbp", stride: int = TEXTURE_STRIDE, tolerance: float | None = None,
+                   chi2_steps: int = 0, grid: int = TEXTURE_GRID, sigma_step: float = TEXTURE_SIGMA_STEP,
+                   window: int = LPQ_WINDOW) -> ColourTexture:
+    """An unfitted texture branch of this ``kind`` (``tolerance`` None: the kind's default;
+    ``sigma_step`` is LBP's, ``window`` LPQ's)."""
+    if kind == "lbp":
+        return ColourTexture(stride, TEXTURE_TOLERANCE if tolerance is None else tolerance, chi2_steps,
+                             grid=grid, sigma_step=sigma_step)
+    if kind == "lpq":
+        if sigma_step:
+            raise ValueError("a contrast-adaptive tolerance (sigma_step) is an LBP option")
+        return PhaseTexture(stride, LPQ_TOLERANCE if tolerance is None else tolerance, chi2_steps, grid=grid,
+                            window=window)
+    raise ValueError(f"unknown texture kind {kind!r}; choose one of {', '.join(KINDS)}")
 
 
 @torch.no_grad()
 def texture_histograms(contexts: np.ndarray, margin: float = TEXTURE_MARGIN, size: int = TEXTURE_SIZE,
-                       stride: int = TEXTURE_STRIDE, tolerance: int = TEXTURE_TOLERANCE,
+                       stride: int = TEXTURE_STRIDE, tolerance: float | None = None,
                        grid: int = TEXTURE_GRID, sigma_step: float = TEXTURE_SIGMA_STEP,
-                       batch: int = 128) -> np.ndarray:
-    """(N, 256, 256, 3) uint8 context crops -> (N, 768 * grid^2) float32 LBP histograms."""
+                       batch: int = 128, kind: str = "lbp", window: int = LPQ_WINDOW) -> np.ndarray:
+    """(N, 256, 256, 3) uint8 context crops -> (N, 768 * grid^2) float32 code histograms."""
     side, pool = view_spec(margin, size)
-    branch = ColourTexture(stride, tolerance, grid=grid, sigma_step=sigma_step)
+    branch = texture_branch(kind, stride, tolerance, grid=grid, sigma_step=sigma_step, window=window)
     out = []
     for i in range(0, len(contexts), batch):
         x = context_tensor(contexts[i:i + batch])
@@ -52,12 +72,13 @@ def _regression(c: float):
 
 
 def fit_texture(hists: np.ndarray, labels: np.ndarray, c: float = TEXTURE_C, stride: int = TEXTURE_STRIDE,
-                tolerance: int = TEXTURE_TOLERANCE, chi2_steps: int = TEXTURE_CHI2_STEPS,
-                grid: int = TEXTURE_GRID, sigma_step: float = TEXTURE_SIGMA_STEP) -> ColourTexture:
+                tolerance: float | None = None, chi2_steps: int = TEXTURE_CHI2_STEPS,
+                grid: int = TEXTURE_GRID, sigma_step: float = TEXTURE_SIGMA_STEP, kind: str = "lbp",
+                window: int = LPQ_WINDOW) -> ColourTexture:
     """Fit the logistic regression and fold it (scaler included) into the branch's weights.
-    ``hists`` must come from ``texture_histograms`` with the same stride, tolerance, grid and
-    sigma step."""
-    branch = ColourTexture(stride, tolerance, chi2_steps, grid=grid, sigma_step=sigma_step)
+    ``hists`` must come from ``texture_histograms`` with the same kind, stride, tolerance, grid,
+    sigma step and window."""
+    branch = texture_branch(kind, stride, tolerance, chi2_steps, grid, sigma_step, window)
     if hists.shape[1] != 768 * grid ** 2:
         raise ValueError(f"histograms of {hists.shape[1]} bins do not fit a {grid}x{grid} grid")
     model = _regression(c).fit(texture_features(hists, chi2_steps), labels)
@@ -71,21 +92,28 @@ def fit_texture(hists: np.ndarray, labels: np.ndarray, c: float = TEXTURE_C, str
 
 def texture_meta(branch: ColourTexture, weight: float, size: int = TEXTURE_SIZE) -> dict:
     """The texture branch as the model file's metadata lists it among its branches."""
-    return {"margin": TEXTURE_MARGIN, "arch": "colour-texture", "size": size, "stride": branch.stride,
+    meta = {"margin": TEXTURE_MARGIN, "arch": "colour-texture", "size": size, "stride": branch.stride,
             "tolerance": int(branch.tolerance), "sigma_step": branch.sigma_step, "chi2_steps": branch.chi2_steps,
             "grid": branch.grid, "weight": round(weight, 4)}
+    if isinstance(branch, PhaseTexture):
+        meta.update(arch="phase-texture", code="lpq", window=branch.window, tolerance=branch.tolerance)
+        del meta["sigma_step"]
+    return meta
 
 
 def cross_validate_texture(ds: Dataset, k: int = 4, seed: int = 0, eval_mask: np.ndarray | None = None,
                            c: float = TEXTURE_C, hists: np.ndarray | None = None,
-                           stride: int = TEXTURE_STRIDE, tolerance: int = TEXTURE_TOLERANCE,
+                           stride: int = TEXTURE_STRIDE, tolerance: float | None = None,
                            chi2_steps: int = TEXTURE_CHI2_STEPS, grid: int = TEXTURE_GRID,
-                           sigma_step: float = TEXTURE_SIGMA_STEP, size: int = TEXTURE_SIZE) -> dict:
+                           sigma_step: float = TEXTURE_SIGMA_STEP, size: int = TEXTURE_SIZE,
+                           kind: str = "lbp", window: int = LPQ_WINDOW) -> dict:
     """Leave-groups-out scores of the texture branch (its view ``size`` px), on the same folds as
     ``cross_validate`` with this seed (so its scores can be fused with a network's, image by image)."""
     from .cv import fold_train_indices, pooled_result
     h = (texture_histograms(ds.contexts, size=size, stride=stride, tolerance=tolerance, grid=grid,
-                            sigma_step=sigma_step) if hists is None else hists)
+                            sigma_step=sigma_step, kind=kind, window=window) if hists is None else hists)
+    if tolerance is None:
+        tolerance = TEXTURE_TOLERANCE if kind == "lbp" else LPQ_TOLERANCE
     f = texture_features(h, chi2_steps)
     pool = np.flatnonzero(np.ones(len(ds), bool) if eval_mask is None else np.asarray(eval_mask, bool))
     scores = np.full(len(ds), np.nan, np.float32)
@@ -93,7 +121,9 @@ def cross_validate_texture(ds: Dataset, k: int = 4, seed: int = 0, eval_mask: np
         test = pool[rel]
         tr = fold_train_indices(ds, test)
         scores[test] = _regression(c).fit(f[tr], ds.labels[tr]).predict_proba(f[test])[:, 1]
-    return pooled_result(ds, pool, scores, k, seed, {"arch": "colour-texture", "margin": TEXTURE_MARGIN,
-                                                     "size": size, "C": c, "stride": stride,
-                                                     "tolerance": tolerance, "sigma_step": sigma_step,
-                                                     "chi2_steps": chi2_steps, "grid": grid})
+    config = {"arch": "colour-texture", "margin": TEXTURE_MARGIN, "size": size, "C": c, "stride": stride,
+              "tolerance": tolerance, "sigma_step": sigma_step, "chi2_steps": chi2_steps, "grid": grid}
+    if kind == "lpq":
+        config.update(arch="phase-texture", window=window)
+        del config["sigma_step"]
+    return pooled_result(ds, pool, scores, k, seed, config)

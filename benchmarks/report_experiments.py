@@ -375,9 +375,11 @@ then the same 2x2 grid histograms, chi-squared map and regression as the LBP bra
 4x view at 128 px. As with LBP, a tolerance matters: a part must exceed 20 levels to set its bit,
 so a flat neighbourhood codes 0 instead of noise (texture branch alone, three seeds, replay / NUAA
 AUC: no tolerance 0.851 / 0.996; 10, 20, 30, 40, 80, 160 levels 0.922, 0.929, 0.914, 0.902, 0.882,
-0.831 on replay; windows 3 and 5 0.888 and 0.909 at their best tolerance; the coefficients
+0.831 on replay; windows 3 and 5 0.888 and 0.909 at the best tolerance tried (6 and 20); the coefficients
 decorrelated (rho 0.9), no tolerance, 0.870; the 4x view at 64 px 0.855; C 1e-3 0.920; codes at
-every 2nd pixel 0.926 / 0.992). Alone: replay AUC 0.929 ± 0.021 (the LBP grid branch: 0.957) but
+every 2nd pixel 0.926 / 0.992; the Y channel alone 0.921 / 0.989, Cr and Cb alone 0.865 / 0.967, and
+in the shipped mix Y alone, a third of the branch's convolutions, gives NUAA ACER 2.3% against
+1.6%). Alone: replay AUC 0.929 ± 0.021 (the LBP grid branch: 0.957) but
 NUAA AUC 0.997 ± 0.001, calibrated ACER 2.6%, the best single branch on prints here (LBP: 0.988 /
 6.7%); on the outside videos it turns away 0% of the live frames raw and 1% at JPEG 95 (LBP at 128
 px: 22% / 26%) but lets 32% of the replay's frames through. It complements LBP rather than

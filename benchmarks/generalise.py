@@ -176,8 +176,8 @@ def main():
         synth = spec.pop("synth", 0.0)
         if spec.pop("texture", False):  # a logistic regression: seconds, so no reuse needed
             code = {k: spec[k] for k in ("kind", "window") if k in spec}   # LBP unless the row says LPQ
-            key = stride, tol, grid, sig, size, *_ = (spec["stride"], spec["tolerance"], spec["grid"],
-                                                      spec["sigma_step"], spec["size"], *code.values())
+            stride, tol, grid, sig, size = (spec[k] for k in ("stride", "tolerance", "grid", "sigma_step", "size"))
+            key = (stride, tol, grid, sig, size, *code.values())
             if key not in texture_hists:
                 texture_hists[key] = texture_histograms(base.contexts, size=size, stride=stride, tolerance=tol,
                                                         grid=grid, sigma_step=sig, **code)

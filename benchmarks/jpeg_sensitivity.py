@@ -34,6 +34,20 @@ def scores_at(model, frames, boxes, quality):
                      for f, b in zip(frames, boxes)])
 
 
+def quality_rates(model, videos: dict) -> dict:
+    """Per JPEG quality ("raw", "95", ...): the share of the live video's frames below the model's
+    threshold, of the replay's at or above it, and both mean P(real). ``videos``: {"live": (frames,
+    boxes), "replay": (frames, boxes)} from ``video_faces``."""
+    out = {}
+    for q in QUALITIES:
+        live, replay = (scores_at(model, *videos[k], q) for k in ("live", "replay"))
+        out["raw" if q is None else str(q)] = {
+            "live_below": float(np.mean(live < model.threshold)),
+            "replay_at_or_above": float(np.mean(replay >= model.threshold)),
+            "live_mean": float(live.mean()), "replay_mean": float(replay.mean())}
+    return out
+
+
 def heldout_rows(dataset: str, quality: int = 95) -> list[str]:
     from marginlive.evaluation.metrics import apcer_bpcer
     from marginlive.frames import read_image
@@ -87,14 +101,9 @@ def main():
     for path in a.models:
         m = LivenessModel(path)
         name = Path(path).name
-        data[name] = {"threshold": m.threshold, "qualities": {}}
-        for q in QUALITIES:
-            live = scores_at(m, *videos["live"], q)
-            replay = scores_at(m, *videos["replay"], q)
-            r = {"live_below": float(np.mean(live < m.threshold)), "replay_at_or_above": float(np.mean(replay >= m.threshold)),
-                 "live_mean": float(live.mean()), "replay_mean": float(replay.mean())}
-            data[name]["qualities"]["raw" if q is None else str(q)] = r
-            rows.append(f"| {name} | {m.threshold:.2f} | {'raw' if q is None else q} | {100 * r['live_below']:.0f}% | "
+        data[name] = {"threshold": m.threshold, "qualities": quality_rates(m, videos)}
+        for q, r in data[name]["qualities"].items():
+            rows.append(f"| {name} | {m.threshold:.2f} | {q} | {100 * r['live_below']:.0f}% | "
                         f"{r['live_mean']:.3f} | {100 * r['replay_at_or_above']:.0f}% | {r['replay_mean']:.3f} |")
             print(rows[-1], flush=True)
     n_live, n_rep = len(videos["live"][0]), len(videos["replay"][0])

@@ -37,19 +37,18 @@ def calibrated_text(gen: dict) -> str:
 def jpeg_text(path) -> str:
     """The model card's sentence on the two outside videos, measured on this model file as
     jpeg_sensitivity.py measures it (raw frames and JPEG round trips at each quality)."""
-    import numpy as np
     from common import video_faces
-    from jpeg_sensitivity import QUALITIES, scores_at
+    from jpeg_sensitivity import QUALITIES, quality_rates
     from marginlive.liveness.runtime import LivenessModel
-    m = LivenessModel(path)
-    live, replay = video_faces("live-1.webm"), video_faces("replay-1.webm")
-    below = {q: 100 * np.mean(scores_at(m, *live, q) < m.threshold) for q in QUALITIES}
-    passed = {q: 100 * np.mean(scores_at(m, *replay, q) >= m.threshold) for q in QUALITIES}
-    low = [below[q] for q in QUALITIES[2:]]
-    rest = ("its replay stays rejected at every quality" if max(passed.values()) == 0 else
-            f"{max(passed.values()):.0f}% of its replay's frames pass at worst")
-    return (f"On one live video never trained on, {below[None]:.0f}% of frames fall below the threshold raw, "
-            f"{below[95]:.0f}% at JPEG quality 95 and {min(low):.0f}-{max(low):.0f}% at "
+    rates = quality_rates(LivenessModel(path), {"live": video_faces("live-1.webm"),
+                                                "replay": video_faces("replay-1.webm")})
+    below = {q: 100 * r["live_below"] for q, r in rates.items()}
+    passed = max(100 * r["replay_at_or_above"] for r in rates.values())
+    low = [below[str(q)] for q in QUALITIES[2:]]
+    rest = ("its replay stays rejected at every quality" if passed == 0 else
+            f"{passed:.0f}% of its replay's frames pass at worst")
+    return (f"On one live video never trained on, {below['raw']:.0f}% of frames fall below the threshold raw, "
+            f"{below['95']:.0f}% at JPEG quality 95 and {min(low):.0f}-{max(low):.0f}% at "
             f"{QUALITIES[2]}-{QUALITIES[-1]} (`docs/jpeg_sensitivity.md`); {rest}.")
 
 
@@ -157,9 +156,9 @@ def main():
                             chi2_steps=a.texture_chi2, **kw) for size in a.texture_sizes]
         phase_split = []
         if a.phase:   # the LPQ branch, at 128 px, after the LBP ones
-            kw = dict(stride=a.phase_stride, tolerance=a.phase_tolerance, grid=a.texture_grid, kind="lpq")
-            texs.append(fit_texture(texture_histograms(base.contexts, **kw), base.labels, c=a.texture_c,
-                                    chi2_steps=a.texture_chi2, **kw))
+            lpq = dict(stride=a.phase_stride, tolerance=a.phase_tolerance, grid=a.texture_grid, kind="lpq")
+            texs.append(fit_texture(texture_histograms(base.contexts, **lpq), base.labels, c=a.texture_c,
+                                    chi2_steps=a.texture_chi2, **lpq))
             phase_split = [a.phase]
         tex_sizes = a.texture_sizes + [TEXTURE_SIZE] * len(phase_split)
         branches = ([(TEXTURE_MARGIN, t, size) for t, size in zip(texs, tex_sizes)] +

@@ -112,8 +112,6 @@ def cross_validate_texture(ds: Dataset, k: int = 4, seed: int = 0, eval_mask: np
     from .cv import fold_train_indices, pooled_result
     h = (texture_histograms(ds.contexts, size=size, stride=stride, tolerance=tolerance, grid=grid,
                             sigma_step=sigma_step, kind=kind, window=window) if hists is None else hists)
-    if tolerance is None:
-        tolerance = TEXTURE_TOLERANCE if kind == "lbp" else LPQ_TOLERANCE
     f = texture_features(h, chi2_steps)
     pool = np.flatnonzero(np.ones(len(ds), bool) if eval_mask is None else np.asarray(eval_mask, bool))
     scores = np.full(len(ds), np.nan, np.float32)
@@ -121,9 +119,7 @@ def cross_validate_texture(ds: Dataset, k: int = 4, seed: int = 0, eval_mask: np
         test = pool[rel]
         tr = fold_train_indices(ds, test)
         scores[test] = _regression(c).fit(f[tr], ds.labels[tr]).predict_proba(f[test])[:, 1]
-    config = {"arch": "colour-texture", "margin": TEXTURE_MARGIN, "size": size, "C": c, "stride": stride,
-              "tolerance": tolerance, "sigma_step": sigma_step, "chi2_steps": chi2_steps, "grid": grid}
-    if kind == "lpq":
-        config.update(arch="phase-texture", window=window)
-        del config["sigma_step"]
+    # the setting as the model file would describe this branch (its weight aside), and the regression's C
+    branch = texture_branch(kind, stride, tolerance, chi2_steps, grid, sigma_step, window)
+    config = {k: v for k, v in texture_meta(branch, 0.0, size).items() if k != "weight"} | {"C": c}
     return pooled_result(ds, pool, scores, k, seed, config)

@@ -73,6 +73,7 @@ def _texture_name(tolerance: int, chi2_steps: int, grid: int, stride: int, sigma
             f"every {'2nd ' if stride == 2 else ''}pixel")
 
 
+HOG_ROW = "gradient histogram: Y HOG, 8x8 cells, 9 bins, black padding masked, 4x context at 256 px"
 CONFIGS = {
     "paper: livenessnet, m2.0, paper aug": dict(arch="livenessnet", margin=2.0, aug="paper"),
     "livenessnet, m2.0, paper aug + synthetic screens": dict(arch="livenessnet", margin=2.0, aug="paper", synth=1.0),
@@ -89,6 +90,9 @@ CONFIGS = {
     **{f"phase texture: YCrCb LPQ tolerance 20, chi2 map, 2x2 grid, 4x context at 128 px, every {e}pixel":
        dict(texture=True, kind="lpq", window=7, stride=stride, tolerance=20.0, chi2_steps=2, c=3e-4, grid=2,
             sigma_step=0.0, size=128) for stride, e in ((1, ""), (2, "2nd "))},
+    # histograms of oriented gradients (Y, 8x8 cells, 9 unsigned bins, blocks of 2x2 cells), full resolution
+    HOG_ROW: dict(texture=True, kind="hog", stride=1, tolerance=None, chi2_steps=0, c=3e-4, grid=1,
+                  sigma_step=0.0, size=256),
     # central difference + pixel-wise supervision at the texture branch's view (trained on a GPU:
     # --device cuda; about 35 min a seed on this CPU)
     **{f"{arch}, m4.0 at {size} px, {aug} aug, {epochs} epochs": dict(arch=arch, margin=4.0, size=size, aug=aug,
@@ -175,7 +179,7 @@ def main():
         spec = dict(CONFIGS[name])
         synth = spec.pop("synth", 0.0)
         if spec.pop("texture", False):  # a logistic regression: seconds, so no reuse needed
-            code = {k: spec[k] for k in ("kind", "window") if k in spec}   # LBP unless the row says LPQ
+            code = {k: spec[k] for k in ("kind", "window") if k in spec}   # LBP unless the row says LPQ or HOG
             stride, tol, grid, sig, size = (spec[k] for k in ("stride", "tolerance", "grid", "sigma_step", "size"))
             key = (stride, tol, grid, sig, size, *code.values())
             if key not in texture_hists:

@@ -22,10 +22,12 @@ import numpy as np
 from common import DOCS, SHARED, jpeg_round_trip, machine, save_json, video_faces
 
 QUALITIES = [None, 95, 90, 80, 70]
-# texture settings compared on held-out groups (2x2 grid, chi-squared map, as shipped)
-VARIANTS = [("tolerance 2", dict(tolerance=2, sigma_step=0.0)),
-            ("tolerance max(1, ceil(sigma/24))", dict(tolerance=1, sigma_step=24.0)),
-            ("LPQ, tolerance 20 (phase texture)", dict(kind="lpq", tolerance=20.0))]
+# texture settings compared on held-out groups (2x2 grid, chi-squared map, as shipped; HOG: its
+# blocks, at full resolution): (label, histogram options, chi-squared map steps)
+VARIANTS = [("tolerance 2", dict(tolerance=2, sigma_step=0.0), 2),
+            ("tolerance max(1, ceil(sigma/24))", dict(tolerance=1, sigma_step=24.0), 2),
+            ("LPQ, tolerance 20 (phase texture)", dict(kind="lpq", tolerance=20.0), 2),
+            ("HOG, 256 px (gradient histogram)", dict(kind="hog", size=256), 0)]
 
 
 def scores_at(model, frames, boxes, quality):
@@ -66,8 +68,8 @@ def heldout_rows(dataset: str, quality: int = 95) -> list[str]:
         jpeg[i] = crop_margin(f, FaceBox(*map(float, r["box"].split())), 4.0, ds.contexts.shape[1])
     pool = np.flatnonzero(np.isin(ds.datasets, ["webcam-replay", "nuaa-print"]))
     out = []
-    for label, kw in VARIANTS:
-        feats = [texture_features(texture_histograms(c, **kw)) for c in (ds.contexts, jpeg)]
+    for label, kw, chi2 in VARIANTS:
+        feats = [texture_features(texture_histograms(c, **kw), chi2) for c in (ds.contexts, jpeg)]
         per = {d: [] for d in ("webcam-replay", "nuaa-print")}
         for seed in (0, 1, 2):
             s, sq, thr = (np.full(len(ds), np.nan) for _ in range(3))
@@ -120,7 +122,8 @@ def main():
     if a.heldout:
         text += "\n".join([
             "", "## Held-out groups", "",
-            "Each texture branch alone at 128 px (LBP codes unless the row says LPQ; chi-squared map, 2x2 grid), fitted leave-groups-out on lossless crops (4 folds, seeds 0-2), "
+            "Each texture branch alone at 128 px (LBP codes unless the row says LPQ; chi-squared map, 2x2 grid; the "
+            "HOG branch at 256 px on its blocks), fitted leave-groups-out on lossless crops (4 folds, seeds 0-2), "
             "scored on crops cut from the same frames with the same boxes after a JPEG round trip of the whole frame "
             "at quality 95, decided at each fold's held-out-fold EER threshold. The webcam-replay sources are already "
             "JPEG files, so this is a second compression.", "",

@@ -61,8 +61,8 @@ def main():
     from marginlive.training.dataset import load_dataset
     from marginlive.training.export import export_onnx
     from marginlive.training.synth import add_synthetic_screens
-    from marginlive.training.texture import (TEXTURE_MARGIN, TEXTURE_SIZE, fit_texture, texture_histograms,
-                                             texture_meta)
+    from marginlive.training.texture import (HOG_BINS, HOG_CELLS, HOG_SIZE, TEXTURE_MARGIN, TEXTURE_SIZE,
+                                             fit_texture, texture_histograms, texture_meta)
     from marginlive.training.train import TrainConfig, save_curves, train
     ap = argparse.ArgumentParser()
     ap.add_argument("dataset")
@@ -90,6 +90,8 @@ def main():
                     help="add a phase-texture branch (LPQ codes of the 4x context at 128 px) with this fusion weight")
     ap.add_argument("--phase-stride", type=int, default=1)
     ap.add_argument("--phase-tolerance", type=float, default=20.0, help="the LPQ tolerance (levels)")
+    ap.add_argument("--hog", type=float, default=0.0,
+                    help="add a gradient branch (HOG of the 4x context at 256 px) with this fusion weight")
     ap.add_argument("--extra", nargs="*", default=[], metavar="ROW=WEIGHT",
                     help="more network branches: a network row of generalise.py's CONFIGS and its fusion weight "
                          "(the margin networks share what texture and extras leave)")
@@ -154,17 +156,21 @@ def main():
                   sigma_step=a.texture_sigma_step)
         texs = [fit_texture(texture_histograms(base.contexts, size=size, **kw), base.labels, c=a.texture_c,
                             chi2_steps=a.texture_chi2, **kw) for size in a.texture_sizes]
-        phase_split = []
-        if a.phase:   # the LPQ branch, at 128 px, after the LBP ones
+        more = []     # (weight, view size) of the LPQ and HOG branches, after the LBP ones
+        if a.phase:   # the LPQ branch, at 128 px
             lpq = dict(stride=a.phase_stride, tolerance=a.phase_tolerance, grid=a.texture_grid, kind="lpq")
             texs.append(fit_texture(texture_histograms(base.contexts, **lpq), base.labels, c=a.texture_c,
                                     chi2_steps=a.texture_chi2, **lpq))
-            phase_split = [a.phase]
-        tex_sizes = a.texture_sizes + [TEXTURE_SIZE] * len(phase_split)
+            more.append((a.phase, TEXTURE_SIZE))
+        if a.hog:     # the HOG branch, at full resolution; no chi-squared map (its blocks are normalised)
+            texs.append(fit_texture(texture_histograms(base.contexts, size=HOG_SIZE, kind="hog"), base.labels,
+                                    c=a.texture_c, chi2_steps=0, kind="hog"))
+            more.append((a.hog, HOG_SIZE))
+        tex_sizes = a.texture_sizes + [z for _, z in more]
         branches = ([(TEXTURE_MARGIN, t, size) for t, size in zip(texs, tex_sizes)] +
                     [(m, n) for m, n in nets.items()] + [(c["margin"], n, c["size"]) for _, n, c, _, _ in extra_nets])
-        share = (1 - a.texture - a.phase - sum(w for _, w in extras)) / len(nets)
-        weights = [a.texture * f for f in split] + phase_split + [share] * len(nets) + [w for _, w in extras]
+        share = (1 - a.texture - a.phase - a.hog - sum(w for _, w in extras)) / len(nets)
+        weights = [a.texture * f for f in split] + [w for w, _ in more] + [share] * len(nets) + [w for _, w in extras]
         meta.update(input_size=CONTEXT_SIZE, margin=CONTEXT_MARGIN, arch=f"colour-texture + multiscale({a.arch})",
                     branches=[texture_meta(t, w, size) for t, w, size in zip(texs, weights, tex_sizes)] +
                              [{"margin": m, "arch": a.arch, "size": 64, "weight": round(w, 4)}
@@ -216,11 +222,17 @@ def main():
                   f"lowest-frequency Fourier coefficients, a bit set where a part exceeds {a.phase_tolerance:g} levels, "
                   f"of the same channels and view at 128x128{', at every 2nd pixel' if a.phase_stride == 2 else ''}, "
                   "the same grid, map and regression) and " if a.phase else "") +
+                 (f"a gradient branch (histograms of oriented gradients of Y over {HOG_CELLS}x{HOG_CELLS} cells of the "
+                  f"whole 4x context at full resolution, {HOG_SIZE}x{HOG_SIZE}: {HOG_BINS} unsigned orientation bins, "
+                  "bilinear votes to the cell centres, blocks of 2x2 cells L2-Hys normalised, gradients beside the black "
+                  "padding left out; the layout and sharpness of the edges around the face, a bezel's, a hand's, a "
+                  "paper's; a logistic regression on the blocks) and " if a.hog else "") +
                  f"{len(nets)} `{a.arch}` branches at margins {', '.join(f'{m:g}x' for m in a.margins)} (64x64 each)"
                  + "".join(f", a `{c['arch']}` branch ({EXTRA_TEXT.get(c['arch'], '')}) on the {c['margin']:g}x view "
                            f"at {c['size']} px ({row}; {how})" for row, _, c, _, how in extra_nets) +
                  f", fused by a weighted mean of logits (texture {tex_weights}"
-                 f"{f', phase texture {a.phase:g}' if a.phase else ''}, each `{a.arch}` {share:.3g}"
+                 f"{f', phase texture {a.phase:g}' if a.phase else ''}{f', HOG {a.hog:g}' if a.hog else ''}, "
+                 f"each `{a.arch}` {share:.3g}"
                  + "".join(f", `{c['arch']}` {w:g}" for _, _, c, w, _ in extra_nets) + "). "
                  "Input: the 4x context crop (256x256, face box enlarged 4x about its centre, squared, black outside "
                  "the frame); each branch cuts and pools its view inside the graph, the same arithmetic as in "

@@ -233,3 +233,98 @@ def test_fitted_lpq_branch_exports_and_separates_texture(tmp_path):
     for bad in (dict(kind="lbq"), dict(kind="lpq", sigma_step=24.0), dict(kind="lpq", window=6)):
         with pytest.raises(ValueError):
             texture_branch(**bad)
+
+
+def _hog_reference(levels: np.ndarray, black: np.ndarray, cells: int, bins: int, clip: float) -> np.ndarray:
+    """HOG of one (S, S) channel written out pixel by pixel: central differences (border
+    replicated), gradients next to a black pixel dropped, the orientation by arctan2 and each
+    bin's share max(0, cos 2(theta - centre) - cos(360 / bins)) / (1 - cos(360 / bins)), each
+    pixel's vote split between the cell centres by bilinear weights, 2x2-cell blocks L2-Hys normalised."""
+    s = levels.shape[0]
+    c = s // cells
+    p = np.pad(levels, 1, mode="edge")
+    near_black = np.pad(black, 1)
+    floor = np.cos(2 * np.pi / bins)
+    hist = np.zeros((cells, cells, bins))
+    for i in range(s):
+        for j in range(s):
+            if near_black[i:i + 3, j:j + 3].any():
+                continue
+            gx, gy = p[i + 1, j + 2] - p[i + 1, j], p[i + 2, j + 1] - p[i, j + 1]
+            m, theta = np.hypot(gx, gy), np.arctan2(gy, gx)
+            share = [max(0.0, np.cos(2 * theta - 2 * np.pi * b / bins) - floor) / (1 - floor) for b in range(bins)]
+            for ci in range(cells):
+                wy = max(0.0, 1 - abs(i + 0.5 - (ci + 0.5) * c) / c)
+                for cj in range(cells):
+                    wx = max(0.0, 1 - abs(j + 0.5 - (cj + 0.5) * c) / c)
+                    hist[ci, cj] += wy * wx / c ** 2 * m * np.array(share)
+    out = []
+    for dy in (0, 1):
+        for dx in (0, 1):
+            out.append(hist[dy:dy + cells - 1, dx:dx + cells - 1])   # (cells-1, cells-1, bins) per block corner
+    blocks = np.concatenate([np.moveaxis(o, -1, 0) for o in out])   # (4 * bins, cells-1, cells-1)
+    blocks = blocks / np.sqrt((blocks ** 2).sum(0) + 1e-2)
+    blocks = np.minimum(blocks, clip)
+    blocks = blocks / np.sqrt((blocks ** 2).sum(0) + 1e-3)
+    return blocks.ravel()
+
+
+def test_hog_follows_the_definition_and_leaves_the_padding_out():
+    from marginlive.liveness.model import GradientHistogram
+    rng = np.random.default_rng(9)
+    img = cv2.GaussianBlur(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), (0, 0), 1.5)
+    img[:, :5] = 0                      # black padding on the left, as where the context overruns the frame
+    v = context_view(context_tensor(img[None]), 32, 1, 32)
+    levels = ColourTexture.ycrcb(v)[0, 0].numpy().astype(np.float64)
+    black = (img.sum(2) == 0)
+    for cells, bins in ((4, 9), (2, 6)):
+        got = GradientHistogram(cells, bins).histograms(v)[0].numpy()
+        want = _hog_reference(levels, black, cells, bins, 0.2)
+        assert got.shape == (4 * bins * (cells - 1) ** 2,) and np.allclose(got, want, atol=1e-4), cells
+    # a flat grey view beside black padding: masked, no edge at all; unmasked, the padding's edge
+    flat = np.full((1, 32, 32, 3), 120, np.uint8)
+    flat[:, :, :8] = 0
+    fv = context_view(context_tensor(flat), 32, 1, 32)
+    assert float(GradientHistogram(4).histograms(fv).abs().max()) == 0.0
+    assert float(GradientHistogram(4, mask_padding=False).histograms(fv).abs().max()) > 0.1
+
+
+def _framed(n, rng, bezel):
+    """Smooth views, half of them with a dark frame around the centre (a phone's bezel)."""
+    out = []
+    for _ in range(n):
+        x = cv2.GaussianBlur(rng.integers(60, 200, (256, 256, 3), dtype=np.uint8), (0, 0), 8)
+        if bezel:
+            a, b = rng.integers(50, 70), rng.integers(186, 206)
+            cv2.rectangle(x, (int(a), int(a) - 10), (int(b), int(b) + 10), (20, 20, 20), 10)
+        out.append(x)
+    return np.stack(out)
+
+
+def test_fitted_hog_branch_finds_a_bezel_and_exports(tmp_path):
+    from marginlive.liveness.model import GradientHistogram
+    from marginlive.training.export import export_onnx
+    from marginlive.training.texture import HOG_SIZE, texture_branch, texture_meta
+    rng = np.random.default_rng(10)
+    ctx = np.concatenate([_framed(12, rng, False), _framed(12, rng, True)])
+    labels = np.array([1] * 12 + [0] * 12, np.float32)           # a bezel in view = "fake"
+    h = texture_histograms(ctx, size=HOG_SIZE, kind="hog")
+    assert h.shape == (24, 4 * 9 * 7 * 7)
+    branch = fit_texture(h, labels, c=1.0, kind="hog", chi2_steps=0)
+    meta = texture_meta(branch, 0.2, HOG_SIZE)
+    assert meta["arch"] == "gradient-histogram" and (meta["cells"], meta["bins"], meta["size"]) == (8, 9, 256)
+    p = export_onnx(MultiScale([(4.0, branch, HOG_SIZE)]), tmp_path / "hog.onnx",
+                    {"name": "t", "input_size": 256, "margin": 4.0, "threshold": 0.5},
+                    check_crops=ctx[::3], deployable=True, atol=1e-4)
+    test = np.concatenate([_framed(4, rng, False), _framed(4, rng, True)])
+    got = LivenessModel(p).predict(test)
+    assert (got[:4] > 0.5).all() and (got[4:] < 0.5).all()
+    for bad in (dict(kind="hog", tolerance=2), dict(kind="hog", chi2_steps=2), dict(kind="hog", stride=2)):
+        with pytest.raises(ValueError):
+            texture_branch(**bad)
+    with pytest.raises(ValueError):
+        GradientHistogram(cells=1)
+    with pytest.raises(ValueError):
+        GradientHistogram(cells=8).histograms(torch.zeros(1, 3, 100, 100))   # 100 px: no 8 whole cells
+    with pytest.raises(ValueError):
+        fit_texture(h[:, :100], labels, kind="hog", chi2_steps=0)

@@ -251,11 +251,16 @@ class ColourTexture(nn.Module):
         # integer arithmetic in floats (exact below 2^24), so PyTorch and ONNX Runtime agree
         # to the bit: no rounding tie can fall differently
         v = torch.floor(x * 255.0 + 0.501)
-        b, g, r = v[:, 0], v[:, 1], v[:, 2]
-        y = torch.floor((299.0 * r + 587.0 * g + 114.0 * b + 500.0) / 1000.0)
+        b, r = v[:, 0], v[:, 2]
+        y = ColourTexture.luma(v)[:, 0]
         cr = torch.floor(((r - y) * 713.0 + 128500.0) / 1000.0).clamp(0, 255)
         cb = torch.floor(((b - y) * 564.0 + 128500.0) / 1000.0).clamp(0, 255)
         return torch.stack([y, cr, cb], 1)
+
+    @staticmethod
+    def luma(v):
+        """(N, 3, S, S) BGR levels (whole numbers) -> (N, 1, S, S) Y levels, as ``ycrcb``'s."""
+        return torch.floor((299.0 * v[:, 2:3] + 587.0 * v[:, 1:2] + 114.0 * v[:, 0:1] + 500.0) / 1000.0)
 
     def code_map(self, x):
         """(N, 3, S, S) BGR [0, 1] -> (N, 3, H, W) float 8-bit codes of the interior pixels."""
@@ -353,6 +358,97 @@ class PhaseTexture(ColourTexture):
         parts = nn.functional.conv2d(v.reshape(n * c, 1, *v.shape[-2:]), self.kernels, stride=self.stride)
         code = ((parts > self.tolerance).float() * self.bit_values).sum(1)
         return code.reshape(n, c, *code.shape[-2:])
+
+
+class GradientHistogram(nn.Module):
+    """Histograms of oriented gradients (HOG; Dalal and Triggs 2005) of the Y channel, scored by a
+    linear model: the layout of edges around the face (a phone's or a tablet's bezel, the hand
+    holding it, a paper's border) and how sharp they are, which the texture codes, histograms of
+    tiny neighbourhoods, do not see.
+
+    Input: float (N, 3, S, S) BGR in [0, 1] (S a multiple of ``cells``). The Y levels (as
+    ``ColourTexture.ycrcb``) get central-difference gradients (the border replicated). Each
+    pixel's magnitude is shared between the two orientation bins nearest its unsigned
+    orientation (``bins`` over 180 degrees), weighted by max(0, cos 2(theta - centre) - cos(360 /
+    bins)), normalised: a linear-like interpolation computed from products of the gradient
+    alone, no arctangent. Each pixel votes into the ``cells`` x ``cells`` grid's four nearest cell
+    centres with bilinear weights; each 2x2 block of cells is L2-Hys normalised (L2, clipped at
+    ``clip``, L2 again), as in Dalal and Triggs. With ``mask_padding`` the gradients next to
+    pure black (0, 0, 0) pixels are zeroed: the black padding where the context square overruns
+    the camera frame would otherwise give strong straight edges whose place says how large and
+    where the face is, not whether it is live (masked: held-out replay AUC 0.934 -> 0.947).
+    ``histograms`` gives the (N, 4 * bins * (cells - 1)^2) block vectors, ``features`` passes them
+    through (the interface of the texture branches), ``forward`` the logit
+    ``features(h) @ weight + bias``.
+    """
+
+    def __init__(self, cells: int = 8, bins: int = 9, clip: float = 0.2, mask_padding: bool = True):
+        super().__init__()
+        if cells < 2 or bins < 3:
+            raise ValueError(f"HOG needs at least 2 cells a side and 3 bins, got {cells} and {bins}")
+        self.cells, self.bins, self.clip, self.mask_padding = int(cells), int(bins), float(clip), bool(mask_padding)
+        self.chi2_steps = 0      # the texture branches' interface: features are the histograms
+        self.weight = nn.Parameter(torch.zeros(self.n_features()), requires_grad=False)
+        self.bias = nn.Parameter(torch.zeros(()), requires_grad=False)
+        phi = 2 * np.pi * np.arange(bins) / bins      # bin centres, as doubled angles
+        floor = np.cos(2 * np.pi / bins)              # a bin's weight is 0 from the next bin's centre on
+        m = np.stack([np.cos(phi), np.sin(phi), np.full(bins, -floor)]) / (1.0 - floor)
+        self.register_buffer("bin_matrix", torch.tensor(m, dtype=torch.float32), persistent=False)
+        self._tents = {}
+
+    def n_features(self) -> int:
+        return 4 * self.bins * (self.cells - 1) ** 2
+
+    def _tent(self, side: int) -> torch.Tensor:
+        """The bilinear vote of each pixel row (or column) to its two nearest cell centres (side,
+        cells), a constant of the view size; the cell histograms are tent^T @ votes @ tent. (The
+        outer half of a border cell gives the share it would give a cell beyond the edge to none.)"""
+        if side not in self._tents:
+            c = side // self.cells
+            u = np.arange(side) + 0.5                       # pixel centres
+            centres = (np.arange(self.cells) + 0.5) * c
+            t = np.clip(1 - np.abs(u[:, None] - centres[None, :]) / c, 0, None)
+            self._tents[side] = torch.tensor(t / c, dtype=torch.float32)
+        return self._tents[side]
+
+    def histograms(self, x):
+        side = int(x.shape[-1])
+        if side % self.cells:
+            raise ValueError(f"a {side} px view does not split into {self.cells} cells")
+        y = ColourTexture.luma(torch.floor(x * 255.0 + 0.501))
+        p = nn.functional.pad(y, (1, 1, 1, 1), mode="replicate")
+        gx = p[:, :, 1:-1, 2:] - p[:, :, 1:-1, :-2]
+        gy = p[:, :, 2:, 1:-1] - p[:, :, :-2, 1:-1]
+        if self.mask_padding:
+            black = ((x[:, 0:1] + x[:, 1:2] + x[:, 2:3]) == 0).float()
+            keep = 1.0 - nn.functional.max_pool2d(black, 3, 1, 1)
+            gx, gy = gx * keep, gy * keep
+        sq = gx * gx + gy * gy
+        m = torch.sqrt(sq)
+        inv = 1.0 / (m + 1e-6)
+        n = x.shape[0]
+        # per pixel (channels last): magnitude m times (cos and sin of twice the orientation, 1);
+        # times the bins' (cos, sin, -floor) that is m (cos 2(theta - centre) - floor) for every
+        # bin in one product, and relu keeps the two nearest bins
+        doubled = torch.cat([((gx * gx - gy * gy) * inv).reshape(n, side, side, 1),
+                             ((2.0 * gx * gy) * inv).reshape(n, side, side, 1), m.reshape(n, side, side, 1)], 3)
+        votes = torch.relu(torch.matmul(doubled, self.bin_matrix))
+        t = self._tent(side).to(x.device)
+        rows = torch.matmul(t.t(), votes.reshape(n, side, side * self.bins))         # (N, cells, S * bins)
+        rows = rows.reshape(n, self.cells, side, self.bins).transpose(2, 3)          # (N, cells, bins, S)
+        h = torch.matmul(rows, t).transpose(1, 2)                                    # (N, bins, cells, cells)
+        k = self.cells - 1
+        blocks = torch.cat([h[:, :, dy:dy + k, dx:dx + k] for dy in (0, 1) for dx in (0, 1)], 1)
+        blocks = blocks / torch.sqrt((blocks * blocks).sum(1, keepdim=True) + 1e-2)
+        blocks = blocks.clamp(max=self.clip)
+        blocks = blocks / torch.sqrt((blocks * blocks).sum(1, keepdim=True) + 1e-3)
+        return blocks.flatten(1)
+
+    def features(self, h):
+        return h
+
+    def forward(self, x):
+        return self.histograms(x) @ self.weight + self.bias
 
 
 class MultiScale(nn.Module):

@@ -91,8 +91,8 @@ CONFIGS = {
        dict(texture=True, kind="lpq", window=7, stride=stride, tolerance=20.0, chi2_steps=2, c=3e-4, grid=2,
             sigma_step=0.0, size=128) for stride, e in ((1, ""), (2, "2nd "))},
     # histograms of oriented gradients (Y, 8x8 cells, 9 unsigned bins, blocks of 2x2 cells), full resolution
-    HOG_ROW: dict(texture=True, kind="hog", stride=1, tolerance=None, chi2_steps=0, c=3e-4, grid=1,
-                  sigma_step=0.0, size=256),
+    **{HOG_ROW.replace("256 px", f"{size} px"): dict(texture=True, kind="hog", stride=1, tolerance=None, chi2_steps=0,
+                                                     c=3e-4, grid=1, sigma_step=0.0, size=size) for size in (256, 128)},
     # central difference + pixel-wise supervision at the texture branch's view (trained on a GPU:
     # --device cuda; about 35 min a seed on this CPU)
     **{f"{arch}, m4.0 at {size} px, {aug} aug, {epochs} epochs": dict(arch=arch, margin=4.0, size=size, aug=aug,

@@ -1,4 +1,5 @@
-"""The colour-texture branch: LBP codes, OpenCV-equal colour conversion, the chi-squared map, fitting, export."""
+"""The colour-texture branches (LBP and LPQ codes) and the gradient branch (HOG): codes and blocks
+against their definitions, OpenCV-equal colour conversion, the chi-squared map, fitting, export."""
 import cv2
 import numpy as np
 import pytest

@@ -1,9 +1,10 @@
 """Fitting the colour-texture branches (``ColourTexture``: LBP codes; ``PhaseTexture``: LPQ codes)
 and the gradient branch (``GradientHistogram``: HOG), and scoring them leave-groups-out.
 
-The branch is a linear model on (chi-squared mapped) LBP histograms, so "training" is a
-regularised logistic regression: seconds, not minutes. Its view is the 4x context pooled to
-128 px, cut inside the model graph exactly as here, so fitting and inference see the same pixels.
+Each branch is a linear model on (chi-squared mapped) code histograms, or on HOG's normalised
+blocks, so "training" is a regularised logistic regression: seconds, not minutes. Its view is the
+4x context pooled to 128 (or 64) px, HOG's the context at full resolution (256 px), cut inside the
+model graph exactly as here, so fitting and inference see the same pixels.
 """
 from __future__ import annotations
 

@@ -237,8 +237,12 @@ class ColourTexture(nn.Module):
         self.bias = nn.Parameter(torch.zeros(()), requires_grad=False)
         self.register_buffer("offsets", torch.arange(3).view(1, 3, 1) * 256, persistent=False)
 
+    def n_bins(self) -> int:
+        """The length of ``histograms``: 256 codes per channel and grid cell."""
+        return 3 * 256 * self.grid ** 2
+
     def n_features(self) -> int:
-        return 3 * 256 * self.grid ** 2 * (2 * self.chi2_steps - 1 if self.chi2_steps else 1)
+        return self.n_bins() * (2 * self.chi2_steps - 1 if self.chi2_steps else 1)
 
     def codes(self, x):
         """(N, 3, S, S) BGR [0, 1] -> (N, 3, P) long codes, offset by 256 per channel
@@ -246,11 +250,16 @@ class ColourTexture(nn.Module):
         return self.code_map(x).flatten(2).long() + self.offsets
 
     @staticmethod
+    def levels(x):
+        """(N, 3, S, S) BGR [0, 1] -> the same as whole 8-bit levels (floats)."""
+        return torch.floor(x * 255.0 + 0.501)
+
+    @staticmethod
     def ycrcb(x):
         """(N, 3, S, S) BGR [0, 1] -> (N, 3, S, S) float Y, Cr, Cb levels (whole numbers, 0..255)."""
         # integer arithmetic in floats (exact below 2^24), so PyTorch and ONNX Runtime agree
         # to the bit: no rounding tie can fall differently
-        v = torch.floor(x * 255.0 + 0.501)
+        v = ColourTexture.levels(x)
         b, r = v[:, 0], v[:, 2]
         y = ColourTexture.luma(v)[:, 0]
         cr = torch.floor(((r - y) * 713.0 + 128500.0) / 1000.0).clamp(0, 255)
@@ -299,7 +308,7 @@ class ColourTexture(nn.Module):
         m = self.code_map(x)
         cell, counts = self._cell_bins(m.shape[-2], m.shape[-1])
         idx = (m.long() + self.offsets.view(1, 3, 1, 1) + cell.to(m.device)).flatten(1)
-        h = torch.zeros(m.shape[0], 768 * self.grid ** 2, dtype=torch.float32, device=m.device)
+        h = torch.zeros(m.shape[0], self.n_bins(), dtype=torch.float32, device=m.device)
         return h.scatter_add(1, idx, torch.ones(idx.shape, dtype=torch.float32, device=m.device)) / counts.to(m.device)
 
     def features(self, h):
@@ -387,7 +396,6 @@ class GradientHistogram(nn.Module):
         if cells < 2 or bins < 3:
             raise ValueError(f"HOG needs at least 2 cells a side and 3 bins, got {cells} and {bins}")
         self.cells, self.bins, self.clip, self.mask_padding = int(cells), int(bins), float(clip), bool(mask_padding)
-        self.chi2_steps = 0      # the texture branches' interface: features are the histograms
         self.weight = nn.Parameter(torch.zeros(self.n_features()), requires_grad=False)
         self.bias = nn.Parameter(torch.zeros(()), requires_grad=False)
         phi = 2 * np.pi * np.arange(bins) / bins      # bin centres, as doubled angles
@@ -398,6 +406,10 @@ class GradientHistogram(nn.Module):
 
     def n_features(self) -> int:
         return 4 * self.bins * (self.cells - 1) ** 2
+
+    def n_bins(self) -> int:
+        """The length of ``histograms`` (the texture branches' interface): the features themselves."""
+        return self.n_features()
 
     def _tent(self, side: int) -> torch.Tensor:
         """The bilinear vote of each pixel row (or column) to its two nearest cell centres (side,
@@ -415,7 +427,7 @@ class GradientHistogram(nn.Module):
         side = int(x.shape[-1])
         if side % self.cells:
             raise ValueError(f"a {side} px view does not split into {self.cells} cells")
-        y = ColourTexture.luma(torch.floor(x * 255.0 + 0.501))
+        y = ColourTexture.luma(ColourTexture.levels(x))
         p = nn.functional.pad(y, (1, 1, 1, 1), mode="replicate")
         gx = p[:, :, 1:-1, 2:] - p[:, :, 1:-1, :-2]
         gy = p[:, :, 2:, 1:-1] - p[:, :, :-2, 1:-1]

@@ -65,7 +65,7 @@ def texture_histograms(contexts: np.ndarray, margin: float = TEXTURE_MARGIN, siz
     for i in range(0, len(contexts), batch):
         x = context_tensor(contexts[i:i + batch])
         out.append(branch.histograms(context_view(x, side, pool)).numpy())
-    return np.concatenate(out) if out else np.zeros((0, branch.n_features()), np.float32)
+    return np.concatenate(out) if out else np.zeros((0, branch.n_bins()), np.float32)
 
 
 def texture_features(hists: np.ndarray, chi2_steps: int = TEXTURE_CHI2_STEPS) -> np.ndarray:
@@ -88,9 +88,8 @@ def fit_texture(hists: np.ndarray, labels: np.ndarray, c: float = TEXTURE_C, str
     ``hists`` must come from ``texture_histograms`` with the same kind, stride, tolerance, grid,
     sigma step and window."""
     branch = texture_branch(kind, stride, tolerance, chi2_steps, grid, sigma_step, window)
-    bins = texture_branch(kind, stride, tolerance, 0, grid, sigma_step, window).n_features()
-    if hists.shape[1] != bins:
-        shape = f"{bins} bins" + (f", a {grid}x{grid} grid" if kind != "hog" else "")
+    if hists.shape[1] != branch.n_bins():
+        shape = f"{branch.n_bins()} bins" + (f", a {grid}x{grid} grid" if kind != "hog" else "")
         raise ValueError(f"histograms of {hists.shape[1]} bins do not fit this {kind} branch ({shape})")
     model = _regression(c).fit(texture_features(hists, chi2_steps), labels)
     scaler, lr = model[0], model[1]

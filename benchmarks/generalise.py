@@ -31,7 +31,8 @@ OUTSIDE = [("live", "live-1.webm", None), ("live_jpeg95", "live-1.webm", 95), ("
 def outside_scores(base, hists, spec, contexts) -> dict:
     """P(real) of each outside video's frames from the texture branch fitted on all of ``base``."""
     from marginlive.training.texture import _regression, texture_features, texture_histograms
-    kw = {k: spec[k] for k in ("stride", "tolerance", "grid", "sigma_step", "size", "kind", "window") if k in spec}
+    kw = {k: spec[k] for k in ("stride", "tolerance", "grid", "sigma_step", "size", "kind", "window", "margin")
+          if k in spec}
     model = _regression(spec["c"]).fit(texture_features(hists, spec["chi2_steps"]), base.labels)
     return {k: model.predict_proba(texture_features(texture_histograms(c, **kw), spec["chi2_steps"]))[:, 1].tolist()
             for k, c in contexts.items()}
@@ -74,6 +75,13 @@ def _texture_name(tolerance: int, chi2_steps: int, grid: int, stride: int, sigma
 
 
 HOG_ROW = "gradient histogram: Y HOG, 8x8 cells, 9 bins, black padding masked, 4x context at 256 px"
+# the face's own texture: the face box alone (1x) at 64 px, no context
+FACE_LPQ_ROW = "phase texture: YCrCb LPQ tolerance 20, chi2 map, 2x2 grid, the face box (1x) at 64 px, every pixel"
+FACE_ROWS = {FACE_LPQ_ROW: dict(kind="lpq", window=7, tolerance=20.0),
+             "colour texture: YCrCb LBP tolerance 2, chi2 map, 2x2 grid, the face box (1x) at 64 px, every pixel":
+             dict(tolerance=2),
+             "gradient histogram: Y HOG, 8x8 cells, 9 bins, black padding masked, the face box (1x) at 64 px":
+             dict(kind="hog", tolerance=None, chi2_steps=0, grid=1)}
 CONFIGS = {
     "paper: livenessnet, m2.0, paper aug": dict(arch="livenessnet", margin=2.0, aug="paper"),
     "livenessnet, m2.0, paper aug + synthetic screens": dict(arch="livenessnet", margin=2.0, aug="paper", synth=1.0),
@@ -93,6 +101,8 @@ CONFIGS = {
     # histograms of oriented gradients (Y, 8x8 cells, 9 unsigned bins, blocks of 2x2 cells), full resolution
     **{HOG_ROW.replace("256 px", f"{size} px"): dict(texture=True, kind="hog", stride=1, tolerance=None, chi2_steps=0,
                                                      c=3e-4, grid=1, sigma_step=0.0, size=size) for size in (256, 128)},
+    **{name: {**dict(texture=True, stride=1, chi2_steps=2, c=3e-4, grid=2, sigma_step=0.0, size=64, margin=1.0), **kw}
+       for name, kw in FACE_ROWS.items()},
     # central difference + pixel-wise supervision at the texture branch's view (trained on a GPU:
     # --device cuda; about 35 min a seed on this CPU)
     **{f"{arch}, m4.0 at {size} px, {aug} aug, {epochs} epochs": dict(arch=arch, margin=4.0, size=size, aug=aug,
@@ -181,16 +191,17 @@ def main():
         if spec.pop("texture", False):  # a logistic regression: seconds, so no reuse needed
             code = {k: spec[k] for k in ("kind", "window") if k in spec}   # LBP unless the row says LPQ or HOG
             stride, tol, grid, sig, size = (spec[k] for k in ("stride", "tolerance", "grid", "sigma_step", "size"))
-            key = (stride, tol, grid, sig, size, *code.values())
+            margin = spec.get("margin", 4.0)   # the view: this many face boxes (4: the whole context)
+            key = (stride, tol, grid, sig, size, margin, *code.values())
             if key not in texture_hists:
                 texture_hists[key] = texture_histograms(base.contexts, size=size, stride=stride, tolerance=tol,
-                                                        grid=grid, sigma_step=sig, **code)
+                                                        grid=grid, sigma_step=sig, margin=margin, **code)
             runs = []
             for seed in a.seeds:
                 t = time.perf_counter()
                 runs.append(cross_validate_texture(base, 4, seed, mask, hists=texture_hists[key], stride=stride,
                                                    tolerance=tol, chi2_steps=spec["chi2_steps"], c=spec["c"],
-                                                   grid=grid, sigma_step=sig, size=size, **code))
+                                                   grid=grid, sigma_step=sig, size=size, margin=margin, **code))
                 runs[-1]["seconds"] = time.perf_counter() - t
             done[name] = {"config": runs[0]["config"], "runs": runs, "summary": summarise(runs)}
             if outside_contexts():

@@ -61,8 +61,8 @@ def main():
     from marginlive.training.dataset import load_dataset
     from marginlive.training.export import export_onnx
     from marginlive.training.synth import add_synthetic_screens
-    from marginlive.training.texture import (HOG_BINS, HOG_CELLS, HOG_SIZE, TEXTURE_MARGIN, TEXTURE_SIZE,
-                                             fit_texture, texture_histograms, texture_meta)
+    from marginlive.training.texture import (FACE_MARGIN, FACE_SIZE, HOG_BINS, HOG_CELLS, HOG_SIZE, TEXTURE_MARGIN,
+                                             TEXTURE_SIZE, fit_texture, texture_histograms, texture_meta)
     from marginlive.training.train import TrainConfig, save_curves, train
     ap = argparse.ArgumentParser()
     ap.add_argument("dataset")
@@ -92,6 +92,8 @@ def main():
     ap.add_argument("--phase-tolerance", type=float, default=20.0, help="the LPQ tolerance (levels)")
     ap.add_argument("--hog", type=float, default=0.0,
                     help="add a gradient branch (HOG of the 4x context at 256 px) with this fusion weight")
+    ap.add_argument("--face-phase", type=float, default=0.0,
+                    help="add a phase-texture branch of the face box alone (LPQ, 1x at 64 px) with this fusion weight")
     ap.add_argument("--extra", nargs="*", default=[], metavar="ROW=WEIGHT",
                     help="more network branches: a network row of generalise.py's CONFIGS and its fusion weight "
                          "(the margin networks share what texture and extras leave)")
@@ -156,23 +158,28 @@ def main():
                   sigma_step=a.texture_sigma_step)
         texs = [fit_texture(texture_histograms(base.contexts, size=size, **kw), base.labels, c=a.texture_c,
                             chi2_steps=a.texture_chi2, **kw) for size in a.texture_sizes]
-        more = []     # (weight, view size) of the LPQ and HOG branches, after the LBP ones
+        more = []     # (weight, view size, margin) of the LPQ and HOG branches, after the LBP ones
+        lpq = dict(stride=a.phase_stride, tolerance=a.phase_tolerance, grid=a.texture_grid, kind="lpq")
         if a.phase:   # the LPQ branch, at 128 px
-            lpq = dict(stride=a.phase_stride, tolerance=a.phase_tolerance, grid=a.texture_grid, kind="lpq")
             texs.append(fit_texture(texture_histograms(base.contexts, **lpq), base.labels, c=a.texture_c,
                                     chi2_steps=a.texture_chi2, **lpq))
-            more.append((a.phase, TEXTURE_SIZE))
+            more.append((a.phase, TEXTURE_SIZE, TEXTURE_MARGIN))
         if a.hog:     # the HOG branch, at full resolution; no chi-squared map (its blocks are normalised)
             texs.append(fit_texture(texture_histograms(base.contexts, size=HOG_SIZE, kind="hog"), base.labels,
                                     c=a.texture_c, chi2_steps=0, kind="hog"))
-            more.append((a.hog, HOG_SIZE))
-        tex_sizes = a.texture_sizes + [z for _, z in more]
-        branches = ([(TEXTURE_MARGIN, t, size) for t, size in zip(texs, tex_sizes)] +
+            more.append((a.hog, HOG_SIZE, TEXTURE_MARGIN))
+        if a.face_phase:   # LPQ of the face box alone, no context around it
+            h = texture_histograms(base.contexts, margin=FACE_MARGIN, size=FACE_SIZE, **lpq)
+            texs.append(fit_texture(h, base.labels, c=a.texture_c, chi2_steps=a.texture_chi2, **lpq))
+            more.append((a.face_phase, FACE_SIZE, FACE_MARGIN))
+        tex_sizes = a.texture_sizes + [z for _, z, _ in more]
+        tex_margins = [TEXTURE_MARGIN] * len(a.texture_sizes) + [m for _, _, m in more]
+        branches = ([(m, t, size) for t, size, m in zip(texs, tex_sizes, tex_margins)] +
                     [(m, n) for m, n in nets.items()] + [(c["margin"], n, c["size"]) for _, n, c, _, _ in extra_nets])
-        share = (1 - a.texture - a.phase - a.hog - sum(w for _, w in extras)) / len(nets)
-        weights = [a.texture * f for f in split] + [w for w, _ in more] + [share] * len(nets) + [w for _, w in extras]
+        share = (1 - a.texture - a.phase - a.hog - a.face_phase - sum(w for _, w in extras)) / len(nets)
+        weights = [a.texture * f for f in split] + [w for w, _, _ in more] + [share] * len(nets) + [w for _, w in extras]
         meta.update(input_size=CONTEXT_SIZE, margin=CONTEXT_MARGIN, arch=f"colour-texture + multiscale({a.arch})",
-                    branches=[texture_meta(t, w, size) for t, w, size in zip(texs, weights, tex_sizes)] +
+                    branches=[texture_meta(t, w, size, m) for t, w, size, m in zip(texs, weights, tex_sizes, tex_margins)] +
                              [{"margin": m, "arch": a.arch, "size": 64, "weight": round(w, 4)}
                               for m, w in zip(nets, weights[len(texs):])] +
                              [{"margin": c["margin"], "arch": c["arch"], "size": c["size"], "weight": w, "recipe": row,
@@ -227,11 +234,15 @@ def main():
                   "bilinear votes to the cell centres, blocks of 2x2 cells L2-Hys normalised, gradients beside the black "
                   "padding left out; the layout and sharpness of the edges around the face, a bezel's, a hand's, a "
                   "paper's; a logistic regression on the blocks) and " if a.hog else "") +
+                 (f"a phase-texture branch of the face alone (the same LPQ codes, grid, map and regression on the "
+                  f"face box without context, {FACE_SIZE}x{FACE_SIZE}: the face's own texture, a print's or a "
+                  "screen's, whatever surrounds it) and " if a.face_phase else "") +
                  f"{len(nets)} `{a.arch}` branches at margins {', '.join(f'{m:g}x' for m in a.margins)} (64x64 each)"
                  + "".join(f", a `{c['arch']}` branch ({EXTRA_TEXT.get(c['arch'], '')}) on the {c['margin']:g}x view "
                            f"at {c['size']} px ({row}; {how})" for row, _, c, _, how in extra_nets) +
                  f", fused by a weighted mean of logits (texture {tex_weights}"
-                 f"{f', phase texture {a.phase:g}' if a.phase else ''}{f', HOG {a.hog:g}' if a.hog else ''}, "
+                 f"{f', phase texture {a.phase:g}' if a.phase else ''}{f', HOG {a.hog:g}' if a.hog else ''}"
+                 f"{f', face phase texture {a.face_phase:g}' if a.face_phase else ''}, "
                  f"each `{a.arch}` {share:.3g}"
                  + "".join(f", `{c['arch']}` {w:g}" for _, _, c, w, _ in extra_nets) + "). "
                  "Input: the 4x context crop (256x256, face box enlarged 4x about its centre, squared, black outside "

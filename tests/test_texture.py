@@ -236,6 +236,43 @@ def test_fitted_lpq_branch_exports_and_separates_texture(tmp_path):
             texture_branch(**bad)
 
 
+def test_face_branch_reads_the_face_box_alone(tmp_path):
+    """A branch on the face box alone (1x at 64 px): it sees only the centre 64 px of the context,
+    so grain around the face changes nothing and grain on it is found; fitted, described (its
+    margin in the metadata and in a leave-groups-out config) and exported beside a context branch."""
+    from marginlive.training.dataset import Dataset
+    from marginlive.training.export import export_onnx
+    from marginlive.training.texture import FACE_MARGIN, FACE_SIZE, cross_validate_texture, texture_meta
+    rng = np.random.default_rng(9)
+    smooth, grainy = _contexts(16, rng, False), _contexts(16, rng, True)
+
+    def face_from(face, rest):   # the centre 64 px (the 1x face box of a 4x context) from ``face``
+        out = rest.copy()
+        out[:, 96:160, 96:160] = face[:, 96:160, 96:160]
+        return out
+    real, fake = face_from(smooth, grainy), face_from(grainy, smooth)   # the surround says the opposite
+    kw = dict(kind="lpq", margin=FACE_MARGIN, size=FACE_SIZE)
+    h = texture_histograms(real, **kw)
+    assert np.array_equal(h, texture_histograms(face_from(real, smooth), **kw))    # the surround is not read
+    assert not np.array_equal(texture_histograms(real, kind="lpq"), texture_histograms(face_from(real, smooth), kind="lpq"))
+    ctx = np.concatenate([real[:12], fake[:12]])
+    labels = np.array([1] * 12 + [0] * 12, np.float32)
+    branch = fit_texture(texture_histograms(ctx, **kw), labels, c=1.0, kind="lpq")
+    assert texture_meta(branch, 0.1, FACE_SIZE, FACE_MARGIN)["margin"] == 1.0
+    context = fit_texture(texture_histograms(ctx, kind="lpq"), labels, c=1.0, kind="lpq")
+    model = MultiScale([(FACE_MARGIN, branch, FACE_SIZE), (4.0, context, 128)], weights=[1.0, 0.0])
+    p = export_onnx(model, tmp_path / "face.onnx", {"name": "t", "input_size": 256, "margin": 4.0, "threshold": 0.5},
+                    check_crops=ctx[::3], deployable=True, atol=1e-4)
+    got = LivenessModel(p).predict(np.concatenate([real[12:], fake[12:]]))
+    assert (got[:4] > 0.5).all() and (got[4:] < 0.5).all()
+    n = 32
+    ds = Dataset(np.concatenate([real, fake]), np.array([1] * 16 + [0] * 16), np.array([f"g{i % 8}" for i in range(n)]),
+                 np.array([""] * 16 + ["print"] * 16), np.array(["set"] * n), [""] * n)
+    r = cross_validate_texture(ds, k=4, seed=0, c=1.0, **kw)
+    assert r["config"]["margin"] == 1.0 and r["config"]["size"] == 64
+    assert r["per_dataset"]["set"]["auc"] > 0.95
+
+
 def _hog_reference(levels: np.ndarray, black: np.ndarray, cells: int, bins: int, clip: float) -> np.ndarray:
     """HOG of one (S, S) channel written out pixel by pixel: central differences (border
     replicated), gradients next to a black pixel dropped, the orientation by arctan2 and each

@@ -52,9 +52,10 @@ def main():
     lines += [f"| {a_} | {b} | {g} | {v} | {ips:.0f} |" for a_, b, g, v, ips in rows]
     cdc = rows[-1][-1]
     lines += ["", f"The shipped `cdcnet` recipe (30 epochs, batch 32) takes about {30 * len(ds) / cdc / 60:.0f} min "
-              "on this CPU at that rate; it was trained on an NVIDIA H200 instead (`generalise.py --device cuda "
-              "--save-final`: 62 s for the all-data model, 1.5-3 min per seed of 4 folds, with five trainings "
-              "sharing the GPU)."]
+              "on this CPU at that rate. Its leave-groups-out runs were trained on an NVIDIA H200 (`generalise.py "
+              "--device cuda`: 1.5-3 min per seed of 4 folds, with five trainings sharing the GPU); the all-data "
+              "model in the shipped default was trained on this CPU (`generalise.py --save-final`: 21.5 min, with "
+              "other jobs sharing the two cores)."]
     if a.full:
         r = train(ds, TrainConfig(), show_progress=False)
         lines += ["", f"The paper's full recipe (LivenessNet, margin 2.0, batch 8, 50 epochs, {len(ds)} images, "

@@ -27,7 +27,9 @@ QUALITIES = [None, 95, 90, 80, 70]
 VARIANTS = [("tolerance 2", dict(tolerance=2, sigma_step=0.0), 2),
             ("tolerance max(1, ceil(sigma/24))", dict(tolerance=1, sigma_step=24.0), 2),
             ("LPQ, tolerance 20 (phase texture)", dict(kind="lpq", tolerance=20.0), 2),
-            ("HOG, 256 px (gradient histogram)", dict(kind="hog", size=256), 0)]
+            ("HOG, 256 px (gradient histogram)", dict(kind="hog", size=256), 0),
+            ("LPQ of the face box alone, 1x at 64 px (face branch)", dict(kind="lpq", tolerance=20.0, margin=1.0,
+                                                                           size=64), 2)]
 
 
 def scores_at(model, frames, boxes, quality):
@@ -97,15 +99,25 @@ def main():
     ap.add_argument("models", nargs="*", default=[str(default_model_path())])
     ap.add_argument("--frames", type=int, default=460, help="frames read from each video (every 2nd is scored)")
     ap.add_argument("--heldout", metavar="DATASET", help="also measure the texture branch on held-out groups")
+    ap.add_argument("--keep-earlier", action="store_true",
+                    help="keep the rows of docs/jpeg_sensitivity.json's models not named here (earlier defaults "
+                         "whose files are gone), after the ones measured now")
     a = ap.parse_args()
     videos = {kind: video_faces(name, a.frames) for kind, name in (("live", "live-1.webm"), ("replay", "replay-1.webm"))}
     rows, data = [], {}
     for path in a.models:
         m = LivenessModel(path)
-        name = Path(path).name
-        data[name] = {"threshold": m.threshold, "qualities": quality_rates(m, videos)}
-        for q, r in data[name]["qualities"].items():
-            rows.append(f"| {name} | {m.threshold:.2f} | {q} | {100 * r['live_below']:.0f}% | "
+        data[Path(path).name] = {"threshold": m.threshold, "qualities": quality_rates(m, videos)}
+    earlier = DOCS / "jpeg_sensitivity.json"
+    if a.keep_earlier and earlier.is_file():
+        import json
+        old = json.loads(earlier.read_text())
+        if (old.get("live_frames"), old.get("replay_frames")) != (len(videos["live"][0]), len(videos["replay"][0])):
+            raise SystemExit(f"{earlier}: measured on other frames (--frames); cannot keep its rows")
+        data.update({k: v for k, v in old["models"].items() if k not in data})
+    for name, d in data.items():
+        for q, r in d["qualities"].items():
+            rows.append(f"| {name} | {d['threshold']:.2f} | {q} | {100 * r['live_below']:.0f}% | "
                         f"{r['live_mean']:.3f} | {100 * r['replay_at_or_above']:.0f}% | {r['replay_mean']:.3f} |")
             print(rows[-1], flush=True)
     n_live, n_rep = len(videos["live"][0]), len(videos["replay"][0])
@@ -116,14 +128,15 @@ def main():
         "(every 2nd frame with a face; neither video is in any training set), scored raw and after a JPEG round trip "
         "of the whole 640x480 frame at each quality, face boxes from the raw frame. The web page sends JPEG quality 0.95. "
         "Other models: earlier defaults (previous-*) and candidates not shipped (candidate-*), named for what they "
-        "change (docs/generalisation.md).",
+        "change (docs/generalisation.md)" + ("; the rows of models not measured in this run are kept from earlier runs "
+                                             "on the same frames (`--keep-earlier`)." if a.keep_earlier else "."),
         "", "| model | threshold | JPEG quality | live frames below threshold | live mean P(real) | replay frames at or "
         "above threshold | replay mean P(real) |", "|---|---|---|---|---|---|---|", *rows, ""])
     if a.heldout:
         text += "\n".join([
             "", "## Held-out groups", "",
             "Each texture branch alone at 128 px (LBP codes unless the row says LPQ; chi-squared map, 2x2 grid; the "
-            "HOG branch at 256 px on its blocks), fitted leave-groups-out on lossless crops (4 folds, seeds 0-2), "
+            "HOG branch at 256 px on its blocks; the face branch on the face box alone at 64 px), fitted leave-groups-out on lossless crops (4 folds, seeds 0-2), "
             "scored on crops cut from the same frames with the same boxes after a JPEG round trip of the whole frame "
             "at quality 95, decided at each fold's held-out-fold EER threshold. The webcam-replay sources are already "
             "JPEG files, so this is a second compression.", "",

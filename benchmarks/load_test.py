@@ -66,8 +66,8 @@ async def client(k, addr, frames, fps, until, stats):
                             except Exception:
                                 ok = False
                             stats["wrong"] += 0 if ok else 1
-                            stats["verdicts"][m["state"] + ": " + (m.get("reason") or "")] = \
-                                stats["verdicts"].get(m["state"] + ": " + (m.get("reason") or ""), 0) + 1
+                            key = m["state"] + (f": {m['reason']}" if m.get("reason") else "")
+                            stats["verdicts"][key] = stats["verdicts"].get(key, 0) + 1
                             break
                         await asyncio.sleep(max(0.0, 1 / fps - (time.monotonic() - t0)))
             except Exception as e:  # connection failures count as errors, the test goes on

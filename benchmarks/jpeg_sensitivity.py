@@ -15,6 +15,7 @@ Run: .venv/bin/python benchmarks/jpeg_sensitivity.py [MODEL.onnx ...] [--heldout
 (default model: the shipped one)
 """
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -110,7 +111,6 @@ def main():
         data[Path(path).name] = {"threshold": m.threshold, "qualities": quality_rates(m, videos)}
     earlier = DOCS / "jpeg_sensitivity.json"
     if a.keep_earlier and earlier.is_file():
-        import json
         old = json.loads(earlier.read_text())
         if (old.get("live_frames"), old.get("replay_frames")) != (len(videos["live"][0]), len(videos["replay"][0])):
             raise SystemExit(f"{earlier}: measured on other frames (--frames); cannot keep its rows")

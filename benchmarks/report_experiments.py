@@ -592,7 +592,10 @@ choosing per fold, and so also a measure of how optimistic weights picked on all
 poolings of the 128 px LBP view, alone: a 3x3 grid 0.929, the 2x2 grid plus a centre cell 0.923,
 centre and surround 0.922 (2x2: 0.957); LBP of H, S and V instead of Y, Cr and Cb 0.925 / 0.976;
 added to that mix at 0.1 or 0.2 none helped on both sets (replay 0.980-0.983, ACER 6.9-8.1%, NUAA
-1.0-1.8%; the best, HSV at 0.1, 0.983 / 6.9% but NUAA 1.4%).
+1.0-1.8%; the best, HSV at 0.1, 0.983 / 6.9% but NUAA 1.4%). Colour alone, without texture: square-rooted
+16x16-bin Cr-Cb histograms of the context (2x2 grid) or of the face box score replay AUC 0.61-0.72,
+NUAA 0.71-0.84, and beside the shipped branches at 0.1 or 0.2 none helps both sets (replay
+0.973-0.983, ACER 7.0-9.4%; NUAA 0.4-1.2%, the lowest where replay falls to 0.973 / 9.4%).
 Synthetic screen attacks (one per live frame, from the training groups) in the regressions'
 training folds: HOG 0.947 -> 0.941, the 128 px LBP branch 0.957 -> 0.893; that HOG branch in the
 mix 0.983 / 7.3% / 1.2%. The synthetic screens look like attacks in ways no real one does.

@@ -366,3 +366,16 @@ def test_fitted_hog_branch_finds_a_bezel_and_exports(tmp_path):
         GradientHistogram(cells=8).histograms(torch.zeros(1, 3, 100, 100))   # 100 px: no 8 whole cells
     with pytest.raises(ValueError):
         fit_texture(h[:, :100], labels, kind="hog", chi2_steps=0)
+
+
+def test_shipped_texture_set_is_the_default_models():
+    """``marginlive train --texture`` fits SHIPPED_TEXTURE: the hand-crafted branches of the shipped
+    model, with its views and weights (so the constant and the shipped recipe cannot drift apart)."""
+    from marginlive.liveness.runtime import LivenessModel, default_model_path
+    from marginlive.training.texture import SHIPPED_TEXTURE, fit_texture_branches
+    arch = {"lbp": "colour-texture", "lpq": "phase-texture", "hog": "gradient-histogram"}
+    shipped = [(b["arch"], b["margin"], b["size"], b["weight"]) for b in LivenessModel(default_model_path()).meta["branches"]
+               if b["arch"] in arch.values()]
+    assert shipped == [(arch[k], m, s, pytest.approx(w)) for k, m, s, w in SHIPPED_TEXTURE]
+    with pytest.raises(ValueError):
+        fit_texture_branches(np.zeros((2, 256, 256, 3), np.uint8), np.array([0, 1]), "all")

@@ -58,10 +58,21 @@ def test_train_with_texture_branch_exports_a_context_model(video_dataset, tmp_pa
     from marginlive.training.dataset import load_dataset
     m = LivenessModel(out)
     assert m.size == 256 and m.margin == 4.0
-    assert [b["arch"] for b in m.meta["branches"]] == ["colour-texture", "livenessnet"]
-    assert m.meta["branches"][0]["weight"] == 0.7
-    p = m.predict(load_dataset(video_dataset).contexts[:6])
+    # the shipped model's hand-crafted branches share the texture weight as in its recipe
+    got = [(b["arch"], b["margin"], b["size"]) for b in m.meta["branches"]]
+    assert got == [("colour-texture", 4.0, 128), ("colour-texture", 4.0, 64), ("phase-texture", 4.0, 128),
+                   ("gradient-histogram", 4.0, 256), ("phase-texture", 1.0, 64), ("livenessnet", 2.0, 64)]
+    w = [b["weight"] for b in m.meta["branches"]]
+    assert sum(w[:5]) == pytest.approx(0.7, abs=1e-3) and w[3] == pytest.approx(0.2, abs=1e-3) and w[5] == 0.3
+    contexts = load_dataset(video_dataset).contexts[:6]
+    p = m.predict(contexts)
     assert p.shape == (6,) and ((p >= 0) & (p <= 1)).all()
+    one = tmp_path / "lbp.onnx"       # the single LBP branch, on request
+    assert main(["train", str(video_dataset), "--epochs", "1", "--batch", "8", "--val-frac", "0",
+                 "--texture", "0.7", "--texture-branches", "lbp", "--out", str(one), "--quiet"]) == 0
+    m1 = LivenessModel(one)
+    assert [(b["arch"], b["weight"]) for b in m1.meta["branches"]] == [("colour-texture", 0.7), ("livenessnet", 0.3)]
+    assert not np.allclose(m1.predict(contexts), p)
     for bad, msg in ((["--texture", "1.5"], "fusion weight"), (["--texture", "0.5", "--margin", "1.5"], "cannot be fused")):
         assert main(["train", str(video_dataset), *bad, "--out", str(tmp_path / "b.onnx")]) == 6
         assert msg in capsys.readouterr().err

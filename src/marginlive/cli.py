@@ -90,8 +90,11 @@ def _train_args(p):
     p.add_argument("--val-frac", type=float, default=0.25, help="group-disjoint validation share (0: train on all)")
     p.add_argument("--cv", type=int, default=0, help="first run k-fold leave-groups-out cross-validation")
     p.add_argument("--texture", type=float, default=0.0, metavar="WEIGHT",
-                   help="fuse a colour-texture branch (YCrCb LBP of the 4x context) with this weight in (0, 1); "
-                        "the model then takes the 4x context crop (default model: 0.8)")
+                   help="fuse hand-crafted texture branches with this weight in (0, 1); the model then takes the "
+                        "4x context crop (the default model: 0.7)")
+    p.add_argument("--texture-branches", choices=("shipped", "lbp"), default="shipped",
+                   help="with --texture: the default model's five (LBP of the 4x context at 128 and 64 px, LPQ at "
+                        "128 px, HOG at 256 px, LPQ of the face box alone) or one LBP branch at 128 px")
     p.add_argument("--out", default="marginlive-model.onnx", help="model file to write (.onnx)")
     p.add_argument("--name", help="model name stored in its metadata")
     p.add_argument("--curves", help="training curves PNG (default: beside the model)")

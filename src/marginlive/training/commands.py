@@ -76,7 +76,8 @@ def run_train(a) -> int:
     else:
         tr, va = np.arange(len(ds)), None
     r = train(ds, cfg, tr, va, show_progress=not a.quiet, log=lambda m: print(m, file=sys.stderr))
-    model = _with_texture(ds, tr, r.net, cfg.margin, texture) if texture else None
+    which = getattr(a, "texture_branches", "shipped")
+    model, branches = _with_texture(ds, tr, r.net, cfg.margin, texture, which) if texture else (None, [])
     if va is not None:
         if model is not None:
             r.val_scores = _predict_contexts(model, ds.contexts[va])
@@ -93,10 +94,9 @@ def run_train(a) -> int:
                          "images_per_s": round(r.images_per_s, 1), "seconds": round(r.seconds, 1)},
             "metrics": meta_metrics}
     if model is not None:
-        from .texture import texture_meta
         meta.update(arch=f"colour-texture + {cfg.arch}", input_size=256, margin=4.0,
-                    branches=[texture_meta(model.nets[0], texture),
-                              {"margin": cfg.margin, "arch": cfg.arch, "size": cfg.size, "weight": round(1 - texture, 4)}])
+                    branches=branches + [{"margin": cfg.margin, "arch": cfg.arch, "size": cfg.size,
+                                          "weight": round(1 - texture, 4)}])
         export_onnx(model, out, meta, check_crops=ds.contexts[:16], deployable=True)
     else:
         check = ds.subset(np.arange(min(16, len(ds)))).crops(cfg.margin, cfg.size)
@@ -109,12 +109,16 @@ def run_train(a) -> int:
     return 0
 
 
-def _with_texture(ds, tr, net, margin: float, weight: float):
-    """The trained network fused with a colour-texture branch fitted on the same images."""
+def _with_texture(ds, tr, net, margin: float, weight: float, which: str = "shipped"):
+    """The trained network fused with the hand-crafted branches (``which``: the shipped model's
+    set, or the single LBP branch) fitted on the same images; they share ``weight``, the network
+    the rest. Returns the model and its branches' metadata."""
     from ..liveness.model import MultiScale
-    from .texture import TEXTURE_MARGIN, TEXTURE_SIZE, fit_texture, texture_histograms
-    tex = fit_texture(texture_histograms(ds.contexts[tr]), ds.labels[tr])
-    return MultiScale([(TEXTURE_MARGIN, tex, TEXTURE_SIZE), (margin, net)], weights=[weight, 1 - weight]).eval()
+    from .texture import fit_texture_branches, texture_meta
+    fitted = fit_texture_branches(ds.contexts[tr], ds.labels[tr], which)
+    weights = [weight * share for *_, share in fitted] + [1 - weight]
+    model = MultiScale([(m, b, size) for m, b, size, _ in fitted] + [(margin, net)], weights=weights).eval()
+    return model, [texture_meta(b, w, size, m) for (m, b, size, _), w in zip(fitted, weights)]
 
 
 def _predict_contexts(model, contexts: np.ndarray, batch: int = 256) -> np.ndarray:

@@ -35,6 +35,11 @@ FACE_MARGIN = 1.0         # the face box itself (no context) ...
 FACE_SIZE = 64            # ... at the context's resolution: the LPQ view of the face's own texture, beside
                           # the context branches (alone: replay AUC 0.814, NUAA 0.991; in the fusion: NUAA
                           # ACER 1.1% -> 0.6%, replay unchanged)
+# the hand-crafted branches of the shipped model (benchmarks/make_default_model.py's recipe, its 0.7 of
+# texture weight): (kind, view margin, view size, share of the texture weight)
+SHIPPED_TEXTURE = (("lbp", TEXTURE_MARGIN, 128, 0.15), ("lbp", TEXTURE_MARGIN, 64, 0.1),
+                   ("lpq", TEXTURE_MARGIN, 128, 0.15), ("hog", TEXTURE_MARGIN, HOG_SIZE, 0.2),
+                   ("lpq", FACE_MARGIN, FACE_SIZE, 0.1))
 
 
 def texture_branch(kind: str = "lbp", stride: int = TEXTURE_STRIDE, tolerance: float | None = None,
@@ -103,6 +108,23 @@ def fit_texture(hists: np.ndarray, labels: np.ndarray, c: float = TEXTURE_C, str
     branch.weight.data = torch.from_numpy(w.astype(np.float32))
     branch.bias.data = torch.tensor(float(lr.intercept_[0] - np.sum(w * scaler.mean_)))
     return branch.eval()
+
+
+def fit_texture_branches(contexts: np.ndarray, labels: np.ndarray, which: str = "shipped") -> list[tuple]:
+    """Fit the hand-crafted branches on (N, 256, 256, 3) contexts: ``shipped``, those of the
+    shipped recipe (SHIPPED_TEXTURE), or ``lbp``, the single LBP branch at 128 px. Returns
+    (view margin, fitted branch, view size, share of the texture weight) per branch, shares
+    summing to 1."""
+    if which not in ("shipped", "lbp"):
+        raise ValueError(f"unknown texture branch set {which!r}; choose shipped or lbp")
+    spec = SHIPPED_TEXTURE if which == "shipped" else (("lbp", TEXTURE_MARGIN, TEXTURE_SIZE, 1.0),)
+    total = sum(share for *_, share in spec)
+    out = []
+    for kind, margin, size, share in spec:
+        h = texture_histograms(contexts, margin=margin, size=size, kind=kind)
+        branch = fit_texture(h, labels, kind=kind, chi2_steps=0 if kind == "hog" else TEXTURE_CHI2_STEPS)
+        out.append((margin, branch, size, share / total))
+    return out
 
 
 def texture_meta(branch: ColourTexture | GradientHistogram, weight: float, size: int = TEXTURE_SIZE,

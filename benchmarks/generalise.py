@@ -139,7 +139,7 @@ def main():
     from marginlive._util import atomic_path
     from marginlive.training.dataset import load_dataset
     from marginlive.training.experiment import format_summary, summarise
-    from marginlive.training.texture import cross_validate_texture, texture_histograms
+    from marginlive.training.texture import TEXTURE_MARGIN, cross_validate_texture, texture_histograms
     from marginlive.training.experiment import run_grid
     from marginlive.training.synth import add_synthetic_screens
     from marginlive.training.train import train
@@ -191,7 +191,7 @@ def main():
         if spec.pop("texture", False):  # a logistic regression: seconds, so no reuse needed
             code = {k: spec[k] for k in ("kind", "window") if k in spec}   # LBP unless the row says LPQ or HOG
             stride, tol, grid, sig, size = (spec[k] for k in ("stride", "tolerance", "grid", "sigma_step", "size"))
-            margin = spec.get("margin", 4.0)   # the view: this many face boxes (4: the whole context)
+            margin = spec.get("margin", TEXTURE_MARGIN)   # the view: this many face boxes (4: the whole context)
             key = (stride, tol, grid, sig, size, margin, *code.values())
             if key not in texture_hists:
                 texture_hists[key] = texture_histograms(base.contexts, size=size, stride=stride, tolerance=tol,

@@ -158,28 +158,27 @@ def main():
                   sigma_step=a.texture_sigma_step)
         texs = [fit_texture(texture_histograms(base.contexts, size=size, **kw), base.labels, c=a.texture_c,
                             chi2_steps=a.texture_chi2, **kw) for size in a.texture_sizes]
-        more = []     # (weight, view size, margin) of the LPQ and HOG branches, after the LBP ones
+        more = []     # (weight, (margin, view size)) of the LPQ, HOG and face branches, after the LBP ones
         lpq = dict(stride=a.phase_stride, tolerance=a.phase_tolerance, grid=a.texture_grid, kind="lpq")
         if a.phase:   # the LPQ branch, at 128 px
             texs.append(fit_texture(texture_histograms(base.contexts, **lpq), base.labels, c=a.texture_c,
                                     chi2_steps=a.texture_chi2, **lpq))
-            more.append((a.phase, TEXTURE_SIZE, TEXTURE_MARGIN))
+            more.append((a.phase, (TEXTURE_MARGIN, TEXTURE_SIZE)))
         if a.hog:     # the HOG branch, at full resolution; no chi-squared map (its blocks are normalised)
             texs.append(fit_texture(texture_histograms(base.contexts, size=HOG_SIZE, kind="hog"), base.labels,
                                     c=a.texture_c, chi2_steps=0, kind="hog"))
-            more.append((a.hog, HOG_SIZE, TEXTURE_MARGIN))
+            more.append((a.hog, (TEXTURE_MARGIN, HOG_SIZE)))
         if a.face_phase:   # LPQ of the face box alone, no context around it
             h = texture_histograms(base.contexts, margin=FACE_MARGIN, size=FACE_SIZE, **lpq)
             texs.append(fit_texture(h, base.labels, c=a.texture_c, chi2_steps=a.texture_chi2, **lpq))
-            more.append((a.face_phase, FACE_SIZE, FACE_MARGIN))
-        tex_sizes = a.texture_sizes + [z for _, z, _ in more]
-        tex_margins = [TEXTURE_MARGIN] * len(a.texture_sizes) + [m for _, _, m in more]
-        branches = ([(m, t, size) for t, size, m in zip(texs, tex_sizes, tex_margins)] +
+            more.append((a.face_phase, (FACE_MARGIN, FACE_SIZE)))
+        views = [(TEXTURE_MARGIN, z) for z in a.texture_sizes] + [v for _, v in more]   # (margin, size) per branch
+        branches = ([(m, t, size) for t, (m, size) in zip(texs, views)] +
                     [(m, n) for m, n in nets.items()] + [(c["margin"], n, c["size"]) for _, n, c, _, _ in extra_nets])
         share = (1 - a.texture - a.phase - a.hog - a.face_phase - sum(w for _, w in extras)) / len(nets)
-        weights = [a.texture * f for f in split] + [w for w, _, _ in more] + [share] * len(nets) + [w for _, w in extras]
+        weights = [a.texture * f for f in split] + [w for w, _ in more] + [share] * len(nets) + [w for _, w in extras]
         meta.update(input_size=CONTEXT_SIZE, margin=CONTEXT_MARGIN, arch=f"colour-texture + multiscale({a.arch})",
-                    branches=[texture_meta(t, w, size, m) for t, w, size, m in zip(texs, weights, tex_sizes, tex_margins)] +
+                    branches=[texture_meta(t, w, size, m) for t, w, (m, size) in zip(texs, weights, views)] +
                              [{"margin": m, "arch": a.arch, "size": 64, "weight": round(w, 4)}
                               for m, w in zip(nets, weights[len(texs):])] +
                              [{"margin": c["margin"], "arch": c["arch"], "size": c["size"], "weight": w, "recipe": row,

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from common import DOCS
-from generalise import FACE_LPQ_ROW, FACE_ROWS, HOG_ROW
+from generalise import FACE_ROWS, HOG_ROW
 
 FACE_ROWS_BY_KIND = {spec.get("kind", "lbp"): name for name, spec in FACE_ROWS.items()}
 
@@ -693,19 +693,19 @@ LPQ = "phase texture: YCrCb LPQ tolerance 20, chi2 map, 2x2 grid, 4x context at 
 
 
 def _mix_row(t128: float, t64: float, lpq: float, cdc: float, nets: float, every: str = "",
-             hog: float = 0.0, hog_size: int = 256, face: float = 0.0, face_row: str = FACE_LPQ_ROW) -> tuple[str, dict]:
+             hog: float = 0.0, hog_size: int = 256, face: float = 0.0, face_kind: str = "lpq") -> tuple[str, dict]:
     """(row name, {setting: weight}) of a fusion with the LPQ and/or HOG branch (``nets``: each
-    LivenessNet's weight; ``hog_size``: the HOG branch's view, px; ``face``: the weight of
-    ``face_row``, a branch on the face box alone)."""
+    LivenessNet's weight; ``hog_size``: the HOG branch's view, px; ``face``: the weight of the
+    ``face_kind`` branch on the face box alone)."""
     name = (GRIDS.format(t128, t64) if t64 else f"colour texture tolerance 2, chi2 map, 2x2 grid at 128 px {t128:.2g}")
     if lpq:
         name += f" + LPQ{' every 2nd pixel' if every else ''} {lpq:.2g}"
     if hog:
         name += f" + HOG{'' if hog_size == 256 else f' at {hog_size} px'} {hog:.2g}"
     if face:
-        name += f" + face {FACE_LABEL[face_row]} {face:.2g}"
+        name += f" + face {face_kind.upper()} {face:.2g}"
     spec = {GRID_128: t128, GRID_64: t64, LPQ.format(every): lpq, HOG_ROW.replace("256 px", f"{hog_size} px"): hog,
-            face_row: face, CDC_S: cdc, CNN_2XS: nets, CNN_4X: nets}
+            FACE_ROWS_BY_KIND[face_kind]: face, CDC_S: cdc, CNN_2XS: nets, CNN_4X: nets}
     if cdc:
         name += f" + cdcnet 4x strong aug {cdc:.2g}"
     if nets:
@@ -726,11 +726,10 @@ TEXTURE_FUSIONS += [_mix_row(*w[:5], hog=w[5]) for w in (
 # a branch on the face box alone (1x, 64 px: the face's own texture, no context) beside them; 29 such
 # fusions were screened (20 adding a 1x, 1.5x or 2x LBP, LPQ or HOG view at 0.1 or 0.2, 9 weightings of the
 # face LPQ one), these are reported
-FACE_LABEL = {FACE_LPQ_ROW: "LPQ", FACE_ROWS_BY_KIND["lbp"]: "LBP", FACE_ROWS_BY_KIND["hog"]: "HOG"}
 TEXTURE_FUSIONS += [_mix_row(*w[:5], hog=w[5], face=w[6]) for w in (
     (0.15, 0.1, 0.15, 0.2, 0.05, 0.2, 0.1), (0.25, 0.1, 0.15, 0.1, 0.05, 0.2, 0.1), (0.25, 0.1, 0.05, 0.2, 0.05, 0.2, 0.1),
     (0.25, 0.1, 0.15, 0.2, 0, 0.2, 0.1))] + [
-    _mix_row(0.15, 0.1, 0.15, 0.2, 0.05, hog=0.2, face=0.1, face_row=FACE_ROWS_BY_KIND[k]) for k in ("lbp", "hog")]
+    _mix_row(0.15, 0.1, 0.15, 0.2, 0.05, hog=0.2, face=0.1, face_kind=k) for k in ("lbp", "hog")]
 
 def texture_fused_rows(gen: dict, ds) -> dict:
     import numpy as np

@@ -52,6 +52,23 @@ def jpeg_text(path) -> str:
             f"{QUALITIES[2]}-{QUALITIES[-1]} (`docs/jpeg_sensitivity.md`); {rest}.")
 
 
+def scale_text(path) -> str:
+    """The model card's sentence on faces of other sizes, measured on this model file as
+    scale_sensitivity.py measures it (the outside live video rescaled about the face)."""
+    from scale_sensitivity import video_rows
+    from marginlive.challenge.session import SessionConfig
+    from marginlive.liveness.runtime import LivenessModel
+    r = video_rows({"m": LivenessModel(path)}, "live-1.webm", 460)["m"]
+
+    def at(key):
+        return f"{100 * r[key]['below']:.0f}% with the face at {r[key]['face_width_px']:.0f} px"
+    return (f"Rescaled about the face (`docs/scale_sensitivity.md`), that live video has {at('shrink 0.5')} "
+            f"(a 320x240 camera), {at('zoom 1')} as filmed, {at('zoom 1.5')}, {at('zoom 1.75')} and {at('zoom 2')} "
+            "below the threshold: a face that fills most of the frame leaves little context to read, so a session "
+            f"counts no frame whose face is larger than {SessionConfig().max_face_fraction:g} of the frame's shorter "
+            "side and asks the user to move back.")
+
+
 def main():
     from marginlive.detect import create_detector
     from marginlive.evaluation.evaluate import detect_faces, evaluate_dataset, read_items
@@ -202,7 +219,7 @@ def main():
             m = evaluate_dataset(name, faces, sc)["metrics"]
             ins.append(f"| {d} | {sc.name} | {m['auc']:.3f} | {100 * m['acer']:.1f}% | {100 * m['apcer']:.1f}% | {100 * m['bpcer']:.1f}% |")
     size_kb = out.stat().st_size / 1024
-    outside = jpeg_text(out)
+    outside = jpeg_text(out) + " " + scale_text(out)
 
     def row(d):
         m = gen["summary"][d]

@@ -105,6 +105,33 @@ def test_dark_frames_while_waiting_keep_waiting_and_say_why():
     assert st.state == REJECTED and "no usable face" in st.reason
 
 
+CLOSE = (40, 0, 600, 470)   # a face 470 px tall in a 640x480 frame: 0.98 of its shorter side
+
+
+def test_face_too_close_keeps_waiting_and_says_move_back():
+    s = make([result(box=CLOSE)], hand_script(), waiting_timeout_s=2.0)
+    st = run(s, 5)
+    assert st.state == "waiting" and "move back" in st.instruction
+    assert s.track_id is None                      # not started on a frame that cannot count
+
+
+def test_face_too_close_during_challenge_says_so_then_rejects_after_grace():
+    s = make([], [(pose(), None)] * 500, max_absent_s=0.5)
+    s.stream.script = _seq(([result()], 3), ([result(box=CLOSE)], 20))
+    st = run(s, 4)
+    assert st.state == CHALLENGE and st.instruction == "Raise your right hand (face too close to the camera: move back)"
+    st = run(s, 20, start=0.4)
+    assert st.state == REJECTED and "too close" in st.reason
+
+
+def test_face_at_the_limit_still_counts():
+    # 0.69 of the frame's shorter side: just inside the default limit of 0.7
+    s = make([result(box=(150, 75, 480, 406))], hand_script())
+    assert run(s, 40).state == ACCEPTED
+    s = make([result(box=(150, 75, 480, 406))], hand_script(), max_face_fraction=0.6)
+    assert "move back" in run(s, 5).instruction
+
+
 def test_passive_turning_fake_during_challenge_rejects():
     s = make([], [(pose(), None)] * 500)
     s.stream.script = _seq(([result()], 3), ([result("fake")], 5))

@@ -10,7 +10,7 @@ Rules: one face only (two faces reject); the same tracked face throughout (a swa
 rejects); passive liveness keeps running during the challenges (a turn to *fake*, a
 whole window of consistently low frames, rejects); each challenge has a timeout and a
 limited number of retries (a fresh random action each time); a face gone, or frames too
-dark or blurred, for longer than a grace period rejects; the session itself has an overall
+dark, blurred or with the face too close to the camera, for longer than a grace period rejects; the session itself has an overall
 deadline. Every event is timestamped in ``log``. The session never passes on missing
 evidence.
 """
@@ -49,6 +49,10 @@ class SessionConfig:
     session_timeout_s: float = 60.0
     min_brightness: float = 25.0     # mean grey level of the face (live webcam faces here: 1st percentile 37)
     min_sharpness: float = 6.0       # variance of the Laplacian on the face (live webcam faces here: 1st percentile 15)
+    # the face box's larger side over the frame's shorter side. Closer than that, most of the margin
+    # context lies beyond the frame and the model has little of the surroundings to read: live
+    # frames turned away 0% at 0.56, 2% at 0.65, 23% at 0.74 (docs/scale_sensitivity.md)
+    max_face_fraction: float = 0.7
     mirrored: bool = False
     actions: tuple[str, ...] | None = None   # restrict the pool (names); None: all
     require_identity: bool = False
@@ -127,6 +131,8 @@ class Session:
         roi = frame[y1:max(y1 + 1, int(b.y2)), x1:max(x1 + 1, int(b.x2))]
         if roi.size == 0:
             return "face outside the frame"
+        if max(b.x2 - b.x1, b.y2 - b.y1) > self.config.max_face_fraction * min(frame.shape[:2]):
+            return "face too close to the camera: move back"
         grey = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY)
         if grey.mean() < self.config.min_brightness:
             return "frame too dark"
@@ -137,15 +143,16 @@ class Session:
     # ------------------------------------------------------------------------------ status
     def status(self) -> Status:
         face = self.last_face
+        # what keeps the current frame from counting, shown with the instruction so the user can fix it
+        hint = f" ({self.problem})" if self.problem and self.problem != "no face in view" else ""
         if self.state == WAITING:
-            hint = f" ({self.problem})" if self.problem and self.problem != "no face in view" else ""
             return Status(WAITING, f"Waiting for a user: look at the camera{hint}", 0.0, face=face)
         if self.state == PASSIVE:
-            return Status(PASSIVE, "Hold still: checking liveness", 0.0, face=face)
+            return Status(PASSIVE, f"Hold still: checking liveness{hint}", 0.0, face=face)
         if self.state == CHALLENGE:
             a = self.challenges[self.current]
             done = self.current / len(self.challenges)
-            return Status(CHALLENGE, a.instruction, done + a.progress / len(self.challenges), face=face,
+            return Status(CHALLENGE, a.instruction + hint, done + a.progress / len(self.challenges), face=face,
                           step=self.current + 1, steps=len(self.challenges))
         if self.state == IDENTIFY:
             return Status(IDENTIFY, "Recognising", 1.0, face=face)

@@ -52,21 +52,28 @@ def jpeg_text(path) -> str:
             f"{QUALITIES[2]}-{QUALITIES[-1]} (`docs/jpeg_sensitivity.md`); {rest}.")
 
 
-def scale_text(path) -> str:
-    """The model card's sentence on faces of other sizes, measured on this model file as
-    scale_sensitivity.py measures it (the outside live video rescaled about the face)."""
-    from scale_sensitivity import video_rows
+def camera_text(path) -> str:
+    """The model card's sentences on faces of other sizes and on sensor noise, measured on this
+    model file as camera_sensitivity.py measures them (the outside videos rescaled about the face,
+    and with Gaussian noise)."""
+    from camera_sensitivity import SETTINGS, label, video_rows
     from marginlive.challenge.session import SessionConfig
     from marginlive.liveness.runtime import LivenessModel
-    r = video_rows({"m": LivenessModel(path)}, "live-1.webm", 460)["m"]
+    m = {"m": LivenessModel(path)}
+    live = video_rows(m, "live-1.webm", 460, [(k, z) for k, z in SETTINGS if k in ("shrink", "zoom")])["m"]
+    noisy = [(k, z) for k, z in SETTINGS if k.startswith("noise")]
+    replay = video_rows(m, "replay-1.webm", 460, noisy)["m"]
 
     def at(key):
-        return f"{100 * r[key]['below']:.0f}% with the face at {r[key]['face_width_px']:.0f} px"
-    return (f"Rescaled about the face (`docs/scale_sensitivity.md`), that live video has {at('shrink 0.5')} "
+        return f"{100 * live[key]['below']:.0f}% with the face at {live[key]['face_width_px']:.0f} px"
+    passed = ", ".join(f"{100 * replay[label(k, z)]['at_or_above']:.0f}% at {z:g} levels"
+                       + (" after JPEG 95" if "JPEG" in k else "") for k, z in noisy)
+    return (f"Rescaled about the face (`docs/camera_sensitivity.md`), that live video has {at('shrink 0.5')} "
             f"(a 320x240 camera), {at('zoom 1')} as filmed, {at('zoom 1.5')}, {at('zoom 1.75')} and {at('zoom 2')} "
             "below the threshold: a face that fills most of the frame leaves little context to read, so a session "
             f"counts no frame whose face is larger than {SessionConfig().max_face_fraction:g} of the frame's shorter "
-            "side and asks the user to move back.")
+            "side and asks the user to move back. Sensor noise (Gaussian, per pixel and channel, as a small sensor "
+            f"in dim light) makes a replay look more live: of the replay video's frames, {passed} pass.")
 
 
 def main():
@@ -111,6 +118,8 @@ def main():
                     help="add a gradient branch (HOG of the 4x context at 256 px) with this fusion weight")
     ap.add_argument("--face-phase", type=float, default=0.0,
                     help="add a phase-texture branch of the face box alone (LPQ, 1x at 64 px) with this fusion weight")
+    ap.add_argument("--logit-limit", type=float, default=0.0,
+                    help="clip each hand-crafted branch's logit to +-LIMIT (0: not clipped)")
     ap.add_argument("--extra", nargs="*", default=[], metavar="ROW=WEIGHT",
                     help="more network branches: a network row of generalise.py's CONFIGS and its fusion weight "
                          "(the margin networks share what texture and extras leave)")
@@ -173,21 +182,22 @@ def main():
     if a.texture:  # fitted on the shared data as collected (synthetic screens measured worse for it)
         kw = dict(stride=a.texture_stride, tolerance=a.texture_tolerance, grid=a.texture_grid,
                   sigma_step=a.texture_sigma_step)
+        limit = dict(logit_limit=a.logit_limit)
         texs = [fit_texture(texture_histograms(base.contexts, size=size, **kw), base.labels, c=a.texture_c,
-                            chi2_steps=a.texture_chi2, **kw) for size in a.texture_sizes]
+                            chi2_steps=a.texture_chi2, **kw, **limit) for size in a.texture_sizes]
         more = []     # (weight, (margin, view size)) of the LPQ, HOG and face branches, after the LBP ones
         lpq = dict(stride=a.phase_stride, tolerance=a.phase_tolerance, grid=a.texture_grid, kind="lpq")
         if a.phase:   # the LPQ branch, at 128 px
             texs.append(fit_texture(texture_histograms(base.contexts, **lpq), base.labels, c=a.texture_c,
-                                    chi2_steps=a.texture_chi2, **lpq))
+                                    chi2_steps=a.texture_chi2, **lpq, **limit))
             more.append((a.phase, (TEXTURE_MARGIN, TEXTURE_SIZE)))
         if a.hog:     # the HOG branch, at full resolution; no chi-squared map (its blocks are normalised)
             texs.append(fit_texture(texture_histograms(base.contexts, size=HOG_SIZE, kind="hog"), base.labels,
-                                    c=a.texture_c, chi2_steps=0, kind="hog"))
+                                    c=a.texture_c, chi2_steps=0, kind="hog", **limit))
             more.append((a.hog, (TEXTURE_MARGIN, HOG_SIZE)))
         if a.face_phase:   # LPQ of the face box alone, no context around it
             h = texture_histograms(base.contexts, margin=FACE_MARGIN, size=FACE_SIZE, **lpq)
-            texs.append(fit_texture(h, base.labels, c=a.texture_c, chi2_steps=a.texture_chi2, **lpq))
+            texs.append(fit_texture(h, base.labels, c=a.texture_c, chi2_steps=a.texture_chi2, **lpq, **limit))
             more.append((a.face_phase, (FACE_MARGIN, FACE_SIZE)))
         views = [(TEXTURE_MARGIN, z) for z in a.texture_sizes] + [v for _, v in more]   # (margin, size) per branch
         branches = ([(m, t, size) for t, (m, size) in zip(texs, views)] +
@@ -219,7 +229,7 @@ def main():
             m = evaluate_dataset(name, faces, sc)["metrics"]
             ins.append(f"| {d} | {sc.name} | {m['auc']:.3f} | {100 * m['acer']:.1f}% | {100 * m['apcer']:.1f}% | {100 * m['bpcer']:.1f}% |")
     size_kb = out.stat().st_size / 1024
-    outside = jpeg_text(out) + " " + scale_text(out)
+    outside = jpeg_text(out) + " " + camera_text(out)
 
     def row(d):
         m = gen["summary"][d]
@@ -261,6 +271,10 @@ def main():
                  f"{f', face phase texture {a.face_phase:g}' if a.face_phase else ''}, "
                  f"each `{a.arch}` {share:.3g}"
                  + "".join(f", `{c['arch']}` {w:g}" for _, _, c, w, _ in extra_nets) + "). "
+                 + (f"Each hand-crafted branch's logit is clipped to +-{a.logit_limit:g} before the mean, so that no one "
+                    "of these linear models, pushed far beyond its training range by a frame unlike any it was fitted "
+                    "on (sensor noise on a replay makes the LBP codes look like skin), can outvote the rest. "
+                    if a.logit_limit else "") +
                  "Input: the 4x context crop (256x256, face box enlarged 4x about its centre, squared, black outside "
                  "the frame); each branch cuts and pools its view inside the graph, the same arithmetic as in "
                  f"training. Threshold {meta['threshold']:.2f} on P(real): the EER threshold of this recipe's "

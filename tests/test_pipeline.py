@@ -33,3 +33,38 @@ def test_margin_override_and_validation(tiny_model):
     assert d.margin == 1.0
     with pytest.raises(ValueError):
         LivenessDetector(model=tiny_model, margin=0)
+
+
+def _mirror(box, width):
+    from marginlive.types import FaceBox
+    return FaceBox(width - box.x2, box.y1, width - box.x1, box.y2, box.score)
+
+
+def test_mirrored_frames_are_scored_as_the_camera_saw_them(tiny_model):
+    import numpy as np
+    from marginlive.types import FaceBox
+    seen = []
+    plain, flipped = LivenessDetector(model=tiny_model), LivenessDetector(model=tiny_model, mirrored=True)
+    for d in (plain, flipped):
+        d.model.predict = lambda crops: seen.append(crops.copy()) or np.full(len(crops), 0.5)
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    frame[:, :200] //= 3                                    # a dark left side: not mirror-symmetric
+    box = FaceBox(150.0, 120.0, 330.0, 330.0, 0.9)
+    plain.score(frame, [box])
+    plain.score(frame[:, ::-1], [_mirror(box, 640)])
+    flipped.score(frame[:, ::-1], [_mirror(box, 640)])
+    asis, mirrored, restored = (s[0].astype(int) for s in seen)
+    assert np.abs(mirrored - asis).mean() > 20             # a mirrored frame gives another crop ...
+    assert np.abs(restored - asis).mean() < 1              # ... which the mirrored detector flips back
+
+
+def test_shipped_model_scores_mirrored_live_frames_alike_when_told(live_frames):
+    import numpy as np
+    plain, flipped = LivenessDetector(), LivenessDetector(mirrored=True)
+    for f in live_frames[:4]:
+        box = max(plain.detector.detect(f.image), key=lambda b: b.score)
+        w = f.image.shape[1]
+        a = plain.score(f.image, [box])[0]
+        b = flipped.score(np.ascontiguousarray(f.image[:, ::-1]), [_mirror(box, w)])[0]
+        assert abs(a - b) < 0.03, (a, b)

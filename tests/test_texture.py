@@ -372,10 +372,38 @@ def test_shipped_texture_set_is_the_default_models():
     """``marginlive train --texture`` fits SHIPPED_TEXTURE: the hand-crafted branches of the shipped
     model, with its views and weights (so the constant and the shipped recipe cannot drift apart)."""
     from marginlive.liveness.runtime import LivenessModel, default_model_path
-    from marginlive.training.texture import SHIPPED_TEXTURE, fit_texture_branches
+    from marginlive.training.texture import LOGIT_LIMIT, SHIPPED_TEXTURE, fit_texture_branches
     arch = {"lbp": "colour-texture", "lpq": "phase-texture", "hog": "gradient-histogram"}
-    shipped = [(b["arch"], b["margin"], b["size"], b["weight"]) for b in LivenessModel(default_model_path()).meta["branches"]
-               if b["arch"] in arch.values()]
-    assert shipped == [(arch[k], m, s, pytest.approx(w)) for k, m, s, w in SHIPPED_TEXTURE]
+    shipped = [(b["arch"], b["margin"], b["size"], b["weight"], b.get("logit_limit"))
+               for b in LivenessModel(default_model_path()).meta["branches"] if b["arch"] in arch.values()]
+    assert shipped == [(arch[k], m, s, pytest.approx(w), LOGIT_LIMIT) for k, m, s, w in SHIPPED_TEXTURE]
     with pytest.raises(ValueError):
         fit_texture_branches(np.zeros((2, 256, 256, 3), np.uint8), np.array([0, 1]), "all")
+
+
+def test_logit_limit_bounds_a_branch_and_exports(tmp_path):
+    """A clipped branch (bounded_logit) stays within +-limit however far its features go, keeps its
+    order inside the limit, and the exported graph clips alike."""
+    from marginlive.training.export import export_onnx
+    from marginlive.training.texture import texture_meta
+    rng = np.random.default_rng(4)
+    ctx = np.concatenate([_contexts(12, rng, False), _contexts(12, rng, True)])
+    labels = np.array([1] * 12 + [0] * 12, np.float32)
+    h = texture_histograms(ctx)
+    free, bounded = fit_texture(h, labels, c=1.0), fit_texture(h, labels, c=1.0, logit_limit=2.0)
+    x = context_view(context_tensor(ctx), 256, 2)
+    with torch.no_grad():
+        zf, zb = free(x), bounded(x)
+    assert zf.abs().max() > 2.5                       # this fit is confident: the limit has work to do
+    assert zb.abs().max() <= 2.0 + 1e-6 and torch.equal(zb, zf.clamp(-2, 2))
+    assert texture_meta(bounded, 0.3)["logit_limit"] == 2.0 and "logit_limit" not in texture_meta(free, 0.3)
+    torch.manual_seed(0)
+    model = MultiScale({4.0: (bounded, 128), 2.0: build("livenessnet").eval()}, weights=[1.0, 0.0])
+    p = export_onnx(model, tmp_path / "bounded.onnx", {"name": "t", "input_size": 256, "margin": 4.0, "threshold": 0.5},
+                    check_crops=ctx[::3], deployable=True, atol=1e-5)
+    got = LivenessModel(p).predict(ctx)
+    lo, hi = 1 / (1 + np.exp(2.0)), 1 / (1 + np.exp(-2.0))
+    assert got.min() >= lo - 1e-5 and got.max() <= hi + 1e-5
+    assert (got[:12] > 0.5).all() and (got[12:] < 0.5).all()
+    with pytest.raises(ValueError):
+        fit_texture(h, labels, logit_limit=-1.0)

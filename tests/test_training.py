@@ -64,6 +64,8 @@ def test_train_with_texture_branch_exports_a_context_model(video_dataset, tmp_pa
                    ("gradient-histogram", 4.0, 256), ("phase-texture", 1.0, 64), ("livenessnet", 2.0, 64)]
     w = [b["weight"] for b in m.meta["branches"]]
     assert sum(w[:5]) == pytest.approx(0.7, abs=1e-3) and w[3] == pytest.approx(0.2, abs=1e-3) and w[5] == 0.3
+    # each hand-crafted logit clipped as in the shipped model, the network's not
+    assert [b.get("logit_limit") for b in m.meta["branches"]] == [2.0] * 5 + [None]
     contexts = load_dataset(video_dataset).contexts[:6]
     p = m.predict(contexts)
     assert p.shape == (6,) and ((p >= 0) & (p <= 1)).all()
@@ -72,6 +74,7 @@ def test_train_with_texture_branch_exports_a_context_model(video_dataset, tmp_pa
                  "--texture", "0.7", "--texture-branches", "lbp", "--out", str(one), "--quiet"]) == 0
     m1 = LivenessModel(one)
     assert [(b["arch"], b["weight"]) for b in m1.meta["branches"]] == [("colour-texture", 0.7), ("livenessnet", 0.3)]
+    assert "logit_limit" not in m1.meta["branches"][0]
     assert not np.allclose(m1.predict(contexts), p)
     for bad, msg in ((["--texture", "1.5"], "fusion weight"), (["--texture", "0.5", "--margin", "1.5"], "cannot be fused")):
         assert main(["train", str(video_dataset), *bad, "--out", str(tmp_path / "b.onnx")]) == 6

@@ -41,7 +41,7 @@ def run_authenticate(a) -> int:
     if a.challenges < 1:
         raise InputError("--challenges must be >= 1")
     det = LivenessDetector(model=a.model, detector=a.detector, detector_model=a.detector_model,
-                           margin=a.margin, threshold=a.threshold)
+                           margin=a.margin, threshold=a.threshold, mirrored=a.mirrored)
     identify = None
     if a.gallery:
         from .identity.recognise import Recognizer

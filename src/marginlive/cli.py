@@ -168,7 +168,8 @@ def _auth_args(p):
     p.add_argument("--challenges", type=int, default=2, help="number of random actions to ask for")
     p.add_argument("--challenge-timeout", type=float, default=8.0, help="seconds allowed per action")
     p.add_argument("--actions", nargs="+", help="restrict the random pool to these action names")
-    p.add_argument("--mirrored", action="store_true", help="frames are selfie-mirrored (left/right swapped)")
+    p.add_argument("--mirrored", action="store_true", help="frames are selfie-mirrored (left/right swapped): the "
+                   "challenge's left and right follow the picture, and liveness scores each face unmirrored")
     p.add_argument("--gallery", help="SQLite gallery: the user must also be recognised")
     p.add_argument("--save", help="write the annotated session video here")
     p.add_argument("--show", action="store_true", help="show the session in a window")

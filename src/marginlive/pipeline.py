@@ -21,21 +21,31 @@ class LivenessDetector:
 
     ``predict(frame)`` decides each face of one frame on its own. ``stream()`` returns a
     stateful ``LivenessStream`` that tracks faces across frames and smooths their scores.
+
+    ``mirrored``: the frames are selfie-mirrored (left and right swapped, as some cameras and
+    recording apps deliver them). Each margin crop is then flipped back before scoring, which
+    gives the crop of the unmirrored frame: the texture branches are not mirror-symmetric (the
+    shipped model turns away 17% of a live video's frames mirrored, none as filmed or flipped
+    back; docs/camera_sensitivity.md).
     """
 
     def __init__(self, model: str | LivenessModel | None = None,
                  detector: str | FaceDetector = "mediapipe", detector_model=None,
-                 margin: float | None = None, threshold: float | None = None):
+                 margin: float | None = None, threshold: float | None = None, mirrored: bool = False):
         self.model = model if isinstance(model, LivenessModel) else LivenessModel(model)
         self.detector = create_detector(detector, detector_model) if isinstance(detector, str) else detector
         self.margin = float(margin) if margin is not None else self.model.margin
         if self.margin <= 0:
             raise ValueError(f"margin must be > 0, got {self.margin}")
         self.threshold = float(threshold) if threshold is not None else self.model.threshold
+        self.mirrored = bool(mirrored)
 
     def score(self, frame: np.ndarray, boxes) -> np.ndarray:
         """P(real) of given boxes in one frame: all faces in one batch."""
-        return self.model.predict(crop_batch(frame, boxes, self.margin, self.model.size))
+        crops = crop_batch(frame, boxes, self.margin, self.model.size)
+        if self.mirrored:
+            crops = np.ascontiguousarray(crops[:, :, ::-1])
+        return self.model.predict(crops)
 
     def predict(self, frame: np.ndarray) -> list[FaceResult]:
         boxes = self.detector.detect(frame)

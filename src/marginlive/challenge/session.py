@@ -51,7 +51,7 @@ class SessionConfig:
     min_sharpness: float = 6.0       # variance of the Laplacian on the face (live webcam faces here: 1st percentile 15)
     # the face box's larger side over the frame's shorter side. Closer than that, most of the margin
     # context lies beyond the frame and the model has little of the surroundings to read: live
-    # frames turned away 0% at 0.56, 2% at 0.65, 23% at 0.74 (docs/scale_sensitivity.md)
+    # frames turned away 0% at 0.56, 2% at 0.65, 23% at 0.74 (docs/camera_sensitivity.md)
     max_face_fraction: float = 0.7
     mirrored: bool = False
     actions: tuple[str, ...] | None = None   # restrict the pool (names); None: all

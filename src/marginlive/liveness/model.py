@@ -200,6 +200,16 @@ def context_tensor(crops) -> torch.Tensor:
     return x.permute(0, 3, 1, 2).float()
 
 
+def bounded_logit(z, limit: float):
+    """``z`` clipped to [-limit, limit] (``limit`` 0: as it is). A hand-crafted branch is a linear
+    model on histograms, and a frame unlike any it was fitted on can push its logit far beyond
+    anything seen in training: sensor noise on a screen replay makes the LBP branch's codes look
+    like skin, its logit +9 where 99% of held-out frames stay within -5.1..+3.9, enough to outvote
+    every other branch of a fusion. Clipped, one branch can lean the fusion but not decide it
+    (docs/generalisation.md, docs/camera_sensitivity.md)."""
+    return torch.clamp(z, -limit, limit) if limit > 0 else z
+
+
 class ColourTexture(nn.Module):
     """Colour-texture branch: local binary patterns of the Y, Cr and Cb channels, scored by a
     linear model on their histograms (Boulkenafet et al.'s colour-texture cue, here on the
@@ -233,6 +243,7 @@ class ColourTexture(nn.Module):
         self.chi2_steps, self.chi2_interval = int(chi2_steps), float(chi2_interval)
         self.grid = int(grid)
         self._cells = {}         # (h, w) of the code map -> (bin offset per pixel, pixels per bin)
+        self.logit_limit = 0.0   # > 0: the logit is clipped to +-logit_limit (see bounded_logit)
         self.weight = nn.Parameter(torch.zeros(self.n_features()), requires_grad=False)
         self.bias = nn.Parameter(torch.zeros(()), requires_grad=False)
         self.register_buffer("offsets", torch.arange(3).view(1, 3, 1) * 256, persistent=False)
@@ -326,7 +337,7 @@ class ColourTexture(nn.Module):
         return torch.cat(out, 1)
 
     def forward(self, x):
-        return self.features(self.histograms(x)) @ self.weight + self.bias
+        return bounded_logit(self.features(self.histograms(x)) @ self.weight + self.bias, self.logit_limit)
 
 
 class PhaseTexture(ColourTexture):
@@ -396,6 +407,7 @@ class GradientHistogram(nn.Module):
         if cells < 2 or bins < 3:
             raise ValueError(f"HOG needs at least 2 cells a side and 3 bins, got {cells} and {bins}")
         self.cells, self.bins, self.clip, self.mask_padding = int(cells), int(bins), float(clip), bool(mask_padding)
+        self.logit_limit = 0.0   # > 0: the logit is clipped to +-logit_limit (see bounded_logit)
         self.weight = nn.Parameter(torch.zeros(self.n_features()), requires_grad=False)
         self.bias = nn.Parameter(torch.zeros(()), requires_grad=False)
         phi = 2 * np.pi * np.arange(bins) / bins      # bin centres, as doubled angles
@@ -460,7 +472,7 @@ class GradientHistogram(nn.Module):
         return h
 
     def forward(self, x):
-        return self.histograms(x) @ self.weight + self.bias
+        return bounded_logit(self.histograms(x) @ self.weight + self.bias, self.logit_limit)
 
 
 class MultiScale(nn.Module):

@@ -10,7 +10,8 @@ Rules: one face only (two faces reject); the same tracked face throughout (a swa
 rejects); passive liveness keeps running during the challenges (a turn to *fake*, a
 whole window of consistently low frames, rejects); each challenge has a timeout and a
 limited number of retries (a fresh random action each time); a face gone, or frames too
-dark, blurred or with the face too close to the camera, for longer than a grace period rejects; the session itself has an overall
+dark, blurred or with the face too close to the camera, for longer than a grace period
+rejects (the instruction meanwhile says which); the session itself has an overall
 deadline. Every event is timestamped in ``log``. The session never passes on missing
 evidence.
 """

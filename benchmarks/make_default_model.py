@@ -193,7 +193,7 @@ def main():
             more.append((a.phase, (TEXTURE_MARGIN, TEXTURE_SIZE)))
         if a.hog:     # the HOG branch, at full resolution; no chi-squared map (its blocks are normalised)
             texs.append(fit_texture(texture_histograms(base.contexts, size=HOG_SIZE, kind="hog"), base.labels,
-                                    c=a.texture_c, chi2_steps=0, kind="hog", **limit))
+                                    c=a.texture_c, kind="hog", **limit))
             more.append((a.hog, (TEXTURE_MARGIN, HOG_SIZE)))
         if a.face_phase:   # LPQ of the face box alone, no context around it
             h = texture_histograms(base.contexts, margin=FACE_MARGIN, size=FACE_SIZE, **lpq)

@@ -349,6 +349,7 @@ def test_fitted_hog_branch_finds_a_bezel_and_exports(tmp_path):
     h = texture_histograms(ctx, size=HOG_SIZE, kind="hog")
     assert h.shape == (24, 4 * 9 * 7 * 7)
     branch = fit_texture(h, labels, c=1.0, kind="hog", chi2_steps=0)
+    assert torch.equal(fit_texture(h, labels, c=1.0, kind="hog").weight, branch.weight)   # HOG's default: no map
     meta = texture_meta(branch, 0.2, HOG_SIZE)
     assert meta["arch"] == "gradient-histogram" and (meta["cells"], meta["bins"], meta["size"]) == (8, 9, 256)
     p = export_onnx(MultiScale([(4.0, branch, HOG_SIZE)]), tmp_path / "hog.onnx",

@@ -23,7 +23,8 @@ TEXTURE_TOLERANCE = 2     # LBP bit needs the neighbour >= centre + 2 levels: me
                           # and less shifted by JPEG frames than the classic >= centre
 TEXTURE_SIGMA_STEP = 0.0  # no contrast-adaptive tolerance: max(1, ceil(sigma/24)) scored better on held-out
                           # groups (replay AUC 0.957 -> 0.964) but worse on the live and replay videos outside them
-TEXTURE_CHI2_STEPS = 2    # chi-squared map of the histograms: replay AUC 0.931 -> 0.943 (0 = raw)
+TEXTURE_CHI2_STEPS = 2    # chi-squared map of the histograms: replay AUC 0.931 -> 0.943 (0 = raw; HOG's
+                          # normalised blocks get none)
 TEXTURE_GRID = 2          # histograms per quadrant of the view: replay AUC 0.943 -> 0.957, NUAA 0.947 -> 0.988
 KINDS = ("lbp", "lpq", "hog")   # local binary patterns, local phase quantisation, oriented gradients
 LPQ_WINDOW = 7            # LPQ's window (3 and 5 measured less accurate)
@@ -94,13 +95,23 @@ def _regression(c: float):
     return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000, class_weight="balanced"))
 
 
+def _chi2_steps(kind: str, chi2_steps: int | None) -> int:
+    """The chi-squared map's steps: as given, or (None) the kind's default: TEXTURE_CHI2_STEPS
+    for the code histograms, none for HOG's normalised blocks."""
+    if chi2_steps is not None:
+        return chi2_steps
+    return 0 if kind == "hog" else TEXTURE_CHI2_STEPS
+
+
 def fit_texture(hists: np.ndarray, labels: np.ndarray, c: float = TEXTURE_C, stride: int = TEXTURE_STRIDE,
-                tolerance: float | None = None, chi2_steps: int = TEXTURE_CHI2_STEPS,
+                tolerance: float | None = None, chi2_steps: int | None = None,
                 grid: int = TEXTURE_GRID, sigma_step: float = TEXTURE_SIGMA_STEP, kind: str = "lbp",
                 window: int = LPQ_WINDOW, logit_limit: float = 0.0) -> ColourTexture | GradientHistogram:
     """Fit the logistic regression and fold it (scaler included) into the branch's weights.
     ``hists`` must come from ``texture_histograms`` with the same kind, stride, tolerance, grid,
-    sigma step and window. ``logit_limit`` > 0: the branch's logit is clipped to +-logit_limit."""
+    sigma step and window (``chi2_steps`` None: the kind's default). ``logit_limit`` > 0: the
+    branch's logit is clipped to +-logit_limit."""
+    chi2_steps = _chi2_steps(kind, chi2_steps)
     if logit_limit < 0:
         raise ValueError(f"a logit limit is > 0 (or 0: none), got {logit_limit}")
     branch = texture_branch(kind, stride, tolerance, chi2_steps, grid, sigma_step, window)
@@ -129,8 +140,7 @@ def fit_texture_branches(contexts: np.ndarray, labels: np.ndarray, which: str = 
     out = []
     for kind, margin, size, share in spec:
         h = texture_histograms(contexts, margin=margin, size=size, kind=kind)
-        branch = fit_texture(h, labels, kind=kind, chi2_steps=0 if kind == "hog" else TEXTURE_CHI2_STEPS,
-                             logit_limit=LOGIT_LIMIT if which == "shipped" else 0.0)
+        branch = fit_texture(h, labels, kind=kind, logit_limit=LOGIT_LIMIT if which == "shipped" else 0.0)
         out.append((margin, branch, size, share / total))
     return out
 
@@ -156,13 +166,14 @@ def texture_meta(branch: ColourTexture | GradientHistogram, weight: float, size:
 def cross_validate_texture(ds: Dataset, k: int = 4, seed: int = 0, eval_mask: np.ndarray | None = None,
                            c: float = TEXTURE_C, hists: np.ndarray | None = None,
                            stride: int = TEXTURE_STRIDE, tolerance: float | None = None,
-                           chi2_steps: int = TEXTURE_CHI2_STEPS, grid: int = TEXTURE_GRID,
+                           chi2_steps: int | None = None, grid: int = TEXTURE_GRID,
                            sigma_step: float = TEXTURE_SIGMA_STEP, size: int = TEXTURE_SIZE,
                            kind: str = "lbp", window: int = LPQ_WINDOW, margin: float = TEXTURE_MARGIN) -> dict:
     """Leave-groups-out scores of the texture branch (its view: ``margin`` x the face box at ``size``
     px), on the same folds as ``cross_validate`` with this seed (so its scores can be fused with a
-    network's, image by image)."""
+    network's, image by image). ``chi2_steps`` None: the kind's default."""
     from .cv import fold_train_indices, pooled_result
+    chi2_steps = _chi2_steps(kind, chi2_steps)
     h = (texture_histograms(ds.contexts, margin=margin, size=size, stride=stride, tolerance=tolerance, grid=grid,
                             sigma_step=sigma_step, kind=kind, window=window) if hists is None else hists)
     f = texture_features(h, chi2_steps)

@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from common import DOCS, jpeg_round_trip, live_frames, machine, save_json
+from common import DOCS, jpeg_round_trip, machine, save_json, video_faces
 
 # (kind, amount): see the module's docstring
 SETTINGS = [("shrink", 0.5), ("shrink", 0.6), ("shrink", 0.8), ("zoom", 1.0), ("zoom", 1.25), ("zoom", 1.5),
@@ -89,13 +89,12 @@ def video_rows(models: dict, video: str, n: int, settings=SETTINGS) -> dict:
     """{model name: {setting label: row}} for every 2nd of the first ``n`` frames of ``video``
     that has a face."""
     from marginlive.detect import create_detector
-    from marginlive.margin import crop_batch
+    from marginlive.pipeline import LivenessDetector
     det = create_detector("mediapipe")
-    frames = []
-    for f in live_frames(n, video)[::2]:
-        faces = det.detect(f)
-        if faces:
-            frames.append((f, max(faces, key=lambda b: b.score)))
+    frames = list(zip(*video_faces(video, n)))
+    # each model as the pipeline scores a face, and as it does when told the frames are mirrored
+    scorers = {name: {told: LivenessDetector(m, det, mirrored=told) for told in (False, True)}
+               for name, m in models.items()}
     out = {name: {} for name in models}
     for kind, z in settings:
         rng = np.random.default_rng(0)
@@ -107,11 +106,8 @@ def video_rows(models: dict, video: str, n: int, settings=SETTINGS) -> dict:
                 continue
             b = max(faces, key=lambda q: q.score)
             widths.append(b.x2 - b.x1)
-            for name, m in models.items():
-                crops = crop_batch(g, [b], m.margin, m.size)
-                if kind == "mirror, told":       # as LivenessDetector(mirrored=True) scores it
-                    crops = np.ascontiguousarray(crops[:, :, ::-1])
-                scores[name].append(m.predict(crops)[0])
+            for name in models:
+                scores[name].append(scorers[name][kind == "mirror, told"].score(g, [b])[0])
         for name, m in models.items():
             s = np.array(scores[name])
             out[name][label(kind, z)] = {

@@ -13,8 +13,7 @@ from common import DOCS, SHARED, live_frames, machine, save_json, write_section,
 
 def main():
     from marginlive.detect import create_detector
-    from marginlive.liveness.runtime import LivenessModel
-    from marginlive.margin import crop_batch
+    from marginlive.liveness.runtime import LivenessModel, stack_crops, take
     from marginlive.pipeline import LivenessDetector
 
     frames = live_frames(200)
@@ -27,11 +26,11 @@ def main():
     caffe = SHARED / "models" / "caffe-ssd-face"
     if caffe.exists():
         res["detect_caffe_ssd"] = timeit(create_detector("caffe-ssd", caffe).detect, frames)
-    res["margin_crop"] = timeit(lambda f: crop_batch(f, boxes[id(f)][:1], model.margin, model.size), frames)
-    crops = [crop_batch(f, boxes[id(f)][:1], model.margin, model.size) for f in frames]
+    res["margin_crop"] = timeit(lambda f: model.crops(f, boxes[id(f)][:1]), frames)
+    crops = [model.crops(f, boxes[id(f)][:1]) for f in frames]
     res["model_1_face"] = timeit(model.predict, crops)
-    res["liveness_step"] = timeit(lambda f: model.predict(crop_batch(f, boxes[id(f)][:1], model.margin, model.size)), frames)
-    batch8 = [np.concatenate([c] * 8) for c in crops[:50]]
+    res["liveness_step"] = timeit(lambda f: model.predict(model.crops(f, boxes[id(f)][:1])), frames)
+    batch8 = [stack_crops([take(c, 0)] * 8) for c in crops[:50]]
     res["model_8_faces_per_face"] = {k: v / 8 for k, v in timeit(model.predict, batch8).items()}
     ld = LivenessDetector(model=model, detector=det)
     res["end_to_end"] = timeit(ld.predict, frames)
@@ -41,7 +40,7 @@ def main():
     res["end_to_end_tracked"]["fps"] = 1e3 / res["end_to_end_tracked"]["mean_ms"]
     save_json("bench_pipeline", res)
     rows = [("detect: BlazeFace (default)", "detect_blazeface"), ("detect: Caffe SSD (paper's family)", "detect_caffe_ssd"),
-            ("margin crop (1 face)", "margin_crop"), ("model (1 face, batch of 1)", "model_1_face"),
+            ("crops (1 face: every input the model takes)", "margin_crop"), ("model (1 face, batch of 1)", "model_1_face"),
             ("liveness step = crop + model (1 face)", "liveness_step"),
             ("model, per face in a batch of 8", "model_8_faces_per_face"),
             ("end to end, single frame (detect + crop + model)", "end_to_end"),

@@ -370,13 +370,14 @@ def test_fitted_hog_branch_finds_a_bezel_and_exports(tmp_path):
 
 
 def test_shipped_texture_set_is_the_default_models():
-    """``marginlive train --texture`` fits SHIPPED_TEXTURE: the hand-crafted branches of the shipped
-    model, with its views and weights (so the constant and the shipped recipe cannot drift apart)."""
+    """``marginlive train --texture`` fits SHIPPED_TEXTURE: the hand-crafted branches of the trained
+    model the shipped fusion is built from (its ``base_model``), with their views and weights (so the
+    constant and the recipe cannot drift apart)."""
     from marginlive.liveness.runtime import LivenessModel, default_model_path
     from marginlive.training.texture import LOGIT_LIMIT, SHIPPED_TEXTURE, fit_texture_branches
     arch = {"lbp": "colour-texture", "lpq": "phase-texture", "hog": "gradient-histogram"}
     shipped = [(b["arch"], b["margin"], b["size"], b["weight"], b.get("logit_limit"))
-               for b in LivenessModel(default_model_path()).meta["branches"] if b["arch"] in arch.values()]
+               for b in LivenessModel(default_model_path()).meta["base_model"]["branches"] if b["arch"] in arch.values()]
     assert shipped == [(arch[k], m, s, pytest.approx(w), LOGIT_LIMIT) for k, m, s, w in SHIPPED_TEXTURE]
     with pytest.raises(ValueError):
         fit_texture_branches(np.zeros((2, 256, 256, 3), np.uint8), np.array([0, 1]), "all")

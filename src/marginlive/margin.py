@@ -91,3 +91,29 @@ def crop_from_context(context: np.ndarray, margin: float, size: int = 64,
     x0 = (n - side) / 2
     box = FaceBox(x0, x0, x0 + side, x0 + side)
     return crop_margin(context, box, 1.0, size)
+
+
+# --- the Silent-Face crop: kept inside the frame, not padded --------------------------------
+
+def shifted_crop(frame: np.ndarray, box: FaceBox, scale: float, size: int = 80) -> np.ndarray:
+    """The ``size`` x ``size`` crop that the Silent-Face MiniFASNet models were trained on (their
+    ``CropImage``): the box scaled by ``scale`` about its centre, keeping its aspect, the scale first
+    reduced so the crop fits the frame, then shifted back inside the frame where it crosses an
+    edge (never padded), cut at whole pixels and resized (bilinear). Models trained on it turn
+    away most live faces when shown a padded, squared crop instead, so this recipe is kept exact.
+    """
+    H, W = frame.shape[:2]
+    w, h = max(box.w, 1.0), max(box.h, 1.0)
+    scale = min(scale, (H - 1) / h, (W - 1) / w)
+    nw, nh = w * scale, h * scale
+    x0, y0, x1, y1 = box.cx - nw / 2, box.cy - nh / 2, box.cx + nw / 2, box.cy + nh / 2
+    if x0 < 0:
+        x0, x1 = 0, x1 - x0
+    if y0 < 0:
+        y0, y1 = 0, y1 - y0
+    if x1 > W - 1:
+        x0, x1 = x0 - (x1 - W + 1), W - 1
+    if y1 > H - 1:
+        y0, y1 = y0 - (y1 - H + 1), H - 1
+    region = frame[int(y0):int(y1) + 1, int(x0):int(x1) + 1]
+    return cv2.resize(region, (size, size), interpolation=cv2.INTER_LINEAR)

@@ -8,7 +8,6 @@ import numpy as np
 
 from .detect import FaceDetector, create_detector
 from .liveness.runtime import LivenessModel
-from .margin import crop_batch
 from .tracking import FaceTracker
 from .types import FAKE, REAL, FaceResult, Frame
 
@@ -42,9 +41,10 @@ class LivenessDetector:
 
     def score(self, frame: np.ndarray, boxes) -> np.ndarray:
         """P(real) of given boxes in one frame: all faces in one batch."""
-        crops = crop_batch(frame, boxes, self.margin, self.model.size)
+        crops = self.model.crops(frame, boxes, self.margin)
         if self.mirrored:
-            crops = np.ascontiguousarray(crops[:, :, ::-1])
+            flip = lambda c: np.ascontiguousarray(c[:, :, ::-1])  # noqa: E731
+            crops = {k: flip(v) for k, v in crops.items()} if isinstance(crops, dict) else flip(crops)
         return self.model.predict(crops)
 
     def predict(self, frame: np.ndarray) -> list[FaceResult]:

@@ -16,6 +16,7 @@ import numpy as np
 from .._util import progress
 from ..errors import DatasetError
 from ..frames import IMAGE_EXTS, VIDEO_EXTS, kind_of, read_image_or_warn
+from ..liveness.runtime import stack_crops, take
 from .metrics import all_metrics
 
 LABELS = {"real": 1, "live": 1, "bonafide": 1, "fake": 0, "spoof": 0, "attack": 0}
@@ -83,6 +84,9 @@ def detect_faces(items: list[Item], detector, scorers: list, desc: str) -> Faces
     faces = Faces(items, {s.name: [] for s in scorers})
     if any(it.kind == "context" for it in items):
         for s in scorers:
+            if s.from_frames_only:
+                raise DatasetError(f"model {s.name} also crops the frame beyond the stored "
+                                   f"{CONTEXT_MARGIN:g}x context; evaluate it on full frames")
             if s.margin > CONTEXT_MARGIN:
                 raise DatasetError(f"model {s.name} crops {s.margin:g}x the face box, wider than the "
                                    f"{CONTEXT_MARGIN:g}x context this dataset stored; evaluate it on full frames")
@@ -97,7 +101,7 @@ def detect_faces(items: list[Item], detector, scorers: list, desc: str) -> Faces
         boxes = detector.detect(img)[:1] if img is not None else []
         faces.no_face.append(img is not None and not boxes)
         for s in scorers:
-            faces.crops[s.name].append(s.crops(img, boxes)[0] if boxes else None)
+            faces.crops[s.name].append(take(s.crops(img, boxes), 0) if boxes else None)
     return faces
 
 
@@ -112,7 +116,7 @@ def evaluate_dataset(name: str, faces: Faces, scorer, dev_threshold: float | Non
     items = faces.items
     crops = faces.crops[scorer.name]
     idx = [i for i, c in enumerate(crops) if c is not None]
-    scores = scorer.score_crops(np.stack([crops[i] for i in idx])) if idx else np.zeros(0)
+    scores = scorer.score_crops(stack_crops([crops[i] for i in idx])) if idx else np.zeros(0)
     y = np.array([items[i].label for i in idx])
     att = np.array([items[i].attack for i in idx], dtype=object)
     grp = np.array([items[i].group for i in idx], dtype=object)

@@ -24,13 +24,15 @@ class MarginScorer:
         self.name = self.model.name
         self.margin, self.size, self.threshold = self.model.margin, self.model.size, self.model.threshold
 
-    def crops(self, frame, boxes: list[FaceBox]) -> np.ndarray:
-        return crop_batch(frame, boxes, self.margin, self.size)
+        self.from_frames_only = len(self.model.inputs) > 1   # its other crops need the whole frame
+
+    def crops(self, frame, boxes: list[FaceBox]):
+        return self.model.crops(frame, boxes)
 
     def crops_from_context(self, contexts: np.ndarray) -> np.ndarray:
         return np.stack([crop_from_context(c, self.margin, self.size) for c in contexts])
 
-    def score_crops(self, crops: np.ndarray) -> np.ndarray:
+    def score_crops(self, crops) -> np.ndarray:
         return self.model.predict_many(crops)
 
 
@@ -41,6 +43,7 @@ class PeerScorer:
 
     kind = "peer"
     margin, size, threshold = 1.5, 128, 0.5
+    from_frames_only = False
 
     def __init__(self, path):
         import onnxruntime as ort

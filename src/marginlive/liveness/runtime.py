@@ -8,6 +8,17 @@ the graph, so nothing outside the file can disagree with it. Its metadata (ONNX
     {"format": 1, "input_size": 64, "margin": 2.0, "threshold": 0.5,
      "labels": ["fake", "real"], "input": "uint8 BGR NHWC", "output": "p_real",
      "arch": "...", "training": {...}, "metrics": {...}}
+
+A model may take more than one crop of each face (a fused model whose branches were trained on
+different crop recipes). Its metadata then lists them under ``"inputs"``, in the graph's order::
+
+    "inputs": [{"name": "crops", "crop": "margin", "margin": 4.0, "size": 256},
+               {"name": "silentface_4", "crop": "shifted", "scale": 4.0, "size": 80}]
+
+``margin`` is the square, centred, black-padded margin crop (``margin.crop_margin``); ``shifted``
+the aspect-keeping crop moved inside the frame (``margin.shifted_crop``). The first input is the
+primary one: ``size`` and ``margin`` describe it. ``crops(frame, boxes)`` builds every input; for a
+one-input model it is the plain (N, S, S, 3) array, else a dict of arrays by input name.
 """
 from __future__ import annotations
 
@@ -70,26 +81,76 @@ class LivenessModel:
         if missing:
             raise ModelError(f"{p}: metadata lacks {', '.join(missing)}")
         inp = self.session.get_inputs()[0]
-        if inp.type != "tensor(uint8)" or list(inp.shape[1:]) != [meta["input_size"], meta["input_size"], 3]:
-            raise ModelError(f"{p}: input {inp.type} {inp.shape} does not match its metadata")
+        specs = meta.get("inputs") or [{"name": inp.name, "crop": "margin", "margin": meta["margin"],
+                                        "size": meta["input_size"]}]
+        graph = {i.name: i for i in self.session.get_inputs()}
+        for spec in specs:
+            i = graph.get(spec.get("name"))
+            if (i is None or i.type != "tensor(uint8)" or list(i.shape[1:]) != [spec.get("size"), spec.get("size"), 3]
+                    or spec.get("crop") not in CROPS):
+                raise ModelError(f"{p}: input {spec.get('name')!r} does not match its metadata")
+        if len(specs) != len(graph) or specs[0]["size"] != meta["input_size"]:
+            raise ModelError(f"{p}: the graph's inputs do not match its metadata")
         self.path = p
         self.meta = meta
         self.input_name = inp.name
+        self.inputs = specs
         self.size = int(meta["input_size"])
         self.margin = float(meta["margin"])
         self.threshold = float(meta["threshold"])
         self.name = meta.get("name", p.stem)
 
-    def predict(self, crops: np.ndarray) -> np.ndarray:
-        """P(real) for a (N, S, S, 3) uint8 BGR batch of margin crops."""
-        if crops.shape[0] == 0:
+    def crops(self, frame: np.ndarray, boxes: list, margin: float | None = None):
+        """Every input of the model for the faces ``boxes`` of one BGR frame: (N, S, S, 3) uint8
+        for a one-input model, else a dict by input name. ``margin`` overrides the primary
+        input's margin (a one-input model only: a fused model's inputs are fixed)."""
+        from ..margin import crop_batch, shifted_crop
+        out = {}
+        for k, spec in enumerate(self.inputs):
+            size = int(spec["size"])
+            if spec["crop"] == "margin":
+                m = margin if (margin is not None and k == 0) else float(spec["margin"])
+                out[spec["name"]] = crop_batch(frame, boxes, m, size)
+            else:
+                out[spec["name"]] = (np.stack([shifted_crop(frame, b, float(spec["scale"]), size) for b in boxes])
+                                     if boxes else np.zeros((0, size, size, 3), np.uint8))
+        return out[self.input_name] if len(self.inputs) == 1 else out
+
+    def predict(self, crops) -> np.ndarray:
+        """P(real), shape (N,), for a batch of crops as ``crops`` makes them: a (N, S, S, 3)
+        uint8 BGR array of margin crops, or for a model of several inputs a dict of such arrays."""
+        feed = crops if isinstance(crops, dict) else {self.input_name: crops}
+        if set(feed) != {s["name"] for s in self.inputs}:
+            need = ", ".join(s["name"] for s in self.inputs)
+            raise ModelError(f"model {self.name} takes the crops {need}; build them with model.crops(frame, boxes)")
+        n = {len(v) for v in feed.values()}
+        if len(n) != 1:
+            raise ModelError("every input needs the same number of faces")
+        if n == {0}:
             return np.zeros((0,), np.float32)
-        if crops.dtype != np.uint8 or crops.shape[1:] != (self.size, self.size, 3):
-            raise ModelError(f"model expects uint8 crops of {self.size}x{self.size}x3, got "
-                             f"{crops.dtype} {crops.shape[1:]}")
-        out = self.session.run(None, {self.input_name: np.ascontiguousarray(crops)})[0]
+        for s in self.inputs:
+            x, size = feed[s["name"]], int(s["size"])
+            if x.dtype != np.uint8 or x.shape[1:] != (size, size, 3):
+                raise ModelError(f"model expects uint8 crops of {size}x{size}x3, got {x.dtype} {x.shape[1:]}")
+        out = self.session.run(None, {k: np.ascontiguousarray(v) for k, v in feed.items()})[0]
         return np.asarray(out, np.float32).reshape(-1)
 
-    def predict_many(self, crops: np.ndarray, batch: int = 256) -> np.ndarray:
-        return np.concatenate([self.predict(crops[i:i + batch]) for i in range(0, len(crops), batch)]
+    def predict_many(self, crops, batch: int = 256) -> np.ndarray:
+        n = len(next(iter(crops.values()))) if isinstance(crops, dict) else len(crops)
+        return np.concatenate([self.predict(take(crops, slice(i, i + batch))) for i in range(0, n, batch)]
                               or [np.zeros((0,), np.float32)])
+
+
+CROPS = ("margin", "shifted")
+
+
+def take(crops, index):
+    """Index or slice a batch of crops: an array, or a dict of arrays (a model of several inputs)."""
+    return {k: v[index] for k, v in crops.items()} if isinstance(crops, dict) else crops[index]
+
+
+def stack_crops(items: list):
+    """Stack single faces' crops (each an array, or a dict of arrays) into one batch."""
+    if items and isinstance(items[0], dict):
+        return {k: np.stack([it[k] for it in items]) for k in items[0]}
+    return np.stack(items)

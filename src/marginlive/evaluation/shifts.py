@@ -1,0 +1,115 @@
+"""Scene and camera shifts: a live frame as another room, camera or hand would show it.
+
+A model trained on a few webcam collections can learn what their rooms and cameras look like
+instead of what a live face looks like, and then turn away a genuine user in a new room. These
+shifts make that measurable with the frames at hand. Each takes a BGR uint8 frame (H, W, 3), the
+tracked face's box and a ``numpy.random.Generator`` and returns a new BGR uint8 frame; the face
+must then be found again in it, as the pipeline would.
+
+- ``new_room``: the person cut out with MediaPipe's selfie segmentation (the model in its wheel)
+  and placed in front of another background: a plain wall with a soft light gradient, or another
+  frame (another room), blurred as a webcam's shallow focus would show it.
+- ``portrait_phone``: a phone held upright: a 9:16 window around the face, scaled to 540x960.
+- ``dim_room``: a dim room on a small sensor: darker, gamma 1.6, sensor noise of 5 levels.
+- ``phone_in_hand``: a live user holding a phone beside the face: a dark bezel with a lit screen
+  (a crop of another frame) in the lower corner of the face's context.
+
+``SHIFTS`` maps the names to the functions; the ones that need a background frame take it as
+``other``.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..types import FaceBox
+
+
+class PersonCutout:
+    """P(person) per pixel (H, W) float32 in [0, 1], from MediaPipe's selfie segmentation
+    (landscape model), built on first use."""
+
+    def __init__(self):
+        self._seg = None
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        if self._seg is None:
+            from mediapipe.python.solutions import selfie_segmentation
+
+            from .._util import quiet_native_stderr
+            with quiet_native_stderr():
+                self._seg = selfie_segmentation.SelfieSegmentation(model_selection=1)
+        mask = self._seg.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)).segmentation_mask
+        return np.clip(cv2.GaussianBlur(mask.astype(np.float32), (5, 5), 0), 0.0, 1.0)
+
+    def close(self):
+        if self._seg is not None:
+            self._seg.close()
+            self._seg = None
+
+
+def plain_wall(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A wall of one random colour under a soft linear light gradient, BGR uint8 of ``shape``."""
+    h, w = shape
+    colour = rng.uniform(40, 230, 3)
+    ramp = np.linspace(rng.uniform(0.7, 1.0), rng.uniform(0.7, 1.0), w if rng.random() < 0.5 else h)
+    light = ramp[None, :] if len(ramp) == w else ramp[:, None]
+    wall = colour[None, None, :] * light[..., None]
+    return np.clip(wall + rng.normal(0, 2, (h, w, 3)), 0, 255).astype(np.uint8)
+
+
+def new_room(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other: np.ndarray | None = None,
+             cutout: PersonCutout | None = None) -> np.ndarray:
+    """The person of ``frame`` in front of ``other`` (resized, blurred by a 5-15 px Gaussian) or,
+    when ``other`` is None, of a plain wall."""
+    cutout = cutout or PersonCutout()
+    h, w = frame.shape[:2]
+    if other is None:
+        back = plain_wall((h, w), rng)
+    else:
+        back = cv2.resize(other, (w, h), interpolation=cv2.INTER_AREA)
+        k = int(rng.integers(2, 8)) * 2 + 1
+        back = cv2.GaussianBlur(back, (k, k), 0)
+    m = cutout(frame)[..., None]
+    return np.clip(frame * m + back * (1.0 - m), 0, 255).astype(np.uint8)
+
+
+def portrait_phone(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
+    """A 9:16 window as tall as the frame, around the face, resized to 540x960 (bilinear)."""
+    h, w = frame.shape[:2]
+    cw = min(w, int(round(h * 9 / 16)))
+    x0 = int(np.clip(box.cx - cw / 2, 0, w - cw))
+    return cv2.resize(frame[:, x0:x0 + cw], (540, 960), interpolation=cv2.INTER_LINEAR)
+
+
+def dim_room(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
+    """Gamma 1.6 at 0.8 of the exposure, plus Gaussian noise of 5 levels."""
+    f = 255.0 * (0.8 * frame.astype(np.float32) / 255.0) ** 1.6
+    return np.clip(f + rng.normal(0, 5.0, frame.shape), 0, 255).astype(np.uint8)
+
+
+def phone_in_hand(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other: np.ndarray | None = None) -> np.ndarray:
+    """A phone (black bezel, lit screen showing ``other`` or a bright gradient) held upright beside
+    the face, its top at the chin, 0.9 of the face's width wide, on a random side."""
+    out = frame.copy()
+    h, w = frame.shape[:2]
+    pw, ph = int(0.9 * box.w), int(1.7 * box.w)
+    side = 1 if rng.random() < 0.5 else -1
+    x0 = int(box.cx + side * 0.9 * box.w - pw / 2)
+    y0 = int(box.y2 - 0.1 * box.h)
+    x1, y1 = min(w, x0 + pw), min(h, y0 + ph)
+    x0, y0 = max(0, x0), max(0, y0)
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return out
+    out[y0:y1, x0:x1] = (15, 15, 15)
+    b = max(2, pw // 14)
+    sw, sh = x1 - x0 - 2 * b, y1 - y0 - 2 * b
+    if sw > 0 and sh > 0:
+        screen = (cv2.resize(other, (sw, sh), interpolation=cv2.INTER_AREA) if other is not None
+                  else np.full((sh, sw, 3), 200, np.uint8))
+        out[y0 + b:y0 + b + sh, x0 + b:x0 + b + sw] = screen
+    return out
+
+
+SHIFTS = {"new room (wall)": new_room, "new room (other room)": new_room, "portrait phone": portrait_phone,
+          "dim room": dim_room, "phone in hand": phone_in_hand}

@@ -1,0 +1,135 @@
+"""Fuse branches of existing ONNX models into one marginlive model file, without retraining.
+
+A ``Branch`` names a tensor of a source ONNX graph that holds one logit per face, or a softmax
+column to turn into one. ``compose`` cuts each source graph down to what those tensors need,
+renames its inputs to the fused model's input names, and adds the fusion: P(real) = sigmoid of
+the weighted sum of the branches' logits. The fused graph has one input per distinct crop recipe
+(``runtime`` builds them from the frame) and two outputs: ``p_real`` (N,) and ``logits``
+(branches, N), the latter for measuring each branch on the same faces.
+
+Used by the default recipe to put the Silent-Face MiniFASNet (trained on its own crop, which a
+padded margin crop cannot reproduce) beside the branches of a marginlive model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Branch:
+    """One logit per face from a tensor of ``model`` (an ``onnx.ModelProto``).
+
+    ``tensor``: its name. ``kind``: ``"logit"`` (shape (1, N) or (N,)) or ``"softmax"`` (shape
+    (N, C); the logit is log(p / (1 - p)) of column ``real_index``, p clipped to [``eps``, 1 - eps]
+    so a saturated softmax stays finite: at the default 1e-4 the logit lies within +-9.2).
+    ``inputs`` maps the source graph's input names to the fused model's (two branches reading the
+    same crop share a name). ``weight``: its share of the fused logit (weights are normalised).
+    """
+    model: object
+    tensor: str
+    inputs: dict[str, str]
+    weight: float
+    name: str
+    kind: str = "logit"
+    real_index: int = 1
+    eps: float = 1e-4
+    meta: dict = field(default_factory=dict)
+
+
+def _cut(model, inputs: dict[str, str], tensors: list[str], prefix: str):
+    """The nodes and initialisers of ``model`` that ``tensors`` need (cut once per model, so
+    branches of one model share its common work), every name prefixed and the inputs renamed
+    to the fused names. Returns (nodes, initialisers, the tensors' new names, fused inputs)."""
+    import onnx
+    from onnx import utils
+    known = {v.name for v in list(model.graph.value_info) + list(model.graph.output)}
+    if not set(tensors) <= known:   # the extractor needs the tensors' types
+        model = onnx.shape_inference.infer_shapes(model)
+    sub = utils.Extractor(model).extract_model(list(inputs), list(tensors))
+    rename = {}
+    for n in sub.graph.node:
+        for t in list(n.input) + list(n.output):
+            rename.setdefault(t, t if t == "" else prefix + t)
+    for i in sub.graph.initializer:
+        rename[i.name] = prefix + i.name
+    rename.update(inputs)
+    nodes = []
+    for k, n in enumerate(sub.graph.node):
+        m = onnx.NodeProto()
+        m.CopyFrom(n)
+        m.name = prefix + (n.name or f"node{k}")
+        m.input[:] = [rename.get(t, t) for t in n.input]
+        m.output[:] = [rename.get(t, t) for t in n.output]
+        nodes.append(m)
+    inits = []
+    for i in sub.graph.initializer:
+        j = onnx.TensorProto()
+        j.CopyFrom(i)
+        j.name = rename[i.name]
+        inits.append(j)
+    return nodes, inits, [rename[t] for t in tensors], {inputs[i.name]: i for i in sub.graph.input}
+
+
+def compose(branches: list[Branch], input_order: list[str]):
+    """The fused ``onnx.ModelProto`` (opset 17): inputs ``input_order``, outputs ``p_real`` and
+    ``logits``. Metadata is the caller's to add (``export.write_meta``)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    if not branches:
+        raise ValueError("compose needs at least one branch")
+    w = np.array([b.weight for b in branches], np.float32)
+    if (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"need non-negative weights with a positive sum, got {w.tolist()}")
+    nodes, inits, rows, graph_inputs, outs = [], [], [], {}, {}
+    models = {id(b.model): b.model for b in branches}
+    for j, (key, model) in enumerate(models.items()):
+        mine = [b for b in branches if id(b.model) == key]
+        n, i, names, gin = _cut(model, mine[0].inputs, [b.tensor for b in mine], f"m{j}/")
+        nodes += n
+        inits += i
+        graph_inputs.update(gin)
+        outs.update({id(b): t for b, t in zip(mine, names)})
+    for k, b in enumerate(branches):
+        out = outs[id(b)]
+        row = f"b{k}/row"
+        if b.kind == "softmax":
+            inits += [numpy_helper.from_array(np.array([b.real_index], np.int64), f"b{k}/col"),
+                      numpy_helper.from_array(np.array(b.eps, np.float32), f"b{k}/lo"),
+                      numpy_helper.from_array(np.array(1 - b.eps, np.float32), f"b{k}/hi")]
+            nodes += [helper.make_node("Gather", [out, f"b{k}/col"], [f"b{k}/p"], axis=1),      # (N, 1)
+                      helper.make_node("Clip", [f"b{k}/p", f"b{k}/lo", f"b{k}/hi"], [f"b{k}/pc"]),
+                      helper.make_node("Sub", ["one", f"b{k}/pc"], [f"b{k}/q"]),
+                      helper.make_node("Div", [f"b{k}/pc", f"b{k}/q"], [f"b{k}/odds"]),
+                      helper.make_node("Log", [f"b{k}/odds"], [f"b{k}/lg"]),
+                      helper.make_node("Reshape", [f"b{k}/lg", "row_shape"], [row])]
+        elif b.kind == "logit":
+            nodes.append(helper.make_node("Reshape", [out, "row_shape"], [row]))
+        else:
+            raise ValueError(f"unknown branch kind {b.kind!r}")
+        rows.append(row)
+    inits += [numpy_helper.from_array(np.array(1.0, np.float32), "one"),
+              numpy_helper.from_array(np.array([1, -1], np.int64), "row_shape"),
+              numpy_helper.from_array(np.array([0], np.int64), "axis0"),
+              numpy_helper.from_array((w / w.sum()).reshape(-1, 1), "weights")]
+    nodes += [helper.make_node("Concat", rows, ["logits"], axis=0),
+              helper.make_node("Mul", ["logits", "weights"], ["weighted"]),
+              helper.make_node("ReduceSum", ["weighted", "axis0"], ["fused"], keepdims=0),
+              helper.make_node("Sigmoid", ["fused"], ["p_real"])]
+    missing = set(graph_inputs) - set(input_order)
+    if missing or set(input_order) - set(graph_inputs):
+        raise ValueError(f"input_order {input_order} does not name the branches' inputs {sorted(graph_inputs)}")
+    ins = []
+    for name in input_order:
+        vi = onnx.ValueInfoProto()
+        vi.CopyFrom(graph_inputs[name])
+        vi.name = name
+        ins.append(vi)
+    results = [helper.make_tensor_value_info("p_real", TensorProto.FLOAT, ["n"]),
+               helper.make_tensor_value_info("logits", TensorProto.FLOAT, [len(branches), "n"])]
+    g = helper.make_graph(nodes, "marginlive-fused", ins, results, inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    return m

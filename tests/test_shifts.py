@@ -1,0 +1,50 @@
+"""Scene and camera shifts used to measure a model on rooms and cameras it never saw."""
+import numpy as np
+from conftest import need_shared
+
+from marginlive.evaluation import shifts
+from marginlive.types import FaceBox
+
+
+def _live_frame():
+    """The first frame of a live video and its face box."""
+    from marginlive.detect import create_detector
+    from marginlive.frames import read_video_frames
+    f = read_video_frames(need_shared("data", "videos", "live-1.webm"), max_frames=1)[0].image
+    return f, max(create_detector("mediapipe").detect(f), key=lambda b: b.score)
+
+
+def test_new_room_keeps_the_person_and_replaces_the_room():
+    frame, box = _live_frame()
+    cut = shifts.PersonCutout()
+    try:
+        out = shifts.new_room(frame, box, np.random.default_rng(0), None, cut)
+        mask = cut(frame)
+    finally:
+        cut.close()
+    face = (slice(int(box.y1), int(box.y2)), slice(int(box.x1), int(box.x2)))
+    assert np.abs(out[face].astype(int) - frame[face]).mean() < 6      # the face is the person's
+    room = mask < 0.05
+    assert room.mean() > 0.2 and np.abs(out[room].astype(int) - frame[room]).mean() > 20
+
+
+def test_camera_shifts_keep_the_face_findable():
+    from marginlive.detect import create_detector
+    frame, box = _live_frame()
+    rng = np.random.default_rng(0)
+    portrait = shifts.portrait_phone(frame, box, rng)
+    assert portrait.shape == (960, 540, 3)
+    det = create_detector("mediapipe")
+    assert det.detect(portrait) and det.detect(shifts.dim_room(frame, box, rng))
+    assert shifts.dim_room(frame, box, rng).mean() < frame.mean()
+
+
+def test_phone_in_hand_draws_a_bezel_beside_the_face():
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    box = FaceBox(270, 150, 370, 270)
+    out = shifts.phone_in_hand(frame, box, np.random.default_rng(0))
+    changed = np.any(out != frame, axis=2)
+    ys, xs = np.nonzero(changed)
+    assert changed.mean() > 0.02 and ys.min() >= box.y2 - 0.1 * box.h - 1
+    assert (out[changed] == 15).all(axis=1).any()   # the black bezel
+    assert not changed[int(box.y1):int(box.y2) - 20, int(box.x1):int(box.x2)].any()   # the face untouched

@@ -78,7 +78,8 @@ class SilentFacePair:
 class Marginlive:
     def __init__(self, path, name):
         from marginlive.liveness.runtime import LivenessModel
-        self.model, self.name, self.threshold = LivenessModel(path), name, LivenessModel(path).threshold
+        self.model, self.name = LivenessModel(path), name
+        self.threshold = self.model.threshold
 
     def score(self, frame, box) -> float:
         return float(self.model.predict(self.model.crops(frame, [box]))[0])

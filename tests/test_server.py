@@ -54,7 +54,23 @@ def test_bad_uploads_get_4xx_and_server_keeps_serving(server, frames):
     assert r.status_code == 400
     r = httpx.post(url, content=b"\xff" * (5 * 1024 * 1024))
     assert r.status_code == 413
+    r = httpx.post(url, content=png_claiming(6000, 6000))       # 36 megapixels, a bomb's header
+    assert r.status_code == 413 and "6000x6000" in r.json()["detail"]
+    r = httpx.post(url, content=png_claiming(40000, 40000))
+    assert r.status_code == 413 and "megapixels" in r.json()["detail"]
     assert httpx.post(url, content=frames[0]).status_code == 200
+
+
+def png_claiming(w: int, h: int) -> bytes:
+    """A small PNG whose header says w x h pixels (1-bit grey), with one compressed row of data:
+    what a decoder would allocate for comes from the header alone."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 1, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * (1 + w // 8))) + chunk(b"IEND", b""))
 
 
 def stream(addr, sid, frames, max_msgs=400):

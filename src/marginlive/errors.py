@@ -23,6 +23,12 @@ class NoFaceError(InputError):
     http_status = 422
 
 
+class TooLargeError(InputError):
+    """An input larger than the configured budget (an image's pixels, a body's bytes)."""
+
+    http_status = 413
+
+
 class CameraError(InputError):
     """A camera that cannot be opened or stopped delivering frames."""
 

@@ -9,17 +9,45 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import CameraError, InputError
+from .errors import CameraError, InputError, TooLargeError
 from .types import Frame
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".y4m"}
 
 
-def decode_image(data: bytes, what: str = "image") -> np.ndarray:
-    """Decode encoded image bytes (JPEG, PNG, ...) to BGR uint8, or raise InputError."""
+MAX_PIXELS = 25_000_000   # 25 megapixels: far above any camera frame, far below a decompression bomb
+
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from an encoded image's header, without decoding its pixels; None when
+    Pillow cannot read the header (the decoder then decides). Headers past Pillow's own bomb
+    limit (about 179 megapixels) come back as (inf, inf)."""
+    import io
+
+    from PIL import Image
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.size
+    except Image.DecompressionBombError:
+        return (float("inf"), float("inf"))
+    except Exception:  # Pillow raises many types for headers it does not know
+        return None
+
+
+def decode_image(data: bytes, what: str = "image", max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode encoded image bytes (JPEG, PNG, ...) to BGR uint8, or raise InputError.
+
+    The header's size is checked first: above ``max_pixels`` (default 25 megapixels) it raises
+    TooLargeError (HTTP 413) without decoding, so a few hundred bytes that claim 20000x20000
+    pixels cannot make the process allocate gigabytes."""
     if not data:
         raise InputError(f"{what} is empty")
+    size = header_size(data)
+    if size is not None and size[0] * size[1] > max_pixels:
+        shown = "more than 179 megapixels" if size[0] == float("inf") else f"{size[0]}x{size[1]} pixels"
+        raise TooLargeError(f"{what} is {shown}, above the limit of {max_pixels:,} pixels "
+                            "(send a camera frame, not a poster)")
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if arr is None or arr.size == 0:
         raise InputError(f"{what} is not a readable image (JPEG, PNG, BMP or WebP expected)")

@@ -14,8 +14,7 @@ must then be found again in it, as the pipeline would.
 - ``phone_in_hand``: a live user holding a phone beside the face: a dark bezel with a lit screen
   (a crop of another frame) in the lower corner of the face's context.
 
-``SHIFTS`` maps the names to the functions; the ones that need a background frame take it as
-``other``.
+The ones that can use another frame (a room, a screen's picture) take it as ``other``.
 """
 from __future__ import annotations
 
@@ -109,7 +108,3 @@ def phone_in_hand(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, oth
                   else np.full((sh, sw, 3), 200, np.uint8))
         out[y0 + b:y0 + b + sh, x0 + b:x0 + b + sw] = screen
     return out
-
-
-SHIFTS = {"new room (wall)": new_room, "new room (other room)": new_room, "portrait phone": portrait_phone,
-          "dim room": dim_room, "phone in hand": phone_in_hand}

@@ -74,7 +74,7 @@ def _cut(model, inputs: dict[str, str], tensors: list[str], prefix: str):
 
 def compose(branches: list[Branch], input_order: list[str]):
     """The fused ``onnx.ModelProto`` (opset 17): inputs ``input_order``, outputs ``p_real`` and
-    ``logits``. Metadata is the caller's to add (``export.write_meta``)."""
+    ``logits``. Metadata is the caller's to add (as ``recipes.build`` does)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
     if not branches:

@@ -82,6 +82,9 @@ def test_fused_model_builds_every_crop_from_the_frame(tmp_path):
     assert model.predict(model.crops(frame, [])).shape == (0,)
     with pytest.raises(ModelError, match="model.crops"):
         model.predict(crops["crops"])   # one array is not enough for a model of two inputs
+    with pytest.raises(ModelError, match="cannot be changed"):
+        model.crops(frame, boxes, margin=3.0)   # its branches were trained on their own crops
+    assert model.crops(frame, boxes, margin=2.0)["crops"].shape == (2, 32, 32, 3)
 
 
 def test_metadata_that_misnames_an_input_is_refused(tmp_path):

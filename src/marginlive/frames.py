@@ -19,35 +19,34 @@ VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", 
 MAX_PIXELS = 25_000_000   # 25 megapixels: far above any camera frame, far below a decompression bomb
 
 
-def header_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from an encoded image's header, without decoding its pixels; None when
-    Pillow cannot read the header (the decoder then decides). Headers past Pillow's own bomb
-    limit (about 179 megapixels) come back as (inf, inf)."""
+def check_pixel_budget(data: bytes, what: str = "image", max_pixels: int = MAX_PIXELS) -> None:
+    """Raise TooLargeError (HTTP 413) when an encoded image's header claims more than
+    ``max_pixels`` pixels; read with Pillow, without decoding the pixels. A header Pillow cannot
+    read passes (the decoder then decides)."""
     import io
 
     from PIL import Image
     try:
         with Image.open(io.BytesIO(data)) as im:
-            return im.size
-    except Image.DecompressionBombError:
-        return (float("inf"), float("inf"))
+            w, h = im.size
+    except Image.DecompressionBombError:   # Pillow's own limit, about 179 megapixels
+        w = h = None
     except Exception:  # Pillow raises many types for headers it does not know
-        return None
+        return
+    if w is None or w * h > max_pixels:
+        shown = "more than 179 megapixels" if w is None else f"{w}x{h} pixels"
+        raise TooLargeError(f"{what} is {shown}, above the limit of {max_pixels:,} pixels "
+                            "(send a camera frame, not a poster)")
 
 
 def decode_image(data: bytes, what: str = "image", max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode encoded image bytes (JPEG, PNG, ...) to BGR uint8, or raise InputError.
 
-    The header's size is checked first: above ``max_pixels`` (default 25 megapixels) it raises
-    TooLargeError (HTTP 413) without decoding, so a few hundred bytes that claim 20000x20000
-    pixels cannot make the process allocate gigabytes."""
+    The header's size is checked first (``check_pixel_budget``, default 25 megapixels), so a few
+    hundred bytes that claim 20000x20000 pixels cannot make the process allocate gigabytes."""
     if not data:
         raise InputError(f"{what} is empty")
-    size = header_size(data)
-    if size is not None and size[0] * size[1] > max_pixels:
-        shown = "more than 179 megapixels" if size[0] == float("inf") else f"{size[0]}x{size[1]} pixels"
-        raise TooLargeError(f"{what} is {shown}, above the limit of {max_pixels:,} pixels "
-                            "(send a camera frame, not a poster)")
+    check_pixel_budget(data, what, max_pixels)
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if arr is None or arr.size == 0:
         raise InputError(f"{what} is not a readable image (JPEG, PNG, BMP or WebP expected)")

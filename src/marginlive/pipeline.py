@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from .detect import FaceDetector, create_detector
-from .liveness.runtime import LivenessModel
+from .liveness.runtime import LivenessModel, map_crops
 from .tracking import FaceTracker
 from .types import FAKE, REAL, FaceResult, Frame
 
@@ -43,8 +43,7 @@ class LivenessDetector:
         """P(real) of given boxes in one frame: all faces in one batch."""
         crops = self.model.crops(frame, boxes, self.margin)
         if self.mirrored:
-            flip = lambda c: np.ascontiguousarray(c[:, :, ::-1])  # noqa: E731
-            crops = {k: flip(v) for k, v in crops.items()} if isinstance(crops, dict) else flip(crops)
+            crops = map_crops(lambda c: np.ascontiguousarray(c[:, :, ::-1]), crops)
         return self.model.predict(crops)
 
     def predict(self, frame: np.ndarray) -> list[FaceResult]:

@@ -103,13 +103,16 @@ class LivenessModel:
     def crops(self, frame: np.ndarray, boxes: list, margin: float | None = None):
         """Every input of the model for the faces ``boxes`` of one BGR frame: (N, S, S, 3) uint8
         for a one-input model, else a dict by input name. ``margin`` overrides the primary
-        input's margin (a one-input model only: a fused model's inputs are fixed)."""
+        input's margin (a one-input model only: a fused model's branches were trained on its own)."""
         from ..margin import crop_batch, shifted_crop
+        if margin is not None and len(self.inputs) > 1 and float(margin) != self.margin:
+            raise ModelError(f"model {self.name} crops the face at {self.margin:g}x; a fused model's margin "
+                             "cannot be changed")
         out = {}
         for k, spec in enumerate(self.inputs):
             size = int(spec["size"])
             if spec["crop"] == "margin":
-                m = margin if (margin is not None and k == 0) else float(spec["margin"])
+                m = float(margin) if (margin is not None and k == 0) else float(spec["margin"])
                 out[spec["name"]] = crop_batch(frame, boxes, m, size)
             else:
                 out[spec["name"]] = (np.stack([shifted_crop(frame, b, float(spec["scale"]), size) for b in boxes])
@@ -144,9 +147,14 @@ class LivenessModel:
 CROPS = ("margin", "shifted")
 
 
+def map_crops(fn, crops):
+    """``fn`` applied to a batch of crops: an array, or each array of a dict (a model of several inputs)."""
+    return {k: fn(v) for k, v in crops.items()} if isinstance(crops, dict) else fn(crops)
+
+
 def take(crops, index):
-    """Index or slice a batch of crops: an array, or a dict of arrays (a model of several inputs)."""
-    return {k: v[index] for k, v in crops.items()} if isinstance(crops, dict) else crops[index]
+    """Index or slice a batch of crops (see ``map_crops``)."""
+    return map_crops(lambda v: v[index], crops)
 
 
 def stack_crops(items: list):

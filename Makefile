@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup browser test test-fast run detect bench clean
+.PHONY: setup browser test test-fast run detect bench model clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -39,6 +39,15 @@ run: setup
 # Passive liveness on a file or folder: make detect SOURCE=video.mp4
 detect: setup
 	$(BIN)/marginlive detect $(SOURCE) --save $(or $(SAVE),marginlive-out.mp4)
+
+# Rebuild the shipped model from ../shared/data with its recipe (training/recipes.py): about 5 minutes.
+SHARED ?= ../shared/data
+MODEL_OUT ?= src/marginlive/weights/marginlive-default.onnx
+model: setup
+	rm -rf .marginlive/dataset
+	$(BIN)/marginlive collect --out .marginlive/dataset --manifest $(SHARED)/webcam-replay/manifest.csv \
+	  --manifest $(SHARED)/nuaa-print/manifest.csv --manifest $(SHARED)/celeba-spoof-sample/manifest.csv
+	$(BIN)/marginlive train .marginlive/dataset --recipe default --out $(MODEL_OUT)
 
 bench: setup
 	$(BIN)/python benchmarks/bench_pipeline.py

@@ -1,5 +1,5 @@
 """Fusing ONNX branches of several crop recipes into one model file (liveness/compose.py,
-liveness/recipes.py) and running it from frames (runtime.LivenessModel.crops)."""
+training/recipes.py) and running it from frames (runtime.LivenessModel.crops)."""
 import json
 
 import numpy as np

@@ -369,16 +369,19 @@ def test_fitted_hog_branch_finds_a_bezel_and_exports(tmp_path):
         fit_texture(h[:, :100], labels, kind="hog", chi2_steps=0)
 
 
-def test_shipped_texture_set_is_the_default_models():
-    """``marginlive train --texture`` fits SHIPPED_TEXTURE: the hand-crafted branches of the trained
-    model the shipped fusion is built from (its ``base_model``), with their views and weights (so the
-    constant and the recipe cannot drift apart)."""
+def test_shipped_texture_set_is_the_default_recipes():
+    """The shipped model's hand-crafted branches are the default recipe's views with their weights
+    (so the recipe and the model file cannot drift apart), and ``train --texture`` fits that set."""
     from marginlive.liveness.runtime import LivenessModel, default_model_path
-    from marginlive.training.texture import LOGIT_LIMIT, SHIPPED_TEXTURE, fit_texture_branches
-    arch = {"lbp": "colour-texture", "lpq": "phase-texture", "hog": "gradient-histogram"}
+    from marginlive.training.recipes import DEFAULT
+    from marginlive.training.texture import LOGIT_LIMIT, fit_texture_branches
+    arch = {"lbp": "colour-texture", "lpq": "phase-texture"}
+    branches = LivenessModel(default_model_path()).meta["branches"]
     shipped = [(b["arch"], b["margin"], b["size"], b["weight"], b.get("logit_limit"))
-               for b in LivenessModel(default_model_path()).meta["base_model"]["branches"] if b["arch"] in arch.values()]
-    assert shipped == [(arch[k], m, s, pytest.approx(w), LOGIT_LIMIT) for k, m, s, w in SHIPPED_TEXTURE]
+               for b in branches if b["arch"] in arch.values()]
+    total = sum(v.weight for v in DEFAULT.texture) + DEFAULT.network_weight + DEFAULT.silentface_weight
+    assert shipped == [(arch[v.kind], 4.0, v.size, pytest.approx(v.weight / total), LOGIT_LIMIT)
+                       for v in DEFAULT.texture]
     with pytest.raises(ValueError):
         fit_texture_branches(np.zeros((2, 256, 256, 3), np.uint8), np.array([0, 1]), "all")
 

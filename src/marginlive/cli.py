@@ -74,6 +74,9 @@ def cmd_collect(a):
 # ----------------------------------------------------------------------------------- train
 def _train_args(p):
     p.add_argument("dataset", help="dataset folder made by `marginlive collect`")
+    p.add_argument("--recipe", help="build a named model recipe instead of one network: 'default' rebuilds the "
+                        "shipped model (texture branches fitted on DATASET, fused with models/components and "
+                        "Silent-Face); the network options below are then unused")
     p.add_argument("--arch", default="livenessnet",
                    help="livenessnet (the paper's), minires, cdcnet (central difference convolutions, pixel-wise "
                         "supervision) or pixnet (cdcnet with plain convolutions)")
@@ -93,8 +96,8 @@ def _train_args(p):
                    help="fuse hand-crafted texture branches with this weight in (0, 1); the model then takes the "
                         "4x context crop (the default model: 0.7)")
     p.add_argument("--texture-branches", choices=("shipped", "lbp"), default="shipped",
-                   help="with --texture: the default model's five (LBP of the 4x context at 128 and 64 px, LPQ at "
-                        "128 px, HOG at 256 px, LPQ of the face box alone) or one LBP branch at 128 px")
+                   help="with --texture: the default recipe's three (LBP of the 4x context at 128 and 64 px, LPQ "
+                        "at 128 px) or one LBP branch at 128 px")
     p.add_argument("--out", default="marginlive-model.onnx", help="model file to write (.onnx)")
     p.add_argument("--name", help="model name stored in its metadata")
     p.add_argument("--curves", help="training curves PNG (default: beside the model)")
@@ -255,7 +258,15 @@ def _serve_args(p):
     p.add_argument("--workers", type=int, default=2, help="frames processed at once")
     p.add_argument("--rate", type=float, default=5.0, help="requests per second per client (liveness, sessions)")
     p.add_argument("--burst", type=int, default=30, help="request burst per client")
-    p.add_argument("--max-failures", type=int, default=5, help="rejected sessions per client per 10 minutes")
+    p.add_argument("--max-failures", type=int, default=5,
+                   help="rejected sessions per client (and per expected identity) per 10 minutes")
+    p.add_argument("--max-sessions", type=int, default=64, help="open sessions in all (503 beyond)")
+    p.add_argument("--max-sessions-per-client", type=int, default=3, help="open sessions per client (429 beyond)")
+    p.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
+                   help="a reverse proxy whose X-Forwarded-For / -Proto headers are believed (repeatable); "
+                        "without one, forwarded headers are ignored")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                   help="another page origin (https://app.example.com) allowed to open streams (repeatable)")
 
 
 @command("serve", "the authentication service and its webcam page (HTTP + WebSocket)")
@@ -288,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(a, "func", None):
         ap.print_help()
         return 2
+    import cv2
+    cv2.setNumThreads(1)   # the CLI owns its process: one OpenCV thread (competing pools stall on few cores)
     try:
         return int(a.func(a) or 0)
     except MarginliveError as e:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-import cv2
 import numpy as np
 
 from .detect import FaceDetector, create_detector
@@ -11,8 +10,6 @@ from .liveness.runtime import LivenessModel, map_crops
 from .tracking import FaceTracker
 from .types import FAKE, REAL, FaceResult, Frame
 
-
-cv2.setNumThreads(1)  # one thread per process: on 2 cores competing thread pools stall
 
 
 class LivenessDetector:

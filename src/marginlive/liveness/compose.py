@@ -7,8 +7,8 @@ the weighted sum of the branches' logits. The fused graph has one input per dist
 (``runtime`` builds them from the frame) and two outputs: ``p_real`` (N,) and ``logits``
 (branches, N), the latter for measuring each branch on the same faces.
 
-Used by the default recipe to put the Silent-Face MiniFASNet (trained on its own crop, which a
-padded margin crop cannot reproduce) beside the branches of a marginlive model.
+Used by the default recipe (``training/recipes.py``) to put the Silent-Face MiniFASNet (trained on
+its own crop, which a padded margin crop cannot reproduce) beside marginlive's own branches.
 """
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def _cut(model, inputs: dict[str, str], tensors: list[str], prefix: str):
 
 def compose(branches: list[Branch], input_order: list[str]):
     """The fused ``onnx.ModelProto`` (opset 17): inputs ``input_order``, outputs ``p_real`` and
-    ``logits``. Metadata is the caller's to add (as ``recipes.build`` does)."""
+    ``logits``. Metadata is the caller's to add (as ``training.recipes.assemble`` does)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
     if not branches:
@@ -133,3 +133,23 @@ def compose(branches: list[Branch], input_order: list[str]):
     m.ir_version = 8
     onnx.checker.check_model(m)
     return m
+
+
+def fused_logit_tensor(model) -> str:
+    """The tensor of a marginlive model (an ``onnx.ModelProto``) whose sigmoid is ``p_real``."""
+    fusion = next((n for n in model.graph.node if n.op_type == "Sigmoid" and n.output[0] == "p_real"), None)
+    if fusion is None:
+        raise ValueError("not a marginlive model whose P(real) is a sigmoid of one logit")
+    return fusion.input[0]
+
+
+def branch_logit_tensors(model) -> list[str]:
+    """The tensors of a ``MultiScale`` export (an ``onnx.ModelProto``) that hold each branch's
+    logit: the inputs of the Concat feeding the weighted sum, in the order of its branches."""
+    by_out = {o: n for n in model.graph.node for o in n.output}
+    node = by_out.get(fused_logit_tensor(model))
+    while node is not None and node.op_type != "Concat":
+        node = by_out.get(node.input[0])
+    if node is None:
+        raise ValueError("not a multi-branch marginlive model (no per-branch logits before p_real)")
+    return list(node.input)

@@ -37,11 +37,11 @@ FORMAT = 1
 REQUIRED = ("input_size", "margin", "threshold", "labels")
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_MODEL = REPO_ROOT / "models" / "marginlive-default.onnx"
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "marginlive-default.onnx"   # in the package
 
 
 def default_model_path() -> Path:
-    """$MARGINLIVE_MODEL if set, else the model shipped in this repository's models/."""
+    """$MARGINLIVE_MODEL if set, else the model shipped inside the package (``marginlive/weights``)."""
     env = os.environ.get("MARGINLIVE_MODEL")
     return Path(env) if env else DEFAULT_MODEL
 

@@ -30,7 +30,25 @@ def run_collect(a) -> int:
     return 0
 
 
+def run_recipe(a) -> int:
+    """``train --recipe NAME DATASET``: the named fused model, written to --out."""
+    from .dataset import load_dataset
+    from .recipes import build, recipe_named
+    recipe = recipe_named(a.recipe)
+    out = Path(a.out)
+    if out.suffix != ".onnx":
+        raise DatasetError(f"--out {out}: the model file must end in .onnx")
+    ds = load_dataset(a.dataset)
+    ds.check_trainable()
+    print(f"dataset: {ds.summary()}", file=sys.stderr)
+    build(recipe, ds, out, log=lambda m: print(m, file=sys.stderr))
+    print(f"wrote {out} (recipe {recipe.name})")
+    return 0
+
+
 def run_train(a) -> int:
+    if getattr(a, "recipe", None):
+        return run_recipe(a)
     from ..evaluation.metrics import all_metrics
     from .cv import cross_validate
     from .dataset import group_split, load_dataset

@@ -40,11 +40,6 @@ LOGIT_LIMIT = 2.0         # each hand-crafted branch's logit clipped to +-2 in t
                           # (replay / NUAA) as unclipped within 0.1 point of ACER, but sensor noise on
                           # a replay no longer lets the LBP branch outvote the rest (liveness/model.py,
                           # bounded_logit)
-# the hand-crafted branches of the shipped model (benchmarks/make_default_model.py's recipe, its 0.7 of
-# texture weight): (kind, view margin, view size, share of the texture weight)
-SHIPPED_TEXTURE = (("lbp", TEXTURE_MARGIN, 128, 0.15), ("lbp", TEXTURE_MARGIN, 64, 0.1),
-                   ("lpq", TEXTURE_MARGIN, 128, 0.15), ("hog", TEXTURE_MARGIN, HOG_SIZE, 0.2),
-                   ("lpq", FACE_MARGIN, FACE_SIZE, 0.1))
 
 
 def texture_branch(kind: str = "lbp", stride: int = TEXTURE_STRIDE, tolerance: float | None = None,
@@ -130,18 +125,20 @@ def fit_texture(hists: np.ndarray, labels: np.ndarray, c: float = TEXTURE_C, str
 
 def fit_texture_branches(contexts: np.ndarray, labels: np.ndarray, which: str = "shipped") -> list[tuple]:
     """Fit the hand-crafted branches on (N, 256, 256, 3) contexts: ``shipped``, those of the
-    shipped recipe (SHIPPED_TEXTURE), or ``lbp``, the single LBP branch at 128 px. Returns
-    (view margin, fitted branch, view size, share of the texture weight) per branch, shares
-    summing to 1."""
+    shipped recipe (``training.recipes.DEFAULT.texture``, logits clipped to +-LOGIT_LIMIT), or
+    ``lbp``, the single LBP branch at 128 px. Returns (view margin, fitted branch, view size,
+    share of the texture weight) per branch, shares summing to 1."""
+    from .recipes import DEFAULT
     if which not in ("shipped", "lbp"):
         raise ValueError(f"unknown texture branch set {which!r}; choose shipped or lbp")
-    spec = SHIPPED_TEXTURE if which == "shipped" else (("lbp", TEXTURE_MARGIN, TEXTURE_SIZE, 1.0),)
+    spec = ([(v.kind, v.size, v.weight) for v in DEFAULT.texture] if which == "shipped"
+            else [("lbp", TEXTURE_SIZE, 1.0)])
     total = sum(share for *_, share in spec)
     out = []
-    for kind, margin, size, share in spec:
-        h = texture_histograms(contexts, margin=margin, size=size, kind=kind)
+    for kind, size, share in spec:
+        h = texture_histograms(contexts, margin=TEXTURE_MARGIN, size=size, kind=kind)
         branch = fit_texture(h, labels, kind=kind, logit_limit=LOGIT_LIMIT if which == "shipped" else 0.0)
-        out.append((margin, branch, size, share / total))
+        out.append((TEXTURE_MARGIN, branch, size, share / total))
     return out
 
 

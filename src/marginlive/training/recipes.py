@@ -1,0 +1,222 @@
+"""The shipped model as a named recipe: which branches, fitted on what, fused how, decided where.
+
+``DEFAULT`` fuses five branches, equal weights, P(real) >= 0.5:
+
+- three hand-crafted texture branches of the 4x context (LBP codes pooled to 128 and to 64 px,
+  LPQ codes at 128 px), fitted here on the dataset and on its scene augmentation
+  (``training/scene.py``: every crop with sensor noise, every live person moved into another room):
+  they read the screen's and the print's texture and the bezel around the face;
+- the central-difference network (``models/components/cdcnet-4x-128.onnx``, trained by
+  ``marginlive train --arch cdcnet --aug strong``, its metadata says on what);
+- the Silent-Face MiniFASNetV1SE (Apache-2.0, ``../shared/models/silentface-minifasnet``) on its
+  own crop (the box scaled 4x, kept inside the frame): trained by its authors on far more people,
+  rooms and cameras than ../shared holds, it turned away 0-4% of live frames under every shift
+  measured here.
+
+Left out of the earlier eight-branch model: the HOG branch, the face-box LPQ branch and the
+LivenessNets, which turned live users away once the room or camera changed
+(``docs/research/2026-12-01-live-users.md``). ``marginlive train --recipe default DATASET`` runs
+``build``. The recipe never fits on its ``hold_out`` collector groups, so that
+``benchmarks/leave_collections_out.py`` has people, rooms and screens no branch has seen.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DatasetError, ModelError
+from ..liveness.runtime import REPO_ROOT
+from .scene import SceneAugment, augment_contexts
+from .texture import LOGIT_LIMIT, TEXTURE_C, TEXTURE_MARGIN, fit_texture, texture_histograms, texture_meta
+
+COMPONENTS = REPO_ROOT / "models" / "components"
+SILENTFACE_DIR = REPO_ROOT.parent / "shared" / "models" / "silentface-minifasnet"
+SILENTFACE_CREDIT = ("Silent-Face MiniFASNetV1SE, minivision-ai/Silent-Face-Anti-Spoofing, Apache-2.0 "
+                     "(src/marginlive/weights/LICENSE-silentface)")
+
+
+@dataclass(frozen=True)
+class TextureView:
+    """A texture branch: ``kind`` "lbp" or "lpq" codes of the 4x context pooled to ``size`` px."""
+    kind: str
+    size: int
+    weight: float
+
+
+@dataclass(frozen=True)
+class FusionRecipe:
+    """A fused model: texture branches fitted on the data, one trained network (a model file in
+    ``models/components``) and the Silent-Face model on its own crop; one weight each (the fusion
+    normalises them), a threshold on P(real), and the augmentation the texture fit sees (None: none).
+    ``c`` is the texture regressions' inverse regularisation strength; ``hold_out``: webcam-replay
+    collectors (a group ``webcam-replay/COLLECTOR__REPO``) never fitted on, kept for validation."""
+    name: str
+    texture: tuple[TextureView, ...]
+    network_file: str
+    network_weight: float
+    silentface_file: str
+    silentface_scale: float
+    silentface_size: int
+    silentface_weight: float
+    threshold: float
+    augment: SceneAugment | None = SceneAugment()
+    c: float = TEXTURE_C
+    hold_out: tuple[str, ...] = ()
+
+    def held_out(self, groups: np.ndarray) -> np.ndarray:
+        """Boolean (N,): which of the dataset's ``groups`` belong to a held-out collector."""
+        return np.array([str(g).rsplit("/", 1)[-1].split("__")[0] in self.hold_out for g in groups], bool)
+
+
+DEFAULT = FusionRecipe(
+    name="marginlive-default",
+    texture=(TextureView("lbp", 128, 0.2), TextureView("lbp", 64, 0.2), TextureView("lpq", 128, 0.2)),
+    network_file="cdcnet-4x-128.onnx", network_weight=0.2,
+    silentface_file="4_0_0_80x80_MiniFASNetV1SE.onnx", silentface_scale=4.0, silentface_size=80,
+    silentface_weight=0.2, threshold=0.5,
+    # the five webcam-replay groups added last (one with frame-filling TV replays): the
+    # collections the leave-collections-out table reports as never seen
+    hold_out=("Chamindu77", "Sankalita-Giri", "arnavco9573", "ahforoughi", "SoorajOfficial2023"))
+
+RECIPES = {"default": DEFAULT}
+
+
+def recipe_named(name: str) -> FusionRecipe:
+    if name not in RECIPES:
+        raise DatasetError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
+    return RECIPES[name]
+
+
+class TextureFit:
+    """The texture branches of ``recipe`` fitted on any subset of one dataset.
+
+    Histograms of the (N, 256, 256, 3) uint8 ``contexts`` and of their augmented copies are
+    computed once per view (the slow part: about a minute for 5,000 crops on two cores); ``fit``
+    then fits a logistic regression per view in seconds, leaving out the crops in ``exclude``
+    and every copy made from them."""
+
+    def __init__(self, recipe: FusionRecipe, contexts: np.ndarray, labels: np.ndarray):
+        self.recipe, self.labels = recipe, np.asarray(labels)
+        aug = augment_contexts(contexts, self.labels, recipe.augment) if recipe.augment else None
+        self.augmented = aug
+        self.hists = []
+        for v in recipe.texture:
+            h = texture_histograms(contexts, margin=TEXTURE_MARGIN, size=v.size, kind=v.kind)
+            if aug is not None:
+                h = np.concatenate([h, texture_histograms(aug.contexts, margin=TEXTURE_MARGIN, size=v.size,
+                                                          kind=v.kind)])
+            self.hists.append(h)
+
+    def rows(self, exclude: np.ndarray | None = None) -> np.ndarray:
+        """Histogram rows of the crops not in the boolean (N,) ``exclude`` and of their copies."""
+        n = len(self.labels)
+        exclude = np.zeros(n, bool) if exclude is None else np.asarray(exclude, bool)
+        own = np.flatnonzero(~exclude)
+        if self.augmented is None:
+            return own
+        return np.concatenate([own, n + self.augmented.without(exclude)])
+
+    def fit(self, exclude: np.ndarray | None = None) -> list:
+        rows = self.rows(exclude)
+        y = self.labels if self.augmented is None else np.concatenate([self.labels, self.augmented.labels])
+        if set(y[rows].tolist()) != {0, 1}:
+            raise DatasetError("the texture fit needs live and attack crops")
+        return [fit_texture(h[rows], y[rows], c=self.recipe.c, kind=v.kind, logit_limit=LOGIT_LIMIT)
+                for h, v in zip(self.hists, self.recipe.texture)]
+
+
+def texture_model(recipe: FusionRecipe, branches: list):
+    """The fitted texture branches as one ``MultiScale`` over the 4x context (N, 256, 256, 3)."""
+    from ..liveness.model import MultiScale
+    return MultiScale([(TEXTURE_MARGIN, b, v.size) for b, v in zip(branches, recipe.texture)],
+                      weights=[v.weight for v in recipe.texture]).eval()
+
+
+def _meta(path) -> dict:
+    from ..liveness.runtime import LivenessModel
+    return LivenessModel(path).meta
+
+
+def assemble(recipe: FusionRecipe, branches: list, out: str | os.PathLike, training: dict | None = None,
+             components: Path = COMPONENTS, silentface_dir: Path = SILENTFACE_DIR, check=None) -> Path:
+    """Write the fused model of ``recipe`` with the fitted texture ``branches`` to ``out``
+    (atomically: it appears complete and loadable, or not at all). ``check``: context crops
+    (N, 256, 256, 3) for the texture export's PyTorch-versus-ONNX check."""
+    import onnx
+
+    from .._util import atomic_path
+    from ..liveness.compose import Branch, branch_logit_tensors, compose, fused_logit_tensor
+    from ..liveness.runtime import META_KEY, LivenessModel
+    from .export import export_onnx
+    net_path, sf_path = Path(components) / recipe.network_file, Path(silentface_dir) / recipe.silentface_file
+    for p in (net_path, sf_path):
+        if not p.is_file():
+            raise ModelError(f"{p}: missing (the recipe {recipe.name!r} fuses it)")
+    net_meta = _meta(net_path)
+    if (net_meta["input_size"], net_meta["margin"]) != (256, TEXTURE_MARGIN):
+        raise ModelError(f"{net_path}: a network branch reads the 4x context at 256 px, not "
+                         f"{net_meta['margin']:g}x at {net_meta['input_size']} px")
+    texture_meta_list = [texture_meta(b, v.weight, v.size, TEXTURE_MARGIN) for b, v in zip(branches, recipe.texture)]
+    with tempfile.TemporaryDirectory() as tmp:
+        tex_path = Path(tmp) / "texture.onnx"
+        export_onnx(texture_model(recipe, branches), tex_path,
+                    {"name": "texture", "arch": "texture", "input_size": 256, "margin": TEXTURE_MARGIN,
+                     "threshold": 0.5, "branches": texture_meta_list}, check_crops=check, deployable=True)
+        tex = onnx.load(str(tex_path))
+    net, sf = onnx.load(str(net_path)), onnx.load(str(sf_path))
+    sf_input = f"silentface_{recipe.silentface_scale:g}".replace(".", "_")
+    parts = [Branch(tex, t, {"crops": "crops"}, v.weight, f"{v.kind} 4x {v.size} px")
+             for t, v in zip(branch_logit_tensors(tex), recipe.texture)]
+    parts.append(Branch(net, fused_logit_tensor(net), {net.graph.input[0].name: "crops"}, recipe.network_weight,
+                        net_meta["arch"]))
+    parts.append(Branch(sf, sf.graph.output[0].name, {sf.graph.input[0].name: sf_input}, recipe.silentface_weight,
+                        "silentface", kind="softmax", real_index=1))
+    described = texture_meta_list + [
+        {**(net_meta.get("branches") or [{"arch": net_meta["arch"]}])[0], "weight": recipe.network_weight,
+         "file": recipe.network_file},
+        {"arch": "silentface-minifasnet", "file": recipe.silentface_file, "crop": "shifted",
+         "scale": recipe.silentface_scale, "size": recipe.silentface_size, "weight": recipe.silentface_weight,
+         "credit": SILENTFACE_CREDIT}]
+    total = sum(d["weight"] for d in described)
+    meta = {"format": 1, "name": recipe.name, "input": "uint8 BGR NHWC", "labels": ["fake", "real"],
+            "output": "p_real", "input_size": 256, "margin": TEXTURE_MARGIN, "threshold": recipe.threshold,
+            "arch": "fusion: " + " + ".join(p.name for p in parts),
+            "branches": [{**d, "weight": round(d["weight"] / total, 6)} for d in described],
+            "inputs": [{"name": "crops", "crop": "margin", "margin": TEXTURE_MARGIN, "size": 256},
+                       {"name": sf_input, "crop": "shifted", "scale": recipe.silentface_scale,
+                        "size": recipe.silentface_size}],
+            "training": {"recipe": recipe.name, **(training or {})}}
+    fused = compose(parts, ["crops", sf_input])
+    entry = fused.metadata_props.add()
+    entry.key, entry.value = META_KEY, json.dumps(meta, sort_keys=True)
+    fused.doc_string = f"marginlive liveness model {recipe.name}"
+    with atomic_path(out) as tmp:
+        onnx.save(fused, str(tmp))
+        LivenessModel(tmp)  # loads and matches its metadata, or the file never appears
+    return Path(out)
+
+
+def build(recipe: FusionRecipe, ds, out: str | os.PathLike, components: Path = COMPONENTS,
+          silentface_dir: Path = SILENTFACE_DIR, log=print) -> Path:
+    """Fit ``recipe``'s texture branches on the collected dataset ``ds`` (``training.dataset``)
+    and write the fused model to ``out``. About three minutes for 5,000 crops on two cores."""
+    ds.check_trainable()
+    t0 = time.perf_counter()
+    held = recipe.held_out(ds.groups)
+    log(f"{recipe.name}: augmenting and coding {int((~held).sum())} crops ({int(held.sum())} held out)")
+    fit = TextureFit(recipe, ds.contexts[~held], ds.labels[~held])
+    log(f"{recipe.name}: fitting {len(recipe.texture)} texture branches")
+    branches = fit.fit()
+    training = {"datasets": sorted(set(ds.datasets.tolist())), "images": int((~held).sum()),
+                "real": int(ds.labels[~held].sum()), "groups": len(set(ds.groups[~held].tolist())),
+                "held_out": list(recipe.hold_out),
+                "augmented_copies": 0 if fit.augmented is None else len(fit.augmented.labels),
+                "augment": asdict(recipe.augment) if recipe.augment else None, "C": recipe.c,
+                "seconds": round(time.perf_counter() - t0, 1)}
+    return assemble(recipe, branches, out, training, components, silentface_dir, check=ds.contexts[:8])

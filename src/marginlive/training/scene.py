@@ -1,0 +1,102 @@
+"""Scene and sensor augmentation of context crops: what a model must not learn from.
+
+A branch fitted on a few webcam collections learns their rooms and their sensors along with the
+screens and prints: measured, it turned away live users moved into another room, and let replays
+through once sensor noise covered the screen's texture. Each context crop (4x the face box,
+(256, 256, 3) uint8 BGR, as ``marginlive collect`` stores it) gets copies that take those cues
+away:
+
+- every crop, live or attack: a noisy copy, Gaussian noise of a standard deviation drawn from
+  U(0, ``noise_max``) levels at the crop's scale (a webcam frame's noise of 0-12 levels, for a
+  typical face of 100-130 px, seen through the crop's downscaling);
+- every live crop: the person cut out (MediaPipe's selfie segmentation, ``PersonCutout``) and
+  placed in another room (another live crop of the data with its person blurred away) or in front of a
+  plain wall, half of them noisy as well.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SceneAugment:
+    """Options of ``augment_contexts``.
+
+    noise_max: largest standard deviation of the added noise, levels of the 256-px crop (6.0).
+    wall_share: share of the moved live copies put before a plain wall, the rest in another room (0.4).
+    rooms: how many empty rooms to make from the data's own crops (150).
+    seed: random seed (0).
+    """
+    noise_max: float = 6.0
+    wall_share: float = 0.4
+    rooms: int = 150
+    seed: int = 0
+
+
+def _noisy(x: np.ndarray, sd: float, rng: np.random.Generator) -> np.ndarray:
+    return np.clip(x + rng.normal(0.0, sd, x.shape), 0, 255).astype(np.uint8)
+
+
+@dataclass
+class Augmented:
+    """Augmented copies: ``contexts`` (M, 256, 256, 3) uint8, ``labels`` (M,), and per copy the
+    index of its ``source`` crop and of the crop its ``room`` came from (-1: none), so that a fold
+    leaving a collection out can leave out every copy made from it."""
+    contexts: np.ndarray
+    labels: np.ndarray
+    source: np.ndarray
+    room: np.ndarray
+
+    def without(self, excluded: np.ndarray) -> np.ndarray:
+        """Indices of the copies made from no crop in the boolean (N,) mask ``excluded``."""
+        bad = np.concatenate([excluded, [False]])     # room -1 indexes the appended False
+        return np.flatnonzero(~bad[self.source] & ~bad[self.room])
+
+
+def empty_rooms(contexts: np.ndarray, among: np.ndarray, n: int, rng: np.random.Generator, cutout
+                ) -> list[tuple[int, np.ndarray]]:
+    """``n`` (index, room) pairs: crops drawn from ``contexts[among]``, their person replaced by a
+    heavy blur of the crop. Drawn from live crops only: an attack's room holds its screen or paper."""
+    rooms = []
+    for k in rng.choice(among, min(n, len(among)), replace=False):
+        f = contexts[k]
+        m = cutout(f)[..., None]
+        rooms.append((int(k), np.clip(f * (1 - m) + cv2.blur(f, (61, 61)) * m, 0, 255).astype(np.uint8)))
+    return rooms
+
+
+def augment_contexts(contexts: np.ndarray, labels: np.ndarray, opts: SceneAugment = SceneAugment()) -> Augmented:
+    """The augmented copies of (N, 256, 256, 3) uint8 ``contexts`` with (N,) ``labels`` (1 live):
+    N + (live crops) copies."""
+    from ..evaluation.shifts import PersonCutout, plain_wall
+    rng = np.random.default_rng(opts.seed)
+    cutout = PersonCutout()
+    try:
+        live = np.flatnonzero(labels == 1)
+        rooms = empty_rooms(contexts, live, opts.rooms, rng, cutout)
+        out, src, room = [], [], []
+        for k in range(len(contexts)):
+            out.append(_noisy(contexts[k], rng.uniform(0, opts.noise_max), rng))
+            src.append(k)
+            room.append(-1)
+        for k in live:
+            f = contexts[k]
+            m = cutout(f)[..., None]
+            r = -1
+            if rng.random() < opts.wall_share or not rooms:
+                back = plain_wall(f.shape[:2], rng)
+            else:
+                r, back = rooms[rng.integers(len(rooms))]
+                back = cv2.GaussianBlur(back, (9, 9), 0)
+            moved = np.clip(f * m + back * (1.0 - m), 0, 255).astype(np.uint8)
+            out.append(_noisy(moved, rng.uniform(0, opts.noise_max), rng) if rng.random() < 0.5 else moved)
+            src.append(k)
+            room.append(r)
+    finally:
+        cutout.close()
+    src = np.asarray(src, np.int64)
+    x = np.stack(out) if out else np.zeros((0,) + contexts.shape[1:], np.uint8)
+    return Augmented(x, labels[src], src, np.asarray(room, np.int64))

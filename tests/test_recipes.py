@@ -1,0 +1,113 @@
+"""The shipped model's recipe (training/recipes.py) and the scene augmentation it fits on
+(training/scene.py): copies, their bookkeeping, and a fused model equal to its parts."""
+import numpy as np
+import pytest
+from conftest import need_shared
+
+from marginlive.errors import DatasetError
+from marginlive.training.recipes import DEFAULT, FusionRecipe, TextureFit, assemble, recipe_named
+from marginlive.training.scene import SceneAugment, augment_contexts
+
+
+def _crops(n, rng, bezel):
+    """Smooth (256, 256, 3) views; with ``bezel`` a dark frame round the centre (a phone's edge)."""
+    import cv2
+    out = []
+    for _ in range(n):
+        x = cv2.GaussianBlur(rng.integers(60, 200, (256, 256, 3), dtype=np.uint8), (0, 0), 8)
+        if bezel:
+            cv2.rectangle(x, (60, 50), (196, 206), (20, 20, 20), 10)
+        out.append(x)
+    return np.stack(out)
+
+
+@pytest.fixture(scope="module")
+def small():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([_crops(10, rng, False), _crops(10, rng, True)])
+    return x, np.array([1] * 10 + [0] * 10)
+
+
+def test_scene_augment_copies_every_crop_and_moves_every_live_one(small):
+    x, y = small
+    aug = augment_contexts(x, y, SceneAugment(rooms=4, seed=1))
+    assert len(aug.labels) == len(x) + int(y.sum())
+    assert aug.contexts.shape == (len(aug.labels), 256, 256, 3) and aug.contexts.dtype == np.uint8
+    assert (aug.labels == y[aug.source]).all()
+    assert set(np.bincount(aug.source, minlength=len(x))[y == 1]) == {2}   # a noisy copy, a moved one
+    assert set(np.bincount(aug.source, minlength=len(x))[y == 0]) == {1}   # an attack is never moved
+    assert (y[aug.room[aug.room >= 0]] == 1).all()                         # rooms come from live crops
+    again = augment_contexts(x, y, SceneAugment(rooms=4, seed=1))
+    assert np.array_equal(again.contexts, aug.contexts)                    # seeded
+
+
+def test_leaving_crops_out_leaves_out_every_copy_made_from_them(small):
+    x, y = small
+    aug = augment_contexts(x, y, SceneAugment(rooms=4, wall_share=0.0, seed=2))
+    out = np.zeros(len(x), bool)
+    out[[0, 1, 15]] = True
+    used = aug.without(out)
+    assert not np.isin(aug.source[used], np.flatnonzero(out)).any()
+    assert not np.isin(aug.room[used], np.flatnonzero(out)).any()
+    assert len(used) == sum(1 for s, r in zip(aug.source, aug.room) if not out[s] and (r < 0 or not out[r]))
+    fit = TextureFit(FusionRecipe(**{**DEFAULT.__dict__, "augment": SceneAugment(rooms=4, seed=2)}), x, y)
+    rows = fit.rows(out)
+    assert not np.isin(rows, np.flatnonzero(out)).any() and len(rows) == (~out).sum() + len(fit.augmented.without(out))
+
+
+def test_recipe_names_are_checked_and_hold_out_is_by_collector():
+    assert recipe_named("default") is DEFAULT
+    with pytest.raises(DatasetError, match="unknown recipe"):
+        recipe_named("bogus")
+    groups = np.array(["webcam-replay/SoorajOfficial2023__Anti-spoofing", "webcam-replay/Afzal91004__FaceGuard",
+                       "nuaa-print/0001"], object)
+    assert DEFAULT.held_out(groups).tolist() == [True, False, False]
+
+
+def test_train_with_an_unknown_recipe_exits_with_a_clear_error(tmp_path, capsys):
+    from marginlive.cli import main
+    rc = main(["train", str(tmp_path), "--recipe", "bogus", "--out", str(tmp_path / "m.onnx")])
+    err = capsys.readouterr().err
+    assert rc != 0 and "unknown recipe 'bogus'" in err and "Traceback" not in err
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_assembled_model_is_the_weighted_mean_of_its_branches_logits(small, tmp_path):
+    """Fit the recipe's texture on tiny data, assemble it with the real components, and check the
+    one file against each part run on its own: texture (PyTorch), the network and Silent-Face (ONNX)."""
+    import onnxruntime as ort
+    import torch
+
+    from marginlive.liveness.runtime import LivenessModel, session_options
+    from marginlive.margin import shifted_crop
+    from marginlive.training.recipes import COMPONENTS, texture_model
+    from marginlive.types import FaceBox
+    sf_dir = need_shared("models", "silentface-minifasnet")
+    x, y = small
+    recipe = FusionRecipe(**{**DEFAULT.__dict__, "augment": None})
+    branches = TextureFit(recipe, x, y).fit()
+    out = assemble(recipe, branches, tmp_path / "m.onnx", {"note": "test"}, silentface_dir=sf_dir, check=x[:4])
+    model = LivenessModel(out)
+    assert model.meta["training"] == {"recipe": "marginlive-default", "note": "test"}
+    assert [b["arch"] for b in model.meta["branches"]] == [
+        "colour-texture", "colour-texture", "phase-texture", "cdcnet", "silentface-minifasnet"]
+    assert sum(b["weight"] for b in model.meta["branches"]) == pytest.approx(1.0)
+
+    frames, box = x[[0, 12]], FaceBox(96, 96, 160, 160, 1.0)   # 4x that box: the whole 256-px frame
+    crops = [model.crops(f, [box]) for f in frames]
+    got = np.concatenate([model.predict(c) for c in crops])
+    with torch.no_grad():
+        tex = texture_model(recipe, branches)
+        logits = list(np.concatenate([tex.logits(torch.from_numpy(c["crops"])).numpy() for c in crops], axis=1))
+    net = LivenessModel(COMPONENTS / recipe.network_file)
+    p = np.concatenate([net.predict(c["crops"]) for c in crops])
+    logits.append(np.log(p / (1 - p)))
+    sf = ort.InferenceSession(str(sf_dir / recipe.silentface_file), sess_options=session_options(),
+                              providers=["CPUExecutionProvider"])
+    soft = np.concatenate([sf.run(None, {sf.get_inputs()[0].name: shifted_crop(f, box, 4.0, 80)[None]})[0]
+                           for f in frames])
+    p = np.clip(soft[:, 1], 1e-4, 1 - 1e-4)
+    logits.append(np.log(p / (1 - p)))
+    w = np.array([b["weight"] for b in model.meta["branches"]])
+    want = 1 / (1 + np.exp(-(w[:, None] * np.stack(logits)).sum(0)))
+    assert got == pytest.approx(want, abs=2e-3)

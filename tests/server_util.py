@@ -8,11 +8,13 @@ import uvicorn
 
 
 @contextlib.contextmanager
-def running(app):
+def running(app, trusted_proxies=()):
+    """The app served as ``marginlive serve`` serves it (its uvicorn settings), on a free port."""
+    from marginlive.server.run import uvicorn_config
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws_max_size=4 * 1024 * 1024))
+    server = uvicorn.Server(uvicorn_config(app, app.state.ml.cfg, "127.0.0.1", port, trusted_proxies))
     t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     t.start()
     deadline = time.time() + 20

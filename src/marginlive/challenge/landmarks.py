@@ -24,9 +24,11 @@ class Observation:
 
 
 class Landmarker:
-    """Pose and face mesh, each built on first use."""
+    """Pose and face mesh, each built on first use. ``static``: detect afresh in every frame
+    instead of tracking from the last one (for graphs shared by several streams; default False)."""
 
-    def __init__(self):
+    def __init__(self, static: bool = False):
+        self.static = static
         self._pose = None
         self._mesh = None
 
@@ -35,7 +37,7 @@ class Landmarker:
             from mediapipe.python.solutions import pose
             with quiet_native_stderr():
                 # model_complexity=1 is the only pose model shipped in the 0.10.21 wheel
-                self._pose = pose.Pose(static_image_mode=False, model_complexity=1,
+                self._pose = pose.Pose(static_image_mode=self.static, model_complexity=1,
                                        min_detection_confidence=0.5, min_tracking_confidence=0.5)
                 self._pose.process(np.zeros((64, 64, 3), np.uint8))
         r = self._pose.process(rgb)
@@ -47,7 +49,7 @@ class Landmarker:
         if self._mesh is None:
             from mediapipe.python.solutions import face_mesh
             with quiet_native_stderr():
-                self._mesh = face_mesh.FaceMesh(static_image_mode=False, max_num_faces=2, refine_landmarks=False,
+                self._mesh = face_mesh.FaceMesh(static_image_mode=self.static, max_num_faces=2, refine_landmarks=False,
                                                 min_detection_confidence=0.5, min_tracking_confidence=0.5)
                 self._mesh.process(np.zeros((64, 64, 3), np.uint8))
         r = self._mesh.process(rgb)

@@ -45,3 +45,11 @@ class FailureCounter:
     def blocked(self, key: str) -> bool:
         with self._lock:
             return len(self._trim(key, time.monotonic())) >= self.limit
+
+    def retry_after(self, key: str) -> float:
+        """Seconds until ``key`` is below its limit again (0 if it is now)."""
+        with self._lock:
+            q = self._trim(key, time.monotonic())
+            if len(q) < self.limit:
+                return 0.0
+            return max(0.0, self.window - (time.monotonic() - q[len(q) - self.limit]))

@@ -6,7 +6,10 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 class TokenError(ValueError):
@@ -18,7 +21,14 @@ def _b64(b: bytes) -> str:
 
 
 def _unb64(s: str) -> bytes:
-    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+    """Strict base64url without padding: one spelling per byte string (no padding, no other
+    alphabet, no stray bits in the last character), so a token cannot be re-spelled."""
+    if not _B64URL.fullmatch(s) or len(s) % 4 == 1:
+        raise ValueError("not base64url")
+    b = base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+    if _b64(b) != s:
+        raise ValueError("not canonical base64url")
+    return b
 
 
 def sign(claims: dict, secret: bytes, ttl_s: float = 300) -> str:
@@ -31,6 +41,8 @@ def sign(claims: dict, secret: bytes, ttl_s: float = 300) -> str:
 
 
 def verify(token: str, secret: bytes, now: float | None = None) -> dict:
+    """The claims of a token this server signed with ``secret``, or TokenError: malformed (not
+    three strict base64url parts of JSON objects), another algorithm, a bad signature, expired."""
     try:
         head, payload, sig = token.split(".")
         header = json.loads(_unb64(head))
@@ -38,11 +50,14 @@ def verify(token: str, secret: bytes, now: float | None = None) -> dict:
         got = _unb64(sig)
     except (ValueError, json.JSONDecodeError, UnicodeDecodeError):
         raise TokenError("malformed token") from None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise TokenError("malformed token: header and claims must be JSON objects")
     if header.get("alg") != "HS256":
         raise TokenError("unsupported token algorithm")
     want = hmac.new(secret, f"{head}.{payload}".encode(), hashlib.sha256).digest()
     if not hmac.compare_digest(want, got):
         raise TokenError("bad signature")
-    if (now or time.time()) > claims.get("exp", 0):
+    exp = claims.get("exp")
+    if not isinstance(exp, (int, float)) or isinstance(exp, bool) or (now or time.time()) > exp:
         raise TokenError("token expired")
     return claims

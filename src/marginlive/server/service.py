@@ -1,0 +1,241 @@
+"""What one server process holds: the model, the pooled graphs, the sessions, the limits and the
+verdicts already used. The HTTP layer (``app.py``) only translates requests into these calls.
+
+A session's life: ``create`` (capped per client and in total, refused while the client or the
+claimed identity is locked out) -> ``claim`` (the stream opens: same client, within its start
+deadline, once) -> frames -> ``finish`` (one signed verdict; a rejection counts against the
+client and the claimed identity) -> ``redeem`` (the relying party verifies it once).
+"""
+from __future__ import annotations
+
+import math
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+
+from ..challenge.session import ACCEPTED, Session, SessionConfig
+from ..errors import MarginliveError
+from ..liveness.runtime import LivenessModel
+from . import tokens
+from .limits import FailureCounter, RateLimiter
+
+
+class Refused(MarginliveError):
+    """A request the service turns down for now (``http_status`` 409, 429 or 503); ``retry_after``
+    in seconds, or None when retrying cannot help."""
+
+    def __init__(self, message: str, http_status: int, retry_after: float | None = None):
+        super().__init__(message)
+        self.http_status, self.retry_after = http_status, retry_after
+
+
+@dataclass
+class ServerConfig:
+    """Settings of ``marginlive serve`` (times in seconds, sizes in bytes).
+
+    Defaults suit one process on a few cores: 2 frames scored at once, 3 open sessions per
+    client and 64 in all, a stream closed after 5 s without a frame, 5 rejections per client
+    (and per claimed identity) in 10 minutes before a lockout, verdicts valid 5 minutes."""
+    model: str | None = None
+    gallery: str | None = None
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    max_upload_bytes: int = 4 * 1024 * 1024
+    max_frame_bytes: int = 1024 * 1024
+    max_pixels: int = 25_000_000           # an image's header may claim at most this many pixels
+    body_timeout_s: float = 10.0           # a request body must arrive within this
+    session_start_ttl_s: float = 120.0     # a created session must start streaming within this
+    idle_timeout_s: float = 5.0            # a stream without a frame for this long ends ("timeout")
+    session: SessionConfig = field(default_factory=SessionConfig)
+    rate_per_s: float = 5.0                # per client, for /v1/liveness and /v1/sessions
+    burst: int = 30
+    max_sessions_per_client: int = 3       # open (created or streaming) sessions
+    max_sessions: int = 64
+    max_failures: int = 5                  # rejected sessions per client / claimed identity per window
+    failure_window_s: float = 600.0
+    verdict_ttl_s: float = 300.0
+    workers: int = 2                       # frames processed at once (CPU cores)
+    max_bad_frames: int = 10
+    allowed_origins: tuple[str, ...] = ()  # page origins besides the server's own
+
+
+@dataclass
+class Entry:
+    """A session as the service tracks it, before and after its stream."""
+    id: str
+    client: str
+    created: float
+    expires: float
+    nonce: str | None = None
+    audience: str | None = None
+    expected_identity: str | None = None
+    status: str = "new"        # new -> streaming -> done
+    verdict: str | None = None
+
+
+class Service:
+    def __init__(self, cfg: ServerConfig, model: LivenessModel):
+        from ..challenge.landmarks import Landmarker
+        from ..detect import create_detector
+        from ..pipeline import LivenessDetector
+        from .pools import GraphPool, PooledDetector, PooledLandmarker
+        self.cfg, self.model = cfg, model
+        self.sessions: dict[str, Entry] = {}
+        self.used: dict[str, float] = {}        # redeemed verdicts: session id -> token expiry
+        self.lock = threading.Lock()
+        self.rate = RateLimiter(cfg.rate_per_s, cfg.burst)
+        self.failures = FailureCounter(cfg.max_failures, cfg.failure_window_s)
+        self.limiter = anyio.CapacityLimiter(cfg.workers)   # frames decoded and scored at once
+        self.detectors = GraphPool(lambda: create_detector("mediapipe"), cfg.workers)
+        self.landmarkers = GraphPool(lambda: Landmarker(static=True), cfg.workers)
+        self.liveness = LivenessDetector(model=model, detector=PooledDetector(self.detectors, "mediapipe"))
+        self.landmarker = PooledLandmarker(self.landmarkers)
+        self._recognizer = None
+        self._rec_lock = threading.Lock()
+        self.gallery_size = self._open_gallery()
+
+    def close(self):
+        self.detectors.close()
+        self.landmarkers.close()
+
+    # ------------------------------------------------------------------ liveness and identity
+    def _open_gallery(self) -> int:
+        """Open an existing gallery at start, so a corrupt file stops the server with its reason
+        instead of failing every session later. Returns the number of identities (0: none)."""
+        if self.cfg.gallery is None or not Path(self.cfg.gallery).exists():
+            return 0
+        from ..identity.gallery import Gallery
+        return len(Gallery(self.cfg.gallery).list())
+
+    def recognizer(self):
+        if self._recognizer is None:
+            from ..identity.recognise import Recognizer
+            self._recognizer = Recognizer(self.cfg.gallery)
+        return self._recognizer
+
+    def identify(self, frame, face):
+        with self._rec_lock:   # dlib's network is not safe for concurrent calls
+            return self.recognizer().identify_face(frame, face)
+
+    def gallery_list(self):
+        with self._rec_lock:
+            return self.recognizer().gallery.list()
+
+    def gallery_remove(self, name):
+        with self._rec_lock:
+            return self.recognizer().gallery.remove(name)
+
+    def enrol(self, name, img):
+        from ..identity.recognise import live_single_face
+        box = live_single_face(self.liveness, img, "image")
+        with self._rec_lock:
+            rec = self.recognizer()
+            n = rec.gallery.add(name, [rec.embed(img, box)], rec.embedder.name, ["http"])
+        self.gallery_size = len(self.gallery_list())
+        return n
+
+    # --------------------------------------------------------------------------- sessions
+    def _open(self, now: float) -> list[Entry]:
+        return [e for e in self.sessions.values()
+                if e.status == "streaming" or (e.status == "new" and e.expires >= now)]
+
+    def _check_lockout(self, client: str, identity: str | None):
+        for key, who in ((f"client:{client}", "this client"), (f"identity:{identity}", "this identity")):
+            if (identity is not None or key.startswith("client")) and self.failures.blocked(key):
+                raise Refused(f"too many failed attempts from {who}; try again later", 429,
+                              self.failures.retry_after(key))
+
+    def create(self, client: str, nonce: str | None = None, audience: str | None = None,
+               expected_identity: str | None = None) -> Entry:
+        """A new session for ``client``, or ``Refused`` (429 per client, 503 when full)."""
+        self._check_lockout(client, expected_identity)
+        now = time.time()
+        with self.lock:
+            for sid in [k for k, v in self.sessions.items() if v.expires < now - 3600]:
+                del self.sessions[sid]
+            for sid in [k for k, exp in self.used.items() if exp < now]:
+                del self.used[sid]
+            open_ = self._open(now)
+            wait = max(1, math.ceil(self.cfg.idle_timeout_s))
+            if sum(e.client == client for e in open_) >= self.cfg.max_sessions_per_client:
+                raise Refused(f"this client already has {self.cfg.max_sessions_per_client} open sessions; "
+                              "finish one first", 429, wait)
+            if len(open_) >= self.cfg.max_sessions:
+                raise Refused("the server is at its session limit; try again shortly", 503, wait)
+            e = Entry(uuid.uuid4().hex, client, now, now + self.cfg.session_start_ttl_s, nonce, audience,
+                      expected_identity)
+            self.sessions[e.id] = e
+        return e
+
+    def claim(self, e: Entry | None, client: str):
+        """(close code, message) if this stream may not run the session, else None (it is now in use)."""
+        with self.lock:
+            if e is None:
+                return 4404, "unknown session"
+            if e.client != client:
+                return 4403, "the session belongs to another client"
+            if e.status != "new":
+                return 4409, "session already used"
+            if time.time() > e.expires:
+                e.status = "done"
+                return 4410, "session expired"
+            try:
+                self._check_lockout(client, e.expected_identity)
+            except Refused as r:
+                e.status = "done"
+                return 4429, str(r)
+            e.status = "streaming"
+        return None
+
+    def new_session(self, e: Entry) -> Session:
+        """The challenge state machine of one stream, on the pooled graphs. With an expected
+        identity, only that identity is accepted (a 1:1 check); without a gallery, none is."""
+        identify = self.identify if self.gallery_size else None
+        if e.expected_identity is not None:
+            want = e.expected_identity
+
+            def identify(frame, face, _any=identify):
+                name, dist = _any(frame, face) if _any else (None, None)
+                return (name, dist) if name == want else (None, dist)
+        return Session(self.liveness, self.cfg.session, identify=identify, landmarker=self.landmarker)
+
+    def finish(self, e: Entry, session: Session, verdict: str) -> str | None:
+        """Sign the session's one verdict (later calls return the same token)."""
+        with self.lock:
+            if e.status == "done":
+                return e.verdict
+            e.status = "done"
+        if verdict != ACCEPTED:
+            self.failures.add(f"client:{e.client}")
+            if e.expected_identity is not None:
+                self.failures.add(f"identity:{e.expected_identity}")
+        claims = {"sid": e.id, "jti": e.id, "verdict": verdict, "identity": session.identity,
+                  "reason": session.reason, "liveness_model": self.model.name}
+        claims.update({k: v for k, v in (("nonce", e.nonce), ("aud", e.audience),
+                                         ("expected_identity", e.expected_identity)) if v is not None})
+        e.verdict = tokens.sign(claims, self.cfg.secret, self.cfg.verdict_ttl_s)
+        return e.verdict
+
+    def redeem(self, token: str, nonce: str | None = None, audience: str | None = None,
+               expected_identity: str | None = None) -> dict:
+        """Check a verdict for a relying party, once: its claims, or ``TokenError`` (forged,
+        expired, another nonce / audience / identity) or ``Refused`` 409 (already redeemed)."""
+        claims = tokens.verify(token, self.cfg.secret)
+        for key, want in (("nonce", nonce), ("aud", audience)):
+            if want is not None and claims.get(key) != want:
+                raise tokens.TokenError(f"the verdict was issued for another {'audience' if key == 'aud' else key}")
+        if expected_identity is not None and claims.get("identity") != expected_identity:
+            raise tokens.TokenError("the verdict names another identity")
+        jti = claims.get("jti")
+        if not isinstance(jti, str):
+            raise tokens.TokenError("malformed token: no verdict id")
+        with self.lock:
+            if jti in self.used:
+                raise Refused("this verdict was already verified once", 409)
+            self.used[jti] = float(claims["exp"])
+        return claims

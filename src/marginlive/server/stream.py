@@ -1,0 +1,97 @@
+"""The authentication stream: ``/v1/sessions/{id}/stream``.
+
+Messages
+  client -> server   binary: one JPEG (or PNG) frame; text "end": the user gave up
+  server -> client   JSON per frame: {"seq", "state", "instruction", "progress", "face", ...};
+                     {"seq", "error"} for a frame that could not be read; the last message adds
+                     "verdict" (the signed token) and "log", then the server closes (1000).
+Closes without a verdict: 4403 (origin not allowed, or another client's session), 4404
+(unknown), 4409 (already used), 4410 (expired), 4429 (locked out after failed attempts);
+1009 (frame too large) and 1003 (too many unreadable frames) close with a rejection.
+A stream that sends no frame for ``idle_timeout_s`` ends with a rejected verdict whose reason
+starts with "timeout".
+"""
+from __future__ import annotations
+
+import time
+
+import anyio
+from fastapi import APIRouter, WebSocket
+
+from ..challenge.session import ACCEPTED, REJECTED
+from ..errors import InputError
+from .security import origin_allowed
+from .uploads import decode_upload
+
+router = APIRouter()
+
+
+@router.websocket("/v1/sessions/{sid}/stream")
+async def stream(ws: WebSocket, sid: str):
+    svc = ws.app.state.ml
+    if not origin_allowed(ws.headers, svc.cfg.allowed_origins):
+        await ws.close(code=4403, reason="origin not allowed")    # before accept: the handshake fails (403)
+        return
+    await ws.accept()
+    e = svc.sessions.get(sid)
+    problem = svc.claim(e, ws.client.host if ws.client else "unknown")
+    if problem:
+        code, msg = problem
+        await ws.send_json({"error": msg})
+        await ws.close(code=code, reason=msg)
+        return
+    session = svc.new_session(e)
+    try:
+        await _run(ws, svc, e, session)
+    finally:   # a stream that drops or is closed for bad frames fails, and counts as a failure
+        if not session.done:
+            session.finish(0.0, "the stream ended before a decision")
+        svc.finish(e, session, session.state)
+
+
+async def _run(ws: WebSocket, svc, e, session):
+    cfg = svc.cfg
+    t0, seq, bad = time.monotonic(), 0, 0
+    while True:
+        try:
+            with anyio.fail_after(cfg.idle_timeout_s):
+                msg = await ws.receive()
+        except TimeoutError:
+            status = session.finish(time.monotonic() - t0, f"timeout: no frame for {cfg.idle_timeout_s:g} s")
+            return await _final(ws, svc, e, session, status, seq)
+        if msg["type"] == "websocket.disconnect":
+            return
+        data = msg.get("bytes")
+        if data is None:
+            if (msg.get("text") or "").strip() == "end":
+                status = session.finish(time.monotonic() - t0, "client ended the session")
+                return await _final(ws, svc, e, session, status, seq)
+            await ws.send_json({"seq": seq, "error": "send frames as binary JPEG messages"})
+            continue
+        seq += 1
+        if len(data) > cfg.max_frame_bytes:
+            await ws.send_json({"seq": seq, "error": f"frame larger than {cfg.max_frame_bytes} bytes"})
+            return await ws.close(code=1009, reason="frame too large")
+        t = time.monotonic() - t0
+        try:
+            status = await anyio.to_thread.run_sync(_step, session, data, t, cfg.max_pixels, limiter=svc.limiter)
+        except InputError as err:
+            bad += 1
+            await ws.send_json({"seq": seq, "error": str(err)})
+            if bad >= cfg.max_bad_frames:
+                return await ws.close(code=1003, reason="too many unreadable frames")
+            continue
+        if status.state in (ACCEPTED, REJECTED):
+            return await _final(ws, svc, e, session, status, seq)
+        await ws.send_json({"seq": seq, **status.to_dict()})
+
+
+def _step(session, data: bytes, t: float, max_pixels: int):
+    """Decode one frame and advance the session (in a worker thread)."""
+    return session.update(decode_upload(data, "frame", max_pixels), t)
+
+
+async def _final(ws: WebSocket, svc, e, session, status, seq: int):
+    token = svc.finish(e, session, status.state)
+    await ws.send_json({"seq": seq, **status.to_dict(), "verdict": token, "log": session.log})
+    await ws.close(code=1000)

@@ -1,0 +1,89 @@
+"""Reading request bodies: a byte cap and a time limit on every body, images as raw bytes or as
+one file of a multipart form, small JSON objects; decoding off the event loop."""
+from __future__ import annotations
+
+import json
+
+import anyio
+from fastapi import HTTPException, Request
+
+from ..errors import InputError
+from ..frames import decode_image
+
+JSON_CAP = 8 * 1024   # bytes: a session request or a verdict to verify is far smaller
+
+
+def is_truncated_jpeg(data: bytes) -> bool:
+    """A JPEG must end with its EOI marker (FFD9); decoders otherwise fill the rest with grey."""
+    return data[:2] == b"\xff\xd8" and data.rstrip(b"\x00")[-2:] != b"\xff\xd9"
+
+
+def decode_upload(data: bytes, what: str, max_pixels: int):
+    """BGR uint8 image of ``data`` or InputError (TooLargeError above ``max_pixels``). Blocking:
+    call it from a worker thread."""
+    if is_truncated_jpeg(data):
+        raise InputError(f"{what} is a truncated JPEG")
+    return decode_image(data, what, max_pixels)
+
+
+async def read_body(request: Request, cap: int, timeout_s: float, required: bool = True) -> bytes:
+    """The body, at most ``cap`` bytes (413 above), arrived within ``timeout_s`` (408 after)."""
+    n = request.headers.get("content-length")
+    if n is not None and n.isdigit() and int(n) > cap:
+        raise HTTPException(413, f"body larger than {cap} bytes")
+    buf = bytearray()
+    try:
+        with anyio.fail_after(timeout_s):
+            async for chunk in request.stream():
+                buf += chunk
+                if len(buf) > cap:
+                    raise HTTPException(413, f"body larger than {cap} bytes")
+    except TimeoutError:
+        raise HTTPException(408, f"the body did not arrive within {timeout_s:g} s") from None
+    if required and not buf:
+        raise HTTPException(400, "empty body: send the image bytes (JPEG or PNG)")
+    return bytes(buf)
+
+
+async def read_image_bytes(request: Request, cap: int, timeout_s: float) -> bytes:
+    """An image sent as the raw body, or as the one file of a ``multipart/form-data`` form
+    (``curl -F image=@face.jpg``)."""
+    data = await read_body(request, cap, timeout_s)
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        return data
+    from starlette.formparsers import MultiPartException, MultiPartParser
+
+    async def body():
+        yield data
+    try:
+        form = await MultiPartParser(request.headers, body(), max_files=1, max_fields=8, max_part_size=cap).parse()
+    except MultiPartException as e:
+        raise InputError(f"unreadable multipart form: {e.message}") from None
+    files = [v for _, v in form.multi_items() if hasattr(v, "read")]
+    if not files:
+        raise InputError("the multipart form holds no file: send the image as a file field (-F image=@face.jpg)")
+    return await files[0].read()
+
+
+async def read_json_object(request: Request, timeout_s: float, required: bool = True) -> dict:
+    """A small JSON object body (at most JSON_CAP bytes); {} for an empty optional body."""
+    data = await read_body(request, JSON_CAP, timeout_s, required=False)
+    if not data and not required:
+        return {}
+    try:
+        obj = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        obj = None
+    if not isinstance(obj, dict):
+        raise InputError("send a JSON object")
+    return obj
+
+
+def optional_text(obj: dict, key: str, limit: int = 256) -> str | None:
+    """``obj[key]`` as a string of 1 to ``limit`` printable characters, or None when absent."""
+    v = obj.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, str) or not 0 < len(v) <= limit or not v.isprintable():
+        raise InputError(f"{key} must be a string of 1 to {limit} printable characters")
+    return v

@@ -1,0 +1,169 @@
+"""The service against a hostile or careless internet (issue 20): verdicts that cannot be misread
+or reused, caps and lockouts that cannot be sidestepped, idle streams closed, browser-facing
+headers, multipart uploads, a corrupt gallery refused at start. A real uvicorn on loopback."""
+import base64
+import json
+
+import cv2
+import httpx
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from marginlive.challenge.session import SessionConfig
+from marginlive.errors import MarginliveError
+from marginlive.server import tokens
+from marginlive.server.app import ServerConfig, create_app
+from marginlive.server.service import Refused
+from server_util import running
+
+SECRET = b"test-secret-0123456789"
+
+
+def make_app(model, tmp_path, **kw):
+    session = SessionConfig(n_challenges=1, challenge_timeout_s=1.0, retries=0, passive_min_frames=3,
+                            passive_window=5, actions=("raise_right_hand",))
+    return create_app(ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), secret=SECRET,
+                                   admin_token="admin", session=session, **kw))
+
+
+@pytest.fixture(scope="module")
+def jpegs(live_frames):
+    return [cv2.imencode(".jpg", f.image)[1].tobytes() for f in live_frames]
+
+
+def run_to_verdict(addr, sid, frames, origin=None):
+    headers = {"Origin": origin} if origin else None
+    with connect(f"ws://{addr}/v1/sessions/{sid}/stream", additional_headers=headers) as ws:
+        for i in range(400):
+            ws.send(frames[i % len(frames)])
+            m = json.loads(ws.recv())
+            if "verdict" in m or "error" in m and "seq" not in m:
+                return m
+    raise AssertionError("no verdict")
+
+
+def test_a_rejected_verdict_verifies_as_not_accepted_and_only_once(always_fake_model, tmp_path, jpegs):
+    with running(make_app(always_fake_model, tmp_path)) as addr:
+        sid = httpx.post(f"http://{addr}/v1/sessions", json={"nonce": "n-123", "audience": "bank"}).json()["session_id"]
+        m = run_to_verdict(addr, sid, jpegs)
+        assert m["state"] == "rejected"
+        url = f"http://{addr}/v1/verdicts/verify"
+        assert httpx.post(url, json={"token": m["verdict"], "nonce": "another"}).status_code == 400
+        assert httpx.post(url, json={"token": m["verdict"], "audience": "shop"}).status_code == 400
+        r = httpx.post(url, json={"token": m["verdict"], "nonce": "n-123", "audience": "bank"})
+        body = r.json()
+        assert r.status_code == 200 and "valid" not in body
+        assert body["signature_valid"] is True and body["accepted"] is False and body["verdict"] == "rejected"
+        assert body["session_id"] == sid and body["claims"]["nonce"] == "n-123"
+        assert httpx.post(url, json={"token": m["verdict"]}).status_code == 409     # one-time
+
+
+def test_malformed_tokens_and_bodies_get_4xx(always_real_model, tmp_path):
+    good = tokens.sign({"sid": "s", "jti": "s", "verdict": "accepted"}, SECRET)
+    head, payload, sig = good.split(".")
+    b64 = lambda o: base64.urlsafe_b64encode(json.dumps(o).encode()).rstrip(b"=").decode()  # noqa: E731
+    last = sig[-1]
+    respelled = sig[:-1] + ("B" if last == "A" else "A")   # other trailing bits: another spelling
+    bad = [head + "." + payload + "." + sig + "=", head + "=." + payload + "." + sig, head + "." + payload + "." + respelled,
+           "a.b", "", "x" * 5000] + [f"{b64(h)}.{payload}.{sig}" for h in ([1, 2], 3, "HS256", None)]
+    with running(make_app(always_real_model, tmp_path)) as addr:
+        url = f"http://{addr}/v1/verdicts/verify"
+        for t in bad:
+            r = httpx.post(url, json={"token": t})
+            assert r.status_code == 400 and r.json().get("accepted") in (False, None), t
+        assert httpx.post(url, content=b"[1]").status_code == 400
+        assert httpx.post(url, content=b"{" * 100).status_code == 400
+        assert httpx.post(url, content=b" " * 20000).status_code == 413
+        assert httpx.post(f"http://{addr}/v1/sessions", json={"nonce": 5}).status_code == 400
+    with pytest.raises(tokens.TokenError):
+        tokens.verify(head + "." + payload + "." + respelled, SECRET)
+    assert tokens.verify(good, SECRET)["verdict"] == "accepted"
+
+
+def test_open_sessions_are_capped_per_client_and_in_all(always_real_model, tmp_path):
+    app = make_app(always_real_model, tmp_path, max_sessions_per_client=2, max_sessions=3)
+    with running(app) as addr:
+        url = f"http://{addr}/v1/sessions"
+        assert [httpx.post(url).status_code for _ in range(2)] == [201, 201]
+        r = httpx.post(url)
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+    svc = app.state.ml
+    svc.create("10.0.0.2")
+    with pytest.raises(Refused) as e:
+        svc.create("10.0.0.3")
+    assert e.value.http_status == 503 and e.value.retry_after >= 1
+
+
+def test_a_session_streams_only_from_its_client_and_only_once(always_real_model, tmp_path):
+    svc = make_app(always_real_model, tmp_path).state.ml
+    e = svc.create("10.0.0.2")
+    assert svc.claim(e, "10.0.0.9")[0] == 4403
+    assert svc.claim(e, "10.0.0.2") is None
+    assert svc.claim(e, "10.0.0.2")[0] == 4409
+
+
+def test_failures_counted_at_the_verdict_lock_out_streams_already_created(always_fake_model, tmp_path, jpegs):
+    with running(make_app(always_fake_model, tmp_path, max_failures=1)) as addr:
+        first, second = (httpx.post(f"http://{addr}/v1/sessions").json()["session_id"] for _ in range(2))
+        assert run_to_verdict(addr, first, jpegs)["state"] == "rejected"
+        with connect(f"ws://{addr}/v1/sessions/{second}/stream") as ws:
+            m = json.loads(ws.recv(timeout=5))
+        assert "verdict" not in m and "too many failed attempts" in m["error"]
+        r = httpx.post(f"http://{addr}/v1/sessions")
+        assert r.status_code == 429 and "retry-after" in r.headers
+
+
+def test_a_silent_stream_ends_with_a_signed_timeout(always_real_model, tmp_path):
+    with running(make_app(always_real_model, tmp_path, idle_timeout_s=0.5)) as addr:
+        sid = httpx.post(f"http://{addr}/v1/sessions").json()["session_id"]
+        with connect(f"ws://{addr}/v1/sessions/{sid}/stream") as ws:
+            m = json.loads(ws.recv(timeout=5))
+        claims = tokens.verify(m["verdict"], SECRET)
+        assert claims["verdict"] == "rejected" and claims["reason"].startswith("timeout")
+
+
+def test_browser_facing_headers_origin_and_no_cdn_docs(always_real_model, tmp_path, jpegs):
+    with running(make_app(always_real_model, tmp_path)) as addr:
+        for path in ("/", "/health", "/static/app.js"):
+            h = httpx.get(f"http://{addr}{path}").headers
+            assert "frame-ancestors 'none'" in h["content-security-policy"] and h["x-content-type-options"] == "nosniff"
+            assert "camera=(self)" in h["permissions-policy"] and h["referrer-policy"] == "no-referrer"
+        assert httpx.get(f"http://{addr}/docs").status_code == 404
+        assert "/v1/verdicts/verify" in httpx.get(f"http://{addr}/openapi.json").json()["paths"]
+        sid = httpx.post(f"http://{addr}/v1/sessions").json()["session_id"]
+        with pytest.raises(InvalidStatus) as e:
+            run_to_verdict(addr, sid, jpegs, origin="https://evil.example")
+        assert e.value.response.status_code == 403
+        m = run_to_verdict(addr, sid, jpegs, origin=f"http://{addr}")   # the page's own origin
+        assert "verdict" in m
+
+
+def test_forwarded_for_is_believed_only_from_a_trusted_proxy(always_real_model, tmp_path):
+    for trusted, want in (((), "127.0.0.1"), (("127.0.0.1",), "203.0.113.7")):
+        app = make_app(always_real_model, tmp_path)
+        with running(app, trusted_proxies=trusted) as addr:
+            sid = httpx.post(f"http://{addr}/v1/sessions", headers={"X-Forwarded-For": "203.0.113.7"}).json()["session_id"]
+        assert app.state.ml.sessions[sid].client == want
+
+
+def test_multipart_upload_of_an_image(always_real_model, tmp_path, jpegs):
+    with running(make_app(always_real_model, tmp_path)) as addr:
+        url = f"http://{addr}/v1/liveness"
+        r = httpx.post(url, files={"image": ("face.jpg", jpegs[0], "image/jpeg")})
+        assert r.status_code == 200 and len(r.json()["faces"]) == 1
+        r = httpx.post(url, files={"note": (None, "no file")})
+        assert r.status_code == 400 and "no file" in r.json()["detail"]
+        r = httpx.post(url, content=b"--x\r\nbroken", headers={"content-type": "multipart/form-data; boundary=x"})
+        assert r.status_code == 400
+
+
+def test_a_corrupt_gallery_stops_the_server_at_start(always_real_model, tmp_path, capsys):
+    from marginlive.cli import main
+    bad = tmp_path / "g.db"
+    bad.write_bytes(b"this is not a sqlite database" * 100)
+    with pytest.raises(MarginliveError, match="corrupt"):
+        make_app(always_real_model, tmp_path)
+    rc = main(["serve", "--model", str(always_real_model), "--gallery", str(bad), "--port", "1"])
+    err = capsys.readouterr().err
+    assert rc != 0 and "corrupt" in err and "Traceback" not in err

@@ -6,9 +6,7 @@ docs/bench_pipeline.json. Run: .venv/bin/python benchmarks/bench_pipeline.py
 """
 import sys
 
-import numpy as np
-
-from common import DOCS, SHARED, live_frames, machine, save_json, write_section, timeit
+from common import DOCS, ROOT, SHARED, live_frames, machine, render_block, save_json, timeit, write_section
 
 
 def main():
@@ -57,7 +55,16 @@ def main():
               f"**{res['liveness_step']['mean_ms']:.3f} ms** a face (target < 1 ms).", ""]
     text = "\n".join(lines)
     write_section(DOCS / "speed.md", "## Pipeline (issue 2)", text)
+    render_block(ROOT / "README.md", "speed", readme_speed(res))
     print(text)
+
+
+def readme_speed(res) -> str:
+    """The README's speed line, from docs/bench_pipeline.json."""
+    return (f"On this 2-core CPU, one thread: the liveness step (crops + model) takes "
+            f"**{res['liveness_step']['mean_ms']:.1f} ms** a face, and BlazeFace + crops + model run at "
+            f"**{res['end_to_end']['fps']:.0f} frames/s** on 640x480 frames ({res['model']}; "
+            "`benchmarks/bench_pipeline.py`, `docs/speed.md`).")
 
 
 if __name__ == "__main__":

@@ -75,6 +75,23 @@ def write_section(path, heading, text):
     path.write_text("\n## ".join(kept).rstrip() + "\n\n" + text)
 
 
+def block(text: str, name: str) -> str | None:
+    """The content between ``<!-- name:begin -->`` and ``<!-- name:end -->`` of a page (None: no such block)."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if begin not in text:
+        return None
+    return text.split(begin, 1)[1].split(end, 1)[0].strip("\n")
+
+
+def render_block(path, name: str, content: str) -> None:
+    """Replace one generated block of a page (README, model card) with ``content``; pages without it are left."""
+    text = path.read_text()
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if begin in text:
+        head, rest = text.split(begin, 1)
+        path.write_text(head + begin + "\n" + content + "\n" + end + rest.split(end, 1)[1])
+
+
 def save_json(name, data):
     DOCS.mkdir(exist_ok=True)
     (DOCS / f"{name}.json").write_text(json.dumps(data, indent=1))

@@ -20,7 +20,6 @@ import argparse
 import csv
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
 from common import DOCS, ROOT, SHARED, machine, render_block, save_json

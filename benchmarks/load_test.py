@@ -100,7 +100,8 @@ def main():
     gallery = ROOT / ".marginlive" / "loadtest.db"
     server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "marginlive"), "serve", "--port", str(port),
                                "--gallery", str(gallery), "--rate", "1000", "--burst", "1000",
-                               "--max-failures", "100000"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                               "--max-failures", "100000", "--max-sessions", str(4 * a.sessions),
+                               "--max-sessions-per-client", str(4 * a.sessions)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         import httpx
         deadline = time.time() + 60

@@ -167,3 +167,21 @@ def test_a_corrupt_gallery_stops_the_server_at_start(always_real_model, tmp_path
     rc = main(["serve", "--model", str(always_real_model), "--gallery", str(bad), "--port", "1"])
     err = capsys.readouterr().err
     assert rc != 0 and "corrupt" in err and "Traceback" not in err
+
+
+def test_no_input_answers_500(always_real_model, tmp_path):
+    """Random bodies, content types and headers on every route: always an answer below 500."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    bodies = [b"", b"{}", b"null", b'{"token": null}', b'{"token": "a.b.c", "nonce": []}', b"\x00" * 100,
+              bytes(rng.integers(0, 256, 3000, dtype=np.uint8)), b"\xff\xd8\xff" + bytes(500), b"\x89PNG\r\n\x1a\n" + bytes(40)]
+    types = ["application/json", "image/jpeg", "multipart/form-data", "multipart/form-data; boundary=", "text/plain"]
+    routes = ["/v1/liveness", "/v1/sessions", "/v1/verdicts/verify", "/v1/identities/x"]
+    with running(make_app(always_real_model, tmp_path, rate_per_s=1000, burst=1000, max_sessions_per_client=1000,
+                          max_sessions=1000)) as addr:
+        for route in routes:
+            for body in bodies:
+                for ct in types:
+                    r = httpx.post(f"http://{addr}{route}", content=body,
+                                   headers={"content-type": ct, "authorization": "Bearer admin"})
+                    assert r.status_code < 500, (route, body[:20], ct, r.status_code, r.text)

@@ -8,6 +8,13 @@ import tempfile
 from pathlib import Path
 
 
+def emit_json(obj) -> None:
+    """One JSON object per line on stdout, flushed (for the CLI's --json streams)."""
+    import json
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None):
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""

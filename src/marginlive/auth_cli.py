@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 
 from .challenge.session import ACCEPTED, CHALLENGE, REJECTED, Session, SessionConfig
-from .cli import emit_json
+from ._util import emit_json
 from .detect_cli import _VideoWriter
 from .errors import InputError
 from .frames import VideoSource

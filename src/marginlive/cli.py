@@ -3,7 +3,6 @@ print one line on stderr and exit non-zero, never a traceback."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from .errors import InputError, MarginliveError
@@ -26,13 +25,6 @@ def _add_model_args(p, detector=True):
         p.add_argument("--detector-model", help="for caffe-ssd: folder with .prototxt + .caffemodel")
         p.add_argument("--margin", type=float, help="override the model's margin (enlargement of the face box)")
         p.add_argument("--threshold", type=float, help="override the model's decision threshold on P(real)")
-
-
-def _positive(v):
-    f = float(v)
-    if f <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {v}")
-    return f
 
 
 # ---------------------------------------------------------------------------------- detect
@@ -311,8 +303,3 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-
-
-def emit_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()

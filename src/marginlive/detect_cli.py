@@ -6,8 +6,7 @@ from pathlib import Path
 
 import cv2
 
-from ._util import atomic_path, progress
-from .cli import emit_json
+from ._util import atomic_path, emit_json, progress
 from .errors import InputError, NoFaceError
 from .frames import VideoSource, expand_paths, kind_of, read_image
 from .render import draw_results

@@ -1,7 +1,7 @@
 """Plain data types at the boundaries between stages. No logic beyond geometry helpers."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -94,4 +94,3 @@ class Frame:
     time: float
     image: object  # np.ndarray, BGR uint8
     source: str = ""
-    extra: dict = field(default_factory=dict)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -33,7 +33,6 @@ class CollectStats:
     stored: int = 0
     no_face: int = 0
     unreadable: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 class Collector:

@@ -1,0 +1,32 @@
+"""Every generated figure of the README and the model card equals what its benchmark's results
+file gives: a block between <!-- name:begin/end --> is rendered from docs/*.json, never typed."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import bench_pipeline  # noqa: E402
+import leave_collections_out  # noqa: E402
+from common import block  # noqa: E402
+
+BLOCKS = [("collections", "collections.json", leave_collections_out.readme_table, ("README.md", "models/MODEL_CARD.md")),
+          ("speed", "bench_pipeline.json", bench_pipeline.readme_speed, ("README.md",))]
+
+
+@pytest.mark.parametrize("name,results,render,pages", BLOCKS, ids=[b[0] for b in BLOCKS])
+def test_generated_blocks_match_their_results_file(name, results, render, pages):
+    want = render(json.loads((ROOT / "docs" / results).read_text()))
+    for page in pages:
+        got = block((ROOT / page).read_text(), name)
+        assert got is not None, f"{page} has no {name} block"
+        assert got == want, f"{page}: the {name} block differs from docs/{results}; rerun its benchmark"
+
+
+def test_readme_is_short_and_says_how_to_test():
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) < 200
+    assert "make test" in text

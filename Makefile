@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup browser test test-fast run detect bench model clean
+.PHONY: setup system test test-fast run detect bench model clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,17 +16,19 @@ $(STAMP): pyproject.toml requirements.lock
 
 setup: $(STAMP)
 
-# Headless Chromium + ChromeDriver (Debian packages) for the web page's browser test.
-browser:
-	@if ! command -v chromedriver >/dev/null 2>&1 || ! (command -v chromium || command -v chromium-browser) >/dev/null 2>&1; then \
+# Debian packages the tests start for real: headless Chromium + ChromeDriver (the web page's
+# browser test) and redis-server (replicas sharing state). Tests skip with a reason without them.
+system:
+	@if ! command -v chromedriver >/dev/null 2>&1 || ! (command -v chromium || command -v chromium-browser) >/dev/null 2>&1 \
+	    || ! command -v redis-server >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing chromium + chromium-driver (apt)"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
-	      || echo "warning: chromium could not be installed; the browser test will skip"; \
-	  else echo "note: chromium/chromedriver missing and not root: the browser test will skip"; fi; \
+	    echo "installing chromium, chromium-driver, redis-server (apt)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver redis-server >/dev/null) \
+	      || echo "warning: the packages could not be installed; the browser and replica tests will skip"; \
+	  else echo "note: chromium/chromedriver/redis-server missing and not root: their tests will skip"; fi; \
 	fi
 
-test: setup browser
+test: setup system
 	$(BIN)/python -m pytest -q
 
 test-fast: setup

@@ -1,4 +1,5 @@
 import json
+import time
 
 import cv2
 import httpx
@@ -115,8 +116,10 @@ def test_unknown_and_expired_sessions(always_real_model, tmp_path):
     with running(app) as addr:
         with connect(f"ws://{addr}/v1/sessions/nope/stream") as ws:
             assert json.loads(ws.recv())["error"] == "unknown session"
+    app = create_app(cfg(always_real_model, tmp_path, session_start_ttl_s=0.2))
+    with running(app) as addr:
         sid = httpx.post(f"http://{addr}/v1/sessions").json()["session_id"]
-        app.state.ml.sessions[sid].expires = 0   # its start deadline has passed
+        time.sleep(0.3)   # its start deadline has passed
         with connect(f"ws://{addr}/v1/sessions/{sid}/stream") as ws:
             assert json.loads(ws.recv())["error"] == "session expired"
 

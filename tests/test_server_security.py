@@ -98,9 +98,9 @@ def test_open_sessions_are_capped_per_client_and_in_all(always_real_model, tmp_p
 def test_a_session_streams_only_from_its_client_and_only_once(always_real_model, tmp_path):
     svc = make_app(always_real_model, tmp_path).state.ml
     e = svc.create("10.0.0.2")
-    assert svc.claim(e, "10.0.0.9")[0] == 4403
-    assert svc.claim(e, "10.0.0.2") is None
-    assert svc.claim(e, "10.0.0.2")[0] == 4409
+    assert svc.claim(e.id, "10.0.0.9")[1][0] == 4403
+    assert svc.claim(e.id, "10.0.0.2")[1] is None
+    assert svc.claim(e.id, "10.0.0.2")[1][0] == 4409
 
 
 def test_failures_counted_at_the_verdict_lock_out_streams_already_created(always_fake_model, tmp_path, jpegs):
@@ -144,7 +144,7 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(always_real_model, 
         app = make_app(always_real_model, tmp_path)
         with running(app, trusted_proxies=trusted) as addr:
             sid = httpx.post(f"http://{addr}/v1/sessions", headers={"X-Forwarded-For": "203.0.113.7"}).json()["session_id"]
-        assert app.state.ml.sessions[sid].client == want
+        assert app.state.ml.store.get(sid).client == want
 
 
 def test_multipart_upload_of_an_image(always_real_model, tmp_path, jpegs):

@@ -106,6 +106,28 @@ def cmd_train(a):
     return run_train(a)
 
 
+def _distil_args(p):
+    p.add_argument("dataset", help="dataset folder made by `marginlive collect --manifest ...`")
+    p.add_argument("--sources", required=True, help="the folder holding each manifest's dataset folder "
+                                                     "(../shared/data): the teacher scores the source frames")
+    p.add_argument("--teacher", help="the teaching model (default: the shipped one)")
+    p.add_argument("--copies", type=int, default=3, help="altered frames per source frame, each scored by the teacher")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--size", type=int, default=64, help="the student's input: the 4x context at this many px")
+    p.add_argument("--arch", default="minires", help="the student's architecture")
+    p.add_argument("--out", required=True, help="model file to write (.onnx)")
+    p.add_argument("--name", default="marginlive-fast", help="model name stored in its metadata")
+
+
+@command("distil", "teach one small network the shipped (or another) model's scores: a fast model")
+def cmd_distil(a):
+    try:
+        from .training.commands import run_distil
+    except ImportError as e:
+        raise InputError(f"distillation needs the train extra (pip install 'marginlive[train]'): {e}") from None
+    return run_distil(a)
+
+
 # ------------------------------------------------------------------------------ experiment
 def _experiment_args(p):
     p.add_argument("kind", choices=["margin"], help="margin: train at each margin, compare leave-groups-out")
@@ -257,6 +279,8 @@ def _serve_args(p):
     p.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
                    help="a reverse proxy whose X-Forwarded-For / -Proto headers are believed (repeatable); "
                         "without one, forwarded headers are ignored")
+    p.add_argument("--redis", metavar="URL", help="redis://HOST:PORT/DB: sessions, limits, lockouts and redeemed "
+                                                  "verdicts shared by every replica naming it (default: in memory)")
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                    help="another page origin (https://app.example.com) allowed to open streams (repeatable)")
 
@@ -269,7 +293,8 @@ def cmd_serve(a):
 
 # ------------------------------------------------------------------------------------ main
 ARGS = {"serve": _serve_args, "enroll": _enroll_args, "identities": _identities_args, "identify": _probe_args,
-        "verify": lambda p: _probe_args(p, verify=True), "authenticate": _auth_args, "evaluate": _evaluate_args, "experiment": _experiment_args, "detect": _detect_args, "collect": _collect_args, "train": _train_args}
+        "verify": lambda p: _probe_args(p, verify=True), "authenticate": _auth_args, "evaluate": _evaluate_args, "experiment": _experiment_args, "detect": _detect_args, "collect": _collect_args, "train": _train_args,
+        "distil": _distil_args}
 
 
 def build_parser() -> argparse.ArgumentParser:

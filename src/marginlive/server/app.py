@@ -50,7 +50,7 @@ def client_of(request_or_ws) -> str:
 
 
 def rate_limited(request: Request, svc: Service = Depends(service)) -> Service:
-    if not svc.rate.allow(client_of(request)):
+    if not svc.allow(client_of(request)):
         raise Refused("too many requests; slow down", 429, 1)
     return svc
 
@@ -72,7 +72,7 @@ async def read_image(request: Request, svc: Service):
 @router.get("/health")
 async def health(svc: Service = Depends(service)):
     return {"status": "ok", "model": svc.model.name, "margin": svc.model.margin,
-            "sessions": len(svc.sessions), "identities": svc.gallery_size}
+            "sessions": svc.store.count(), "identities": svc.gallery_size}
 
 
 @router.post("/v1/liveness")

@@ -1,5 +1,6 @@
-"""What one server process holds: the model, the pooled graphs, the sessions, the limits and the
-verdicts already used. The HTTP layer (``app.py``) only translates requests into these calls.
+"""What one server process holds: the model and the pooled graphs, and through its store
+(``store.py``: in memory, or Redis shared by replicas) the sessions, the limits and the verdicts
+already redeemed. The HTTP layer (``app.py``, ``stream.py``) only translates requests into these calls.
 
 A session's life: ``create`` (capped per client and in total, refused while the client or the
 claimed identity is locked out) -> ``claim`` (the stream opens: same client, within its start
@@ -22,7 +23,7 @@ from ..challenge.session import ACCEPTED, Session, SessionConfig
 from ..errors import MarginliveError
 from ..liveness.runtime import LivenessModel
 from . import tokens
-from .limits import FailureCounter, RateLimiter
+from .store import CapReached, Entry, MemoryStore
 
 
 class Refused(MarginliveError):
@@ -62,20 +63,7 @@ class ServerConfig:
     workers: int = 2                       # frames processed at once (CPU cores)
     max_bad_frames: int = 10
     allowed_origins: tuple[str, ...] = ()  # page origins besides the server's own
-
-
-@dataclass
-class Entry:
-    """A session as the service tracks it, before and after its stream."""
-    id: str
-    client: str
-    created: float
-    expires: float
-    nonce: str | None = None
-    audience: str | None = None
-    expected_identity: str | None = None
-    status: str = "new"        # new -> streaming -> done
-    verdict: str | None = None
+    redis: str | None = None               # redis://HOST:PORT/DB: state shared by replicas (else in memory)
 
 
 class Service:
@@ -85,11 +73,11 @@ class Service:
         from ..pipeline import LivenessDetector
         from .pools import GraphPool, PooledDetector, PooledLandmarker
         self.cfg, self.model = cfg, model
-        self.sessions: dict[str, Entry] = {}
-        self.used: dict[str, float] = {}        # redeemed verdicts: session id -> token expiry
-        self.lock = threading.Lock()
-        self.rate = RateLimiter(cfg.rate_per_s, cfg.burst)
-        self.failures = FailureCounter(cfg.max_failures, cfg.failure_window_s)
+        if cfg.redis:
+            from .store import RedisStore
+            self.store = RedisStore(cfg.redis)
+        else:
+            self.store = MemoryStore()
         self.limiter = anyio.CapacityLimiter(cfg.workers)   # frames decoded and scored at once
         self.detectors = GraphPool(lambda: create_detector("mediapipe"), cfg.workers)
         self.landmarkers = GraphPool(lambda: Landmarker(static=True), cfg.workers)
@@ -140,57 +128,49 @@ class Service:
         return n
 
     # --------------------------------------------------------------------------- sessions
-    def _open(self, now: float) -> list[Entry]:
-        return [e for e in self.sessions.values()
-                if e.status == "streaming" or (e.status == "new" and e.expires >= now)]
+    def allow(self, client: str) -> bool:
+        """The client's request rate within ``rate_per_s`` (burst ``burst``)?"""
+        return self.store.allow("client:" + client, self.cfg.rate_per_s, self.cfg.burst)
 
     def _check_lockout(self, client: str, identity: str | None):
-        for key, who in ((f"client:{client}", "this client"), (f"identity:{identity}", "this identity")):
-            if (identity is not None or key.startswith("client")) and self.failures.blocked(key):
-                raise Refused(f"too many failed attempts from {who}; try again later", 429,
-                              self.failures.retry_after(key))
+        keys = [(f"client:{client}", "this client")] + ([(f"identity:{identity}", "this identity")] if identity else [])
+        for key, who in keys:
+            times = self.store.failures(key, self.cfg.failure_window_s)
+            if len(times) >= self.cfg.max_failures:
+                wait = self.cfg.failure_window_s - (time.time() - times[-self.cfg.max_failures])
+                raise Refused(f"too many failed attempts from {who}; try again later", 429, max(1.0, wait))
 
     def create(self, client: str, nonce: str | None = None, audience: str | None = None,
                expected_identity: str | None = None) -> Entry:
         """A new session for ``client``, or ``Refused`` (429 per client, 503 when full)."""
         self._check_lockout(client, expected_identity)
         now = time.time()
-        with self.lock:
-            for sid in [k for k, v in self.sessions.items() if v.expires < now - 3600]:
-                del self.sessions[sid]
-            for sid in [k for k, exp in self.used.items() if exp < now]:
-                del self.used[sid]
-            open_ = self._open(now)
-            wait = max(1, math.ceil(self.cfg.idle_timeout_s))
-            if sum(e.client == client for e in open_) >= self.cfg.max_sessions_per_client:
+        e = Entry(uuid.uuid4().hex, client, now, now + self.cfg.session_start_ttl_s, nonce, audience,
+                  expected_identity)
+        wait = max(1, math.ceil(self.cfg.idle_timeout_s))
+        try:
+            self.store.add(e, self.cfg.max_sessions_per_client, self.cfg.max_sessions)
+        except CapReached as full:
+            if full.scope == "client":
                 raise Refused(f"this client already has {self.cfg.max_sessions_per_client} open sessions; "
-                              "finish one first", 429, wait)
-            if len(open_) >= self.cfg.max_sessions:
-                raise Refused("the server is at its session limit; try again shortly", 503, wait)
-            e = Entry(uuid.uuid4().hex, client, now, now + self.cfg.session_start_ttl_s, nonce, audience,
-                      expected_identity)
-            self.sessions[e.id] = e
+                              "finish one first", 429, wait) from None
+            raise Refused("the server is at its session limit; try again shortly", 503, wait) from None
         return e
 
-    def claim(self, e: Entry | None, client: str):
-        """(close code, message) if this stream may not run the session, else None (it is now in use)."""
-        with self.lock:
-            if e is None:
-                return 4404, "unknown session"
-            if e.client != client:
-                return 4403, "the session belongs to another client"
-            if e.status != "new":
-                return 4409, "session already used"
-            if time.time() > e.expires:
-                e.status = "done"
-                return 4410, "session expired"
+    CLAIM_PROBLEMS = {"unknown": (4404, "unknown session"), "client": (4403, "the session belongs to another client"),
+                      "used": (4409, "session already used"), "expired": (4410, "session expired")}
+
+    def claim(self, sid: str, client: str) -> tuple[Entry | None, tuple[int, str] | None]:
+        """(the session, None) once this stream holds it, else (it or None, (close code, message))."""
+        e = self.store.get(sid)
+        if e is not None and e.client == client and e.status == "new":
             try:
                 self._check_lockout(client, e.expected_identity)
             except Refused as r:
-                e.status = "done"
-                return 4429, str(r)
-            e.status = "streaming"
-        return None
+                self.store.close(sid)
+                return e, (4429, str(r))
+        res = self.store.claim(sid, client)
+        return (e, None) if res == "ok" else (e, self.CLAIM_PROBLEMS[res])
 
     def new_session(self, e: Entry) -> Session:
         """The challenge state machine of one stream, on the pooled graphs. With an expected
@@ -206,20 +186,20 @@ class Service:
 
     def finish(self, e: Entry, session: Session, verdict: str) -> str | None:
         """Sign the session's one verdict (later calls return the same token)."""
-        with self.lock:
-            if e.status == "done":
-                return e.verdict
-            e.status = "done"
+        if not self.store.close(e.id):
+            done = self.store.get(e.id)
+            return None if done is None else done.verdict
         if verdict != ACCEPTED:
-            self.failures.add(f"client:{e.client}")
+            self.store.add_failure(f"client:{e.client}", self.cfg.failure_window_s)
             if e.expected_identity is not None:
-                self.failures.add(f"identity:{e.expected_identity}")
+                self.store.add_failure(f"identity:{e.expected_identity}", self.cfg.failure_window_s)
         claims = {"sid": e.id, "jti": e.id, "verdict": verdict, "identity": session.identity,
                   "reason": session.reason, "liveness_model": self.model.name}
         claims.update({k: v for k, v in (("nonce", e.nonce), ("aud", e.audience),
                                          ("expected_identity", e.expected_identity)) if v is not None})
-        e.verdict = tokens.sign(claims, self.cfg.secret, self.cfg.verdict_ttl_s)
-        return e.verdict
+        token = tokens.sign(claims, self.cfg.secret, self.cfg.verdict_ttl_s)
+        self.store.set_verdict(e.id, token)
+        return token
 
     def redeem(self, token: str, nonce: str | None = None, audience: str | None = None,
                expected_identity: str | None = None) -> dict:
@@ -234,8 +214,6 @@ class Service:
         jti = claims.get("jti")
         if not isinstance(jti, str):
             raise tokens.TokenError("malformed token: no verdict id")
-        with self.lock:
-            if jti in self.used:
-                raise Refused("this verdict was already verified once", 409)
-            self.used[jti] = float(claims["exp"])
+        if not self.store.redeem(jti, float(claims["exp"])):
+            raise Refused("this verdict was already verified once", 409)
         return claims

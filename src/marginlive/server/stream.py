@@ -33,8 +33,7 @@ async def stream(ws: WebSocket, sid: str):
         await ws.close(code=4403, reason="origin not allowed")    # before accept: the handshake fails (403)
         return
     await ws.accept()
-    e = svc.sessions.get(sid)
-    problem = svc.claim(e, ws.client.host if ws.client else "unknown")
+    e, problem = svc.claim(sid, ws.client.host if ws.client else "unknown")
     if problem:
         code, msg = problem
         await ws.send_json({"error": msg})

@@ -1,0 +1,253 @@
+"""Where the service keeps what several replicas must agree on: sessions (before and after their
+stream), rate limits, failed attempts and redeemed verdicts.
+
+``MemoryStore`` keeps it in one process (the default); ``RedisStore`` (``serve --redis URL``) in
+Redis, so that a session created on one replica can be streamed on another, a verdict redeemed on
+one is refused on the next, and limits and lockouts hold across all of them. Every check-and-set is
+atomic (one lock here, one Lua script there). What stays in the replica that holds the stream: the
+challenge state machine of a running stream (its MediaPipe tracking state); a stream that drops
+ends its session, so a reconnect starts a new one.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import asdict, dataclass
+
+RETENTION_S = 3600.0   # a session's record is kept this long after its start deadline
+
+
+@dataclass
+class Entry:
+    """A session as the service tracks it, before and after its stream (times: Unix seconds)."""
+    id: str
+    client: str
+    created: float
+    expires: float
+    nonce: str | None = None
+    audience: str | None = None
+    expected_identity: str | None = None
+    status: str = "new"        # new -> streaming -> done
+    verdict: str | None = None
+
+
+class CapReached(Exception):
+    """``add`` refused: ``scope`` is "client" or "total"."""
+
+    def __init__(self, scope: str):
+        super().__init__(scope)
+        self.scope = scope
+
+
+class MemoryStore:
+    """The store of one process."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._sessions: dict[str, Entry] = {}
+        self._used: dict[str, float] = {}
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._fails: dict[str, deque] = defaultdict(deque)
+
+    def add(self, e: Entry, per_client: int, total: int) -> None:
+        """Store a new session unless ``e.client`` has ``per_client`` open ones or all have ``total``."""
+        now = time.time()
+        with self._lock:
+            for sid in [k for k, v in self._sessions.items() if v.expires < now - RETENTION_S]:
+                del self._sessions[sid]
+            open_ = [v for v in self._sessions.values()
+                     if v.status == "streaming" or (v.status == "new" and v.expires >= now)]
+            if sum(v.client == e.client for v in open_) >= per_client:
+                raise CapReached("client")
+            if len(open_) >= total:
+                raise CapReached("total")
+            self._sessions[e.id] = e
+
+    def get(self, sid: str) -> Entry | None:
+        with self._lock:
+            e = self._sessions.get(sid)
+            return None if e is None else Entry(**asdict(e))
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._sessions)
+
+    def claim(self, sid: str, client: str) -> str:
+        """Mark a new session streaming: "ok", or why not: "unknown", "client", "used", "expired"."""
+        with self._lock:
+            e = self._sessions.get(sid)
+            if e is None:
+                return "unknown"
+            if e.client != client:
+                return "client"
+            if e.status != "new":
+                return "used"
+            if time.time() > e.expires:
+                e.status = "done"
+                return "expired"
+            e.status = "streaming"
+            return "ok"
+
+    def close(self, sid: str) -> bool:
+        """Mark the session done; True for the one call that did (it then signs the verdict)."""
+        with self._lock:
+            e = self._sessions[sid]
+            if e.status == "done":
+                return False
+            e.status = "done"
+            return True
+
+    def set_verdict(self, sid: str, token: str) -> None:
+        with self._lock:
+            self._sessions[sid].verdict = token
+
+    def allow(self, key: str, rate: float, burst: int) -> bool:
+        """Token bucket: ``rate`` per second, at most ``burst`` saved up."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(burst), now))
+            tokens = min(burst, tokens + (now - last) * rate)
+            self._buckets[key] = (tokens - 1, now) if tokens >= 1 else (tokens, now)
+            return tokens >= 1
+
+    def add_failure(self, key: str, window_s: float) -> None:
+        with self._lock:
+            self._trim(key, window_s).append(time.time())
+
+    def failures(self, key: str, window_s: float) -> list[float]:
+        """Times of ``key``'s failures within the window, oldest first."""
+        with self._lock:
+            return list(self._trim(key, window_s))
+
+    def _trim(self, key, window_s):
+        q, now = self._fails[key], time.time()
+        while q and now - q[0] > window_s:
+            q.popleft()
+        return q
+
+    def redeem(self, jti: str, expires: float) -> bool:
+        """True the first time a verdict id is redeemed (remembered until ``expires``)."""
+        now = time.time()
+        with self._lock:
+            for k in [k for k, exp in self._used.items() if exp < now]:
+                del self._used[k]
+            if jti in self._used:
+                return False
+            self._used[jti] = expires
+            return True
+
+
+_ADD = """
+local now, per_client, total = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('ZCARD', KEYS[2]) >= per_client then return 'client' end
+if redis.call('ZCARD', KEYS[1]) >= total then return 'total' end
+redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[6])
+redis.call('ZADD', KEYS[1], ARGV[5], ARGV[7])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[7])
+return 'ok'
+"""
+_CLAIM = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 'unknown' end
+local e = cjson.decode(raw)
+if e.client ~= ARGV[1] then return 'client' end
+if e.status ~= 'new' then return 'used' end
+local far = tonumber(ARGV[3])
+if tonumber(ARGV[2]) > e.expires then
+  e.status = 'done'; redis.call('SET', KEYS[1], cjson.encode(e), 'KEEPTTL')
+  return 'expired'
+end
+e.status = 'streaming'; redis.call('SET', KEYS[1], cjson.encode(e), 'KEEPTTL')
+redis.call('ZADD', KEYS[2], far, e.id); redis.call('ZADD', KEYS[3], far, e.id)
+return 'ok'
+"""
+_CLOSE = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local e = cjson.decode(raw)
+if e.status == 'done' then return 0 end
+e.status = 'done'; redis.call('SET', KEYS[1], cjson.encode(e), 'KEEPTTL')
+redis.call('ZREM', KEYS[2], e.id); redis.call('ZREM', KEYS[3], e.id)
+return 1
+"""
+_BUCKET = """
+local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'last')
+local tokens, last = tonumber(b[1]) or burst, tonumber(b[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - last) * rate)
+local ok = 0
+if tokens >= 1 then tokens = tokens - 1; ok = 1 end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'last', now)
+redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
+return ok
+"""
+
+
+class RedisStore:
+    """The store in Redis (``redis://HOST:PORT/DB``), shared by every replica that names it.
+    Keys start with ``prefix``; every key expires on its own."""
+
+    def __init__(self, url: str, prefix: str = "marginlive:"):
+        import redis
+
+        from ..errors import InputError
+        self.r, self.p = redis.Redis.from_url(url, decode_responses=True), prefix
+        try:
+            self.r.ping()
+        except redis.RedisError as e:
+            raise InputError(f"cannot reach Redis at {url}: {e}") from None
+        self._add, self._claim = self.r.register_script(_ADD), self.r.register_script(_CLAIM)
+        self._close, self._bucket = self.r.register_script(_CLOSE), self.r.register_script(_BUCKET)
+
+    def _keys(self, e_or_client):
+        client = e_or_client if isinstance(e_or_client, str) else e_or_client.client
+        return self.p + "open", self.p + "open:" + client
+
+    def add(self, e: Entry, per_client: int, total: int) -> None:
+        ttl = int(e.expires - time.time() + RETENTION_S) + 1
+        res = self._add(keys=[*self._keys(e), self.p + "s:" + e.id],
+                        args=[time.time(), per_client, total, json.dumps(asdict(e)), e.expires, ttl, e.id])
+        if res != "ok":
+            raise CapReached(res)
+
+    def get(self, sid: str) -> Entry | None:
+        raw = self.r.get(self.p + "s:" + sid)
+        return None if raw is None else Entry(**json.loads(raw))
+
+    def count(self) -> int:
+        return int(self.r.zcard(self.p + "open"))
+
+    def claim(self, sid: str, client: str) -> str:
+        # a streaming session stays open until it closes (score: the far future)
+        return self._claim(keys=[self.p + "s:" + sid, *self._keys(client)], args=[client, time.time(), 2 ** 40])
+
+    def close(self, sid: str) -> bool:
+        e = self.get(sid)
+        return e is not None and bool(self._close(keys=[self.p + "s:" + sid, *self._keys(e)]))
+
+    def set_verdict(self, sid: str, token: str) -> None:
+        e = self.get(sid)
+        if e is not None:
+            e.verdict = token
+            self.r.set(self.p + "s:" + sid, json.dumps(asdict(e)), keepttl=True)
+
+    def allow(self, key: str, rate: float, burst: int) -> bool:
+        return bool(self._bucket(keys=[self.p + "rate:" + key], args=[rate, burst, time.time()]))
+
+    def add_failure(self, key: str, window_s: float) -> None:
+        k, now = self.p + "fail:" + key, time.time()
+        with self.r.pipeline() as pipe:
+            pipe.zadd(k, {f"{now:.6f}:{id(pipe)}": now}).expire(k, int(window_s) + 1).execute()
+
+    def failures(self, key: str, window_s: float) -> list[float]:
+        k = self.p + "fail:" + key
+        self.r.zremrangebyscore(k, "-inf", time.time() - window_s)
+        return [s for _, s in self.r.zrange(k, 0, -1, withscores=True)]
+
+    def redeem(self, jti: str, expires: float) -> bool:
+        ttl = max(1, int(expires - time.time()) + 1)
+        return bool(self.r.set(self.p + "used:" + jti, 1, nx=True, ex=ttl))

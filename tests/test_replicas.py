@@ -1,0 +1,111 @@
+"""Two service replicas on one Redis (server/store.py RedisStore): a session created on one streams
+on the other, a verdict redeemed on one is refused on the other, limits and lockouts hold across
+both. A real redis-server (Debian's package) on a free loopback port, started and stopped here."""
+import json
+import shutil
+import socket
+import subprocess
+import time
+
+import cv2
+import httpx
+import pytest
+from websockets.sync.client import connect
+
+from marginlive.challenge.session import SessionConfig
+from marginlive.errors import InputError
+from marginlive.server.app import ServerConfig, create_app
+from server_util import running
+
+SECRET = b"shared-secret-of-the-replicas"
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.skip("redis-server is not installed (make test installs Debian's redis-server as root)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    d = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(d), "--save", "",
+                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def fresh(redis_url):
+    import redis
+    redis.Redis.from_url(redis_url).flushdb()
+    return redis_url
+
+
+def replica(model, tmp_path, url, **kw):
+    session = SessionConfig(n_challenges=1, challenge_timeout_s=1.0, retries=0, passive_min_frames=3, passive_window=5)
+    return create_app(ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), secret=SECRET, admin_token="a",
+                                   session=session, redis=url, **kw))
+
+
+@pytest.fixture(scope="module")
+def jpegs(live_frames):
+    return [cv2.imencode(".jpg", f.image)[1].tobytes() for f in live_frames]
+
+
+def verdict(addr, sid, frames):
+    with connect(f"ws://{addr}/v1/sessions/{sid}/stream") as ws:
+        for i in range(200):
+            ws.send(frames[i % len(frames)])
+            m = json.loads(ws.recv())
+            if "verdict" in m:
+                return m
+
+
+def test_a_session_created_on_one_replica_streams_and_redeems_once_across_both(always_fake_model, tmp_path,
+                                                                               fresh, jpegs):
+    with running(replica(always_fake_model, tmp_path, fresh)) as a, running(replica(always_fake_model, tmp_path, fresh)) as b:
+        sid = httpx.post(f"http://{a}/v1/sessions", json={"nonce": "n1"}).json()["session_id"]
+        m = verdict(b, sid, jpegs)
+        assert m["state"] == "rejected"
+        with connect(f"ws://{a}/v1/sessions/{sid}/stream") as ws:    # used, whichever replica is asked
+            assert "already used" in json.loads(ws.recv())["error"]
+        r = httpx.post(f"http://{a}/v1/verdicts/verify", json={"token": m["verdict"], "nonce": "n1"})
+        assert r.status_code == 200 and r.json()["accepted"] is False and r.json()["session_id"] == sid
+        assert httpx.post(f"http://{b}/v1/verdicts/verify", json={"token": m["verdict"]}).status_code == 409
+
+
+def test_limits_and_lockouts_hold_across_replicas(always_fake_model, tmp_path, fresh, jpegs):
+    kw = dict(max_failures=1, max_sessions_per_client=2)
+    with running(replica(always_fake_model, tmp_path, fresh, **kw)) as a, \
+            running(replica(always_fake_model, tmp_path, fresh, **kw)) as b:
+        s1 = httpx.post(f"http://{a}/v1/sessions").json()["session_id"]
+        assert httpx.post(f"http://{b}/v1/sessions").status_code == 201
+        assert httpx.post(f"http://{b}/v1/sessions").status_code == 429          # 2 open, counted on both
+        assert verdict(b, s1, jpegs)["state"] == "rejected"
+        r = httpx.post(f"http://{a}/v1/sessions")                                 # locked out on the other
+        assert r.status_code == 429 and "failed attempts" in r.json()["detail"]
+
+
+def test_request_rate_is_shared(always_real_model, tmp_path, fresh):
+    kw = dict(rate_per_s=0.01, burst=3)
+    with running(replica(always_real_model, tmp_path, fresh, **kw)) as a, \
+            running(replica(always_real_model, tmp_path, fresh, **kw)) as b:
+        codes = [httpx.post(f"http://{x}/v1/liveness", content=b"x").status_code for x in (a, b, a, b)]
+        assert codes == [400, 400, 400, 429]
+
+
+def test_an_unreachable_redis_is_a_clear_error(always_real_model, tmp_path):
+    with pytest.raises(InputError, match="cannot reach Redis"):
+        replica(always_real_model, tmp_path, "redis://127.0.0.1:1/0")

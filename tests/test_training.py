@@ -61,11 +61,11 @@ def test_train_with_texture_branch_exports_a_context_model(video_dataset, tmp_pa
     # the shipped model's hand-crafted branches share the texture weight as in its recipe
     got = [(b["arch"], b["margin"], b["size"]) for b in m.meta["branches"]]
     assert got == [("colour-texture", 4.0, 128), ("colour-texture", 4.0, 64), ("phase-texture", 4.0, 128),
-                   ("gradient-histogram", 4.0, 256), ("phase-texture", 1.0, 64), ("livenessnet", 2.0, 64)]
+                   ("livenessnet", 2.0, 64)]
     w = [b["weight"] for b in m.meta["branches"]]
-    assert sum(w[:5]) == pytest.approx(0.7, abs=1e-3) and w[3] == pytest.approx(0.2, abs=1e-3) and w[5] == 0.3
+    assert sum(w[:3]) == pytest.approx(0.7, abs=1e-3) and w[0] == pytest.approx(0.7 / 3, abs=1e-3) and w[3] == 0.3
     # each hand-crafted logit clipped as in the shipped model, the network's not
-    assert [b.get("logit_limit") for b in m.meta["branches"]] == [2.0] * 5 + [None]
+    assert [b.get("logit_limit") for b in m.meta["branches"]] == [2.0] * 3 + [None]
     contexts = load_dataset(video_dataset).contexts[:6]
     p = m.predict(contexts)
     assert p.shape == (6,) and ((p >= 0) & (p <= 1)).all()

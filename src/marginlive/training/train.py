@@ -80,9 +80,11 @@ def predict_crops(net: torch.nn.Module, crops: np.ndarray, batch: int = 512) -> 
 
 
 def train(ds: Dataset, cfg: TrainConfig, train_idx=None, val_idx=None, show_progress: bool = True,
-          log=print) -> TrainResult:
+          log=print, targets: np.ndarray | None = None) -> TrainResult:
     """Train on ``train_idx`` (default: all), validate on ``val_idx`` (may be None/empty).
-    Keeps the checkpoint with the lowest validation loss (the last epoch without validation)."""
+    Keeps the checkpoint with the lowest validation loss (the last epoch without validation).
+    ``targets``: (N,) floats in [0, 1] over the whole ``ds`` to fit instead of its labels (a
+    teacher's P(real), for distillation; binary cross-entropy takes soft targets as they are)."""
     if cfg.margin <= 0:
         raise DatasetError(f"margin must be > 0, got {cfg.margin}")
     if cfg.epochs < 1 or cfg.batch < 1:
@@ -101,7 +103,10 @@ def train(ds: Dataset, cfg: TrainConfig, train_idx=None, val_idx=None, show_prog
 
     wide_np, frac = tr.wide(cfg.margin, size=2 * cfg.size)
     wide = torch.from_numpy(wide_np).permute(0, 3, 1, 2).contiguous().to(dev)  # uint8, decoded once
-    y = torch.from_numpy(tr.labels).float().to(dev)
+    soft = None if targets is None else np.asarray(targets, np.float32)[train_idx]
+    if soft is not None and not (np.all(soft >= 0) and np.all(soft <= 1)):
+        raise DatasetError("distillation targets must lie in [0, 1]")
+    y = torch.from_numpy(tr.labels if soft is None else soft).float().to(dev)
     w = (_sample_weights(tr) if cfg.balance else torch.ones(len(tr))).to(dev)
     has_val = val_idx is not None and len(val_idx) > 0
     if has_val:
@@ -133,7 +138,7 @@ def train(ds: Dataset, cfg: TrainConfig, train_idx=None, val_idx=None, show_prog
             loss.backward()
             opt.step()
             tot += float(loss_each.detach().sum())
-            correct += int(((logit > 0).float() == y[idx]).sum())
+            correct += int(((logit > 0) == (y[idx] > 0.5)).sum())
             seen += len(idx)
         h = {"epoch": epoch, "loss": tot / n, "acc": correct / n}
         if has_val:

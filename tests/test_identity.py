@@ -93,3 +93,49 @@ def test_corrupt_gallery_cli(capsys, tmp_path, people):
     db.write_bytes(b"garbage" * 1000)
     code, _, err = run(capsys, "identities", "list", "--gallery", db)
     assert code == 7 and "corrupt" in err
+
+
+def test_a_low_quality_enrolment_is_refused_with_its_reason(capsys, tmp_path, people, always_real_model):
+    who = sorted(people)[0]
+    img = cv2.imread(str(people[who][0]))
+    dark, soft = tmp_path / "dark.png", tmp_path / "soft.png"
+    cv2.imwrite(str(dark), (img * 0.12).astype(np.uint8))
+    cv2.imwrite(str(soft), cv2.GaussianBlur(img, (0, 0), 4))
+    db = tmp_path / "g.db"
+    code, out, err = run(capsys, "enroll", who, dark, soft, "--model", always_real_model, "--gallery", db)
+    assert code != 0 and "no face of enrolment quality" in err
+    assert "too dark" in err or "no face" in err
+    with Gallery(db) as g:
+        assert g.list() == []
+    code, out, err = run(capsys, "enroll", who, people[who][1], soft, "--model", always_real_model, "--gallery", db)
+    assert code == 0 and "kept 1 face(s), refused 1" in out and "blurred" in err
+
+
+def test_a_session_is_recognised_from_its_best_frames_and_an_impostor_is_not(tmp_path):
+    """Enrol a NUAA subject from session 01, then decide as a session does on the best frames of
+    session 02: the subject is recognised; another subject's session is "unknown"."""
+    import csv
+
+    from conftest import need_shared
+    from marginlive.detect import create_detector
+    from marginlive.frames import read_image
+    from marginlive.identity.quality import best, face_quality
+    from marginlive.identity.recognise import Recognizer
+    d = need_shared("data", "nuaa-print")
+    rows = [r for r in csv.DictReader(open(d / "manifest.csv")) if r["label"] == "real"]
+    det, rec = create_detector("mediapipe"), Recognizer(tmp_path / "g.db")
+
+    def best_faces(subject, session, k):
+        got = []
+        for r in [r for r in rows if r["subject"] == subject and r["session"] == session][:16]:
+            img = read_image(d / r["path"])
+            boxes = det.detect(img)
+            if len(boxes) == 1:
+                got.append((img, boxes[0]))
+        return best(got, [face_quality(f, b) for f, b in got], k)
+    enrol = best_faces("0004", "01", 5)
+    rec.gallery.add("0004", [rec.embed(f, b) for f, b in enrol], rec.embedder.name, ["test"] * len(enrol))
+    genuine = rec.identify_faces(best_faces("0004", "02", 3))
+    assert genuine.identity == "0004" and genuine.probes == 3 and genuine.distance <= rec.threshold
+    impostor = rec.identify_faces(best_faces("0006", "01", 3))
+    assert impostor.identity is None and impostor.nearest == "0004" and impostor.distance > rec.threshold

@@ -140,11 +140,15 @@ def test_passive_turning_fake_during_challenge_rejects():
 
 
 def test_identity_step():
+    from marginlive.identity.recognise import Decision
+    seen = []
     s = make([[result()]], hand_script())
-    s.identify = lambda frame, face: ("alice", 0.31)
+    s.identify = lambda faces: seen.append(faces) or Decision("alice", "alice", 0.31, 0.2, len(faces))
     assert run(s, 40).identity == "alice"
+    assert len(seen) == 1 and 1 <= len(seen[0]) <= s.config.identity_frames      # decided once, on the best frames
+    assert s.log[-1]["distance"] == 0.31 and s.log[-1]["margin"] == 0.2
     s = make([[result()]], hand_script())
-    s.identify = lambda frame, face: (None, 0.9)
+    s.identify = lambda faces: Decision(None, "bob", 0.9, None, len(faces))
     st = run(s, 40)
     assert st.state == REJECTED and "not recognised" in st.reason
 

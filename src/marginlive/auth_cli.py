@@ -45,7 +45,7 @@ def run_authenticate(a) -> int:
     identify = None
     if a.gallery:
         from .identity.recognise import Recognizer
-        identify = Recognizer(a.gallery).identify_face
+        identify = Recognizer(a.gallery).identify_faces
     cfg = SessionConfig(n_challenges=a.challenges, challenge_timeout_s=a.challenge_timeout,
                         mirrored=a.mirrored, actions=tuple(a.actions) if a.actions else None,
                         require_identity=bool(a.gallery))

@@ -3,7 +3,7 @@
     WAITING (for exactly one face)
       -> PASSIVE    the margin model over several frames of one tracked face
       -> CHALLENGE  1..N actions drawn at random from a cryptographically secure source
-      -> IDENTIFY   the identity step (optional), once, on a good frame
+      -> IDENTIFY   the identity step (optional), once, on the session's best few frames
       -> ACCEPTED(identity) | REJECTED(reason)
 
 Rules: one face only (two faces reject); the same tracked face throughout (a swap
@@ -57,6 +57,7 @@ class SessionConfig:
     mirrored: bool = False
     actions: tuple[str, ...] | None = None   # restrict the pool (names); None: all
     require_identity: bool = False
+    identity_frames: int = 3         # frames the identity step embeds: the best seen (identity/quality.py)
 
 
 @dataclass
@@ -76,7 +77,9 @@ class Status:
                 "face": self.face.to_dict() if self.face else None}
 
 
-Identify = Callable[[np.ndarray, FaceResult], tuple[str | None, float | None]]
+# (frame, face) pairs, best first -> a decision with .identity (None: unknown), .distance, .margin
+# (identity.recognise.Decision)
+Identify = Callable[[list[tuple[np.ndarray, FaceResult]]], object]
 
 
 @dataclass
@@ -94,6 +97,8 @@ class Session:
         self.state = WAITING
         self.reason = ""
         self.identity: str | None = None
+        self.decision = None                      # the identity step's Decision, once made
+        self.best_faces: list[tuple[float, np.ndarray, FaceResult]] = []   # (quality, frame, face), best first
         self.log: list[dict] = []
         self.track_id: int | None = None
         self.t0: float | None = None
@@ -140,6 +145,19 @@ class Session:
         if cv2.Laplacian(grey, cv2.CV_64F).var() < self.config.min_sharpness:
             return "frame too blurred"
         return None
+
+    def _keep_for_identity(self, frame, face: FaceResult):
+        """Keep the ``identity_frames`` best frames of the session for the identity step: ranked
+        while the session runs (about 1 ms a frame), embedded once at its end."""
+        from ..identity.quality import face_quality
+        q = face_quality(frame, face.box)
+        if not q.usable:
+            return
+        kept = self.best_faces
+        if len(kept) < self.config.identity_frames or q.score > kept[-1][0]:
+            kept.append((q.score, frame.copy(), face))
+            kept.sort(key=lambda k: -k[0])          # stable: the earlier of equal frames first
+            del kept[self.config.identity_frames:]
 
     # ------------------------------------------------------------------------------ status
     def status(self) -> Status:
@@ -203,6 +221,8 @@ class Session:
                 self._reject(t, problem)
             return self.status()
         self.last_ok = t
+        if self.identify is not None and self.state in (PASSIVE, CHALLENGE):
+            self._keep_for_identity(frame, face)
 
         if self.state == WAITING:
             self.track_id = face.track_id
@@ -243,13 +263,16 @@ class Session:
             if self.state != IDENTIFY:
                 return self.status()
         if self.state == IDENTIFY:
-            name, dist = (None, None)
             if self.identify is not None:
-                name, dist = self.identify(frame, face)
+                faces = [(f, x) for _, f, x in self.best_faces] or [(frame, face)]
+                self.decision = self.identify(faces)
+            name = self.decision.identity if self.decision is not None else None
             if name is None and (self.config.require_identity or self.identify is not None):
                 self._reject(t, "not recognised as an enrolled identity")
                 return self.status()
             self.identity = name
             self.state = ACCEPTED
-            self._event(t, "accepted", identity=name, distance=dist)
+            d = self.decision
+            self._event(t, "accepted", identity=name, distance=None if d is None else d.distance,
+                        margin=None if d is None else d.margin, probes=None if d is None else d.probes)
         return self.status()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 
@@ -23,18 +24,50 @@ def _frames_of(path, per_video: int):
     return [(str(path), read_image(path))]
 
 
+def _enrolment_faces(live, path, per_video: int) -> tuple[list, list[str]]:
+    """The best ``per_video`` live faces of a video (ranked by quality among 6x as many frames), or
+    an image's face: [(source, frame, box)], and why the others were refused."""
+    from .quality import best, face_quality
+    from .recognise import live_single_face, single_face
+    video = kind_of(path) == "video"
+    cands, refused = [], []
+    for what, frame in _frames_of(path, 6 * per_video if video else 1):
+        try:
+            box = single_face(live.detector, frame, what)
+        except InputError as e:
+            if not video:
+                raise
+            refused.append(str(e))
+            continue
+        q = face_quality(frame, box)
+        if not q.usable:
+            refused.append(f"{what}: {'; '.join(q.problems)}")
+        cands.append(((what, frame, box), q))
+    chosen = best([c for c, _ in cands], [q for _, q in cands], per_video if video else 1)
+    for what, frame, _ in chosen:
+        live_single_face(live, frame, what)   # raises: nothing is written
+    return chosen, refused
+
+
 def run_enroll(a) -> int:
-    from .recognise import Recognizer, live_single_face
+    """Enrol the best faces of each input: frames below the quality limits (identity/quality.py) are
+    refused with their reason; nothing is written unless at least one face is kept."""
+    from .recognise import Recognizer
     live = _liveness(a)
     rec = Recognizer(a.gallery)
-    vecs, srcs = [], []
+    kept, refused = [], []
     for p in expand_paths(a.inputs):
-        for what, frame in _frames_of(p, a.frames):
-            box = live_single_face(live, frame, what)   # raises: nothing is written
-            vecs.append(rec.embed(frame, box))
-            srcs.append(what)
-    n = rec.gallery.add(a.name, vecs, rec.embedder.name, srcs)
-    print(f"enrolled {a.name}: {n} embedding(s) added to {rec.gallery.path}")
+        chosen, why = _enrolment_faces(live, p, a.frames)
+        kept += chosen
+        refused += why
+    for r in refused:
+        print(f"refused {r}", file=sys.stderr)
+    if not kept:
+        raise InputError(f"no face of enrolment quality for {a.name} ({len(refused)} refused): use sharp, "
+                         "well-lit, frontal images or videos with the face at least 60 px wide")
+    vecs = [rec.embed(frame, box) for _, frame, box in kept]
+    n = rec.gallery.add(a.name, vecs, rec.embedder.name, [what for what, _, _ in kept])
+    print(f"enrolled {a.name}: kept {n} face(s), refused {len(refused)}; gallery {rec.gallery.path}")
     return 0
 
 

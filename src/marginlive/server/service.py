@@ -106,9 +106,10 @@ class Service:
             self._recognizer = Recognizer(self.cfg.gallery)
         return self._recognizer
 
-    def identify(self, frame, face):
+    def identify(self, faces, name: str | None = None):
+        """The ``Decision`` on a session's best (frame, face) pairs; ``name``: 1:1 against it only."""
         with self._rec_lock:   # dlib's network is not safe for concurrent calls
-            return self.recognizer().identify_face(frame, face)
+            return self.recognizer().identify_faces(faces, name)
 
     def gallery_list(self):
         with self._rec_lock:
@@ -119,8 +120,14 @@ class Service:
             return self.recognizer().gallery.remove(name)
 
     def enrol(self, name, img):
+        """Enrol one live face image of enrolment quality (else a 4xx error with the reason)."""
+        from ..errors import InputError
+        from ..identity.quality import face_quality
         from ..identity.recognise import live_single_face
         box = live_single_face(self.liveness, img, "image")
+        q = face_quality(img, box)
+        if not q.usable:
+            raise InputError(f"image: not of enrolment quality: {'; '.join(q.problems)}")
         with self._rec_lock:
             rec = self.recognizer()
             n = rec.gallery.add(name, [rec.embed(img, box)], rec.embedder.name, ["http"])
@@ -175,13 +182,13 @@ class Service:
     def new_session(self, e: Entry) -> Session:
         """The challenge state machine of one stream, on the pooled graphs. With an expected
         identity, only that identity is accepted (a 1:1 check); without a gallery, none is."""
+        from ..identity.recognise import Decision
         identify = self.identify if self.gallery_size else None
         if e.expected_identity is not None:
             want = e.expected_identity
 
-            def identify(frame, face, _any=identify):
-                name, dist = _any(frame, face) if _any else (None, None)
-                return (name, dist) if name == want else (None, dist)
+            def identify(faces, _any=identify):
+                return _any(faces, want) if _any else Decision(None, None, None, None, len(faces))
         return Session(self.liveness, self.cfg.session, identify=identify, landmarker=self.landmarker)
 
     def finish(self, e: Entry, session: Session, verdict: str) -> str | None:
@@ -193,8 +200,12 @@ class Service:
             self.store.add_failure(f"client:{e.client}", self.cfg.failure_window_s)
             if e.expected_identity is not None:
                 self.store.add_failure(f"identity:{e.expected_identity}", self.cfg.failure_window_s)
+        d = session.decision
         claims = {"sid": e.id, "jti": e.id, "verdict": verdict, "identity": session.identity,
                   "reason": session.reason, "liveness_model": self.model.name}
+        if d is not None and d.distance is not None:
+            claims.update(identity_distance=round(d.distance, 4), identity_probes=d.probes,
+                          identity_margin=None if d.margin is None else round(d.margin, 4))
         claims.update({k: v for k, v in (("nonce", e.nonce), ("aud", e.audience),
                                          ("expected_identity", e.expected_identity)) if v is not None})
         token = tokens.sign(claims, self.cfg.secret, self.cfg.verdict_ttl_s)

@@ -1,0 +1,145 @@
+"""Is the right person recognised on the first try? Identity per session, as the system decides.
+
+People: the NUAA subjects and the webcam-replay collectors of ../shared/data (live frames only;
+SoorajOfficial2023 left out: its live frames show several people under one name). Per person:
+- enrolment: NUAA session 01 (subjects filmed in one session: the first half of their frames); a
+  webcam collector's first half of frames, in recording order; the best `--enrol` faces by quality
+  (`marginlive.identity.quality`) are embedded, as `marginlive enroll` does;
+- probe sessions: the other NUAA sessions (or the second half), cut into runs of `--run` frames;
+  each session embeds its best `--probes` faces and decides on the distance of their mean
+  embedding (`Recognizer.decide`), as an authentication session does. Enrolment and probe never share a frame.
+Reports, over thresholds: FNMR (a person's session not accepted as that person, 1:N against the
+whole gallery) and FMR (a session accepted as someone else: each session against every other
+identity, 1:1), per session and per single probe image (today's per-image figure), and the time a
+decision takes. Writes docs/identity_sessions.json and docs/identity_sessions.md.
+
+Run: .venv/bin/python benchmarks/identity_sessions.py
+"""
+import argparse
+import csv
+import time
+
+import numpy as np
+from common import DOCS, SHARED, machine, save_json
+
+MULTI_PERSON = ("SoorajOfficial2023",)
+THRESHOLDS = (0.36, 0.38, 0.40, 0.41, 0.42, 0.43, 0.45, 0.48, 0.50, 0.55)
+
+
+def people(run: int) -> dict:
+    """{person: (enrolment paths, [probe session paths])}."""
+    out = {}
+    d = SHARED / "data" / "nuaa-print"
+    rows = [r for r in csv.DictReader(open(d / "manifest.csv")) if r["label"] == "real"]
+    for s in sorted({r["subject"] for r in rows}):
+        mine = sorted((r for r in rows if r["subject"] == s), key=lambda r: (r["session"], r["path"]))
+        sessions = sorted({r["session"] for r in mine})
+        if len(sessions) > 1:
+            enrol = [r for r in mine if r["session"] == sessions[0]]
+            rest = [r for r in mine if r["session"] != sessions[0]]
+        else:
+            enrol, rest = mine[: len(mine) // 2], mine[len(mine) // 2:]
+        out[f"nuaa/{s}"] = ([d / r["path"] for r in enrol], _runs([d / r["path"] for r in rest], run))
+    d = SHARED / "data" / "webcam-replay"
+    rows = [r for r in csv.DictReader(open(d / "manifest.csv")) if r["label"] == "real"]
+    for g in sorted({r["group"] for r in rows}):
+        if g.split("__")[0] in MULTI_PERSON:
+            continue
+        mine = sorted(d / r["path"] for r in rows if r["group"] == g)
+        if len(mine) >= 10:
+            out[f"webcam/{g.split('__')[0]}"] = (mine[: len(mine) // 2], _runs(mine[len(mine) // 2:], run))
+    return out
+
+
+def _runs(paths, run):
+    return [paths[i:i + run] for i in range(0, len(paths) - run // 2, run)]
+
+
+def faces(paths, det):
+    """[(frame, box, quality)] of the images with exactly one face."""
+    from marginlive.frames import read_image
+    from marginlive.identity.quality import face_quality
+    out = []
+    for p in paths:
+        img = read_image(p)
+        boxes = det.detect(img)
+        if len(boxes) == 1:
+            out.append((img, boxes[0], face_quality(img, boxes[0])))
+    return out
+
+
+def rates(genuine_ok, impostor_d, t) -> dict:
+    return {"threshold": t, "fnmr": float(np.mean([not ok(t) for ok in genuine_ok])),
+            "fmr": float(np.mean(np.asarray(impostor_d) <= t))}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--enrol", type=int, default=5, help="faces kept per enrolment (best quality)")
+    ap.add_argument("--probes", type=int, default=3, help="faces a session embeds (its best)")
+    ap.add_argument("--run", type=int, default=8, help="frames per probe session")
+    ap.add_argument("--sessions", type=int, default=8, help="probe sessions per person at most")
+    ap.add_argument("--dump", help="also write the embeddings (a pickle) here, to study other decision rules")
+    a = ap.parse_args()
+    from marginlive.detect import create_detector
+    from marginlive.identity.embed import DlibEmbedder, distance
+    from marginlive.identity.quality import best
+    det, emb = create_detector("mediapipe"), DlibEmbedder()
+    gallery, sessions = {}, []          # sessions: (person, [(embedding, is-best)])
+    decide_s = []
+    for person, (enrol, runs) in people(a.run).items():
+        got = faces(enrol, det)
+        chosen = best(got, [q for *_, q in got], a.enrol)
+        if not chosen:
+            continue
+        gallery[person] = np.stack([emb.embed(f, b) for f, b, _ in chosen])
+        for run in runs[: a.sessions]:
+            got = faces(run, det)
+            if not got:
+                continue
+            t0 = time.perf_counter()
+            top = best(got, [q for *_, q in got], a.probes) or [max(got, key=lambda x: x[2].score)]
+            vecs = [emb.embed(f, b) for f, b, _ in top]
+            decide_s.append(time.perf_counter() - t0)
+            sessions.append((person, vecs))
+    names = sorted(gallery)
+    if a.dump:
+        import pickle
+        pickle.dump((gallery, sessions), open(a.dump, "wb"))
+
+    def dist(vecs, who):      # as Recognizer.decide: the probes' mean embedding to the nearest enrolled
+        return float(distance(gallery[who], np.mean(vecs, axis=0)).min())
+    per_session, per_image = {"genuine": [], "impostor": []}, {"genuine": [], "impostor": []}
+    for person, vecs in sessions:
+        for mode, groups in ((per_session, [vecs]), (per_image, [[v] for v in vecs])):
+            for vs in groups:
+                d = {n: dist(vs, n) for n in names}
+                top = min(d, key=d.get)
+                mode["genuine"].append(lambda t, d=d, top=top, p=person: top == p and d[p] <= t)
+                mode["impostor"] += [d[n] for n in names if n != person]
+    res = {"machine": machine(), "people": len(names), "sessions": len(sessions), "enrol": a.enrol,
+           "probes": a.probes, "run": a.run,
+           "per_session": [rates(per_session["genuine"], per_session["impostor"], t) for t in THRESHOLDS],
+           "per_image": [rates(per_image["genuine"], per_image["impostor"], t) for t in THRESHOLDS],
+           "impostor_trials": {"session": len(per_session["impostor"]), "image": len(per_image["impostor"])},
+           "decision_s": {"median": float(np.median(decide_s)), "p95": float(np.percentile(decide_s, 95))}}
+    save_json("identity_sessions", res)
+    lines = ["# Identity per session: the best frames of a session against the gallery", "",
+             f"Written by `benchmarks/identity_sessions.py` ({res['machine']}). {res['people']} people, "
+             f"{res['sessions']} probe sessions of {a.run} frames; enrolment: the best {a.enrol} faces of another "
+             f"session or half of the frames; a session decides on its best {a.probes} faces (their mean "
+             f"embedding); per image: each of those faces alone. FNMR: a person's session not accepted as them "
+             f"(1:N); FMR: a session or image within the threshold of another identity "
+             f"({res['impostor_trials']['session']} and {res['impostor_trials']['image']} trials).", "",
+             "| threshold | per session FNMR | per session FMR | per image FNMR | per image FMR |", "|---|---|---|---|---|"]
+    for s, i in zip(res["per_session"], res["per_image"]):
+        lines.append(f"| {s['threshold']:.2f} | {100 * s['fnmr']:.1f}% | {100 * s['fmr']:.2f}% | "
+                     f"{100 * i['fnmr']:.1f}% | {100 * i['fmr']:.2f}% |")
+    lines += ["", f"A decision (ranking the session's frames, embedding its best {a.probes}): median "
+              f"{res['decision_s']['median']:.2f} s, p95 {res['decision_s']['p95']:.2f} s on one core.", ""]
+    (DOCS / "identity_sessions.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

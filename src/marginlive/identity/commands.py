@@ -72,8 +72,8 @@ def run_enroll(a) -> int:
 
 
 def run_identities(a) -> int:
-    from .gallery import Gallery
-    with Gallery(a.gallery) as g:
+    from .gallery import open_gallery
+    with open_gallery(a.gallery) as g:
         if a.action == "list":
             rows = g.list()
             if a.json:

@@ -1,6 +1,13 @@
-"""The enrolled gallery in SQLite: one file, created on first use, WAL mode, safe under several
-processes. Identities hold several embeddings; adding and removing are single transactions,
-so the file is never left half-written."""
+"""The enrolled gallery: identities holding several embeddings each, in SQLite (one file, created on
+first use, WAL mode, safe under several processes) or PostgreSQL (``postgresql://...``, shared by
+replicas). Adding and removing are single transactions, so nothing is left half-written.
+
+1:N search (``search``) runs on an in-memory copy of the embeddings, grouped by identity, that is
+reloaded only when the gallery's version counter (bumped by every add and remove, by any process)
+has moved: one small query per search, numpy for the distances (docs/gallery.md measures it at 10k
+and 100k identities). pgvector would move the search into PostgreSQL; Debian's PostgreSQL here ships
+without it, so this fallback is what runs and is tested.
+"""
 from __future__ import annotations
 
 import os
@@ -11,6 +18,126 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, MarginliveError
+
+
+class GalleryError(MarginliveError):
+    exit_code = 7
+    http_status = 409
+
+
+def default_gallery_path() -> Path | str:
+    """$MARGINLIVE_GALLERY (a file, or a postgresql:// URL kept as text), else .marginlive/gallery.db."""
+    spec = os.environ.get("MARGINLIVE_GALLERY", ".marginlive/gallery.db")
+    return spec if spec.startswith(("postgresql://", "postgres://")) else Path(spec)
+
+
+def open_gallery(spec: str | os.PathLike | None = None, **kw):
+    """The gallery at ``spec``: a ``postgresql://`` URL, else a SQLite file (default:
+    $MARGINLIVE_GALLERY or .marginlive/gallery.db)."""
+    spec = default_gallery_path() if spec is None else spec
+    if isinstance(spec, str) and spec.startswith(("postgresql://", "postgres://")):
+        from .pg_gallery import PostgresGallery
+        return PostgresGallery(spec, **kw)
+    return Gallery(spec, **kw)
+
+
+class VectorIndex:
+    """One embedder's vectors in memory, rows grouped by identity: nearest identities by numpy."""
+
+    def __init__(self, names: list[str], vecs: np.ndarray):
+        order = np.argsort(np.asarray(names, object), kind="stable")
+        names = [names[i] for i in order]
+        self.vecs = np.ascontiguousarray(vecs[order], np.float32) if len(names) else np.zeros((0, 0), np.float32)
+        self.starts = np.array([i for i in range(len(names)) if i == 0 or names[i] != names[i - 1]], np.int64)
+        self.names = [names[i] for i in self.starts]
+
+    def search(self, q: np.ndarray, k: int = 2) -> list[tuple[str, float]]:
+        """The ``k`` nearest identities to ``q`` (128,): (name, distance to its nearest embedding)."""
+        if not self.names:
+            return []
+        d = np.sqrt(((self.vecs - np.asarray(q, np.float32)) ** 2).sum(1))
+        per = np.minimum.reduceat(d, self.starts)
+        top = np.argsort(per)[:k]
+        return [(self.names[i], float(per[i])) for i in top]
+
+
+class GalleryBase:
+    """The operations, written once for both databases; subclasses give the connection (``_run``,
+    ``_tx``, ``_error``) and the SQL placeholder ``P``."""
+    P = "?"
+
+    def _q(self, sql: str) -> str:
+        return sql.replace("%s", self.P)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def add(self, name: str, vectors: list[np.ndarray], embedder: str, sources: list[str] | None = None) -> int:
+        """Add embeddings to ``name`` (created if new) in one transaction. Returns the count."""
+        name = name.strip()
+        if not name or len(name) > 200 or any(c in name for c in "\n\r\t"):
+            raise InputError("an identity name must be 1-200 printable characters")
+        if not vectors:
+            raise InputError("no embedding to enrol")
+        sources = sources or [""] * len(vectors)
+        rows = [(embedder, np.asarray(v, np.float32).tobytes(), s) for v, s in zip(vectors, sources)]
+        now = time.time()
+        with self._tx() as cur:
+            cur.execute(self._q("INSERT INTO identities(name, created) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING"),
+                        (name, now))
+            cur.execute(self._q("SELECT id FROM identities WHERE name = %s"), (name,))
+            (iid,) = cur.fetchone()
+            cur.executemany(self._q("INSERT INTO embeddings(identity_id, embedder, vector, source, created) "
+                                    "VALUES (%s, %s, %s, %s, %s)"), [(iid, e, v, s, now) for e, v, s in rows])
+            cur.execute("UPDATE gallery_version SET version = version + 1")
+        return len(vectors)
+
+    def remove(self, name: str) -> int:
+        with self._tx() as cur:
+            cur.execute(self._q("SELECT id FROM identities WHERE name = %s"), (name,))
+            row = cur.fetchone()
+            if row is None:
+                raise GalleryError(f"no identity named {name!r}")
+            cur.execute(self._q("SELECT COUNT(*) FROM embeddings WHERE identity_id = %s"), row)
+            n = cur.fetchone()[0]
+            cur.execute(self._q("DELETE FROM identities WHERE id = %s"), row)
+            cur.execute("UPDATE gallery_version SET version = version + 1")
+        return int(n)
+
+    def list(self) -> list[dict]:
+        rows = self._run("SELECT i.name, COUNT(e.id), i.created FROM identities i LEFT JOIN embeddings e "
+                         "ON e.identity_id = i.id GROUP BY i.id, i.name, i.created ORDER BY i.name")
+        return [{"name": n, "embeddings": int(c), "created": t} for n, c, t in rows]
+
+    def vectors(self, embedder: str, name: str | None = None) -> tuple[list[str], np.ndarray]:
+        q = ("SELECT i.name, e.vector FROM embeddings e JOIN identities i ON i.id = e.identity_id "
+             "WHERE e.embedder = %s")
+        args: tuple = (embedder,)
+        if name is not None:
+            q += " AND i.name = %s"
+            args += (name,)
+        rows = self._run(self._q(q + " ORDER BY e.id"), args)
+        if not rows:
+            return [], np.zeros((0, 0), np.float32)
+        return [r[0] for r in rows], np.stack([np.frombuffer(bytes(r[1]), np.float32) for r in rows])
+
+    def version(self) -> int:
+        return int(self._run("SELECT version FROM gallery_version")[0][0])
+
+    def search(self, embedder: str, q: np.ndarray, name: str | None = None, k: int = 2) -> list[tuple[str, float]]:
+        """The ``k`` nearest identities to the embedding ``q``: [(name, distance)], nearest first;
+        ``name``: that identity only (1:1)."""
+        if name is not None:
+            return VectorIndex(*self.vectors(embedder, name)).search(q, 1)
+        v = self.version()
+        cached = getattr(self, "_index", None)
+        if cached is None or cached[0] != (v, embedder):
+            self._index = ((v, embedder), VectorIndex(*self.vectors(embedder)))
+        return self._index[1].search(q, k)
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS identities (
@@ -27,21 +154,15 @@ CREATE TABLE IF NOT EXISTS embeddings (
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS embeddings_identity ON embeddings(identity_id);
+CREATE TABLE IF NOT EXISTS gallery_version (one INTEGER PRIMARY KEY CHECK (one = 1), version INTEGER NOT NULL);
 """
 
 
-class GalleryError(MarginliveError):
-    exit_code = 7
-    http_status = 409
+class Gallery(GalleryBase):
+    """The gallery in a SQLite file."""
 
-
-def default_gallery_path() -> Path:
-    return Path(os.environ.get("MARGINLIVE_GALLERY", ".marginlive/gallery.db"))
-
-
-class Gallery:
     def __init__(self, path: str | os.PathLike | None = None, timeout: float = 5.0):
-        self.path = Path(path) if path is not None else default_gallery_path()
+        self.path = Path(path if path is not None else default_gallery_path())
         if self.path.exists() and not self.path.is_file():
             raise GalleryError(f"{self.path}: not a file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,6 +173,8 @@ class Gallery:
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
+            if not self.db.execute("SELECT 1 FROM gallery_version").fetchone():   # reads need no write lock
+                self.db.execute("INSERT OR IGNORE INTO gallery_version VALUES (1, 0)")
         except sqlite3.DatabaseError as e:
             raise self._error(e) from None
 
@@ -66,76 +189,31 @@ class Gallery:
     def close(self):
         self.db.close()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def add(self, name: str, vectors: list[np.ndarray], embedder: str, sources: list[str] | None = None) -> int:
-        """Add embeddings to ``name`` (created if new) in one transaction. Returns the count."""
-        name = name.strip()
-        if not name or len(name) > 200 or any(c in name for c in "\n\r\t"):
-            raise InputError("an identity name must be 1-200 printable characters")
-        if not vectors:
-            raise InputError("no embedding to enrol")
-        sources = sources or [""] * len(vectors)
-        now = time.time()
+    def _run(self, sql: str, args: tuple = ()) -> list:
         try:
-            with self._tx():
-                self.db.execute("INSERT OR IGNORE INTO identities(name, created) VALUES (?, ?)", (name, now))
-                (iid,) = self.db.execute("SELECT id FROM identities WHERE name = ?", (name,)).fetchone()
-                self.db.executemany(
-                    "INSERT INTO embeddings(identity_id, embedder, vector, source, created) VALUES (?,?,?,?,?)",
-                    [(iid, embedder, np.asarray(v, np.float32).tobytes(), s, now) for v, s in zip(vectors, sources)])
+            return self.db.execute(sql, args).fetchall()
         except sqlite3.Error as e:
             raise self._error(e) from None
-        return len(vectors)
-
-    def remove(self, name: str) -> int:
-        try:
-            with self._tx():
-                row = self.db.execute("SELECT id FROM identities WHERE name = ?", (name,)).fetchone()
-                if row is None:
-                    raise GalleryError(f"no identity named {name!r}")
-                n = self.db.execute("SELECT COUNT(*) FROM embeddings WHERE identity_id = ?", row).fetchone()[0]
-                self.db.execute("DELETE FROM identities WHERE id = ?", row)
-        except sqlite3.Error as e:
-            raise self._error(e) from None
-        return n
-
-    def list(self) -> list[dict]:
-        try:
-            rows = self.db.execute(
-                "SELECT i.name, COUNT(e.id), i.created FROM identities i LEFT JOIN embeddings e "
-                "ON e.identity_id = i.id GROUP BY i.id ORDER BY i.name").fetchall()
-        except sqlite3.Error as e:
-            raise self._error(e) from None
-        return [{"name": n, "embeddings": c, "created": t} for n, c, t in rows]
-
-    def vectors(self, embedder: str, name: str | None = None) -> tuple[list[str], np.ndarray]:
-        q = ("SELECT i.name, e.vector FROM embeddings e JOIN identities i ON i.id = e.identity_id "
-             "WHERE e.embedder = ?")
-        args: tuple = (embedder,)
-        if name is not None:
-            q += " AND i.name = ?"
-            args += (name,)
-        try:
-            rows = self.db.execute(q, args).fetchall()
-        except sqlite3.Error as e:
-            raise self._error(e) from None
-        if not rows:
-            return [], np.zeros((0, 0), np.float32)
-        return [r[0] for r in rows], np.stack([np.frombuffer(r[1], np.float32) for r in rows])
 
     def _tx(self):
-        db = self.db
+        gallery = self
 
         class _Tx:
             def __enter__(self_):
-                db.execute("BEGIN IMMEDIATE")
+                try:
+                    gallery.db.execute("BEGIN IMMEDIATE")
+                except sqlite3.Error as e:
+                    raise gallery._error(e) from None
+                return gallery.db.cursor()
 
             def __exit__(self_, et, ev, tb):
-                db.execute("COMMIT" if et is None else "ROLLBACK")
+                try:
+                    gallery.db.execute("COMMIT" if et is None else "ROLLBACK")
+                except sqlite3.Error as e:
+                    if gallery.db.in_transaction:
+                        gallery.db.execute("ROLLBACK")
+                    raise gallery._error(e) from None
+                if isinstance(ev, sqlite3.Error):
+                    raise gallery._error(ev) from None
                 return False
         return _Tx()

@@ -14,8 +14,8 @@ import numpy as np
 
 from ..errors import InputError, NoFaceError
 from ..types import FaceBox, FaceResult
-from .embed import DlibEmbedder, distance
-from .gallery import Gallery, GalleryError
+from .embed import DlibEmbedder
+from .gallery import GalleryBase, GalleryError, open_gallery
 
 DEFAULT_THRESHOLD = 0.42
 
@@ -33,8 +33,9 @@ class Decision:
 
 
 class Recognizer:
-    def __init__(self, gallery: str | Gallery | None = None, embedder=None, threshold: float = DEFAULT_THRESHOLD):
-        self.gallery = gallery if isinstance(gallery, Gallery) else Gallery(gallery)
+    def __init__(self, gallery=None, embedder=None, threshold: float = DEFAULT_THRESHOLD):
+        """``gallery``: a gallery object, a SQLite path or a postgresql:// URL (default: the SQLite default)."""
+        self.gallery = gallery if isinstance(gallery, GalleryBase) else open_gallery(gallery)
         self.embedder = embedder or DlibEmbedder()
         self.threshold = threshold
 
@@ -52,16 +53,13 @@ class Recognizer:
         nearest enrolled embedding; the nearest identity is accepted at or below the threshold.
         ``name``: only that identity is considered (1:1). Other ways to combine were measured
         (docs/identity_sessions.md): the mean of per-frame distances missed more people."""
-        names, gallery = self.gallery.vectors(self.embedder.name, name)
-        if not names or not vecs:
+        if not vecs:
+            return Decision(None, None, None, None, 0)
+        hits = self.gallery.search(self.embedder.name, np.mean(vecs, axis=0), name, k=2)
+        if not hits:
             return Decision(None, None, None, None, len(vecs))
-        d = distance(gallery, np.mean(vecs, axis=0))                     # (enrolled,)
-        names = np.asarray(names)
-        per = {n: float(d[names == n].min()) for n in set(names.tolist())}
-        ranked = sorted(per, key=per.get)
-        top = ranked[0]
-        margin = per[ranked[1]] - per[top] if len(ranked) > 1 else None
-        return Decision(top if per[top] <= self.threshold else None, top, per[top], margin, len(vecs))
+        (top, d), margin = hits[0], (hits[1][1] - hits[0][1] if len(hits) > 1 else None)
+        return Decision(top if d <= self.threshold else None, top, d, margin, len(vecs))
 
     def identify_faces(self, faces: list[tuple[np.ndarray, FaceResult | FaceBox]], name: str | None = None) -> Decision:
         """``decide`` on the embeddings of (frame, face) pairs, e.g. a session's best frames."""

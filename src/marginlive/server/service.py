@@ -94,11 +94,14 @@ class Service:
     # ------------------------------------------------------------------ liveness and identity
     def _open_gallery(self) -> int:
         """Open an existing gallery at start, so a corrupt file stops the server with its reason
-        instead of failing every session later. Returns the number of identities (0: none)."""
-        if self.cfg.gallery is None or not Path(self.cfg.gallery).exists():
+        instead of failing every session later. Returns the number of identities (0: none).
+        A PostgreSQL gallery (``postgresql://``) is opened (and its schema made) at start."""
+        from ..identity.gallery import open_gallery
+        g = self.cfg.gallery
+        if g is None or (not str(g).startswith(("postgresql://", "postgres://")) and not Path(g).exists()):
             return 0
-        from ..identity.gallery import Gallery
-        return len(Gallery(self.cfg.gallery).list())
+        with open_gallery(g) as gallery:
+            return len(gallery.list())
 
     def recognizer(self):
         if self._recognizer is None:

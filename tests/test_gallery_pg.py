@@ -1,0 +1,106 @@
+"""The gallery in PostgreSQL (identity/pg_gallery.py), the same behaviour as the SQLite one: a real
+PostgreSQL (Debian's package) in a temporary directory on a free loopback port, started and stopped
+here; the tests skip with a reason where it is not installed."""
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+
+import numpy as np
+import pytest
+
+from marginlive.errors import InputError
+from marginlive.identity.gallery import GalleryError, VectorIndex, open_gallery
+
+
+def vec(seed):
+    return np.random.default_rng(seed).normal(size=128).astype(np.float32)
+
+
+def _as_postgres(cmd):
+    """Run a PostgreSQL tool as the postgres user when we are root (initdb refuses root)."""
+    return (["runuser", "-u", "postgres", "--"] + cmd) if os.geteuid() == 0 else cmd
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not bins:
+        pytest.skip("PostgreSQL is not installed (make test installs Debian's postgresql as root)")
+    bindir = os.path.dirname(bins[-1])
+    d = tempfile.mkdtemp(prefix="marginlive-pg-")
+    os.chmod(d, 0o777)
+    if os.geteuid() == 0:
+        shutil.chown(d, "postgres")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = os.path.join(d, "data")
+    run = lambda *c: subprocess.run(_as_postgres(list(c)), check=True, capture_output=True, timeout=120)  # noqa: E731
+    run(f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "marginlive")
+    run(f"{bindir}/pg_ctl", "-D", data, "-w", "-l", os.path.join(d, "log"), "-o",
+        f"-p {port} -k {d} -c listen_addresses=127.0.0.1", "start")
+    try:
+        yield f"postgresql://marginlive@127.0.0.1:{port}/postgres"
+    finally:
+        run(f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop")
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def pg(pg_url):
+    with open_gallery(pg_url) as g:
+        for r in g.list():
+            g.remove(r["name"])
+        yield g
+
+
+def test_same_operations_as_sqlite(pg):
+    assert pg.add("alice", [vec(1), vec(2)], "e") == 2
+    pg.add("alice", [vec(3)], "e")
+    pg.add("bob", [vec(4)], "e")
+    assert [(r["name"], r["embeddings"]) for r in pg.list()] == [("alice", 3), ("bob", 1)]
+    names, vecs = pg.vectors("e")
+    assert names == ["alice", "alice", "alice", "bob"] and np.allclose(vecs[0], vec(1))
+    assert pg.search("e", vec(4) + 0.01)[0][0] == "bob"
+    assert pg.search("e", vec(4), name="alice")[0][0] == "alice"
+    assert pg.remove("alice") == 3 and [r["name"] for r in pg.list()] == ["bob"]
+    with pytest.raises(GalleryError, match="no identity named 'carol'"):
+        pg.remove("carol")
+    with pytest.raises(InputError):
+        pg.add("  ", [vec(1)], "e")
+
+
+def test_a_failed_add_leaves_nothing(pg):
+    pg.add("alice", [vec(1)], "e")
+    with pytest.raises(Exception):
+        pg.add("bob", [vec(2), "not a vector"], "e")
+    assert [r["name"] for r in pg.list()] == ["alice"]
+
+
+def test_another_replica_sees_an_enrolment_at_its_next_search(pg, pg_url):
+    pg.add("alice", [vec(1)], "e")
+    with open_gallery(pg_url) as other:
+        assert [h[0] for h in other.search("e", vec(1))] == ["alice"]
+        pg.add("bob", [vec(2)], "e")
+        assert other.search("e", vec(2))[0] == ("bob", pytest.approx(0.0, abs=1e-5))
+        pg.remove("bob")
+        assert [h[0] for h in other.search("e", vec(2))] == ["alice"]
+
+
+def test_an_unreachable_database_is_a_clear_error():
+    with pytest.raises(GalleryError, match="cannot use this PostgreSQL gallery"):
+        open_gallery("postgresql://nobody:secret@127.0.0.1:1/none", timeout=1)
+
+
+def test_index_search_matches_brute_force():
+    rng = np.random.default_rng(0)
+    names = [f"p{i % 50}" for i in range(200)]
+    vecs = rng.normal(size=(200, 128)).astype(np.float32)
+    q = rng.normal(size=128).astype(np.float32)
+    d = np.linalg.norm(vecs - q, axis=1)
+    want = sorted({n: min(d[i] for i in range(200) if names[i] == n) for n in set(names)}.items(), key=lambda x: x[1])[:3]
+    got = VectorIndex(names, vecs).search(q, 3)
+    assert [g[0] for g in got] == [w[0] for w in want] and np.allclose([g[1] for g in got], [w[1] for w in want])

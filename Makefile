@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup system test test-fast run detect bench model clean
+.PHONY: setup system test test-fast run detect bench model model-fast clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,15 +17,17 @@ $(STAMP): pyproject.toml requirements.lock
 setup: $(STAMP)
 
 # Debian packages the tests start for real: headless Chromium + ChromeDriver (the web page's
-# browser test) and redis-server (replicas sharing state). Tests skip with a reason without them.
+# browser test), redis-server (replicas sharing state) and PostgreSQL (the shared gallery).
+# Tests skip with a reason without them.
 system:
 	@if ! command -v chromedriver >/dev/null 2>&1 || ! (command -v chromium || command -v chromium-browser) >/dev/null 2>&1 \
-	    || ! command -v redis-server >/dev/null 2>&1; then \
+	    || ! command -v redis-server >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing chromium, chromium-driver, redis-server (apt)"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver redis-server >/dev/null) \
-	      || echo "warning: the packages could not be installed; the browser and replica tests will skip"; \
-	  else echo "note: chromium/chromedriver/redis-server missing and not root: their tests will skip"; fi; \
+	    echo "installing chromium, chromium-driver, redis-server, postgresql (apt)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+	      redis-server postgresql >/dev/null) \
+	      || echo "warning: the packages could not be installed; the browser, replica and PostgreSQL tests will skip"; \
+	  else echo "note: chromium/chromedriver/redis-server/postgresql missing and not root: their tests will skip"; fi; \
 	fi
 
 test: setup system
@@ -50,6 +52,11 @@ model: setup
 	$(BIN)/marginlive collect --out .marginlive/dataset --manifest $(SHARED)/webcam-replay/manifest.csv \
 	  --manifest $(SHARED)/nuaa-print/manifest.csv --manifest $(SHARED)/celeba-spoof-sample/manifest.csv
 	$(BIN)/marginlive train .marginlive/dataset --recipe default --out $(MODEL_OUT)
+
+# The fast model: one network taught by the default model (training/distil.py): about 25 minutes.
+model-fast: model
+	$(BIN)/marginlive distil .marginlive/dataset --sources $(SHARED) --teacher $(MODEL_OUT) \
+	  --out src/marginlive/weights/marginlive-fast.onnx
 
 bench: setup
 	$(BIN)/python benchmarks/bench_pipeline.py

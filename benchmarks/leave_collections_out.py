@@ -14,7 +14,7 @@ attack frames and APCER (attacks at or above it), the worst collection for each,
 model was trained on it (a trained-on collection's figures are not an estimate of anything).
 Writes docs/collections.json, docs/collections.md and the accuracy table of the README and the model card.
 
-Run: .venv/bin/python benchmarks/leave_collections_out.py [--previous OLD.onnx]
+Run: .venv/bin/python benchmarks/leave_collections_out.py [--also marginlive-fast=FAST.onnx] [--previous OLD.onnx]
 """
 import argparse
 import csv
@@ -177,11 +177,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default=None, help="the model to measure (default: the shipped one)")
     ap.add_argument("--previous", default=None, help="an earlier marginlive model to score beside it")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=MODEL.onnx",
+                    help="another model trained on the same data to score beside it (repeatable)")
     a = ap.parse_args()
     from marginlive.detect import create_detector
     from marginlive.evaluation.shifts import PersonCutout
     from marginlive.liveness.runtime import default_model_path
     models = [Marginlive(a.model or default_model_path(), "marginlive-default")]
+    for spec in a.also:
+        name, _, path = spec.partition("=")
+        models.append(Marginlive(path, name))
     if a.previous:
         models.append(Marginlive(a.previous, "previous default"))
     models.append(SilentFacePair())

@@ -89,3 +89,17 @@ def test_multiscale_model_equals_its_branches_on_training_crops(tmp_path):
     assert np.allclose(got, want, atol=2e-3)
     with pytest.raises(ValueError):
         MultiScale({1.5: build("livenessnet")})
+
+
+def test_shipped_models_by_name(monkeypatch):
+    """--model default|accurate|fast name the shipped models; $MARGINLIVE_MODEL may name one too."""
+    from marginlive.errors import ModelError
+    from marginlive.liveness.runtime import LivenessModel
+    fast = LivenessModel("fast")
+    assert fast.name == "marginlive-fast" and (fast.size, fast.margin) == (64, 4.0)
+    assert fast.meta["training"]["distilled_from"] == "marginlive-default"
+    assert LivenessModel("default").name == LivenessModel("accurate").name == "marginlive-default"
+    monkeypatch.setenv("MARGINLIVE_MODEL", "fast")
+    assert LivenessModel().name == "marginlive-fast"
+    with pytest.raises(ModelError, match="no such model file"):
+        LivenessModel("quick")

@@ -18,7 +18,7 @@ def command(name, help):
 
 
 def _add_model_args(p, detector=True):
-    p.add_argument("--model", help="liveness model file (.onnx); default: the shipped model")
+    p.add_argument("--model", help="liveness model: default (the fused model), fast (one distilled network) or a .onnx file")
     if detector:
         p.add_argument("--detector", default="mediapipe", choices=["mediapipe", "mediapipe-full", "caffe-ssd"],
                        help="face detector (default: mediapipe BlazeFace short range)")
@@ -111,8 +111,8 @@ def _distil_args(p):
     p.add_argument("--sources", required=True, help="the folder holding each manifest's dataset folder "
                                                      "(../shared/data): the teacher scores the source frames")
     p.add_argument("--teacher", help="the teaching model (default: the shipped one)")
-    p.add_argument("--copies", type=int, default=3, help="altered frames per source frame, each scored by the teacher")
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--copies", type=int, default=2, help="altered frames per source frame, each scored by the teacher")
+    p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--size", type=int, default=64, help="the student's input: the 4x context at this many px")
     p.add_argument("--arch", default="minires", help="the student's architecture")
     p.add_argument("--out", required=True, help="model file to write (.onnx)")
@@ -187,7 +187,7 @@ def _auth_args(p):
     p.add_argument("--actions", nargs="+", help="restrict the random pool to these action names")
     p.add_argument("--mirrored", action="store_true", help="frames are selfie-mirrored (left/right swapped): the "
                    "challenge's left and right follow the picture, and liveness scores each face unmirrored")
-    p.add_argument("--gallery", help="SQLite gallery: the user must also be recognised")
+    p.add_argument("--gallery", help="gallery (SQLite file or postgresql:// URL): the user must also be recognised")
     p.add_argument("--save", help="write the annotated session video here")
     p.add_argument("--show", action="store_true", help="show the session in a window")
     p.add_argument("--json", action="store_true", help="JSON lines: each state change, then the verdict and log")
@@ -201,7 +201,7 @@ def cmd_authenticate(a):
 
 # -------------------------------------------------------------------------------- identity
 def _gallery_arg(p):
-    p.add_argument("--gallery", help="SQLite gallery file (default: $MARGINLIVE_GALLERY or .marginlive/gallery.db)")
+    p.add_argument("--gallery", help="SQLite gallery file or postgresql:// URL (default: $MARGINLIVE_GALLERY or .marginlive/gallery.db)")
 
 
 def _detector_args(p):
@@ -263,8 +263,8 @@ def cmd_verify(a):
 def _serve_args(p):
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--model", help="liveness model (default: the shipped one)")
-    p.add_argument("--gallery", help="SQLite gallery (default: $MARGINLIVE_GALLERY or .marginlive/gallery.db)")
+    p.add_argument("--model", help="liveness model: default, fast or a .onnx file")
+    p.add_argument("--gallery", help="SQLite gallery file or postgresql://USER@HOST:PORT/DB (default: $MARGINLIVE_GALLERY or .marginlive/gallery.db)")
     p.add_argument("--admin-token", help="token for the enrolment endpoints (default: $MARGINLIVE_ADMIN_TOKEN, "
                                          "else a random one printed at start)")
     p.add_argument("--challenges", type=int, default=2)

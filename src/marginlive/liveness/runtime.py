@@ -37,13 +37,24 @@ FORMAT = 1
 REQUIRED = ("input_size", "margin", "threshold", "labels")
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "weights" / "marginlive-default.onnx"   # in the package
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights"   # in the package
+DEFAULT_MODEL = WEIGHTS / "marginlive-default.onnx"
+# the shipped models by name (--model NAME): the fused model, and one network distilled from it
+NAMED_MODELS = {"default": DEFAULT_MODEL, "accurate": DEFAULT_MODEL, "fast": WEIGHTS / "marginlive-fast.onnx"}
+
+
+def model_path(spec: str | os.PathLike | None = None) -> Path:
+    """A model file from ``spec``: a shipped model's name (``NAMED_MODELS``), a path, or None for
+    $MARGINLIVE_MODEL (itself a name or a path) or else the default model."""
+    spec = os.environ.get("MARGINLIVE_MODEL") if spec is None else spec
+    if spec is None:
+        return DEFAULT_MODEL
+    return NAMED_MODELS.get(str(spec), Path(spec))
 
 
 def default_model_path() -> Path:
-    """$MARGINLIVE_MODEL if set, else the model shipped inside the package (``marginlive/weights``)."""
-    env = os.environ.get("MARGINLIVE_MODEL")
-    return Path(env) if env else DEFAULT_MODEL
+    """$MARGINLIVE_MODEL if set (a name or a path), else the fused model shipped in the package."""
+    return model_path(None)
 
 
 def session_options(threads: int = 1):
@@ -61,7 +72,7 @@ class LivenessModel:
 
     def __init__(self, path: str | os.PathLike | None = None, threads: int = 1):
         import onnxruntime as ort
-        p = Path(path) if path is not None else default_model_path()
+        p = model_path(path)
         if not p.exists():
             hint = " (train one with `marginlive train`, or pass --model)" if path is None else ""
             raise ModelError(f"{p}: no such model file{hint}")

@@ -109,3 +109,50 @@ def test_request_rate_is_shared(always_real_model, tmp_path, fresh):
 def test_an_unreachable_redis_is_a_clear_error(always_real_model, tmp_path):
     with pytest.raises(InputError, match="cannot reach Redis"):
         replica(always_real_model, tmp_path, "redis://127.0.0.1:1/0")
+
+
+def _children(pid: int) -> list[int]:
+    import os
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                if int(open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(p))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def test_serve_with_two_worker_processes_on_one_redis(always_fake_model, tmp_path, fresh, jpegs):
+    import os
+    import sys
+    exe = [sys.executable, "-m", "marginlive", "serve"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "MARGINLIVE_ADMIN_TOKEN": "a", "ORT_DISABLE_TELEMETRY": "1"}
+    r = subprocess.run(exe + ["--workers", "2", "--port", str(port)], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "needs --redis" in r.stderr
+    server = subprocess.Popen(exe + ["--workers", "2", "--redis", fresh, "--port", str(port), "--model", str(always_fake_model),
+                                     "--gallery", str(tmp_path / "g.db"), "--challenges", "1"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        workers = [c for c in _children(server.pid) if "spawn_main" in open(f"/proc/{c}/cmdline").read()]
+        assert len(workers) == 2
+        addr = f"127.0.0.1:{port}"
+        tokens = []
+        for _ in range(4):      # connections land on either process; every one shares the state
+            sid = httpx.post(f"http://{addr}/v1/sessions").json()["session_id"]
+            tokens.append(verdict(addr, sid, jpegs)["verdict"])
+        codes = [httpx.post(f"http://{addr}/v1/verdicts/verify", json={"token": t}).status_code for t in tokens * 2]
+        assert codes == [200] * 4 + [409] * 4
+    finally:
+        server.terminate()
+        server.wait(20)

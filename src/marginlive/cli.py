@@ -269,7 +269,8 @@ def _serve_args(p):
                                          "else a random one printed at start)")
     p.add_argument("--challenges", type=int, default=2)
     p.add_argument("--challenge-timeout", type=float, default=8.0)
-    p.add_argument("--workers", type=int, default=2, help="frames processed at once")
+    p.add_argument("--frame-threads", type=int, default=2, help="frames decoded and scored at once per process")
+    p.add_argument("--workers", type=int, default=1, help="server processes on this machine (more than 1 needs --redis)")
     p.add_argument("--rate", type=float, default=5.0, help="requests per second per client (liveness, sessions)")
     p.add_argument("--burst", type=int, default=30, help="request burst per client")
     p.add_argument("--max-failures", type=int, default=5,

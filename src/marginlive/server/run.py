@@ -1,7 +1,9 @@
-"""`marginlive serve`."""
+"""`marginlive serve`: one process, or ``--workers N`` processes on one port sharing Redis."""
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
+import json
 import os
 import secrets
 import sys
@@ -10,6 +12,8 @@ from ..challenge.session import SessionConfig
 from ..errors import InputError
 from ..identity.gallery import default_gallery_path
 from .app import ServerConfig, create_app
+
+ENV_CONFIG = "MARGINLIVE_SERVE_CONFIG"   # the settings handed to each worker process
 
 
 def _loopback(host: str) -> bool:
@@ -23,36 +27,64 @@ def _loopback(host: str) -> bool:
 
 def config_from_args(a) -> ServerConfig:
     """The server's settings from the command line and the MARGINLIVE_* environment."""
-    if a.workers < 1 or a.max_sessions < 1 or a.max_sessions_per_client < 1:
-        raise InputError("--workers, --max-sessions and --max-sessions-per-client must be at least 1")
+    if min(a.workers, a.frame_threads, a.max_sessions, a.max_sessions_per_client) < 1:
+        raise InputError("--workers, --frame-threads, --max-sessions and --max-sessions-per-client must be at least 1")
+    if a.workers > 1 and not a.redis:
+        raise InputError("--workers above 1 needs --redis URL: the processes share sessions, limits and verdicts there")
     secret = os.environ.get("MARGINLIVE_SECRET")
     token = a.admin_token or os.environ.get("MARGINLIVE_ADMIN_TOKEN")
     return ServerConfig(model=a.model, gallery=str(a.gallery or default_gallery_path()),
                         secret=secret.encode() if secret else secrets.token_bytes(32),
-                        admin_token=token or secrets.token_urlsafe(24), workers=a.workers,
+                        admin_token=token or secrets.token_urlsafe(24), frame_threads=a.frame_threads,
                         rate_per_s=a.rate, burst=a.burst, max_failures=a.max_failures,
                         max_sessions=a.max_sessions, max_sessions_per_client=a.max_sessions_per_client,
                         allowed_origins=tuple(a.allow_origin), redis=a.redis,
                         session=SessionConfig(n_challenges=a.challenges, challenge_timeout_s=a.challenge_timeout))
 
 
-def uvicorn_config(app, cfg: ServerConfig, host: str, port: int, trusted_proxies=()):
-    """uvicorn's settings for the app: forwarded headers believed only from ``trusted_proxies``
-    (uvicorn would otherwise believe any loopback peer), idle keep-alive connections closed after
-    5 s, at most 4 connections per allowed session (503 beyond), frames capped by the socket."""
-    import uvicorn
+def config_to_json(cfg: ServerConfig) -> str:
+    d = dataclasses.asdict(cfg)
+    d["secret"] = cfg.secret.hex()
+    return json.dumps(d)
+
+
+def config_from_json(text: str) -> ServerConfig:
+    d = json.loads(text)
+    s = d.pop("session")
+    s["actions"] = tuple(s["actions"]) if s.get("actions") is not None else None
+    return ServerConfig(**{**d, "secret": bytes.fromhex(d["secret"]), "allowed_origins": tuple(d["allowed_origins"]),
+                           "session": SessionConfig(**s)})
+
+
+def app_from_env():
+    """The app of one worker process (uvicorn's factory), from the settings its parent put in the
+    environment: every worker signs with the same secret and shares the same Redis."""
+    return create_app(config_from_json(os.environ[ENV_CONFIG]))
+
+
+def uvicorn_options(cfg: ServerConfig, trusted_proxies=()) -> dict:
+    """uvicorn's settings: forwarded headers believed only from ``trusted_proxies`` (uvicorn would
+    otherwise believe any loopback peer), idle keep-alive connections closed after 5 s, at most 4
+    connections per allowed session (503 beyond), frames capped by the socket."""
     trusted = list(trusted_proxies)
-    return uvicorn.Config(app, host=host, port=port, log_level="warning", ws_max_size=cfg.max_frame_bytes + 1024,
-                          proxy_headers=bool(trusted), forwarded_allow_ips=",".join(trusted) if trusted else "",
-                          timeout_keep_alive=5, limit_concurrency=4 * cfg.max_sessions + 64, server_header=False)
+    return dict(log_level="warning", ws_max_size=cfg.max_frame_bytes + 1024, proxy_headers=bool(trusted),
+                forwarded_allow_ips=",".join(trusted) if trusted else "", timeout_keep_alive=5,
+                limit_concurrency=4 * cfg.max_sessions + 64, server_header=False)
+
+
+def uvicorn_config(app, cfg: ServerConfig, host: str, port: int, trusted_proxies=()):
+    """uvicorn's ``Config`` for one process serving ``app``."""
+    import uvicorn
+    return uvicorn.Config(app, host=host, port=port, **uvicorn_options(cfg, trusted_proxies))
 
 
 def run_serve(a) -> int:
     import uvicorn
     cfg = config_from_args(a)
-    app = create_app(cfg)      # a bad model or a corrupt gallery stops here, with its reason
+    app = create_app(cfg)      # a bad model, gallery or Redis stops here, with its reason
     say = lambda m: print(f"marginlive: {m}")  # noqa: E731
-    say(f"serving on http://{a.host}:{a.port}/  (open it in a browser with a webcam)")
+    say(f"serving on http://{a.host}:{a.port}/  (open it in a browser with a webcam)"
+        + (f" with {a.workers} worker processes" if a.workers > 1 else ""))
     say(f"model {app.state.ml.model.name}, gallery {cfg.gallery} ({app.state.ml.gallery_size} identities)")
     if not _loopback(a.host):
         say(f"warning: listening on {a.host}: browsers give the page the camera only on localhost or over "
@@ -62,5 +94,12 @@ def run_serve(a) -> int:
     if not os.environ.get("MARGINLIVE_SECRET"):
         say("verdicts are signed with a per-process secret (set MARGINLIVE_SECRET to share it)")
     sys.stdout.flush()
-    uvicorn.Server(uvicorn_config(app, cfg, a.host, a.port, a.trusted_proxy)).run()
+    if a.workers == 1:
+        uvicorn.Server(uvicorn_config(app, cfg, a.host, a.port, a.trusted_proxy)).run()
+        return 0
+    app.state.ml.close()
+    del app                    # each worker builds its own
+    os.environ[ENV_CONFIG] = config_to_json(cfg)
+    uvicorn.run("marginlive.server.run:app_from_env", factory=True, workers=a.workers, host=a.host, port=a.port,
+                **uvicorn_options(cfg, a.trusted_proxy))
     return 0

@@ -60,7 +60,7 @@ class ServerConfig:
     max_failures: int = 5                  # rejected sessions per client / claimed identity per window
     failure_window_s: float = 600.0
     verdict_ttl_s: float = 300.0
-    workers: int = 2                       # frames processed at once (CPU cores)
+    frame_threads: int = 2                 # frames decoded and scored at once per process (CPU cores)
     max_bad_frames: int = 10
     allowed_origins: tuple[str, ...] = ()  # page origins besides the server's own
     redis: str | None = None               # redis://HOST:PORT/DB: state shared by replicas (else in memory)
@@ -78,9 +78,9 @@ class Service:
             self.store = RedisStore(cfg.redis)
         else:
             self.store = MemoryStore()
-        self.limiter = anyio.CapacityLimiter(cfg.workers)   # frames decoded and scored at once
-        self.detectors = GraphPool(lambda: create_detector("mediapipe"), cfg.workers)
-        self.landmarkers = GraphPool(lambda: Landmarker(static=True), cfg.workers)
+        self.limiter = anyio.CapacityLimiter(cfg.frame_threads)   # frames decoded and scored at once
+        self.detectors = GraphPool(lambda: create_detector("mediapipe"), cfg.frame_threads)
+        self.landmarkers = GraphPool(lambda: Landmarker(static=True), cfg.frame_threads)
         self.liveness = LivenessDetector(model=model, detector=PooledDetector(self.detectors, "mediapipe"))
         self.landmarker = PooledLandmarker(self.landmarkers)
         self._recognizer = None

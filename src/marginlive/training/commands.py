@@ -122,6 +122,9 @@ def run_train(a) -> int:
     else:
         tr, va = np.arange(len(ds)), None
     r = train(ds, cfg, tr, va, show_progress=not a.quiet, log=lambda m: print(m, file=sys.stderr))
+    from .distributed import process_group
+    if not process_group().main:     # under torchrun the other processes trained the same weights
+        return 0
     which = getattr(a, "texture_branches", "shipped")
     model, branches = _with_texture(ds, tr, r.net, cfg.margin, texture, which) if texture else (None, [])
     if va is not None:

@@ -14,6 +14,7 @@ from ..errors import DatasetError
 from ..liveness.model import build
 from .augment import AugmentConfig, affine_batch, photometric
 from .dataset import Dataset
+from .distributed import process_group
 
 
 @dataclass
@@ -94,11 +95,14 @@ def train(ds: Dataset, cfg: TrainConfig, train_idx=None, val_idx=None, show_prog
     tr.check_trainable()
     aug = cfg.augment()
     dev = resolve_device(cfg.device)
-    torch.set_num_threads(cfg.threads)
+    group = process_group(dev.type)
+    dev = group.device(dev)
+    torch.set_num_threads(max(1, cfg.threads // group.world))   # the processes share the cores
     seed_all(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)  # the batch order (and, on the CPU, augmentation)
     aug_gen = gen if dev.type == "cpu" else torch.Generator(device=dev).manual_seed(cfg.seed)
     net = build(cfg.arch, cfg.size).to(dev, memory_format=torch.channels_last)  # ~20% faster on CPU
+    cells = group.wrap(_Cells(net))      # every process trains the same weights (DDP under torchrun)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     wide_np, frac = tr.wide(cfg.margin, size=2 * cfg.size)
@@ -126,13 +130,13 @@ def train(ds: Dataset, cfg: TrainConfig, train_idx=None, val_idx=None, show_prog
         bar = progress(batches, total=len(batches), desc=f"epoch {epoch}/{cfg.epochs}", unit="batch",
                        disable=not show_progress)
         for i in bar:
-            idx = perm[i:i + cfg.batch]
+            idx = perm[i:i + cfg.batch][group.rank::group.world]   # this process's share of the batch
             if len(idx) < 2:  # batch norm needs two samples
                 continue
             idx = idx.to(dev)
             xb = affine_batch(wide[idx].float().div_(255.0), cfg.size, frac, aug, aug_gen)
             xb = photometric(xb, aug, aug_gen)
-            logit, loss_each = _logits_and_loss(net, xb.contiguous(memory_format=torch.channels_last), y[idx])
+            logit, loss_each = _logits_and_loss(cells, xb.contiguous(memory_format=torch.channels_last), y[idx])
             loss = (loss_each * w[idx]).sum() / w[idx].sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -164,13 +168,22 @@ def train(ds: Dataset, cfg: TrainConfig, train_idx=None, val_idx=None, show_prog
     return res
 
 
-def _logits_and_loss(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor):
-    """(image logits, per-image loss). A net with ``maps`` (pixel-wise supervision) is trained on
-    every cell of its map, each with the image's label; its image logit is the map's mean."""
-    if not hasattr(net, "maps"):
-        logit = net(x)
-        return logit, F.binary_cross_entropy_with_logits(logit, y, reduction="none")
-    m = net.maps(x).flatten(1)
+class _Cells(torch.nn.Module):
+    """The net's training output, (N, cells) logits: one per image, or every cell of the map of a
+    net with ``maps`` (pixel-wise supervision). One module, so that DDP syncs whichever it is."""
+
+    def __init__(self, net: torch.nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net.maps(x).flatten(1) if hasattr(self.net, "maps") else self.net(x)[:, None]
+
+
+def _logits_and_loss(cells: torch.nn.Module, x: torch.Tensor, y: torch.Tensor):
+    """(image logits, per-image loss): every cell is trained with the image's label (or soft
+    target); the image logit is the cells' mean."""
+    m = cells(x)
     loss = F.binary_cross_entropy_with_logits(m, y[:, None].expand_as(m), reduction="none").mean(1)
     return m.mean(1), loss
 

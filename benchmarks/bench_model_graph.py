@@ -26,7 +26,7 @@ from common import DOCS, machine, save_json, write_section
 def _formulations():
     import torch
     import torch.nn.functional as F
-    from marginlive.liveness.model import ColourTexture
+    from marginlive.liveness.texture import ColourTexture
 
     class Convolutions(ColourTexture):
         """YCrCb by 1x1 convolutions; neighbour - centre by one grouped 3x3 convolution; clip to a
@@ -111,7 +111,7 @@ def branch_profile(model_path, x, tmp):
 def main():
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     import torch
-    from marginlive.liveness.model import context_tensor
+    from marginlive.liveness.views import context_tensor
     from marginlive.liveness.runtime import LivenessModel, default_model_path
 
     model = LivenessModel()

@@ -41,7 +41,7 @@ def outside_scores(base, hists, spec, contexts) -> dict:
 def load_saved(path: Path):
     """(network in eval mode, its training config) of a file written by --save-final."""
     import torch
-    from marginlive.liveness.model import build
+    from marginlive.liveness.networks import build
     d = torch.load(path)
     net = build(d["config"]["arch"], d["config"]["size"])
     net.load_state_dict(d["state"])

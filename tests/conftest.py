@@ -21,7 +21,7 @@ def need_shared(*parts) -> Path:
 def tiny_model(tmp_path_factory) -> Path:
     """An untrained LivenessNet exported as a real marginlive model file (seeded)."""
     torch = pytest.importorskip("torch")
-    from marginlive.liveness.model import build
+    from marginlive.liveness.networks import build
     from marginlive.training.export import export_onnx
     torch.manual_seed(0)
     net = build("livenessnet").eval()

@@ -10,7 +10,7 @@ F = torch.nn.functional
 
 
 def test_central_difference_conv_is_the_papers_formula_and_one_plain_convolution():
-    from marginlive.liveness.model import CDConv2d
+    from marginlive.liveness.networks import CDConv2d
     torch.manual_seed(0)
     x = torch.rand(2, 3, 20, 20)
     for stride in (1, 2):
@@ -28,7 +28,7 @@ def test_central_difference_conv_is_the_papers_formula_and_one_plain_convolution
 
 
 def test_cdcnet_scores_an_image_by_the_mean_of_its_cell_map():
-    from marginlive.liveness.model import build, plain_convolutions
+    from marginlive.liveness.networks import build, plain_convolutions
     torch.manual_seed(0)
     for size in (64, 128):
         net = build("cdcnet", size).eval()
@@ -82,7 +82,8 @@ def test_pixel_wise_training_learns_a_local_texture_cue():
 
 def test_cdcnet_branch_exports_as_plain_convolutions(tmp_path):
     import onnx
-    from marginlive.liveness.model import MultiScale, build
+    from marginlive.liveness.fusion import MultiScale
+    from marginlive.liveness.networks import build
     from marginlive.liveness.runtime import LivenessModel
     from marginlive.margin import crop_from_context
     from marginlive.training.export import export_onnx

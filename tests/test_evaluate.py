@@ -93,7 +93,7 @@ def test_evaluate_a_collected_dataset_and_margin_mismatch(capsys, tmp_path, tiny
     assert main(["evaluate", str(tiny_model), str(d / "manifest.csv")]) == 0
     out = capsys.readouterr().out
     assert "n=" in out and "no-face 0/0" in out
-    from marginlive.liveness.model import build
+    from marginlive.liveness.networks import build
     from marginlive.training.export import export_onnx
     wide = export_onnx(build("livenessnet").eval(), tmp_path / "wide.onnx",
                        {"name": "wide", "input_size": 64, "margin": 5.0, "threshold": 0.5})

@@ -73,7 +73,8 @@ def test_multiscale_model_equals_its_branches_on_training_crops(tmp_path):
     """The fused model cuts each branch's view out of the 4x context inside the graph; on a
     context crop it must give the mean of the branches run on the training-time crops."""
     torch = pytest.importorskip("torch")
-    from marginlive.liveness.model import MultiScale, build
+    from marginlive.liveness.fusion import MultiScale
+    from marginlive.liveness.networks import build
     from marginlive.margin import crop_from_context
     from marginlive.training.export import export_onnx
     from marginlive.training.train import predict_crops

@@ -6,7 +6,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from marginlive.liveness.model import ColourTexture, MultiScale, build, context_tensor, context_view  # noqa: E402
+from marginlive.liveness.fusion import MultiScale  # noqa: E402
+
+from marginlive.liveness.networks import build
+
+from marginlive.liveness.texture import ColourTexture
+
+from marginlive.liveness.views import context_tensor, context_view
 from marginlive.liveness.runtime import LivenessModel  # noqa: E402
 from marginlive.training.texture import fit_texture, texture_histograms  # noqa: E402
 
@@ -186,7 +192,7 @@ def _lpq_reference(levels: np.ndarray, window: int, tolerance: float) -> np.ndar
 
 
 def test_lpq_codes_follow_the_definition():
-    from marginlive.liveness.model import PhaseTexture
+    from marginlive.liveness.texture import PhaseTexture
     rng = np.random.default_rng(6)
     img = cv2.GaussianBlur(rng.integers(0, 256, (1, 24, 24, 3), dtype=np.uint8)[0], (0, 0), 1.0)[None]
     v = context_view(context_tensor(img), 24, 1, 24)
@@ -205,7 +211,7 @@ def test_lpq_codes_follow_the_definition():
 
 def test_lpq_codes_survive_a_blur_that_changes_lbp_codes():
     """LPQ's point: the low-frequency phase of a neighbourhood survives a mild symmetric blur."""
-    from marginlive.liveness.model import PhaseTexture
+    from marginlive.liveness.texture import PhaseTexture
     rng = np.random.default_rng(7)
     img = cv2.GaussianBlur(rng.integers(0, 256, (128, 128, 3), dtype=np.uint8), (0, 0), 2.0)
     soft = cv2.GaussianBlur(img, (0, 0), 0.8)
@@ -308,7 +314,7 @@ def _hog_reference(levels: np.ndarray, black: np.ndarray, cells: int, bins: int,
 
 
 def test_hog_follows_the_definition_and_leaves_the_padding_out():
-    from marginlive.liveness.model import GradientHistogram
+    from marginlive.liveness.texture import GradientHistogram
     rng = np.random.default_rng(9)
     img = cv2.GaussianBlur(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), (0, 0), 1.5)
     img[:, :5] = 0                      # black padding on the left, as where the context overruns the frame
@@ -340,7 +346,7 @@ def _framed(n, rng, bezel):
 
 
 def test_fitted_hog_branch_finds_a_bezel_and_exports(tmp_path):
-    from marginlive.liveness.model import GradientHistogram
+    from marginlive.liveness.texture import GradientHistogram
     from marginlive.training.export import export_onnx
     from marginlive.training.texture import HOG_SIZE, texture_branch, texture_meta
     rng = np.random.default_rng(10)

@@ -48,7 +48,7 @@ def run_recipe(a) -> int:
 
 def run_distil(a) -> int:
     """``distil DATASET --sources DIR --out FILE``: a student taught by the teacher, held-out groups left out."""
-    from ..liveness.model import ARCHS
+    from ..liveness.networks import ARCHS
     from ..liveness.runtime import LivenessModel
     from .distil import DistilConfig, distil, meta, source_rows, teach
     from .export import export_onnx
@@ -89,7 +89,7 @@ def run_train(a) -> int:
         raise DatasetError(f"--size must be a multiple of 8, at least 16, got {a.size}")
     resolve_device(cfg.device)
     cfg.augment()  # validates the name before any work
-    from ..liveness.model import ARCHS
+    from ..liveness.networks import ARCHS
     if cfg.arch not in ARCHS:
         raise DatasetError(f"unknown architecture {cfg.arch!r}; choose one of {', '.join(ARCHS)}")
     if a.margin <= 0 or a.margin > 4:
@@ -98,7 +98,7 @@ def run_train(a) -> int:
     if texture and not 0 < texture < 1:
         raise DatasetError(f"--texture is a fusion weight in (0, 1), got {texture}")
     if texture:
-        from ..liveness.model import view_spec
+        from ..liveness.views import view_spec
         try:
             view_spec(a.margin, cfg.size)
         except ValueError:
@@ -162,7 +162,7 @@ def _with_texture(ds, tr, net, margin: float, weight: float, which: str = "shipp
     """The trained network fused with the hand-crafted branches (``which``: the shipped model's
     set, or the single LBP branch) fitted on the same images; they share ``weight``, the network
     the rest. Returns the model and its branches' metadata."""
-    from ..liveness.model import MultiScale
+    from ..liveness.fusion import MultiScale
     from .texture import fit_texture_branches, texture_meta
     fitted = fit_texture_branches(ds.contexts[tr], ds.labels[tr], which)
     weights = [weight * share for *_, share in fitted] + [1 - weight]

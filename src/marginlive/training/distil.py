@@ -28,7 +28,7 @@ from ..types import FaceBox
 class DistilConfig:
     """Options of ``teach`` and ``distil``.
 
-    arch / size: the student (``liveness.model.ARCHS``) and its input, the 4x context at ``size`` px
+    arch / size: the student (``liveness.networks.ARCHS``) and its input, the 4x context at ``size`` px
     (minires, 64). copies: altered frames per source frame (2). noise_max: largest sensor noise of
     an altered frame, levels (8.0). hard_weight: share of the label in the target, the rest is the
     teacher's P(real) (0.3). epochs, batch, lr, seed: the student's training (20, 64, 2e-3, 0).

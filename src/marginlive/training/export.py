@@ -11,7 +11,7 @@ import torch
 
 from .._util import atomic_path
 from ..errors import ModelError
-from ..liveness.model import Deployable, plain_convolutions
+from ..liveness.networks import Deployable, plain_convolutions
 from ..liveness.runtime import FORMAT, META_KEY, LivenessModel
 
 

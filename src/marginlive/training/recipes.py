@@ -133,7 +133,7 @@ class TextureFit:
 
 def texture_model(recipe: FusionRecipe, branches: list):
     """The fitted texture branches as one ``MultiScale`` over the 4x context (N, 256, 256, 3)."""
-    from ..liveness.model import MultiScale
+    from ..liveness.fusion import MultiScale
     return MultiScale([(TEXTURE_MARGIN, b, v.size) for b, v in zip(branches, recipe.texture)],
                       weights=[v.weight for v in recipe.texture]).eval()
 

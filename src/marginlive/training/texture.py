@@ -12,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..liveness.model import ColourTexture, GradientHistogram, PhaseTexture, context_tensor, context_view, view_spec
+from ..liveness.texture import ColourTexture, GradientHistogram, PhaseTexture
+
+from ..liveness.views import context_tensor, context_view, view_spec
 from .dataset import Dataset, group_kfold
 
 TEXTURE_MARGIN = 4.0      # the whole stored context ...
@@ -38,7 +40,7 @@ FACE_SIZE = 64            # ... at the context's resolution: the LPQ view of the
                           # ACER 1.1% -> 0.6%, replay unchanged)
 LOGIT_LIMIT = 2.0         # each hand-crafted branch's logit clipped to +-2 in the shipped fusion: held out
                           # (replay / NUAA) as unclipped within 0.1 point of ACER, but sensor noise on
-                          # a replay no longer lets the LBP branch outvote the rest (liveness/model.py,
+                          # a replay no longer lets the LBP branch outvote the rest (liveness/texture.py,
                           # bounded_logit)
 
 

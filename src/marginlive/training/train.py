@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from .._util import progress
 from ..errors import DatasetError
-from ..liveness.model import build
+from ..liveness.networks import build
 from .augment import AugmentConfig, affine_batch, photometric
 from .dataset import Dataset
 from .distributed import process_group

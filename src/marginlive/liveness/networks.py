@@ -1,0 +1,171 @@
+"""Liveness networks by name (PyTorch; a training dependency only).
+
+Every network takes float (N, 3, S, S) BGR in [0, 1] and returns one logit per image
+(positive = real). ``Deployable`` wraps one with the uint8 NHWC input of the model file.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _conv_bn(cin, cout):
+    return [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True), nn.BatchNorm2d(cout)]
+
+
+class LivenessNet(nn.Module):
+    """The paper's reference [12] (Rosebrock's LivenessNet), at 64x64x3.
+
+    Two blocks of (conv-relu-batchnorm) x2 + max-pool + dropout 0.25, with 16 then 32
+    filters; then dense 64 + relu + batchnorm + dropout 0.5; one logit (the paper's
+    2-way softmax with binary cross-entropy is the same model as one sigmoid logit).
+    """
+
+    def __init__(self, size: int = 64):
+        super().__init__()
+        self.features = nn.Sequential(
+            *_conv_bn(3, 16), *_conv_bn(16, 16), nn.MaxPool2d(2), nn.Dropout(0.25),
+            *_conv_bn(16, 32), *_conv_bn(32, 32), nn.MaxPool2d(2), nn.Dropout(0.25),
+        )
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Linear(32 * (size // 4) ** 2, 64), nn.ReLU(inplace=True),
+            nn.BatchNorm1d(64), nn.Dropout(0.5), nn.Linear(64, 1),
+        )
+
+    def forward(self, x):
+        return self.head(self.features(x)).squeeze(1)
+
+
+class _DWBlock(nn.Module):
+    """Depthwise-separable residual block (MobileNetV2-style, no expansion)."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False), nn.BatchNorm2d(cin), nn.ReLU(inplace=True),
+            nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout),
+        )
+        self.skip = (nn.Identity() if stride == 1 and cin == cout else
+                     nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)))
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.act(self.body(x) + self.skip(x))
+
+
+class MiniResNet(nn.Module):
+    """A stronger small network that stays well inside 1 ms on a CPU core.
+
+    Stem conv 3x3/24 stride 1, then residual depthwise-separable stages 32-64-96-128 (each
+    stride 2), global average pooling (so the net looks at texture everywhere instead of
+    memorising where things are) and one logit. ~60k parameters.
+    """
+
+    def __init__(self, size: int = 64, width: int = 32, dropout: float = 0.3):
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 24, 3, 1, 1, bias=False), nn.BatchNorm2d(24), nn.ReLU(inplace=True),
+            _DWBlock(24, w, 2), _DWBlock(w, w, 1),
+            _DWBlock(w, 2 * w, 2), _DWBlock(2 * w, 2 * w, 1),
+            _DWBlock(2 * w, 3 * w, 2), _DWBlock(3 * w, 3 * w, 1),
+            _DWBlock(3 * w, 4 * w, 2),
+        )
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(4 * w, 1))
+
+    def forward(self, x):
+        return self.head(self.features(x)).squeeze(1)
+
+
+class CDConv2d(nn.Conv2d):
+    """3x3 central difference convolution (Yu et al., "Searching Central Difference
+    Convolutional Networks for Face Anti-Spoofing", CVPR 2020): a plain convolution minus
+    ``theta`` times the centre pixel weighted by the kernel's sum, so it responds to local
+    differences (print dots, screen pixels, moire) as well as to intensity. That is one
+    convolution whose centre tap is ``w_c - theta * sum(w)``: ``plain()`` returns it, and the
+    exported graph holds only ordinary convolutions."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1, theta: float = 0.7):
+        super().__init__(cin, cout, 3, stride, 1, bias=False)
+        self.theta = float(theta)
+        centre = torch.zeros(1, 1, 3, 3)
+        centre[0, 0, 1, 1] = 1.0
+        self.register_buffer("centre", centre, persistent=False)
+
+    def effective_weight(self) -> torch.Tensor:
+        if not self.theta:
+            return self.weight
+        return self.weight - self.theta * self.weight.sum((2, 3), keepdim=True) * self.centre
+
+    def forward(self, x):
+        return self._conv_forward(x, self.effective_weight(), None)
+
+    def plain(self) -> nn.Conv2d:
+        conv = nn.Conv2d(self.in_channels, self.out_channels, 3, self.stride, 1, bias=False)
+        conv.weight.data.copy_(self.effective_weight().detach())
+        return conv
+
+
+class CDCNet(nn.Module):
+    """A small central-difference network with pixel-wise supervision (DeepPixBiS, George and
+    Marcel, ICB 2019): it scores every cell of a coarse map (16x16 at 128 px) and trains each
+    cell to say real or fake, so each patch of the view must carry evidence on its own instead
+    of one global shortcut (a room, a pose). The image's logit is the mean of the map's.
+
+    Stem CDC 3->24 stride 2, CDC 24->32 + max-pool, CDC 32->48 + max-pool, CDC 48->64, each
+    with batch norm and ReLU, then a 1x1 convolution to one logit per cell. About 40k
+    parameters, ~50M multiply-adds at 128 px. ``theta=0`` gives the same network with plain
+    convolutions (the ablation)."""
+
+    widths = (24, 32, 48, 64)
+
+    def __init__(self, size: int = 128, theta: float = 0.7):
+        super().__init__()
+        w = self.widths
+
+        def block(cin, cout, stride=1):
+            return [CDConv2d(cin, cout, stride, theta), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+        self.features = nn.Sequential(*block(3, w[0], 2), *block(w[0], w[1]), nn.MaxPool2d(2),
+                                      *block(w[1], w[2]), nn.MaxPool2d(2), *block(w[2], w[3]))
+        self.cell = nn.Conv2d(w[3], 1, 1)
+
+    def maps(self, x):
+        """(N, 3, S, S) -> (N, S/8, S/8) logits, one per cell."""
+        return self.cell(self.features(x)).squeeze(1)
+
+    def forward(self, x):
+        return self.maps(x).mean((1, 2))
+
+
+def plain_convolutions(net: nn.Module) -> nn.Module:
+    """``net`` with every central difference convolution replaced by its equivalent plain one
+    (in place; for export: the same function, fewer operators)."""
+    for name, child in net.named_children():
+        if isinstance(child, CDConv2d):
+            setattr(net, name, child.plain().to(child.weight.device))
+        else:
+            plain_convolutions(child)
+    return net
+
+
+ARCHS = {"livenessnet": LivenessNet, "minires": MiniResNet, "cdcnet": CDCNet,
+         "pixnet": lambda size=128: CDCNet(size, theta=0.0)}
+
+
+def build(arch: str, size: int = 64) -> nn.Module:
+    from ..errors import DatasetError
+    if arch not in ARCHS:
+        raise DatasetError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+    return ARCHS[arch](size=size)
+
+
+class Deployable(nn.Module):
+    """uint8 BGR NHWC crops -> P(real): the scaling lives inside the exported graph."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        x = x.permute(0, 3, 1, 2).float() / 255.0
+        return torch.sigmoid(self.net(x))

@@ -10,9 +10,10 @@ from .errors import InputError, MarginliveError
 COMMANDS = {}
 
 
-def command(name, help):
+def command(name, help, args):
+    """Register a subcommand: its function, one-line help and the function adding its arguments."""
     def deco(fn):
-        COMMANDS[name] = (fn, help)
+        COMMANDS[name] = (fn, help, args)
         return fn
     return deco
 
@@ -38,7 +39,7 @@ def _detect_args(p):
     p.add_argument("--max-frames", type=int, help="stop a video or camera after this many frames")
 
 
-@command("detect", "passive liveness on images, videos or a webcam (the paper's Figure 8 boxes)")
+@command("detect", "passive liveness on images, videos or a webcam (the paper's Figure 8 boxes)", args=_detect_args)
 def cmd_detect(a):
     from .detect_cli import run_detect
     return run_detect(a)
@@ -57,7 +58,7 @@ def _collect_args(p):
     p.add_argument("--detector-model", help="for caffe-ssd: folder with .prototxt + .caffemodel")
 
 
-@command("collect", "cut face context crops from videos, folders or labelled manifests into a dataset")
+@command("collect", "cut face context crops from videos, folders or labelled manifests into a dataset", args=_collect_args)
 def cmd_collect(a):
     from .training.commands import run_collect
     return run_collect(a)
@@ -97,7 +98,7 @@ def _train_args(p):
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
 
 
-@command("train", "train a liveness model (the paper's recipe by default) and export it to ONNX")
+@command("train", "train a liveness model (the paper's recipe by default) and export it to ONNX", args=_train_args)
 def cmd_train(a):
     try:
         from .training.commands import run_train
@@ -119,7 +120,7 @@ def _distil_args(p):
     p.add_argument("--name", default="marginlive-fast", help="model name stored in its metadata")
 
 
-@command("distil", "teach one small network the shipped (or another) model's scores: a fast model")
+@command("distil", "teach one small network the shipped (or another) model's scores: a fast model", args=_distil_args)
 def cmd_distil(a):
     try:
         from .training.commands import run_distil
@@ -145,7 +146,7 @@ def _experiment_args(p):
     p.add_argument("--out", help="write every number (and out-of-fold scores) as JSON here")
 
 
-@command("experiment", "reproduce the paper's margin claim: same recipe at several margins, leave-groups-out")
+@command("experiment", "reproduce the paper's margin claim: same recipe at several margins, leave-groups-out", args=_experiment_args)
 def cmd_experiment(a):
     from .training.experiment import run_experiment
     return run_experiment(a)
@@ -165,7 +166,7 @@ def _evaluate_args(p):
     p.add_argument("--detector-model")
 
 
-@command("evaluate", "PAD metrics (ISO/IEC 30107-3 and the paper's) with a report of plots")
+@command("evaluate", "PAD metrics (ISO/IEC 30107-3 and the paper's) with a report of plots", args=_evaluate_args)
 def cmd_evaluate(a):
     from .evaluation.commands import run_evaluate
     # models come first, datasets after: split at the first argument that is not an .onnx file
@@ -193,7 +194,7 @@ def _auth_args(p):
     p.add_argument("--json", action="store_true", help="JSON lines: each state change, then the verdict and log")
 
 
-@command("authenticate", "the full session: passive liveness, random challenges, identity (exit 0 accepted, 1 rejected)")
+@command("authenticate", "the full session: passive liveness, random challenges, identity (exit 0 accepted, 1 rejected)", args=_auth_args)
 def cmd_authenticate(a):
     from .auth_cli import run_authenticate
     return run_authenticate(a)
@@ -235,25 +236,25 @@ def _probe_args(p, verify=False):
     _gallery_arg(p)
 
 
-@command("enroll", "add a person to the gallery (liveness runs first: only live faces enrol)")
+@command("enroll", "add a person to the gallery (liveness runs first: only live faces enrol)", args=_enroll_args)
 def cmd_enroll(a):
     from .identity.commands import run_enroll
     return run_enroll(a)
 
 
-@command("identities", "list or remove enrolled identities")
+@command("identities", "list or remove enrolled identities", args=_identities_args)
 def cmd_identities(a):
     from .identity.commands import run_identities
     return run_identities(a)
 
 
-@command("identify", "who is this? 1:N against the gallery (exit 1: unknown)")
+@command("identify", "who is this? 1:N against the gallery (exit 1: unknown)", args=_probe_args)
 def cmd_identify(a):
     from .identity.commands import run_identify
     return run_identify(a)
 
 
-@command("verify", "is this NAME? 1:1 against the gallery (exit 1: no match)")
+@command("verify", "is this NAME? 1:1 against the gallery (exit 1: no match)", args=lambda p: _probe_args(p, verify=True))
 def cmd_verify(a):
     from .identity.commands import run_verify
     return run_verify(a)
@@ -286,16 +287,13 @@ def _serve_args(p):
                    help="another page origin (https://app.example.com) allowed to open streams (repeatable)")
 
 
-@command("serve", "the authentication service and its webcam page (HTTP + WebSocket)")
+@command("serve", "the authentication service and its webcam page (HTTP + WebSocket)", args=_serve_args)
 def cmd_serve(a):
     from .server.run import run_serve
     return run_serve(a)
 
 
 # ------------------------------------------------------------------------------------ main
-ARGS = {"serve": _serve_args, "enroll": _enroll_args, "identities": _identities_args, "identify": _probe_args,
-        "verify": lambda p: _probe_args(p, verify=True), "authenticate": _auth_args, "evaluate": _evaluate_args, "experiment": _experiment_args, "detect": _detect_args, "collect": _collect_args, "train": _train_args,
-        "distil": _distil_args}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -304,9 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
                                  "with behavioural confirmation.")
     ap.add_argument("--version", action="version", version=f"marginlive {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (fn, help) in COMMANDS.items():
+    for name, (fn, help, args) in COMMANDS.items():
         p = sub.add_parser(name, help=help, description=help)
-        ARGS[name](p)
+        args(p)
         p.set_defaults(func=fn)
     return ap
 

@@ -139,7 +139,7 @@ def main():
     from marginlive._util import atomic_path
     from marginlive.training.dataset import load_dataset
     from marginlive.training.experiment import format_summary, summarise
-    from marginlive.training.texture import TEXTURE_MARGIN, cross_validate_texture, texture_histograms
+    from marginlive.training.texture import TEXTURE_MARGIN, TextureSetting, cross_validate_texture, texture_histograms
     from marginlive.training.experiment import run_grid
     from marginlive.training.synth import add_synthetic_screens
     from marginlive.training.train import train
@@ -199,9 +199,9 @@ def main():
             runs = []
             for seed in a.seeds:
                 t = time.perf_counter()
-                runs.append(cross_validate_texture(base, 4, seed, mask, hists=texture_hists[key], stride=stride,
-                                                   tolerance=tol, chi2_steps=spec["chi2_steps"], c=spec["c"],
-                                                   grid=grid, sigma_step=sig, size=size, margin=margin, **code))
+                setting = TextureSetting(stride=stride, tolerance=tol, chi2_steps=spec["chi2_steps"], c=spec["c"],
+                                         grid=grid, sigma_step=sig, size=size, margin=margin, **code)
+                runs.append(cross_validate_texture(base, setting, 4, seed, mask, hists=texture_hists[key]))
                 runs[-1]["seconds"] = time.perf_counter() - t
             done[name] = {"config": runs[0]["config"], "runs": runs, "summary": summarise(runs)}
             if outside_contexts():

@@ -108,14 +108,14 @@ def test_texture_cross_validation_holds_out_whole_groups():
     """Scored leave-groups-out on the folds cross_validate uses: every image of the evaluated
     set gets one out-of-fold score, and a texture difference is found on unseen groups."""
     from marginlive.training.dataset import Dataset
-    from marginlive.training.texture import cross_validate_texture
+    from marginlive.training.texture import TextureSetting, cross_validate_texture
     rng = np.random.default_rng(3)
     ctx = np.concatenate([_contexts(16, rng, False), _contexts(16, rng, True)])
     labels = np.array([1] * 16 + [0] * 16)
     groups = np.array([f"g{i % 8}" for i in range(32)])
     n = len(labels)
     ds = Dataset(ctx, labels, groups, np.where(labels == 1, "", "screen"), np.array(["set"] * n), [""] * n)
-    r = cross_validate_texture(ds, k=4, seed=0, c=1.0)
+    r = cross_validate_texture(ds, TextureSetting(c=1.0), k=4, seed=0)
     assert sorted(r["index"]) == list(range(n)) and not np.isnan(r["scores"]).any()
     assert r["per_dataset"]["set"]["auc"] > 0.95
 
@@ -248,7 +248,7 @@ def test_face_branch_reads_the_face_box_alone(tmp_path):
     margin in the metadata and in a leave-groups-out config) and exported beside a context branch."""
     from marginlive.training.dataset import Dataset
     from marginlive.training.export import export_onnx
-    from marginlive.training.texture import FACE_MARGIN, FACE_SIZE, cross_validate_texture, texture_meta
+    from marginlive.training.texture import FACE_MARGIN, FACE_SIZE, TextureSetting, cross_validate_texture, texture_meta
     rng = np.random.default_rng(9)
     smooth, grainy = _contexts(16, rng, False), _contexts(16, rng, True)
 
@@ -274,7 +274,7 @@ def test_face_branch_reads_the_face_box_alone(tmp_path):
     n = 32
     ds = Dataset(np.concatenate([real, fake]), np.array([1] * 16 + [0] * 16), np.array([f"g{i % 8}" for i in range(n)]),
                  np.array([""] * 16 + ["print"] * 16), np.array(["set"] * n), [""] * n)
-    r = cross_validate_texture(ds, k=4, seed=0, c=1.0, **kw)
+    r = cross_validate_texture(ds, TextureSetting(c=1.0, **kw), k=4, seed=0)
     assert r["config"]["margin"] == 1.0 and r["config"]["size"] == 64
     assert r["per_dataset"]["set"]["auc"] > 0.95
 

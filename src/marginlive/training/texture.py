@@ -9,6 +9,8 @@ and inference see the same pixels.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -162,17 +164,35 @@ def texture_meta(branch: ColourTexture | GradientHistogram, weight: float, size:
     return meta
 
 
-def cross_validate_texture(ds: Dataset, k: int = 4, seed: int = 0, eval_mask: np.ndarray | None = None,
-                           c: float = TEXTURE_C, hists: np.ndarray | None = None,
-                           stride: int = TEXTURE_STRIDE, tolerance: float | None = None,
-                           chi2_steps: int | None = None, grid: int = TEXTURE_GRID,
-                           sigma_step: float = TEXTURE_SIGMA_STEP, size: int = TEXTURE_SIZE,
-                           kind: str = "lbp", window: int = LPQ_WINDOW, margin: float = TEXTURE_MARGIN) -> dict:
-    """Leave-groups-out scores of the texture branch (its view: ``margin`` x the face box at ``size``
-    px), on the same folds as ``cross_validate`` with this seed (so its scores can be fused with a
-    network's, image by image). ``chi2_steps`` None: the kind's default."""
+@dataclass(frozen=True)
+class TextureSetting:
+    """One hand-crafted branch as cross-validation tries it: ``kind`` (lbp, lpq, hog) and its code
+    options (``stride``, ``tolerance`` None: the kind's default, ``chi2_steps`` None: the kind's
+    default, ``grid``, LBP's ``sigma_step``, LPQ's ``window``), its view (``margin`` x the face box
+    at ``size`` px) and the regression's inverse regularisation ``c``. Defaults: the shipped LBP
+    branch at 128 px."""
+    kind: str = "lbp"
+    stride: int = TEXTURE_STRIDE
+    tolerance: float | None = None
+    chi2_steps: int | None = None
+    grid: int = TEXTURE_GRID
+    sigma_step: float = TEXTURE_SIGMA_STEP
+    window: int = LPQ_WINDOW
+    size: int = TEXTURE_SIZE
+    margin: float = TEXTURE_MARGIN
+    c: float = TEXTURE_C
+
+
+def cross_validate_texture(ds: Dataset, setting: TextureSetting = TextureSetting(), k: int = 4, seed: int = 0,
+                           eval_mask: np.ndarray | None = None, hists: np.ndarray | None = None) -> dict:
+    """Leave-groups-out scores of the texture branch ``setting``, on the same folds as
+    ``cross_validate`` with this seed (so its scores can be fused with a network's, image by image).
+    ``eval_mask``: the images scored (default all); ``hists``: their histograms if already computed."""
     from .cv import fold_train_indices, pooled_result
-    chi2_steps = _chi2_steps(kind, chi2_steps)
+    s = setting
+    kind, stride, tolerance, grid, sigma_step, window, size, margin, c = (
+        s.kind, s.stride, s.tolerance, s.grid, s.sigma_step, s.window, s.size, s.margin, s.c)
+    chi2_steps = _chi2_steps(kind, s.chi2_steps)
     h = (texture_histograms(ds.contexts, margin=margin, size=size, stride=stride, tolerance=tolerance, grid=grid,
                             sigma_step=sigma_step, kind=kind, window=window) if hists is None else hists)
     f = texture_features(h, chi2_steps)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .detect import DETECTORS
 from .errors import InputError, MarginliveError
 
 COMMANDS = {}
@@ -21,7 +22,7 @@ def command(name, help, args):
 def _add_model_args(p, detector=True):
     p.add_argument("--model", help="liveness model: default (the fused model), fast (one distilled network) or a .onnx file")
     if detector:
-        p.add_argument("--detector", default="mediapipe", choices=["mediapipe", "mediapipe-full", "caffe-ssd"],
+        p.add_argument("--detector", default="mediapipe", choices=DETECTORS,
                        help="face detector (default: mediapipe BlazeFace short range)")
         p.add_argument("--detector-model", help="for caffe-ssd: folder with .prototxt + .caffemodel")
         p.add_argument("--margin", type=float, help="override the model's margin (enlargement of the face box)")
@@ -54,7 +55,7 @@ def _collect_args(p):
     p.add_argument("--attack", help="attack species of fakes (print, screen, ...)")
     p.add_argument("--every", type=int, default=4, help="keep every n-th video frame (paper: 4)")
     p.add_argument("--out", required=True, help="dataset folder (created, or appended to)")
-    p.add_argument("--detector", default="mediapipe", choices=["mediapipe", "mediapipe-full", "caffe-ssd"])
+    p.add_argument("--detector", default="mediapipe", choices=DETECTORS)
     p.add_argument("--detector-model", help="for caffe-ssd: folder with .prototxt + .caffemodel")
 
 
@@ -162,7 +163,7 @@ def _evaluate_args(p):
                    help="leave the grid of worst-error face crops out of the report (data you may not redistribute)")
     p.add_argument("--dev", help="development dataset: its EER threshold gives the HTER on the others")
     p.add_argument("--clip", action="append", help="a whole video to decide: real=PATH or fake=PATH (repeatable)")
-    p.add_argument("--detector", default="mediapipe", choices=["mediapipe", "mediapipe-full", "caffe-ssd"])
+    p.add_argument("--detector", default="mediapipe", choices=DETECTORS)
     p.add_argument("--detector-model")
 
 
@@ -206,7 +207,7 @@ def _gallery_arg(p):
 
 
 def _detector_args(p):
-    p.add_argument("--detector", default="mediapipe", choices=["mediapipe", "mediapipe-full", "caffe-ssd"])
+    p.add_argument("--detector", default="mediapipe", choices=DETECTORS)
     p.add_argument("--detector-model")
 
 

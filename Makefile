@@ -3,6 +3,7 @@ PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -12,6 +13,12 @@ $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+# What the service needs, no more (no training or test packages), at the tested versions.
+$(RUN_STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements.lock -e ".[serve,identity]"
 	@touch $@
 
 setup: $(STAMP)
@@ -37,11 +44,11 @@ test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # The main job: the authentication service and its webcam page on loopback.
-run: setup
+run: $(RUN_STAMP)
 	$(BIN)/marginlive serve --host $(HOST) --port $(PORT)
 
 # Passive liveness on a file or folder: make detect SOURCE=video.mp4
-detect: setup
+detect: $(RUN_STAMP)
 	$(BIN)/marginlive detect $(SOURCE) --save $(or $(SAVE),marginlive-out.mp4)
 
 # Rebuild the shipped model from ../shared/data with its recipe (training/recipes.py): about 5 minutes.

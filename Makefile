@@ -60,7 +60,7 @@ model: setup
 	  --manifest $(SHARED)/nuaa-print/manifest.csv --manifest $(SHARED)/celeba-spoof-sample/manifest.csv
 	$(BIN)/marginlive train .marginlive/dataset --recipe default --out $(MODEL_OUT)
 
-# The fast model: one network taught by the default model (training/distil.py): about 25 minutes.
+# The fast model: one network taught by the default model (training/distil.py): about 35 minutes.
 model-fast: model
 	$(BIN)/marginlive distil .marginlive/dataset --sources $(SHARED) --teacher $(MODEL_OUT) \
 	  --out src/marginlive/weights/marginlive-fast.onnx

@@ -115,7 +115,7 @@ def _distil_args(p):
     p.add_argument("--teacher", help="the teaching model (default: the shipped one)")
     p.add_argument("--copies", type=int, default=2, help="altered frames per source frame, each scored by the teacher")
     p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--size", type=int, default=64, help="the student's input: the 4x context at this many px")
+    p.add_argument("--size", type=int, default=96, help="the student's input: the 4x context at this many px")
     p.add_argument("--arch", default="minires", help="the student's architecture")
     p.add_argument("--out", required=True, help="model file to write (.onnx)")
     p.add_argument("--name", default="marginlive-fast", help="model name stored in its metadata")

@@ -29,13 +29,13 @@ class DistilConfig:
     """Options of ``teach`` and ``distil``.
 
     arch / size: the student (``liveness.networks.ARCHS``) and its input, the 4x context at ``size`` px
-    (minires, 64). copies: altered frames per source frame (2). noise_max: largest sensor noise of
+    (minires, 96). copies: altered frames per source frame (2). noise_max: largest sensor noise of
     an altered frame, levels (8.0). hard_weight: share of the label in the target, the rest is the
     teacher's P(real) (0.3). epochs, batch, lr, seed: the student's training (20, 64, 2e-3, 0).
-    The defaults made the shipped fast model (about 25 minutes on two cores).
+    The defaults made the shipped fast model (about 35 minutes on two cores).
     """
     arch: str = "minires"
-    size: int = 64
+    size: int = 96
     copies: int = 2
     noise_max: float = 8.0
     hard_weight: float = 0.3

@@ -23,6 +23,15 @@ from pathlib import Path
 import numpy as np
 from common import DOCS, SHARED, load_packed, video_contexts
 
+
+def _register_ablations():
+    """The research-only architecture of the cdcnet ablation (plain convolutions), not offered by the CLI."""
+    from marginlive.liveness.networks import ARCHS, CDCNet
+    ARCHS.setdefault("pixnet", lambda size=128: CDCNet(size, theta=0.0))
+
+
+_register_ablations()
+
 EPOCHS, BATCH = 12, 16   # network rows train this long unless their config says otherwise
 # the outside check's videos: (key, video, JPEG quality of the frame or None)
 OUTSIDE = [("live", "live-1.webm", None), ("live_jpeg95", "live-1.webm", 95), ("replay", "replay-1.webm", None)]

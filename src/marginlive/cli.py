@@ -72,8 +72,8 @@ def _train_args(p):
                         "shipped model (texture branches fitted on DATASET, fused with models/components and "
                         "Silent-Face); the network options below are then unused")
     p.add_argument("--arch", default="livenessnet",
-                   help="livenessnet (the paper's), minires, cdcnet (central difference convolutions, pixel-wise "
-                        "supervision) or pixnet (cdcnet with plain convolutions)")
+                   help="livenessnet (the paper's), minires (the fast model's) or cdcnet (central difference "
+                        "convolutions, pixel-wise supervision)")
     p.add_argument("--margin", type=float, default=2.0, help="face box enlargement (paper: 2.0)")
     p.add_argument("--size", type=int, default=64, help="input size in px (paper: 64; a multiple of 8)")
     p.add_argument("--device", default="cpu", help="where to train: cpu, or cuda where PyTorch sees a GPU")

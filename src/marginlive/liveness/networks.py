@@ -148,8 +148,7 @@ def plain_convolutions(net: nn.Module) -> nn.Module:
     return net
 
 
-ARCHS = {"livenessnet": LivenessNet, "minires": MiniResNet, "cdcnet": CDCNet,
-         "pixnet": lambda size=128: CDCNet(size, theta=0.0)}
+ARCHS = {"livenessnet": LivenessNet, "minires": MiniResNet, "cdcnet": CDCNet}
 
 
 def build(arch: str, size: int = 64) -> nn.Module:

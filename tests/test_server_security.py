@@ -185,3 +185,15 @@ def test_no_input_answers_500(always_real_model, tmp_path):
                     r = httpx.post(f"http://{addr}{route}", content=body,
                                    headers={"content-type": ct, "authorization": "Bearer admin"})
                     assert r.status_code < 500, (route, body[:20], ct, r.status_code, r.text)
+
+
+def test_the_verdict_names_the_identity_its_distance_and_margin(always_real_model, tmp_path):
+    from marginlive.identity.recognise import Decision
+    svc = make_app(always_real_model, tmp_path).state.ml
+    e = svc.create("10.0.0.2", expected_identity="alice")
+    session = svc.new_session(e)
+    session.identity, session.decision = "alice", Decision("alice", "alice", 0.31234, 0.12345, 3)
+    claims = tokens.verify(svc.finish(e, session, "accepted"), SECRET)
+    assert claims["identity"] == "alice" and claims["expected_identity"] == "alice"
+    assert (claims["identity_distance"], claims["identity_margin"], claims["identity_probes"]) == (0.3123, 0.1235, 3)
+    assert svc.redeem(tokens.sign(claims, SECRET), expected_identity="alice")["verdict"] == "accepted"

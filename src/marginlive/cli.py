@@ -99,13 +99,18 @@ def _train_args(p):
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
 
 
-@command("train", "train a liveness model (the paper's recipe by default) and export it to ONNX", args=_train_args)
-def cmd_train(a):
+def _training_command(name: str):
+    """``training.commands.<name>``, or a clear error where the train extra (torch) is not installed."""
     try:
-        from .training.commands import run_train
+        from .training import commands
     except ImportError as e:
         raise InputError(f"training needs the train extra (pip install 'marginlive[train]'): {e}") from None
-    return run_train(a)
+    return getattr(commands, name)
+
+
+@command("train", "train a liveness model (the paper's recipe by default) and export it to ONNX", args=_train_args)
+def cmd_train(a):
+    return _training_command("run_train")(a)
 
 
 def _distil_args(p):
@@ -123,11 +128,7 @@ def _distil_args(p):
 
 @command("distil", "teach one small network the shipped (or another) model's scores: a fast model", args=_distil_args)
 def cmd_distil(a):
-    try:
-        from .training.commands import run_distil
-    except ImportError as e:
-        raise InputError(f"distillation needs the train extra (pip install 'marginlive[train]'): {e}") from None
-    return run_distil(a)
+    return _training_command("run_distil")(a)
 
 
 # ------------------------------------------------------------------------------ experiment

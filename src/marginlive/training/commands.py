@@ -30,17 +30,29 @@ def run_collect(a) -> int:
     return 0
 
 
-def run_recipe(a) -> int:
-    """``train --recipe NAME DATASET``: the named fused model, written to --out."""
-    from .dataset import load_dataset
-    from .recipes import build, recipe_named
-    recipe = recipe_named(a.recipe)
-    out = Path(a.out)
+def _model_out(path) -> Path:
+    """--out as a path, refused unless it names an .onnx file."""
+    out = Path(path)
     if out.suffix != ".onnx":
         raise DatasetError(f"--out {out}: the model file must end in .onnx")
-    ds = load_dataset(a.dataset)
+    return out
+
+
+def _trainable(path):
+    """The collected dataset at ``path``, refused unless it holds both classes; its summary on stderr."""
+    from .dataset import load_dataset
+    ds = load_dataset(path)
     ds.check_trainable()
     print(f"dataset: {ds.summary()}", file=sys.stderr)
+    return ds
+
+
+def run_recipe(a) -> int:
+    """``train --recipe NAME DATASET``: the named fused model, written to --out."""
+    from .recipes import build, recipe_named
+    recipe = recipe_named(a.recipe)
+    out = _model_out(a.out)
+    ds = _trainable(a.dataset)
     build(recipe, ds, out, log=lambda m: print(m, file=sys.stderr))
     print(f"wrote {out} (recipe {recipe.name})")
     return 0
@@ -53,9 +65,7 @@ def run_distil(a) -> int:
     from .distil import DistilConfig, distil, meta, source_rows, teach
     from .export import export_onnx
     from .recipes import DEFAULT
-    out = Path(a.out)
-    if out.suffix != ".onnx":
-        raise DatasetError(f"--out {out}: the model file must end in .onnx")
+    out = _model_out(a.out)
     if a.arch not in ARCHS or a.copies < 0 or a.epochs < 1 or a.size < 16 or a.size % 8:
         raise DatasetError(f"--arch one of {', '.join(ARCHS)}; --copies >= 0; --epochs >= 1; --size a multiple of 8")
     cfg = DistilConfig(arch=a.arch, size=a.size, copies=a.copies, epochs=a.epochs)
@@ -79,7 +89,7 @@ def run_train(a) -> int:
         return run_recipe(a)
     from ..evaluation.metrics import all_metrics
     from .cv import cross_validate
-    from .dataset import group_split, load_dataset
+    from .dataset import group_split
     from .export import export_onnx
     from .train import TrainConfig, resolve_device, save_curves, train
 
@@ -104,12 +114,8 @@ def run_train(a) -> int:
         except ValueError:
             raise DatasetError(f"--margin {a.margin:g} cannot be fused with the texture branch: use 1, 2, 3 or 4") \
                 from None
-    out = Path(a.out)
-    if out.suffix != ".onnx":
-        raise DatasetError(f"--out {out}: the model file must end in .onnx")
-    ds = load_dataset(a.dataset)
-    ds.check_trainable()
-    print(f"dataset: {ds.summary()}", file=sys.stderr)
+    out = _model_out(a.out)
+    ds = _trainable(a.dataset)
     meta_metrics = {}
     if a.cv:
         print(f"leave-groups-out cross-validation, {a.cv} folds", file=sys.stderr)

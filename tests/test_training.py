@@ -194,3 +194,14 @@ def test_torchrun_on_two_cpu_processes_trains_what_one_process_does(video_datase
     crops = load_dataset(video_dataset).crops(2.0, 64)
     p1, p2 = LivenessModel(one).predict(crops), LivenessModel(two).predict(crops)
     assert np.abs(p1 - p2).max() < 0.05, np.abs(p1 - p2).max()
+
+
+def test_a_missing_train_extra_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    """Without torch (the train extra) `train` says what to install instead of a traceback."""
+    import sys
+    monkeypatch.setitem(sys.modules, "torch", None)    # import torch now raises ModuleNotFoundError
+    for mod in [m for m in sys.modules if m.startswith("marginlive.training.") and m != "marginlive.training.commands"]:
+        monkeypatch.delitem(sys.modules, mod)
+    rc = main(["train", str(tmp_path), "--out", str(tmp_path / "m.onnx")])
+    err = capsys.readouterr().err
+    assert rc != 0 and "pip install 'marginlive[train]'" in err and "Traceback" not in err

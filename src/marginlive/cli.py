@@ -99,18 +99,24 @@ def _train_args(p):
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
 
 
-def _training_command(name: str):
-    """``training.commands.<name>``, or a clear error where the train extra (torch) is not installed."""
+TRAIN_EXTRA = ("torch", "onnx", "sklearn", "matplotlib")   # what `pip install 'marginlive[train]'` adds
+
+
+def _run_training(name: str, a) -> int:
+    """``training.commands.<name>(a)``; a clear error where the train extra is not installed (its
+    packages are imported by the command itself, so the guard wraps the run, not the import)."""
+    from .training import commands
     try:
-        from .training import commands
-    except ImportError as e:
+        return getattr(commands, name)(a)
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] not in TRAIN_EXTRA:
+            raise
         raise InputError(f"training needs the train extra (pip install 'marginlive[train]'): {e}") from None
-    return getattr(commands, name)
 
 
 @command("train", "train a liveness model (the paper's recipe by default) and export it to ONNX", args=_train_args)
 def cmd_train(a):
-    return _training_command("run_train")(a)
+    return _run_training("run_train", a)
 
 
 def _distil_args(p):
@@ -128,7 +134,7 @@ def _distil_args(p):
 
 @command("distil", "teach one small network the shipped (or another) model's scores: a fast model", args=_distil_args)
 def cmd_distil(a):
-    return _training_command("run_distil")(a)
+    return _run_training("run_distil", a)
 
 
 # ------------------------------------------------------------------------------ experiment

@@ -29,7 +29,7 @@ from .. import __version__
 from ..errors import MarginliveError
 from ..liveness.runtime import LivenessModel
 from . import tokens
-from .security import SecurityHeaders
+from .security import SecurityHeaders, client_of
 from .service import Refused, ServerConfig, Service
 from .stream import router as stream_router
 from .uploads import decode_upload, optional_text, read_image_bytes, read_json_object
@@ -41,12 +41,6 @@ router = APIRouter()
 
 def service(request: Request) -> Service:
     return request.app.state.ml
-
-
-def client_of(request_or_ws) -> str:
-    """The peer's address (uvicorn puts a trusted proxy's X-Forwarded-For here, and nothing else's)."""
-    c = request_or_ws.client
-    return c.host if c else "unknown"
 
 
 def rate_limited(request: Request, svc: Service = Depends(service)) -> Service:

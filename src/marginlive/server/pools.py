@@ -61,6 +61,3 @@ class PooledLandmarker:
     def observe(self, frame_bgr: np.ndarray, t: float, need: set[str]):
         with self.pool.borrow() as lm:
             return lm.observe(frame_bgr, t, need)
-
-    def close(self):
-        """Nothing to free: the graphs belong to the pool."""

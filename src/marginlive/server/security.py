@@ -36,6 +36,12 @@ class SecurityHeaders:
         return await self.app(scope, receive, send_with_headers)
 
 
+def client_of(request_or_ws) -> str:
+    """The peer's address (uvicorn puts a trusted proxy's X-Forwarded-For here, and nothing else's)."""
+    c = request_or_ws.client
+    return c.host if c else "unknown"
+
+
 def origin_allowed(headers, allowed: tuple[str, ...] = ()) -> bool:
     """A WebSocket handshake may come from no browser (no Origin header), from the server's own
     page (Origin's host:port equals the Host header) or from a configured origin."""

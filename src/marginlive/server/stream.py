@@ -20,7 +20,7 @@ from fastapi import APIRouter, WebSocket
 
 from ..challenge.session import ACCEPTED, REJECTED
 from ..errors import InputError
-from .security import origin_allowed
+from .security import client_of, origin_allowed
 from .uploads import decode_upload
 
 router = APIRouter()
@@ -33,7 +33,7 @@ async def stream(ws: WebSocket, sid: str):
         await ws.close(code=4403, reason="origin not allowed")    # before accept: the handshake fails (403)
         return
     await ws.accept()
-    e, problem = svc.claim(sid, ws.client.host if ws.client else "unknown")
+    e, problem = svc.claim(sid, client_of(ws))
     if problem:
         code, msg = problem
         await ws.send_json({"error": msg})

@@ -92,6 +92,41 @@ def render_block(path, name: str, content: str) -> None:
         path.write_text(head + begin + "\n" + content + "\n" + end + rest.split(end, 1)[1])
 
 
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_serve(args: list[str], env: dict | None = None, timeout_s: float = 90.0):
+    """``marginlive serve`` (this checkout's venv) on a free loopback port with ``args``, once its
+    /health answers: (process, port). Its output goes to a temporary file (a pipe nobody reads
+    would fill and stall a long run); exits with its end if the server does not start."""
+    import os
+    import subprocess
+    import tempfile
+
+    import httpx
+    port = free_port()
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "marginlive"), "serve", "--port", str(port), *args],
+                            env={**os.environ, "ORT_DISABLE_TELEMETRY": "1", **(env or {})},
+                            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                return proc, port
+        except httpx.HTTPError:
+            pass
+        if time.time() > deadline or proc.poll() is not None:
+            proc.kill()
+            log.seek(0)
+            raise SystemExit("the server did not start: " + log.read().decode(errors="replace")[-2000:])
+        time.sleep(0.2)
+
+
 def save_json(name, data):
     DOCS.mkdir(exist_ok=True)
     (DOCS / f"{name}.json").write_text(json.dumps(data, indent=1))

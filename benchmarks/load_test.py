@@ -13,8 +13,6 @@ Writes the load section of docs/speed.md and docs/load_test.json.
 import argparse
 import asyncio
 import json
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +20,7 @@ import time
 import cv2
 import numpy as np
 
-from common import DOCS, ROOT, live_frames, machine, save_json, write_section
+from common import DOCS, ROOT, free_port, live_frames, machine, save_json, start_serve, write_section
 
 SECRET = "load-test-secret"
 
@@ -85,12 +83,6 @@ async def run(addr, n, fps, seconds, frames):
     return stats
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_redis(tmp) -> tuple[subprocess.Popen, str]:
     """Debian's redis-server on a free loopback port (what `--workers` above 1 shares)."""
     import shutil
@@ -103,27 +95,13 @@ def start_redis(tmp) -> tuple[subprocess.Popen, str]:
 
 
 def serve_and_load(a, workers: int, frames, redis_url) -> dict:
-    port = free_port()
-    env = dict(os.environ, MARGINLIVE_SECRET=SECRET, MARGINLIVE_ADMIN_TOKEN="x")
-    cmd = [str(ROOT / ".venv" / "bin" / "marginlive"), "serve", "--port", str(port),
-           "--gallery", str(ROOT / ".marginlive" / "loadtest.db"), "--rate", "1000", "--burst", "1000",
-           "--max-failures", "100000", "--max-sessions", str(4 * a.sessions),
-           "--max-sessions-per-client", str(4 * a.sessions), "--workers", str(workers)]
+    args = ["--gallery", str(ROOT / ".marginlive" / "loadtest.db"), "--rate", "1000", "--burst", "1000",
+            "--max-failures", "100000", "--max-sessions", str(4 * a.sessions),
+            "--max-sessions-per-client", str(4 * a.sessions), "--workers", str(workers)]
     if workers > 1:
-        cmd += ["--redis", redis_url]
-    server = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        args += ["--redis", redis_url]
+    server, port = start_serve(args, {"MARGINLIVE_SECRET": SECRET, "MARGINLIVE_ADMIN_TOKEN": "x"})
     try:
-        import httpx
-        deadline = time.time() + 90
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.time() > deadline or server.poll() is not None:
-                raise SystemExit("server did not start: " + server.stdout.read().decode()[-2000:])
-            time.sleep(0.3)
         time.sleep(3 if workers > 1 else 0)     # every worker up, not only the first
         st = asyncio.run(run(f"127.0.0.1:{port}", a.sessions, a.fps, a.seconds, frames))
     finally:

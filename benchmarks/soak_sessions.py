@@ -11,42 +11,17 @@ Run: .venv/bin/python benchmarks/soak_sessions.py [--sessions 500]
 """
 import argparse
 import json
-import os
-import socket
-import subprocess
 import sys
-import time
 
 import cv2
 import httpx
-from common import DOCS, ROOT, live_frames, machine, save_json
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from common import DOCS, live_frames, machine, save_json, start_serve
 
 
 def proc_status(pid: int) -> tuple[float, int]:
     """(resident memory in MB, threads) of a process."""
     fields = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status"))
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["Threads"])
-
-
-def start_server(port: int) -> subprocess.Popen:
-    cmd = [str(ROOT / ".venv" / "bin" / "marginlive"), "serve", "--port", str(port), "--challenges", "1",
-           "--rate", "1000", "--burst", "1000", "--max-failures", "1000000", "--gallery", "/nonexistent/g.db"]
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         env={**os.environ, "ORT_DISABLE_TELEMETRY": "1"})
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                return p
-        except httpx.TransportError:
-            time.sleep(0.1)
-    p.kill()
-    raise SystemExit("the server did not start")
 
 
 def one_session(port: int, frames: list[bytes]) -> str:
@@ -91,8 +66,8 @@ def main():
     ap.add_argument("--sessions", type=int, default=500)
     a = ap.parse_args()
     frames = [cv2.imencode(".jpg", f)[1].tobytes() for f in live_frames(60)]
-    port = free_port()
-    server = start_server(port)
+    server, port = start_serve(["--challenges", "1", "--rate", "1000", "--burst", "1000", "--max-failures", "1000000",
+                                "--gallery", "/nonexistent/g.db"])
     rss0, threads0 = proc_status(server.pid)
     rows, reached = [], {}
     try:

@@ -79,3 +79,21 @@ def always_real_model(tmp_path_factory):
 @pytest.fixture(scope="session")
 def always_fake_model(tmp_path_factory):
     return _constant_model(tmp_path_factory.mktemp("const") / "fake.onnx", -8.0)
+
+
+def bezel_views(n, rng, bezel, rect=None, shade=20, thickness=10):
+    """``n`` smooth (256, 256, 3) uint8 views; with ``bezel`` a dark frame round the centre (a
+    phone's edge): at ``rect`` (x1, y1, x2, y2), or where drawn from ``rng`` when None."""
+    import cv2
+    out = []
+    for _ in range(n):
+        x = cv2.GaussianBlur(rng.integers(60, 200, (256, 256, 3), dtype=np.uint8), (0, 0), 8)
+        if bezel:
+            if rect is None:
+                a, b = rng.integers(50, 70), rng.integers(186, 206)
+                x1, y1, x2, y2 = int(a), int(a) - 10, int(b), int(b) + 10
+            else:
+                x1, y1, x2, y2 = rect
+            cv2.rectangle(x, (x1, y1), (x2, y2), (shade,) * 3, thickness)
+        out.append(x)
+    return np.stack(out)

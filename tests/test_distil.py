@@ -2,19 +2,14 @@
 import cv2
 import numpy as np
 import pytest
+from conftest import bezel_views
 
 from marginlive.errors import DatasetError
 from marginlive.training.distil import DistilConfig, Taught, distil, source_rows, teach
 
 
 def _crops(n, rng, bezel):
-    out = []
-    for _ in range(n):
-        x = cv2.GaussianBlur(rng.integers(60, 200, (256, 256, 3), dtype=np.uint8), (0, 0), 8)
-        if bezel:
-            cv2.rectangle(x, (40, 30), (216, 226), (15, 15, 15), 14)
-        out.append(x)
-    return np.stack(out)
+    return bezel_views(n, rng, bezel, rect=(40, 30, 216, 226), shade=15, thickness=14)
 
 
 def test_student_follows_the_teacher_where_it_disagrees_with_the_labels():

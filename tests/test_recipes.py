@@ -2,7 +2,7 @@
 (training/scene.py): copies, their bookkeeping, and a fused model equal to its parts."""
 import numpy as np
 import pytest
-from conftest import need_shared
+from conftest import bezel_views, need_shared
 
 from marginlive.errors import DatasetError
 from marginlive.training.recipes import DEFAULT, FusionRecipe, TextureFit, assemble, recipe_named
@@ -10,15 +10,7 @@ from marginlive.training.scene import SceneAugment, augment_contexts
 
 
 def _crops(n, rng, bezel):
-    """Smooth (256, 256, 3) views; with ``bezel`` a dark frame round the centre (a phone's edge)."""
-    import cv2
-    out = []
-    for _ in range(n):
-        x = cv2.GaussianBlur(rng.integers(60, 200, (256, 256, 3), dtype=np.uint8), (0, 0), 8)
-        if bezel:
-            cv2.rectangle(x, (60, 50), (196, 206), (20, 20, 20), 10)
-        out.append(x)
-    return np.stack(out)
+    return bezel_views(n, rng, bezel, rect=(60, 50, 196, 206))
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from conftest import bezel_views  # noqa: E402
 from marginlive.liveness.fusion import MultiScale  # noqa: E402
-
-from marginlive.liveness.networks import build
-
-from marginlive.liveness.texture import ColourTexture
-
-from marginlive.liveness.views import context_tensor, context_view
+from marginlive.liveness.networks import build  # noqa: E402
 from marginlive.liveness.runtime import LivenessModel  # noqa: E402
+from marginlive.liveness.texture import ColourTexture  # noqa: E402
+from marginlive.liveness.views import context_tensor, context_view  # noqa: E402
 from marginlive.training.texture import fit_texture, texture_histograms  # noqa: E402
 
 
@@ -334,15 +332,7 @@ def test_hog_follows_the_definition_and_leaves_the_padding_out():
 
 
 def _framed(n, rng, bezel):
-    """Smooth views, half of them with a dark frame around the centre (a phone's bezel)."""
-    out = []
-    for _ in range(n):
-        x = cv2.GaussianBlur(rng.integers(60, 200, (256, 256, 3), dtype=np.uint8), (0, 0), 8)
-        if bezel:
-            a, b = rng.integers(50, 70), rng.integers(186, 206)
-            cv2.rectangle(x, (int(a), int(a) - 10), (int(b), int(b) + 10), (20, 20, 20), 10)
-        out.append(x)
-    return np.stack(out)
+    return bezel_views(n, rng, bezel)
 
 
 def test_fitted_hog_branch_finds_a_bezel_and_exports(tmp_path):

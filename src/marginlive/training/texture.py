@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from ..liveness.texture import ColourTexture, GradientHistogram, PhaseTexture
-
 from ..liveness.views import context_tensor, context_view, view_spec
 from .dataset import Dataset, group_kfold
 

@@ -197,3 +197,13 @@ def test_the_verdict_names_the_identity_its_distance_and_margin(always_real_mode
     assert claims["identity"] == "alice" and claims["expected_identity"] == "alice"
     assert (claims["identity_distance"], claims["identity_margin"], claims["identity_probes"]) == (0.3123, 0.1235, 3)
     assert svc.redeem(tokens.sign(claims, SECRET), expected_identity="alice")["verdict"] == "accepted"
+
+
+def test_health_counts_open_sessions(always_real_model, tmp_path):
+    with running(make_app(always_real_model, tmp_path)) as addr:
+        sid = httpx.post(f"http://{addr}/v1/sessions").json()["session_id"]
+        assert httpx.get(f"http://{addr}/health").json()["sessions"] == 1
+        with connect(f"ws://{addr}/v1/sessions/{sid}/stream") as ws:
+            ws.send("end")
+            assert json.loads(ws.recv())["state"] == "rejected"
+        assert httpx.get(f"http://{addr}/health").json()["sessions"] == 0

@@ -57,8 +57,7 @@ class MemoryStore:
         with self._lock:
             for sid in [k for k, v in self._sessions.items() if v.expires < now - RETENTION_S]:
                 del self._sessions[sid]
-            open_ = [v for v in self._sessions.values()
-                     if v.status == "streaming" or (v.status == "new" and v.expires >= now)]
+            open_ = self._open(now)
             if sum(v.client == e.client for v in open_) >= per_client:
                 raise CapReached("client")
             if len(open_) >= total:
@@ -70,9 +69,15 @@ class MemoryStore:
             e = self._sessions.get(sid)
             return None if e is None else Entry(**asdict(e))
 
+    def _open(self, now: float) -> list[Entry]:
+        """Sessions created and not yet started within their deadline, or streaming."""
+        return [v for v in self._sessions.values()
+                if v.status == "streaming" or (v.status == "new" and v.expires >= now)]
+
     def count(self) -> int:
+        """Open sessions (as ``RedisStore.count``: those the caps count)."""
         with self._lock:
-            return len(self._sessions)
+            return len(self._open(time.time()))
 
     def claim(self, sid: str, client: str) -> str:
         """Mark a new session streaming: "ok", or why not: "unknown", "client", "used", "expired"."""
@@ -219,7 +224,8 @@ class RedisStore:
         return None if raw is None else Entry(**json.loads(raw))
 
     def count(self) -> int:
-        return int(self.r.zcard(self.p + "open"))
+        """Open sessions (those the caps count; expired ones drop out at the next ``add``)."""
+        return int(self.r.zcount(self.p + "open", time.time(), "+inf"))
 
     def claim(self, sid: str, client: str) -> str:
         # a streaming session stays open until it closes (score: the far future)

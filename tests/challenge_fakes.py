@@ -49,13 +49,15 @@ class ScriptedLandmarker:
         self.script = list(script)
         self.calls = 0
 
-    def observe(self, frame, t, need):
+    def observe(self, frame, t, need, box=None):
         p, f = self.script[min(self.calls, len(self.script) - 1)]
         self.calls += 1
         return Observation(t, p if "pose" in need else None, f if "face" in need else None, 640, 480)
 
 
 class ScriptedStream:
+    turned = 0   # scripted frames are upright
+
     def __init__(self, script):
         self.script = list(script)
         self.i = 0

@@ -21,6 +21,21 @@ def test_landmarks_on_a_real_face(live_frames):
     lm.close()
 
 
+def test_landmarks_count_only_for_the_sessions_face(live_frames):
+    from marginlive.challenge.landmarks import Landmarker
+    from marginlive.detect import create_detector
+    from marginlive.types import FaceBox
+    frame = live_frames[0].image
+    user = create_detector("mediapipe").detect(frame)[0]
+    elsewhere = FaceBox(0, 0, 40, 40)     # a bystander's box in the corner, away from this face
+    lm = Landmarker(static=True)
+    mine = lm.observe(frame, 0.0, {"pose", "face"}, user)
+    theirs = lm.observe(frame, 0.0, {"pose", "face"}, elsewhere)
+    assert mine.face is not None and mine.pose is not None
+    assert theirs.face is None and theirs.pose is None   # the user's hand or blink is not the bystander's
+    lm.close()
+
+
 def test_authenticate_video_end_to_end(capsys, tmp_path, always_real_model):
     live = need_shared("data", "videos", "live-1.webm")
     out = tmp_path / "session.mp4"

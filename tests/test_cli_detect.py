@@ -109,3 +109,22 @@ def test_folder_with_mixed_content_continues_and_fails_at_end(capsys, tmp_path, 
 def test_no_arguments(capsys, tiny_model):
     code, _, err = run(capsys, "detect", "--model", tiny_model)
     assert code == 2 and "give image/video paths" in err
+
+
+def test_sideways_video_scored_and_saved_upright(capsys, tmp_path, tiny_model):
+    """A video stored sideways (no rotation flag): boxes and the saved video are in the upright frame."""
+    from marginlive.frames import read_video_frames
+    from marginlive.orientation import turn
+    frames = read_video_frames(need_shared("data", "videos", "live-1.webm"), every=10, max_frames=8)
+    video = tmp_path / "sideways.avi"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (480, 640))
+    for f in frames:
+        w.write(turn(f.image, 1))
+    w.release()
+    out = tmp_path / "out.mp4"
+    code, stdout, err = run(capsys, "detect", video, "--model", tiny_model, "--save", out, "--json")
+    assert code == 0, err
+    lines = [json.loads(l) for l in stdout.splitlines()]
+    assert len(lines) == 8 and all(l["turned"] == 270 for l in lines)
+    ok, frame = cv2.VideoCapture(str(out)).read()
+    assert ok and frame.shape == (480, 640, 3)   # landscape again, as filmed

@@ -50,9 +50,23 @@ def test_fake_face_rejected_by_passive_step():
 
 
 def test_two_faces_in_view_rejected():
-    s = make([[result(), result(track=2, box=(0, 0, 100, 100))]], hand_script())
-    s.stream.script = [[result(), result(track=2, box=(0, 0, 100, 100))]]
+    # a second face about as wide as the user's (0.9 x): a second person beside them, a photo held up
+    s = make([[result(), result(track=2, box=(0, 0, 180, 220))]], hand_script())
     st = run(s, 5)
+    assert st.state == REJECTED and "more than one face" in st.reason
+
+
+def test_small_bystander_ignored_and_the_subject_decides():
+    # a face 0.4 x as wide as the user's, further back: the session follows the user only
+    s = make([[result(track=2, box=(0, 0, 80, 100)), result()]], hand_script())
+    st = run(s, 40)
+    assert st.state == ACCEPTED and s.track_id == 1
+
+
+def test_bystander_that_grows_to_the_users_size_rejects():
+    small, near = result(track=2, box=(0, 0, 80, 100)), result(track=2, box=(0, 0, 190, 230))
+    s = make([[result(), small]] * 3 + [[result(), near]], [(pose(), None)] * 100)
+    st = run(s, 10)
     assert st.state == REJECTED and "more than one face" in st.reason
 
 

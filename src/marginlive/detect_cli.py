@@ -5,10 +5,12 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from ._util import atomic_path, emit_json, progress
 from .errors import InputError, NoFaceError
 from .frames import VideoSource, expand_paths, kind_of, read_image
+from .orientation import turn
 from .render import draw_results
 
 VIDEO_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
@@ -79,7 +81,9 @@ def _run_image(det, src: Path, a, out: Path | None) -> int:
     elif not a.show:
         for r in results:
             print(f"{src}\t{r.label}\t{r.score:.3f}\t{r.box.as_list()}")
-    vis = draw_results(img, results) if (out or a.show) else None
+    # Boxes are in the frame as turned upright; draw them there.
+    upright = turn(img, results[0].turned // 90) if results else img
+    vis = draw_results(upright, results) if (out or a.show) else None
     if out:
         with atomic_path(out) as tmp:
             if not cv2.imwrite(str(tmp), vis):
@@ -91,7 +95,7 @@ def _run_image(det, src: Path, a, out: Path | None) -> int:
 
 
 def _run_video(det, src: VideoSource, a, out: Path | None) -> int:
-    faces = 0
+    faces, turned = 0, 0
     last = {}
     with src, _VideoWriter(out, src.fps) as writer:
         bar = progress(total=src.frame_count, desc=Path(src.name).name, unit="frame",
@@ -99,13 +103,14 @@ def _run_video(det, src: VideoSource, a, out: Path | None) -> int:
         for frame, results in det.process(src):
             bar.update(1)
             faces += len(results)
+            turned = results[0].turned if results else turned   # a faceless frame keeps the turn
             for i, r in enumerate(results):
                 last[r.track_id] = r
                 if a.json:
                     emit_json({"source": src.name, "frame": frame.index, "time": round(frame.time, 3),
                                "face": i, **r.to_dict()})
             if writer.active or a.show:
-                vis = draw_results(frame.image, results)
+                vis = draw_results(turn(frame.image, turned // 90), results)
                 writer.write(vis)
                 if a.show:
                     cv2.imshow("marginlive", vis)
@@ -142,6 +147,9 @@ class _VideoWriter:
             self.w = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*fourcc), self.fps, (w, h))
             if not self.w.isOpened():
                 raise InputError(f"{self.path}: cannot open a video writer")
+            self.size = (w, h)
+        if (img.shape[1], img.shape[0]) != self.size:   # the video turned upright mid-way
+            img = letterbox(img, self.size)
         self.w.write(img)
 
     def __exit__(self, et, ev, tb):
@@ -155,3 +163,14 @@ class _VideoWriter:
             except InputError:
                 pass
         return False
+
+
+def letterbox(img, size: tuple[int, int]):
+    """``img`` scaled to fit inside ``size`` (width, height), aspect kept, on black."""
+    w, h = size
+    s = min(w / img.shape[1], h / img.shape[0])
+    nw, nh = max(1, round(img.shape[1] * s)), max(1, round(img.shape[0] * s))
+    out = np.zeros((h, w, 3), np.uint8)
+    x, y = (w - nw) // 2, (h - nh) // 2
+    out[y:y + nh, x:x + nw] = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA)
+    return out

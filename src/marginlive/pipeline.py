@@ -7,9 +7,9 @@ import numpy as np
 
 from .detect import FaceDetector, create_detector
 from .liveness.runtime import LivenessModel, map_crops
+from .orientation import SIDEWAYS_DEG, Upright
 from .tracking import FaceTracker
 from .types import FAKE, REAL, FaceResult, Frame
-
 
 
 class LivenessDetector:
@@ -23,11 +23,16 @@ class LivenessDetector:
     gives the crop of the unmirrored frame: the texture branches are not mirror-symmetric (the
     shipped model turns away 17% of a live video's frames mirrored, none as filmed or flipped
     back; docs/camera_sensitivity.md).
+
+    Frames are turned upright before scoring where the face's keypoints show them sideways
+    (``marginlive.orientation``); each result's ``turned`` says by how much, and its box is in
+    the turned frame. ``upright=False`` scores frames as they come.
     """
 
     def __init__(self, model: str | LivenessModel | None = None,
                  detector: str | FaceDetector = "mediapipe", detector_model=None,
-                 margin: float | None = None, threshold: float | None = None, mirrored: bool = False):
+                 margin: float | None = None, threshold: float | None = None, mirrored: bool = False,
+                 upright: bool = True):
         self.model = model if isinstance(model, LivenessModel) else LivenessModel(model)
         self.detector = create_detector(detector, detector_model) if isinstance(detector, str) else detector
         self.margin = float(margin) if margin is not None else self.model.margin
@@ -35,6 +40,7 @@ class LivenessDetector:
             raise ValueError(f"margin must be > 0, got {self.margin}")
         self.threshold = float(threshold) if threshold is not None else self.model.threshold
         self.mirrored = bool(mirrored)
+        self.sideways_deg = SIDEWAYS_DEG if upright else None
 
     def score(self, frame: np.ndarray, boxes) -> np.ndarray:
         """P(real) of given boxes in one frame: all faces in one batch."""
@@ -44,9 +50,9 @@ class LivenessDetector:
         return self.model.predict(crops)
 
     def predict(self, frame: np.ndarray) -> list[FaceResult]:
-        boxes = self.detector.detect(frame)
+        frame, boxes, quarters = Upright(self.detector.detect, self.sideways_deg).find(frame)
         scores = self.score(frame, boxes)
-        return [FaceResult(b, float(s), REAL if s >= self.threshold else FAKE, float(s))
+        return [FaceResult(b, float(s), REAL if s >= self.threshold else FAKE, float(s), turned=90 * quarters)
                 for b, s in zip(boxes, scores)]
 
     def stream(self, window: int = 10, min_frames: int = 5, reject_frames: int | None = None) -> "LivenessStream":
@@ -59,13 +65,26 @@ class LivenessDetector:
 
 
 class LivenessStream:
+    """One video's faces over time. ``update(frame)`` detects (turning the frame upright when
+    its faces are sideways; the turn is kept for the following frames), scores and tracks."""
+
     def __init__(self, detector: LivenessDetector, tracker: FaceTracker):
         self.detector, self.tracker = detector, tracker
+        self.upright = Upright(detector.detector.detect, detector.sideways_deg)
+
+    @property
+    def turned(self) -> int:
+        """Degrees clockwise the stream's frames are currently turned (0, 90 or 270)."""
+        return 90 * self.upright.quarters
 
     def update(self, frame: np.ndarray, boxes=None) -> list[FaceResult]:
-        boxes = self.detector.detector.detect(frame) if boxes is None else boxes
+        """Results for one frame. ``boxes``: detections made by the caller on ``frame`` as
+        given (no turn is then applied)."""
+        quarters = 0
+        if boxes is None:
+            frame, boxes, quarters = self.upright.find(frame)
         scores = self.detector.score(frame, boxes)
         out = []
         for b, s, (tid, mean, label, decided) in zip(boxes, scores, self.tracker.update(boxes, scores)):
-            out.append(FaceResult(b, mean, label, float(s), tid, decided))
+            out.append(FaceResult(b, mean, label, float(s), tid, decided, turned=90 * quarters))
         return out

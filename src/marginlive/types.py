@@ -59,7 +59,9 @@ class FaceResult:
 
     ``score`` is P(real) in [0, 1] (smoothed over the track for video), ``frame_score`` the
     model's score on this frame alone. ``label`` is ``real`` or ``fake``, or ``pending`` while
-    a video track has not yet seen enough consistent frames to decide.
+    a video track has not yet seen enough consistent frames to decide. ``turned``: degrees
+    clockwise (0, 90 or 270) the frame was turned to make the face upright before it was
+    detected and scored; ``box`` is in that turned frame (``marginlive.orientation``).
     """
 
     box: FaceBox
@@ -68,6 +70,7 @@ class FaceResult:
     frame_score: float
     track_id: int | None = None
     decided: bool = True
+    turned: int = 0
 
     @property
     def confidence(self) -> float:
@@ -83,6 +86,7 @@ class FaceResult:
             "label": self.label,
             "track": self.track_id,
             "decided": self.decided,
+            "turned": self.turned,
         }
 
 

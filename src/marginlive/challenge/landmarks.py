@@ -45,7 +45,8 @@ class Landmarker:
             return None
         return np.array([[p.x, p.y, p.z, p.visibility] for p in r.pose_landmarks.landmark], np.float32)
 
-    def face(self, rgb: np.ndarray) -> np.ndarray | None:
+    def faces(self, rgb: np.ndarray) -> list[np.ndarray]:
+        """Face meshes of up to two faces, each (468, 3)."""
         if self._mesh is None:
             from mediapipe.python.solutions import face_mesh
             with quiet_native_stderr():
@@ -53,17 +54,31 @@ class Landmarker:
                                                 min_detection_confidence=0.5, min_tracking_confidence=0.5)
                 self._mesh.process(np.zeros((64, 64, 3), np.uint8))
         r = self._mesh.process(rgb)
-        if not r.multi_face_landmarks:
-            return None
-        return np.array([[p.x, p.y, p.z] for p in r.multi_face_landmarks[0].landmark], np.float32)
+        return [np.array([[p.x, p.y, p.z] for p in m.landmark], np.float32)
+                for m in r.multi_face_landmarks or []]
 
-    def observe(self, frame_bgr: np.ndarray, t: float, need: set[str]) -> Observation:
+    def observe(self, frame_bgr: np.ndarray, t: float, need: set[str], box=None) -> Observation:
+        """The landmarks ``need`` asks for ("pose", "face"). ``box``: the session's face (a
+        FaceBox in this frame's pixels); then only landmarks of that person count: the face mesh
+        centred in the box, the pose whose nose lies near it (a bystander's raised hand or blink
+        is not the user's)."""
         rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
         h, w = frame_bgr.shape[:2]
-        return Observation(t, self.pose(rgb) if "pose" in need else None,
-                           self.face(rgb) if "face" in need else None, w, h)
+        pose = self.pose(rgb) if "pose" in need else None
+        meshes = self.faces(rgb) if "face" in need else []
+        if box is not None:
+            pose = pose if pose is not None and _near(pose[0, :2], box, w, h, grow=1.0) else None
+            meshes = [m for m in meshes if _near(m[:, :2].mean(0), box, w, h, grow=0.0)]
+        return Observation(t, pose, meshes[0] if meshes else None, w, h)
 
     def close(self):
         for m in (self._pose, self._mesh):
             if m is not None:
                 m.close()
+
+
+def _near(point, box, w: int, h: int, grow: float) -> bool:
+    """Whether a normalised (x, y) point lies in ``box`` widened by ``grow`` x its size on each side."""
+    x, y = point[0] * w, point[1] * h
+    gx, gy = grow * box.w, grow * box.h
+    return box.x1 - gx <= x <= box.x2 + gx and box.y1 - gy <= y <= box.y2 + gy

@@ -6,8 +6,10 @@
       -> IDENTIFY   the identity step (optional), once, on the session's best few frames
       -> ACCEPTED(identity) | REJECTED(reason)
 
-Rules: one face only (two faces reject); the same tracked face throughout (a swap
-rejects); passive liveness keeps running during the challenges (a turn to *fake*, a
+Rules: one subject: the face the session locked onto (the largest when it started); a second
+face about as large rejects, one much smaller (a bystander further back) is ignored, and the
+challenges are read from the subject's landmarks only; the same tracked face throughout (a swap
+rejects); frames a phone delivers sideways are turned upright first; passive liveness keeps running during the challenges (a turn to *fake*, a
 whole window of consistently low frames, rejects); each challenge has a timeout and a
 limited number of retries (a fresh random action each time); a face gone, or frames too
 dark, blurred or with the face too close to the camera, for longer than a grace period
@@ -25,6 +27,7 @@ import cv2
 import numpy as np
 
 from ..detect import confident_faces
+from ..orientation import turn
 from ..types import FAKE, REAL, FaceResult
 from .actions import Action, all_actions
 from .landmarks import Landmarker
@@ -58,6 +61,9 @@ class SessionConfig:
     actions: tuple[str, ...] | None = None   # restrict the pool (names); None: all
     require_identity: bool = False
     identity_frames: int = 3         # frames the identity step embeds: the best seen (identity/quality.py)
+    # a second face narrower than this share of the subject's face is a bystander further back and
+    # is ignored; a wider one (a second person beside the user, a photo held up) rejects
+    bystander_ratio: float = 0.6
 
 
 @dataclass
@@ -115,6 +121,17 @@ class Session:
         self.problem: str | None = None
 
     # ---------------------------------------------------------------------------- helpers
+    def _subject(self, results: list[FaceResult]) -> tuple[FaceResult | None, list[FaceResult]]:
+        """The session's face (the tracked one, else the widest) and the other faces that
+        count against the one-person rule (those not much smaller than it)."""
+        if not results:
+            return None, []
+        mine = [r for r in results if self.track_id is not None and r.track_id == self.track_id]
+        face = mine[0] if mine else max(results, key=lambda r: r.box.w)
+        others = [r for r in results if r is not face
+                  and r.box.w >= self.config.bystander_ratio * face.box.w]
+        return face, others
+
     def _event(self, t, event, **detail):
         self.log.append({"t": round(float(t), 3), "state": self.state, "event": event, **detail})
 
@@ -201,10 +218,11 @@ class Session:
             self._reject(t, "session timed out")
             return self.status()
         results = confident_faces(self.stream.update(frame))
-        if len(results) > 1:
+        frame = turn(frame, self.stream.turned // 90)   # the frame the boxes refer to
+        face, others = self._subject(results)
+        if others:
             self._reject(t, "more than one face in view")
             return self.status()
-        face = results[0] if results else None
         self.last_face = face
         problem = None if face else "no face in view"
         if face and self.state != WAITING and self.track_id is not None and face.track_id != self.track_id:
@@ -241,7 +259,7 @@ class Session:
             return self.status()
         if self.state == CHALLENGE:
             a = self.challenges[self.current]
-            obs = self.landmarker.observe(frame, t, a.needs)
+            obs = self.landmarker.observe(frame, t, a.needs, face.box)
             if a.update(obs):
                 self._event(t, "challenge passed", action=a.name)
                 self.current += 1

@@ -58,6 +58,6 @@ class PooledLandmarker:
     def __init__(self, pool: GraphPool):
         self.pool = pool
 
-    def observe(self, frame_bgr: np.ndarray, t: float, need: set[str]):
+    def observe(self, frame_bgr: np.ndarray, t: float, need: set[str], box=None):
         with self.pool.borrow() as lm:
-            return lm.observe(frame_bgr, t, need)
+            return lm.observe(frame_bgr, t, need, box)

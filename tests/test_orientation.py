@@ -1,0 +1,65 @@
+"""Frames delivered sideways are turned upright before scoring (marginlive.orientation)."""
+import numpy as np
+import pytest
+
+from marginlive.orientation import Upright, correction, face_roll, turn
+from marginlive.types import FaceBox
+
+
+def box_with(eyes_mid, mouth):
+    """A FaceBox whose BlazeFace-order keypoints put the eyes around ``eyes_mid`` and the mouth at ``mouth``."""
+    (ex, ey), (mx, my) = eyes_mid, mouth
+    return FaceBox(0, 0, 100, 100, 0.9, ((ex - 10, ey), (ex + 10, ey), (ex, ey + 10), (mx, my), (0, 0), (0, 0)))
+
+
+@pytest.mark.parametrize("mouth, roll, fix", [((50, 80), 0, 0), ((80, 50), 90, 1), ((20, 50), -90, 3),
+                                              ((62, 75), 26, 0)])
+def test_roll_and_correction_from_keypoints(mouth, roll, fix):
+    b = box_with((50, 50), mouth)
+    assert face_roll(b) == pytest.approx(roll, abs=1)
+    assert correction(b) == fix
+
+
+def test_no_keypoints_no_turn():
+    b = FaceBox(0, 0, 10, 10, 0.9)
+    assert face_roll(b) is None and correction(b) == 0
+
+
+def test_turn_is_clockwise_and_composes():
+    img = np.arange(6, dtype=np.uint8).reshape(2, 3, 1).repeat(3, axis=2)
+    cw = turn(img, 1)
+    assert cw.shape == (3, 2, 3) and cw[0, 1, 0] == img[0, 0, 0]   # top-left goes top-right
+    assert np.array_equal(turn(turn(img, 1), 3), img) and turn(img, 4) is img
+
+
+@pytest.mark.parametrize("quarters", [1, 3])
+def test_sideways_live_frame_is_turned_back_and_scored_as_upright(quarters, live_frames):
+    from marginlive.pipeline import LivenessDetector
+    det = LivenessDetector()
+    frame = live_frames[0].image
+    upright = det.predict(frame)
+    sideways = det.predict(turn(frame, quarters))
+    assert len(upright) == len(sideways) == 1 and upright[0].turned == 0
+    assert sideways[0].turned == 90 * (4 - quarters)
+    assert sideways[0].label == upright[0].label == "real"
+    assert abs(sideways[0].score - upright[0].score) < 0.05
+    # taken as it comes, the sideways face is scored far lower: the turn is what saves it
+    raw = LivenessDetector(detector=det.detector, upright=False).predict(turn(frame, quarters))
+    assert raw[0].turned == 0 and raw[0].score < upright[0].score - 0.2
+
+
+def test_stream_keeps_the_turn_through_faceless_frames(live_frames):
+    from marginlive.detect import create_detector
+    seen = []
+
+    def detect(img):
+        seen.append(img.shape[:2])
+        return det.detect(img)
+    det = create_detector("mediapipe")
+    up = Upright(detect)
+    sideways = turn(live_frames[0].image, 1)
+    img, boxes, q = up.find(sideways)
+    assert q == 3 and img.shape == live_frames[0].image.shape and boxes
+    img, boxes, q = up.find(np.zeros_like(sideways))   # no face: the turn stands
+    assert q == 3 and img.shape == live_frames[0].image.shape and not boxes
+    assert seen[-1] == live_frames[0].image.shape[:2]

@@ -222,7 +222,8 @@ def _enroll_args(p):
     p.add_argument("name", help="identity name")
     p.add_argument("inputs", nargs="+", help="images, videos or folders of one person (one face each)")
     p.add_argument("--model", help="liveness model (only live faces enrol)")
-    p.add_argument("--frames", type=int, default=5, help="frames taken from each video")
+    p.add_argument("--frames", type=int, default=10,
+                   help="faces kept from each video, the best of 6x as many frames (default 10)")
     _detector_args(p)
     _gallery_arg(p)
 
@@ -238,7 +239,8 @@ def _probe_args(p, verify=False):
     if verify:
         p.add_argument("name", help="claimed identity")
     p.add_argument("image", help="image with exactly one face")
-    p.add_argument("--threshold", type=float, default=0.42, help="max embedding distance for a match (see docs/identity.md)")
+    p.add_argument("--threshold", type=float, default=0.405,
+                   help="max embedding distance for a match (default 0.405; docs/identity_sessions.md)")
     p.add_argument("--json", action="store_true")
     _detector_args(p)
     _gallery_arg(p)

@@ -60,7 +60,7 @@ class SessionConfig:
     mirrored: bool = False
     actions: tuple[str, ...] | None = None   # restrict the pool (names); None: all
     require_identity: bool = False
-    identity_frames: int = 3         # frames the identity step embeds: the best seen (identity/quality.py)
+    identity_frames: int = 5         # frames the identity step embeds: the best seen (identity/quality.py)
     # a second face narrower than this share of the subject's face is a bystander further back and
     # is ignored; a wider one (a second person beside the user, a photo held up) rejects
     bystander_ratio: float = 0.6

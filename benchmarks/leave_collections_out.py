@@ -5,7 +5,7 @@ person, room, webcam and screen), all of nuaa-print, the CelebA-Spoof sample, an
 (a webcam; a phone held upright). Then the live frames of the collections the shipped model's
 trained branches never saw (`HELD_OUT`) are shifted as a new user's camera or room would shift them
 (`marginlive.evaluation.shifts`: another room, a phone held upright, a dim room, a phone in the
-hand; the camera shifts also applied to their attack frames) and scored again. Each frame's most
+hand, a second person beside the user; the camera shifts also applied to their attack frames) and scored again. Each frame's most
 confident BlazeFace face is scored at each model's own threshold, through the same crops the
 pipeline makes (`LivenessModel.crops`).
 
@@ -131,7 +131,13 @@ def empty_rooms(items, cutout, n=60):
     return rooms
 
 
-def shifted_sets(items, rooms, cutout):
+def people(items, n=60):
+    """Live frames of the trained-on collections: the second person of the 'two people' shift."""
+    live = [load for load, y in items if y == 1]
+    return [f for f in (load() for load in live[:: max(1, len(live) // n)]) if f is not None]
+
+
+def shifted_sets(items, rooms, cutout, others):
     """{shift name: (function, items it applies to, backgrounds)}; see the module docstring."""
     from marginlive.evaluation import shifts
     live = [it for it in items if it[1] == 1]
@@ -141,6 +147,7 @@ def shifted_sets(items, rooms, cutout):
         "a phone in the hand": (shifts.phone_in_hand, live, rooms),
         "portrait phone": (shifts.portrait_phone, items, None),
         "dim room, noisy sensor": (shifts.dim_room, items, None),
+        "two people in the frame": (lambda f, b, r, o: shifts.second_person(f, b, r, o, cutout), live, others),
     }
 
 
@@ -200,8 +207,9 @@ def main():
                      "models": {m.name: rates(s[m.name], y, m.threshold) for m in models}})
         print(key, {n: (r["bpcer"], r["apcer"]) for n, r in rows[-1]["models"].items()}, file=sys.stderr, flush=True)
     source = [it for k, items in colls.items() if held_out(k) for it in items]
-    rooms = empty_rooms([it for k, items in colls.items() if not held_out(k) for it in items], cutout)
-    for name, (fn, items, others) in shifted_sets(source, rooms, cutout).items():
+    trained = [it for k, items in colls.items() if not held_out(k) for it in items]
+    rooms = empty_rooms(trained, cutout)
+    for name, (fn, items, others) in shifted_sets(source, rooms, cutout, people(trained)).items():
         s, y = score_all(models, items, det, fn, rng, others)
         rows.append({"collection": f"shift: {name}", "live": int((y == 1).sum()), "attacks": int((y == 0).sum()),
                      "trained_on": [], "models": {m.name: rates(s[m.name], y, m.threshold) for m in models}})
@@ -218,7 +226,7 @@ def main():
         "confident BlazeFace box). BPCER: live frames turned away; APCER: attack frames let through. "
         "'shift:' rows are the live (and, for the camera shifts, attack) frames of the collections no "
         "marginlive branch was trained on, moved into another room, filmed upright by a phone, in a dim "
-        "room or beside a phone in the hand (`marginlive.evaluation.shifts`).\n\n" + markdown(res))
+        "room, beside a phone in the hand or with a second person beside them (`marginlive.evaluation.shifts`).\n\n" + markdown(res))
     render_readme(res)
 
 

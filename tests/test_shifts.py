@@ -48,3 +48,23 @@ def test_phone_in_hand_draws_a_bezel_beside_the_face():
     assert changed.mean() > 0.02 and ys.min() >= box.y2 - 0.1 * box.h - 1
     assert (out[changed] == 15).all(axis=1).any()   # the black bezel
     assert not changed[int(box.y1):int(box.y2) - 20, int(box.x1):int(box.x2)].any()   # the face untouched
+
+
+def test_second_person_stands_beside_the_user_who_stays_in_front():
+    import cv2
+
+    from marginlive.detect import create_detector
+    frame, box = _live_frame()
+    other = cv2.imread(str(sorted(need_shared("data", "nuaa-print", "real").rglob("*.jpg"))[0]))
+    cut = shifts.PersonCutout()
+    try:
+        found = []
+        for seed in range(4):
+            out = shifts.second_person(frame, box, np.random.default_rng(seed), other, cut)
+            assert out.shape == frame.shape and out.dtype == np.uint8
+            face = (slice(int(box.y1), int(box.y2)), slice(int(box.x1), int(box.x2)))
+            assert np.abs(out[face].astype(int) - frame[face]).mean() < 6   # the user is in front
+            found.append(len(create_detector("mediapipe").detect(out)))
+    finally:
+        cut.close()
+    assert max(found) == 2    # BlazeFace sees both people where the second is in view

@@ -13,6 +13,8 @@ must then be found again in it, as the pipeline would.
 - ``dim_room``: a dim room on a small sensor: darker, gamma 1.6, sensor noise of 5 levels.
 - ``phone_in_hand``: a live user holding a phone beside the face: a dark bezel with a lit screen
   (a crop of another frame) in the lower corner of the face's context.
+- ``second_person``: another live person (cut out of another frame) standing beside and behind
+  the user, partly inside the face's context.
 
 The ones that can use another frame (a room, a screen's picture) take it as ``other``.
 """
@@ -108,3 +110,20 @@ def phone_in_hand(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, oth
                   else np.full((sh, sw, 3), 200, np.uint8))
         out[y0 + b:y0 + b + sh, x0 + b:x0 + b + sw] = screen
     return out
+
+
+def second_person(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other: np.ndarray,
+                  cutout: PersonCutout | None = None) -> np.ndarray:
+    """The person of ``other`` (resized to the frame, scaled by 0.75-1.0, moved 0.25-0.4 of the
+    frame's width to a random side) pasted into ``frame`` behind its own person."""
+    cutout = cutout or PersonCutout()
+    h, w = frame.shape[:2]
+    other = cv2.resize(other, (w, h), interpolation=cv2.INTER_AREA)
+    z = float(rng.uniform(0.75, 1.0))
+    dx = (1 if rng.random() < 0.5 else -1) * float(rng.uniform(0.25, 0.4)) * w
+    m = np.float32([[z, 0, (1 - z) * w / 2 + dx], [0, z, (1 - z) * h]])   # feet stay on the bottom edge
+    them = cv2.warpAffine(other, m, (w, h), flags=cv2.INTER_LINEAR)
+    m_them = cv2.warpAffine(cutout(other), m, (w, h), flags=cv2.INTER_LINEAR)[..., None]
+    m_user = cutout(frame)[..., None]
+    scene = frame * (1.0 - m_them) + them * m_them
+    return np.clip(scene * (1.0 - m_user) + frame * m_user, 0, 255).astype(np.uint8)

@@ -33,6 +33,17 @@ def test_scene_augment_copies_every_crop_and_moves_every_live_one(small):
     assert np.array_equal(again.contexts, aug.contexts)                    # seeded
 
 
+def test_scene_augment_mirrors_copies_at_the_rate_asked(small):
+    x, y = small
+    kept = augment_contexts(x, y, SceneAugment(rooms=4, seed=1, flip=0.0))
+    every = augment_contexts(x, y, SceneAugment(rooms=4, seed=1, flip=1.0))
+    half = augment_contexts(x, y, SceneAugment(rooms=4, seed=1))
+    assert np.array_equal(every.contexts, kept.contexts[:, :, ::-1])     # the same copies, mirrored
+    mirrored = [np.array_equal(h, k[:, ::-1]) and not np.array_equal(h, k)
+                for h, k in zip(half.contexts, kept.contexts)]
+    assert 0.2 < np.mean(mirrored) < 0.8
+
+
 def test_leaving_crops_out_leaves_out_every_copy_made_from_them(small):
     x, y = small
     aug = augment_contexts(x, y, SceneAugment(rooms=4, wall_share=0.0, seed=2))

@@ -21,6 +21,24 @@ def test_blazeface_finds_the_face_with_keypoints(mp, live_frames):
     assert 20 < b.w < 640 and 20 < b.h < 480
 
 
+def test_blazeface_boxes_are_in_the_frames_pixels_whatever_its_size(mp, live_frames):
+    """Frames above 320 px are shrunk for the network; boxes and keypoints come back in the
+    frame's own pixels, within 2% of the face's width of detecting at full size."""
+    import cv2
+
+    from marginlive.detect.mediapipe import MediaPipeDetector
+    frame = live_frames[0].image
+    full = MediaPipeDetector(max_side=10_000)
+    for img in (frame, cv2.resize(frame, None, fx=2, fy=2)):
+        a, b = mp.detect(img)[0], full.detect(img)[0]
+        tol = 0.02 * b.w
+        assert all(abs(p - q) <= tol for p, q in zip((a.x1, a.y1, a.x2, a.y2), (b.x1, b.y1, b.x2, b.y2)))
+        assert all(abs(p[0] - q[0]) <= tol and abs(p[1] - q[1]) <= tol for p, q in zip(a.keypoints, b.keypoints))
+    small = cv2.resize(frame, (320, 240))
+    assert mp.detect(small)[0] == full.detect(small)[0]      # small frames are not resized
+    full.close()
+
+
 def test_blazeface_finds_nothing_in_a_blank_frame(mp):
     assert mp.detect(blank()) == []
 

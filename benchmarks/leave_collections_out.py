@@ -116,25 +116,22 @@ def rates(scores, labels, threshold) -> dict:
             "apcer": float(np.mean(att >= threshold)) if len(att) else None}
 
 
-def empty_rooms(items, cutout, n=60):
-    """Rooms without their people (blurred fill where the person stood), from the trained-on
-    collections' live frames: backgrounds for the 'other room' shift."""
-    import cv2
+def people(items, n=60):
+    """About ``n`` live frames, evenly spaced, of ``items`` (the trained-on collections): the second
+    person of the 'two people' shift, and the rooms of the 'other room' one."""
     live = [load for load, y in items if y == 1]
+    return [f for f in (load() for load in live[:: max(1, len(live) // n)]) if f is not None]
+
+
+def empty_rooms(frames, cutout):
+    """Rooms without their people (blurred fill where the person stood): backgrounds for the
+    'other room' shift."""
+    import cv2
     rooms = []
-    for load in live[:: max(1, len(live) // n)]:
-        f = load()
-        if f is None:
-            continue
+    for f in frames:
         m = cutout(f)[..., None]
         rooms.append(np.clip(f * (1 - m) + cv2.blur(f, (61, 61)) * m, 0, 255).astype(np.uint8))
     return rooms
-
-
-def people(items, n=60):
-    """Live frames of the trained-on collections: the second person of the 'two people' shift."""
-    live = [load for load, y in items if y == 1]
-    return [f for f in (load() for load in live[:: max(1, len(live) // n)]) if f is not None]
 
 
 def shifted_sets(items, rooms, cutout, others):
@@ -207,9 +204,9 @@ def main():
                      "models": {m.name: rates(s[m.name], y, m.threshold) for m in models}})
         print(key, {n: (r["bpcer"], r["apcer"]) for n, r in rows[-1]["models"].items()}, file=sys.stderr, flush=True)
     source = [it for k, items in colls.items() if held_out(k) for it in items]
-    trained = [it for k, items in colls.items() if not held_out(k) for it in items]
+    trained = people([it for k, items in colls.items() if not held_out(k) for it in items])
     rooms = empty_rooms(trained, cutout)
-    for name, (fn, items, others) in shifted_sets(source, rooms, cutout, people(trained)).items():
+    for name, (fn, items, others) in shifted_sets(source, rooms, cutout, trained).items():
         s, y = score_all(models, items, det, fn, rng, others)
         rows.append({"collection": f"shift: {name}", "live": int((y == 1).sum()), "attacks": int((y == 0).sum()),
                      "trained_on": [], "models": {m.name: rates(s[m.name], y, m.threshold) for m in models}})

@@ -56,13 +56,13 @@ class ScriptedLandmarker:
 
 
 class ScriptedStream:
-    turned = 0   # scripted frames are upright
-
     def __init__(self, script):
         self.script = list(script)
         self.i = 0
+        self.frame = None
 
     def update(self, frame, boxes=None):
+        self.frame = frame   # scripted frames are upright
         r = self.script[min(self.i, len(self.script) - 1)]
         self.i += 1
         return [r] if isinstance(r, FaceResult) else list(r)

@@ -13,7 +13,6 @@ from ._util import emit_json
 from .detect_cli import _VideoWriter
 from .errors import InputError
 from .frames import VideoSource
-from .orientation import turn
 from .render import GREEN, RED, banner, draw_results
 
 
@@ -63,7 +62,7 @@ def run_authenticate(a) -> int:
                     emit_json({"frame": frame.index, "time": round(frame.time, 3), **status.to_dict()})
                 last_state = status.state
                 if writer.active or a.show:
-                    vis = overlay(turn(frame.image, session.stream.turned // 90), session, status)
+                    vis = overlay(session.stream.frame, session, status)
                     writer.write(vis)
                     if a.show:
                         cv2.imshow("marginlive authenticate", vis)

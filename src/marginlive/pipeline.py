@@ -20,9 +20,8 @@ class LivenessDetector:
 
     ``mirrored``: the frames are selfie-mirrored (left and right swapped, as some cameras and
     recording apps deliver them). Each margin crop is then flipped back before scoring, which
-    gives the crop of the unmirrored frame: the texture branches are not mirror-symmetric (the
-    shipped model turns away 17% of a live video's frames mirrored, none as filmed or flipped
-    back; docs/camera_sensitivity.md).
+    gives the crop of the unmirrored frame: the texture branches are not mirror-symmetric
+    (docs/camera_sensitivity.md scores a mirrored live video both ways).
 
     Frames are turned upright before scoring where the face's keypoints show them sideways
     (``marginlive.orientation``); each result's ``turned`` says by how much, and its box is in
@@ -66,16 +65,13 @@ class LivenessDetector:
 
 class LivenessStream:
     """One video's faces over time. ``update(frame)`` detects (turning the frame upright when
-    its faces are sideways; the turn is kept for the following frames), scores and tracks."""
+    its faces are sideways; the turn is kept for the following frames), scores and tracks.
+    ``frame``: the frame the last results refer to (turned upright where it was turned)."""
 
     def __init__(self, detector: LivenessDetector, tracker: FaceTracker):
         self.detector, self.tracker = detector, tracker
         self.upright = Upright(detector.detector.detect, detector.sideways_deg)
-
-    @property
-    def turned(self) -> int:
-        """Degrees clockwise the stream's frames are currently turned (0, 90 or 270)."""
-        return 90 * self.upright.quarters
+        self.frame: np.ndarray | None = None
 
     def update(self, frame: np.ndarray, boxes=None) -> list[FaceResult]:
         """Results for one frame. ``boxes``: detections made by the caller on ``frame`` as
@@ -83,6 +79,7 @@ class LivenessStream:
         quarters = 0
         if boxes is None:
             frame, boxes, quarters = self.upright.find(frame)
+        self.frame = frame
         scores = self.detector.score(frame, boxes)
         out = []
         for b, s, (tid, mean, label, decided) in zip(boxes, scores, self.tracker.update(boxes, scores)):

@@ -9,13 +9,13 @@
 Rules: one subject: the face the session locked onto (the largest when it started); a second
 face about as large rejects, one much smaller (a bystander further back) is ignored, and the
 challenges are read from the subject's landmarks only; the same tracked face throughout (a swap
-rejects); frames a phone delivers sideways are turned upright first; passive liveness keeps running during the challenges (a turn to *fake*, a
-whole window of consistently low frames, rejects); each challenge has a timeout and a
-limited number of retries (a fresh random action each time); a face gone, or frames too
-dark, blurred or with the face too close to the camera, for longer than a grace period
-rejects (the instruction meanwhile says which); the session itself has an overall
-deadline. Every event is timestamped in ``log``. The session never passes on missing
-evidence.
+rejects); frames a phone delivers sideways are turned upright first; passive liveness keeps
+running during the challenges (a turn to *fake*, a whole window of consistently low frames,
+rejects); each challenge has a timeout and a limited number of retries (a fresh random action
+each time); a face gone, or frames too dark, blurred or with the face too close to the camera,
+for longer than a grace period rejects (the instruction meanwhile says which); the session
+itself has an overall deadline. Every event is timestamped in ``log``. The session never passes
+on missing evidence.
 """
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ import cv2
 import numpy as np
 
 from ..detect import confident_faces
-from ..orientation import turn
 from ..types import FAKE, REAL, FaceResult
 from .actions import Action, all_actions
 from .landmarks import Landmarker
@@ -218,7 +217,7 @@ class Session:
             self._reject(t, "session timed out")
             return self.status()
         results = confident_faces(self.stream.update(frame))
-        frame = turn(frame, self.stream.turned // 90)   # the frame the boxes refer to
+        frame = self.stream.frame   # the frame the boxes refer to (turned upright where it was sideways)
         face, others = self._subject(results)
         if others:
             self._reject(t, "more than one face in view")

@@ -14,8 +14,8 @@ class MediaPipeDetector:
     """BlazeFace. Frames whose longer side exceeds ``max_side`` px (default: 2.5x the network's
     input, 320 px for the short-range model, 480 for the full-range one) are shrunk to it (area
     interpolation) before detection, boxes and keypoints scaled back: the network sees a 128 or
-    192 px image either way, and handing MediaPipe a 640x480 frame to convert and resize cost
-    about 2 of its 5 ms here (boxes move by about 1% of the face's width)."""
+    192 px image either way, and handing MediaPipe a 640x480 frame to convert and resize is slower
+    (docs/speed.md times both; boxes move by about 1% of the face's width)."""
 
     def __init__(self, full_range: bool = False, min_score: float = 0.5, max_side: int | None = None):
         try:

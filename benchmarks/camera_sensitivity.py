@@ -12,6 +12,10 @@ by BlazeFace (as the pipeline would), then scored:
   threshold 6% with the edge repeated and 56% reflected, at 0.6. So that is not measured.)
 - zoom z > 1 (a user closer to the camera): a window of 1/z of the frame around the face,
   resized back to 640x480 (bilinear). This also softens the frame by z, as no closer camera would;
+- close-up z (a user close to the camera, without that softening): a window of the frame's
+  aspect around the face, its shorter side the face's width over z, cut at the frame's own
+  resolution (not resized: the model's crops are resampled to a fixed size anyway). A session
+  asks the user to move back above 0.7 (`challenge/session.py`); a video file is scored as it is;
 - blur z (the softening alone, the face at its own size): the frame shrunk by 1/z (area) and
   resized back (bilinear), so a zoom's row can be read against the blur at the same factor;
 - mirror: left and right swapped (a selfie-mirroring camera or app), scored as it comes and as
@@ -36,7 +40,7 @@ from common import DOCS, jpeg_round_trip, machine, save_json, video_faces
 
 # (kind, amount): see the module's docstring
 SETTINGS = [("shrink", 0.5), ("shrink", 0.6), ("shrink", 0.8), ("zoom", 1.0), ("zoom", 1.25), ("zoom", 1.5),
-            ("zoom", 1.75), ("zoom", 2.0), ("blur", 1.5), ("blur", 2.0), ("mirror", 0), ("mirror, told", 0),
+            ("zoom", 1.75), ("zoom", 2.0), ("close-up", 0.6), ("close-up", 0.8), ("close-up", 1.0), ("blur", 1.5), ("blur", 2.0), ("mirror", 0), ("mirror, told", 0),
             ("gamma", 0.7), ("gamma", 1.4), ("brightness", -40), ("brightness", 40), ("contrast", 0.7),
             ("contrast", 1.3), ("white balance R/B", 1.15), ("white balance R/B", 0.85), ("noise", 3),
             ("noise", 6), ("noise", 10), ("noise + JPEG 95", 6), ("sharpen", 0.5), ("sharpen", 1.0)]
@@ -62,6 +66,12 @@ def change(frame: np.ndarray, box, kind: str, z: float, rng: np.random.Generator
         y0 = float(np.clip((box.y1 + box.y2) / 2 - ch / 2, 0, h - ch))
         m = np.float32([[z, 0, -x0 * z], [0, z, -y0 * z]])
         return cv2.warpAffine(frame, m, (w, h), flags=cv2.INTER_LINEAR)
+    if kind == "close-up":
+        z_win = min(1.0, max(box.w, box.h) / z / min(h, w))
+        cw, ch = max(1, round(w * z_win)), max(1, round(h * z_win))
+        x0 = int(np.clip(round(box.cx - cw / 2), 0, w - cw))
+        y0 = int(np.clip(round(box.cy - ch / 2), 0, h - ch))
+        return np.ascontiguousarray(frame[y0:y0 + ch, x0:x0 + cw])
     if kind == "blur":
         small = cv2.resize(frame, (round(w / z), round(h / z)), interpolation=cv2.INTER_AREA)
         return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -150,7 +160,9 @@ def main():
         "(neither in any training set) changed as another camera or setting would change it, the face found again by "
         "BlazeFace, then scored. shrink z: the whole frame shrunk by z, as a camera of lower resolution would show the "
         "same room (at 0.5, 320x240); zoom z: a window of 1/z of the frame around the face resized back to 640x480 (a "
-        "user closer to the camera, but also z times softer than a real close-up); blur z: the softening of that zoom "
+        "user closer to the camera, but also z times softer than a real close-up); close-up z: a window of the frame's "
+        "aspect around the face, its shorter side the face's width over z, at the frame's own resolution (the user "
+        "close to the camera without that softening); blur z: the softening of that zoom "
         "alone, the face at its own size; mirror: left and right swapped, scored as it comes and as "
         "`LivenessDetector(mirrored=True)` (`authenticate --mirrored`) scores it, each crop flipped back; gamma, "
         "brightness (levels added), contrast (about level 128), white balance (red gain R/B, blue gain its inverse); "

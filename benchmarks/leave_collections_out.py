@@ -4,8 +4,9 @@ Every collection of ../shared/data is scored on its own: each webcam-replay coll
 person, room, webcam and screen), all of nuaa-print, the CelebA-Spoof sample, and each video pair
 (a webcam; a phone held upright). Then the live frames of the collections the shipped model's
 trained branches never saw (`HELD_OUT`) are shifted as a new user's camera or room would shift them
-(`marginlive.evaluation.shifts`: another room, a phone held upright, a dim room, a phone in the
-hand, a second person beside the user; the camera shifts also applied to their attack frames) and scored again. Each frame's most
+(`marginlive.evaluation.shifts`: another room, a phone held upright, a dim room, the face close to
+the camera, a phone in the hand, a second person beside the user; the camera shifts also applied
+to their attack frames) and scored again. Each frame's most
 confident BlazeFace face is scored at each model's own threshold, through the same crops the
 pipeline makes (`LivenessModel.crops`).
 
@@ -33,7 +34,7 @@ from marginlive.training.recipes import DEFAULT  # noqa: E402
 HELD_OUT = DEFAULT.hold_out
 VIDEOS = {"video pair 1 (webcam)": ("live-1.webm", "replay-1.webm"),
           "video pair 2 (phone, portrait)": ("live-2.mp4", "replay-2.mp4")}
-CAMERA_SHIFTS = ("portrait phone", "dim room")
+CAMERA_SHIFTS = ("portrait phone", "dim room", "close-up")
 SILENTFACE = SHARED / "models" / "silentface-minifasnet"
 
 
@@ -144,6 +145,7 @@ def shifted_sets(items, rooms, cutout, others):
         "a phone in the hand": (shifts.phone_in_hand, live, rooms),
         "portrait phone": (shifts.portrait_phone, items, None),
         "dim room, noisy sensor": (shifts.dim_room, items, None),
+        "close-up (the face fills the frame)": (shifts.close_up, items, None),
         "two people in the frame": (lambda f, b, r, o: shifts.second_person(f, b, r, o, cutout), live, others),
     }
 
@@ -223,7 +225,7 @@ def main():
         "confident BlazeFace box). BPCER: live frames turned away; APCER: attack frames let through. "
         "'shift:' rows are the live (and, for the camera shifts, attack) frames of the collections no "
         "marginlive branch was trained on, moved into another room, filmed upright by a phone, in a dim "
-        "room, beside a phone in the hand or with a second person beside them (`marginlive.evaluation.shifts`).\n\n" + markdown(res))
+        "room, close to the camera, beside a phone in the hand or with a second person beside them (`marginlive.evaluation.shifts`).\n\n" + markdown(res))
     render_readme(res)
 
 

@@ -114,3 +114,22 @@ def test_assembled_model_is_the_weighted_mean_of_its_branches_logits(small, tmp_
     w = np.array([b["weight"] for b in model.meta["branches"]])
     want = 1 / (1 + np.exp(-(w[:, None] * np.stack(logits)).sum(0)))
     assert got == pytest.approx(want, abs=2e-3)
+
+
+def test_close_up_copies_black_out_all_but_a_frame_the_face_fills(small):
+    x, y = small
+    plain = augment_contexts(x, y, SceneAugment(rooms=4, seed=1))
+    near = augment_contexts(x, y, SceneAugment(rooms=4, seed=1, close_up=1.0))
+    n = len(plain.labels)
+    assert np.array_equal(near.contexts[:n], plain.contexts)       # the other copies as they were
+    extra = near.contexts[n:]
+    assert len(extra) == len(x) and (near.labels[n:] == y).all()   # one per crop, live and attack
+    for c in extra:
+        lit = np.argwhere(c.max(-1) > 0)
+        (y0, x0), (y1, x1) = lit.min(0), lit.max(0) + 1
+        short, long_ = sorted((y1 - y0, x1 - x0))
+        assert 256 / 4 / 1.0 - 2 <= short <= 256 / 4 / 0.7 + 2      # the face's side is 0.7-1.0 of it
+        assert 1.25 < long_ / short < 1.85                          # 4:3 or 9:16
+        assert y0 < 128 < y1 and x0 < 128 < x1                      # the face stays in view
+    half = augment_contexts(x, y, SceneAugment(rooms=4, seed=3, close_up=0.5))
+    assert 0 < len(half.labels) - n < len(x)                        # about half of the crops

@@ -68,3 +68,18 @@ def test_second_person_stands_beside_the_user_who_stays_in_front():
     finally:
         cut.close()
     assert max(found) == 2    # BlazeFace sees both people where the second is in view
+
+
+def test_close_up_fills_the_frame_with_the_face_at_its_own_sharpness():
+    import cv2
+    from marginlive.detect import create_detector
+    frame, box = _live_frame()
+    det, rng = create_detector("mediapipe"), np.random.default_rng(0)
+    for _ in range(4):
+        out = shifts.close_up(frame, box, rng)
+        assert out.shape[0] < frame.shape[0]
+        assert abs(out.shape[1] / out.shape[0] - frame.shape[1] / frame.shape[0]) < 0.02   # the camera's aspect
+        found = max(det.detect(out), key=lambda b: b.score)
+        assert 0.6 < found.w / min(out.shape[:2]) < 1.2
+        # cut from the frame, not resampled: the window matches a block of it exactly
+        assert cv2.minMaxLoc(cv2.matchTemplate(frame, out, cv2.TM_SQDIFF_NORMED))[0] < 1e-6

@@ -11,6 +11,9 @@ must then be found again in it, as the pipeline would.
   frame (another room), blurred as a webcam's shallow focus would show it.
 - ``portrait_phone``: a phone held upright: a 9:16 window around the face, scaled to 540x960.
 - ``dim_room``: a dim room on a small sensor: darker, gamma 1.6, sensor noise of 5 levels.
+- ``close_up``: the user close to the camera, as a selfie held at arm's length shows them: the
+  face 0.7-1.0 of the frame's shorter side (the window cut at the frame's own resolution, so the
+  face is as sharp as before; the model's crops are resampled to a fixed size anyway).
 - ``phone_in_hand``: a live user holding a phone beside the face: a dark bezel with a lit screen
   (a crop of another frame) in the lower corner of the face's context.
 - ``second_person``: another live person (cut out of another frame) standing beside and behind
@@ -81,6 +84,20 @@ def portrait_phone(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, ot
     cw = min(w, int(round(h * 9 / 16)))
     x0 = int(np.clip(box.cx - cw / 2, 0, w - cw))
     return cv2.resize(frame[:, x0:x0 + cw], (540, 960), interpolation=cv2.INTER_LINEAR)
+
+
+def close_up(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
+    """A window of the frame's aspect whose shorter side is the face's width over U(0.7, 1.0), the
+    face near its centre (up to 0.1 of the window off), kept inside the frame; not resized."""
+    h, w = frame.shape[:2]
+    short = max(box.w, box.h) / float(rng.uniform(0.7, 1.0))
+    z = min(1.0, short / min(h, w))
+    cw, ch = max(1, int(round(w * z))), max(1, int(round(h * z)))
+    cx = box.cx + float(rng.uniform(-0.1, 0.1)) * cw
+    cy = box.cy + float(rng.uniform(-0.1, 0.1)) * ch
+    x0 = int(np.clip(round(cx - cw / 2), 0, w - cw))
+    y0 = int(np.clip(round(cy - ch / 2), 0, h - ch))
+    return np.ascontiguousarray(frame[y0:y0 + ch, x0:x0 + cw])
 
 
 def dim_room(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:

@@ -12,6 +12,11 @@ away:
 - every live crop: the person cut out (MediaPipe's selfie segmentation, ``PersonCutout``) and
   placed in another room (another live crop of the data with its person blurred away) or in front of a
   plain wall, half of them noisy as well;
+- a share ``close_up`` of the crops, live or attack: the face close to the camera, as a selfie
+  at arm's length shows it: everything outside a frame window whose shorter side is the face's
+  width over U(0.7, 1.0) (landscape 4:3 or portrait 9:16) goes black, as the crop of such a frame is
+  padded. Measured, a live face that filled the frame lost its texture votes (the padding read as
+  an attack) and up to 80% of its frames, and the data holds few close-ups of either class;
 - each copy mirrored (left and right swapped) with probability ``flip``: LBP and LPQ codes are not
   mirror-symmetric, and a fit on unmirrored crops learns which side the training rooms were lit
   from (measured: a live video mirrored lost about 2 logits in each texture branch).
@@ -32,13 +37,31 @@ class SceneAugment:
     wall_share: share of the moved live copies put before a plain wall, the rest in another room (0.4).
     rooms: how many empty rooms to make from the data's own crops (150).
     flip: probability that a copy is mirrored (0.5).
+    close_up: share of the crops that get a close-up copy (0.0: none).
     seed: random seed (0).
     """
     noise_max: float = 6.0
     wall_share: float = 0.4
     rooms: int = 150
     flip: float = 0.5
+    close_up: float = 0.0
     seed: int = 0
+
+
+def close_up_context(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A (S, S, 3) context crop (the face box's longer side S / 4, centred) as the crop of a frame
+    that the face fills: the frame window's shorter side is the face's side over U(0.7, 1.0), its
+    aspect 4:3 or 9:16 (even odds), the face up to 0.1 of the window off its centre; the rest black."""
+    n = x.shape[0]
+    short = n / 4 / rng.uniform(0.7, 1.0)
+    long_ = short * (4 / 3 if rng.random() < 0.5 else 16 / 9)
+    ww, wh = (long_, short) if rng.random() < 0.5 else (short, long_)
+    cx, cy = n / 2 + rng.uniform(-0.1, 0.1) * ww, n / 2 + rng.uniform(-0.1, 0.1) * wh
+    x0, x1 = int(round(max(0, cx - ww / 2))), int(round(min(n, cx + ww / 2)))
+    y0, y1 = int(round(max(0, cy - wh / 2))), int(round(min(n, cy + wh / 2)))
+    out = np.zeros_like(x)
+    out[y0:y1, x0:x1] = x[y0:y1, x0:x1]
+    return out
 
 
 def _noisy(x: np.ndarray, sd: float, rng: np.random.Generator) -> np.ndarray:
@@ -75,7 +98,7 @@ def empty_rooms(contexts: np.ndarray, among: np.ndarray, n: int, rng: np.random.
 
 def augment_contexts(contexts: np.ndarray, labels: np.ndarray, opts: SceneAugment = SceneAugment()) -> Augmented:
     """The augmented copies of (N, 256, 256, 3) uint8 ``contexts`` with (N,) ``labels`` (1 live):
-    N + (live crops) copies."""
+    N + (live crops) copies, and about ``close_up`` x N more."""
     from ..evaluation.shifts import PersonCutout, plain_wall
     rng = np.random.default_rng(opts.seed)
     cutout = PersonCutout()
@@ -102,6 +125,12 @@ def augment_contexts(contexts: np.ndarray, labels: np.ndarray, opts: SceneAugmen
             room.append(r)
     finally:
         cutout.close()
+    near = np.random.default_rng([opts.seed, 1])   # its own stream: the other copies stay as they were
+    for k in range(len(contexts)):
+        if near.random() < opts.close_up:
+            out.append(close_up_context(contexts[k], near))
+            src.append(k)
+            room.append(-1)
     # drawn after the copies, so the copies themselves match those of a fit without flips
     out = [np.ascontiguousarray(x[:, ::-1]) if rng.random() < opts.flip else x for x in out]
     src = np.asarray(src, np.int64)

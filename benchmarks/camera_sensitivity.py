@@ -67,11 +67,8 @@ def change(frame: np.ndarray, box, kind: str, z: float, rng: np.random.Generator
         m = np.float32([[z, 0, -x0 * z], [0, z, -y0 * z]])
         return cv2.warpAffine(frame, m, (w, h), flags=cv2.INTER_LINEAR)
     if kind == "close-up":
-        z_win = min(1.0, max(box.w, box.h) / z / min(h, w))
-        cw, ch = max(1, round(w * z_win)), max(1, round(h * z_win))
-        x0 = int(np.clip(round(box.cx - cw / 2), 0, w - cw))
-        y0 = int(np.clip(round(box.cy - ch / 2), 0, h - ch))
-        return np.ascontiguousarray(frame[y0:y0 + ch, x0:x0 + cw])
+        from marginlive.evaluation.shifts import close_up_window
+        return close_up_window(frame, box, z)
     if kind == "blur":
         small = cv2.resize(frame, (round(w / z), round(h / z)), interpolation=cv2.INTER_AREA)
         return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)

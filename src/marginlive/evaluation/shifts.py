@@ -87,16 +87,21 @@ def portrait_phone(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, ot
 
 
 def close_up(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
-    """A window of the frame's aspect whose shorter side is the face's width over U(0.7, 1.0), the
-    face near its centre (up to 0.1 of the window off), kept inside the frame; not resized."""
+    """``close_up_window`` with the face U(0.7, 1.0) of the shorter side, up to 0.1 of the window
+    off its centre."""
+    share = float(rng.uniform(0.7, 1.0))
+    return close_up_window(frame, box, share, (float(rng.uniform(-0.1, 0.1)), float(rng.uniform(-0.1, 0.1))))
+
+
+def close_up_window(frame: np.ndarray, box: FaceBox, share: float, offset=(0.0, 0.0)) -> np.ndarray:
+    """The window of the frame's aspect in which the face's longer side is ``share`` of the shorter
+    side, its centre ``offset`` (x, y; shares of the window) from the face's, kept inside the frame;
+    cut, not resized."""
     h, w = frame.shape[:2]
-    short = max(box.w, box.h) / float(rng.uniform(0.7, 1.0))
-    z = min(1.0, short / min(h, w))
+    z = min(1.0, max(box.w, box.h) / share / min(h, w))
     cw, ch = max(1, int(round(w * z))), max(1, int(round(h * z)))
-    cx = box.cx + float(rng.uniform(-0.1, 0.1)) * cw
-    cy = box.cy + float(rng.uniform(-0.1, 0.1)) * ch
-    x0 = int(np.clip(round(cx - cw / 2), 0, w - cw))
-    y0 = int(np.clip(round(cy - ch / 2), 0, h - ch))
+    x0 = int(np.clip(round(box.cx + offset[0] * cw - cw / 2), 0, w - cw))
+    y0 = int(np.clip(round(box.cy + offset[1] * ch - ch / 2), 0, h - ch))
     return np.ascontiguousarray(frame[y0:y0 + ch, x0:x0 + cw])
 
 

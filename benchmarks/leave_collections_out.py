@@ -34,7 +34,6 @@ from marginlive.training.recipes import DEFAULT  # noqa: E402
 HELD_OUT = DEFAULT.hold_out
 VIDEOS = {"video pair 1 (webcam)": ("live-1.webm", "replay-1.webm"),
           "video pair 2 (phone, portrait)": ("live-2.mp4", "replay-2.mp4")}
-CAMERA_SHIFTS = ("portrait phone", "dim room", "close-up")
 SILENTFACE = SHARED / "models" / "silentface-minifasnet"
 
 

@@ -40,7 +40,8 @@ from common import DOCS, jpeg_round_trip, machine, save_json, video_faces
 
 # (kind, amount): see the module's docstring
 SETTINGS = [("shrink", 0.5), ("shrink", 0.6), ("shrink", 0.8), ("zoom", 1.0), ("zoom", 1.25), ("zoom", 1.5),
-            ("zoom", 1.75), ("zoom", 2.0), ("close-up", 0.6), ("close-up", 0.8), ("close-up", 1.0), ("blur", 1.5), ("blur", 2.0), ("mirror", 0), ("mirror, told", 0),
+            ("zoom", 1.75), ("zoom", 2.0), ("close-up", 0.6), ("close-up", 0.8), ("close-up", 1.0),
+            ("blur", 1.5), ("blur", 2.0), ("mirror", 0), ("mirror, told", 0),
             ("gamma", 0.7), ("gamma", 1.4), ("brightness", -40), ("brightness", 40), ("contrast", 0.7),
             ("contrast", 1.3), ("white balance R/B", 1.15), ("white balance R/B", 0.85), ("noise", 3),
             ("noise", 6), ("noise", 10), ("noise + JPEG 95", 6), ("sharpen", 0.5), ("sharpen", 1.0)]

@@ -123,17 +123,6 @@ def people(items, n=60):
     return [f for f in (load() for load in live[:: max(1, len(live) // n)]) if f is not None]
 
 
-def empty_rooms(frames, cutout):
-    """Rooms without their people (blurred fill where the person stood): backgrounds for the
-    'other room' shift."""
-    import cv2
-    rooms = []
-    for f in frames:
-        m = cutout(f)[..., None]
-        rooms.append(np.clip(f * (1 - m) + cv2.blur(f, (61, 61)) * m, 0, 255).astype(np.uint8))
-    return rooms
-
-
 def shifted_sets(items, rooms, cutout, others):
     """{shift name: (function, items it applies to, backgrounds)}; see the module docstring."""
     from marginlive.evaluation import shifts
@@ -186,7 +175,7 @@ def main():
                     help="another model trained on the same data to score beside it (repeatable)")
     a = ap.parse_args()
     from marginlive.detect import create_detector
-    from marginlive.evaluation.shifts import PersonCutout
+    from marginlive.evaluation.shifts import PersonCutout, empty_room
     from marginlive.liveness.runtime import default_model_path
     models = [Marginlive(a.model or default_model_path(), "marginlive-default")]
     for spec in a.also:
@@ -206,7 +195,7 @@ def main():
         print(key, {n: (r["bpcer"], r["apcer"]) for n, r in rows[-1]["models"].items()}, file=sys.stderr, flush=True)
     source = [it for k, items in colls.items() if held_out(k) for it in items]
     trained = people([it for k, items in colls.items() if not held_out(k) for it in items])
-    rooms = empty_rooms(trained, cutout)
+    rooms = [empty_room(f, cutout) for f in trained]   # backgrounds for the 'other room' shift
     for name, (fn, items, others) in shifted_sets(source, rooms, cutout, trained).items():
         s, y = score_all(models, items, det, fn, rng, others)
         rows.append({"collection": f"shift: {name}", "live": int((y == 1).sum()), "attacks": int((y == 0).sum()),

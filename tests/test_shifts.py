@@ -56,7 +56,7 @@ def test_second_person_stands_beside_the_user_who_stays_in_front():
     from marginlive.detect import create_detector
     frame, box = _live_frame()
     other = cv2.imread(str(sorted(need_shared("data", "nuaa-print", "real").rglob("*.jpg"))[0]))
-    cut = shifts.PersonCutout()
+    cut, det = shifts.PersonCutout(), create_detector("mediapipe")
     try:
         found = []
         for seed in range(4):
@@ -64,7 +64,7 @@ def test_second_person_stands_beside_the_user_who_stays_in_front():
             assert out.shape == frame.shape and out.dtype == np.uint8
             face = (slice(int(box.y1), int(box.y2)), slice(int(box.x1), int(box.x2)))
             assert np.abs(out[face].astype(int) - frame[face]).mean() < 6   # the user is in front
-            found.append(len(create_detector("mediapipe").detect(out)))
+            found.append(len(det.detect(out)))
     finally:
         cut.close()
     assert max(found) == 2    # BlazeFace sees both people where the second is in view

@@ -62,6 +62,12 @@ def plain_wall(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     return np.clip(wall + rng.normal(0, 2, (h, w, 3)), 0, 255).astype(np.uint8)
 
 
+def empty_room(frame: np.ndarray, cutout: PersonCutout) -> np.ndarray:
+    """``frame`` without its person: where the person stood, a heavy (61 px box) blur of the frame."""
+    m = cutout(frame)[..., None]
+    return np.clip(frame * (1 - m) + cv2.blur(frame, (61, 61)) * m, 0, 255).astype(np.uint8)
+
+
 def new_room(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other: np.ndarray | None = None,
              cutout: PersonCutout | None = None) -> np.ndarray:
     """The person of ``frame`` in front of ``other`` (resized, blurred by a 5-15 px Gaussian) or,

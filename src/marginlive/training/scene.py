@@ -88,12 +88,8 @@ def empty_rooms(contexts: np.ndarray, among: np.ndarray, n: int, rng: np.random.
                 ) -> list[tuple[int, np.ndarray]]:
     """``n`` (index, room) pairs: crops drawn from ``contexts[among]``, their person replaced by a
     heavy blur of the crop. Drawn from live crops only: an attack's room holds its screen or paper."""
-    rooms = []
-    for k in rng.choice(among, min(n, len(among)), replace=False):
-        f = contexts[k]
-        m = cutout(f)[..., None]
-        rooms.append((int(k), np.clip(f * (1 - m) + cv2.blur(f, (61, 61)) * m, 0, 255).astype(np.uint8)))
-    return rooms
+    from ..evaluation.shifts import empty_room
+    return [(int(k), empty_room(contexts[k], cutout)) for k in rng.choice(among, min(n, len(among)), replace=False)]
 
 
 def augment_contexts(contexts: np.ndarray, labels: np.ndarray, opts: SceneAugment = SceneAugment()) -> Augmented:

@@ -146,6 +146,15 @@ def test_face_at_the_limit_still_counts():
     assert "move back" in run(s, 5).instruction
 
 
+def test_face_cut_off_by_the_frame_edge_does_not_count():
+    # a 200 px wide face whose box starts 40 px left of the frame: 0.2 of it beyond the edge
+    s = make([result(box=(-40, 100, 160, 340))], hand_script(), waiting_timeout_s=2.0)
+    st = run(s, 5)
+    assert st.state == "waiting" and "move to the middle" in st.instruction and s.track_id is None
+    # 0.05 of it beyond the edge (BlazeFace boxes overhang a little): counts
+    assert run(make([result(box=(-10, 100, 190, 340))], hand_script()), 40).state == ACCEPTED
+
+
 def test_passive_turning_fake_during_challenge_rejects():
     s = make([], [(pose(), None)] * 500)
     s.stream.script = _seq(([result()], 3), ([result("fake")], 5))

@@ -83,3 +83,19 @@ def test_close_up_fills_the_frame_with_the_face_at_its_own_sharpness():
         assert 0.6 < found.w / min(out.shape[:2]) < 1.2
         # cut from the frame, not resampled: the window matches a block of it exactly
         assert cv2.minMaxLoc(cv2.matchTemplate(frame, out, cv2.TM_SQDIFF_NORMED))[0] < 1e-6
+
+
+def test_off_centre_motion_blur_and_tilt_keep_a_findable_face():
+    from marginlive.detect import create_detector
+    frame, box = _live_frame()
+    det, rng = create_detector("mediapipe"), np.random.default_rng(0)
+    for fn in (shifts.off_centre, shifts.motion_blur, shifts.tilted):
+        out = fn(frame, box, rng)
+        assert out.dtype == np.uint8 and out.ndim == 3
+        assert det.detect(out), fn.__name__
+    edge = shifts.off_centre(frame, box, np.random.default_rng(1))
+    found = max(det.detect(edge), key=lambda b: b.score)
+    assert min(found.cx, edge.shape[1] - found.cx) < 0.3 * edge.shape[1]   # the face near a side
+    moved = shifts.motion_blur(frame, box, rng)
+    assert np.abs(moved.astype(int) - frame).mean() > 1
+    assert np.abs(moved.astype(float) - frame).mean() < 20

@@ -56,6 +56,12 @@ class SessionConfig:
     # context lies beyond the frame and the model has little of the surroundings to read: live
     # frames turned away 0% at 0.56, 2% at 0.65, 23% at 0.74 (docs/camera_sensitivity.md)
     max_face_fraction: float = 0.7
+    # the largest share of the face box's width (or height) that may lie beyond the frame's edge.
+    # A face cut off by the edge shifts the Silent-Face crop off the face and blacks out half the
+    # context: held-out live frames moved to the edge were turned away 9% of the time
+    # (docs/collections.md), in a probe all with more than 0.16 of the face beyond it and none
+    # with the face inside the frame (docs/research/2026-12-02-edges.md)
+    max_face_outside: float = 0.1
     mirrored: bool = False
     actions: tuple[str, ...] | None = None   # restrict the pool (names); None: all
     require_identity: bool = False
@@ -155,6 +161,11 @@ class Session:
             return "face outside the frame"
         if max(b.x2 - b.x1, b.y2 - b.y1) > self.config.max_face_fraction * min(frame.shape[:2]):
             return "face too close to the camera: move back"
+        h, w = frame.shape[:2]
+        bw, bh = max(b.x2 - b.x1, 1.0), max(b.y2 - b.y1, 1.0)
+        beyond = max(max(0.0, -b.x1, b.x2 - w) / bw, max(0.0, -b.y1, b.y2 - h) / bh)
+        if beyond > self.config.max_face_outside:
+            return "face partly outside the frame: move to the middle"
         grey = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY)
         if grey.mean() < self.config.min_brightness:
             return "frame too dark"

@@ -11,6 +11,9 @@ must then be found again in it, as the pipeline would.
   frame (another room), blurred as a webcam's shallow focus would show it.
 - ``portrait_phone``: a phone held upright: a 9:16 window around the face, scaled to 540x960.
 - ``dim_room``: a dim room on a small sensor: darker, gamma 1.6, sensor noise of 5 levels.
+- ``off_centre``: a user to one side of the camera, the face near (and partly beyond) the frame's edge.
+- ``motion_blur``: the head or a hand-held camera moving during the exposure.
+- ``tilted``: the camera, or an attacker's screen, tilted 15-25 degrees.
 - ``close_up``: the user close to the camera, as a selfie held at arm's length shows them: the
   face 0.7-1.0 of the frame's shorter side (the window cut at the frame's own resolution, so the
   face is as sharp as before; the model's crops are resampled to a fixed size anyway).
@@ -109,6 +112,38 @@ def close_up_window(frame: np.ndarray, box: FaceBox, share: float, offset=(0.0, 
     x0 = int(np.clip(round(box.cx + offset[0] * cw - cw / 2), 0, w - cw))
     y0 = int(np.clip(round(box.cy + offset[1] * ch - ch / 2), 0, h - ch))
     return np.ascontiguousarray(frame[y0:y0 + ch, x0:x0 + cw])
+
+
+def off_centre(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
+    """A user to one side of the camera: a window of 0.7 of the frame's sides (cut at its own
+    resolution) whose left or right edge lies U(0.12, 0.25) of its width from the face's centre,
+    so part of the face may leave the frame, as it does for a user sitting off-centre."""
+    h, w = frame.shape[:2]
+    cw, ch = int(0.7 * w), int(0.7 * h)
+    frac = float(rng.uniform(0.12, 0.25))
+    frac = frac if rng.random() < 0.5 else 1.0 - frac
+    x0 = int(np.clip(box.cx - frac * cw, 0, w - cw))
+    y0 = int(np.clip(box.cy - ch / 2, 0, h - ch))
+    return np.ascontiguousarray(frame[y0:y0 + ch, x0:x0 + cw])
+
+
+def motion_blur(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
+    """A user or a hand-held camera moving during the exposure: a line blur of 6-12 px at a random
+    angle (a head turning at a normal pace, seen by a webcam at 1/30 s)."""
+    length, a = float(rng.uniform(6, 12)), float(rng.uniform(0, np.pi))
+    k = np.zeros((13, 13), np.float32)
+    for t in np.linspace(-length / 2, length / 2, 31):
+        k[int(round(6 + t * np.sin(a))), int(round(6 + t * np.cos(a)))] += 1
+    return cv2.filter2D(frame, -1, k / k.sum(), borderType=cv2.BORDER_REFLECT)
+
+
+def tilted(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
+    """The camera (or the phone an attacker holds up) tilted: the frame turned U(15, 25) degrees
+    either way about the face, the corners it uncovers filled by reflection."""
+    angle = float(rng.choice([-1.0, 1.0]) * rng.uniform(15, 25))
+    m = cv2.getRotationMatrix2D((float(box.cx), float(box.cy)), angle, 1.0)
+    return cv2.warpAffine(frame, m, (frame.shape[1], frame.shape[0]), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REFLECT)
 
 
 def dim_room(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:

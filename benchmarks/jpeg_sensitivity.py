@@ -34,8 +34,8 @@ VARIANTS = [("tolerance 2", dict(tolerance=2, sigma_step=0.0), 2),
 
 
 def scores_at(model, frames, boxes, quality):
-    from marginlive.margin import crop_batch
-    return np.array([model.predict(crop_batch(jpeg_round_trip(f, quality), [b], model.margin, model.size))[0]
+    # model.crops: every input the model takes (a fused model also reads the Silent-Face crop)
+    return np.array([model.predict(model.crops(jpeg_round_trip(f, quality), [b]))[0]
                      for f, b in zip(frames, boxes)])
 
 

@@ -93,7 +93,7 @@ def test_assembled_model_is_the_weighted_mean_of_its_branches_logits(small, tmp_
     model = LivenessModel(out)
     assert model.meta["training"] == {"recipe": "marginlive-default", "note": "test"}
     assert [b["arch"] for b in model.meta["branches"]] == [
-        "colour-texture", "colour-texture", "phase-texture", "cdcnet", "silentface-minifasnet"]
+        "colour-texture" if v.kind == "lbp" else "phase-texture" for v in recipe.texture] + ["cdcnet", "silentface-minifasnet"]
     assert sum(b["weight"] for b in model.meta["branches"]) == pytest.approx(1.0)
 
     frames, box = x[[0, 12]], FaceBox(96, 96, 160, 160, 1.0)   # 4x that box: the whole 256-px frame

@@ -59,13 +59,17 @@ def test_train_with_texture_branch_exports_a_context_model(video_dataset, tmp_pa
     m = LivenessModel(out)
     assert m.size == 256 and m.margin == 4.0
     # the shipped model's hand-crafted branches share the texture weight as in its recipe
+    from marginlive.training.recipes import DEFAULT
+    k = len(DEFAULT.texture)
     got = [(b["arch"], b["margin"], b["size"]) for b in m.meta["branches"]]
-    assert got == [("colour-texture", 4.0, 128), ("colour-texture", 4.0, 64), ("phase-texture", 4.0, 128),
-                   ("livenessnet", 2.0, 64)]
+    assert got == [("colour-texture" if v.kind == "lbp" else "phase-texture", 4.0, v.size) for v in DEFAULT.texture] \
+        + [("livenessnet", 2.0, 64)]
     w = [b["weight"] for b in m.meta["branches"]]
-    assert sum(w[:3]) == pytest.approx(0.7, abs=1e-3) and w[0] == pytest.approx(0.7 / 3, abs=1e-3) and w[3] == 0.3
+    share = [v.weight / sum(u.weight for u in DEFAULT.texture) for v in DEFAULT.texture]
+    assert sum(w[:k]) == pytest.approx(0.7, abs=1e-3) and w[k] == 0.3
+    assert w[:k] == pytest.approx([0.7 * s for s in share], abs=1e-3)
     # each hand-crafted logit clipped as in the shipped model, the network's not
-    assert [b.get("logit_limit") for b in m.meta["branches"]] == [2.0] * 3 + [None]
+    assert [b.get("logit_limit") for b in m.meta["branches"]] == [2.0] * k + [None]
     contexts = load_dataset(video_dataset).contexts[:6]
     p = m.predict(contexts)
     assert p.shape == (6,) and ((p >= 0) & (p <= 1)).all()

@@ -179,9 +179,8 @@ def threshold_sweep(scored: dict) -> list[dict]:
     out = []
     for t in SWEEP:
         r = {k: rates(s, y, t) for k, (s, y) in scored.items()}
-        b = max(((k, v["bpcer"]) for k, v in r.items() if v["bpcer"] is not None), key=lambda c: c[1])
-        a = max(((k, v["apcer"]) for k, v in r.items() if v["apcer"] is not None), key=lambda c: c[1])
-        out.append({"threshold": t, "worst_bpcer": list(b), "worst_apcer": list(a),
+        w = worst([{"collection": k, "trained_on": [], "models": {"at t": v}} for k, v in r.items()], "at t")
+        out.append({"threshold": t, "worst_bpcer": list(w["bpcer"]), "worst_apcer": list(w["apcer"]),
                     "live_rows_within_5pct": sum(v["bpcer"] <= 0.05 for v in r.values() if v["bpcer"] is not None),
                     "live_rows": sum(v["bpcer"] is not None for v in r.values())})
     return out

@@ -159,11 +159,10 @@ class Session:
         roi = frame[y1:max(y1 + 1, int(b.y2)), x1:max(x1 + 1, int(b.x2))]
         if roi.size == 0:
             return "face outside the frame"
-        if max(b.x2 - b.x1, b.y2 - b.y1) > self.config.max_face_fraction * min(frame.shape[:2]):
-            return "face too close to the camera: move back"
         h, w = frame.shape[:2]
-        bw, bh = max(b.x2 - b.x1, 1.0), max(b.y2 - b.y1, 1.0)
-        beyond = max(max(0.0, -b.x1, b.x2 - w) / bw, max(0.0, -b.y1, b.y2 - h) / bh)
+        if max(b.w, b.h) > self.config.max_face_fraction * min(h, w):
+            return "face too close to the camera: move back"
+        beyond = max(max(0.0, -b.x1, b.x2 - w) / max(b.w, 1.0), max(0.0, -b.y1, b.y2 - h) / max(b.h, 1.0))
         if beyond > self.config.max_face_outside:
             return "face partly outside the frame: move to the middle"
         grey = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY)

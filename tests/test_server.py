@@ -178,3 +178,16 @@ def test_fake_model_rejects_at_passive_step(always_fake_model, tmp_path, frames)
         msgs = stream(addr, sid, frames)
         assert msgs[-1]["state"] == "rejected" and "presentation attack" in msgs[-1]["reason"]
         assert "challenge" not in [m["state"] for m in msgs]
+
+
+def test_served_threshold_decides_the_labels(tmp_path, tmp_path_factory, frames, capsys):
+    from conftest import _constant_model
+    from marginlive.cli import main
+    model = _constant_model(tmp_path_factory.mktemp("const") / "low.onnx", -0.2)   # P(real) 0.45
+    for threshold, label in ((None, "fake"), (0.4, "real")):
+        with running(create_app(cfg(model, tmp_path, threshold=threshold))) as addr:
+            r = httpx.post(f"http://{addr}/v1/liveness", content=frames[0]).json()
+        assert r["threshold"] == (threshold or 0.5) and r["faces"][0]["label"] == label
+    rc = main(["serve", "--model", str(model), "--threshold", "1.5", "--port", "1"])
+    err = capsys.readouterr().err
+    assert rc != 0 and "--threshold is a probability" in err and "Traceback" not in err

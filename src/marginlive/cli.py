@@ -186,6 +186,26 @@ def cmd_evaluate(a):
     return run_evaluate(a)
 
 
+# ------------------------------------------------------------------------------- calibrate
+def _calibrate_args(p):
+    p.add_argument("live", nargs="+", help="images, folders or videos of genuine users filmed by the deployment's camera")
+    p.add_argument("--attacks", nargs="+", default=[], help="images, folders or videos of attacks shown to it (optional)")
+    p.add_argument("--model", help="liveness model: default, fast or a .onnx file")
+    p.add_argument("--detector", default="mediapipe", choices=DETECTORS)
+    p.add_argument("--detector-model")
+    p.add_argument("--target-bpcer", type=float, default=0.02, help="largest share of live faces to turn away (0.02)")
+    p.add_argument("--floor", type=float, default=0.35, help="lowest threshold to choose (0.35)")
+    p.add_argument("--every", type=int, default=3, help="score every n-th video frame (3)")
+    p.add_argument("--json", action="store_true", help="one JSON line with the threshold and what it trades")
+
+
+@command("calibrate", "the threshold for your camera: at most --target-bpcer of your genuine users' faces turned away",
+         args=_calibrate_args)
+def cmd_calibrate(a):
+    from .evaluation.calibrate_cli import run_calibrate
+    return run_calibrate(a)
+
+
 # ---------------------------------------------------------------------------- authenticate
 def _auth_args(p):
     p.add_argument("video", nargs="?", help="a video file (or use --camera)")
@@ -275,6 +295,7 @@ def _serve_args(p):
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--model", help="liveness model: default, fast or a .onnx file")
+    p.add_argument("--threshold", type=float, help="decision threshold on P(real) (default: the model's; marginlive calibrate picks one)")
     p.add_argument("--gallery", help="SQLite gallery file or postgresql://USER@HOST:PORT/DB (default: $MARGINLIVE_GALLERY or .marginlive/gallery.db)")
     p.add_argument("--admin-token", help="token for the enrolment endpoints (default: $MARGINLIVE_ADMIN_TOKEN, "
                                          "else a random one printed at start)")

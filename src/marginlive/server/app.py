@@ -73,7 +73,7 @@ async def health(svc: Service = Depends(service)):
 async def liveness(request: Request, svc: Service = Depends(rate_limited)):
     img = await read_image(request, svc)
     results = await anyio.to_thread.run_sync(svc.liveness.predict, img, limiter=svc.limiter)
-    return {"model": svc.model.name, "threshold": svc.model.threshold, "faces": [r.to_dict() for r in results]}
+    return {"model": svc.model.name, "threshold": svc.liveness.threshold, "faces": [r.to_dict() for r in results]}
 
 
 @router.post("/v1/sessions", status_code=201)

@@ -31,9 +31,11 @@ def config_from_args(a) -> ServerConfig:
         raise InputError("--workers, --frame-threads, --max-sessions and --max-sessions-per-client must be at least 1")
     if a.workers > 1 and not a.redis:
         raise InputError("--workers above 1 needs --redis URL: the processes share sessions, limits and verdicts there")
+    if a.threshold is not None and not 0.0 < a.threshold < 1.0:
+        raise InputError(f"--threshold is a probability in (0, 1), got {a.threshold}")
     secret = os.environ.get("MARGINLIVE_SECRET")
     token = a.admin_token or os.environ.get("MARGINLIVE_ADMIN_TOKEN")
-    return ServerConfig(model=a.model, gallery=str(a.gallery or default_gallery_path()),
+    return ServerConfig(model=a.model, threshold=a.threshold, gallery=str(a.gallery or default_gallery_path()),
                         secret=secret.encode() if secret else secrets.token_bytes(32),
                         admin_token=token or secrets.token_urlsafe(24), frame_threads=a.frame_threads,
                         rate_per_s=a.rate, burst=a.burst, max_failures=a.max_failures,

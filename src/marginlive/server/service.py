@@ -43,6 +43,7 @@ class ServerConfig:
     client and 64 in all, a stream closed after 5 s without a frame, 5 rejections per client
     (and per claimed identity) in 10 minutes before a lockout, verdicts valid 5 minutes."""
     model: str | None = None
+    threshold: float | None = None         # on P(real); None: the model's own (marginlive calibrate picks one)
     gallery: str | None = None
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
@@ -81,7 +82,8 @@ class Service:
         self.limiter = anyio.CapacityLimiter(cfg.frame_threads)   # frames decoded and scored at once
         self.detectors = GraphPool(lambda: create_detector("mediapipe"), cfg.frame_threads)
         self.landmarkers = GraphPool(lambda: Landmarker(static=True), cfg.frame_threads)
-        self.liveness = LivenessDetector(model=model, detector=PooledDetector(self.detectors, "mediapipe"))
+        self.liveness = LivenessDetector(model=model, detector=PooledDetector(self.detectors, "mediapipe"),
+                                         threshold=cfg.threshold)
         self.landmarker = PooledLandmarker(self.landmarkers)
         self._recognizer = None
         self._rec_lock = threading.Lock()

@@ -1,0 +1,57 @@
+"""`marginlive calibrate`: the threshold for one deployment's camera, from its genuine users' frames."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from .._util import emit_json
+from ..errors import InputError
+from ..frames import VideoSource, expand_paths, kind_of, read_image
+from .calibrate import CalibrationOptions, calibrate
+
+
+def face_scores(detector, paths: list[str], every: int, what: str) -> np.ndarray:
+    """P(real) of the largest face of every image and of every ``every``-th frame of every video
+    in ``paths`` (files or folders); frames without a face are skipped."""
+    if every < 1:
+        raise InputError(f"--every must be >= 1, got {every}")
+    out = []
+    for src in expand_paths(paths):
+        if kind_of(src) == "video":
+            with VideoSource(src) as v:
+                frames = [f.image for f in v if f.index % every == 0]
+        else:
+            frames = [read_image(src)]
+        for frame in frames:
+            faces = detector.predict(frame)
+            if faces:
+                out.append(max(faces, key=lambda r: r.box.w * r.box.h).score)
+    print(f"marginlive calibrate: {len(out)} {what} face(s) from {len(paths)} path(s)", file=sys.stderr)
+    return np.asarray(out, np.float64)
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def run_calibrate(a) -> int:
+    from ..pipeline import LivenessDetector
+    opts = CalibrationOptions(target_bpcer=a.target_bpcer, floor=a.floor)
+    det = LivenessDetector(model=a.model, detector=a.detector, detector_model=a.detector_model)
+    live = face_scores(det, a.live, a.every, "live")
+    attacks = face_scores(det, a.attacks, a.every, "attack") if a.attacks else np.zeros(0)
+    c = calibrate(live, attacks, det.model.threshold, opts)
+    if a.json:
+        emit_json({"model": det.model.name, **c.to_dict()})
+        return 0
+    print(f"model {det.model.name}: live faces turned away {_pct(c.bpcer_model)} at its threshold "
+          f"{c.model_threshold:g}, {_pct(c.bpcer)} at {c.threshold:.4f} ({c.live} faces)")
+    if c.attacks:
+        print(f"attacks let through {_pct(c.apcer_model)} -> {_pct(c.apcer)} ({c.attacks} faces)")
+    if c.at_floor:
+        print(f"warning: turning away at most {_pct(c.target_bpcer)} of these live faces needs a threshold "
+              f"below the floor {c.threshold:g}; the model does not fit this camera: collect its frames "
+              "and retrain (marginlive collect, marginlive train --recipe default)", file=sys.stderr)
+    print(f"use: --threshold {c.threshold:.4f} (marginlive detect, authenticate, serve)")
+    return 0

@@ -63,23 +63,23 @@ def collections():
     return out
 
 
-# the cdcnet component's recipe (models/components/README.md)
-NETWORK_RECIPE = "cdcnet, m4.0 at 128 px, strong aug, 30 epochs"
-
-
 def left_out_network(ds, name: str, folder: Path) -> Path:
-    """The cdcnet component trained by ``NETWORK_RECIPE`` on ``ds`` less the collection ``name``,
-    written as ``folder / DEFAULT.network_file`` (the 4x context at 256 px in, as the shipped one)."""
+    """The recipe's network component trained again, by the recipe its metadata names (a row of
+    generalise.py), on ``ds`` less the collection ``name``; written as ``folder /
+    DEFAULT.network_file`` with the shipped component's metadata (the 4x context at 256 px in)."""
     from generalise import CONFIGS, network_config
     from marginlive.liveness.fusion import MultiScale
+    from marginlive.liveness.runtime import LivenessModel
     from marginlive.training.export import export_onnx
+    from marginlive.training.recipes import COMPONENTS
     from marginlive.training.train import train
-    spec = CONFIGS[NETWORK_RECIPE]
+    shipped = LivenessModel(COMPONENTS / DEFAULT.network_file).meta
+    branch = shipped["branches"][0]
+    spec = CONFIGS[branch["recipe"]]
     net = train(ds.subset(np.flatnonzero(ds.datasets != name)), network_config(spec, seed=0), show_progress=False).net
     folder.mkdir(parents=True, exist_ok=True)
-    meta = {"name": "cdcnet-4x-128", "arch": "cdcnet", "input_size": 256, "margin": spec["margin"], "threshold": 0.5,
-            "branches": [{"arch": "cdcnet", "margin": spec["margin"], "size": spec["size"], "weight": 1.0,
-                          "recipe": NETWORK_RECIPE, "left_out": name}]}
+    meta = {k: v for k, v in shipped.items() if k not in ("format", "training")}
+    meta["branches"] = [{**{k: v for k, v in branch.items() if k != "trained"}, "left_out": name}]
     return export_onnx(MultiScale([(spec["margin"], net.eval(), spec["size"])]).eval(), folder / DEFAULT.network_file,
                        meta, check_crops=ds.contexts[:8], deployable=True)
 

@@ -9,6 +9,7 @@ from .._util import emit_json
 from ..errors import InputError
 from ..frames import VideoSource, expand_paths, kind_of, read_image
 from .calibrate import CalibrationOptions, calibrate
+from .report import _pct
 
 
 def face_scores(detector, paths: list[str], every: int, what: str) -> np.ndarray:
@@ -29,10 +30,6 @@ def face_scores(detector, paths: list[str], every: int, what: str) -> np.ndarray
                 out.append(max(faces, key=lambda r: r.box.w * r.box.h).score)
     print(f"marginlive calibrate: {len(out)} {what} face(s) from {len(paths)} path(s)", file=sys.stderr)
     return np.asarray(out, np.float64)
-
-
-def _pct(v) -> str:
-    return "-" if v is None else f"{100 * v:.1f}%"
 
 
 def run_calibrate(a) -> int:

@@ -69,3 +69,10 @@ def test_authenticate_needs_a_source(capsys, always_real_model):
 def test_authenticate_camera_that_cannot_open(capsys, always_real_model):
     assert main(["authenticate", "--camera", "97", "--model", str(always_real_model)]) == 4
     assert "camera 97" in capsys.readouterr().err
+
+
+def test_authenticate_bad_margin_and_threshold_one_line(capsys, always_real_model):
+    for flag, value in (("--threshold", "-0.2"), ("--margin", "0")):
+        assert main(["authenticate", "x.mp4", "--model", str(always_real_model), flag, value]) == 2
+        err = capsys.readouterr().err
+        assert flag in err and "Traceback" not in err

@@ -51,6 +51,15 @@ def test_missing_path(capsys, tiny_model):
     assert code == 2 and "no such file" in err and "Traceback" not in err
 
 
+def test_threshold_outside_zero_one_refused(capsys, tmp_path, tiny_model):
+    # 45 typed for 0.45 would otherwise label every face fake without a word
+    p = tmp_path / "a.png"
+    cv2.imwrite(str(p), blank())
+    code, out, err = run(capsys, "detect", p, "--model", tiny_model, "--threshold", "45")
+    assert code == 2 and "--threshold is a probability in (0, 1), got 45" in err
+    assert out == "" and "Traceback" not in err
+
+
 def test_not_an_image(capsys, tmp_path, tiny_model):
     p = tmp_path / "x.jpg"
     p.write_text("hello")

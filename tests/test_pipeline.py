@@ -28,11 +28,13 @@ def test_video_stream_decides_after_consistent_frames(det, replay_frames):
     assert len({res[0].track_id for _, res in out if res}) == 1
 
 
-def test_margin_override_and_validation(tiny_model):
-    d = LivenessDetector(model=tiny_model, margin=1.0)
-    assert d.margin == 1.0
-    with pytest.raises(ValueError):
-        LivenessDetector(model=tiny_model, margin=0)
+def test_margin_and_threshold_override_and_validation(tiny_model):
+    from marginlive.errors import InputError
+    d = LivenessDetector(model=tiny_model, margin=1.0, threshold=0.4)
+    assert d.margin == 1.0 and d.threshold == 0.4
+    for bad in ({"margin": 0}, {"threshold": 45}, {"threshold": 0.0}, {"threshold": 1.0}):
+        with pytest.raises(InputError):
+            LivenessDetector(model=tiny_model, **bad)
 
 
 def _mirror(box, width):

@@ -32,8 +32,6 @@ def run_detect(a) -> int:
         raise InputError("give image/video paths or --camera N")
     if a.camera is not None and a.paths:
         raise InputError("give either paths or --camera, not both")
-    if a.margin is not None and a.margin <= 0:
-        raise InputError(f"--margin must be > 0, got {a.margin}")
     sources = expand_paths(a.paths) if a.paths else []
     many = len(sources) > 1
     if a.save and many:

@@ -6,10 +6,22 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from .detect import FaceDetector, create_detector
+from .errors import InputError
 from .liveness.runtime import LivenessModel, map_crops
 from .orientation import SIDEWAYS_DEG, Upright
 from .tracking import FaceTracker
 from .types import FAKE, REAL, FaceResult, Frame
+
+
+def check_threshold(threshold: float | None) -> float | None:
+    """``threshold`` if it is a probability strictly between 0 and 1 (or None: the model's own).
+
+    A value such as 45 (a percentage typed for 0.45) would label every face fake without a word;
+    it is refused instead, as an ``InputError`` the CLI prints on one line.
+    """
+    if threshold is not None and not 0.0 < float(threshold) < 1.0:
+        raise InputError(f"--threshold is a probability in (0, 1), got {threshold}")
+    return threshold
 
 
 class LivenessDetector:
@@ -32,11 +44,12 @@ class LivenessDetector:
                  detector: str | FaceDetector = "mediapipe", detector_model=None,
                  margin: float | None = None, threshold: float | None = None, mirrored: bool = False,
                  upright: bool = True):
+        if margin is not None and not float(margin) > 0:
+            raise InputError(f"--margin must be > 0, got {margin}")
+        check_threshold(threshold)
         self.model = model if isinstance(model, LivenessModel) else LivenessModel(model)
         self.detector = create_detector(detector, detector_model) if isinstance(detector, str) else detector
         self.margin = float(margin) if margin is not None else self.model.margin
-        if self.margin <= 0:
-            raise ValueError(f"margin must be > 0, got {self.margin}")
         self.threshold = float(threshold) if threshold is not None else self.model.threshold
         self.mirrored = bool(mirrored)
         self.sideways_deg = SIDEWAYS_DEG if upright else None

@@ -41,11 +41,12 @@ def _softmax_model(size: int):
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
 
 
-def _fused(tmp_path, weights=(1.0, 3.0)):
+def _fused(tmp_path, weights=(1.0, 3.0), live_above=None):
     from marginlive.liveness.compose import Branch, compose
     a, b = _mean_logit_model(32), _softmax_model(16)
     m = compose([Branch(a, "logit", {"x": "crops"}, weights[0], "mean"),
-                 Branch(b, "probs", {"crops": "tight"}, weights[1], "soft", kind="softmax", real_index=1)],
+                 Branch(b, "probs", {"crops": "tight"}, weights[1], "soft", kind="softmax", real_index=1,
+                        live_above=live_above)],
                 ["crops", "tight"])
     meta = {"format": 1, "input_size": 32, "margin": 2.0, "threshold": 0.5, "labels": ["fake", "real"],
             "name": "fused-test", "inputs": [{"name": "crops", "crop": "margin", "margin": 2.0, "size": 32},
@@ -70,6 +71,23 @@ def test_fused_model_is_the_weighted_mean_of_its_branches_logits(tmp_path):
     np.testing.assert_allclose(got, want, atol=1e-5)
     logits = model.session.run(["logits"], {"crops": big, "tight": small})[0]
     assert logits.shape == (2, 5)
+
+
+def test_live_above_branch_passes_a_face_alone_and_only_votes_below(tmp_path):
+    from marginlive.liveness.compose import branch_logit_tensors, fused_logit_tensor
+    model = _fused(tmp_path, weights=(3.0, 1.0), live_above=0.5)
+    big = np.zeros((3, 32, 32, 3), np.uint8)                 # mean branch: logit -0.5, votes fake
+    small = np.zeros((3, 16, 16, 3), np.uint8)
+    small[0, ..., 1] = 255                                   # soft branch near certain: logit ~ 2
+    small[1, ..., 1] = 60                                    # mildly live: logit ~ 0.25 < 0.5
+    logits = model.session.run(["logits"], {"crops": big, "tight": small})[0]
+    mean = 0.75 * logits[0] + 0.25 * logits[1]
+    want = 1 / (1 + np.exp(-np.maximum(mean, logits[1] - 0.5)))
+    got = model.predict({"crops": big, "tight": small})
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert got[0] > 0.5 and got[1] < 0.5 and got[2] < 0.5  # only the confident branch overrules
+    g = onnx.load(str(tmp_path / "fused.onnx"))
+    assert fused_logit_tensor(g) == "fused" and len(branch_logit_tensors(g)) == 2
 
 
 def test_fused_model_builds_every_crop_from_the_frame(tmp_path):

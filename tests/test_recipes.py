@@ -77,7 +77,8 @@ def test_train_with_an_unknown_recipe_exits_with_a_clear_error(tmp_path, capsys)
 
 def test_assembled_model_is_the_weighted_mean_of_its_branches_logits(small, tmp_path):
     """Fit the recipe's texture on tiny data, assemble it with the real components, and check the
-    one file against each part run on its own: texture (PyTorch), the network and Silent-Face (ONNX)."""
+    one file against each part run on its own: texture (PyTorch), the network and Silent-Face (ONNX),
+    fused as their weighted mean, or Silent-Face's margin over its ``live_above`` where higher."""
     import onnxruntime as ort
     import torch
 
@@ -112,7 +113,9 @@ def test_assembled_model_is_the_weighted_mean_of_its_branches_logits(small, tmp_
     p = np.clip(soft[:, 1], 1e-4, 1 - 1e-4)
     logits.append(np.log(p / (1 - p)))
     w = np.array([b["weight"] for b in model.meta["branches"]])
-    want = 1 / (1 + np.exp(-(w[:, None] * np.stack(logits)).sum(0)))
+    above = model.meta["branches"][-1]["live_above"]
+    assert above == recipe.silentface_live_above is not None
+    want = 1 / (1 + np.exp(-np.maximum((w[:, None] * np.stack(logits)).sum(0), logits[-1] - above)))
     assert got == pytest.approx(want, abs=2e-3)
 
 

@@ -3,7 +3,8 @@
 A ``Branch`` names a tensor of a source ONNX graph that holds one logit per face, or a softmax
 column to turn into one. ``compose`` cuts each source graph down to what those tensors need,
 renames its inputs to the fused model's input names, and adds the fusion: P(real) = sigmoid of
-the weighted sum of the branches' logits. The fused graph has one input per distinct crop recipe
+the weighted sum of the branches' logits (or of a ``live_above`` branch's own margin, where that is
+higher). The fused graph has one input per distinct crop recipe
 (``runtime`` builds them from the frame) and two outputs: ``p_real`` (N,) and ``logits``
 (branches, N), the latter for measuring each branch on the same faces.
 
@@ -26,6 +27,9 @@ class Branch:
     so a saturated softmax stays finite: at the default 1e-4 the logit lies within +-9.2).
     ``inputs`` maps the source graph's input names to the fused model's (two branches reading the
     same crop share a name). ``weight``: its share of the fused logit (weights are normalised).
+    ``live_above``: a logit at which this branch alone may call a face live. The fused logit is
+    then at least ``logit - live_above`` (so at P(real) 0.5 the face passes once the branch's logit
+    reaches ``live_above``), whatever the other branches say; None (the default): it only votes.
     """
     model: object
     tensor: str
@@ -35,6 +39,7 @@ class Branch:
     kind: str = "logit"
     real_index: int = 1
     eps: float = 1e-4
+    live_above: float | None = None
     meta: dict = field(default_factory=dict)
 
 
@@ -115,8 +120,9 @@ def compose(branches: list[Branch], input_order: list[str]):
               numpy_helper.from_array((w / w.sum()).reshape(-1, 1), "weights")]
     nodes += [helper.make_node("Concat", rows, ["logits"], axis=0),
               helper.make_node("Mul", ["logits", "weights"], ["weighted"]),
-              helper.make_node("ReduceSum", ["weighted", "axis0"], ["fused"], keepdims=0),
-              helper.make_node("Sigmoid", ["fused"], ["p_real"])]
+              helper.make_node("ReduceSum", ["weighted", "axis0"], ["mean"], keepdims=0)]
+    nodes += _live_above(branches, rows, inits, "mean", "fused")
+    nodes.append(helper.make_node("Sigmoid", ["fused"], ["p_real"]))
     missing = set(graph_inputs) - set(input_order)
     if missing or set(input_order) - set(graph_inputs):
         raise ValueError(f"input_order {input_order} does not name the branches' inputs {sorted(graph_inputs)}")
@@ -133,6 +139,24 @@ def compose(branches: list[Branch], input_order: list[str]):
     m.ir_version = 8
     onnx.checker.check_model(m)
     return m
+
+
+def _live_above(branches: list[Branch], rows: list[str], inits: list, mean: str, out: str) -> list:
+    """Nodes computing ``out`` (N,) = max(``mean``, each ``live_above`` branch's logit minus its
+    level); the weighted mean stays the Max's first input, where ``branch_logit_tensors`` looks."""
+    from onnx import helper, numpy_helper
+    terms, nodes = [mean], []
+    for k, (b, row) in enumerate(zip(branches, rows)):
+        if b.live_above is None:
+            continue
+        inits += [numpy_helper.from_array(np.array(b.live_above, np.float32), f"b{k}/live_above"),
+                  numpy_helper.from_array(np.array([-1], np.int64), f"b{k}/flat")]
+        nodes += [helper.make_node("Sub", [row, f"b{k}/live_above"], [f"b{k}/vouch_row"]),
+                  helper.make_node("Reshape", [f"b{k}/vouch_row", f"b{k}/flat"], [f"b{k}/vouch"])]
+        terms.append(f"b{k}/vouch")
+    nodes.append(helper.make_node("Max", terms, [out]) if len(terms) > 1
+                 else helper.make_node("Identity", terms, [out]))
+    return nodes
 
 
 def fused_logit_tensor(model) -> str:

@@ -13,6 +13,8 @@
   own crop (the box scaled 4x, kept inside the frame): trained by its authors on far more people,
   rooms and cameras than ../shared holds, it turned away 0-4% of live frames under every shift
   measured here but one: a face that fills the frame (its crop can no longer be 4x the face).
+  It votes with the others, and where it is near certain a face is live it passes the face on its
+  own (``silentface_live_above``): a new camera moves the fitted branches more than it moves it.
 
 Left out of the earlier five-branch model: LBP codes at 128 px, which read sensor noise on a
 screen replay as live (its logit at its clip, +2, for any noisy face; docs/research/2026-12-02-edges.md).
@@ -57,6 +59,8 @@ class FusionRecipe:
     """A fused model: texture branches fitted on the data, one trained network (a model file in
     ``models/components``) and the Silent-Face model on its own crop; one weight each (the fusion
     normalises them), a threshold on P(real), and the augmentation the texture fit sees (None: none).
+    ``silentface_live_above``: the Silent-Face logit at which it alone calls a face live
+    (``compose.Branch.live_above``; None: it only votes).
     ``c`` is the texture regressions' inverse regularisation strength; ``hold_out``: webcam-replay
     collectors (a group ``webcam-replay/COLLECTOR__REPO``) never fitted on, kept for validation."""
     name: str
@@ -68,6 +72,7 @@ class FusionRecipe:
     silentface_size: int
     silentface_weight: float
     threshold: float
+    silentface_live_above: float | None = None
     augment: SceneAugment | None = SceneAugment()
     c: float = TEXTURE_C
     hold_out: tuple[str, ...] = ()
@@ -87,6 +92,11 @@ DEFAULT = FusionRecipe(
     network_file="cdcnet-4x-128.onnx", network_weight=0.2,
     silentface_file="4_0_0_80x80_MiniFASNetV1SE.onnx", silentface_scale=4.0, silentface_size=80,
     silentface_weight=0.15, threshold=0.5,
+    # live users first: where the Silent-Face model is near certain a face is live (logit 4,
+    # P 0.98), the branches fitted on ../shared cannot turn it away, for they read what the
+    # training webcams do to skin. Rebuilt without the CelebA-Spoof photographs, 32.0 -> 20.0% of
+    # them turned away; TV replays let through 23.3 -> 24.4% (docs/research/2026-12-02-live-above.md)
+    silentface_live_above=4.0,
     # a close-up copy of every crop: live users first. Of half the crops, 7 points more of the
     # close-up live frames were turned away and 1-3 points fewer TV, dim and portrait replays
     # passed (docs/research/2026-12-02-close-ups.md)
@@ -187,13 +197,13 @@ def assemble(recipe: FusionRecipe, branches: list, out: str | os.PathLike, train
     parts.append(Branch(net, fused_logit_tensor(net), {net.graph.input[0].name: "crops"}, recipe.network_weight,
                         net_meta["arch"]))
     parts.append(Branch(sf, sf.graph.output[0].name, {sf.graph.input[0].name: sf_input}, recipe.silentface_weight,
-                        "silentface", kind="softmax", real_index=1))
+                        "silentface", kind="softmax", real_index=1, live_above=recipe.silentface_live_above))
     described = texture_meta_list + [
         {**(net_meta.get("branches") or [{"arch": net_meta["arch"]}])[0], "weight": recipe.network_weight,
          "file": recipe.network_file},
         {"arch": "silentface-minifasnet", "file": recipe.silentface_file, "crop": "shifted",
          "scale": recipe.silentface_scale, "size": recipe.silentface_size, "weight": recipe.silentface_weight,
-         "credit": SILENTFACE_CREDIT}]
+         "live_above": recipe.silentface_live_above, "credit": SILENTFACE_CREDIT}]
     total = sum(d["weight"] for d in described)
     meta = {"format": 1, "name": recipe.name, "input": "uint8 BGR NHWC", "labels": ["fake", "real"],
             "output": "p_real", "input_size": 256, "margin": TEXTURE_MARGIN, "threshold": recipe.threshold,

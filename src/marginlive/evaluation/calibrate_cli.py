@@ -12,6 +12,16 @@ from .calibrate import CalibrationOptions, calibrate
 from .report import _pct
 
 
+def _frames(src, every: int):
+    """The image, or every ``every``-th frame of the video, at ``src``: one at a time, so a long
+    video is never held in memory whole."""
+    if kind_of(src) != "video":
+        yield read_image(src)
+        return
+    with VideoSource(src) as v:
+        yield from (f.image for f in v if f.index % every == 0)
+
+
 def face_scores(detector, paths: list[str], every: int, what: str) -> np.ndarray:
     """P(real) of the largest face of every image and of every ``every``-th frame of every video
     in ``paths`` (files or folders); frames without a face are skipped."""
@@ -19,15 +29,10 @@ def face_scores(detector, paths: list[str], every: int, what: str) -> np.ndarray
         raise InputError(f"--every must be >= 1, got {every}")
     out = []
     for src in expand_paths(paths):
-        if kind_of(src) == "video":
-            with VideoSource(src) as v:
-                frames = [f.image for f in v if f.index % every == 0]
-        else:
-            frames = [read_image(src)]
-        for frame in frames:
+        for frame in _frames(src, every):
             faces = detector.predict(frame)
             if faces:
-                out.append(max(faces, key=lambda r: r.box.w * r.box.h).score)
+                out.append(max(faces, key=lambda r: r.box.area).score)
     print(f"marginlive calibrate: {len(out)} {what} face(s) from {len(paths)} path(s)", file=sys.stderr)
     return np.asarray(out, np.float64)
 

@@ -11,7 +11,6 @@ import sys
 from ..challenge.session import SessionConfig
 from ..errors import InputError
 from ..identity.gallery import default_gallery_path
-from ..pipeline import check_threshold
 from .app import ServerConfig, create_app
 
 ENV_CONFIG = "MARGINLIVE_SERVE_CONFIG"   # the settings handed to each worker process
@@ -32,7 +31,6 @@ def config_from_args(a) -> ServerConfig:
         raise InputError("--workers, --frame-threads, --max-sessions and --max-sessions-per-client must be at least 1")
     if a.workers > 1 and not a.redis:
         raise InputError("--workers above 1 needs --redis URL: the processes share sessions, limits and verdicts there")
-    check_threshold(a.threshold)
     secret = os.environ.get("MARGINLIVE_SECRET")
     token = a.admin_token or os.environ.get("MARGINLIVE_ADMIN_TOKEN")
     return ServerConfig(model=a.model, threshold=a.threshold, gallery=str(a.gallery or default_gallery_path()),

@@ -5,7 +5,8 @@ import pytest
 from conftest import bezel_views
 
 from marginlive.errors import DatasetError
-from marginlive.training.distil import DistilConfig, Taught, distil, source_rows, teach
+from marginlive.training.distil import (DistilConfig, Taught, calibrate, calibration_mask, distil, load_taught,
+                                       save_taught, source_rows, teach)
 
 
 def _crops(n, rng, bezel):
@@ -20,8 +21,10 @@ def test_student_follows_the_teacher_where_it_disagrees_with_the_labels():
     teacher = np.array([0.95] * 24 + [0.05] * 24, np.float32)
     labels = np.array([0] * 24 + [1] * 24)
     taught = Taught(x, teacher, labels, np.array([f"g{i % 6}" for i in range(48)], object), np.zeros(48, bool))
-    cfg = DistilConfig(size=32, epochs=25, batch=16, hard_weight=0.0, lr=3e-3)
-    net = distil(taught, cfg, log=lambda m: None).net.eval()
+    cfg = DistilConfig(size=32, epochs=25, batch=16, hard_weight=0.0, lr=3e-3, calibration=0.0)
+    student = distil(taught, cfg, log=lambda m: None)
+    assert student.threshold == 0.5 and student.agreement is None
+    net = student.result.net.eval()
     import torch
 
     from marginlive.margin import crop_from_context
@@ -57,3 +60,50 @@ def test_distil_refuses_a_dataset_without_its_sources(tmp_path, capsys):
     from marginlive.cli import main
     rc = main(["distil", str(tmp_path), "--sources", str(tmp_path), "--out", str(tmp_path / "m.txt")])
     assert rc != 0 and "must end in .onnx" in capsys.readouterr().err
+
+
+def test_calibration_picks_the_threshold_that_agrees_with_the_teacher():
+    """A student whose scores sit lower than the teacher's but in the same order gets a lower
+    threshold, where it makes the teacher's decisions; among equal thresholds the lowest."""
+    teacher = np.array([0.9, 0.8, 0.7, 0.6, 0.4, 0.3, 0.2, 0.1])
+    t, agreement = calibrate(teacher - 0.2, teacher, 0.5)    # same order, 0.2 lower
+    assert agreement == 1.0 and t == 0.21                     # passes 0.4, turns away 0.2: lowest such
+    # a class of one crop weighs as much as a class of seven
+    t2, a2 = calibrate(np.array([0.6] * 7 + [0.55]), np.array([0.9] * 7 + [0.1]), 0.5)
+    assert a2 == 1.0 and t2 == 0.56
+    with pytest.raises(DatasetError, match="passes and crops it turns away"):
+        calibrate(teacher, np.ones(8), 0.5)
+
+
+def test_calibration_groups_are_whole_groups_and_never_all():
+    groups = np.array([f"g{i % 5}" for i in range(50)], object)
+    m = calibration_mask(groups, 0.2, seed=0)
+    picked = set(groups[m].tolist())
+    assert len(picked) == 1 and not (set(groups[~m].tolist()) & picked)
+    assert calibration_mask(groups, 0.99).sum() == 40          # four of five groups, not five
+    assert not calibration_mask(groups, 0.0).any()
+    with pytest.raises(DatasetError, match="calibration share"):
+        calibration_mask(groups, 1.0)
+
+
+def test_distilled_student_gets_its_threshold_from_groups_it_never_saw():
+    rng = np.random.default_rng(1)
+    x = np.concatenate([_crops(30, rng, False), _crops(30, rng, True)])
+    teacher = np.array([0.9] * 30 + [0.1] * 30, np.float32)
+    groups = np.array([f"g{i % 5}" for i in range(60)], object)
+    taught = Taught(x, teacher, (teacher > 0.5).astype(int), groups, np.zeros(60, bool))
+    student = distil(taught, DistilConfig(size=32, epochs=25, batch=16, lr=3e-3, calibration=0.2), log=lambda m: None)
+    assert len(student.calibration_groups) == 1 and student.agreement > 0.9
+    assert 0.1 <= student.threshold <= 0.9
+
+
+def test_taught_crops_survive_a_round_trip(tmp_path):
+    rng = np.random.default_rng(2)
+    t = Taught(rng.integers(0, 255, (3, 256, 256, 3), dtype=np.uint8), np.array([0.1, 0.5, 0.9], np.float32),
+               np.array([0, 1, 1]), np.array(["a/b", "c", "c"], object), np.array([False, True, False]))
+    back = load_taught(save_taught(t, tmp_path / "t.npz"))
+    assert (back.contexts == t.contexts).all() and (back.teacher == t.teacher).all()
+    assert back.groups.tolist() == ["a/b", "c", "c"] and back.altered.tolist() == [False, True, False]
+    (tmp_path / "bad.npz").write_text("no")
+    with pytest.raises(DatasetError, match="not a file of taught crops"):
+        load_taught(tmp_path / "bad.npz")

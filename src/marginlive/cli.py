@@ -128,6 +128,11 @@ def _distil_args(p):
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--size", type=int, default=96, help="the student's input: the 4x context at this many px")
     p.add_argument("--arch", default="minires", help="the student's architecture")
+    p.add_argument("--calibration", type=float, default=0.0,
+                   help="share of the groups the student never trains on, its threshold then chosen on them "
+                        "(default 0: all groups, threshold 0.5)")
+    p.add_argument("--taught", help="a .npz of the teacher's scores: read if it exists, else written after "
+                                    "the teacher's pass (train several students from one pass)")
     p.add_argument("--out", required=True, help="model file to write (.onnx)")
     p.add_argument("--name", default="marginlive-fast", help="model name stored in its metadata")
 

@@ -62,25 +62,34 @@ def run_distil(a) -> int:
     """``distil DATASET --sources DIR --out FILE``: a student taught by the teacher, held-out groups left out."""
     from ..liveness.networks import ARCHS
     from ..liveness.runtime import LivenessModel
-    from .distil import DistilConfig, distil, meta, source_rows, teach
+    from .distil import DistilConfig, distil, load_taught, meta, save_taught, source_rows, teach
     from .export import export_onnx
     from .recipes import DEFAULT
     out = _model_out(a.out)
     if a.arch not in ARCHS or a.copies < 0 or a.epochs < 1 or a.size < 16 or a.size % 8:
         raise DatasetError(f"--arch one of {', '.join(ARCHS)}; --copies >= 0; --epochs >= 1; --size a multiple of 8")
-    cfg = DistilConfig(arch=a.arch, size=a.size, copies=a.copies, epochs=a.epochs)
+    if not 0 <= a.calibration < 1:
+        raise DatasetError("--calibration is a share of the groups in [0, 1)")
+    cfg = DistilConfig(arch=a.arch, size=a.size, copies=a.copies, epochs=a.epochs, calibration=a.calibration)
     teacher = LivenessModel(a.teacher)
-    rows = source_rows(a.dataset, a.sources)
-    rows = [r for r, held in zip(rows, DEFAULT.held_out(np.array([r["group"] for r in rows], object))) if not held]
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
-    log(f"teacher {teacher.name}: scoring {len(rows)} frames and {cfg.copies} altered copies of each")
-    taught = teach(rows, teacher, cfg, log)
-    result = distil(taught, cfg, log)
+    if a.taught and Path(a.taught).is_file():
+        log(f"{a.taught}: the teacher's scores of an earlier pass")
+        taught = load_taught(a.taught)
+    else:
+        rows = source_rows(a.dataset, a.sources)
+        rows = [r for r, held in zip(rows, DEFAULT.held_out(np.array([r["group"] for r in rows], object))) if not held]
+        log(f"teacher {teacher.name}: scoring {len(rows)} frames and {cfg.copies} altered copies of each")
+        taught = teach(rows, teacher, cfg, log)
+        if a.taught:
+            save_taught(taught, a.taught)
+    student = distil(taught, cfg, log, teacher_threshold=teacher.threshold)
     n = min(16, len(taught.labels))
     from ..margin import crop_from_context
     check = np.stack([crop_from_context(c, 4.0, cfg.size) for c in taught.contexts[:n]])
-    export_onnx(result.net, out, meta(cfg, teacher.name, taught, result, a.name), check_crops=check)
-    print(f"wrote {out} ({len(taught.labels)} crops taught, {result.seconds:.0f} s of training)")
+    export_onnx(student.result.net, out, meta(cfg, teacher.name, taught, student, a.name), check_crops=check)
+    print(f"wrote {out} ({len(taught.labels)} crops taught, {student.result.seconds:.0f} s of training, "
+          f"threshold {student.threshold:.2f})")
     return 0
 
 

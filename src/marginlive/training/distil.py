@@ -32,7 +32,9 @@ class DistilConfig:
     (minires, 96). copies: altered frames per source frame (2). noise_max: largest sensor noise of
     an altered frame, levels (8.0). hard_weight: share of the label in the target, the rest is the
     teacher's P(real) (0.3). epochs, batch, lr, seed: the student's training (20, 64, 2e-3, 0).
-    The defaults made the shipped fast model (about 35 minutes on two cores).
+    calibration: share of the taught groups (people, rooms) the student never trains on, its epoch
+    and its threshold then chosen on them (``calibrate``); 0 (the default, as the shipped fast
+    model was made): all groups, the last epoch, threshold 0.5.
     """
     arch: str = "minires"
     size: int = 96
@@ -43,6 +45,7 @@ class DistilConfig:
     batch: int = 64
     lr: float = 2e-3
     seed: int = 0
+    calibration: float = 0.0
 
 
 @dataclass
@@ -128,9 +131,71 @@ def teach(rows: list[dict], teacher, cfg: DistilConfig = DistilConfig(), log=pri
     return Taught(np.stack(ctx), np.array(p, np.float32), np.array(y), np.array(g, object), np.array(alt))
 
 
-def distil(taught: Taught, cfg: DistilConfig = DistilConfig(), log=print):
-    """Train the student on ``taught`` (targets: (1 - hard_weight) * teacher + hard_weight * label).
-    Returns the ``train.TrainResult``."""
+@dataclass
+class Student:
+    """A distilled network (``result.net``), the threshold on its P(real) and how it was chosen:
+    ``agreement`` with the teacher's decisions on the ``calibration_groups`` (None: no calibration)."""
+    result: object
+    threshold: float = 0.5
+    agreement: float | None = None
+    calibration_groups: tuple[str, ...] = ()
+
+
+def calibration_mask(groups: np.ndarray, share: float, seed: int = 0) -> np.ndarray:
+    """Boolean (N,): the crops of ``share`` of the distinct ``groups`` (at least one group when
+    ``share`` > 0, never all of them), drawn with ``seed``."""
+    if not 0 <= share < 1:
+        raise DatasetError(f"the calibration share is in [0, 1), got {share}")
+    uniq = np.array(sorted(set(np.asarray(groups).tolist())), object)
+    k = min(len(uniq) - 1, int(np.ceil(share * len(uniq)))) if share > 0 else 0
+    picked = np.random.default_rng(seed).choice(uniq, size=k, replace=False) if k > 0 else []
+    return np.isin(np.asarray(groups, object), np.asarray(picked, object))
+
+
+THRESHOLDS = np.round(np.arange(0.1, 0.91, 0.01), 2)   # where the student's threshold may lie
+
+
+def calibrate(student: np.ndarray, teacher: np.ndarray, teacher_threshold: float) -> tuple[float, float]:
+    """The threshold on the student's P(real) (N,) that agrees best with the teacher's decisions
+    (``teacher`` (N,) P(real) >= ``teacher_threshold``) on crops neither trained on, as the mean of
+    the agreement on the crops the teacher passes and on those it turns away (so that the larger
+    class does not set it); ties go to the lower threshold (live users first).
+    Returns (threshold, agreement in [0, 1])."""
+    passed = np.asarray(teacher) >= teacher_threshold
+    student = np.asarray(student)
+    if passed.all() or not passed.any():
+        raise DatasetError("calibration needs crops the teacher passes and crops it turns away")
+    score = [0.5 * (np.mean(student[passed] >= t) + np.mean(student[~passed] < t)) for t in THRESHOLDS]
+    best = int(np.argmax(score))          # the first maximum: the lowest threshold among equals
+    return float(THRESHOLDS[best]), float(score[best])
+
+
+def save_taught(taught: Taught, path: str | Path) -> Path:
+    """Write ``taught`` to ``path`` (.npz, uncompressed: about 200 KB a crop), atomically, so that
+    several students can learn from one pass of the teacher (the slow part)."""
+    from .._util import atomic_path
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **{k: getattr(taught, k) for k in ("contexts", "teacher", "labels", "altered")},
+                     groups=np.asarray(taught.groups, str))
+    return Path(path)
+
+
+def load_taught(path: str | Path) -> Taught:
+    """A ``Taught`` written by ``save_taught``."""
+    try:
+        z = np.load(path, allow_pickle=False)
+        return Taught(z["contexts"], z["teacher"], z["labels"], z["groups"].astype(object), z["altered"])
+    except (OSError, ValueError, KeyError) as e:
+        raise DatasetError(f"{path}: not a file of taught crops ({e})") from None
+
+
+def distil(taught: Taught, cfg: DistilConfig = DistilConfig(), log=print, teacher_threshold: float = 0.5) -> Student:
+    """Train the student on ``taught`` (targets: (1 - hard_weight) * teacher + hard_weight * label),
+    leaving out ``cfg.calibration`` of its groups to choose its epoch (the lowest loss against the
+    labels there) and its threshold (``calibrate`` against the teacher's decisions, made at
+    ``teacher_threshold``). A student's operating point moves between teaching runs far more than
+    its ranking of the crops does, so 0.5 is not taken as given."""
     from .dataset import Dataset
     from .train import TrainConfig, train
     n = len(taught.labels)
@@ -139,12 +204,25 @@ def distil(taught: Taught, cfg: DistilConfig = DistilConfig(), log=print):
     target = (1 - cfg.hard_weight) * taught.teacher + cfg.hard_weight * taught.labels
     tc = TrainConfig(arch=cfg.arch, margin=4.0, size=cfg.size, epochs=cfg.epochs, batch=cfg.batch, lr=cfg.lr,
                      aug="strong", seed=cfg.seed, weight_decay=1e-4)
-    return train(ds, tc, show_progress=False, log=log, targets=np.clip(target, 0, 1))
+    held = calibration_mask(taught.groups, cfg.calibration, cfg.seed)
+    result = train(ds, tc, np.flatnonzero(~held), np.flatnonzero(held), show_progress=False, log=log,
+                   targets=np.clip(target, 0, 1))
+    if not held.any():
+        return Student(result)
+    t, agreement = calibrate(result.val_scores, taught.teacher[held], teacher_threshold)
+    log(f"student threshold {t:.2f}: agrees with the teacher on {100 * agreement:.1f}% of "
+        f"{int(held.sum())} crops of {len(set(taught.groups[held].tolist()))} groups it never trained on")
+    return Student(result, t, agreement, tuple(sorted(set(taught.groups[held].tolist()))))
 
 
-def meta(cfg: DistilConfig, teacher_name: str, taught: Taught, result, name: str) -> dict:
-    """The student's model metadata (what it reads, what taught it, on how many crops)."""
-    return {"name": name, "arch": cfg.arch, "input_size": cfg.size, "margin": 4.0, "threshold": 0.5,
+def meta(cfg: DistilConfig, teacher_name: str, taught: Taught, student: Student, name: str) -> dict:
+    """The student's model metadata (what it reads, what taught it, on how many crops, its
+    threshold and where that was chosen)."""
+    r = student.result
+    return {"name": name, "arch": cfg.arch, "input_size": cfg.size, "margin": 4.0, "threshold": student.threshold,
             "training": {"distilled_from": teacher_name, "config": asdict(cfg), "crops": int(len(taught.labels)),
                          "altered": int(taught.altered.sum()), "groups": len(set(taught.groups.tolist())),
-                         "seconds": round(result.seconds, 1), "images_per_s": round(result.images_per_s, 1)}}
+                         "calibration": {"groups": list(student.calibration_groups), "agreement":
+                                         None if student.agreement is None else round(student.agreement, 4),
+                                         "best_epoch": r.best_epoch},
+                         "seconds": round(r.seconds, 1), "images_per_s": round(r.images_per_s, 1)}}

@@ -199,7 +199,7 @@ def main():
               "ScatterElements over all its codes) is the largest op. So the fused model cannot reach 1 ms a face "
               "on this CPU; that would take dropping branches or codes at every 2nd pixel, both measured less "
               "accurate (docs/generalisation.md). The 1 ms option is the distilled network (`--model fast`, "
-              "the pipeline section below).", ""]
+              "the Pipeline section of this page).", ""]
     write_section(DOCS / "speed.md", "## Model graph (issue 8)", "## Model graph (issue 8)\n\n" + "\n".join(lines))
 
 

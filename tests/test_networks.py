@@ -15,7 +15,6 @@ def test_every_network_gives_one_logit_per_image(arch):
     assert torch.isfinite(out).all()
 
 
-
 def test_space_to_depth_stem_halves_the_map_and_reads_every_pixel():
     """The fast student's stem: the first map is half the side, and each of the four pixels of a
     2x2 block moves it (a stride-2 convolution's map would be as small but blur the finest texture)."""

@@ -62,14 +62,14 @@ def run_distil(a) -> int:
     """``distil DATASET --sources DIR --out FILE``: a student taught by the teacher, held-out groups left out."""
     from ..liveness.networks import ARCHS
     from ..liveness.runtime import LivenessModel
-    from .distil import DistilConfig, distil, load_taught, meta, save_taught, source_rows, teach
+    from .distil import (DistilConfig, check_calibration_share, distil, load_taught, meta, save_taught, source_rows,
+                         teach)
     from .export import export_onnx
     from .recipes import DEFAULT
     out = _model_out(a.out)
     if a.arch not in ARCHS or a.copies < 0 or a.epochs < 1 or a.size < 16 or a.size % 8:
         raise DatasetError(f"--arch one of {', '.join(ARCHS)}; --copies >= 0; --epochs >= 1; --size a multiple of 8")
-    if not 0 <= a.calibration < 1:
-        raise DatasetError("--calibration is a share of the groups in [0, 1)")
+    check_calibration_share(a.calibration)   # before the teacher's pass, which takes minutes
     cfg = DistilConfig(arch=a.arch, size=a.size, copies=a.copies, epochs=a.epochs, calibration=a.calibration)
     teacher = LivenessModel(a.teacher)
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731

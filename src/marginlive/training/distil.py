@@ -141,11 +141,16 @@ class Student:
     calibration_groups: tuple[str, ...] = ()
 
 
+def check_calibration_share(share: float) -> None:
+    """DatasetError unless ``share`` (of the groups left out for calibration) lies in [0, 1)."""
+    if not 0 <= share < 1:
+        raise DatasetError(f"the calibration share is in [0, 1), got {share}")
+
+
 def calibration_mask(groups: np.ndarray, share: float, seed: int = 0) -> np.ndarray:
     """Boolean (N,): the crops of ``share`` of the distinct ``groups`` (at least one group when
     ``share`` > 0, never all of them), drawn with ``seed``."""
-    if not 0 <= share < 1:
-        raise DatasetError(f"the calibration share is in [0, 1), got {share}")
+    check_calibration_share(share)
     uniq = np.array(sorted(set(np.asarray(groups).tolist())), object)
     k = min(len(uniq) - 1, int(np.ceil(share * len(uniq)))) if share > 0 else 0
     picked = np.random.default_rng(seed).choice(uniq, size=k, replace=False) if k > 0 else []
@@ -210,9 +215,10 @@ def distil(taught: Taught, cfg: DistilConfig = DistilConfig(), log=print, teache
     if not held.any():
         return Student(result)
     t, agreement = calibrate(result.val_scores, taught.teacher[held], teacher_threshold)
+    unseen = tuple(sorted(set(taught.groups[held].tolist())))
     log(f"student threshold {t:.2f}: agrees with the teacher on {100 * agreement:.1f}% of "
-        f"{int(held.sum())} crops of {len(set(taught.groups[held].tolist()))} groups it never trained on")
-    return Student(result, t, agreement, tuple(sorted(set(taught.groups[held].tolist()))))
+        f"{int(held.sum())} crops of {len(unseen)} groups it never trained on")
+    return Student(result, t, agreement, unseen)
 
 
 def meta(cfg: DistilConfig, teacher_name: str, taught: Taught, student: Student, name: str) -> dict:

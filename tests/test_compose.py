@@ -139,6 +139,26 @@ def test_shifted_crop_stays_inside_the_frame_and_keeps_the_aspect():
     assert tall[0, 10, 1] <= 3 and tall[-1, 10, 1] >= 96   # all 100 rows, resampled
 
 
+
+def test_shifted_crop_min_scale_repeats_the_edge_only_when_the_frame_is_too_small():
+    from marginlive.margin import shifted_crop
+    frame = np.zeros((100, 200, 3), np.uint8)
+    frame[:, :, 2] = np.arange(200)[None, :]           # red = x
+    frame[:, :, 1] = np.arange(100)[:, None]           # green = y
+    roomy = FaceBox(90, 40, 110, 60)                   # 2x fits: unchanged by the floor
+    assert np.array_equal(shifted_crop(frame, roomy, 2.0, 20, min_scale=1.5), shifted_crop(frame, roomy, 2.0, 20))
+    close = FaceBox(60, 10, 140, 90)                   # 80 px high: the frame holds 1.24x of it
+    shrunk = shifted_crop(frame, close, 4.0, 40)
+    kept = shifted_crop(frame, close, 4.0, 40, min_scale=1.5)
+    assert shrunk[0, 20, 1] <= 2 and shrunk[-1, 20, 1] >= 97      # the whole height, as the authors crop
+    rows = kept[:, 20, 1].astype(int)
+    # 1.5 x 80 = 120 rows about the face's centre: 10 repeated rows above the frame, 10 below
+    assert (rows[:3] == 0).all() and (rows[-3:] == 99).all()
+    face = kept[:, :, 2].astype(int)                   # the face's 80 columns span 1 / 1.5 of the crop
+    inside = np.flatnonzero((face[20] >= 60) & (face[20] <= 140))
+    assert len(inside) == pytest.approx(40 / 1.5, abs=2)
+    assert kept.shape == (40, 40, 3)
+
 def test_shipped_fusion_scores_a_phone_portrait_video(tmp_path):
     """The shipped fusion on the phone video in portrait (never trained on): every live frame
     accepted, the replay decided fake over its frames."""

@@ -78,7 +78,8 @@ def test_train_with_an_unknown_recipe_exits_with_a_clear_error(tmp_path, capsys)
 def test_assembled_model_is_the_weighted_mean_of_its_branches_logits(small, tmp_path):
     """Fit the recipe's texture on tiny data, assemble it with the real components, and check the
     one file against each part run on its own: texture (PyTorch), the network and Silent-Face (ONNX),
-    fused as their weighted mean, or Silent-Face's margin over its ``live_above`` where higher."""
+    fused as their weighted mean, or Silent-Face's margin over its ``live_above`` where higher;
+    and its Silent-Face crop cut as the recipe says (the edge repeated for a face filling the frame)."""
     import onnxruntime as ort
     import torch
 
@@ -97,6 +98,11 @@ def test_assembled_model_is_the_weighted_mean_of_its_branches_logits(small, tmp_
         "colour-texture" if v.kind == "lbp" else "phase-texture" for v in recipe.texture] + ["cdcnet", "silentface-minifasnet"]
     assert sum(b["weight"] for b in model.meta["branches"]) == pytest.approx(1.0)
 
+    close = FaceBox(40, 40, 216, 216, 1.0)    # the 256-px frame holds 1.45x of it: edge repeated
+    sf_close = model.crops(x[0], [close])[model.inputs[1]["name"]][0]
+    assert np.array_equal(sf_close, shifted_crop(x[0], close, 4.0, 80, recipe.silentface_min_scale))
+    assert not np.array_equal(sf_close, shifted_crop(x[0], close, 4.0, 80))
+
     frames, box = x[[0, 12]], FaceBox(96, 96, 160, 160, 1.0)   # 4x that box: the whole 256-px frame
     crops = [model.crops(f, [box]) for f in frames]
     got = np.concatenate([model.predict(c) for c in crops])
@@ -108,7 +114,7 @@ def test_assembled_model_is_the_weighted_mean_of_its_branches_logits(small, tmp_
     logits.append(np.log(p / (1 - p)))
     sf = ort.InferenceSession(str(sf_dir / recipe.silentface_file), sess_options=session_options(),
                               providers=["CPUExecutionProvider"])
-    soft = np.concatenate([sf.run(None, {sf.get_inputs()[0].name: shifted_crop(f, box, 4.0, 80)[None]})[0]
+    soft = np.concatenate([sf.run(None, {sf.get_inputs()[0].name: shifted_crop(f, box, 4.0, 80, recipe.silentface_min_scale)[None]})[0]
                            for f in frames])
     p = np.clip(soft[:, 1], 1e-4, 1 - 1e-4)
     logits.append(np.log(p / (1 - p)))

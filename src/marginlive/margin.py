@@ -95,15 +95,25 @@ def crop_from_context(context: np.ndarray, margin: float, size: int = 64,
 
 # --- the Silent-Face crop: kept inside the frame, not padded --------------------------------
 
-def shifted_crop(frame: np.ndarray, box: FaceBox, scale: float, size: int = 80) -> np.ndarray:
+def shifted_crop(frame: np.ndarray, box: FaceBox, scale: float, size: int = 80,
+                 min_scale: float = 0.0) -> np.ndarray:
     """The ``size`` x ``size`` crop that the Silent-Face MiniFASNet models were trained on (their
     ``CropImage``): the box scaled by ``scale`` about its centre, keeping its aspect, the scale first
     reduced so the crop fits the frame, then shifted back inside the frame where it crosses an
     edge (never padded), cut at whole pixels and resized (bilinear). Models trained on it turn
     away most live faces when shown a padded, squared crop instead, so this recipe is kept exact.
+
+    ``min_scale`` (default 0: never): where the frame holds less than ``min_scale`` times the box
+    (a face filling the frame), the frame's edge pixels are first repeated outwards until it
+    holds ``min_scale`` times the box, and the crop is cut at that scale. A crop barely larger than
+    the face is one these models rarely saw: measured, the V1SE then turns away a fifth of live
+    close-ups (docs/research/2026-12-02-close-up-crop.md).
     """
     H, W = frame.shape[:2]
     w, h = max(box.w, 1.0), max(box.h, 1.0)
+    keep = min(scale, min_scale)
+    if min(scale, (H - 1) / h, (W - 1) / w) < keep:
+        return _extended_crop(frame, box, keep, size)
     scale = min(scale, (H - 1) / h, (W - 1) / w)
     nw, nh = w * scale, h * scale
     x0, y0, x1, y1 = box.cx - nw / 2, box.cy - nh / 2, box.cx + nw / 2, box.cy + nh / 2
@@ -117,3 +127,14 @@ def shifted_crop(frame: np.ndarray, box: FaceBox, scale: float, size: int = 80) 
         y0, y1 = y0 - (y1 - H + 1), H - 1
     region = frame[int(y0):int(y1) + 1, int(x0):int(x1) + 1]
     return cv2.resize(region, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def _extended_crop(frame: np.ndarray, box: FaceBox, scale: float, size: int) -> np.ndarray:
+    """``shifted_crop`` at ``scale`` of the frame extended by repeating its edge pixels, on each
+    side just enough for ``scale`` times the box to fit."""
+    H, W = frame.shape[:2]
+    px = int(np.ceil(max(0.0, (max(box.w, 1.0) * scale - (W - 1)) / 2))) + 1
+    py = int(np.ceil(max(0.0, (max(box.h, 1.0) * scale - (H - 1)) / 2))) + 1
+    big = cv2.copyMakeBorder(frame, py, py, px, px, cv2.BORDER_REPLICATE)
+    moved = FaceBox(box.x1 + px, box.y1 + py, box.x2 + px, box.y2 + py, box.score, box.keypoints)
+    return shifted_crop(big, moved, scale, size)

@@ -53,14 +53,14 @@ class SessionConfig:
     min_brightness: float = 25.0     # mean grey level of the face (live webcam faces here: 1st percentile 37)
     min_sharpness: float = 6.0       # variance of the Laplacian on the face (live webcam faces here: 1st percentile 15)
     # the face box's larger side over the frame's shorter side. Closer than that, most of the margin
-    # context lies beyond the frame and the model has little of the surroundings to read: live
-    # frames turned away 0% at 0.56, 2% at 0.65, 23% at 0.74 (docs/camera_sensitivity.md)
+    # context lies beyond the frame and the model has little of the surroundings to read: the
+    # webcam video cut so the face is 0.8-1.0 of the shorter side, 4-5% of live frames turned away
+    # and up to 3% of replay frames let through, against 0-1% at 0.6 (docs/camera_sensitivity.md)
     max_face_fraction: float = 0.7
     # the largest share of the face box's width (or height) that may lie beyond the frame's edge.
-    # A face cut off by the edge shifts the Silent-Face crop off the face and blacks out half the
-    # context: held-out live frames moved to the edge were turned away 9% of the time
-    # (docs/collections.md), in a probe all with more than 0.16 of the face beyond it and none
-    # with the face inside the frame (docs/research/2026-12-02-edges.md)
+    # A face cut off by the edge blacks out half the context and moves the Silent-Face crop off
+    # the face: held-out frames moved to the edge let more attacks through than as filmed
+    # (docs/collections.md, the off-centre row; docs/research/2026-12-02-edges.md)
     max_face_outside: float = 0.1
     mirrored: bool = False
     actions: tuple[str, ...] | None = None   # restrict the pool (names); None: all

@@ -16,7 +16,8 @@ different crop recipes). Its metadata then lists them under ``"inputs"``, in the
                {"name": "silentface_4", "crop": "shifted", "scale": 4.0, "size": 80}]
 
 ``margin`` is the square, centred, black-padded margin crop (``margin.crop_margin``); ``shifted``
-the aspect-keeping crop moved inside the frame (``margin.shifted_crop``). The first input is the
+the aspect-keeping crop moved inside the frame (``margin.shifted_crop``; an optional ``"min_scale"``
+extends a frame too small for that scale of the face). The first input is the
 primary one: ``size`` and ``margin`` describe it. ``crops(frame, boxes)`` builds every input; for a
 one-input model it is the plain (N, S, S, 3) array, else a dict of arrays by input name.
 """
@@ -126,7 +127,8 @@ class LivenessModel:
                 m = float(margin) if (margin is not None and k == 0) else float(spec["margin"])
                 out[spec["name"]] = crop_batch(frame, boxes, m, size)
             else:
-                out[spec["name"]] = (np.stack([shifted_crop(frame, b, float(spec["scale"]), size) for b in boxes])
+                keep = float(spec.get("min_scale", 0.0))
+                out[spec["name"]] = (np.stack([shifted_crop(frame, b, float(spec["scale"]), size, keep) for b in boxes])
                                      if boxes else np.zeros((0, size, size, 3), np.uint8))
         return out[self.input_name] if len(self.inputs) == 1 else out
 

@@ -60,7 +60,9 @@ class FusionRecipe:
     ``models/components``) and the Silent-Face model on its own crop; one weight each (the fusion
     normalises them), a threshold on P(real), and the augmentation the texture fit sees (None: none).
     ``silentface_live_above``: the Silent-Face logit at which it alone calls a face live
-    (``compose.Branch.live_above``; None: it only votes).
+    (``compose.Branch.live_above``; None: it only votes). ``silentface_min_scale``: the least
+    multiple of the face its crop shows, the frame's edge repeated where the frame is too small
+    (``margin.shifted_crop``; 0: the authors' crop, which shrinks to the frame).
     ``c`` is the texture regressions' inverse regularisation strength; ``hold_out``: webcam-replay
     collectors (a group ``webcam-replay/COLLECTOR__REPO``) never fitted on, kept for validation."""
     name: str
@@ -73,6 +75,7 @@ class FusionRecipe:
     silentface_weight: float
     threshold: float
     silentface_live_above: float | None = None
+    silentface_min_scale: float = 0.0
     augment: SceneAugment | None = SceneAugment()
     c: float = TEXTURE_C
     hold_out: tuple[str, ...] = ()
@@ -97,6 +100,10 @@ DEFAULT = FusionRecipe(
     # training webcams do to skin. Rebuilt without the CelebA-Spoof photographs, 32.0 -> 20.0% of
     # them turned away; TV replays let through 23.3 -> 24.4% (docs/research/2026-12-02-live-above.md)
     silentface_live_above=4.0,
+    # a face filling the frame: the Silent-Face crop shrinks to the frame, and below 1.5x the face
+    # the V1SE turned away a fifth of such live frames; the frame's edge repeated to make room,
+    # 3%, attacks there 11.3 -> 13.6% let through (docs/research/2026-12-02-close-up-crop.md)
+    silentface_min_scale=1.5,
     # a close-up copy of every crop: live users first. Of half the crops, 7 points more of the
     # close-up live frames were turned away and 1-3 points fewer TV, dim and portrait replays
     # passed (docs/research/2026-12-02-close-ups.md)
@@ -202,7 +209,8 @@ def assemble(recipe: FusionRecipe, branches: list, out: str | os.PathLike, train
         {**(net_meta.get("branches") or [{"arch": net_meta["arch"]}])[0], "weight": recipe.network_weight,
          "file": recipe.network_file},
         {"arch": "silentface-minifasnet", "file": recipe.silentface_file, "crop": "shifted",
-         "scale": recipe.silentface_scale, "size": recipe.silentface_size, "weight": recipe.silentface_weight,
+         "scale": recipe.silentface_scale, "min_scale": recipe.silentface_min_scale,
+         "size": recipe.silentface_size, "weight": recipe.silentface_weight,
          "live_above": recipe.silentface_live_above, "credit": SILENTFACE_CREDIT}]
     total = sum(d["weight"] for d in described)
     meta = {"format": 1, "name": recipe.name, "input": "uint8 BGR NHWC", "labels": ["fake", "real"],
@@ -211,7 +219,7 @@ def assemble(recipe: FusionRecipe, branches: list, out: str | os.PathLike, train
             "branches": [{**d, "weight": round(d["weight"] / total, 6)} for d in described],
             "inputs": [{"name": "crops", "crop": "margin", "margin": TEXTURE_MARGIN, "size": 256},
                        {"name": sf_input, "crop": "shifted", "scale": recipe.silentface_scale,
-                        "size": recipe.silentface_size}],
+                        "min_scale": recipe.silentface_min_scale, "size": recipe.silentface_size}],
             "training": {"recipe": recipe.name, **(training or {})}}
     fused = compose(parts, ["crops", sf_input])
     entry = fused.metadata_props.add()

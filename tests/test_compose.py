@@ -109,11 +109,13 @@ def test_metadata_that_misnames_an_input_is_refused(tmp_path):
     _fused(tmp_path)
     m = onnx.load(str(tmp_path / "fused.onnx"))
     meta = json.loads(m.metadata_props[0].value)
-    meta["inputs"][1]["size"] = 80
-    m.metadata_props[0].value = json.dumps(meta)
-    onnx.save(m, str(tmp_path / "bad.onnx"))
-    with pytest.raises(ModelError, match="does not match its metadata"):
-        LivenessModel(tmp_path / "bad.onnx")
+    for key, value in (("size", 80), ("min_scale", -1.0), ("min_scale", "1.5")):
+        bad = json.loads(json.dumps(meta))
+        bad["inputs"][1][key] = value
+        m.metadata_props[0].value = json.dumps(bad)
+        onnx.save(m, str(tmp_path / "bad.onnx"))
+        with pytest.raises(ModelError, match="does not match its metadata"):
+            LivenessModel(tmp_path / "bad.onnx")
 
 
 def test_compose_rejects_bad_weights_and_input_names():

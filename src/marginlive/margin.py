@@ -93,7 +93,7 @@ def crop_from_context(context: np.ndarray, margin: float, size: int = 64,
     return crop_margin(context, box, 1.0, size)
 
 
-# --- the Silent-Face crop: kept inside the frame, not padded --------------------------------
+# --- the Silent-Face crop: kept inside the frame, never padded with black -----------------
 
 def shifted_crop(frame: np.ndarray, box: FaceBox, scale: float, size: int = 80,
                  min_scale: float = 0.0) -> np.ndarray:

@@ -98,8 +98,9 @@ class LivenessModel:
         graph = {i.name: i for i in self.session.get_inputs()}
         for spec in specs:
             i = graph.get(spec.get("name"))
+            floor = spec.get("min_scale", 0.0)
             if (i is None or i.type != "tensor(uint8)" or list(i.shape[1:]) != [spec.get("size"), spec.get("size"), 3]
-                    or spec.get("crop") not in CROPS):
+                    or spec.get("crop") not in CROPS or not isinstance(floor, (int, float)) or floor < 0):
                 raise ModelError(f"{p}: input {spec.get('name')!r} does not match its metadata")
         if len(specs) != len(graph) or specs[0]["size"] != meta["input_size"]:
             raise ModelError(f"{p}: the graph's inputs do not match its metadata")

@@ -100,9 +100,10 @@ DEFAULT = FusionRecipe(
     # training webcams do to skin. Rebuilt without the CelebA-Spoof photographs, 32.0 -> 20.0% of
     # them turned away; TV replays let through 23.3 -> 24.4% (docs/research/2026-12-02-live-above.md)
     silentface_live_above=4.0,
-    # a face filling the frame: the Silent-Face crop shrinks to the frame, and below 1.5x the face
-    # the V1SE turned away a fifth of such live frames; the frame's edge repeated to make room,
-    # 3%, attacks there 11.3 -> 13.6% let through (docs/research/2026-12-02-close-up-crop.md)
+    # a face filling the frame: the authors' crop shrinks to the frame, and on crops of less than
+    # 1.5x the face the V1SE turns live faces away. With the frame's edge repeated to keep 1.5x,
+    # held-out close-ups 20.5 -> 3.1% turned away, their attacks 11.3 -> 13.6% let through; from
+    # 1.75x on, replays pass far more (docs/research/2026-12-02-close-up-crop.md)
     silentface_min_scale=1.5,
     # a close-up copy of every crop: live users first. Of half the crops, 7 points more of the
     # close-up live frames were turned away and 1-3 points fewer TV, dim and portrait replays

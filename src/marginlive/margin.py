@@ -111,10 +111,11 @@ def shifted_crop(frame: np.ndarray, box: FaceBox, scale: float, size: int = 80,
     """
     H, W = frame.shape[:2]
     w, h = max(box.w, 1.0), max(box.h, 1.0)
-    keep = min(scale, min_scale)
-    if min(scale, (H - 1) / h, (W - 1) / w) < keep:
-        return _extended_crop(frame, box, keep, size)
-    scale = min(scale, (H - 1) / h, (W - 1) / w)
+    fits = min(scale, (H - 1) / h, (W - 1) / w)      # the largest scale the frame holds
+    floor = min(scale, min_scale)
+    if fits < floor:
+        return _extended_crop(frame, box, floor, size)
+    scale = fits
     nw, nh = w * scale, h * scale
     x0, y0, x1, y1 = box.cx - nw / 2, box.cy - nh / 2, box.cx + nw / 2, box.cy + nh / 2
     if x0 < 0:
@@ -136,5 +137,5 @@ def _extended_crop(frame: np.ndarray, box: FaceBox, scale: float, size: int) -> 
     px = int(np.ceil(max(0.0, (max(box.w, 1.0) * scale - (W - 1)) / 2))) + 1
     py = int(np.ceil(max(0.0, (max(box.h, 1.0) * scale - (H - 1)) / 2))) + 1
     big = cv2.copyMakeBorder(frame, py, py, px, px, cv2.BORDER_REPLICATE)
-    moved = FaceBox(box.x1 + px, box.y1 + py, box.x2 + px, box.y2 + py, box.score, box.keypoints)
+    moved = FaceBox(box.x1 + px, box.y1 + py, box.x2 + px, box.y2 + py)   # only its geometry is read
     return shifted_crop(big, moved, scale, size)

@@ -23,7 +23,9 @@ by BlazeFace (as the pipeline would), then scored:
 - light and colour: gamma, brightness, contrast, white balance (red and blue gains);
 - sensor noise: Gaussian noise of a standard deviation in levels, independent per pixel and
   channel (a small sensor in dim light), also after the web page's JPEG 95;
-- sharpening: an unsharp mask (many webcams sharpen).
+- sharpening: an unsharp mask (many webcams sharpen);
+- high resolution z (a camera of z times the pixels, 1920x1440 at 3): the frame upscaled by z
+  (bicubic), then sensor noise of 4 or 8 levels per pixel at that scale.
 
 Reports per model, video and setting: faces found, median face width, the share of live frames
 below the model's threshold (genuine users turned away) or of replay frames at or above it
@@ -44,13 +46,16 @@ SETTINGS = [("shrink", 0.5), ("shrink", 0.6), ("shrink", 0.8), ("zoom", 1.0), ("
             ("blur", 1.5), ("blur", 2.0), ("mirror", 0), ("mirror, told", 0),
             ("gamma", 0.7), ("gamma", 1.4), ("brightness", -40), ("brightness", 40), ("contrast", 0.7),
             ("contrast", 1.3), ("white balance R/B", 1.15), ("white balance R/B", 0.85), ("noise", 3),
-            ("noise", 6), ("noise", 10), ("noise + JPEG 95", 6), ("sharpen", 0.5), ("sharpen", 1.0)]
+            ("noise", 6), ("noise", 10), ("noise + JPEG 95", 6), ("sharpen", 0.5), ("sharpen", 1.0),
+            ("high resolution, noise 4", 3), ("high resolution, noise 8", 3)]
 VIDEOS = (("live", "live-1.webm"), ("replay", "replay-1.webm"))
 
 
 def label(kind: str, z: float) -> str:
     if kind.startswith("mirror"):
         return kind
+    if kind.startswith("high resolution"):
+        return kind.replace("resolution", f"resolution {z:g}x")
     return f"noise {z:g} + JPEG 95" if kind == "noise + JPEG 95" else f"{kind} {z:g}"
 
 
@@ -75,6 +80,10 @@ def change(frame: np.ndarray, box, kind: str, z: float, rng: np.random.Generator
         return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     if kind.startswith("mirror"):
         return np.ascontiguousarray(frame[:, ::-1])
+    if kind.startswith("high resolution"):
+        big = cv2.resize(frame, None, fx=z, fy=z, interpolation=cv2.INTER_CUBIC).astype(np.float32)
+        level = float(kind.rsplit(" ", 1)[1])
+        return np.clip(np.rint(big + rng.normal(0.0, level, big.shape)), 0, 255).astype(np.uint8)
     if kind == "gamma":
         out = 255.0 * (f32 / 255.0) ** z
     elif kind == "brightness":
@@ -165,7 +174,7 @@ def main():
         "`LivenessDetector(mirrored=True)` (`authenticate --mirrored`) scores it, each crop flipped back; gamma, "
         "brightness (levels added), contrast (about level 128), white balance (red gain R/B, blue gain its inverse); "
         "noise: Gaussian, standard deviation in levels, independent per pixel and channel, also followed by the web "
-        "page's JPEG 95; sharpen: unsharp mask of amount z (radius 1 px). Faces: frames where BlazeFace found a face "
+        "page's JPEG 95; sharpen: unsharp mask of amount z (radius 1 px); high resolution: the frame enlarged z times (bicubic), then sensor noise per pixel at that size. Faces: frames where BlazeFace found a face "
         "after the change / frames with a face before it. Other models: earlier defaults (previous-*), named for what "
         "they added (docs/generalisation.md). A live session (`challenge/session.py`) counts no frame whose face "
         "box is larger than 0.7 of the frame's shorter side and asks the user to move back.", "",

@@ -11,7 +11,7 @@ Then the live frames of the collections the shipped model's
 trained branches never saw (`HELD_OUT`) are shifted as a new user's camera or room would shift them
 (`marginlive.evaluation.shifts`: another room, a phone held upright, a dim room, the face close to
 the camera or at the frame's edge, motion blur, a tilted camera, a phone in the hand, a second
-person beside the user; the camera shifts also applied to their attack frames) and scored again. Each frame's most
+person beside the user, a camera of higher resolution; the camera shifts also applied to their attack frames) and scored again. Each frame's most
 confident BlazeFace face is scored at each model's own threshold, through the same crops the
 pipeline makes (`LivenessModel.crops`).
 
@@ -207,6 +207,8 @@ def shifted_sets(items, rooms, cutout, others):
         "motion blur": (shifts.motion_blur, items, None),
         "tilted 15-25 degrees": (shifts.tilted, items, None),
         "two people in the frame": (lambda f, b, r, o: shifts.second_person(f, b, r, o, cutout), live, others),
+        # last: the shifts before it draw the same random numbers as before it was added
+        "a camera of 3x the resolution": (shifts.high_resolution, items, None),
     }
 
 
@@ -317,7 +319,7 @@ def main():
         "and cdcnet; the Silent-Face branch never saw it; the other columns as in the collection's own row). "
         "'shift:' rows are the live (and, for the camera shifts, attack) frames of the collections no "
         "marginlive branch was trained on, moved into another room, filmed upright by a phone, in a dim "
-        "room, close to the camera or at the frame's edge, blurred by motion, tilted, beside a phone in the hand or with a second person beside them (`marginlive.evaluation.shifts`).\n\n" + markdown(res)
+        "room, close to the camera or at the frame's edge, blurred by motion, tilted, beside a phone in the hand, with a second person beside them or by a camera of 3x the resolution (`marginlive.evaluation.shifts`).\n\n" + markdown(res)
         + "\n## The shipped model at other thresholds\n\nThe rows above that marginlive-default never "
         "trained on, its threshold moved (it ships at " + f"{res['thresholds']['marginlive-default']:g}" + "):\n\n"
         + sweep_markdown(res["threshold_sweep"]))

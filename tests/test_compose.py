@@ -109,7 +109,8 @@ def test_metadata_that_misnames_an_input_is_refused(tmp_path):
     _fused(tmp_path)
     m = onnx.load(str(tmp_path / "fused.onnx"))
     meta = json.loads(m.metadata_props[0].value)
-    for key, value in (("size", 80), ("min_scale", -1.0), ("min_scale", "1.5")):
+    for key, value in (("size", 80), ("min_scale", -1.0), ("min_scale", "1.5"), ("max_side", -1),
+                       ("max_side", 480.5)):
         bad = json.loads(json.dumps(meta))
         bad["inputs"][1][key] = value
         m.metadata_props[0].value = json.dumps(bad)
@@ -160,6 +161,23 @@ def test_shifted_crop_min_scale_repeats_the_edge_only_when_the_frame_is_too_smal
     inside = np.flatnonzero((face[20] >= 60) & (face[20] <= 140))
     assert len(inside) == pytest.approx(40 / 1.5, abs=2)
     assert kept.shape == (40, 40, 3)
+
+
+def test_shifted_crop_max_side_averages_a_large_window_instead_of_sampling_it():
+    from marginlive.margin import shifted_crop
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    box = FaceBox(60, 40, 100, 80)                     # 4x the box: a 120-row window
+    assert np.array_equal(shifted_crop(frame, box, 4.0, 20, max_side=120), shifted_crop(frame, box, 4.0, 20))
+    # a smooth scene is cut as before; per-pixel noise is averaged, not sampled
+    yy, xx = np.mgrid[0:360, 0:480]
+    smooth = np.dstack([xx * 255 // 479, yy * 255 // 359, (xx + yy) * 255 // 838]).astype(np.uint8)
+    box3 = FaceBox(180, 120, 300, 240)                 # a 360-row window: k = 3 at max_side 120
+    plain, averaged = shifted_crop(smooth, box3, 4.0, 20), shifted_crop(smooth, box3, 4.0, 20, max_side=120)
+    assert np.abs(plain.astype(int) - averaged).max() <= 3
+    noisy = np.clip(128 + rng.normal(0, 20, (360, 480, 3)), 0, 255).astype(np.uint8)
+    assert shifted_crop(noisy, box3, 4.0, 20, max_side=120).std() < 0.5 * shifted_crop(noisy, box3, 4.0, 20).std()
+
 
 def test_shipped_fusion_scores_a_phone_portrait_video(tmp_path):
     """The shipped fusion on the phone video in portrait (never trained on): every live frame

@@ -102,6 +102,11 @@ def test_assembled_model_is_the_weighted_mean_of_its_branches_logits(small, tmp_
     sf_close = model.crops(x[0], [close])[model.inputs[1]["name"]][0]
     assert np.array_equal(sf_close, shifted_crop(x[0], close, 4.0, 80, recipe.silentface_min_scale))
     assert not np.array_equal(sf_close, shifted_crop(x[0], close, 4.0, 80))
+    large, box3 = x[0].repeat(3, 0).repeat(3, 1), FaceBox(96, 96, 480, 480, 1.0)   # a window > max_side
+    sf_large = model.crops(large, [box3])[model.inputs[1]["name"]][0]
+    assert recipe.silentface_max_side and np.array_equal(
+        sf_large, shifted_crop(large, box3, 4.0, 80, recipe.silentface_min_scale, recipe.silentface_max_side))
+    assert not np.array_equal(sf_large, shifted_crop(large, box3, 4.0, 80, recipe.silentface_min_scale))
 
     frames, box = x[[0, 12]], FaceBox(96, 96, 160, 160, 1.0)   # 4x that box: the whole 256-px frame
     crops = [model.crops(f, [box]) for f in frames]

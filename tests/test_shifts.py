@@ -37,6 +37,8 @@ def test_camera_shifts_keep_the_face_findable():
     det = create_detector("mediapipe")
     assert det.detect(portrait) and det.detect(shifts.dim_room(frame, box, rng))
     assert shifts.dim_room(frame, box, rng).mean() < frame.mean()
+    high = shifts.high_resolution(frame, box, rng)
+    assert high.shape == (3 * frame.shape[0], 3 * frame.shape[1], 3) and det.detect(high)
 
 
 def test_phone_in_hand_draws_a_bezel_beside_the_face():

@@ -96,7 +96,7 @@ def crop_from_context(context: np.ndarray, margin: float, size: int = 64,
 # --- the Silent-Face crop: kept inside the frame, never padded with black -----------------
 
 def shifted_crop(frame: np.ndarray, box: FaceBox, scale: float, size: int = 80,
-                 min_scale: float = 0.0) -> np.ndarray:
+                 min_scale: float = 0.0, max_side: int = 0) -> np.ndarray:
     """The ``size`` x ``size`` crop that the Silent-Face MiniFASNet models were trained on (their
     ``CropImage``): the box scaled by ``scale`` about its centre, keeping its aspect, the scale first
     reduced so the crop fits the frame, then shifted back inside the frame where it crosses an
@@ -108,13 +108,22 @@ def shifted_crop(frame: np.ndarray, box: FaceBox, scale: float, size: int = 80,
     holds ``min_scale`` times the box, and the crop is cut at that scale. A crop barely larger than
     the face is one these models rarely saw: measured, the V1SE then turns away a fifth of live
     close-ups (docs/research/2026-12-02-close-up-crop.md).
+
+    ``max_side`` (px, default 0: never): where the window cut from the frame is wider than
+    ``max_side`` pixels, it is resampled (bilinear) at k = ceil(window / ``max_side``) times the
+    crop's size and each k x k block averaged, so that the samples lie no farther apart than in a
+    window of ``max_side`` pixels. The bilinear step alone reads 4 pixels of each output pixel's
+    share and skips the rest: on a frame of 3x a webcam's resolution its sensor noise comes
+    through unaveraged. Measured on the
+    upright-phone live video so enlarged (noise of 8 levels), the V1SE's live logit fell from 8.6
+    to 0.4 on average (docs/research/2026-12-02-high-resolution.md).
     """
     H, W = frame.shape[:2]
     w, h = max(box.w, 1.0), max(box.h, 1.0)
     fits = min(scale, (H - 1) / h, (W - 1) / w)      # the largest scale the frame holds
     floor = min(scale, min_scale)
     if fits < floor:
-        return _extended_crop(frame, box, floor, size)
+        return _extended_crop(frame, box, floor, size, max_side)
     scale = fits
     nw, nh = w * scale, h * scale
     x0, y0, x1, y1 = box.cx - nw / 2, box.cy - nh / 2, box.cx + nw / 2, box.cy + nh / 2
@@ -127,10 +136,14 @@ def shifted_crop(frame: np.ndarray, box: FaceBox, scale: float, size: int = 80,
     if y1 > H - 1:
         y0, y1 = y0 - (y1 - H + 1), H - 1
     region = frame[int(y0):int(y1) + 1, int(x0):int(x1) + 1]
+    k = int(np.ceil(max(region.shape[:2]) / max_side)) if max_side > 0 else 1
+    if k > 1:   # about 0.2 ms for a 1440-px window; averaging the whole frame first costs 2-3 ms
+        fine = cv2.resize(region, (size * k, size * k), interpolation=cv2.INTER_LINEAR)
+        return cv2.resize(fine, (size, size), interpolation=cv2.INTER_AREA)
     return cv2.resize(region, (size, size), interpolation=cv2.INTER_LINEAR)
 
 
-def _extended_crop(frame: np.ndarray, box: FaceBox, scale: float, size: int) -> np.ndarray:
+def _extended_crop(frame: np.ndarray, box: FaceBox, scale: float, size: int, max_side: int) -> np.ndarray:
     """``shifted_crop`` at ``scale`` of the frame extended by repeating its edge pixels, on each
     side just enough for ``scale`` times the box to fit."""
     H, W = frame.shape[:2]
@@ -138,4 +151,4 @@ def _extended_crop(frame: np.ndarray, box: FaceBox, scale: float, size: int) -> 
     py = int(np.ceil(max(0.0, (max(box.h, 1.0) * scale - (H - 1)) / 2))) + 1
     big = cv2.copyMakeBorder(frame, py, py, px, px, cv2.BORDER_REPLICATE)
     moved = FaceBox(box.x1 + px, box.y1 + py, box.x2 + px, box.y2 + py)   # only its geometry is read
-    return shifted_crop(big, moved, scale, size)
+    return shifted_crop(big, moved, scale, size, max_side=max_side)

@@ -11,6 +11,9 @@ must then be found again in it, as the pipeline would.
   frame (another room), blurred as a webcam's shallow focus would show it.
 - ``portrait_phone``: a phone held upright: a 9:16 window around the face, scaled to 540x960.
 - ``dim_room``: a dim room on a small sensor: darker, gamma 1.6, sensor noise of 5 levels.
+- ``high_resolution``: a camera of 3x the resolution (1920x1440 from 640x480), its own sensor
+  noise of 2-8 levels per pixel at that scale. Upscaling adds no real detail; what it does test
+  is a model's crop that samples such a frame without averaging it (``margin.shifted_crop``).
 - ``off_centre``: a user to one side of the camera, the face near (and partly beyond) the frame's edge.
 - ``motion_blur``: the head or a hand-held camera moving during the exposure.
 - ``tilted``: the camera, or an attacker's screen, tilted 15-25 degrees.
@@ -150,6 +153,12 @@ def dim_room(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=No
     """Gamma 1.6 at 0.8 of the exposure, plus Gaussian noise of 5 levels."""
     f = 255.0 * (0.8 * frame.astype(np.float32) / 255.0) ** 1.6
     return np.clip(f + rng.normal(0, 5.0, frame.shape), 0, 255).astype(np.uint8)
+
+
+def high_resolution(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
+    """The frame upscaled 3x (bicubic), then Gaussian noise of U(2, 8) levels per pixel and channel."""
+    big = cv2.resize(frame, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    return np.clip(big + rng.normal(0, rng.uniform(2.0, 8.0), big.shape), 0, 255).astype(np.uint8)
 
 
 def phone_in_hand(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other: np.ndarray | None = None) -> np.ndarray:

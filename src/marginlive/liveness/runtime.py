@@ -17,7 +17,8 @@ different crop recipes). Its metadata then lists them under ``"inputs"``, in the
 
 ``margin`` is the square, centred, black-padded margin crop (``margin.crop_margin``); ``shifted``
 the aspect-keeping crop moved inside the frame (``margin.shifted_crop``; an optional ``"min_scale"``
-extends a frame too small for that scale of the face). The first input is the
+extends a frame too small for that scale of the face, an optional ``"max_side"`` averages down,
+instead of sampling, a window wider than that many pixels). The first input is the
 primary one: ``size`` and ``margin`` describe it. ``crops(frame, boxes)`` builds every input; for a
 one-input model it is the plain (N, S, S, 3) array, else a dict of arrays by input name.
 """
@@ -98,9 +99,10 @@ class LivenessModel:
         graph = {i.name: i for i in self.session.get_inputs()}
         for spec in specs:
             i = graph.get(spec.get("name"))
-            floor = spec.get("min_scale", 0.0)
+            floor, side = spec.get("min_scale", 0.0), spec.get("max_side", 0)
             if (i is None or i.type != "tensor(uint8)" or list(i.shape[1:]) != [spec.get("size"), spec.get("size"), 3]
-                    or spec.get("crop") not in CROPS or not isinstance(floor, (int, float)) or floor < 0):
+                    or spec.get("crop") not in CROPS or not isinstance(floor, (int, float)) or floor < 0
+                    or not isinstance(side, int) or isinstance(side, bool) or side < 0):
                 raise ModelError(f"{p}: input {spec.get('name')!r} does not match its metadata")
         if len(specs) != len(graph) or specs[0]["size"] != meta["input_size"]:
             raise ModelError(f"{p}: the graph's inputs do not match its metadata")
@@ -128,8 +130,9 @@ class LivenessModel:
                 m = float(margin) if (margin is not None and k == 0) else float(spec["margin"])
                 out[spec["name"]] = crop_batch(frame, boxes, m, size)
             else:
-                keep = float(spec.get("min_scale", 0.0))
-                out[spec["name"]] = (np.stack([shifted_crop(frame, b, float(spec["scale"]), size, keep) for b in boxes])
+                keep, side = float(spec.get("min_scale", 0.0)), int(spec.get("max_side", 0))
+                out[spec["name"]] = (np.stack([shifted_crop(frame, b, float(spec["scale"]), size, keep, side)
+                                               for b in boxes])
                                      if boxes else np.zeros((0, size, size, 3), np.uint8))
         return out[self.input_name] if len(self.inputs) == 1 else out
 

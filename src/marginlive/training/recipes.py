@@ -63,6 +63,8 @@ class FusionRecipe:
     (``compose.Branch.live_above``; None: it only votes). ``silentface_min_scale``: the least
     multiple of the face its crop shows, the frame's edge repeated where the frame is too small
     (``margin.shifted_crop``; 0: the authors' crop, which shrinks to the frame).
+    ``silentface_max_side``: px; the crop of a wider window of the frame is averaged down, not
+    sampled (0: never).
     ``c`` is the texture regressions' inverse regularisation strength; ``hold_out``: webcam-replay
     collectors (a group ``webcam-replay/COLLECTOR__REPO``) never fitted on, kept for validation."""
     name: str
@@ -76,6 +78,7 @@ class FusionRecipe:
     threshold: float
     silentface_live_above: float | None = None
     silentface_min_scale: float = 0.0
+    silentface_max_side: int = 0
     augment: SceneAugment | None = SceneAugment()
     c: float = TEXTURE_C
     hold_out: tuple[str, ...] = ()
@@ -105,6 +108,13 @@ DEFAULT = FusionRecipe(
     # held-out close-ups 20.5 -> 3.1% turned away, their attacks 11.3 -> 13.6% let through; from
     # 1.75x on, replays pass far more (docs/research/2026-12-02-close-up-crop.md)
     silentface_min_scale=1.5,
+    # a camera of higher resolution than a 640x480 webcam: the authors' bilinear resize samples its
+    # per-pixel sensor noise unaveraged. Frames 3x as large, noise of 8 levels: the upright-phone
+    # live video's Silent-Face logit 8.6 -> 0.4 as cropped by the authors, 8.2 averaged down
+    # (docs/research/2026-12-02-high-resolution.md). At 640 no window of a 640x480 frame changes:
+    # at 480 the wide ones of CelebA-Spoof and the close-ups were averaged too, and the first lost
+    # a live photo, the second let 1.5 points more attacks through.
+    silentface_max_side=640,
     # a close-up copy of every crop: live users first. Of half the crops, 7 points more of the
     # close-up live frames were turned away and 1-3 points fewer TV, dim and portrait replays
     # passed (docs/research/2026-12-02-close-ups.md)
@@ -211,6 +221,7 @@ def assemble(recipe: FusionRecipe, branches: list, out: str | os.PathLike, train
          "file": recipe.network_file},
         {"arch": "silentface-minifasnet", "file": recipe.silentface_file, "crop": "shifted",
          "scale": recipe.silentface_scale, "min_scale": recipe.silentface_min_scale,
+         "max_side": recipe.silentface_max_side,
          "size": recipe.silentface_size, "weight": recipe.silentface_weight,
          "live_above": recipe.silentface_live_above, "credit": SILENTFACE_CREDIT}]
     total = sum(d["weight"] for d in described)
@@ -220,7 +231,8 @@ def assemble(recipe: FusionRecipe, branches: list, out: str | os.PathLike, train
             "branches": [{**d, "weight": round(d["weight"] / total, 6)} for d in described],
             "inputs": [{"name": "crops", "crop": "margin", "margin": TEXTURE_MARGIN, "size": 256},
                        {"name": sf_input, "crop": "shifted", "scale": recipe.silentface_scale,
-                        "min_scale": recipe.silentface_min_scale, "size": recipe.silentface_size}],
+                        "min_scale": recipe.silentface_min_scale, "max_side": recipe.silentface_max_side,
+                        "size": recipe.silentface_size}],
             "training": {"recipe": recipe.name, **(training or {})}}
     fused = compose(parts, ["crops", sf_input])
     entry = fused.metadata_props.add()

@@ -114,9 +114,9 @@ def shifted_crop(frame: np.ndarray, box: FaceBox, scale: float, size: int = 80,
     crop's size and each k x k block averaged, so that the samples lie no farther apart than in a
     window of ``max_side`` pixels. The bilinear step alone reads 4 pixels of each output pixel's
     share and skips the rest: on a frame of 3x a webcam's resolution its sensor noise comes
-    through unaveraged. Measured on the
-    upright-phone live video so enlarged (noise of 8 levels), the V1SE's live logit fell from 8.6
-    to 0.4 on average (docs/research/2026-12-02-high-resolution.md).
+    through unaveraged. Measured on the upright-phone live video so enlarged (noise of 8 levels),
+    the V1SE's live logit fell from 8.6 to 0.4 on average; averaged at ``max_side`` 640, 7.4
+    (docs/research/2026-12-02-high-resolution.md).
     """
     H, W = frame.shape[:2]
     w, h = max(box.w, 1.0), max(box.h, 1.0)

@@ -81,9 +81,8 @@ def change(frame: np.ndarray, box, kind: str, z: float, rng: np.random.Generator
     if kind.startswith("mirror"):
         return np.ascontiguousarray(frame[:, ::-1])
     if kind.startswith("high resolution"):
-        big = cv2.resize(frame, None, fx=z, fy=z, interpolation=cv2.INTER_CUBIC).astype(np.float32)
-        level = float(kind.rsplit(" ", 1)[1])
-        return np.clip(np.rint(big + rng.normal(0.0, level, big.shape)), 0, 255).astype(np.uint8)
+        from marginlive.evaluation.shifts import high_resolution
+        return high_resolution(frame, box, rng, factor=z, noise=float(kind.rsplit(" ", 1)[1]))
     if kind == "gamma":
         out = 255.0 * (f32 / 255.0) ** z
     elif kind == "brightness":

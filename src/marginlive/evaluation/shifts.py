@@ -155,10 +155,13 @@ def dim_room(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=No
     return np.clip(f + rng.normal(0, 5.0, frame.shape), 0, 255).astype(np.uint8)
 
 
-def high_resolution(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
-    """The frame upscaled 3x (bicubic), then Gaussian noise of U(2, 8) levels per pixel and channel."""
-    big = cv2.resize(frame, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC).astype(np.float32)
-    return np.clip(big + rng.normal(0, rng.uniform(2.0, 8.0), big.shape), 0, 255).astype(np.uint8)
+def high_resolution(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None,
+                    factor: float = 3.0, noise: float | None = None) -> np.ndarray:
+    """The frame upscaled ``factor`` times (bicubic, default 3), then Gaussian noise of ``noise``
+    levels per pixel and channel (default None: U(2, 8) levels, drawn per frame)."""
+    big = cv2.resize(frame, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    sd = rng.uniform(2.0, 8.0) if noise is None else noise
+    return np.clip(big + rng.normal(0, sd, big.shape), 0, 255).astype(np.uint8)
 
 
 def phone_in_hand(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other: np.ndarray | None = None) -> np.ndarray:

@@ -140,8 +140,8 @@ class SilentFacePair:
                      for f, s in (("2.7_80x80_MiniFASNetV2.onnx", 2.7), ("4_0_0_80x80_MiniFASNetV1SE.onnx", 4.0))]
 
     def score(self, frame, box) -> float:
-        from marginlive.margin import shifted_crop
-        return float(np.mean([s.run(None, {"crops": shifted_crop(frame, box, k)[None]})[0][0, 1]
+        from marginlive.silentface_crop import ShiftedCrop
+        return float(np.mean([s.run(None, {"crops": ShiftedCrop(k).cut(frame, box)[None]})[0][0, 1]
                               for s, k in self.nets]))
 
 

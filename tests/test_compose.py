@@ -110,7 +110,7 @@ def test_metadata_that_misnames_an_input_is_refused(tmp_path):
     m = onnx.load(str(tmp_path / "fused.onnx"))
     meta = json.loads(m.metadata_props[0].value)
     for key, value in (("size", 80), ("min_scale", -1.0), ("min_scale", "1.5"), ("max_side", -1),
-                       ("max_side", 480.5)):
+                       ("max_side", 480.5), ("noise_level", True), ("scale", None)):
         bad = json.loads(json.dumps(meta))
         bad["inputs"][1][key] = value
         m.metadata_props[0].value = json.dumps(bad)
@@ -126,57 +126,6 @@ def test_compose_rejects_bad_weights_and_input_names():
         compose([Branch(a, "logit", {"x": "crops"}, 0.0, "mean")], ["crops"])
     with pytest.raises(ValueError, match="input_order"):
         compose([Branch(a, "logit", {"x": "crops"}, 1.0, "mean")], ["other"])
-
-
-def test_shifted_crop_stays_inside_the_frame_and_keeps_the_aspect():
-    from marginlive.margin import shifted_crop
-    frame = np.zeros((100, 200, 3), np.uint8)
-    frame[:, :, 2] = np.arange(200)[None, :]           # red = x, so a crop's columns tell where it was cut
-    frame[:, :, 1] = np.arange(100)[:, None]           # green = y
-    mid = shifted_crop(frame, FaceBox(90, 40, 110, 60), 2.0, 20)   # 40x40 window about (100, 50)
-    assert 80 <= mid[0, 0, 2] <= 82 and 118 <= mid[0, -1, 2] <= 120
-    edge = shifted_crop(frame, FaceBox(0, 0, 20, 20), 2.0, 20)     # would cross the top-left corner
-    assert edge[0, 0, 2] <= 1 and edge[0, 0, 1] <= 1 and edge[0, -1, 2] >= 37     # moved to 0..40, not
-    assert (edge[..., 1].astype(int) + edge[..., 2] > 2).mean() > 0.95                # padded with black
-    tall = shifted_crop(frame, FaceBox(90, 20, 110, 80), 4.0, 20)  # 4x60 > 100 rows: the scale shrinks
-    assert tall[0, 10, 1] <= 3 and tall[-1, 10, 1] >= 96   # all 100 rows, resampled
-
-
-
-def test_shifted_crop_min_scale_repeats_the_edge_only_when_the_frame_is_too_small():
-    from marginlive.margin import shifted_crop
-    frame = np.zeros((100, 200, 3), np.uint8)
-    frame[:, :, 2] = np.arange(200)[None, :]           # red = x
-    frame[:, :, 1] = np.arange(100)[:, None]           # green = y
-    roomy = FaceBox(90, 40, 110, 60)                   # 2x fits: unchanged by the floor
-    assert np.array_equal(shifted_crop(frame, roomy, 2.0, 20, min_scale=1.5), shifted_crop(frame, roomy, 2.0, 20))
-    close = FaceBox(60, 10, 140, 90)                   # 80 px high: the frame holds 1.24x of it
-    shrunk = shifted_crop(frame, close, 4.0, 40)
-    kept = shifted_crop(frame, close, 4.0, 40, min_scale=1.5)
-    assert shrunk[0, 20, 1] <= 2 and shrunk[-1, 20, 1] >= 97      # the whole height, as the authors crop
-    rows = kept[:, 20, 1].astype(int)
-    # 1.5 x 80 = 120 rows about the face's centre: 10 repeated rows above the frame, 10 below
-    assert (rows[:3] == 0).all() and (rows[-3:] == 99).all()
-    face = kept[:, :, 2].astype(int)                   # the face's 80 columns span 1 / 1.5 of the crop
-    inside = np.flatnonzero((face[20] >= 60) & (face[20] <= 140))
-    assert len(inside) == pytest.approx(40 / 1.5, abs=2)
-    assert kept.shape == (40, 40, 3)
-
-
-def test_shifted_crop_max_side_averages_a_large_window_instead_of_sampling_it():
-    from marginlive.margin import shifted_crop
-    rng = np.random.default_rng(0)
-    frame = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
-    box = FaceBox(60, 40, 100, 80)                     # 4x the box: a 120-row window
-    assert np.array_equal(shifted_crop(frame, box, 4.0, 20, max_side=120), shifted_crop(frame, box, 4.0, 20))
-    # a smooth scene is cut as before; per-pixel noise is averaged, not sampled
-    yy, xx = np.mgrid[0:360, 0:480]
-    smooth = np.dstack([xx * 255 // 479, yy * 255 // 359, (xx + yy) * 255 // 838]).astype(np.uint8)
-    box3 = FaceBox(180, 120, 300, 240)                 # a 360-row window: k = 3 at max_side 120
-    plain, averaged = shifted_crop(smooth, box3, 4.0, 20), shifted_crop(smooth, box3, 4.0, 20, max_side=120)
-    assert np.abs(plain.astype(int) - averaged).max() <= 3
-    noisy = np.clip(128 + rng.normal(0, 20, (360, 480, 3)), 0, 255).astype(np.uint8)
-    assert shifted_crop(noisy, box3, 4.0, 20, max_side=120).std() < 0.5 * shifted_crop(noisy, box3, 4.0, 20).std()
 
 
 def test_shipped_fusion_scores_a_phone_portrait_video(tmp_path):

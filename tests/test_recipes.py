@@ -84,7 +84,7 @@ def test_assembled_model_is_the_weighted_mean_of_its_branches_logits(small, tmp_
     import torch
 
     from marginlive.liveness.runtime import LivenessModel, session_options
-    from marginlive.margin import shifted_crop
+    from marginlive.silentface_crop import ShiftedCrop
     from marginlive.training.recipes import COMPONENTS, texture_model
     from marginlive.types import FaceBox
     sf_dir = need_shared("models", "silentface-minifasnet")
@@ -100,13 +100,14 @@ def test_assembled_model_is_the_weighted_mean_of_its_branches_logits(small, tmp_
 
     close = FaceBox(40, 40, 216, 216, 1.0)    # the 256-px frame holds 1.45x of it: edge repeated
     sf_close = model.crops(x[0], [close])[model.inputs[1]["name"]][0]
-    assert np.array_equal(sf_close, shifted_crop(x[0], close, 4.0, 80, recipe.silentface_min_scale))
-    assert not np.array_equal(sf_close, shifted_crop(x[0], close, 4.0, 80))
+    crop = recipe.silentface_crop
+    assert model.inputs[1] == {"name": "silentface_4", **crop.spec()}
+    authors = ShiftedCrop(crop.scale, crop.size)
+    assert np.array_equal(sf_close, crop.cut(x[0], close)) and not np.array_equal(sf_close, authors.cut(x[0], close))
     large, box3 = x[0].repeat(3, 0).repeat(3, 1), FaceBox(96, 96, 480, 480, 1.0)   # a window > max_side
     sf_large = model.crops(large, [box3])[model.inputs[1]["name"]][0]
-    assert recipe.silentface_max_side and np.array_equal(
-        sf_large, shifted_crop(large, box3, 4.0, 80, recipe.silentface_min_scale, recipe.silentface_max_side))
-    assert not np.array_equal(sf_large, shifted_crop(large, box3, 4.0, 80, recipe.silentface_min_scale))
+    assert crop.max_side and np.array_equal(sf_large, crop.cut(large, box3))
+    assert not np.array_equal(sf_large, authors.cut(large, box3))
 
     frames, box = x[[0, 12]], FaceBox(96, 96, 160, 160, 1.0)   # 4x that box: the whole 256-px frame
     crops = [model.crops(f, [box]) for f in frames]
@@ -119,7 +120,7 @@ def test_assembled_model_is_the_weighted_mean_of_its_branches_logits(small, tmp_
     logits.append(np.log(p / (1 - p)))
     sf = ort.InferenceSession(str(sf_dir / recipe.silentface_file), sess_options=session_options(),
                               providers=["CPUExecutionProvider"])
-    soft = np.concatenate([sf.run(None, {sf.get_inputs()[0].name: shifted_crop(f, box, 4.0, 80, recipe.silentface_min_scale)[None]})[0]
+    soft = np.concatenate([sf.run(None, {sf.get_inputs()[0].name: crop.cut(f, box)[None]})[0]
                            for f in frames])
     p = np.clip(soft[:, 1], 1e-4, 1 - 1e-4)
     logits.append(np.log(p / (1 - p)))

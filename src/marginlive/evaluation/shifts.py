@@ -13,7 +13,7 @@ must then be found again in it, as the pipeline would.
 - ``dim_room``: a dim room on a small sensor: darker, gamma 1.6, sensor noise of 5 levels.
 - ``high_resolution``: a camera of 3x the resolution (1920x1440 from 640x480), its own sensor
   noise of 2-8 levels per pixel at that scale. Upscaling adds no real detail; what it does test
-  is a model's crop that samples such a frame without averaging it (``margin.shifted_crop``).
+  is a model's crop that samples such a frame without averaging it (``silentface_crop.ShiftedCrop``).
 - ``off_centre``: a user to one side of the camera, the face near (and partly beyond) the frame's edge.
 - ``motion_blur``: the head or a hand-held camera moving during the exposure.
 - ``tilted``: the camera, or an attacker's screen, tilted 15-25 degrees.

@@ -16,9 +16,9 @@ different crop recipes). Its metadata then lists them under ``"inputs"``, in the
                {"name": "silentface_4", "crop": "shifted", "scale": 4.0, "size": 80}]
 
 ``margin`` is the square, centred, black-padded margin crop (``margin.crop_margin``); ``shifted``
-the aspect-keeping crop moved inside the frame (``margin.shifted_crop``; an optional ``"min_scale"``
-extends a frame too small for that scale of the face, an optional ``"max_side"`` averages down,
-instead of sampling, a window wider than that many pixels). The first input is the
+the aspect-keeping crop moved inside the frame, its keys ``silentface_crop.ShiftedCrop``'s options
+(``"min_scale"`` extends a frame too small for that scale of the face, ``"max_side"`` averages down
+a window wider than that many pixels, ``"noise_level"`` a noisy one). The first input is the
 primary one: ``size`` and ``margin`` describe it. ``crops(frame, boxes)`` builds every input; for a
 one-input model it is the plain (N, S, S, 3) array, else a dict of arrays by input name.
 """
@@ -33,6 +33,7 @@ import numpy as np
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 from ..errors import ModelError  # noqa: E402
+from ..silentface_crop import ShiftedCrop  # noqa: E402
 
 META_KEY = "marginlive"
 FORMAT = 1
@@ -97,19 +98,25 @@ class LivenessModel:
         specs = meta.get("inputs") or [{"name": inp.name, "crop": "margin", "margin": meta["margin"],
                                         "size": meta["input_size"]}]
         graph = {i.name: i for i in self.session.get_inputs()}
+        cutters = {}
         for spec in specs:
             i = graph.get(spec.get("name"))
-            floor, side = spec.get("min_scale", 0.0), spec.get("max_side", 0)
-            if (i is None or i.type != "tensor(uint8)" or list(i.shape[1:]) != [spec.get("size"), spec.get("size"), 3]
-                    or spec.get("crop") not in CROPS or not isinstance(floor, (int, float)) or floor < 0
-                    or not isinstance(side, int) or isinstance(side, bool) or side < 0):
+            try:
+                shifted = ShiftedCrop.from_spec(spec) if spec.get("crop") == "shifted" else None
+                ok = (i is not None and i.type == "tensor(uint8)" and spec.get("crop") in CROPS
+                      and list(i.shape[1:]) == [spec.get("size"), spec.get("size"), 3])
+            except ValueError:
+                ok = False
+            if not ok:
                 raise ModelError(f"{p}: input {spec.get('name')!r} does not match its metadata")
+            cutters[spec["name"]] = shifted
         if len(specs) != len(graph) or specs[0]["size"] != meta["input_size"]:
             raise ModelError(f"{p}: the graph's inputs do not match its metadata")
         self.path = p
         self.meta = meta
         self.input_name = inp.name
         self.inputs = specs
+        self._shifted = cutters
         self.size = int(meta["input_size"])
         self.margin = float(meta["margin"])
         self.threshold = float(meta["threshold"])
@@ -119,7 +126,7 @@ class LivenessModel:
         """Every input of the model for the faces ``boxes`` of one BGR frame: (N, S, S, 3) uint8
         for a one-input model, else a dict by input name. ``margin`` overrides the primary
         input's margin (a one-input model only: a fused model's branches were trained on its own)."""
-        from ..margin import crop_batch, shifted_crop
+        from ..margin import crop_batch
         if margin is not None and len(self.inputs) > 1 and float(margin) != self.margin:
             raise ModelError(f"model {self.name} crops the face at {self.margin:g}x; a fused model's margin "
                              "cannot be changed")
@@ -130,10 +137,9 @@ class LivenessModel:
                 m = float(margin) if (margin is not None and k == 0) else float(spec["margin"])
                 out[spec["name"]] = crop_batch(frame, boxes, m, size)
             else:
-                keep, side = float(spec.get("min_scale", 0.0)), int(spec.get("max_side", 0))
-                out[spec["name"]] = (np.stack([shifted_crop(frame, b, float(spec["scale"]), size, keep, side)
-                                               for b in boxes])
-                                     if boxes else np.zeros((0, size, size, 3), np.uint8))
+                cut = self._shifted[spec["name"]].cut
+                out[spec["name"]] = (np.stack([cut(frame, b) for b in boxes]) if boxes
+                                     else np.zeros((0, size, size, 3), np.uint8))
         return out[self.input_name] if len(self.inputs) == 1 else out
 
     def predict(self, crops) -> np.ndarray:

@@ -37,6 +37,7 @@ import numpy as np
 
 from ..errors import DatasetError, ModelError
 from ..liveness.runtime import REPO_ROOT
+from ..silentface_crop import ShiftedCrop
 from .scene import SceneAugment, augment_contexts
 from .texture import LOGIT_LIMIT, TEXTURE_C, TEXTURE_MARGIN, fit_texture, texture_histograms, texture_meta
 
@@ -60,11 +61,8 @@ class FusionRecipe:
     ``models/components``) and the Silent-Face model on its own crop; one weight each (the fusion
     normalises them), a threshold on P(real), and the augmentation the texture fit sees (None: none).
     ``silentface_live_above``: the Silent-Face logit at which it alone calls a face live
-    (``compose.Branch.live_above``; None: it only votes). ``silentface_min_scale``: the least
-    multiple of the face its crop shows, the frame's edge repeated where the frame is too small
-    (``margin.shifted_crop``; 0: the authors' crop, which shrinks to the frame).
-    ``silentface_max_side``: px; the crop of a wider window of the frame is averaged down, not
-    sampled (0: never).
+    (``compose.Branch.live_above``; None: it only votes). ``silentface_crop``: how its crop is cut
+    (``silentface_crop.ShiftedCrop``; its defaults are the authors' crop).
     ``c`` is the texture regressions' inverse regularisation strength; ``hold_out``: webcam-replay
     collectors (a group ``webcam-replay/COLLECTOR__REPO``) never fitted on, kept for validation."""
     name: str
@@ -72,13 +70,10 @@ class FusionRecipe:
     network_file: str
     network_weight: float
     silentface_file: str
-    silentface_scale: float
-    silentface_size: int
+    silentface_crop: ShiftedCrop
     silentface_weight: float
     threshold: float
     silentface_live_above: float | None = None
-    silentface_min_scale: float = 0.0
-    silentface_max_side: int = 0
     augment: SceneAugment | None = SceneAugment()
     c: float = TEXTURE_C
     hold_out: tuple[str, ...] = ()
@@ -96,25 +91,32 @@ DEFAULT = FusionRecipe(
     # live frames under that noise turned away 5 -> 7% (docs/research/2026-12-02-edges.md)
     texture=(TextureView("lbp", 64, 0.2), TextureView("lpq", 128, 0.2)),
     network_file="cdcnet-4x-128.onnx", network_weight=0.2,
-    silentface_file="4_0_0_80x80_MiniFASNetV1SE.onnx", silentface_scale=4.0, silentface_size=80,
-    silentface_weight=0.15, threshold=0.5,
+    silentface_file="4_0_0_80x80_MiniFASNetV1SE.onnx", silentface_weight=0.15, threshold=0.5,
     # live users first: where the Silent-Face model is near certain a face is live (logit 4,
     # P 0.98), the branches fitted on ../shared cannot turn it away, for they read what the
     # training webcams do to skin. Rebuilt without the CelebA-Spoof photographs, 32.0 -> 20.0% of
     # them turned away; TV replays let through 23.3 -> 24.4% (docs/research/2026-12-02-live-above.md)
     silentface_live_above=4.0,
-    # a face filling the frame: the authors' crop shrinks to the frame, and on crops of less than
-    # 1.5x the face the V1SE turns live faces away. With the frame's edge repeated to keep 1.5x,
-    # held-out close-ups 20.5 -> 3.1% turned away, their attacks 11.3 -> 13.6% let through; from
-    # 1.75x on, replays pass far more (docs/research/2026-12-02-close-up-crop.md)
-    silentface_min_scale=1.5,
-    # a camera of higher resolution than a 640x480 webcam: the authors' bilinear resize samples its
-    # per-pixel sensor noise unaveraged. Frames 3x as large, noise of 8 levels: the upright-phone
-    # live video's Silent-Face logit 8.6 -> 0.4 as cropped by the authors, 8.2 averaged down
-    # (docs/research/2026-12-02-high-resolution.md). At 640 no window of a 640x480 frame changes:
-    # at 480 the wide ones of CelebA-Spoof and the close-ups were averaged too, and the first lost
-    # a live photo, the second let 1.5 points more attacks through.
-    silentface_max_side=640,
+    silentface_crop=ShiftedCrop(
+        4.0, 80,
+        # a face filling the frame: the authors' crop shrinks to the frame, and on crops of less
+        # than 1.5x the face the V1SE turns live faces away. With the frame's edge repeated to keep
+        # 1.5x, held-out close-ups 20.5 -> 3.1% turned away, their attacks 11.3 -> 13.6% let
+        # through; from 1.75x on, replays pass far more (docs/research/2026-12-02-close-up-crop.md)
+        min_scale=1.5,
+        # a camera of higher resolution than a 640x480 webcam: the authors' bilinear resize samples
+        # its per-pixel sensor noise unaveraged. Frames 3x as large, noise of 8 levels: the
+        # upright-phone live video's Silent-Face logit 8.6 -> 0.4 as cropped by the authors, 8.2
+        # averaged down (docs/research/2026-12-02-high-resolution.md). At 640 no window of a
+        # 640x480 frame changes: at 480 the wide ones of CelebA-Spoof and the close-ups were
+        # averaged too, and the first lost a live photo, the second let 1.5 points more attacks through.
+        max_side=640,
+        # a noisy sensor at any resolution: averaged where the noise about the face reads 3.5
+        # levels or more (clean webcam faces 0.5-1.5, a tenth of the CelebA-Spoof photos more,
+        # noise of 6 levels 4.1, of 10 levels 6.7). Webcam video under noise of 10: live turned
+        # away 7 -> 0%, replay let through 9 -> 0%; at 4.5 the live video under noise of 6 lost 3%
+        # and dim replays passed 1 point more (docs/research/2026-12-03-noise-adaptive-crop.md)
+        noise_level=3.5),
     # a close-up copy of every crop: live users first. Of half the crops, 7 points more of the
     # close-up live frames were turned away and 1-3 points fewer TV, dim and portrait replays
     # passed (docs/research/2026-12-02-close-ups.md)
@@ -209,7 +211,8 @@ def assemble(recipe: FusionRecipe, branches: list, out: str | os.PathLike, train
                      "threshold": 0.5, "branches": texture_meta_list}, check_crops=check, deployable=True)
         tex = onnx.load(str(tex_path))
     net, sf = onnx.load(str(net_path)), onnx.load(str(sf_path))
-    sf_input = f"silentface_{recipe.silentface_scale:g}".replace(".", "_")
+    crop = recipe.silentface_crop
+    sf_input = f"silentface_{crop.scale:g}".replace(".", "_")
     parts = [Branch(tex, t, {"crops": "crops"}, v.weight, f"{v.kind} 4x {v.size} px")
              for t, v in zip(branch_logit_tensors(tex), recipe.texture)]
     parts.append(Branch(net, fused_logit_tensor(net), {net.graph.input[0].name: "crops"}, recipe.network_weight,
@@ -219,20 +222,15 @@ def assemble(recipe: FusionRecipe, branches: list, out: str | os.PathLike, train
     described = texture_meta_list + [
         {**(net_meta.get("branches") or [{"arch": net_meta["arch"]}])[0], "weight": recipe.network_weight,
          "file": recipe.network_file},
-        {"arch": "silentface-minifasnet", "file": recipe.silentface_file, "crop": "shifted",
-         "scale": recipe.silentface_scale, "min_scale": recipe.silentface_min_scale,
-         "max_side": recipe.silentface_max_side,
-         "size": recipe.silentface_size, "weight": recipe.silentface_weight,
-         "live_above": recipe.silentface_live_above, "credit": SILENTFACE_CREDIT}]
+        {"arch": "silentface-minifasnet", "file": recipe.silentface_file, **crop.spec(),
+         "weight": recipe.silentface_weight, "live_above": recipe.silentface_live_above, "credit": SILENTFACE_CREDIT}]
     total = sum(d["weight"] for d in described)
     meta = {"format": 1, "name": recipe.name, "input": "uint8 BGR NHWC", "labels": ["fake", "real"],
             "output": "p_real", "input_size": 256, "margin": TEXTURE_MARGIN, "threshold": recipe.threshold,
             "arch": "fusion: " + " + ".join(p.name for p in parts),
             "branches": [{**d, "weight": round(d["weight"] / total, 6)} for d in described],
             "inputs": [{"name": "crops", "crop": "margin", "margin": TEXTURE_MARGIN, "size": 256},
-                       {"name": sf_input, "crop": "shifted", "scale": recipe.silentface_scale,
-                        "min_scale": recipe.silentface_min_scale, "max_side": recipe.silentface_max_side,
-                        "size": recipe.silentface_size}],
+                       {"name": sf_input, **crop.spec()}],
             "training": {"recipe": recipe.name, **(training or {})}}
     fused = compose(parts, ["crops", sf_input])
     entry = fused.metadata_props.add()

@@ -67,6 +67,16 @@ def test_recipe_names_are_checked_and_hold_out_is_by_collector():
     assert DEFAULT.held_out(groups).tolist() == [True, False, False]
 
 
+def test_shipped_model_cuts_the_silentface_crop_its_recipe_names():
+    """The shipped file and the recipe cannot drift apart: its Silent-Face input is cut with
+    every option of ``DEFAULT.silentface_crop`` and passes a face at the recipe's level."""
+    from marginlive.liveness.runtime import LivenessModel, default_model_path
+    model = LivenessModel(default_model_path())
+    shifted = [spec for spec in model.inputs if spec["crop"] == "shifted"]
+    assert [{k: v for k, v in spec.items() if k != "name"} for spec in shifted] == [DEFAULT.silentface_crop.spec()]
+    assert model.meta["branches"][-1]["live_above"] == DEFAULT.silentface_live_above
+
+
 def test_train_with_an_unknown_recipe_exits_with_a_clear_error(tmp_path, capsys):
     from marginlive.cli import main
     rc = main(["train", str(tmp_path), "--recipe", "bogus", "--out", str(tmp_path / "m.onnx")])

@@ -11,7 +11,7 @@ frame, a window wider than a webcam's frame, a noisy sensor.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 
 import cv2
 import numpy as np
@@ -68,11 +68,10 @@ class ShiftedCrop:
     def from_spec(cls, spec: dict) -> ShiftedCrop:
         """The crop a model's metadata input entry describes (``spec()``'s keys); ValueError if
         a value is missing or of the wrong kind."""
-        try:
-            return cls(spec["scale"], spec["size"], spec.get("min_scale", 0.0), spec.get("max_side", 0),
-                       spec.get("noise_level", 0.0))
-        except KeyError as e:
-            raise ValueError(f"a shifted crop needs {e}") from None
+        missing = [k for k in ("scale", "size") if k not in spec]
+        if missing:
+            raise ValueError(f"a shifted crop needs {', '.join(missing)}")
+        return cls(**{f.name: spec[f.name] for f in fields(cls) if f.name in spec})
 
     def spec(self) -> dict:
         """The metadata entry (``"crop": "shifted"`` and every option) of a model input."""
@@ -113,7 +112,7 @@ class ShiftedCrop:
         py = int(np.ceil(max(0.0, (max(box.h, 1.0) * scale - (H - 1)) / 2))) + 1
         big = cv2.copyMakeBorder(frame, py, py, px, px, cv2.BORDER_REPLICATE)
         moved = FaceBox(box.x1 + px, box.y1 + py, box.x2 + px, box.y2 + py)   # only its geometry is read
-        return ShiftedCrop(scale, self.size, max_side=self.max_side, noise_level=self.noise_level).cut(big, moved)
+        return replace(self, scale=scale, min_scale=0.0).cut(big, moved)
 
 
 def noise_sigma(frame: np.ndarray, box: FaceBox) -> float:

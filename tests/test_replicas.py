@@ -54,7 +54,9 @@ def fresh(redis_url):
 
 
 def replica(model, tmp_path, url, **kw):
-    session = SessionConfig(n_challenges=1, challenge_timeout_s=1.0, retries=0, passive_min_frames=3, passive_window=5)
+    # the live video never raises a hand: every session ends rejected (a blink it may do by chance)
+    session = SessionConfig(n_challenges=1, challenge_timeout_s=1.0, retries=0, passive_min_frames=3, passive_window=5,
+                            actions=("raise_right_hand", "raise_left_hand"))
     return create_app(ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), secret=SECRET, admin_token="a",
                                    session=session, redis=url, **kw))
 

@@ -195,6 +195,41 @@ def test_challenges_drawn_from_a_secure_source_and_vary():
     assert len(first) == 7 and min(first.values()) > 5  # every action comes first now and then
 
 
+def _plans(n=200, **cfg):
+    out = []
+    for _ in range(n):
+        s = Session(ScriptedLiveness([[result()]]), SessionConfig(**cfg), landmarker=ScriptedLandmarker([(None, None)]))
+        run(s, 2)
+        out.append(s.challenges)
+    return out
+
+
+def test_every_plan_asks_the_face_itself_to_move():
+    """A print or a worn paper mask can be turned and have a hand raised beside it, not blink: one
+    action at least of every plan changes the face's shape, and every action is still asked for."""
+    plans = _plans(n_challenges=2)
+    assert all(any(a.moves_face for a in p) for p in plans)
+    assert len(Counter(a.name for p in plans for a in p)) == 7
+    # without the rule 6 plans in 21 would have none (the chance of none in 200: below 1e-29)
+    assert any(not any(a.moves_face for a in p) for p in _plans(n_challenges=2, face_must_move=False))
+
+
+def test_pool_without_a_face_moving_action_still_draws_from_it():
+    plans = _plans(20, n_challenges=2, actions=("raise_right_hand", "turn_head_left"))
+    assert all(sorted(a.name for a in p) == ["raise_right_hand", "turn_head_left"] for p in plans)
+
+
+def test_retry_of_the_only_face_moving_action_asks_for_another():
+    for _ in range(20):
+        cfg = SessionConfig(n_challenges=1, actions=("raise_right_hand", "turn_head_left", "blink", "smile"),
+                            challenge_timeout_s=0.5, retries=1)
+        s = Session(ScriptedLiveness([[result()]]), cfg, landmarker=ScriptedLandmarker([(None, None)] * 100))
+        st = run(s, 30)
+        retry = next(e for e in s.log if e["event"] == "challenge retry")
+        assert {retry["previous"], retry["action"]} == {"blink", "smile"}
+        assert st.state == REJECTED
+
+
 def test_session_timeout():
     s = make([[result()]], [(pose(), None)] * 500, session_timeout_s=2.0, challenge_timeout_s=100)
     st = run(s, 50)

@@ -54,6 +54,9 @@ class Action:
     name = "action"
     instruction = ""
     needs: set[str] = set()
+    # the face itself must change shape (a blink, an open mouth, a smile): a printed photo or a
+    # paper mask worn over a real face can be turned and can have a hand raised beside it, but not this
+    moves_face = False
     neutral_frames = 3
     action_frames = 3
 
@@ -128,6 +131,7 @@ class RaiseHand(Action):
 
 class Blink(Action):
     name = "blink"
+    moves_face = True
     instruction = "Blink your eyes"
     needs = {"face"}
     action_frames = 1  # a blink lasts 100-300 ms: one or two frames at 10-30 fps
@@ -178,6 +182,7 @@ class TurnHead(Action):
 
 class OpenMouth(Action):
     name = "open_mouth"
+    moves_face = True
     instruction = "Open your mouth"
     needs = {"face"}
 
@@ -190,6 +195,7 @@ class OpenMouth(Action):
 
 class Smile(Action):
     name = "smile"
+    moves_face = True
     instruction = "Smile"
     needs = {"face"}
 

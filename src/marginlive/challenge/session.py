@@ -2,7 +2,8 @@
 
     WAITING (for exactly one face)
       -> PASSIVE    the margin model over several frames of one tracked face
-      -> CHALLENGE  1..N actions drawn at random from a cryptographically secure source
+      -> CHALLENGE  1..N actions drawn at random from a cryptographically secure source, one at
+                    least that changes the face's shape (a blink, an open mouth, a smile)
       -> IDENTIFY   the identity step (optional), once, on the session's best few frames
       -> ACCEPTED(identity) | REJECTED(reason)
 
@@ -64,6 +65,11 @@ class SessionConfig:
     max_face_outside: float = 0.1
     mirrored: bool = False
     actions: tuple[str, ...] | None = None   # restrict the pool (names); None: all
+    # every session asks for one action at least that changes the face's shape (blink, open mouth,
+    # smile; ``Action.moves_face``), where the pool has one: a worn paper mask passes the passive
+    # model most of the time and can turn and raise a hand, not blink
+    # (docs/research/2026-12-03-worn-paper-masks.md)
+    face_must_move: bool = True
     require_identity: bool = False
     identity_frames: int = 5         # frames the identity step embeds: the best seen (identity/quality.py)
     # a second face narrower than this share of the subject's face is a bystander further back and
@@ -145,10 +151,14 @@ class Session:
         self.state = REJECTED
         self._event(t, "rejected", reason=reason)
 
-    def _draw(self, n: int, exclude=()) -> list[Action]:
+    def _draw(self, n: int, exclude=(), face_must_move: bool = False) -> list[Action]:
+        """``n`` distinct actions at random from the pool less ``exclude`` (the whole pool where
+        that leaves none); with ``face_must_move``, one of them moves the face where the pool can."""
         pool = [a for a in self.pool if a.name not in exclude] or self.pool
-        n = min(n, len(pool))
-        picked = self.rng.sample(pool, n)
+        picked = self.rng.sample(pool, min(n, len(pool)))
+        movers = [a for a in pool if a.moves_face]
+        if face_must_move and movers and not any(a.moves_face for a in picked):
+            picked[self.rng.randrange(len(picked))] = self.rng.choice(movers)
         for a in picked:
             a.reset()
         return picked
@@ -261,7 +271,7 @@ class Session:
         if self.state == PASSIVE:
             if face.label == REAL and face.decided:
                 self._event(t, "step 1 passed", score=round(face.score, 3))
-                self.challenges = self._draw(self.config.n_challenges)
+                self.challenges = self._draw(self.config.n_challenges, face_must_move=self.config.face_must_move)
                 self.current, self.challenge_start = 0, t
                 self.state = CHALLENGE
                 self._event(t, "challenge", action=self.challenges[0].name)
@@ -283,7 +293,9 @@ class Session:
                     self._reject(t, f"challenge not completed in time ({a.name})")
                     return self.status()
                 self.remaining_retries -= 1
-                new = self._draw(1, exclude={a.name})[0]
+                others = [c for k, c in enumerate(self.challenges) if k != self.current]
+                must = self.config.face_must_move and a.moves_face and not any(c.moves_face for c in others)
+                new = self._draw(1, exclude={a.name}, face_must_move=must)[0]
                 self.challenges[self.current] = new
                 self.challenge_start = t
                 self._event(t, "challenge retry", action=new.name, previous=a.name)

@@ -44,6 +44,9 @@ VIDEOS = {"video pair 1 (webcam)": ("live-1.webm", "replay-1.webm"),
 SILENTFACE = SHARED / "models" / "silentface-minifasnet"
 DATASET = ROOT / ".marginlive" / "dataset"        # what `make model` collects and fits on
 LEFT_OUT = ("celeba-spoof-sample", "nuaa-print")
+# CelebA-Spoof's printed faces cut out and worn over a real face outdoors, also scored apart: fakes
+# 59-81 (the data README says 57-81; 57 is the poster of 55, looked at one by one)
+MASKS = ("celeba-spoof-sample", "celeba-spoof-sample: worn paper masks", {f"fake/{n}.jpg" for n in range(59, 82, 2)})
 
 
 def collections():
@@ -55,7 +58,10 @@ def collections():
         root = SHARED / "data" / name
         for r in csv.DictReader(open(root / "manifest.csv")):
             key = f"webcam-replay: {r[col].split('__')[0]}" if col else name
-            out.setdefault(key, []).append((lambda p=root / r["path"]: cv2.imread(str(p)), int(r["label"] == "real")))
+            item = (lambda p=root / r["path"]: cv2.imread(str(p)), int(r["label"] == "real"))
+            out.setdefault(key, []).append(item)
+            if (name, r["path"]) in {(MASKS[0], p) for p in MASKS[2]}:
+                out.setdefault(MASKS[1], []).append(item)
     for key, (live, replay) in VIDEOS.items():
         for video, label in ((live, 1), (replay, 0)):
             frames = [f.image for f in read_video_frames(SHARED / "data" / "videos" / video, every=2)]
@@ -106,20 +112,23 @@ def left_out_models(tmp) -> dict:
 
 
 def left_out_rows(name, colls, rows, det, scored) -> list[dict]:
-    """The rows of ``LEFT_OUT``: model ``name``'s column scored by its refit without the collection
-    (``left_out_models``), the other columns copied from the collection's own row in ``rows``;
-    each refit's scores also go into ``scored`` for the threshold sweep."""
+    """The rows of ``LEFT_OUT`` (and of their parts, as the worn masks of ``MASKS``): model
+    ``name``'s column scored by its refit without the collection (``left_out_models``), the other
+    columns copied from the collection's own row in ``rows``; each refit's scores also go into
+    ``scored`` for the threshold sweep."""
     out = []
     with tempfile.TemporaryDirectory() as tmp:
-        for key, path in left_out_models(tmp).items():
+        for collection, path in left_out_models(tmp).items():
             refit = Marginlive(path, name)
-            s, y = score_all([refit], colls[key], det)
-            row = f"{key}, left out (the recipe rebuilt without it)"
-            scored[row] = (s[name], y)
-            shipped = next(r for r in rows if r["collection"] == key)
-            out.append({**shipped, "collection": row, "trained_on": [n for n in shipped["trained_on"] if n != name],
-                        "models": {**shipped["models"], name: rates(s[name], y, refit.threshold)}})
-            print(row, out[-1]["models"][name], file=sys.stderr, flush=True)
+            for key in [k for k in colls if k == collection or k.startswith(collection + ": ")]:
+                s, y = score_all([refit], colls[key], det)
+                row = f"{collection}, left out" + (" (the recipe rebuilt without it)" if key == collection
+                                                      else ": " + key.split(": ", 1)[1])
+                scored[row] = (s[name], y)
+                shipped = next(r for r in rows if r["collection"] == key)
+                out.append({**shipped, "collection": row, "trained_on": [n for n in shipped["trained_on"] if n != name],
+                            "models": {**shipped["models"], name: rates(s[name], y, refit.threshold)}})
+                print(row, out[-1]["models"][name], file=sys.stderr, flush=True)
     return out
 
 

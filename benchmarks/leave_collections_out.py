@@ -44,9 +44,10 @@ VIDEOS = {"video pair 1 (webcam)": ("live-1.webm", "replay-1.webm"),
 SILENTFACE = SHARED / "models" / "silentface-minifasnet"
 DATASET = ROOT / ".marginlive" / "dataset"        # what `make model` collects and fits on
 LEFT_OUT = ("celeba-spoof-sample", "nuaa-print")
-# CelebA-Spoof's printed faces cut out and worn over a real face outdoors, also scored apart: fakes
-# 59-81 (the data README says 57-81; 57 is the poster of 55, looked at one by one)
-MASKS = ("celeba-spoof-sample", "celeba-spoof-sample: worn paper masks", {f"fake/{n}.jpg" for n in range(59, 82, 2)})
+# CelebA-Spoof's printed faces cut out and worn over a real face outdoors, also scored apart as
+# "celeba-spoof-sample: worn paper masks": fakes 59-81 (the data README says 57-81; 57 is the
+# poster of 55, looked at one by one)
+WORN_MASKS = {f"fake/{n}.jpg" for n in range(59, 82, 2)}
 
 
 def collections():
@@ -60,8 +61,8 @@ def collections():
             key = f"webcam-replay: {r[col].split('__')[0]}" if col else name
             item = (lambda p=root / r["path"]: cv2.imread(str(p)), int(r["label"] == "real"))
             out.setdefault(key, []).append(item)
-            if (name, r["path"]) in {(MASKS[0], p) for p in MASKS[2]}:
-                out.setdefault(MASKS[1], []).append(item)
+            if name == "celeba-spoof-sample" and r["path"] in WORN_MASKS:
+                out.setdefault(f"{name}: worn paper masks", []).append(item)
     for key, (live, replay) in VIDEOS.items():
         for video, label in ((live, 1), (replay, 0)):
             frames = [f.image for f in read_video_frames(SHARED / "data" / "videos" / video, every=2)]
@@ -112,7 +113,7 @@ def left_out_models(tmp) -> dict:
 
 
 def left_out_rows(name, colls, rows, det, scored) -> list[dict]:
-    """The rows of ``LEFT_OUT`` (and of their parts, as the worn masks of ``MASKS``): model
+    """The rows of ``LEFT_OUT`` (and of their parts, as the worn masks ``WORN_MASKS``): model
     ``name``'s column scored by its refit without the collection (``left_out_models``), the other
     columns copied from the collection's own row in ``rows``; each refit's scores also go into
     ``scored`` for the threshold sweep."""

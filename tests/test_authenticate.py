@@ -36,6 +36,43 @@ def test_landmarks_count_only_for_the_sessions_face(live_frames):
     lm.close()
 
 
+def _picture_turned(img, yaw: float, pitch: float, focal: float = 700.0):
+    """``img`` as a flat picture at the camera's focal distance, turned ``yaw`` and tilted ``pitch``
+    degrees about its centre: the homography K (R + (I - R) e3 e3^T) K^-1."""
+    import numpy as np
+    h, w = img.shape[:2]
+    k = np.array([[focal, 0, w / 2], [0, focal, h / 2], [0, 0, 1]])
+    y, p = np.radians(yaw), np.radians(pitch)
+    r = (np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+         @ np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]]))
+    e3 = np.array([0.0, 0.0, 1.0])
+    return cv2.warpPerspective(img, k @ (r + np.outer((np.eye(3) - r) @ e3, e3)) @ np.linalg.inv(k), (w, h))
+
+
+def test_a_flat_picture_turned_and_tilted_does_none_of_the_face_moving_actions(live_frames):
+    """A print or a paper mask can be turned and tilted before the camera; its face cannot blink,
+    open its mouth or smile (``Action.moves_face``), so a session always asks for one of those:
+    a real face seen as a flat picture turned up to 45 degrees either way and tilted up to 30
+    completes none of them, its landmarks found on nearly every step."""
+    from marginlive.challenge.actions import all_actions
+    from marginlive.challenge.landmarks import Landmarker
+    from marginlive.detect import create_detector
+    steps = ([(0, 0)] * 5 + [(a, 0) for a in range(0, 46, 5)] + [(45 - a, 0) for a in range(0, 91, 5)]
+             + [(0, a) for a in range(-30, 31, 5)] + [(a, a) for a in range(0, 31, 5)])
+    det, lm = create_detector("mediapipe"), Landmarker()
+    movers = [a for a in all_actions() if a.moves_face]
+    assert sorted(a.name for a in movers) == ["blink", "open_mouth", "smile"]
+    seen = 0
+    for i, (yaw, pitch) in enumerate(steps):
+        frame = _picture_turned(live_frames[0].image, yaw, pitch)
+        boxes = det.detect(frame)
+        obs = lm.observe(frame, i / 10, {"face"}, max(boxes, key=lambda b: b.score) if boxes else None)
+        seen += obs.face is not None
+        assert not any(a.update(obs) for a in movers), (yaw, pitch)
+    assert seen >= 0.8 * len(steps)
+    lm.close()
+
+
 def test_authenticate_video_end_to_end(capsys, tmp_path, always_real_model):
     live = need_shared("data", "videos", "live-1.webm")
     out = tmp_path / "session.mp4"

@@ -54,8 +54,9 @@ class Action:
     name = "action"
     instruction = ""
     needs: set[str] = set()
-    # the face itself must change shape (a blink, an open mouth, a smile): a printed photo or a
-    # paper mask worn over a real face can be turned and can have a hand raised beside it, but not this
+    # the face itself must change shape (a blink, an open mouth, a smile): a hand raised beside a
+    # print or a paper mask worn over a real face passes, a picture turned or tilted does none of these
+    # (tests/test_authenticate.py turns one up to 45 degrees)
     moves_face = False
     neutral_frames = 3
     action_frames = 3

@@ -1,3 +1,4 @@
+import random
 import secrets
 from collections import Counter
 
@@ -212,6 +213,27 @@ def test_every_plan_asks_the_face_itself_to_move():
     assert len(Counter(a.name for p in plans for a in p)) == 7
     # without the rule 6 plans in 21 would have none (the chance of none in 200: below 1e-29)
     assert any(not any(a.moves_face for a in p) for p in _plans(n_challenges=2, face_must_move=False))
+
+
+class _Draws(random.Random):
+    """A random source whose one ``sample`` is the draw given (the rest as random.Random)."""
+
+    def __init__(self, names):
+        super().__init__(0)
+        self.names = names
+
+    def sample(self, pool, n):
+        return [a for name in self.names for a in pool if a.name == name]
+
+
+def test_the_face_moving_action_takes_a_head_turns_place_not_a_raised_hands():
+    for draw in (["raise_right_hand", "turn_head_left"], ["turn_head_left", "raise_left_hand"]):
+        s = Session(ScriptedLiveness([[result()]]), SessionConfig(n_challenges=2),
+                    landmarker=ScriptedLandmarker([(None, None)]), rng=_Draws(draw))
+        run(s, 2)
+        hand = next(n for n in draw if n.startswith("raise"))
+        assert [a.name for a in s.challenges if not a.moves_face] == [hand]
+        assert [a.name for a in s.challenges].index(hand) == draw.index(hand)
 
 
 def test_pool_without_a_face_moving_action_still_draws_from_it():

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..detect import confident_faces
 from ..types import FAKE, REAL, FaceResult
-from .actions import Action, all_actions
+from .actions import Action, TurnHead, all_actions
 from .landmarks import Landmarker
 
 WAITING, PASSIVE, CHALLENGE, IDENTIFY, ACCEPTED, REJECTED = (
@@ -153,12 +153,15 @@ class Session:
 
     def _draw(self, n: int, exclude=(), face_must_move: bool = False) -> list[Action]:
         """``n`` distinct actions at random from the pool less ``exclude`` (the whole pool where
-        that leaves none); with ``face_must_move``, one of them moves the face where the pool can."""
+        that leaves none); with ``face_must_move``, one of them moves the face where the pool can:
+        it takes the place of a head turn where the draw has one, for a replayed video does not
+        raise a hand on cue but a print turned close to the camera can pass for a turning head."""
         pool = [a for a in self.pool if a.name not in exclude] or self.pool
         picked = self.rng.sample(pool, min(n, len(pool)))
         movers = [a for a in pool if a.moves_face]
         if face_must_move and movers and not any(a.moves_face for a in picked):
-            picked[self.rng.randrange(len(picked))] = self.rng.choice(movers)
+            turns = [i for i, a in enumerate(picked) if isinstance(a, TurnHead)]
+            picked[self.rng.choice(turns or range(len(picked)))] = self.rng.choice(movers)
         for a in picked:
             a.reset()
         return picked

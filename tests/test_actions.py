@@ -38,9 +38,16 @@ def test_invisible_pose_makes_no_progress():
 
 
 def test_blink_open_closed_open():
-    a = Blink()
-    seq = [{"face": face(eyes=0.3)}] * 5 + [{"face": face(eyes=0.05)}] * 2 + [{"face": face(eyes=0.3)}] * 2
+    a = Blink()      # frames 0.1 s apart: eyes closed for 0.6 s
+    seq = [{"face": face(eyes=0.3)}] * 5 + [{"face": face(eyes=0.05)}] * 7 + [{"face": face(eyes=0.3)}] * 2
     assert feed(a, seq)[-1] is True
+
+
+def test_blinks_that_come_by_themselves_do_not_pass():
+    """A replayed video blinks now and then (0.1-0.3 s a blink): open, closed for 0.2 s, open,
+    again and again, never a deliberate closure."""
+    natural = ([{"face": face(eyes=0.3)}] * 8 + [{"face": face(eyes=0.05)}] * 3) * 5 + [{"face": face(eyes=0.3)}] * 3
+    assert not any(feed(Blink(), natural))
 
 
 def test_blink_still_photo_open_or_closed_never_passes():

@@ -131,16 +131,23 @@ class RaiseHand(Action):
 
 
 class Blink(Action):
+    """A deliberate blink: the eyes closed for ``closed_s`` seconds at least (0.5), then open again.
+    A blink that comes by itself lasts 0.1-0.3 s (0.07-0.1 s in the shared videos, where the replays
+    blinked by themselves as often as the live faces), so a replayed video does not pass by its own
+    blinking; a user asked to close the eyes keeps them closed longer. Closed: the eye aspect ratio
+    below 0.6 of its median over the open frames seen; open: above 0.8 of it."""
     name = "blink"
     moves_face = True
-    instruction = "Blink your eyes"
+    instruction = "Close your eyes for a moment, then open them"
     needs = {"face"}
-    action_frames = 1  # a blink lasts 100-300 ms: one or two frames at 10-30 fps
+    action_frames = 1  # the first open frame after the closure completes it
+    closed_s = 0.5
 
     def reset(self):
         super().reset()
         self.open_ears: list[float] = []
-        self.closed_seen = False
+        self.closed_since: float | None = None
+        self.closed_long = False
 
     def state(self, obs):
         if obs.face is None:
@@ -149,11 +156,11 @@ class Blink(Action):
         base = float(np.median(self.open_ears)) if self.open_ears else None
         if base is None or ear > 0.8 * base:
             self.open_ears = (self.open_ears + [ear])[-15:]
-            if self.closed_seen:
-                return "action"  # reopened after closing: the blink is complete
-            return "neutral"
+            self.closed_since = None
+            return "action" if self.closed_long else "neutral"   # reopened after a long closure: done
         if ear < 0.6 * base and self.armed:
-            self.closed_seen = True
+            self.closed_since = obs.t if self.closed_since is None else self.closed_since
+            self.closed_long = self.closed_long or obs.t - self.closed_since >= self.closed_s
         return None
 
 

@@ -22,7 +22,7 @@ VIDEOS = [SHARED / "data" / "videos" / v for v in ("live-1.webm", "live-2.mp4", 
 
 def by_itself(path: Path) -> dict:
     """Completions per action, eye closures (s), seconds and frames with a face, of one video."""
-    from marginlive.challenge.actions import L_EYE, R_EYE, all_actions, eye_aspect_ratio
+    from marginlive.challenge.actions import all_actions, eyes_open_ratio
     from marginlive.challenge.landmarks import Landmarker
     from marginlive.detect import create_detector
     from marginlive.frames import read_video_frames
@@ -39,7 +39,7 @@ def by_itself(path: Path) -> dict:
                 done[a.name] += 1
                 a.reset()
         if obs.face is not None:
-            ears.append((eye_aspect_ratio(obs.face, obs, R_EYE) + eye_aspect_ratio(obs.face, obs, L_EYE)) / 2)
+            ears.append(eyes_open_ratio(obs.face, obs))
             times.append(f.time)
     lm.close()
     return {"video": path.name, "seconds": round(frames[-1].time - frames[0].time, 2) if frames else 0.0,

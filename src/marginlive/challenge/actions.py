@@ -32,6 +32,11 @@ def eye_aspect_ratio(face: np.ndarray, obs: Observation, idx) -> float:
     return float((np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])) / (2 * np.linalg.norm(p[0] - p[3]) + 1e-6))
 
 
+def eyes_open_ratio(face: np.ndarray, obs: Observation) -> float:
+    """The two eyes' ``eye_aspect_ratio`` averaged: it falls toward 0 as the eyes close."""
+    return (eye_aspect_ratio(face, obs, R_EYE) + eye_aspect_ratio(face, obs, L_EYE)) / 2
+
+
 def head_yaw_ratio(face: np.ndarray, obs: Observation) -> float:
     """Nose position between the two face edges in the image: 0.5 frontal, toward 0 or 1 turned."""
     n, a, b = (_xy(face, i, obs)[0] for i in (NOSE, CHEEK_IMG_LEFT, CHEEK_IMG_RIGHT))
@@ -152,7 +157,7 @@ class Blink(Action):
     def state(self, obs):
         if obs.face is None:
             return None
-        ear = (eye_aspect_ratio(obs.face, obs, R_EYE) + eye_aspect_ratio(obs.face, obs, L_EYE)) / 2
+        ear = eyes_open_ratio(obs.face, obs)
         base = float(np.median(self.open_ears)) if self.open_ears else None
         if base is None or ear > 0.8 * base:
             self.open_ears = (self.open_ears + [ear])[-15:]

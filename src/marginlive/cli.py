@@ -143,6 +143,24 @@ def cmd_distil(a):
     return _run_training("run_distil", a)
 
 
+def _restem_args(p):
+    p.add_argument("model", help="the model to make cheaper: a one-network MiniResNet file (fast, or what distil wrote)")
+    p.add_argument("dataset", help="dataset folder made by `marginlive collect --manifest ...` (its source frames "
+                                   "are cut again; held-out groups left out)")
+    p.add_argument("--sources", required=True, help="the folder holding each manifest's dataset folder (../shared/data)")
+    p.add_argument("--steps", type=int, default=1200, help="steps of 128 crops training the new stage alone (default 1200)")
+    p.add_argument("--tune-steps", type=int, default=2000,
+                   help="steps then tuning the whole network to the model's logit (default 2000; ~30 min in all here)")
+    p.add_argument("--out", required=True, help="model file to write (.onnx)")
+    p.add_argument("--name", default="marginlive-fast", help="model name stored in its metadata")
+
+
+@command("restem", "replace the fast model's full-resolution first stage by a strided one trained to do the same: "
+                   "cheaper in a batch", args=_restem_args)
+def cmd_restem(a):
+    return _run_training("run_restem", a)
+
+
 # ------------------------------------------------------------------------------ experiment
 def _experiment_args(p):
     p.add_argument("kind", choices=["margin"], help="margin: train at each margin, compare leave-groups-out")

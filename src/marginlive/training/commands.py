@@ -62,10 +62,8 @@ def run_distil(a) -> int:
     """``distil DATASET --sources DIR --out FILE``: a student taught by the teacher, held-out groups left out."""
     from ..liveness.networks import ARCHS
     from ..liveness.runtime import LivenessModel
-    from .distil import (DistilConfig, check_calibration_share, distil, load_taught, meta, save_taught, source_rows,
-                         teach)
+    from .distil import DistilConfig, check_calibration_share, distil, load_taught, meta, save_taught, teach
     from .export import export_onnx
-    from .recipes import DEFAULT
     out = _model_out(a.out)
     if a.arch not in ARCHS or a.copies < 0 or a.epochs < 1 or a.size < 16 or a.size % 8:
         raise DatasetError(f"--arch one of {', '.join(ARCHS)}; --copies >= 0; --epochs >= 1; --size a multiple of 8")
@@ -77,8 +75,7 @@ def run_distil(a) -> int:
         log(f"{a.taught}: the teacher's scores of an earlier pass")
         taught = load_taught(a.taught)
     else:
-        rows = source_rows(a.dataset, a.sources)
-        rows = [r for r, held in zip(rows, DEFAULT.held_out(np.array([r["group"] for r in rows], object))) if not held]
+        rows = _taught_rows(a.dataset, a.sources)
         log(f"teacher {teacher.name}: scoring {len(rows)} frames and {cfg.copies} altered copies of each")
         taught = teach(rows, teacher, cfg, log)
         if a.taught:
@@ -90,6 +87,42 @@ def run_distil(a) -> int:
     export_onnx(student.result.net, out, meta(cfg, teacher.name, taught, student, a.name), check_crops=check)
     print(f"wrote {out} ({len(taught.labels)} crops taught, {student.result.seconds:.0f} s of training, "
           f"threshold {student.threshold:.2f})")
+    return 0
+
+
+def _taught_rows(dataset, sources) -> list[dict]:
+    """The collected dataset's rows with their source frames (``distil.source_rows``), the default
+    recipe's held-out groups left out: what a model made from the shipped one may learn from."""
+    from .distil import source_rows
+    from .recipes import DEFAULT
+    rows = source_rows(dataset, sources)
+    held = DEFAULT.held_out(np.array([r["group"] for r in rows], object))
+    return [r for r, h in zip(rows, held) if not h]
+
+
+def run_restem(a) -> int:
+    """``restem MODEL DATASET --sources DIR --out FILE``: MODEL with a strided first stage fitted to do
+    what its own did (``training/restem.py``)."""
+    import onnx
+
+    from ..liveness.runtime import LivenessModel
+    from .export import export_onnx
+    from .restem import RestemConfig, fit, meta, restem_inputs, stage_of
+    out = _model_out(a.out)
+    if a.steps < 10 or not (a.tune_steps == 0 or a.tune_steps >= 10):
+        raise DatasetError("--steps must be at least 10, --tune-steps 0 or at least 10")
+    source = LivenessModel(a.model)
+    model = onnx.load(str(source.path))
+    stage_of(model)   # refused before the crops are cut (minutes)
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    rows = _taught_rows(a.dataset, a.sources)
+    cfg = RestemConfig(steps=a.steps, tune_steps=a.tune_steps)
+    log(f"{source.name}: cutting crops of {len(rows)} frames")
+    crops = restem_inputs(rows, source.margin, source.size, cfg, log)
+    fitted = fit(model, crops, cfg, log, threshold=source.threshold)
+    export_onnx(fitted.net, out, meta(source.meta, cfg, fitted, len(crops), a.name), check_crops=crops[:16])
+    print(f"wrote {out} ({len(crops)} crops, {fitted.seconds:.0f} s of training; stage error "
+          f"{fitted.first[0]:.3f} -> {fitted.last[0]:.3f}, logit error {fitted.first[1]:.2f} -> {fitted.last[1]:.2f})")
     return 0
 
 

@@ -155,8 +155,9 @@ def _restem_args(p):
     p.add_argument("--name", default="marginlive-fast", help="model name stored in its metadata")
 
 
-@command("restem", "replace the fast model's full-resolution first stage by a strided one trained to do the same: "
-                   "cheaper in a batch", args=_restem_args)
+@command("restem", "replace a fast model's full-resolution first stage by a strided one fitted to copy it: cheaper "
+                   "in a batch, a close copy, not an exact one (docs/research/2026-12-03-strided-stem.md)",
+         args=_restem_args)
 def cmd_restem(a):
     return _run_training("run_restem", a)
 

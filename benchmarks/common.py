@@ -21,10 +21,8 @@ def live_frames(n=120, video="live-1.webm"):
 
 def jpeg_round_trip(frame: np.ndarray, quality: int | None) -> np.ndarray:
     """The frame after JPEG encoding at ``quality`` and decoding (None: the frame itself)."""
-    import cv2
-    if quality is None:
-        return frame
-    return cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
+    from marginlive.evaluation.shifts import jpeg
+    return frame if quality is None else jpeg(frame, quality)
 
 
 def video_faces(video: str, n: int = 460, every: int = 2) -> tuple[list, list]:

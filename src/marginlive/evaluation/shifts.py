@@ -25,7 +25,8 @@ must then be found again in it, as the pipeline would.
 - ``second_person``: another live person (cut out of another frame) standing beside and behind
   the user, partly inside the face's context.
 
-The ones that can use another frame (a room, a screen's picture) take it as ``other``.
+The ones that can use another frame (a room, a screen's picture) take it as ``other``. ``jpeg``
+is the compression round trip the training augmentations and benchmarks share.
 """
 from __future__ import annotations
 
@@ -33,6 +34,12 @@ import cv2
 import numpy as np
 
 from ..types import FaceBox
+
+
+def jpeg(frame: np.ndarray, quality: int) -> np.ndarray:
+    """``frame`` (BGR uint8) after JPEG encoding at ``quality`` (0-100) and decoding, as a camera
+    app, a browser or a web page would compress it."""
+    return cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])[1], cv2.IMREAD_COLOR)
 
 
 class PersonCutout:

@@ -94,7 +94,7 @@ def _alter(frame, box, label: int, rng, cutout, noise_max: float):
         f = np.clip(f + rng.normal(0, rng.uniform(0, noise_max), f.shape), 0, 255).astype(np.uint8)
     if rng.random() < 0.5:
         q = int(rng.integers(60, 96))
-        f = cv2.imdecode(cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, q])[1], cv2.IMREAD_COLOR)
+        f = shifts.jpeg(f, q)
     return f
 
 

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ModelError
+from ..evaluation.shifts import jpeg
 
 # the tensor the exported MiniResNet writes after its first stride-2 block (torch.onnx's naming)
 STAGE_SUFFIX = "features.3/act/Relu_output_0"
@@ -146,7 +147,7 @@ def stage_of(model) -> str:
 class _Targets:
     """The model's own outputs on uint8 crops: (the stage's output, the logit), by ONNX Runtime."""
 
-    def __init__(self, model, stage: str, logit: str, threshold: float = 0.5):
+    def __init__(self, model, stage: str, logit: str):
         import onnx
         import onnxruntime as ort
         m = onnx.ModelProto()
@@ -157,7 +158,6 @@ class _Targets:
         opts.intra_op_num_threads = 2
         self.session = ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
         self.input = self.session.get_inputs()[0].name
-        self.threshold = threshold
 
     def __call__(self, crops: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         _, stage, logit = self.session.run(None, {self.input: crops})
@@ -224,7 +224,7 @@ def _camera(x: np.ndarray, rng) -> np.ndarray:
             x[j] = cv2.GaussianBlur(x[j], (0, 0), rng.uniform(0.3, 1.2))
         elif u < 0.45:
             q = int(rng.integers(40, 96))
-            x[j] = cv2.imdecode(cv2.imencode(".jpg", x[j], [cv2.IMWRITE_JPEG_QUALITY, q])[1], cv2.IMREAD_COLOR)
+            x[j] = jpeg(x[j], q)
     return x
 
 
@@ -239,9 +239,11 @@ class Fitted:
     seconds: float
 
 
-def _phase(net, crops, targets, cfg: RestemConfig, rng, tune: bool, log) -> list[tuple[float, float]]:
-    """One phase of ``fit``: the stem alone (``tune`` False) or the whole network; per-step losses
-    (the stage's relative squared error, the logit's squared error)."""
+def _phase(net, crops, targets, cfg: RestemConfig, rng, boundary: float | None, log) -> list[tuple[float, float]]:
+    """One phase of ``fit``: the stem alone (``boundary`` None) or the whole network, its logit's
+    error weighted near ``boundary`` (the model's threshold as a logit); per-step losses (the
+    stage's relative squared error, the logit's squared error)."""
+    tune = boundary is not None
     steps = cfg.tune_steps if tune else cfg.steps
     groups = [{"params": list(net.stem.parameters()), "lr": cfg.tune_lr if tune else cfg.lr}]
     if tune:
@@ -249,7 +251,6 @@ def _phase(net, crops, targets, cfg: RestemConfig, rng, tune: bool, log) -> list
     opt = torch.optim.AdamW(groups, weight_decay=1e-5 if not tune else 0.0)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, [g["lr"] for g in groups], total_steps=steps,
                                                 pct_start=max(0.05, 2.0 / steps))   # a warm-up of 2 steps at least
-    boundary = float(np.log(targets.threshold / (1 - targets.threshold)))
     losses = []
     for step in range(steps):
         x = crops[rng.integers(len(crops), size=cfg.batch)]
@@ -287,13 +288,14 @@ def fit(model, crops: np.ndarray, cfg: RestemConfig = RestemConfig(), log=print,
         raise ModelError("restem needs crops to fit on")
     stage = stage_of(model)
     tail = GraphTail(model, stage)
-    targets = _Targets(model, stage, tail.logit, threshold)
+    targets = _Targets(model, stage, tail.logit)
     rng = np.random.default_rng(cfg.seed)
     torch.manual_seed(cfg.seed)
     net = Restemmed(StridedStem(targets(crops[:1])[0].shape[1], cfg.hidden, cfg.kernel), tail)
     t0 = time.perf_counter()
-    losses = _phase(net, crops, targets, cfg, rng, False, log)
-    losses += _phase(net, crops, targets, cfg, rng, True, log) if cfg.tune_steps else []
+    losses = _phase(net, crops, targets, cfg, rng, None, log)
+    if cfg.tune_steps:
+        losses += _phase(net, crops, targets, cfg, rng, float(np.log(threshold / (1 - threshold))), log)
     k = max(1, cfg.steps // 10)
     first, last = (tuple(float(v) for v in np.mean(part, 0)) for part in (losses[:k], losses[-k:]))
     return Fitted(net.eval(), first, last, time.perf_counter() - t0)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..evaluation.shifts import jpeg
 from ..margin import CONTEXT_SIZE
 from .dataset import Dataset
 
@@ -95,7 +96,7 @@ def render_screen_attack(face_ctx: np.ndarray, scene_ctx: np.ndarray, rng: np.ra
     # the camera: noise and compression
     out = np.clip(out + rng.normal(0, rng.uniform(0, 4), out.shape), 0, 255).astype(np.uint8)
     q = int(rng.uniform(55, 95))
-    return cv2.imdecode(cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, q])[1], cv2.IMREAD_COLOR)
+    return jpeg(out, q)
 
 
 def add_synthetic_screens(ds: Dataset, per_live: float = 1.0, seed: int = 0) -> Dataset:

@@ -51,14 +51,14 @@ run: $(RUN_STAMP)
 detect: $(RUN_STAMP)
 	$(BIN)/marginlive detect $(SOURCE) --save $(or $(SAVE),marginlive-out.mp4)
 
-# Rebuild the shipped model from ../shared/data with its recipe (training/recipes.py): about 5 minutes.
+# Rebuild the shipped model from ../shared/data with its recipe (training/recipes.py): about 10 minutes.
 SHARED ?= ../shared/data
 MODEL_OUT ?= src/marginlive/weights/marginlive-default.onnx
 model: setup
 	rm -rf .marginlive/dataset
 	$(BIN)/marginlive collect --out .marginlive/dataset --manifest $(SHARED)/webcam-replay/manifest.csv \
 	  --manifest $(SHARED)/nuaa-print/manifest.csv --manifest $(SHARED)/celeba-spoof-sample/manifest.csv
-	$(BIN)/marginlive train .marginlive/dataset --recipe default --out $(MODEL_OUT)
+	$(BIN)/marginlive train .marginlive/dataset --recipe default --components models/components --out $(MODEL_OUT)
 
 # The fast model: one network taught by the default model (training/distil.py): about 35 minutes.
 model-fast: model

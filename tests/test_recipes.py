@@ -64,7 +64,59 @@ def test_recipe_names_are_checked_and_hold_out_is_by_collector():
         recipe_named("bogus")
     groups = np.array(["webcam-replay/SoorajOfficial2023__Anti-spoofing", "webcam-replay/Afzal91004__FaceGuard",
                        "nuaa-print/0001"], object)
-    assert DEFAULT.held_out(groups).tolist() == [True, False, False]
+    assert not DEFAULT.held_out(groups).any()                    # the shipped recipe fits on everything
+    held = FusionRecipe(**{**DEFAULT.__dict__, "hold_out": ("SoorajOfficial2023",)})
+    assert held.held_out(groups).tolist() == [True, False, False]
+
+
+def _tiny_recipe(**changes):
+    from marginlive.training.train import TrainConfig
+    net = TrainConfig(arch="cdcnet", margin=4.0, size=32, epochs=1, batch=8, aug="none", seed=0, threads=1)
+    return FusionRecipe(**{**DEFAULT.__dict__, "augment": None, "network": net, **changes})
+
+
+def _tiny_dataset(small):
+    from marginlive.training.dataset import Dataset
+    x, y = small
+    groups = np.array([f"webcam-replay/{'Held' if i % 5 == 0 else 'Kept'}{i % 4}__repo" for i in range(len(y))], object)
+    return Dataset(x, y, groups, np.where(y == 1, "", "replay"), np.full(len(y), "webcam-replay", object),
+                   [f"{i}.png" for i in range(len(y))])
+
+
+def test_build_trains_the_network_on_the_crops_it_fits_and_keeps_it_beside_the_model(small, tmp_path):
+    """``build`` trains the recipe's network on the crops the texture branches fit (its hold-out
+    groups left out), fuses it, and keeps the very component it fused in ``components``."""
+    from marginlive.liveness.runtime import LivenessModel
+    from marginlive.training.recipes import build
+    sf_dir = need_shared("models", "silentface-minifasnet")
+    ds, recipe = _tiny_dataset(small), _tiny_recipe(hold_out=("Held0", "Held1", "Held2", "Held3"))
+    held = int(recipe.held_out(ds.groups).sum())
+    assert 0 < held < len(ds)
+    out = build(recipe, ds, tmp_path / "m.onnx", components=tmp_path / "parts", silentface_dir=sf_dir, log=lambda m: None)
+    model, part = LivenessModel(out), LivenessModel(tmp_path / "parts" / recipe.network_file)
+    assert model.meta["training"]["images"] == part.meta["training"]["images"] == len(ds) - held
+    assert model.meta["training"]["network"]["size"] == 32 and part.meta["branches"][0]["size"] == 32
+    assert model.meta["branches"][-2]["arch"] == "cdcnet" and (part.size, part.margin) == (256, 4.0)
+    # the kept component is the branch in the fused model: its logits output says what the branch said
+    import onnxruntime as ort
+    crops = model.crops(ds.contexts[0], [_whole_box()])
+    p = part.predict(crops["crops"])
+    logits = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(["logits"], crops)[0]
+    assert np.allclose(logits[-2], np.log(p / (1 - p)), atol=1e-3)
+
+
+def _whole_box():
+    from marginlive.types import FaceBox
+    return FaceBox(96, 96, 160, 160, 1.0)      # 4x that box: the whole 256-px crop
+
+
+def test_a_failed_build_leaves_no_model_and_no_component(small, tmp_path):
+    from marginlive.errors import ModelError
+    from marginlive.training.recipes import build
+    with pytest.raises(ModelError, match="missing"):
+        build(_tiny_recipe(), _tiny_dataset(small), tmp_path / "m.onnx", components=tmp_path / "parts",
+              silentface_dir=tmp_path / "nowhere", log=lambda m: None)
+    assert not (tmp_path / "m.onnx").exists() and not (tmp_path / "parts").exists()
 
 
 def test_shipped_model_cuts_the_silentface_crop_its_recipe_names():

@@ -69,8 +69,10 @@ def cmd_collect(a):
 def _train_args(p):
     p.add_argument("dataset", help="dataset folder made by `marginlive collect`")
     p.add_argument("--recipe", help="build a named model recipe instead of one network: 'default' rebuilds the "
-                        "shipped model (texture branches fitted on DATASET, fused with models/components and "
-                        "Silent-Face); the network options below are then unused")
+                        "shipped model (its cdcnet branch trained and its texture branches fitted on DATASET, "
+                        "fused with Silent-Face); the network options below are then unused")
+    p.add_argument("--components", metavar="DIR",
+                   help="with --recipe: also keep the recipe's trained network there (make model: models/components)")
     p.add_argument("--arch", default="livenessnet",
                    help="livenessnet (the paper's), minires (the fast model's), minires-s2d (the same with a "
                         "space-to-depth stem) or cdcnet (central difference convolutions, pixel-wise supervision)")

@@ -53,7 +53,7 @@ def run_recipe(a) -> int:
     recipe = recipe_named(a.recipe)
     out = _model_out(a.out)
     ds = _trainable(a.dataset)
-    build(recipe, ds, out, log=lambda m: print(m, file=sys.stderr))
+    build(recipe, ds, out, components=a.components, log=lambda m: print(m, file=sys.stderr))
     print(f"wrote {out} (recipe {recipe.name})")
     return 0
 
@@ -91,8 +91,8 @@ def run_distil(a) -> int:
 
 
 def _taught_rows(dataset, sources) -> list[dict]:
-    """The collected dataset's rows with their source frames (``distil.source_rows``), the default
-    recipe's held-out groups left out: what a model made from the shipped one may learn from."""
+    """The collected dataset's rows with their source frames (``distil.source_rows``), less the default
+    recipe's held-out groups (none): what a model made from the shipped one may learn from."""
     from .distil import source_rows
     from .recipes import DEFAULT
     rows = source_rows(dataset, sources)
@@ -129,6 +129,8 @@ def run_restem(a) -> int:
 def run_train(a) -> int:
     if getattr(a, "recipe", None):
         return run_recipe(a)
+    if getattr(a, "components", None):
+        raise DatasetError("--components keeps a recipe's network: it needs --recipe")
     from ..evaluation.metrics import all_metrics
     from .cv import cross_validate
     from .dataset import group_split

@@ -2,16 +2,18 @@
 
 Every collection of ../shared/data is scored on its own: each webcam-replay collector group (one
 person, room, webcam and screen), all of nuaa-print, the CelebA-Spoof sample, and each video pair
-(a webcam; a phone held upright). The two collections that differ most from the webcam groups,
-the CelebA-Spoof sample (web photographs) and nuaa-print, are also scored as left out: by the
-shipped recipe rebuilt without them (``left_out_models``: the texture branches refitted and the
-cdcnet component trained again by its recipe on the collected dataset less that collection; the
-Silent-Face branch as shipped, it never saw either; about 20 minutes more).
-Then the live frames of the collections the shipped model's
-trained branches never saw (`HELD_OUT`) are shifted as a new user's camera or room would shift them
+(a webcam; a phone held upright). The shipped recipe fits on every collected crop, so its column is
+scored, where a collection is to count as never seen, by the recipe rebuilt without it
+(``left_out_models``: the cdcnet branch trained again and the texture branches refitted on the
+collected dataset less that collection; the Silent-Face branch as shipped, it saw none of them;
+about 25 minutes more): without the five webcam groups added last (`NEWEST`, their rows), without
+the CelebA-Spoof sample (web photographs), without nuaa-print ('left out' rows). No branch saw the
+videos. Then the live frames of the five groups and the videos are shifted as a new user's camera
+or room would shift them
 (`marginlive.evaluation.shifts`: another room, a phone held upright, a dim room, the face close to
 the camera or at the frame's edge, motion blur, a tilted camera, a phone in the hand, a second
-person beside the user, a camera of higher resolution; the camera shifts also applied to their attack frames) and scored again. Each frame's most
+person beside the user, a camera of higher resolution; the camera shifts also applied to their
+attack frames) and scored again (the recipe rebuilt without the five groups). Each frame's most
 confident BlazeFace face is scored at each model's own threshold, through the same crops the
 pipeline makes (`LivenessModel.crops`).
 
@@ -36,9 +38,10 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 from marginlive.training.recipes import DEFAULT  # noqa: E402
 
-# the webcam-replay groups the shipped recipe never fits on (with the two videos: the
-# collections no branch of the shipped model has seen)
-HELD_OUT = DEFAULT.hold_out
+# the five webcam-replay groups added last (7+ live people, frame-filling TV replays): with the two
+# videos, the collections scored as never seen, by the recipe rebuilt without them
+NEWEST = ("Chamindu77", "Sankalita-Giri", "arnavco9573", "ahforoughi", "SoorajOfficial2023")
+WITHOUT_NEWEST = "the five webcam-replay groups added last"
 VIDEOS = {"video pair 1 (webcam)": ("live-1.webm", "replay-1.webm"),
           "video pair 2 (phone, portrait)": ("live-2.mp4", "replay-2.mp4")}
 SILENTFACE = SHARED / "models" / "silentface-minifasnet"
@@ -70,71 +73,65 @@ def collections():
     return out
 
 
-def left_out_network(ds, name: str, folder: Path) -> Path:
-    """The recipe's network component trained again, by the recipe its metadata names (a row of
-    generalise.py), on ``ds`` less the collection ``name``; written as ``folder /
-    DEFAULT.network_file`` with the shipped component's metadata (the 4x context at 256 px in)."""
-    from generalise import CONFIGS, network_config
-    from marginlive.liveness.fusion import MultiScale
-    from marginlive.liveness.runtime import LivenessModel
-    from marginlive.training.export import export_onnx
-    from marginlive.training.recipes import COMPONENTS
-    from marginlive.training.train import train
-    shipped = LivenessModel(COMPONENTS / DEFAULT.network_file).meta
-    branch = shipped["branches"][0]
-    spec = CONFIGS[branch["recipe"]]
-    net = train(ds.subset(np.flatnonzero(ds.datasets != name)), network_config(spec, seed=0), show_progress=False).net
-    folder.mkdir(parents=True, exist_ok=True)
-    meta = {k: v for k, v in shipped.items() if k not in ("format", "training")}
-    meta["branches"] = [{**{k: v for k, v in branch.items() if k != "trained"}, "left_out": name}]
-    return export_onnx(MultiScale([(spec["margin"], net.eval(), spec["size"])]).eval(), folder / DEFAULT.network_file,
-                       meta, check_crops=ds.contexts[:8], deployable=True)
-
-
 def left_out_models(tmp) -> dict:
-    """{collection: model file in ``tmp``} for each of ``LEFT_OUT``: the shipped recipe rebuilt
-    without that collection (nor any augmented copy made from it): texture branches and cdcnet.
-    {} when the dataset has not been collected (``make model`` collects it)."""
+    """{collection: model file in ``tmp``} for each of ``LEFT_OUT`` and ``WITHOUT_NEWEST``: the
+    shipped recipe rebuilt without that collection (nor any augmented copy made from it): its
+    cdcnet trained again, its texture branches refitted. {} when the dataset has not been
+    collected (``make model`` collects it)."""
     if not (DATASET / "manifest.csv").is_file():
-        print(f"no {DATASET} (make model collects it): no left-out rows for {', '.join(LEFT_OUT)}", file=sys.stderr)
+        print(f"no {DATASET} (make model collects it): the shipped file scores every collection", file=sys.stderr)
         return {}
+    from dataclasses import replace
+
     from marginlive.training.dataset import load_dataset
-    from marginlive.training.recipes import TextureFit, assemble
+    from marginlive.training.recipes import TextureFit, assemble, train_network
     ds = load_dataset(DATASET)
-    ds = ds.subset(np.flatnonzero(~DEFAULT.held_out(ds.groups)))
-    fit = TextureFit(DEFAULT, ds.contexts, ds.labels)     # the slow part of the texture fit, once for both
+    fit = TextureFit(DEFAULT, ds.contexts, ds.labels)     # the slow part of the texture fit, once for all
+    without = {name: ds.datasets == name for name in LEFT_OUT}
+    without[WITHOUT_NEWEST] = replace(DEFAULT, hold_out=NEWEST).held_out(ds.groups)
     out = {}
-    for name in LEFT_OUT:
-        net = left_out_network(ds, name, Path(tmp) / name)
-        out[name] = assemble(DEFAULT, fit.fit(exclude=ds.datasets == name), Path(tmp) / f"without-{name}.onnx",
-                             {"left_out": name}, components=net.parent)
+    for name, mask in without.items():
+        folder = Path(tmp) / name
+        net = train_network(DEFAULT, ds.subset(np.flatnonzero(~mask)), folder, {"left_out": name})
+        out[name] = assemble(DEFAULT, fit.fit(exclude=mask), folder / "fused.onnx", {"left_out": name},
+                             components=net.parent)
         print(f"{name}: the recipe rebuilt without it", file=sys.stderr, flush=True)
     return out
 
 
-def left_out_rows(name, colls, rows, det, scored) -> list[dict]:
-    """The rows of ``LEFT_OUT`` (and of their parts, as the worn masks ``WORN_MASKS``): model
-    ``name``'s column scored by its refit without the collection (``left_out_models``), the other
+def left_out_rows(colls, rows, det, scored, refits) -> list[dict]:
+    """The rows of ``LEFT_OUT`` (and of their parts, as the worn masks ``WORN_MASKS``): the default
+    model's column scored by ``refits`` ({collection: the recipe rebuilt without it}), the other
     columns copied from the collection's own row in ``rows``; each refit's scores also go into
     ``scored`` for the threshold sweep."""
     out = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for collection, path in left_out_models(tmp).items():
-            refit = Marginlive(path, name)
-            for key in [k for k in colls if k == collection or k.startswith(collection + ": ")]:
-                s, y = score_all([refit], colls[key], det)
-                row = f"{collection}, left out" + (" (the recipe rebuilt without it)" if key == collection
-                                                      else ": " + key.split(": ", 1)[1])
-                scored[row] = (s[name], y)
-                shipped = next(r for r in rows if r["collection"] == key)
-                out.append({**shipped, "collection": row, "trained_on": [n for n in shipped["trained_on"] if n != name],
-                            "models": {**shipped["models"], name: rates(s[name], y, refit.threshold)}})
-                print(row, out[-1]["models"][name], file=sys.stderr, flush=True)
+    for collection, refit in refits.items():
+        for key in [k for k in colls if k == collection or k.startswith(collection + ": ")]:
+            s, y = score_all([refit], colls[key], det)
+            row = f"{collection}, left out" + (" (the recipe rebuilt without it)" if key == collection
+                                                  else ": " + key.split(": ", 1)[1])
+            scored[row] = (s[refit.name], y)
+            shipped = next(r for r in rows if r["collection"] == key)
+            out.append({**shipped, "collection": row,
+                        "trained_on": [n for n in shipped["trained_on"] if n != refit.name],
+                        "models": {**shipped["models"], refit.name: rates(s[refit.name], y, refit.threshold)}})
+            print(row, out[-1]["models"][refit.name], file=sys.stderr, flush=True)
     return out
 
 
 def held_out(key: str) -> bool:
-    return key in VIDEOS or any(key.endswith(": " + g) for g in HELD_OUT)
+    """Whether collection ``key`` counts as never seen: a video pair or one of ``NEWEST``."""
+    return key in VIDEOS or any(key.endswith(": " + g) for g in NEWEST)
+
+
+def scorers(models, unseen, video: bool) -> tuple[list, list[str]]:
+    """(models scoring a collection counted as never seen, the names of those trained on it): the
+    default's column by ``unseen`` (the recipe rebuilt without ``NEWEST``; None: the shipped file,
+    then trained on the five groups, not on a ``video``). The other marginlive models (``--also``,
+    ``--previous``) count as fitted on every collection but those never seen."""
+    if unseen is not None:
+        return [unseen] + models[1:], []
+    return models, [] if video else [models[0].name]
 
 
 class SilentFacePair:
@@ -281,7 +278,8 @@ def main():
     ap.add_argument("--model", default=None, help="the model to measure (default: the shipped one)")
     ap.add_argument("--previous", default=None, help="an earlier marginlive model to score beside it")
     ap.add_argument("--also", action="append", default=[], metavar="NAME=MODEL.onnx",
-                    help="another model trained on the same data to score beside it (repeatable)")
+                    help="another model to score beside it, counted as fitted on every collection but the "
+                         "five newest groups and the videos (repeatable)")
     a = ap.parse_args()
     from marginlive.detect import create_detector
     from marginlive.evaluation.shifts import PersonCutout, empty_room
@@ -294,28 +292,33 @@ def main():
         models.append(Marginlive(a.previous, "previous default"))
     models.append(SilentFacePair())
     det, cutout, rng = create_detector("mediapipe"), PersonCutout(), np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:    # the sessions hold the rebuilt models in memory
+        refits = {k: Marginlive(path, models[0].name) for k, path in left_out_models(tmp).items()}
+    unseen = refits.pop(WITHOUT_NEWEST, None)
     colls = collections()
-    rows, scored = [], {}   # scored: the shipped model's scores of the rows it never saw, for the sweep
+    rows, scored = [], {}   # scored: the default's scores of the rows it never saw, for the sweep
     for key, items in colls.items():
-        s, y = score_all(models, items, det)
+        scoring, trained = (scorers(models, unseen, key in VIDEOS) if held_out(key)
+                             else (models, [m.name for m in models if isinstance(m, Marginlive)]))
+        s, y = score_all(scoring, items, det)
         if held_out(key):
             scored[key] = (s[models[0].name], y)
-        trained = [] if held_out(key) else [m.name for m in models if isinstance(m, Marginlive)]
         rows.append({"collection": key, "live": int((y == 1).sum()), "attacks": int((y == 0).sum()), "trained_on": trained,
-                     "models": {m.name: rates(s[m.name], y, m.threshold) for m in models}})
+                     "models": {m.name: rates(s[m.name], y, m.threshold) for m in scoring}})
         print(key, {n: (r["bpcer"], r["apcer"]) for n, r in rows[-1]["models"].items()}, file=sys.stderr, flush=True)
-    rows += left_out_rows(models[0].name, colls, rows, det, scored)
+    rows += left_out_rows(colls, rows, det, scored, refits)
     source = [it for k, items in colls.items() if held_out(k) for it in items]
     trained = people([it for k, items in colls.items() if not held_out(k) for it in items])
     rooms = [empty_room(f, cutout) for f in trained]   # backgrounds for the 'other room' shift
+    scoring, shifted_trained = scorers(models, unseen, video=False)
     for name, (fn, items, others) in shifted_sets(source, rooms, cutout, trained).items():
-        s, y = score_all(models, items, det, fn, rng, others)
+        s, y = score_all(scoring, items, det, fn, rng, others)
         scored[f"shift: {name}"] = (s[models[0].name], y)
         rows.append({"collection": f"shift: {name}", "live": int((y == 1).sum()), "attacks": int((y == 0).sum()),
-                     "trained_on": [], "models": {m.name: rates(s[m.name], y, m.threshold) for m in models}})
+                     "trained_on": shifted_trained, "models": {m.name: rates(s[m.name], y, m.threshold) for m in scoring}})
         print(name, {n: (r["bpcer"], r["apcer"]) for n, r in rows[-1]["models"].items()}, file=sys.stderr, flush=True)
     res = {"machine": machine(), "models": [m.name for m in models],
-           "thresholds": {m.name: m.threshold for m in models}, "held_out": list(HELD_OUT) + list(VIDEOS) + [f"{k} (recipe rebuilt)" for k in LEFT_OUT],
+           "thresholds": {m.name: m.threshold for m in models}, "held_out": [f"{k} (recipe rebuilt)" for k in (*NEWEST, *LEFT_OUT)] + list(VIDEOS),
            "rows": rows}
     res["worst"] = {m.name: worst(rows, m.name) for m in models}
     res["threshold_sweep"] = threshold_sweep(scored)
@@ -325,10 +328,12 @@ def main():
         f"Written by `benchmarks/leave_collections_out.py` ({res['machine']}). Each model at its own threshold "
         f"({', '.join(f'{n} {t:g}' for n, t in res['thresholds'].items())}); one face per frame (the most "
         "confident BlazeFace box). BPCER: live frames turned away; APCER: attack frames let through. "
-        "'left out' rows: marginlive-default's recipe rebuilt without that collection (texture branches "
-        "and cdcnet; the Silent-Face branch never saw it; the other columns as in the collection's own row). "
-        "'shift:' rows are the live (and, for the camera shifts, attack) frames of the collections no "
-        "marginlive branch was trained on, moved into another room, filmed upright by a phone, in a dim "
+        "marginlive-default fits on every collected crop: in the rows of the five webcam-replay groups added "
+        f"last ({', '.join(NEWEST)}) and in the 'shift:' rows its column is its recipe rebuilt without those "
+        "five groups, in the 'left out' rows its recipe rebuilt without that collection (cdcnet trained "
+        "again, texture branches refitted; the Silent-Face branch never saw any; the other columns as in "
+        "the collection's own row). 'shift:' rows are the live (and, for the camera shifts, attack) frames "
+        "of the five groups and the videos, moved into another room, filmed upright by a phone, in a dim "
         "room, close to the camera or at the frame's edge, blurred by motion, tilted, beside a phone in the hand, with a second person beside them or by a camera of 3x the resolution (`marginlive.evaluation.shifts`).\n\n" + markdown(res)
         + "\n## The shipped model at other thresholds\n\nThe rows above that marginlive-default never "
         "trained on, its threshold moved (it ships at " + f"{res['thresholds']['marginlive-default']:g}" + "):\n\n"
@@ -341,8 +346,9 @@ PAGES = (ROOT / "README.md", ROOT / "models" / "MODEL_CARD.md")
 
 def readme_table(res) -> str:
     """The accuracy table of the README and the model card: the rows of the collections the
-    shipped model's branches never saw, and the worst of them."""
-    names = res["models"]
+    shipped model's branches never saw, and the worst of them (an earlier default, ``--previous``,
+    only in docs/collections.md)."""
+    names = [n for n in res["models"] if n != "previous default"]
     shown = [r for r in res["rows"] if "marginlive-default" not in r["trained_on"]]
     lines = ["| left-out collection | " + " | ".join(f"{n} BPCER / APCER" for n in names) + " |",
              "|---|" + "---|" * len(names)]

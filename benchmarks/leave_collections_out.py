@@ -328,6 +328,8 @@ def main():
         f"Written by `benchmarks/leave_collections_out.py` ({res['machine']}). Each model at its own threshold "
         f"({', '.join(f'{n} {t:g}' for n, t in res['thresholds'].items())}); one face per frame (the most "
         "confident BlazeFace box). BPCER: live frames turned away; APCER: attack frames let through. "
+        + ("'previous default': an earlier shipped model (`--previous`), scored as it is. "
+           if a.previous else "") +
         "marginlive-default fits on every collected crop: in the rows of the five webcam-replay groups added "
         f"last ({', '.join(NEWEST)}) and in the 'shift:' rows its column is its recipe rebuilt without those "
         "five groups, in the 'left out' rows its recipe rebuilt without that collection (cdcnet trained "

@@ -1,5 +1,7 @@
 """The shipped model's recipe (training/recipes.py) and the scene augmentation it fits on
 (training/scene.py): copies, their bookkeeping, and a fused model equal to its parts."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import bezel_views, need_shared
@@ -110,12 +112,25 @@ def _whole_box():
     return FaceBox(96, 96, 160, 160, 1.0)      # 4x that box: the whole 256-px crop
 
 
-def test_a_failed_build_leaves_no_model_and_no_component(small, tmp_path):
+def test_a_failed_build_leaves_no_model_and_no_component(small, tmp_path, monkeypatch):
+    """Refused before training without the Silent-Face file; and a fusion that fails after the
+    network was trained keeps no component either (it would not match the model it was kept for)."""
     from marginlive.errors import ModelError
-    from marginlive.training.recipes import build
+    from marginlive.training import recipes
     with pytest.raises(ModelError, match="missing"):
-        build(_tiny_recipe(), _tiny_dataset(small), tmp_path / "m.onnx", components=tmp_path / "parts",
-              silentface_dir=tmp_path / "nowhere", log=lambda m: None)
+        recipes.build(_tiny_recipe(), _tiny_dataset(small), tmp_path / "m.onnx", components=tmp_path / "parts",
+                      silentface_dir=tmp_path / "nowhere", log=lambda m: None)
+    assert not (tmp_path / "m.onnx").exists() and not (tmp_path / "parts").exists()
+    trained = []
+
+    def failing_fusion(recipe, branches, out, training, components, *rest, **kw):
+        trained.append((Path(components) / recipe.network_file).is_file())
+        raise ModelError("the fusion failed")
+    monkeypatch.setattr(recipes, "assemble", failing_fusion)
+    with pytest.raises(ModelError, match="the fusion failed"):
+        recipes.build(_tiny_recipe(), _tiny_dataset(small), tmp_path / "m.onnx", components=tmp_path / "parts",
+                      silentface_dir=need_shared("models", "silentface-minifasnet"), log=lambda m: None)
+    assert trained == [True]
     assert not (tmp_path / "m.onnx").exists() and not (tmp_path / "parts").exists()
 
 
@@ -135,6 +150,14 @@ def test_train_with_an_unknown_recipe_exits_with_a_clear_error(tmp_path, capsys)
     err = capsys.readouterr().err
     assert rc != 0 and "unknown recipe 'bogus'" in err and "Traceback" not in err
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_components_without_a_recipe_is_refused(tmp_path, capsys):
+    from marginlive.cli import main
+    rc = main(["train", str(tmp_path), "--components", str(tmp_path / "parts"), "--out", str(tmp_path / "m.onnx")])
+    err = capsys.readouterr().err
+    assert rc != 0 and "--components keeps a recipe's network" in err and "Traceback" not in err
+    assert not (tmp_path / "m.onnx").exists() and not (tmp_path / "parts").exists()
 
 
 def test_assembled_model_is_the_weighted_mean_of_its_branches_logits(small, tmp_path):

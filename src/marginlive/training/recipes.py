@@ -187,6 +187,11 @@ def texture_model(recipe: FusionRecipe, branches: list):
                       weights=[v.weight for v in recipe.texture]).eval()
 
 
+def _require(path: Path, recipe: FusionRecipe):
+    if not path.is_file():
+        raise ModelError(f"{path}: missing (the recipe {recipe.name!r} fuses it)")
+
+
 def _meta(path) -> dict:
     from ..liveness.runtime import LivenessModel
     return LivenessModel(path).meta
@@ -205,8 +210,7 @@ def assemble(recipe: FusionRecipe, branches: list, out: str | os.PathLike, train
     from .export import export_onnx
     net_path, sf_path = Path(components) / recipe.network_file, Path(silentface_dir) / recipe.silentface_file
     for p in (net_path, sf_path):
-        if not p.is_file():
-            raise ModelError(f"{p}: missing (the recipe {recipe.name!r} fuses it)")
+        _require(p, recipe)
     net_meta = _meta(net_path)
     if (net_meta["input_size"], net_meta["margin"]) != (256, TEXTURE_MARGIN):
         raise ModelError(f"{net_path}: a network branch reads the 4x context at 256 px, not "
@@ -284,6 +288,7 @@ def build(recipe: FusionRecipe, ds, out: str | os.PathLike, components: Path | N
     The network component is kept in ``components`` (None: not kept). About nine minutes for
     3,700 crops on two cores."""
     ds.check_trainable()
+    _require(Path(silentface_dir) / recipe.silentface_file, recipe)    # before minutes of training
     t0 = time.perf_counter()
     held = recipe.held_out(ds.groups)
     fitted = ds.subset(np.flatnonzero(~held))

@@ -34,46 +34,18 @@ def overlay(frame, session: Session, status):
 
 
 def run_authenticate(a) -> int:
-    from .pipeline import LivenessDetector
-
+    """``authenticate VIDEO | --camera N``: one session over the frames; exit 0 accepted, 1 rejected."""
     if (a.camera is None) == (a.video is None):
         raise InputError("give a video file or --camera N")
     if a.challenges < 1:
         raise InputError("--challenges must be >= 1")
-    det = LivenessDetector(model=a.model, detector=a.detector, detector_model=a.detector_model,
-                           margin=a.margin, threshold=a.threshold, mirrored=a.mirrored)
-    identify = None
-    if a.gallery:
-        from .identity.recognise import Recognizer
-        identify = Recognizer(a.gallery).identify_faces
-    cfg = SessionConfig(n_challenges=a.challenges, challenge_timeout_s=a.challenge_timeout,
-                        mirrored=a.mirrored, actions=tuple(a.actions) if a.actions else None,
-                        require_identity=bool(a.gallery))
-    session = Session(det, cfg, identify=identify)
+    session = _session(a)
     src = VideoSource(camera=a.camera) if a.camera is not None else VideoSource(a.video)
     status = None
-    last_state = None
-    out = Path(a.save) if a.save else None
     try:
-        with src, _VideoWriter(out, src.fps) as writer:
-            for frame in src:
-                status = session.update(frame.image, frame.time)
-                if a.json and status.state != last_state:
-                    emit_json({"frame": frame.index, "time": round(frame.time, 3), **status.to_dict()})
-                last_state = status.state
-                if writer.active or a.show:
-                    vis = overlay(session.stream.frame, session, status)
-                    writer.write(vis)
-                    if a.show:
-                        cv2.imshow("marginlive authenticate", vis)
-                        if cv2.waitKey(1) & 0xFF in (27, ord("q")):
-                            break
-                if session.done and a.camera is not None:
-                    break
-            if not session.done:
-                status = session.finish(frame.time if status else 0.0)
+        status = _run(session, src, a)
     except InputError:
-        if status is None:
+        if session.t0 is None:      # no frame was read: the source itself is bad
             raise
         status = session.finish(0.0, "camera stopped before a decision")
     if a.json:
@@ -85,3 +57,44 @@ def run_authenticate(a) -> int:
                                                          if k not in ("t", "event", "state")))
         print(status.instruction)
     return 0 if status.state == ACCEPTED else 1
+
+
+def _session(a) -> Session:
+    """The session the options describe: the detector, the challenge and, with --gallery, who it is."""
+    from .pipeline import LivenessDetector
+    det = LivenessDetector(model=a.model, detector=a.detector, detector_model=a.detector_model,
+                           margin=a.margin, threshold=a.threshold, mirrored=a.mirrored)
+    identify = None
+    if a.gallery:
+        from .identity.recognise import Recognizer
+        identify = Recognizer(a.gallery).identify_faces
+    cfg = SessionConfig(n_challenges=a.challenges, challenge_timeout_s=a.challenge_timeout,
+                        mirrored=a.mirrored, actions=tuple(a.actions) if a.actions else None,
+                        require_identity=bool(a.gallery))
+    return Session(det, cfg, identify=identify)
+
+
+def _run(session: Session, src: VideoSource, a):
+    """Feeds the source's frames to the session until it decides (a camera) or the frames end (a
+    video, the session then finished); each state change as a JSON line with --json, the overlay
+    shown and/or saved where asked. Returns the last status."""
+    status, last_state, t = None, None, 0.0
+    out = Path(a.save) if a.save else None
+    with src, _VideoWriter(out, src.fps) as writer:
+        for frame in src:
+            status, t = session.update(frame.image, frame.time), frame.time
+            if a.json and status.state != last_state:
+                emit_json({"frame": frame.index, "time": round(frame.time, 3), **status.to_dict()})
+            last_state = status.state
+            if writer.active or a.show:
+                vis = overlay(session.stream.frame, session, status)
+                writer.write(vis)
+                if a.show:
+                    cv2.imshow("marginlive authenticate", vis)
+                    if cv2.waitKey(1) & 0xFF in (27, ord("q")):
+                        break
+            if session.done and a.camera is not None:
+                break
+        if not session.done:
+            status = session.finish(t)
+    return status

@@ -231,6 +231,8 @@ class Session:
 
     # ------------------------------------------------------------------------------ update
     def update(self, frame: np.ndarray, t: float) -> Status:
+        """Advance the session by one BGR frame (H, W, 3) uint8 taken at ``t`` (seconds, any
+        monotonic clock); returns where the session stands."""
         if self.done:
             return self.status()
         if self.t0 is None:
@@ -239,31 +241,10 @@ class Session:
         if t - self.t0 > self.config.session_timeout_s:
             self._reject(t, "session timed out")
             return self.status()
-        results = confident_faces(self.stream.update(frame))
-        frame = self.stream.frame   # the frame the boxes refer to (turned upright where it was sideways)
-        face, others = self._subject(results)
-        if others:
-            self._reject(t, "more than one face in view")
+        found = self._usable_face(frame, t)
+        if found is None:
             return self.status()
-        self.last_face = face
-        problem = None if face else "no face in view"
-        if face and self.state != WAITING and self.track_id is not None and face.track_id != self.track_id:
-            self._reject(t, "the face changed during the session")
-            return self.status()
-        if face and problem is None:
-            problem = self._frame_usable(frame, face)
-        self.problem = problem
-        if problem:
-            if self.state == WAITING:
-                if t - self.t0 > self.config.waiting_timeout_s:
-                    self._reject(t, f"no usable face within {self.config.waiting_timeout_s:.0f} s ({problem})")
-            elif t - self.last_ok > self.config.max_absent_s:
-                self._reject(t, problem)
-            return self.status()
-        self.last_ok = t
-        if self.identify is not None and self.state in (PASSIVE, CHALLENGE):
-            self._keep_for_identity(frame, face)
-
+        frame, face = found
         if self.state == WAITING:
             self.track_id = face.track_id
             self.state = PASSIVE
@@ -272,49 +253,84 @@ class Session:
             self._reject(t, "presentation attack detected (passive liveness)")
             return self.status()
         if self.state == PASSIVE:
-            if face.label == REAL and face.decided:
-                self._event(t, "step 1 passed", score=round(face.score, 3))
-                self.challenges = self._draw(self.config.n_challenges, face_must_move=self.config.face_must_move)
-                self.current, self.challenge_start = 0, t
-                self.state = CHALLENGE
-                self._event(t, "challenge", action=self.challenges[0].name)
-            return self.status()
-        if self.state == CHALLENGE:
-            a = self.challenges[self.current]
-            obs = self.landmarker.observe(frame, t, a.needs, face.box)
-            if a.update(obs):
-                self._event(t, "challenge passed", action=a.name)
-                self.current += 1
-                if self.current == len(self.challenges):
-                    self._event(t, "step 2 passed")
-                    self.state = IDENTIFY
-                else:
-                    self.challenge_start = t
-                    self._event(t, "challenge", action=self.challenges[self.current].name)
-            elif t - self.challenge_start > self.config.challenge_timeout_s:
-                if self.remaining_retries <= 0:
-                    self._reject(t, f"challenge not completed in time ({a.name})")
-                    return self.status()
-                self.remaining_retries -= 1
-                others = [c for k, c in enumerate(self.challenges) if k != self.current]
-                must = self.config.face_must_move and a.moves_face and not any(c.moves_face for c in others)
-                new = self._draw(1, exclude={a.name}, face_must_move=must)[0]
-                self.challenges[self.current] = new
-                self.challenge_start = t
-                self._event(t, "challenge retry", action=new.name, previous=a.name)
-            if self.state != IDENTIFY:
-                return self.status()
+            self._passive_step(face, t)
+        elif self.state == CHALLENGE:
+            self._challenge_step(frame, face, t)
         if self.state == IDENTIFY:
-            if self.identify is not None:
-                faces = [(f, x) for _, f, x in self.best_faces] or [(frame, face)]
-                self.decision = self.identify(faces)
-            name = self.decision.identity if self.decision is not None else None
-            if name is None and (self.config.require_identity or self.identify is not None):
-                self._reject(t, "not recognised as an enrolled identity")
-                return self.status()
-            self.identity = name
-            self.state = ACCEPTED
-            d = self.decision
-            self._event(t, "accepted", identity=name, distance=None if d is None else d.distance,
-                        margin=None if d is None else d.margin, probes=None if d is None else d.probes)
+            self._identify_step(frame, face, t)
         return self.status()
+
+    def _usable_face(self, frame: np.ndarray, t: float) -> tuple[np.ndarray, FaceResult] | None:
+        """(the frame the boxes refer to, the subject's face) where this frame can count; else
+        None, the session rejected where the frame breaks a rule or a face stayed unusable too long."""
+        results = confident_faces(self.stream.update(frame))
+        frame = self.stream.frame   # the frame the boxes refer to (turned upright where it was sideways)
+        face, others = self._subject(results)
+        if others:
+            self._reject(t, "more than one face in view")
+            return None
+        self.last_face = face
+        if face and self.state != WAITING and self.track_id is not None and face.track_id != self.track_id:
+            self._reject(t, "the face changed during the session")
+            return None
+        self.problem = self._frame_usable(frame, face) if face else "no face in view"
+        if self.problem:
+            if self.state == WAITING:
+                if t - self.t0 > self.config.waiting_timeout_s:
+                    self._reject(t, f"no usable face within {self.config.waiting_timeout_s:.0f} s ({self.problem})")
+            elif t - self.last_ok > self.config.max_absent_s:
+                self._reject(t, self.problem)
+            return None
+        self.last_ok = t
+        if self.identify is not None and self.state in (PASSIVE, CHALLENGE):
+            self._keep_for_identity(frame, face)
+        return frame, face
+
+    def _passive_step(self, face: FaceResult, t: float) -> None:
+        """Step 1: once the passive model has decided the face is real, draw the challenges."""
+        if face.label == REAL and face.decided:
+            self._event(t, "step 1 passed", score=round(face.score, 3))
+            self.challenges = self._draw(self.config.n_challenges, face_must_move=self.config.face_must_move)
+            self.current, self.challenge_start = 0, t
+            self.state = CHALLENGE
+            self._event(t, "challenge", action=self.challenges[0].name)
+
+    def _challenge_step(self, frame: np.ndarray, face: FaceResult, t: float) -> None:
+        """Step 2: the current action observed on this frame; the next one once it is done, a
+        new one in its place (or rejection, retries spent) once its time is up."""
+        a = self.challenges[self.current]
+        if a.update(self.landmarker.observe(frame, t, a.needs, face.box)):
+            self._event(t, "challenge passed", action=a.name)
+            self.current += 1
+            if self.current == len(self.challenges):
+                self._event(t, "step 2 passed")
+                self.state = IDENTIFY
+            else:
+                self.challenge_start = t
+                self._event(t, "challenge", action=self.challenges[self.current].name)
+        elif t - self.challenge_start > self.config.challenge_timeout_s:
+            if self.remaining_retries <= 0:
+                self._reject(t, f"challenge not completed in time ({a.name})")
+                return
+            self.remaining_retries -= 1
+            others = [c for k, c in enumerate(self.challenges) if k != self.current]
+            must = self.config.face_must_move and a.moves_face and not any(c.moves_face for c in others)
+            new = self._draw(1, exclude={a.name}, face_must_move=must)[0]
+            self.challenges[self.current] = new
+            self.challenge_start = t
+            self._event(t, "challenge retry", action=new.name, previous=a.name)
+
+    def _identify_step(self, frame: np.ndarray, face: FaceResult, t: float) -> None:
+        """Step 3: who it is, from the session's best frames (this one where none was kept)."""
+        if self.identify is not None:
+            faces = [(f, x) for _, f, x in self.best_faces] or [(frame, face)]
+            self.decision = self.identify(faces)
+        name = self.decision.identity if self.decision is not None else None
+        if name is None and (self.config.require_identity or self.identify is not None):
+            self._reject(t, "not recognised as an enrolled identity")
+            return
+        self.identity = name
+        self.state = ACCEPTED
+        d = self.decision
+        self._event(t, "accepted", identity=name, distance=None if d is None else d.distance,
+                    margin=None if d is None else d.margin, probes=None if d is None else d.probes)

@@ -87,33 +87,10 @@ def compose(branches: list[Branch], input_order: list[str]):
     w = np.array([b.weight for b in branches], np.float32)
     if (w < 0).any() or w.sum() <= 0:
         raise ValueError(f"need non-negative weights with a positive sum, got {w.tolist()}")
-    nodes, inits, rows, graph_inputs, outs = [], [], [], {}, {}
-    models = {id(b.model): b.model for b in branches}
-    for j, (key, model) in enumerate(models.items()):
-        mine = [b for b in branches if id(b.model) == key]
-        n, i, names, gin = _cut(model, mine[0].inputs, [b.tensor for b in mine], f"m{j}/")
-        nodes += n
-        inits += i
-        graph_inputs.update(gin)
-        outs.update({id(b): t for b, t in zip(mine, names)})
+    nodes, inits, graph_inputs, outs = _cut_all(branches)
+    rows = []
     for k, b in enumerate(branches):
-        out = outs[id(b)]
-        row = f"b{k}/row"
-        if b.kind == "softmax":
-            inits += [numpy_helper.from_array(np.array([b.real_index], np.int64), f"b{k}/col"),
-                      numpy_helper.from_array(np.array(b.eps, np.float32), f"b{k}/lo"),
-                      numpy_helper.from_array(np.array(1 - b.eps, np.float32), f"b{k}/hi")]
-            nodes += [helper.make_node("Gather", [out, f"b{k}/col"], [f"b{k}/p"], axis=1),      # (N, 1)
-                      helper.make_node("Clip", [f"b{k}/p", f"b{k}/lo", f"b{k}/hi"], [f"b{k}/pc"]),
-                      helper.make_node("Sub", ["one", f"b{k}/pc"], [f"b{k}/q"]),
-                      helper.make_node("Div", [f"b{k}/pc", f"b{k}/q"], [f"b{k}/odds"]),
-                      helper.make_node("Log", [f"b{k}/odds"], [f"b{k}/lg"]),
-                      helper.make_node("Reshape", [f"b{k}/lg", "row_shape"], [row])]
-        elif b.kind == "logit":
-            nodes.append(helper.make_node("Reshape", [out, "row_shape"], [row]))
-        else:
-            raise ValueError(f"unknown branch kind {b.kind!r}")
-        rows.append(row)
+        rows.append(_logit_row(b, outs[id(b)], f"b{k}/", nodes, inits))
     inits += [numpy_helper.from_array(np.array(1.0, np.float32), "one"),
               numpy_helper.from_array(np.array([1, -1], np.int64), "row_shape"),
               numpy_helper.from_array(np.array([0], np.int64), "axis0"),
@@ -123,8 +100,55 @@ def compose(branches: list[Branch], input_order: list[str]):
               helper.make_node("ReduceSum", ["weighted", "axis0"], ["mean"], keepdims=0)]
     nodes += _live_above(branches, rows, inits, "mean", "fused")
     nodes.append(helper.make_node("Sigmoid", ["fused"], ["p_real"]))
-    missing = set(graph_inputs) - set(input_order)
-    if missing or set(input_order) - set(graph_inputs):
+    results = [helper.make_tensor_value_info("p_real", TensorProto.FLOAT, ["n"]),
+               helper.make_tensor_value_info("logits", TensorProto.FLOAT, [len(branches), "n"])]
+    g = helper.make_graph(nodes, "marginlive-fused", _ordered_inputs(graph_inputs, input_order), results, inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    return m
+
+
+def _cut_all(branches: list[Branch]):
+    """Every source model cut once: (nodes, initialisers, fused inputs by name, each branch's
+    tensor by ``id(branch)``)."""
+    nodes, inits, graph_inputs, outs = [], [], {}, {}
+    models = {id(b.model): b.model for b in branches}
+    for j, (key, model) in enumerate(models.items()):
+        mine = [b for b in branches if id(b.model) == key]
+        n, i, names, gin = _cut(model, mine[0].inputs, [b.tensor for b in mine], f"m{j}/")
+        nodes += n
+        inits += i
+        graph_inputs.update(gin)
+        outs.update({id(b): t for b, t in zip(mine, names)})
+    return nodes, inits, graph_inputs, outs
+
+
+def _logit_row(b: Branch, out: str, prefix: str, nodes: list, inits: list) -> str:
+    """Appends the nodes that turn ``b``'s tensor ``out`` into a (1, N) row of logits; its name."""
+    from onnx import helper, numpy_helper
+    row = prefix + "row"
+    if b.kind == "softmax":
+        inits += [numpy_helper.from_array(np.array([b.real_index], np.int64), prefix + "col"),
+                  numpy_helper.from_array(np.array(b.eps, np.float32), prefix + "lo"),
+                  numpy_helper.from_array(np.array(1 - b.eps, np.float32), prefix + "hi")]
+        nodes += [helper.make_node("Gather", [out, prefix + "col"], [prefix + "p"], axis=1),      # (N, 1)
+                  helper.make_node("Clip", [prefix + "p", prefix + "lo", prefix + "hi"], [prefix + "pc"]),
+                  helper.make_node("Sub", ["one", prefix + "pc"], [prefix + "q"]),
+                  helper.make_node("Div", [prefix + "pc", prefix + "q"], [prefix + "odds"]),
+                  helper.make_node("Log", [prefix + "odds"], [prefix + "lg"]),
+                  helper.make_node("Reshape", [prefix + "lg", "row_shape"], [row])]
+    elif b.kind == "logit":
+        nodes.append(helper.make_node("Reshape", [out, "row_shape"], [row]))
+    else:
+        raise ValueError(f"unknown branch kind {b.kind!r}")
+    return row
+
+
+def _ordered_inputs(graph_inputs: dict, input_order: list[str]) -> list:
+    """The fused graph's inputs in ``input_order``, which must name exactly the branches' inputs."""
+    import onnx
+    if set(graph_inputs) != set(input_order):
         raise ValueError(f"input_order {input_order} does not name the branches' inputs {sorted(graph_inputs)}")
     ins = []
     for name in input_order:
@@ -132,13 +156,7 @@ def compose(branches: list[Branch], input_order: list[str]):
         vi.CopyFrom(graph_inputs[name])
         vi.name = name
         ins.append(vi)
-    results = [helper.make_tensor_value_info("p_real", TensorProto.FLOAT, ["n"]),
-               helper.make_tensor_value_info("logits", TensorProto.FLOAT, [len(branches), "n"])]
-    g = helper.make_graph(nodes, "marginlive-fused", ins, results, inits)
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    m.ir_version = 8
-    onnx.checker.check_model(m)
-    return m
+    return ins
 
 
 def _live_above(branches: list[Branch], rows: list[str], inits: list, mean: str, out: str) -> list:

@@ -127,23 +127,51 @@ def run_restem(a) -> int:
 
 
 def run_train(a) -> int:
+    """``train DATASET --out FILE``: one network (optionally fused with the colour-texture branch),
+    exported with its metadata and its loss curves; or ``--recipe NAME`` (``run_recipe``)."""
     if getattr(a, "recipe", None):
         return run_recipe(a)
     if getattr(a, "components", None):
         raise DatasetError("--components keeps a recipe's network: it needs --recipe")
-    from ..evaluation.metrics import all_metrics
-    from .cv import cross_validate
     from .dataset import group_split
-    from .export import export_onnx
-    from .train import TrainConfig, resolve_device, save_curves, train
+    from .distributed import process_group
+    from .train import save_curves, train
 
+    cfg, texture = _train_config(a)
+    out = _model_out(a.out)
+    ds = _trainable(a.dataset)
+    metrics = _cross_validation(ds, cfg, a.cv) if a.cv else {}
+    if a.val_frac > 0:
+        tr, va = group_split(ds.groups, ds.labels, a.val_frac, a.seed)
+    else:
+        tr, va = np.arange(len(ds)), None
+    r = train(ds, cfg, tr, va, show_progress=not a.quiet, log=lambda m: print(m, file=sys.stderr))
+    if not process_group().main:     # under torchrun the other processes trained the same weights
+        return 0
+    which = getattr(a, "texture_branches", "shipped")
+    model, branches = _with_texture(ds, tr, r.net, cfg.margin, texture, which) if texture else (None, [])
+    if va is not None:
+        metrics["group_disjoint_validation"] = _validation(ds, va, r, model, a.val_frac)
+    meta = _train_meta(a, out, ds, cfg, tr, r, metrics)
+    _export_trained(out, meta, ds, cfg, r.net, model, branches, texture)
+    curves = Path(a.curves) if a.curves else out.with_suffix(".curves.png")
+    save_curves(r.history, curves, f"{cfg.arch}, margin {cfg.margin}")
+    print(f"wrote {out} and {curves} ({r.images_per_s:.0f} images/s, {r.seconds:.0f} s)")
+    if a.json:
+        print(json.dumps({"model": str(out), "metrics": metrics, "history": r.history}))
+    return 0
+
+
+def _train_config(a):
+    """(TrainConfig, texture weight) from ``train``'s options, every one checked before any work."""
+    from ..liveness.networks import ARCHS
+    from .train import TrainConfig, resolve_device
     cfg = TrainConfig(arch=a.arch, margin=a.margin, size=a.size, epochs=a.epochs, batch=a.batch, lr=a.lr,
                       aug=a.aug, seed=a.seed, balance=a.balance, weight_decay=a.weight_decay, device=a.device)
     if a.size < 16 or a.size % 8:
         raise DatasetError(f"--size must be a multiple of 8, at least 16, got {a.size}")
     resolve_device(cfg.device)
-    cfg.augment()  # validates the name before any work
-    from ..liveness.networks import ARCHS
+    cfg.augment()  # validates the name
     if cfg.arch not in ARCHS:
         raise DatasetError(f"unknown architecture {cfg.arch!r}; choose one of {', '.join(ARCHS)}")
     if a.margin <= 0 or a.margin > 4:
@@ -158,54 +186,52 @@ def run_train(a) -> int:
         except ValueError:
             raise DatasetError(f"--margin {a.margin:g} cannot be fused with the texture branch: use 1, 2, 3 or 4") \
                 from None
-    out = _model_out(a.out)
-    ds = _trainable(a.dataset)
-    meta_metrics = {}
-    if a.cv:
-        print(f"leave-groups-out cross-validation, {a.cv} folds", file=sys.stderr)
-        cv = cross_validate(ds, cfg, a.cv, log=lambda m: print(m, file=sys.stderr))
-        meta_metrics["cross_validation"] = {"k": a.cv, "overall": _headline(cv["overall"]),
-                                            "per_dataset": {d: _headline(m) for d, m in cv["per_dataset"].items()}}
-        print("cv: " + _fmt(cv["overall"]), file=sys.stderr)
-    if a.val_frac > 0:
-        tr, va = group_split(ds.groups, ds.labels, a.val_frac, a.seed)
-    else:
-        tr, va = np.arange(len(ds)), None
-    r = train(ds, cfg, tr, va, show_progress=not a.quiet, log=lambda m: print(m, file=sys.stderr))
-    from .distributed import process_group
-    if not process_group().main:     # under torchrun the other processes trained the same weights
-        return 0
-    which = getattr(a, "texture_branches", "shipped")
-    model, branches = _with_texture(ds, tr, r.net, cfg.margin, texture, which) if texture else (None, [])
-    if va is not None:
-        if model is not None:
-            r.val_scores = _predict_contexts(model, ds.contexts[va])
-        v = all_metrics(r.val_scores, ds.labels[va], 0.5, ds.attacks[va])
-        meta_metrics["group_disjoint_validation"] = {"val_frac": a.val_frac, "best_epoch": r.best_epoch,
-                                                     **_headline(v)}
-        print("validation (unseen groups): " + _fmt(v), file=sys.stderr)
+    return cfg, texture
+
+
+def _cross_validation(ds, cfg, k: int) -> dict:
+    """``--cv K``: leave-groups-out cross-validation's headline metrics, for the model's metadata."""
+    from .cv import cross_validate
+    print(f"leave-groups-out cross-validation, {k} folds", file=sys.stderr)
+    cv = cross_validate(ds, cfg, k, log=lambda m: print(m, file=sys.stderr))
+    print("cv: " + _fmt(cv["overall"]), file=sys.stderr)
+    return {"cross_validation": {"k": k, "overall": _headline(cv["overall"]),
+                                 "per_dataset": {d: _headline(m) for d, m in cv["per_dataset"].items()}}}
+
+
+def _validation(ds, va, r, model, val_frac: float) -> dict:
+    """The trained (or fused) model's headline metrics on the validation groups, at 0.5."""
+    from ..evaluation.metrics import all_metrics
+    if model is not None:
+        r.val_scores = _predict_contexts(model, ds.contexts[va])
+    v = all_metrics(r.val_scores, ds.labels[va], 0.5, ds.attacks[va])
+    print("validation (unseen groups): " + _fmt(v), file=sys.stderr)
+    return {"val_frac": val_frac, "best_epoch": r.best_epoch, **_headline(v)}
+
+
+def _train_meta(a, out: Path, ds, cfg, tr, r, metrics: dict) -> dict:
+    """The exported model's metadata: its input, its threshold and how it was trained."""
     groups = sorted(set(ds.groups.tolist()))
-    meta = {"name": a.name or out.stem, "arch": cfg.arch, "input_size": cfg.size, "margin": cfg.margin,
+    return {"name": a.name or out.stem, "arch": cfg.arch, "input_size": cfg.size, "margin": cfg.margin,
             "threshold": 0.5,
             "training": {"dataset": str(a.dataset), "images": len(ds), "real": int(ds.labels.sum()),
                          "groups": len(groups), "datasets": sorted(set(ds.datasets.tolist())),
                          "train_images": int(len(tr)), "config": cfg.__dict__, "best_epoch": r.best_epoch,
                          "images_per_s": round(r.images_per_s, 1), "seconds": round(r.seconds, 1)},
-            "metrics": meta_metrics}
-    if model is not None:
-        meta.update(arch=f"colour-texture + {cfg.arch}", input_size=256, margin=4.0,
-                    branches=branches + [{"margin": cfg.margin, "arch": cfg.arch, "size": cfg.size,
-                                          "weight": round(1 - texture, 4)}])
-        export_onnx(model, out, meta, check_crops=ds.contexts[:16], deployable=True)
-    else:
+            "metrics": metrics}
+
+
+def _export_trained(out: Path, meta: dict, ds, cfg, net, model, branches: list, texture: float) -> None:
+    """The network alone (its crop in), or fused with the texture branches (the 4x context in)."""
+    from .export import export_onnx
+    if model is None:
         check = ds.subset(np.arange(min(16, len(ds)))).crops(cfg.margin, cfg.size)
-        export_onnx(r.net, out, meta, check_crops=check)
-    curves = Path(a.curves) if a.curves else out.with_suffix(".curves.png")
-    save_curves(r.history, curves, f"{cfg.arch}, margin {cfg.margin}")
-    print(f"wrote {out} and {curves} ({r.images_per_s:.0f} images/s, {r.seconds:.0f} s)")
-    if a.json:
-        print(json.dumps({"model": str(out), "metrics": meta_metrics, "history": r.history}))
-    return 0
+        export_onnx(net, out, meta, check_crops=check)
+        return
+    meta.update(arch=f"colour-texture + {cfg.arch}", input_size=256, margin=4.0,
+                branches=branches + [{"margin": cfg.margin, "arch": cfg.arch, "size": cfg.size,
+                                      "weight": round(1 - texture, 4)}])
+    export_onnx(model, out, meta, check_crops=ds.contexts[:16], deployable=True)
 
 
 def _with_texture(ds, tr, net, margin: float, weight: float, which: str = "shipped"):

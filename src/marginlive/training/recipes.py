@@ -207,7 +207,6 @@ def assemble(recipe: FusionRecipe, branches: list, out: str | os.PathLike, train
     from .._util import atomic_path
     from ..liveness.compose import Branch, branch_logit_tensors, compose, fused_logit_tensor
     from ..liveness.runtime import META_KEY, LivenessModel
-    from .export import export_onnx
     net_path, sf_path = Path(components) / recipe.network_file, Path(silentface_dir) / recipe.silentface_file
     for p in (net_path, sf_path):
         _require(p, recipe)
@@ -216,12 +215,7 @@ def assemble(recipe: FusionRecipe, branches: list, out: str | os.PathLike, train
         raise ModelError(f"{net_path}: a network branch reads the 4x context at 256 px, not "
                          f"{net_meta['margin']:g}x at {net_meta['input_size']} px")
     texture_meta_list = [texture_meta(b, v.weight, v.size, TEXTURE_MARGIN) for b, v in zip(branches, recipe.texture)]
-    with tempfile.TemporaryDirectory() as tmp:
-        tex_path = Path(tmp) / "texture.onnx"
-        export_onnx(texture_model(recipe, branches), tex_path,
-                    {"name": "texture", "arch": "texture", "input_size": 256, "margin": TEXTURE_MARGIN,
-                     "threshold": 0.5, "branches": texture_meta_list}, check_crops=check, deployable=True)
-        tex = onnx.load(str(tex_path))
+    tex = _texture_graph(recipe, branches, texture_meta_list, check)
     net, sf = onnx.load(str(net_path)), onnx.load(str(sf_path))
     crop = recipe.silentface_crop
     sf_input = f"silentface_{crop.scale:g}".replace(".", "_")
@@ -236,22 +230,41 @@ def assemble(recipe: FusionRecipe, branches: list, out: str | os.PathLike, train
          "file": recipe.network_file},
         {"arch": "silentface-minifasnet", "file": recipe.silentface_file, **crop.spec(),
          "weight": recipe.silentface_weight, "live_above": recipe.silentface_live_above, "credit": SILENTFACE_CREDIT}]
-    total = sum(d["weight"] for d in described)
-    meta = {"format": 1, "name": recipe.name, "input": "uint8 BGR NHWC", "labels": ["fake", "real"],
-            "output": "p_real", "input_size": 256, "margin": TEXTURE_MARGIN, "threshold": recipe.threshold,
-            "arch": "fusion: " + " + ".join(p.name for p in parts),
-            "branches": [{**d, "weight": round(d["weight"] / total, 6)} for d in described],
-            "inputs": [{"name": "crops", "crop": "margin", "margin": TEXTURE_MARGIN, "size": 256},
-                       {"name": sf_input, **crop.spec()}],
-            "training": {"recipe": recipe.name, **(training or {})}}
     fused = compose(parts, ["crops", sf_input])
     entry = fused.metadata_props.add()
-    entry.key, entry.value = META_KEY, json.dumps(meta, sort_keys=True)
+    entry.key = META_KEY
+    entry.value = json.dumps(_fused_meta(recipe, parts, described, sf_input, training), sort_keys=True)
     fused.doc_string = f"marginlive liveness model {recipe.name}"
     with atomic_path(out) as tmp:
         onnx.save(fused, str(tmp))
         LivenessModel(tmp)  # loads and matches its metadata, or the file never appears
     return Path(out)
+
+
+def _texture_graph(recipe: FusionRecipe, branches: list, described: list[dict], check):
+    """The fitted texture branches as one ONNX graph (exported and checked against PyTorch)."""
+    import onnx
+
+    from .export import export_onnx
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "texture.onnx"
+        export_onnx(texture_model(recipe, branches), path,
+                    {"name": "texture", "arch": "texture", "input_size": 256, "margin": TEXTURE_MARGIN,
+                     "threshold": 0.5, "branches": described}, check_crops=check, deployable=True)
+        return onnx.load(str(path))
+
+
+def _fused_meta(recipe: FusionRecipe, parts: list, described: list[dict], sf_input: str,
+                training: dict | None) -> dict:
+    """The fused model's ``marginlive`` metadata: its two inputs, its branches (weights normalised)."""
+    total = sum(d["weight"] for d in described)
+    return {"format": 1, "name": recipe.name, "input": "uint8 BGR NHWC", "labels": ["fake", "real"],
+            "output": "p_real", "input_size": 256, "margin": TEXTURE_MARGIN, "threshold": recipe.threshold,
+            "arch": "fusion: " + " + ".join(p.name for p in parts),
+            "branches": [{**d, "weight": round(d["weight"] / total, 6)} for d in described],
+            "inputs": [{"name": "crops", "crop": "margin", "margin": TEXTURE_MARGIN, "size": 256},
+                       {"name": sf_input, **recipe.silentface_crop.spec()}],
+            "training": {"recipe": recipe.name, **(training or {})}}
 
 
 def _fitted_on(ds) -> dict:

@@ -91,84 +91,102 @@ def train(ds: Dataset, cfg: TrainConfig, train_idx=None, val_idx=None, show_prog
     if cfg.epochs < 1 or cfg.batch < 1:
         raise DatasetError("epochs and batch must be >= 1")
     train_idx = np.arange(len(ds)) if train_idx is None else np.asarray(train_idx)
-    tr = ds.subset(train_idx)
-    tr.check_trainable()
-    aug = cfg.augment()
-    dev = resolve_device(cfg.device)
-    group = process_group(dev.type)
-    dev = group.device(dev)
-    torch.set_num_threads(max(1, cfg.threads // group.world))   # the processes share the cores
-    seed_all(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)  # the batch order (and, on the CPU, augmentation)
-    aug_gen = gen if dev.type == "cpu" else torch.Generator(device=dev).manual_seed(cfg.seed)
-    net = build(cfg.arch, cfg.size).to(dev, memory_format=torch.channels_last)  # ~20% faster on CPU
-    cells = group.wrap(_Cells(net))      # every process trains the same weights (DDP under torchrun)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-    wide_np, frac = tr.wide(cfg.margin, size=2 * cfg.size)
-    wide = torch.from_numpy(wide_np).permute(0, 3, 1, 2).contiguous().to(dev)  # uint8, decoded once
     soft = None if targets is None else np.asarray(targets, np.float32)[train_idx]
     if soft is not None and not (np.all(soft >= 0) and np.all(soft <= 1)):
         raise DatasetError("distillation targets must lie in [0, 1]")
-    y = torch.from_numpy(tr.labels if soft is None else soft).float().to(dev)
-    w = (_sample_weights(tr) if cfg.balance else torch.ones(len(tr))).to(dev)
-    has_val = val_idx is not None and len(val_idx) > 0
-    if has_val:
-        va = ds.subset(val_idx)
-        xv = _to_float(va.crops(cfg.margin, cfg.size)).to(dev)
-        yv = torch.from_numpy(va.labels).float().to(dev)
+    fit = _Fit(ds.subset(train_idx), cfg, soft)
+    val = _Validation(ds.subset(val_idx), cfg, fit.dev) if val_idx is not None and len(val_idx) else None
 
-    res = TrainResult(net)
+    res = TrainResult(fit.net)
     best_loss, best_state = float("inf"), None
-    t0, seen = time.perf_counter(), 0
-    n = len(tr)
+    t0 = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
-        net.train()
-        perm = torch.randperm(n, generator=gen)
+        h = {"epoch": epoch, **fit.epoch(f"epoch {epoch}/{cfg.epochs}", show_progress)}
+        if val is not None:
+            h.update(val.score(fit.net))
+            if h["val_loss"] < best_loss:
+                best_loss, best_state, res.best_epoch = h["val_loss"], copy.deepcopy(fit.net.state_dict()), epoch
+        res.history.append(h)
+        if show_progress:
+            log(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in h.items()))
+    res.seconds = time.perf_counter() - t0
+    res.images_per_s = fit.seen / res.seconds if res.seconds > 0 else 0.0
+    if best_state is not None:
+        fit.net.load_state_dict(best_state)
+    else:
+        res.best_epoch = cfg.epochs
+    fit.net.cpu().eval()
+    if val is not None:
+        res.val_scores = predict_crops(fit.net, val.ds.crops(cfg.margin, cfg.size))
+    return res
+
+
+class _Fit:
+    """One training run's state: the net on its device, its optimiser, the training crops decoded
+    once (uint8, wide enough for the affine augmentation) and their targets and loss weights."""
+
+    def __init__(self, tr: Dataset, cfg: TrainConfig, soft: np.ndarray | None):
+        tr.check_trainable()
+        self.cfg, self.aug = cfg, cfg.augment()
+        dev = resolve_device(cfg.device)
+        self.group = process_group(dev.type)
+        self.dev = dev = self.group.device(dev)
+        torch.set_num_threads(max(1, cfg.threads // self.group.world))   # the processes share the cores
+        seed_all(cfg.seed)
+        self.gen = torch.Generator().manual_seed(cfg.seed)  # the batch order (and, on the CPU, augmentation)
+        self.aug_gen = self.gen if dev.type == "cpu" else torch.Generator(device=dev).manual_seed(cfg.seed)
+        self.net = build(cfg.arch, cfg.size).to(dev, memory_format=torch.channels_last)  # ~20% faster on CPU
+        self.cells = self.group.wrap(_Cells(self.net))  # every process trains the same weights (DDP under torchrun)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        wide_np, self.frac = tr.wide(cfg.margin, size=2 * cfg.size)
+        self.wide = torch.from_numpy(wide_np).permute(0, 3, 1, 2).contiguous().to(dev)
+        self.y = torch.from_numpy(tr.labels if soft is None else soft).float().to(dev)
+        self.w = (_sample_weights(tr) if cfg.balance else torch.ones(len(tr))).to(dev)
+        self.n, self.seen = len(tr), 0
+
+    def epoch(self, desc: str, show_progress: bool) -> dict:
+        """One pass over the training crops in a new order: {"loss", "acc"} over them."""
+        cfg, group = self.cfg, self.group
+        self.net.train()
+        perm = torch.randperm(self.n, generator=self.gen)
         tot, correct = 0.0, 0
-        batches = range(0, n, cfg.batch)
-        bar = progress(batches, total=len(batches), desc=f"epoch {epoch}/{cfg.epochs}", unit="batch",
-                       disable=not show_progress)
-        for i in bar:
+        batches = range(0, self.n, cfg.batch)
+        for i in progress(batches, total=len(batches), desc=desc, unit="batch", disable=not show_progress):
             batch = perm[i:i + cfg.batch]
             # batch norm needs two samples in each process; every process decides on the whole
             # batch, so none waits forever for the gradients of one that skipped it
             if len(batch) < 2 * group.world:
                 continue
-            idx = batch[group.rank::group.world]   # this process's share of the batch
-            idx = idx.to(dev)
-            xb = affine_batch(wide[idx].float().div_(255.0), cfg.size, frac, aug, aug_gen)
-            xb = photometric(xb, aug, aug_gen)
-            logit, loss_each = _logits_and_loss(cells, xb.contiguous(memory_format=torch.channels_last), y[idx])
-            loss = (loss_each * w[idx]).sum() / w[idx].sum()
-            opt.zero_grad(set_to_none=True)
+            idx = batch[group.rank::group.world].to(self.dev)   # this process's share of the batch
+            xb = affine_batch(self.wide[idx].float().div_(255.0), cfg.size, self.frac, self.aug, self.aug_gen)
+            xb = photometric(xb, self.aug, self.aug_gen)
+            logit, loss_each = _logits_and_loss(self.cells, xb.contiguous(memory_format=torch.channels_last),
+                                                self.y[idx])
+            loss = (loss_each * self.w[idx]).sum() / self.w[idx].sum()
+            self.opt.zero_grad(set_to_none=True)
             loss.backward()
-            opt.step()
+            self.opt.step()
             tot += float(loss_each.detach().sum())
-            correct += int(((logit > 0) == (y[idx] > 0.5)).sum())
-            seen += len(idx)
-        h = {"epoch": epoch, "loss": tot / n, "acc": correct / n}
-        if has_val:
-            net.eval()
-            with torch.no_grad():
-                lv = torch.cat([net(xv[j:j + 512]) for j in range(0, len(xv), 512)])
-            h["val_loss"] = float(F.binary_cross_entropy_with_logits(lv, yv))
-            h["val_acc"] = float(((lv > 0).float() == yv).float().mean())
-            if h["val_loss"] < best_loss:
-                best_loss, best_state, res.best_epoch = h["val_loss"], copy.deepcopy(net.state_dict()), epoch
-        res.history.append(h)
-        if show_progress:
-            log(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in h.items()))
-    res.seconds = time.perf_counter() - t0
-    res.images_per_s = seen / res.seconds if res.seconds > 0 else 0.0
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    else:
-        res.best_epoch = cfg.epochs
-    net.cpu().eval()
-    if has_val:
-        res.val_scores = predict_crops(net, va.crops(cfg.margin, cfg.size))
-    return res
+            correct += int(((logit > 0) == (self.y[idx] > 0.5)).sum())
+            self.seen += len(idx)
+        return {"loss": tot / self.n, "acc": correct / self.n}
+
+
+class _Validation:
+    """The validation crops (no augmentation) and their labels, on the training device."""
+
+    def __init__(self, va: Dataset, cfg: TrainConfig, dev: torch.device):
+        self.ds = va
+        self.x = _to_float(va.crops(cfg.margin, cfg.size)).to(dev)
+        self.y = torch.from_numpy(va.labels).float().to(dev)
+
+    @torch.no_grad()
+    def score(self, net: torch.nn.Module) -> dict:
+        """{"val_loss", "val_acc"} of ``net`` on these crops."""
+        net.eval()
+        lv = torch.cat([net(self.x[j:j + 512]) for j in range(0, len(self.x), 512)])
+        return {"val_loss": float(F.binary_cross_entropy_with_logits(lv, self.y)),
+                "val_acc": float(((lv > 0).float() == self.y).float().mean())}
 
 
 class _Cells(torch.nn.Module):

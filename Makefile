@@ -63,7 +63,8 @@ model: setup
 # The fast model: one network taught by the default model (training/distil.py): about 35 minutes.
 model-fast: model
 	$(BIN)/marginlive distil .marginlive/dataset --sources $(SHARED) --teacher $(MODEL_OUT) \
-	  --out src/marginlive/weights/marginlive-fast.onnx
+	  --out models/components/student-4x-96.onnx
+	$(BIN)/marginlive train .marginlive/dataset --recipe fast --out src/marginlive/weights/marginlive-fast.onnx
 
 bench: setup
 	$(BIN)/python benchmarks/bench_pipeline.py

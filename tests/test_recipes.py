@@ -61,7 +61,9 @@ def test_leaving_crops_out_leaves_out_every_copy_made_from_them(small):
 
 
 def test_recipe_names_are_checked_and_hold_out_is_by_collector():
-    assert recipe_named("default") is DEFAULT
+    from marginlive.training.recipes import FAST, NEWEST_GROUPS
+    assert recipe_named("default") is DEFAULT and recipe_named("fast") is FAST
+    assert FAST.hold_out == NEWEST_GROUPS and FAST.network is None and FAST.silentface_file is None
     with pytest.raises(DatasetError, match="unknown recipe"):
         recipe_named("bogus")
     groups = np.array(["webcam-replay/SoorajOfficial2023__Anti-spoofing", "webcam-replay/Afzal91004__FaceGuard",
@@ -233,3 +235,61 @@ def test_close_up_copies_black_out_all_but_a_frame_the_face_fills(small):
         assert y0 < 128 < y1 and x0 < 128 < x1                      # the face stays in view
     half = augment_contexts(x, y, SceneAugment(rooms=4, seed=3, close_up=0.5))
     assert 0 < len(half.labels) - n < len(x)                        # about half of the crops
+
+
+def test_fast_recipe_fuses_the_distilled_network_on_its_own_crop_with_the_lbp_branch(small, tmp_path):
+    """The fast recipe trains no network: it fits its LBP branch (its held-out groups left out) and
+    fuses the committed student, which reads the 4x context at 96 px as an input of its own. The
+    one file is the weighted mean of the two logits, and needs no Silent-Face file."""
+    import torch
+
+    from marginlive.liveness.runtime import LivenessModel
+    from marginlive.training.recipes import COMPONENTS, FAST, build, texture_model
+    ds = _tiny_dataset(small)
+    recipe = FusionRecipe(**{**FAST.__dict__, "augment": None, "hold_out": ("Held0", "Held1")})
+    out = build(recipe, ds, tmp_path / "fast.onnx", silentface_dir=tmp_path / "nowhere", log=lambda m: None)
+    model, student = LivenessModel(out), LivenessModel(COMPONENTS / FAST.network_file)
+    assert [i["name"] for i in model.inputs] == ["crops", "crops_96"] and model.inputs[1]["size"] == student.size
+    assert model.meta["training"]["images"] == len(ds) - int(recipe.held_out(ds.groups).sum())
+    assert model.meta["training"]["network"]["distilled_from"] == "marginlive-default"   # the student's own record
+    assert not (tmp_path / "nowhere").exists()
+
+    frame, box = ds.contexts[3], _whole_box()
+    crops = model.crops(frame, [box])
+    assert np.array_equal(crops["crops_96"], student.crops(frame, [box]))
+    p = float(student.predict(crops["crops_96"])[0])
+    with torch.no_grad():
+        lbp = float(texture_model(recipe, TextureFit(recipe, ds.contexts[~recipe.held_out(ds.groups)],
+                                                     ds.labels[~recipe.held_out(ds.groups)]).fit())
+                    .logits(torch.from_numpy(crops["crops"]))[0, 0])
+    w = [b["weight"] for b in model.meta["branches"]]
+    want = 1 / (1 + np.exp(-(w[0] * lbp + w[1] * np.log(p / (1 - p)))))
+    assert float(model.predict(crops)[0]) == pytest.approx(want, abs=2e-3)
+
+
+def test_a_recipe_refuses_a_network_it_cannot_fuse(small, tmp_path):
+    """A network the recipe does not train must be there before the fit; it must decide at 0.5 (its
+    logit is its vote); and ``train_network`` refuses a recipe that trains none."""
+    import json
+    import shutil
+
+    import onnx
+
+    from marginlive.errors import ModelError
+    from marginlive.liveness.runtime import META_KEY
+    from marginlive.training.recipes import COMPONENTS, FAST, build, train_network
+    ds = _tiny_dataset(small)
+    with pytest.raises(ModelError, match="missing"):
+        build(FAST, ds, tmp_path / "m.onnx", components=tmp_path / "empty", log=lambda m: None)
+    with pytest.raises(ModelError, match="trains no network"):
+        train_network(FAST, ds, tmp_path / "net")
+    m = onnx.load(str(COMPONENTS / FAST.network_file))
+    entry = next(p for p in m.metadata_props if p.key == META_KEY)
+    entry.value = json.dumps({**json.loads(entry.value), "threshold": 0.6})
+    (tmp_path / "parts").mkdir()
+    onnx.save(m, str(tmp_path / "parts" / FAST.network_file))
+    recipe = FusionRecipe(**{**FAST.__dict__, "augment": None})
+    with pytest.raises(ModelError, match="must decide at P\\(real\\) 0.5"):
+        build(recipe, ds, tmp_path / "m.onnx", components=tmp_path / "parts", log=lambda m: None)
+    assert not (tmp_path / "m.onnx").exists()
+    shutil.rmtree(tmp_path / "parts")

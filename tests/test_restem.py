@@ -7,6 +7,7 @@ import torch
 
 from marginlive.errors import ModelError
 from marginlive.liveness.runtime import LivenessModel, model_path
+from marginlive.training.recipes import COMPONENTS, FAST
 from marginlive.training.restem import (GraphTail, RestemConfig, _Targets, fit, meta, restem_inputs,
                                         stage_of)
 
@@ -18,9 +19,12 @@ def _pictures(n, rng, size=96):
     return np.clip(x.astype(int) + rng.integers(-6, 7, x.shape), 0, 255).astype(np.uint8)
 
 
+STUDENT = str(COMPONENTS / FAST.network_file)   # the fast model's one network (distil wrote it)
+
+
 @pytest.fixture(scope="module")
 def fast():
-    return onnx.load(str(model_path("fast")))
+    return onnx.load(STUDENT)
 
 
 def test_tail_runs_the_rest_of_the_graph_as_onnx_runtime_does(fast):
@@ -32,7 +36,7 @@ def test_tail_runs_the_rest_of_the_graph_as_onnx_runtime_does(fast):
     with torch.no_grad():
         mine = tail(got_stage)
     assert torch.allclose(mine, logit, atol=1e-4)
-    p = LivenessModel("fast").predict(crops)
+    p = LivenessModel(STUDENT).predict(crops)
     assert np.allclose(torch.sigmoid(mine).numpy(), p, atol=1e-5)
 
 
@@ -42,7 +46,7 @@ def test_restem_learns_the_stage_and_exports_a_model_with_the_same_inputs(fast, 
     cfg = RestemConfig(steps=40, tune_steps=20, batch=16, lr=1e-2)
     fitted = fit(fast, crops, cfg, log=lambda m: None)
     assert fitted.last[0] < 0.7 * fitted.first[0] and fitted.last[1] < fitted.first[1]
-    source = LivenessModel("fast")
+    source = LivenessModel(STUDENT)
     out = export_onnx(fitted.net, tmp_path / "r.onnx", meta(source.meta, cfg, fitted, len(crops), "restemmed"),
                       check_crops=crops[:8])
     model = LivenessModel(out)
@@ -61,10 +65,10 @@ def test_restem_refuses_a_model_without_the_stage(tmp_path, capsys):
     out = tmp_path / "r.onnx"
     rc = main(["restem", "default", str(tmp_path), "--sources", str(tmp_path), "--out", str(out)])
     assert rc != 0 and "MiniResNet" in capsys.readouterr().err and not out.exists()
-    rc = main(["restem", "fast", str(tmp_path), "--sources", str(tmp_path), "--out", str(out), "--steps", "3"])
+    rc = main(["restem", STUDENT, str(tmp_path), "--sources", str(tmp_path), "--out", str(out), "--steps", "3"])
     assert rc != 0 and "at least 10" in capsys.readouterr().err and not out.exists()
     with pytest.raises(ModelError, match="crops to fit"):
-        fit(onnx.load(str(model_path("fast"))), np.zeros((0, 96, 96, 3), np.uint8))
+        fit(onnx.load(STUDENT), np.zeros((0, 96, 96, 3), np.uint8))
 
 
 def test_inputs_are_the_runtime_crops_and_shifted_copies(nuaa_real_images):

@@ -97,8 +97,8 @@ def test_shipped_models_by_name(monkeypatch):
     from marginlive.errors import ModelError
     from marginlive.liveness.runtime import LivenessModel
     fast = LivenessModel("fast")
-    assert fast.name == "marginlive-fast" and (fast.size, fast.margin) == (96, 4.0)
-    assert fast.meta["training"]["distilled_from"] == "marginlive-default"
+    assert fast.name == "marginlive-fast" and [(i["size"], i["margin"]) for i in fast.inputs] == [(256, 4.0), (96, 4.0)]
+    assert fast.meta["training"]["network"]["distilled_from"] == "marginlive-default"
     assert LivenessModel("default").name == LivenessModel("accurate").name == "marginlive-default"
     monkeypatch.setenv("MARGINLIVE_MODEL", "fast")
     assert LivenessModel().name == "marginlive-fast"

@@ -70,9 +70,11 @@ def _train_args(p):
     p.add_argument("dataset", help="dataset folder made by `marginlive collect`")
     p.add_argument("--recipe", help="build a named model recipe instead of one network: 'default' rebuilds the "
                         "shipped model (its cdcnet branch trained and its texture branches fitted on DATASET, "
-                        "fused with Silent-Face); the network options below are then unused")
+                        "fused with Silent-Face), 'fast' the fast one (its LBP branch fitted on DATASET, fused "
+                        "with the network distil made); the network options below are then unused")
     p.add_argument("--components", metavar="DIR",
-                   help="with --recipe: also keep the recipe's trained network there (make model: models/components)")
+                   help="with --recipe: also keep the recipe's trained network there (make model: models/components); "
+                        "for 'fast', where its distilled network is read (default models/components)")
     p.add_argument("--arch", default="livenessnet",
                    help="livenessnet (the paper's), minires (the fast model's), minires-s2d (the same with a "
                         "space-to-depth stem) or cdcnet (central difference convolutions, pixel-wise supervision)")
@@ -137,16 +139,18 @@ def _distil_args(p):
     p.add_argument("--taught", help="a .npz of the teacher's scores: read if it exists, else written after "
                                     "the teacher's pass (train several students from one pass)")
     p.add_argument("--out", required=True, help="model file to write (.onnx)")
-    p.add_argument("--name", default="marginlive-fast", help="model name stored in its metadata")
+    p.add_argument("--name", default="student-4x-96", help="model name stored in its metadata")
 
 
-@command("distil", "teach one small network the shipped (or another) model's scores: a fast model", args=_distil_args)
+@command("distil", "teach one small network the shipped (or another) model's scores: the fast model's network",
+         args=_distil_args)
 def cmd_distil(a):
     return _run_training("run_distil", a)
 
 
 def _restem_args(p):
-    p.add_argument("model", help="the model to make cheaper: a one-network MiniResNet file (fast, or what distil wrote)")
+    p.add_argument("model", help="the model to make cheaper: a one-network MiniResNet file (models/components/student-4x-96.onnx, "
+                        "or what distil wrote)")
     p.add_argument("dataset", help="dataset folder made by `marginlive collect --manifest ...` (its source frames "
                                    "are cut again; held-out groups left out)")
     p.add_argument("--sources", required=True, help="the folder holding each manifest's dataset folder (../shared/data)")

@@ -59,24 +59,27 @@ class TextureView:
 
 @dataclass(frozen=True)
 class FusionRecipe:
-    """A fused model: texture branches fitted on the data, one network trained on the same crops
-    (``network``; its file name ``network_file``) and the Silent-Face model on its own crop; one
-    weight each (the fusion normalises them), a threshold on P(real), and the augmentation the
-    texture fit sees (None: none).
-    ``silentface_live_above``: the Silent-Face logit at which it alone calls a face live
-    (``compose.Branch.live_above``; None: it only votes). ``silentface_crop``: how its crop is cut
-    (``silentface_crop.ShiftedCrop``; its defaults are the authors' crop).
+    """A fused model: texture branches fitted on the data, one network and (optionally) the
+    Silent-Face model on its own crop; one weight each (the fusion normalises them), a threshold on
+    P(real), and the augmentation the texture fit sees (None: none).
+    ``network``: how ``build`` trains the network on the texture fit's crops (its file name
+    ``network_file``); None: the file is made elsewhere (``marginlive distil``) and read from the
+    components folder. A network that reads the 4x context at 256 px shares the texture branches'
+    input; any other margin crop is an input of its own.
+    ``silentface_file``: None for no Silent-Face branch. ``silentface_live_above``: the Silent-Face
+    logit at which it alone calls a face live (``compose.Branch.live_above``; None: it only votes).
+    ``silentface_crop``: how its crop is cut (``silentface_crop.ShiftedCrop``).
     ``c`` is the texture regressions' inverse regularisation strength; ``hold_out``: webcam-replay
     collectors (a group ``webcam-replay/COLLECTOR__REPO``) never fitted on, kept for validation."""
     name: str
     texture: tuple[TextureView, ...]
     network_file: str
-    network: TrainConfig
+    network: TrainConfig | None
     network_weight: float
-    silentface_file: str
-    silentface_crop: ShiftedCrop
-    silentface_weight: float
     threshold: float
+    silentface_file: str | None = None
+    silentface_crop: ShiftedCrop | None = None
+    silentface_weight: float = 0.0
     silentface_live_above: float | None = None
     augment: SceneAugment | None = SceneAugment()
     c: float = TEXTURE_C
@@ -133,7 +136,23 @@ DEFAULT = FusionRecipe(
 # NUAA, it turned away as many of those live frames or fewer (19.3% and 12.1%, against 19.3% and
 # 14.5% without the five) (docs/research/2026-12-03-every-group.md)
 
-RECIPES = {"default": DEFAULT}
+# the webcam-replay groups added last (7+ live people, frame-filling TV replays): the fast model
+# never saw them, so they stay a validation of it (benchmarks/leave_collections_out.py)
+NEWEST_GROUPS = ("Chamindu77", "Sankalita-Giri", "arnavco9573", "ahforoughi", "SoorajOfficial2023")
+
+FAST = FusionRecipe(
+    name="marginlive-fast",
+    # the network distilled from the default (``marginlive distil``: about 0.44 ms a face) beside
+    # the default's LBP branch (0.3 ms), equal weights: on the rows it never saw, live close-ups
+    # turned away 40.0 -> 20.3%, faces at the frame's edge 13.1 -> 5.4%, held-out webcam groups'
+    # replays let through 27-43% -> 13-26%; the upright phone replay 6.1 -> 24.4% of its frames
+    # (docs/research/2026-12-03-fast-with-texture.md)
+    texture=(TextureView("lbp", 64, 0.5),),
+    network_file="student-4x-96.onnx", network=None, network_weight=0.5, threshold=0.5,
+    augment=SceneAugment(close_up=1.0),
+    hold_out=NEWEST_GROUPS)
+
+RECIPES = {"default": DEFAULT, "fast": FAST}
 
 
 def recipe_named(name: str) -> FusionRecipe:
@@ -197,48 +216,79 @@ def _meta(path) -> dict:
     return LivenessModel(path).meta
 
 
+# the texture branches' input (and a network's that reads the same): the 4x context at 256 px
+CONTEXT_INPUT = {"name": "crops", "crop": "margin", "margin": TEXTURE_MARGIN, "size": 256}
+
+
 def assemble(recipe: FusionRecipe, branches: list, out: str | os.PathLike, training: dict | None = None,
              components: Path = COMPONENTS, silentface_dir: Path = SILENTFACE_DIR, check=None) -> Path:
     """Write the fused model of ``recipe`` with the fitted texture ``branches`` to ``out``
-    (atomically: it appears complete and loadable, or not at all). ``check``: context crops
-    (N, 256, 256, 3) for the texture export's PyTorch-versus-ONNX check."""
+    (atomically: it appears complete and loadable, or not at all), its network read from
+    ``components``. ``check``: context crops (N, 256, 256, 3) for the texture export's
+    PyTorch-versus-ONNX check."""
     import onnx
 
     from .._util import atomic_path
     from ..liveness.compose import Branch, branch_logit_tensors, compose, fused_logit_tensor
     from ..liveness.runtime import META_KEY, LivenessModel
-    net_path, sf_path = Path(components) / recipe.network_file, Path(silentface_dir) / recipe.silentface_file
-    for p in (net_path, sf_path):
-        _require(p, recipe)
+    net_path = Path(components) / recipe.network_file
+    _require(net_path, recipe)
+    if recipe.silentface_file:
+        _require(Path(silentface_dir) / recipe.silentface_file, recipe)
     net_meta = _meta(net_path)
-    if (net_meta["input_size"], net_meta["margin"]) != (256, TEXTURE_MARGIN):
-        raise ModelError(f"{net_path}: a network branch reads the 4x context at 256 px, not "
-                         f"{net_meta['margin']:g}x at {net_meta['input_size']} px")
+    net_input = _network_input(net_path, net_meta)
     texture_meta_list = [texture_meta(b, v.weight, v.size, TEXTURE_MARGIN) for b, v in zip(branches, recipe.texture)]
     tex = _texture_graph(recipe, branches, texture_meta_list, check)
-    net, sf = onnx.load(str(net_path)), onnx.load(str(sf_path))
-    crop = recipe.silentface_crop
-    sf_input = f"silentface_{crop.scale:g}".replace(".", "_")
+    net = onnx.load(str(net_path))
     parts = [Branch(tex, t, {"crops": "crops"}, v.weight, f"{v.kind} 4x {v.size} px")
              for t, v in zip(branch_logit_tensors(tex), recipe.texture)]
-    parts.append(Branch(net, fused_logit_tensor(net), {net.graph.input[0].name: "crops"}, recipe.network_weight,
-                        net_meta["arch"]))
-    parts.append(Branch(sf, sf.graph.output[0].name, {sf.graph.input[0].name: sf_input}, recipe.silentface_weight,
-                        "silentface", kind="softmax", real_index=1, live_above=recipe.silentface_live_above))
+    parts.append(Branch(net, fused_logit_tensor(net), {net.graph.input[0].name: net_input["name"]},
+                        recipe.network_weight, net_meta["arch"]))
+    inputs = [CONTEXT_INPUT] + ([net_input] if net_input != CONTEXT_INPUT else [])
     described = texture_meta_list + [
-        {**(net_meta.get("branches") or [{"arch": net_meta["arch"]}])[0], "weight": recipe.network_weight,
-         "file": recipe.network_file},
-        {"arch": "silentface-minifasnet", "file": recipe.silentface_file, **crop.spec(),
-         "weight": recipe.silentface_weight, "live_above": recipe.silentface_live_above, "credit": SILENTFACE_CREDIT}]
-    fused = compose(parts, ["crops", sf_input])
+        {**(net_meta.get("branches") or [{"arch": net_meta["arch"], "margin": net_input["margin"],
+                                           "size": net_input["size"]}])[0],
+         "weight": recipe.network_weight, "file": recipe.network_file}]
+    if recipe.silentface_file:
+        sf_input = {"name": f"silentface_{recipe.silentface_crop.scale:g}".replace(".", "_"),
+                    **recipe.silentface_crop.spec()}
+        parts.append(_silentface_branch(recipe, silentface_dir, sf_input["name"]))
+        inputs.append(sf_input)
+        described.append({"arch": "silentface-minifasnet", "file": recipe.silentface_file,
+                          **recipe.silentface_crop.spec(), "weight": recipe.silentface_weight,
+                          "live_above": recipe.silentface_live_above, "credit": SILENTFACE_CREDIT})
+    fused = compose(parts, [i["name"] for i in inputs])
     entry = fused.metadata_props.add()
     entry.key = META_KEY
-    entry.value = json.dumps(_fused_meta(recipe, parts, described, sf_input, training), sort_keys=True)
+    entry.value = json.dumps(_fused_meta(recipe, parts, described, inputs, training), sort_keys=True)
     fused.doc_string = f"marginlive liveness model {recipe.name}"
     with atomic_path(out) as tmp:
         onnx.save(fused, str(tmp))
         LivenessModel(tmp)  # loads and matches its metadata, or the file never appears
     return Path(out)
+
+
+def _network_input(path: Path, meta: dict) -> dict:
+    """The fused model's input that the network at ``path`` reads: ``CONTEXT_INPUT`` where it reads
+    the 4x context at 256 px, else a margin crop of its own (``crops_SIZE``). Its logit is its
+    vote, so it must decide at P(real) 0.5."""
+    if float(meta["threshold"]) != 0.5:
+        raise ModelError(f"{path}: a fused network votes with its logit, so it must decide at P(real) 0.5, "
+                         f"not {float(meta['threshold']):g}")
+    size, margin = int(meta["input_size"]), float(meta["margin"])
+    if (size, margin) == (CONTEXT_INPUT["size"], CONTEXT_INPUT["margin"]):
+        return CONTEXT_INPUT
+    return {"name": f"crops_{size}", "crop": "margin", "margin": margin, "size": size}
+
+
+def _silentface_branch(recipe: FusionRecipe, silentface_dir: Path, name: str):
+    """The Silent-Face model's live-class logit on its own crop, the fused model's input ``name``."""
+    import onnx
+
+    from ..liveness.compose import Branch
+    sf = onnx.load(str(Path(silentface_dir) / recipe.silentface_file))
+    return Branch(sf, sf.graph.output[0].name, {sf.graph.input[0].name: name}, recipe.silentface_weight,
+                  "silentface", kind="softmax", real_index=1, live_above=recipe.silentface_live_above)
 
 
 def _texture_graph(recipe: FusionRecipe, branches: list, described: list[dict], check):
@@ -254,17 +304,15 @@ def _texture_graph(recipe: FusionRecipe, branches: list, described: list[dict], 
         return onnx.load(str(path))
 
 
-def _fused_meta(recipe: FusionRecipe, parts: list, described: list[dict], sf_input: str,
+def _fused_meta(recipe: FusionRecipe, parts: list, described: list[dict], inputs: list[dict],
                 training: dict | None) -> dict:
-    """The fused model's ``marginlive`` metadata: its two inputs, its branches (weights normalised)."""
+    """The fused model's ``marginlive`` metadata: its inputs, its branches (weights normalised)."""
     total = sum(d["weight"] for d in described)
     return {"format": 1, "name": recipe.name, "input": "uint8 BGR NHWC", "labels": ["fake", "real"],
             "output": "p_real", "input_size": 256, "margin": TEXTURE_MARGIN, "threshold": recipe.threshold,
             "arch": "fusion: " + " + ".join(p.name for p in parts),
             "branches": [{**d, "weight": round(d["weight"] / total, 6)} for d in described],
-            "inputs": [{"name": "crops", "crop": "margin", "margin": TEXTURE_MARGIN, "size": 256},
-                       {"name": sf_input, **recipe.silentface_crop.spec()}],
-            "training": {"recipe": recipe.name, **(training or {})}}
+            "inputs": inputs, "training": {"recipe": recipe.name, **(training or {})}}
 
 
 def _fitted_on(ds) -> dict:
@@ -281,6 +329,9 @@ def train_network(recipe: FusionRecipe, ds, folder: str | os.PathLike, note: dic
     from .export import export_onnx
     from .train import train
     cfg = recipe.network
+    if cfg is None:
+        raise ModelError(f"the recipe {recipe.name!r} trains no network: {recipe.network_file} is made by "
+                         "`marginlive distil`")
     if cfg.margin > TEXTURE_MARGIN:
         raise ModelError(f"the network reads at most the {TEXTURE_MARGIN:g}x context, not {cfg.margin:g}x")
     net = train(ds, cfg, show_progress=False).net.eval()
@@ -299,29 +350,38 @@ def train_network(recipe: FusionRecipe, ds, folder: str | os.PathLike, note: dic
 
 def build(recipe: FusionRecipe, ds, out: str | os.PathLike, components: Path | None = None,
           silentface_dir: Path = SILENTFACE_DIR, log=print) -> Path:
-    """Train ``recipe``'s network and fit its texture branches on the collected dataset ``ds``
-    (``training.dataset``; less its ``hold_out`` groups) and write the fused model to ``out``.
-    The network component is kept in ``components`` (None: not kept). About nine minutes for
-    3,700 crops on two cores."""
+    """Fit ``recipe``'s texture branches (and train its network, where it has a ``network``) on the
+    collected dataset ``ds`` (``training.dataset``; less its ``hold_out`` groups) and write the
+    fused model to ``out``. ``components``: where a trained network is kept (None: not kept), or
+    where a network made elsewhere is read (None: ``COMPONENTS``). The default recipe takes about
+    nine minutes for 3,700 crops on two cores, the fast one (no network to train) about two."""
     ds.check_trainable()
-    _require(Path(silentface_dir) / recipe.silentface_file, recipe)    # before minutes of training
+    if recipe.silentface_file:
+        _require(Path(silentface_dir) / recipe.silentface_file, recipe)    # before minutes of training
+    if recipe.network is None:
+        _require(Path(components or COMPONENTS) / recipe.network_file, recipe)
     t0 = time.perf_counter()
     held = recipe.held_out(ds.groups)
     fitted = ds.subset(np.flatnonzero(~held))
     with tempfile.TemporaryDirectory() as tmp:
-        log(f"{recipe.name}: training the {recipe.network.arch} branch on {len(fitted.labels)} crops "
-            f"({int(held.sum())} held out)")
-        net = train_network(recipe, fitted, tmp)
-        log(f"{recipe.name}: augmenting and coding the crops for {len(recipe.texture)} texture branches")
+        if recipe.network is None:
+            net = Path(components or COMPONENTS) / recipe.network_file
+        else:
+            log(f"{recipe.name}: training the {recipe.network.arch} branch on {len(fitted.labels)} crops "
+                f"({int(held.sum())} held out)")
+            net = train_network(recipe, fitted, tmp)
+        log(f"{recipe.name}: augmenting and coding {len(fitted.labels)} crops ({int(held.sum())} held out) "
+            f"for {len(recipe.texture)} texture branches")
         fit = TextureFit(recipe, fitted.contexts, fitted.labels)
         branches = fit.fit()
         training = {**_fitted_on(fitted), "groups": len(set(fitted.groups.tolist())), "held_out": list(recipe.hold_out),
                     "augmented_copies": 0 if fit.augmented is None else len(fit.augmented.labels),
                     "augment": asdict(recipe.augment) if recipe.augment else None, "C": recipe.c,
-                    "network": asdict(recipe.network), "seconds": round(time.perf_counter() - t0, 1)}
+                    "network": asdict(recipe.network) if recipe.network else _meta(net).get("training"),
+                    "seconds": round(time.perf_counter() - t0, 1)}
         assemble(recipe, branches, out, training, net.parent, silentface_dir, check=ds.contexts[:8])
-        if components is not None:       # only once the fused model is written: the pair stays matched
-            from .._util import atomic_path
+        if components is not None and recipe.network is not None:
+            from .._util import atomic_path    # only once the fused model is written: the pair stays matched
             with atomic_path(Path(components) / recipe.network_file) as keep:
                 shutil.copyfile(net, keep)
     return Path(out)

@@ -198,8 +198,8 @@ def main():
     lines += ["", f"{verdict}: that branch alone takes {shipped:.2f} ms, of which the histogram (one "
               "ScatterElements over all its codes) is the largest op. So the fused model cannot reach 1 ms a face "
               "on this CPU; that would take dropping branches or codes at every 2nd pixel, both measured less "
-              "accurate (docs/generalisation.md). The 1 ms option is the distilled network (`--model fast`, "
-              "the Pipeline section of this page).", ""]
+              "accurate (docs/generalisation.md). The 1 ms option is the fast model (`--model fast`: a distilled "
+              "network beside this LBP branch; the Pipeline section of this page).", ""]
     write_section(DOCS / "speed.md", "## Model graph (issue 8)", "## Model graph (issue 8)\n\n" + "\n".join(lines))
 
 

@@ -78,7 +78,7 @@ def main():
 def readme_speed(res) -> str:
     """The README's speed table, from docs/bench_pipeline.json."""
     m = res["models"]
-    lines = ["| on this 2-core CPU, one thread | default (fused) | fast (one network) |", "|---|---|---|",
+    lines = ["| on this 2-core CPU, one thread | default (fused) | fast (network + LBP) |", "|---|---|---|",
              "| model, one face | " + " | ".join(f"{m[n]['model_1_face']['mean_ms']:.2f} ms" for n in MODELS) + " |",
              "| liveness step (crops + model) | " + " | ".join(f"{m[n]['liveness_step']['mean_ms']:.2f} ms" for n in MODELS) + " |",
              "| BlazeFace + crops + model, 640x480 | " + " | ".join(f"{m[n]['end_to_end']['fps']:.0f} frames/s" for n in MODELS) + " |"]

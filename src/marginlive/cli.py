@@ -20,7 +20,7 @@ def command(name, help, args):
 
 
 def _add_model_args(p, detector=True):
-    p.add_argument("--model", help="liveness model: default (the fused model), fast (one distilled network) or a .onnx file")
+    p.add_argument("--model", help="liveness model: default (the fused model), fast (a distilled network and LBP) or a .onnx file")
     if detector:
         p.add_argument("--detector", default="mediapipe", choices=DETECTORS,
                        help="face detector (default: mediapipe BlazeFace short range)")

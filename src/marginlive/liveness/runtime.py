@@ -42,7 +42,7 @@ REQUIRED = ("input_size", "margin", "threshold", "labels")
 REPO_ROOT = Path(__file__).resolve().parents[3]
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"   # in the package
 DEFAULT_MODEL = WEIGHTS / "marginlive-default.onnx"
-# the shipped models by name (--model NAME): the fused model, and one network distilled from it
+# the shipped models by name (--model NAME): the fused model, and a network distilled from it fused with its LBP branch
 NAMED_MODELS = {"default": DEFAULT_MODEL, "accurate": DEFAULT_MODEL, "fast": WEIGHTS / "marginlive-fast.onnx"}
 
 

@@ -1,4 +1,4 @@
-"""The shipped model as a named recipe: which branches, fitted on what, fused how, decided where.
+"""The shipped models as named recipes: which branches, fitted on what, fused how, decided where.
 
 ``DEFAULT`` fuses four branches, P(real) >= 0.5:
 
@@ -23,6 +23,10 @@ LivenessNets, which turned live users away once the room or camera changed
 (``docs/research/2026-12-01-live-users.md``). ``marginlive train --recipe default DATASET`` runs
 ``build``. It fits on every collected crop (``hold_out`` none): ``benchmarks/leave_collections_out.py``
 rebuilds it without the collections it reports as never seen.
+
+``FAST`` fuses two, P(real) >= 0.5: the network distilled from the default (``marginlive distil``,
+kept in ``models/components``; this module does not train it) on its own 96 px crop, and the
+default's LBP branch fitted here. Both leave out ``NEWEST_GROUPS``, its own never-seen validation.
 """
 from __future__ import annotations
 
@@ -250,13 +254,10 @@ def assemble(recipe: FusionRecipe, branches: list, out: str | os.PathLike, train
                                            "size": net_input["size"]}])[0],
          "weight": recipe.network_weight, "file": recipe.network_file}]
     if recipe.silentface_file:
-        sf_input = {"name": f"silentface_{recipe.silentface_crop.scale:g}".replace(".", "_"),
-                    **recipe.silentface_crop.spec()}
-        parts.append(_silentface_branch(recipe, silentface_dir, sf_input["name"]))
-        inputs.append(sf_input)
-        described.append({"arch": "silentface-minifasnet", "file": recipe.silentface_file,
-                          **recipe.silentface_crop.spec(), "weight": recipe.silentface_weight,
-                          "live_above": recipe.silentface_live_above, "credit": SILENTFACE_CREDIT})
+        branch, spec, entry = _silentface_branch(recipe, silentface_dir)
+        parts.append(branch)
+        inputs.append(spec)
+        described.append(entry)
     fused = compose(parts, [i["name"] for i in inputs])
     entry = fused.metadata_props.add()
     entry.key = META_KEY
@@ -281,14 +282,20 @@ def _network_input(path: Path, meta: dict) -> dict:
     return {"name": f"crops_{size}", "crop": "margin", "margin": margin, "size": size}
 
 
-def _silentface_branch(recipe: FusionRecipe, silentface_dir: Path, name: str):
-    """The Silent-Face model's live-class logit on its own crop, the fused model's input ``name``."""
+def _silentface_branch(recipe: FusionRecipe, silentface_dir: Path) -> tuple:
+    """The Silent-Face model's live-class logit on its own crop: (its ``Branch``, the fused model's
+    input it reads, ``silentface_SCALE``, and its entry in the model's metadata)."""
     import onnx
 
     from ..liveness.compose import Branch
+    crop = recipe.silentface_crop
     sf = onnx.load(str(Path(silentface_dir) / recipe.silentface_file))
-    return Branch(sf, sf.graph.output[0].name, {sf.graph.input[0].name: name}, recipe.silentface_weight,
-                  "silentface", kind="softmax", real_index=1, live_above=recipe.silentface_live_above)
+    spec = {"name": f"silentface_{crop.scale:g}".replace(".", "_"), **crop.spec()}
+    branch = Branch(sf, sf.graph.output[0].name, {sf.graph.input[0].name: spec["name"]}, recipe.silentface_weight,
+                    "silentface", kind="softmax", real_index=1, live_above=recipe.silentface_live_above)
+    return branch, spec, {"arch": "silentface-minifasnet", "file": recipe.silentface_file, **crop.spec(),
+                          "weight": recipe.silentface_weight, "live_above": recipe.silentface_live_above,
+                          "credit": SILENTFACE_CREDIT}
 
 
 def _texture_graph(recipe: FusionRecipe, branches: list, described: list[dict], check):

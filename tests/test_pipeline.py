@@ -70,3 +70,17 @@ def test_shipped_model_scores_mirrored_live_frames_alike_when_told(live_frames):
         a = plain.score(f.image, [box])[0]
         b = flipped.score(np.ascontiguousarray(f.image[:, ::-1]), [_mirror(box, w)])[0]
         assert abs(a - b) < 0.03, (a, b)
+
+
+def test_each_shipped_model_runs_the_pipeline_on_several_faces_at_once(live_frames):
+    """The fast model (two inputs) and the default (two inputs of other kinds) score every face of a
+    frame in one batch, each face as it is scored alone."""
+    import numpy as np
+    frame = live_frames[0].image
+    two = np.concatenate([frame, frame[:, ::-1]], axis=1)          # the same person twice, side by side
+    for name in ("fast", "default"):
+        det = LivenessDetector(model=name)
+        both = det.predict(two)
+        assert len(both) == 2
+        alone = [det.model.predict(det.model.crops(two, [r.box]))[0] for r in both]
+        assert [r.score for r in both] == pytest.approx(alone, abs=1e-5)

@@ -148,9 +148,9 @@ FAST = FusionRecipe(
     name="marginlive-fast",
     # the network distilled from the default (``marginlive distil``: about 0.44 ms a face) beside
     # the default's LBP branch (0.3 ms), equal weights: on the rows it never saw, live close-ups
-    # turned away 40.0 -> 20.3%, faces at the frame's edge 13.1 -> 5.4%, held-out webcam groups'
-    # replays let through 27-43% -> 13-26%; the upright phone replay 6.1 -> 24.4% of its frames
-    # (docs/research/2026-12-03-fast-with-texture.md)
+    # turned away 40.0 -> 17.4%, faces at the frame's edge 13.1 -> 5.4%, one held-out group's live
+    # frames 28.6 -> 14.3%; held-out webcam groups' replays let through 27-43% -> 12-27%, but the
+    # upright phone replay 6.1 -> 31.7% of its frames (docs/research/2026-12-03-fast-with-texture.md)
     texture=(TextureView("lbp", 64, 0.5),),
     network_file="student-4x-96.onnx", network=None, network_weight=0.5, threshold=0.5,
     augment=SceneAugment(close_up=1.0),

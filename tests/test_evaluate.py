@@ -70,7 +70,14 @@ def test_unknown_label_and_missing_files(capsys, tmp_path, tiny_model):
 
 def test_no_model_given(capsys, tmp_path):
     assert main(["evaluate", str(tmp_path)]) == 2
-    assert "give a model file" in capsys.readouterr().err
+    assert "give a model (an .onnx file, or default or fast) first" in capsys.readouterr().err
+
+
+def test_shipped_models_by_name(capsys):
+    """``evaluate fast default DATA``: the shipped models' names stand for their files."""
+    live = need_shared("data", "videos", "live-1.webm")
+    assert main(["evaluate", "fast", "--clip", f"real={live}"]) == 0
+    assert "clip\t" in capsys.readouterr().out
 
 
 def test_clip_level_decisions(capsys, tiny_model):

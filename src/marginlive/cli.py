@@ -194,8 +194,8 @@ def cmd_experiment(a):
 # -------------------------------------------------------------------------------- evaluate
 def _evaluate_args(p):
     p.add_argument("models", nargs="+", metavar="MODEL_OR_DATASET",
-                   help="model file(s) (.onnx: ours or the peer), then dataset(s): manifest.csv or a "
-                        "folder with real/ and fake/")
+                   help="model(s) (an .onnx file: ours or the peer; or default, fast), then dataset(s): "
+                        "manifest.csv or a folder with real/ and fake/")
     p.add_argument("--report", help="folder for report.json, report.md and plots")
     p.add_argument("--no-worst", action="store_true",
                    help="leave the grid of worst-error face crops out of the report (data you may not redistribute)")
@@ -208,12 +208,14 @@ def _evaluate_args(p):
 @command("evaluate", "PAD metrics (ISO/IEC 30107-3 and the paper's) with a report of plots", args=_evaluate_args)
 def cmd_evaluate(a):
     from .evaluation.commands import run_evaluate
-    # models come first, datasets after: split at the first argument that is not an .onnx file
+    from .liveness.runtime import NAMED_MODELS, model_path
+    # models come first, datasets after: split at the first argument that is neither an .onnx file
+    # nor a shipped model's name (default, accurate, fast)
     args = list(a.models)
-    k = next((i for i, x in enumerate(args) if not x.endswith(".onnx")), len(args))
-    a.models, a.datasets = args[:k], args[k:]
+    k = next((i for i, x in enumerate(args) if not (x.endswith(".onnx") or x in NAMED_MODELS)), len(args))
+    a.models, a.datasets = [str(model_path(m)) for m in args[:k]], args[k:]
     if not a.models:
-        raise InputError("give a model file (.onnx) first, then datasets")
+        raise InputError("give a model (an .onnx file, or default or fast) first, then datasets")
     return run_evaluate(a)
 
 

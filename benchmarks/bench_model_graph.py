@@ -131,15 +131,14 @@ def branch_profile(model_path, feed, branches, tmp):
 
 def main():
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-    import torch
-    from marginlive.liveness.views import context_tensor
     from marginlive.detect import create_detector
     from marginlive.liveness.runtime import LivenessModel, default_model_path
 
     model = LivenessModel()
     meta_branches = model.meta.get("branches", [])
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (1, model.size, model.size, 3), dtype=np.uint8)
+    tex = next((b for b in meta_branches if b["arch"] == "colour-texture"), None)
+    if tex is None:
+        raise SystemExit("the shipped model has no colour-texture branch")
     # every input the model takes, for the face of a real frame
     frame = live_frames(1)[0]
     faces = create_detector("mediapipe").detect(frame)
@@ -150,37 +149,51 @@ def main():
     res = {"machine": machine(), "model": model.name, "total_ms": _time(model.session, feed)}
     with tempfile.TemporaryDirectory() as tmp:
         res["profile_ms"] = branch_profile(default_model_path(), feed, meta_branches, tmp)
-        tex = next((b for b in meta_branches if b["arch"] == "colour-texture"), None)
-        if tex is None:
-            raise SystemExit("the shipped model has no colour-texture branch")
-
-        class View(torch.nn.Module):   # uint8 context -> the texture branch's 128 px view, as in MultiScale
-            def __init__(self, branch):
-                super().__init__()
-                self.branch = branch
-
-            def forward(self, c):
-                v = torch.nn.functional.avg_pool2d(context_tensor(c), model.size // tex["size"]) * (1.0 / 255.0)
-                return torch.sigmoid(self.branch(v))
-
-        ctx = torch.from_numpy(rng.integers(0, 256, (4, model.size, model.size, 3), dtype=np.uint8))
-        view = torch.nn.functional.avg_pool2d(context_tensor(ctx), model.size // tex["size"]) * (1.0 / 255.0)
-        res["texture"], reference = {}, None
-        for label, cls in _formulations().items():
-            br = cls(tex["stride"], tex["tolerance"], tex["chi2_steps"], grid=tex["grid"],
-                     sigma_step=tex.get("sigma_step", 0.0))
-            br.weight.data = torch.randn(br.n_features()) * 0.01
-            with torch.no_grad():
-                codes = br.code_map(view)
-            reference = codes if reference is None else reference
-            if not torch.equal(codes, reference):
-                raise SystemExit(f"{label}: codes differ from the shipped formulation")
-            p = Path(tmp) / "texture.onnx"
-            torch.onnx.export(View(br).eval(), (ctx[:1],), str(p), input_names=["crops"], output_names=["p"],
-                              dynamic_axes={"crops": {0: "n"}}, opset_version=17, dynamo=False)
-            res["texture"][label] = _time(_session(p), x)
-            print(f"{label}: {res['texture'][label]:.3f} ms", flush=True)
+        res["texture"] = texture_formulations(tex, model.size, tmp)
     save_json("bench_model_graph", res)
+    write_section(DOCS / "speed.md", "## Model graph (issue 8)", "## Model graph (issue 8)\n\n" + page(res, tex))
+
+
+def texture_formulations(tex: dict, context_size: int, tmp) -> dict[str, float]:
+    """ms a face of the first texture branch (``tex``: its metadata) alone in each formulation,
+    exported with its view pooled from the uint8 context; SystemExit if one codes differently."""
+    import torch
+    from marginlive.liveness.views import context_tensor
+    pool = context_size // tex["size"]
+
+    class View(torch.nn.Module):   # uint8 context -> the texture branch's view, as in MultiScale
+        def __init__(self, branch):
+            super().__init__()
+            self.branch = branch
+
+        def forward(self, c):
+            v = torch.nn.functional.avg_pool2d(context_tensor(c), pool) * (1.0 / 255.0)
+            return torch.sigmoid(self.branch(v))
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (1, context_size, context_size, 3), dtype=np.uint8)
+    ctx = torch.from_numpy(rng.integers(0, 256, (4, context_size, context_size, 3), dtype=np.uint8))
+    view = torch.nn.functional.avg_pool2d(context_tensor(ctx), pool) * (1.0 / 255.0)
+    out, reference = {}, None
+    for label, cls in _formulations().items():
+        br = cls(tex["stride"], tex["tolerance"], tex["chi2_steps"], grid=tex["grid"],
+                 sigma_step=tex.get("sigma_step", 0.0))
+        br.weight.data = torch.randn(br.n_features()) * 0.01
+        with torch.no_grad():
+            codes = br.code_map(view)
+        reference = codes if reference is None else reference
+        if not torch.equal(codes, reference):
+            raise SystemExit(f"{label}: codes differ from the shipped formulation")
+        p = Path(tmp) / "texture.onnx"
+        torch.onnx.export(View(br).eval(), (ctx[:1],), str(p), input_names=["crops"], output_names=["p"],
+                          dynamic_axes={"crops": {0: "n"}}, opset_version=17, dynamo=False)
+        out[label] = _time(_session(p), x)
+        print(f"{label}: {out[label]:.3f} ms", flush=True)
+    return out
+
+
+def page(res: dict, tex: dict) -> str:
+    """The speed page's model-graph section from the measurements ``res``."""
     prof_total = sum(res["profile_ms"].values())
     lines = [f"Machine: {res['machine']}. Model: {res['model']}, one face (batch of 1), ONNX Runtime on one "
              "thread. `benchmarks/bench_model_graph.py`.", "",
@@ -200,7 +213,7 @@ def main():
               "on this CPU; that would take dropping branches or codes at every 2nd pixel, both measured less "
               "accurate (docs/generalisation.md). The 1 ms option is the fast model (`--model fast`: a distilled "
               "network beside this LBP branch; the Pipeline section of this page).", ""]
-    write_section(DOCS / "speed.md", "## Model graph (issue 8)", "## Model graph (issue 8)\n\n" + "\n".join(lines))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

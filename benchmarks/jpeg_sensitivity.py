@@ -105,50 +105,66 @@ def main():
                          "whose files are gone), after the ones measured now")
     a = ap.parse_args()
     videos = {kind: video_faces(name, a.frames) for kind, name in (("live", "live-1.webm"), ("replay", "replay-1.webm"))}
-    rows, data = [], {}
+    n_live, n_rep = len(videos["live"][0]), len(videos["replay"][0])
+    data = {}
     for path in a.models:
         m = LivenessModel(path)
         data[Path(path).name] = {"threshold": m.threshold, "qualities": quality_rates(m, videos)}
+    if a.keep_earlier:
+        data.update({k: v for k, v in earlier_models(n_live, n_rep).items() if k not in data})
+    save_json("jpeg_sensitivity", {"machine": machine(), "live_frames": n_live, "replay_frames": n_rep, "models": data})
+    page = DOCS / "jpeg_sensitivity.md"
+    before = page.read_text() if page.is_file() else ""
+    page.write_text(models_section(data, n_live, n_rep, a.keep_earlier) + heldout_section(before, a.heldout))
+
+
+def earlier_models(n_live: int, n_rep: int) -> dict:
+    """The models of the last run's docs/jpeg_sensitivity.json ({} if none), refused if measured on
+    other frames."""
     earlier = DOCS / "jpeg_sensitivity.json"
-    if a.keep_earlier and earlier.is_file():
-        old = json.loads(earlier.read_text())
-        if (old.get("live_frames"), old.get("replay_frames")) != (len(videos["live"][0]), len(videos["replay"][0])):
-            raise SystemExit(f"{earlier}: measured on other frames (--frames); cannot keep its rows")
-        data.update({k: v for k, v in old["models"].items() if k not in data})
+    if not earlier.is_file():
+        return {}
+    old = json.loads(earlier.read_text())
+    if (old.get("live_frames"), old.get("replay_frames")) != (n_live, n_rep):
+        raise SystemExit(f"{earlier}: measured on other frames (--frames); cannot keep its rows")
+    return old["models"]
+
+
+def models_section(data: dict, n_live: int, n_rep: int, kept: bool) -> str:
+    """The page's first part: one row per model and JPEG quality (each also printed)."""
+    rows = []
     for name, d in data.items():
         for q, r in d["qualities"].items():
             rows.append(f"| {name} | {d['threshold']:.2f} | {q} | {100 * r['live_below']:.0f}% | "
                         f"{r['live_mean']:.3f} | {100 * r['replay_at_or_above']:.0f}% | {r['replay_mean']:.3f} |")
             print(rows[-1], flush=True)
-    n_live, n_rep = len(videos["live"][0]), len(videos["replay"][0])
-    save_json("jpeg_sensitivity", {"machine": machine(), "live_frames": n_live, "replay_frames": n_rep, "models": data})
-    text = "\n".join([
+    return "\n".join([
         "# JPEG sensitivity", "",
         f"`benchmarks/jpeg_sensitivity.py`: {n_live} frames of `videos/live-1.webm` and {n_rep} of `videos/replay-1.webm` "
         "(every 2nd frame with a face; neither video is in any training set), scored raw and after a JPEG round trip "
         "of the whole 640x480 frame at each quality, face boxes from the raw frame. The web page sends JPEG quality 0.95. "
         "Other models: earlier defaults (previous-*) and candidates not shipped (candidate-*), named for what they "
         "change (docs/generalisation.md)" + ("; the rows of models not measured in this run are kept from earlier runs "
-                                             "on the same frames (`--keep-earlier`)." if a.keep_earlier else "."),
+                                             "on the same frames (`--keep-earlier`)." if kept else "."),
         "", "| model | threshold | JPEG quality | live frames below threshold | live mean P(real) | replay frames at or "
         "above threshold | replay mean P(real) |", "|---|---|---|---|---|---|---|", *rows, ""])
+
+
+def heldout_section(before: str, heldout: str | None) -> str:
+    """The page's held-out section: measured on ``heldout`` (a dataset folder), else the last one
+    kept from the page as it was (``before``): it measures texture settings, not these model files."""
     heading = "\n## Held-out groups\n"
-    page = DOCS / "jpeg_sensitivity.md"
-    before = page.read_text() if page.is_file() else ""
-    if not a.heldout and heading in before:
-        # the held-out section measures texture settings, not these model files: keep the last one
-        text += heading + before.split(heading, 1)[1]
-    elif a.heldout:
-        text += "\n".join([
-            "", "## Held-out groups", "",
-            "Each texture branch alone at 128 px (LBP codes unless the row says LPQ; chi-squared map, 2x2 grid; the "
-            "HOG branch at 256 px on its blocks; the face branch on the face box alone at 64 px), fitted leave-groups-out on lossless crops (4 folds, seeds 0-2), "
-            "scored on crops cut from the same frames with the same boxes after a JPEG round trip of the whole frame "
-            "at quality 95, decided at each fold's held-out-fold EER threshold. The webcam-replay sources are already "
-            "JPEG files, so this is a second compression.", "",
-            "| texture histograms | held out | APCER lossless | BPCER lossless | APCER JPEG 95 | BPCER JPEG 95 |",
-            "|---|---|---|---|---|---|", *heldout_rows(a.heldout), ""])
-    page.write_text(text)
+    if not heldout:
+        return heading + before.split(heading, 1)[1] if heading in before else ""
+    return "\n".join([
+        "", "## Held-out groups", "",
+        "Each texture branch alone at 128 px (LBP codes unless the row says LPQ; chi-squared map, 2x2 grid; the "
+        "HOG branch at 256 px on its blocks; the face branch on the face box alone at 64 px), fitted leave-groups-out on lossless crops (4 folds, seeds 0-2), "
+        "scored on crops cut from the same frames with the same boxes after a JPEG round trip of the whole frame "
+        "at quality 95, decided at each fold's held-out-fold EER threshold. The webcam-replay sources are already "
+        "JPEG files, so this is a second compression.", "",
+        "| texture histograms | held out | APCER lossless | BPCER lossless | APCER JPEG 95 | BPCER JPEG 95 |",
+        "|---|---|---|---|---|---|", *heldout_rows(heldout), ""])
 
 
 if __name__ == "__main__":

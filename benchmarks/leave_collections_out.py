@@ -283,7 +283,6 @@ def main():
                          "five newest groups and the videos (repeatable)")
     a = ap.parse_args()
     from marginlive.detect import create_detector
-    from marginlive.evaluation.shifts import PersonCutout, empty_room
     from marginlive.liveness.runtime import default_model_path
     models = [Marginlive(a.model or default_model_path(), "marginlive-default")]
     for spec in a.also:
@@ -292,45 +291,71 @@ def main():
     if a.previous:
         models.append(Marginlive(a.previous, "previous default"))
     models.append(SilentFacePair())
-    det, cutout, rng = create_detector("mediapipe"), PersonCutout(), np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:    # the sessions hold the rebuilt models in memory
         refits = {k: Marginlive(path, models[0].name) for k, path in left_out_models(tmp).items()}
     unseen = refits.pop(WITHOUT_NEWEST, None)
-    colls = collections()
-    rows, scored = [], {}   # scored: the default's scores of the rows it never saw, for the sweep
+    det, colls = create_detector("mediapipe"), collections()
+    scored = {}   # the default's scores of the rows it never saw, for the threshold sweep
+    rows = collection_rows(models, unseen, colls, det, scored)
+    rows += left_out_rows(colls, rows, det, scored, refits)
+    rows += shift_rows(models, unseen, colls, det, scored)
+    res = {"machine": machine(), "models": [m.name for m in models],
+           "thresholds": {m.name: m.threshold for m in models},
+           "held_out": [f"{k} (recipe rebuilt)" for k in (*NEWEST, *LEFT_OUT)] + list(VIDEOS), "rows": rows}
+    res["worst"] = {m.name: worst(rows, m.name) for m in models}
+    res["threshold_sweep"] = threshold_sweep(scored)
+    save_json("collections", res)
+    (DOCS / "collections.md").write_text(page(res, bool(a.previous)))
+    render_readme(res)
+
+
+def collection_rows(models, unseen, colls, det, scored) -> list[dict]:
+    """A row per collection as it was collected; the default's scores of those it never saw go into
+    ``scored``."""
+    rows = []
     for key, items in colls.items():
         scoring, trained = (scorers(models, unseen, key in VIDEOS) if held_out(key)
-                             else (models, [m.name for m in models if isinstance(m, Marginlive)]))
+                            else (models, [m.name for m in models if isinstance(m, Marginlive)]))
         s, y = score_all(scoring, items, det)
         if held_out(key):
             scored[key] = (s[models[0].name], y)
-        rows.append({"collection": key, "live": int((y == 1).sum()), "attacks": int((y == 0).sum()), "trained_on": trained,
-                     "models": {m.name: rates(s[m.name], y, m.threshold) for m in scoring}})
-        print(key, {n: (r["bpcer"], r["apcer"]) for n, r in rows[-1]["models"].items()}, file=sys.stderr, flush=True)
-    rows += left_out_rows(colls, rows, det, scored, refits)
+        rows.append(_row(key, y, trained, {m.name: rates(s[m.name], y, m.threshold) for m in scoring}))
+    return rows
+
+
+def shift_rows(models, unseen, colls, det, scored) -> list[dict]:
+    """A row per shift of the never-seen collections' frames (``shifted_sets``), seeded: the same
+    frames, rooms and draws in every run."""
+    from marginlive.evaluation.shifts import PersonCutout, empty_room
+    cutout, rng = PersonCutout(), np.random.default_rng(0)
     source = [it for k, items in colls.items() if held_out(k) for it in items]
     trained = people([it for k, items in colls.items() if not held_out(k) for it in items])
     rooms = [empty_room(f, cutout) for f in trained]   # backgrounds for the 'other room' shift
     scoring, shifted_trained = scorers(models, unseen, video=False)
+    rows = []
     for name, (fn, items, others) in shifted_sets(source, rooms, cutout, trained).items():
         s, y = score_all(scoring, items, det, fn, rng, others)
         scored[f"shift: {name}"] = (s[models[0].name], y)
-        rows.append({"collection": f"shift: {name}", "live": int((y == 1).sum()), "attacks": int((y == 0).sum()),
-                     "trained_on": shifted_trained, "models": {m.name: rates(s[m.name], y, m.threshold) for m in scoring}})
-        print(name, {n: (r["bpcer"], r["apcer"]) for n, r in rows[-1]["models"].items()}, file=sys.stderr, flush=True)
-    res = {"machine": machine(), "models": [m.name for m in models],
-           "thresholds": {m.name: m.threshold for m in models}, "held_out": [f"{k} (recipe rebuilt)" for k in (*NEWEST, *LEFT_OUT)] + list(VIDEOS),
-           "rows": rows}
-    res["worst"] = {m.name: worst(rows, m.name) for m in models}
-    res["threshold_sweep"] = threshold_sweep(scored)
-    save_json("collections", res)
-    (DOCS / "collections.md").write_text(
+        rows.append(_row(f"shift: {name}", y, shifted_trained,
+                         {m.name: rates(s[m.name], y, m.threshold) for m in scoring}))
+    return rows
+
+
+def _row(collection: str, y, trained: list[str], by_model: dict) -> dict:
+    row = {"collection": collection, "live": int((y == 1).sum()), "attacks": int((y == 0).sum()),
+           "trained_on": trained, "models": by_model}
+    print(collection, {n: (r["bpcer"], r["apcer"]) for n, r in by_model.items()}, file=sys.stderr, flush=True)
+    return row
+
+
+def page(res: dict, previous: bool) -> str:
+    """docs/collections.md: what each column is, the table, the worst rows and the threshold sweep."""
+    return (
         "# Per collection: live users turned away, attacks let through\n\n"
         f"Written by `benchmarks/leave_collections_out.py` ({res['machine']}). Each model at its own threshold "
         f"({', '.join(f'{n} {t:g}' for n, t in res['thresholds'].items())}); one face per frame (the most "
         "confident BlazeFace box). BPCER: live frames turned away; APCER: attack frames let through. "
-        + ("'previous default': an earlier shipped model (`--previous`), scored as it is. "
-           if a.previous else "") +
+        + ("'previous default': an earlier shipped model (`--previous`), scored as it is. " if previous else "") +
         "marginlive-default fits on every collected crop: in the rows of the five webcam-replay groups added "
         f"last ({', '.join(NEWEST)}) and in the 'shift:' rows its column is its recipe rebuilt without those "
         "five groups, in the 'left out' rows its recipe rebuilt without that collection (cdcnet trained "
@@ -341,7 +366,6 @@ def main():
         + "\n## The shipped model at other thresholds\n\nThe rows above that marginlive-default never "
         "trained on, its threshold moved (it ships at " + f"{res['thresholds']['marginlive-default']:g}" + "):\n\n"
         + sweep_markdown(res["threshold_sweep"]))
-    render_readme(res)
 
 
 PAGES = (ROOT / "README.md", ROOT / "models" / "MODEL_CARD.md")

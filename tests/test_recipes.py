@@ -268,18 +268,22 @@ def test_fast_recipe_fuses_the_distilled_network_on_its_own_crop_with_the_lbp_br
     assert float(model.predict(crops)[0]) == pytest.approx(want, abs=2e-3)
 
 
-def test_a_recipe_refuses_a_network_it_cannot_fuse(small, tmp_path):
-    """A network the recipe does not train must be there before the fit; it must decide at 0.5 (its
-    logit is its vote); and ``train_network`` refuses a recipe that trains none."""
+def test_a_recipe_refuses_a_network_it_cannot_fuse(small, tmp_path, monkeypatch):
+    """A network the recipe does not train must be there, and decide at 0.5 (its logit is its vote),
+    both checked before the fit; and ``train_network`` refuses a recipe that trains none."""
     import json
-    import shutil
 
     import onnx
 
     from marginlive.errors import ModelError
     from marginlive.liveness.runtime import META_KEY
+    from marginlive.training import recipes
     from marginlive.training.recipes import COMPONENTS, FAST, build, train_network
     ds = _tiny_dataset(small)
+
+    def no_fit(*a, **kw):
+        raise AssertionError("the texture fit ran before the network was checked")
+    monkeypatch.setattr(recipes, "TextureFit", no_fit)
     with pytest.raises(ModelError, match="missing"):
         build(FAST, ds, tmp_path / "m.onnx", components=tmp_path / "empty", log=lambda m: None)
     with pytest.raises(ModelError, match="trains no network"):
@@ -293,4 +297,3 @@ def test_a_recipe_refuses_a_network_it_cannot_fuse(small, tmp_path):
     with pytest.raises(ModelError, match="must decide at P\\(real\\) 0.5"):
         build(recipe, ds, tmp_path / "m.onnx", components=tmp_path / "parts", log=lambda m: None)
     assert not (tmp_path / "m.onnx").exists()
-    shutil.rmtree(tmp_path / "parts")

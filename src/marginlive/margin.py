@@ -92,3 +92,11 @@ def crop_from_context(context: np.ndarray, margin: float, size: int = 64,
     box = FaceBox(x0, x0, x0 + side, x0 + side)
     return crop_margin(context, box, 1.0, size)
 
+
+def crop_batch_from_context(contexts: np.ndarray, margin: float, size: int = 64,
+                            context_margin: float = CONTEXT_MARGIN) -> np.ndarray:
+    """``crop_from_context`` of every (S, S, 3) context of a batch: (N, size, size, 3) uint8."""
+    if not len(contexts):
+        return np.zeros((0, size, size, 3), np.uint8)
+    return np.stack([crop_from_context(c, margin, size, context_margin) for c in contexts])
+

@@ -126,7 +126,7 @@ class LivenessModel:
         """Every input of the model for the faces ``boxes`` of one BGR frame: (N, S, S, 3) uint8
         for a one-input model, else a dict by input name. ``margin`` overrides the primary
         input's margin (a one-input model only: a fused model's branches were trained on its own)."""
-        from ..margin import crop_batch
+        from ..margin import crop_batch, crop_batch_from_context
         if margin is not None and len(self.inputs) > 1 and float(margin) != self.margin:
             raise ModelError(f"model {self.name} crops the face at {self.margin:g}x; a fused model's margin "
                              "cannot be changed")
@@ -138,10 +138,11 @@ class LivenessModel:
                 out[name] = np.stack([cut(frame, b) for b in boxes]) if boxes else np.zeros((0, size, size, 3), np.uint8)
                 continue
             m = float(margin) if (margin is not None and k == 0) else float(spec["margin"])
-            if widest is not None and m <= widest[0] and size < widest[1].shape[1]:
-                # cut from the first margin crop, as training cut every crop from the stored 4x
-                # context (the same geometry, margin.py), and about 5x cheaper than from the frame
-                out[name] = _cut_from(widest[1], m, size, widest[0])
+            if widest is not None and m <= widest[0] and size * widest[0] <= widest[1].shape[1] * m:
+                # cut from the first margin crop where that holds the pixels (no upsampling), as
+                # training cut every crop from the stored 4x context (the same geometry, margin.py),
+                # and about 5x cheaper than from the frame
+                out[name] = crop_batch_from_context(widest[1], m, size, widest[0])
             else:
                 out[name] = crop_batch(frame, boxes, m, size)
                 widest = widest or (m, out[name])
@@ -170,14 +171,6 @@ class LivenessModel:
         n = len(next(iter(crops.values()))) if isinstance(crops, dict) else len(crops)
         return np.concatenate([self.predict(take(crops, slice(i, i + batch))) for i in range(0, n, batch)]
                               or [np.zeros((0,), np.float32)])
-
-
-def _cut_from(wide: np.ndarray, margin: float, size: int, wide_margin: float) -> np.ndarray:
-    """(N, size, size, 3) uint8 crops at ``margin`` cut from (N, S, S, 3) crops at ``wide_margin``."""
-    from ..margin import crop_from_context
-    if not len(wide):
-        return np.zeros((0, size, size, 3), np.uint8)
-    return np.stack([crop_from_context(c, margin, size, wide_margin) for c in wide])
 
 
 CROPS = ("margin", "shifted")

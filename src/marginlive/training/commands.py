@@ -200,7 +200,8 @@ def _cross_validation(ds, cfg, k: int) -> dict:
 
 
 def _validation(ds, va, r, model, val_frac: float) -> dict:
-    """The trained (or fused) model's headline metrics on the validation groups, at 0.5."""
+    """The trained (or fused) model's headline metrics on the validation groups, at 0.5; a fused
+    ``model``'s scores replace ``r.val_scores`` (the network's alone), as the model file decides."""
     from ..evaluation.metrics import all_metrics
     if model is not None:
         r.val_scores = _predict_contexts(model, ds.contexts[va])

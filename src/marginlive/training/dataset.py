@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from ..errors import DatasetError
-from ..margin import CONTEXT_MARGIN, CONTEXT_SIZE, crop_from_context
+from ..margin import CONTEXT_MARGIN, CONTEXT_SIZE, crop_batch_from_context, crop_from_context
 from .collect import read_manifest_rows
 
 
@@ -34,8 +34,7 @@ class Dataset:
 
     def crops(self, margin: float, size: int = 64) -> np.ndarray:
         """(N, size, size, 3) uint8 margin crops, the same geometry as live inference."""
-        return np.stack([crop_from_context(c, margin, size) for c in self.contexts]) if len(self) else \
-            np.zeros((0, size, size, 3), np.uint8)
+        return crop_batch_from_context(self.contexts, margin, size)
 
     def wide(self, margin: float, size: int = 128, factor: float = 2.0) -> tuple[np.ndarray, float]:
         """Crops ``factor`` times wider than ``margin`` (capped at the context), at ``size`` px,

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from ..errors import ModelError
-from ..margin import crop_batch, crop_from_context
+from ..margin import crop_batch
 from ..types import FaceBox
 
 
@@ -28,9 +28,6 @@ class MarginScorer:
 
     def crops(self, frame, boxes: list[FaceBox]):
         return self.model.crops(frame, boxes)
-
-    def crops_from_context(self, contexts: np.ndarray) -> np.ndarray:
-        return np.stack([crop_from_context(c, self.margin, self.size) for c in contexts])
 
     def score_crops(self, crops) -> np.ndarray:
         return self.model.predict_many(crops)
@@ -64,9 +61,6 @@ class PeerScorer:
 
     def crops(self, frame, boxes):
         return crop_batch(frame, boxes, self.margin, self.size)
-
-    def crops_from_context(self, contexts):
-        return np.stack([crop_from_context(c, self.margin, self.size) for c in contexts])
 
     def score_crops(self, crops: np.ndarray) -> np.ndarray:
         out = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -82,8 +83,8 @@ def run_distil(a) -> int:
             save_taught(taught, a.taught)
     student = distil(taught, cfg, log, teacher_threshold=teacher.threshold)
     n = min(16, len(taught.labels))
-    from ..margin import crop_from_context
-    check = np.stack([crop_from_context(c, 4.0, cfg.size) for c in taught.contexts[:n]])
+    from ..margin import crop_batch_from_context
+    check = crop_batch_from_context(taught.contexts[:n], 4.0, cfg.size)
     export_onnx(student.result.net, out, meta(cfg, teacher.name, taught, student, a.name), check_crops=check)
     print(f"wrote {out} ({len(taught.labels)} crops taught, {student.result.seconds:.0f} s of training, "
           f"threshold {student.threshold:.2f})")
@@ -149,11 +150,11 @@ def run_train(a) -> int:
     if not process_group().main:     # under torchrun the other processes trained the same weights
         return 0
     which = getattr(a, "texture_branches", "shipped")
-    model, branches = _with_texture(ds, tr, r.net, cfg.margin, texture, which) if texture else (None, [])
+    fused = _with_texture(ds, tr, r.net, cfg.margin, texture, which) if texture else None
     if va is not None:
-        metrics["group_disjoint_validation"] = _validation(ds, va, r, model, a.val_frac)
+        metrics["group_disjoint_validation"] = _validation(ds, va, r, fused, a.val_frac)
     meta = _train_meta(a, out, ds, cfg, tr, r, metrics)
-    _export_trained(out, meta, ds, cfg, r.net, model, branches, texture)
+    _export_trained(out, meta, ds, cfg, r.net, fused)
     curves = Path(a.curves) if a.curves else out.with_suffix(".curves.png")
     save_curves(r.history, curves, f"{cfg.arch}, margin {cfg.margin}")
     print(f"wrote {out} and {curves} ({r.images_per_s:.0f} images/s, {r.seconds:.0f} s)")
@@ -199,12 +200,12 @@ def _cross_validation(ds, cfg, k: int) -> dict:
                                  "per_dataset": {d: _headline(m) for d, m in cv["per_dataset"].items()}}}
 
 
-def _validation(ds, va, r, model, val_frac: float) -> dict:
-    """The trained (or fused) model's headline metrics on the validation groups, at 0.5; a fused
-    ``model``'s scores replace ``r.val_scores`` (the network's alone), as the model file decides."""
+def _validation(ds, va, r, fused: "_Fused | None", val_frac: float) -> dict:
+    """The trained (or fused) model's headline metrics on the validation groups, at 0.5; the
+    ``fused`` model's scores replace ``r.val_scores`` (the network's alone), as the model file decides."""
     from ..evaluation.metrics import all_metrics
-    if model is not None:
-        r.val_scores = _predict_contexts(model, ds.contexts[va])
+    if fused is not None:
+        r.val_scores = _predict_contexts(fused.model, ds.contexts[va])
     v = all_metrics(r.val_scores, ds.labels[va], 0.5, ds.attacks[va])
     print("validation (unseen groups): " + _fmt(v), file=sys.stderr)
     return {"val_frac": val_frac, "best_epoch": r.best_epoch, **_headline(v)}
@@ -222,29 +223,37 @@ def _train_meta(a, out: Path, ds, cfg, tr, r, metrics: dict) -> dict:
             "metrics": metrics}
 
 
-def _export_trained(out: Path, meta: dict, ds, cfg, net, model, branches: list, texture: float) -> None:
-    """The network alone (its crop in), or fused with the texture branches (the 4x context in)."""
+def _export_trained(out: Path, meta: dict, ds, cfg, net, fused: "_Fused | None") -> None:
+    """The network alone (its crop in), or ``fused`` with the texture branches (the 4x context in)."""
     from .export import export_onnx
-    if model is None:
+    if fused is None:
         check = ds.subset(np.arange(min(16, len(ds)))).crops(cfg.margin, cfg.size)
         export_onnx(net, out, meta, check_crops=check)
         return
     meta.update(arch=f"colour-texture + {cfg.arch}", input_size=256, margin=4.0,
-                branches=branches + [{"margin": cfg.margin, "arch": cfg.arch, "size": cfg.size,
-                                      "weight": round(1 - texture, 4)}])
-    export_onnx(model, out, meta, check_crops=ds.contexts[:16], deployable=True)
+                branches=fused.branches + [{"margin": cfg.margin, "arch": cfg.arch, "size": cfg.size,
+                                            "weight": round(fused.network_weight, 4)}])
+    export_onnx(fused.model, out, meta, check_crops=ds.contexts[:16], deployable=True)
 
 
-def _with_texture(ds, tr, net, margin: float, weight: float, which: str = "shipped"):
+class _Fused(NamedTuple):
+    """``train --texture W``'s model: ``model`` (a ``MultiScale`` on the 4x context), its texture
+    branches' metadata and the network's share of the vote (1 - W)."""
+    model: object
+    branches: list
+    network_weight: float
+
+
+def _with_texture(ds, tr, net, margin: float, weight: float, which: str = "shipped") -> _Fused:
     """The trained network fused with the hand-crafted branches (``which``: the shipped model's
     set, or the single LBP branch) fitted on the same images; they share ``weight``, the network
-    the rest. Returns the model and its branches' metadata."""
+    the rest."""
     from ..liveness.fusion import MultiScale
     from .texture import fit_texture_branches, texture_meta
     fitted = fit_texture_branches(ds.contexts[tr], ds.labels[tr], which)
     weights = [weight * share for *_, share in fitted] + [1 - weight]
     model = MultiScale([(m, b, size) for m, b, size, _ in fitted] + [(margin, net)], weights=weights).eval()
-    return model, [texture_meta(b, w, size, m) for (m, b, size, _), w in zip(fitted, weights)]
+    return _Fused(model, [texture_meta(b, w, size, m) for (m, b, size, _), w in zip(fitted, weights)], 1 - weight)
 
 
 def _predict_contexts(model, contexts: np.ndarray, batch: int = 256) -> np.ndarray:

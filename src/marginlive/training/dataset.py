@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from ..errors import DatasetError
-from ..margin import CONTEXT_MARGIN, CONTEXT_SIZE, crop_batch_from_context, crop_from_context
+from ..margin import CONTEXT_MARGIN, CONTEXT_SIZE, crop_batch_from_context
 from .collect import read_manifest_rows
 
 
@@ -41,7 +41,7 @@ class Dataset:
         for augmentation that shifts and zooms into real surroundings instead of smearing
         borders. Returns (crops, fraction of the wide crop that the margin crop covers)."""
         wm = min(CONTEXT_MARGIN, margin * factor)
-        return np.stack([crop_from_context(c, wm, size) for c in self.contexts]), margin / wm
+        return crop_batch_from_context(self.contexts, wm, size), margin / wm
 
     def check_trainable(self):
         if len(self) == 0:

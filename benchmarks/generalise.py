@@ -143,15 +143,7 @@ def safe_name(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name).strip("_")
 
 
-def main():
-    import torch
-    from marginlive._util import atomic_path
-    from marginlive.training.dataset import load_dataset
-    from marginlive.training.experiment import format_summary, summarise
-    from marginlive.training.texture import TEXTURE_MARGIN, TextureSetting, cross_validate_texture, texture_histograms
-    from marginlive.training.experiment import run_grid
-    from marginlive.training.synth import add_synthetic_screens
-    from marginlive.training.train import train
+def _args():
     ap = argparse.ArgumentParser()
     ap.add_argument("dataset", help="a `marginlive collect` folder, or its pack_dataset .npz (benchmarks/common.py)")
     ap.add_argument("--configs", nargs="+", default=list(CONFIGS))
@@ -168,91 +160,133 @@ def main():
     ap.add_argument("--reuse", nargs="*", default=[],
                     help="experiment JSONs (e.g. the margin experiment's) whose runs with the same config and "
                          "seed are taken instead of trained again")
-    a = ap.parse_args()
-    base = load_packed(a.dataset) if a.dataset.endswith(".npz") else load_dataset(a.dataset)
-    out = Path(a.out)
-    done = json.loads(out.read_text())["results"] if out.exists() else {}
-    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    meta = {"folds": 4, "epochs": EPOCHS, "batch": a.batch, "eval": ["webcam-replay", "nuaa-print"]}
-    mask = np.isin(base.datasets, meta["eval"])
+    return ap.parse_args()
 
-    def save(name):
+
+def log(m):
+    print(m, file=sys.stderr, flush=True)
+
+
+class Grid:
+    """The rows measured so far (``done``, from ``--out`` if it exists), the dataset, and the
+    outside videos' contexts (cut once, on first use)."""
+
+    def __init__(self, a):
+        from marginlive.training.dataset import load_dataset
+        self.a = a
+        self.base = load_packed(a.dataset) if a.dataset.endswith(".npz") else load_dataset(a.dataset)
+        self.out = Path(a.out)
+        self.done = json.loads(self.out.read_text())["results"] if self.out.exists() else {}
+        self.meta = {"folds": 4, "epochs": EPOCHS, "batch": a.batch, "eval": ["webcam-replay", "nuaa-print"]}
+        self.mask = np.isin(self.base.datasets, self.meta["eval"])
+        self.texture_hists, self._outside = {}, None
+
+    def save(self, name):
         """Merge this setting into the file as it is now (another run may have added rows)."""
-        now = json.loads(out.read_text())["results"] if out.exists() else {}
-        now[name] = done[name]
-        with atomic_path(out) as tmp:
-            Path(tmp).write_text(json.dumps({"meta": meta, "results": now}, indent=1))
+        from marginlive._util import atomic_path
+        now = json.loads(self.out.read_text())["results"] if self.out.exists() else {}
+        now[name] = self.done[name]
+        with atomic_path(self.out) as tmp:
+            Path(tmp).write_text(json.dumps({"meta": self.meta, "results": now}, indent=1))
 
-    texture_hists, outside = {}, None
-
-    def outside_contexts() -> dict:
-        """The outside videos' 4x contexts, cut once ({} without ../shared/data/videos)."""
-        nonlocal outside
-        if outside is None:
+    def outside(self) -> dict:
+        """The outside videos' 4x contexts ({} without ../shared/data/videos)."""
+        if self._outside is None:
             have = (SHARED / "data" / "videos").is_dir()
-            outside = {k: video_contexts(v, quality=q) for k, v, q in OUTSIDE} if have else {}
+            self._outside = {k: video_contexts(v, quality=q) for k, v, q in OUTSIDE} if have else {}
             if not have:
                 log("no ../shared/data/videos: no outside check")
-        return outside
-    for name in a.configs:
-        spec = dict(CONFIGS[name])
-        synth = spec.pop("synth", 0.0)
-        if spec.pop("texture", False):  # a logistic regression: seconds, so no reuse needed
-            code = {k: spec[k] for k in ("kind", "window") if k in spec}   # LBP unless the row says LPQ or HOG
-            stride, tol, grid, sig, size = (spec[k] for k in ("stride", "tolerance", "grid", "sigma_step", "size"))
-            margin = spec.get("margin", TEXTURE_MARGIN)   # the view: this many face boxes (4: the whole context)
-            key = (stride, tol, grid, sig, size, margin, *code.values())
-            if key not in texture_hists:
-                texture_hists[key] = texture_histograms(base.contexts, size=size, stride=stride, tolerance=tol,
-                                                        grid=grid, sigma_step=sig, margin=margin, **code)
-            runs = []
-            for seed in a.seeds:
-                t = time.perf_counter()
-                setting = TextureSetting(stride=stride, tolerance=tol, chi2_steps=spec["chi2_steps"], c=spec["c"],
-                                         grid=grid, sigma_step=sig, size=size, margin=margin, **code)
-                runs.append(cross_validate_texture(base, setting, 4, seed, mask, hists=texture_hists[key]))
-                runs[-1]["seconds"] = time.perf_counter() - t
-            done[name] = {"config": runs[0]["config"], "runs": runs, "summary": summarise(runs)}
-            if outside_contexts():
-                done[name]["outside"] = outside_scores(base, texture_hists[key], spec, outside_contexts())
-            log(f"{name}: " + format_summary(done[name]["summary"]))
-            save(name)
-            continue
-        cfg = network_config(spec, batch=a.batch, threads=a.threads, device=a.device)
-        cfg = replace(cfg, epochs=a.epochs or cfg.epochs)
-        if a.outside_from:  # no training: the outside check of weights saved by --save-final
-            if name not in done:
-                raise SystemExit(f"{name}: no cross-validation runs in {out} to add an outside check to")
-            if not outside_contexts():
-                raise SystemExit("--outside-from needs ../shared/data/videos")
-            done[name]["outside"] = saved_outside_scores(Path(a.outside_from) / (safe_name(name) + ".pt"),
-                                                         outside_contexts())
-            save(name)
-            log(f"{name}: outside check of {a.outside_from}")
-            continue
-        if a.save_final and not synth:
-            final = Path(a.save_final) / (safe_name(name) + ".pt")
-            final.parent.mkdir(parents=True, exist_ok=True)
+        return self._outside
+
+    def texture_row(self, name, spec):
+        """A texture setting cross-validated for every seed (a logistic regression: seconds, so
+        never reused), its histograms computed once per view."""
+        from marginlive.training.experiment import format_summary, summarise
+        from marginlive.training.texture import TEXTURE_MARGIN, TextureSetting, cross_validate_texture, \
+            texture_histograms
+        code = {k: spec[k] for k in ("kind", "window") if k in spec}   # LBP unless the row says LPQ or HOG
+        stride, tol, grid, sig, size = (spec[k] for k in ("stride", "tolerance", "grid", "sigma_step", "size"))
+        margin = spec.get("margin", TEXTURE_MARGIN)   # the view: this many face boxes (4: the whole context)
+        key = (stride, tol, grid, sig, size, margin, *code.values())
+        if key not in self.texture_hists:
+            self.texture_hists[key] = texture_histograms(self.base.contexts, size=size, stride=stride, tolerance=tol,
+                                                         grid=grid, sigma_step=sig, margin=margin, **code)
+        runs = []
+        for seed in self.a.seeds:
             t = time.perf_counter()
-            net = train(base, replace(cfg, seed=a.seeds[0]), show_progress=False).net
-            torch.save({"config": dict(cfg.__dict__, seed=a.seeds[0]), "state": net.state_dict()}, final)
-            log(f"{name}: trained on all data in {time.perf_counter() - t:.0f} s -> {final}")
-        for seed in a.seeds:
-            if seed in {r["seed"] for r in done.get(name, {}).get("runs", [])}:
+            setting = TextureSetting(stride=stride, tolerance=tol, chi2_steps=spec["chi2_steps"], c=spec["c"],
+                                     grid=grid, sigma_step=sig, size=size, margin=margin, **code)
+            runs.append(cross_validate_texture(self.base, setting, 4, seed, self.mask, hists=self.texture_hists[key]))
+            runs[-1]["seconds"] = time.perf_counter() - t
+        self.done[name] = {"config": runs[0]["config"], "runs": runs, "summary": summarise(runs)}
+        if self.outside():
+            self.done[name]["outside"] = outside_scores(self.base, self.texture_hists[key], spec, self.outside())
+        log(f"{name}: " + format_summary(self.done[name]["summary"]))
+        self.save(name)
+
+    def outside_only(self, name):
+        """--outside-from: no training, the outside check of weights saved by --save-final."""
+        if name not in self.done:
+            raise SystemExit(f"{name}: no cross-validation runs in {self.out} to add an outside check to")
+        if not self.outside():
+            raise SystemExit("--outside-from needs ../shared/data/videos")
+        self.done[name]["outside"] = saved_outside_scores(Path(self.a.outside_from) / (safe_name(name) + ".pt"),
+                                                          self.outside())
+        self.save(name)
+        log(f"{name}: outside check of {self.a.outside_from}")
+
+    def save_final(self, name, cfg):
+        """--save-final: the network config trained on all of the dataset (first seed), saved."""
+        import torch
+        from marginlive.training.train import train
+        final = Path(self.a.save_final) / (safe_name(name) + ".pt")
+        final.parent.mkdir(parents=True, exist_ok=True)
+        t = time.perf_counter()
+        net = train(self.base, replace(cfg, seed=self.a.seeds[0]), show_progress=False).net
+        torch.save({"config": dict(cfg.__dict__, seed=self.a.seeds[0]), "state": net.state_dict()}, final)
+        log(f"{name}: trained on all data in {time.perf_counter() - t:.0f} s -> {final}")
+
+    def network_row(self, name, cfg, synth: float):
+        """Every seed not measured yet: reused from --reuse or cross-validated, saved after each
+        (a stopped run keeps what it measured)."""
+        from marginlive.training.experiment import run_grid, summarise
+        from marginlive.training.synth import add_synthetic_screens
+        for seed in self.a.seeds:
+            if seed in {r["seed"] for r in self.done.get(name, {}).get("runs", [])}:
                 log(f"{name}: seed {seed} already measured")
                 continue
-            run = _reusable(a.reuse, replace(cfg, seed=seed)) if not synth else None
+            run = _reusable(self.a.reuse, replace(cfg, seed=seed)) if not synth else None
             if run:
                 log(f"{name}: seed {seed} reused from an earlier experiment with the same config")
             else:
-                ds = add_synthetic_screens(base, synth, seed) if synth else base
+                ds = add_synthetic_screens(self.base, synth, seed) if synth else self.base
                 run = run_grid(ds, {name: replace(cfg, seed=seed)}, 4, [seed], ["webcam-replay", "nuaa-print"],
                                log=log)[name]["runs"][0]
-            runs = sorted(done.get(name, {}).get("runs", []) + [run], key=lambda r: r["seed"])
-            done[name] = {"config": dict(cfg.__dict__), "runs": runs, "summary": summarise(runs),
-                          "synthetic_per_live": synth}
-            save(name)  # after every seed: a stopped run keeps what it measured
+            runs = sorted(self.done.get(name, {}).get("runs", []) + [run], key=lambda r: r["seed"])
+            self.done[name] = {"config": dict(cfg.__dict__), "runs": runs, "summary": summarise(runs),
+                               "synthetic_per_live": synth}
+            self.save(name)
             log(f"saved {name} seed {seed}")
+
+
+def main():
+    a = _args()
+    grid = Grid(a)
+    for name in a.configs:
+        spec = dict(CONFIGS[name])
+        synth = spec.pop("synth", 0.0)
+        if spec.pop("texture", False):
+            grid.texture_row(name, spec)
+            continue
+        cfg = network_config(spec, batch=a.batch, threads=a.threads, device=a.device)
+        cfg = replace(cfg, epochs=a.epochs or cfg.epochs)
+        if a.outside_from:
+            grid.outside_only(name)
+            continue
+        if a.save_final and not synth:
+            grid.save_final(name, cfg)
+        grid.network_row(name, cfg, synth)
+
 
 if __name__ == "__main__":
     sys.exit(main())

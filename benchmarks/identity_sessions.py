@@ -73,20 +73,24 @@ def rates(genuine_ok, impostor_d, t) -> dict:
             "fmr": float(np.mean(np.asarray(impostor_d) <= t))}
 
 
-def main():
+def _args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--enrol", type=int, default=10, help="faces kept per enrolment (best quality)")
     ap.add_argument("--probes", type=int, default=5, help="faces a session embeds (its best)")
     ap.add_argument("--run", type=int, default=8, help="frames per probe session")
     ap.add_argument("--sessions", type=int, default=8, help="probe sessions per person at most")
     ap.add_argument("--dump", help="also write the embeddings (a pickle) here, to study other decision rules")
-    a = ap.parse_args()
+    return ap.parse_args()
+
+
+def embed_people(a):
+    """(gallery {person: (E, 128) enrolled embeddings}, sessions [(person, [probe embedding])],
+    seconds each session's decision took: ranking its frames and embedding its best)."""
     from marginlive.detect import create_detector
-    from marginlive.identity.embed import DlibEmbedder, distance
+    from marginlive.identity.embed import DlibEmbedder
     from marginlive.identity.quality import best
     det, emb = create_detector("mediapipe"), DlibEmbedder()
-    gallery, sessions = {}, []          # sessions: (person, [(embedding, is-best)])
-    decide_s = []
+    gallery, sessions, decide_s = {}, [], []
     for person, (enrol, runs) in people(a.run).items():
         got = faces(enrol, det)
         chosen = best(got, [q for *_, q in got], a.enrol)
@@ -102,12 +106,16 @@ def main():
             vecs = [emb.embed(f, b) for f, b, _ in top]
             decide_s.append(time.perf_counter() - t0)
             sessions.append((person, vecs))
-    names = sorted(gallery)
-    if a.dump:
-        import pickle
-        pickle.dump((gallery, sessions), open(a.dump, "wb"))
+    return gallery, sessions, decide_s
 
-    def dist(vecs, who):      # as Recognizer.decide: the probes' mean embedding to the nearest enrolled
+
+def trials(gallery, sessions) -> tuple[dict, dict]:
+    """Per session (the probes' mean embedding, as ``Recognizer.decide``) and per image: genuine
+    trials (a function of the threshold: accepted as the right person?) and impostor distances."""
+    from marginlive.identity.embed import distance
+    names = sorted(gallery)
+
+    def dist(vecs, who):      # the probes' mean embedding to the nearest enrolled face of ``who``
         return float(distance(gallery[who], np.mean(vecs, axis=0)).min())
     per_session, per_image = {"genuine": [], "impostor": []}, {"genuine": [], "impostor": []}
     for person, vecs in sessions:
@@ -117,13 +125,12 @@ def main():
                 top = min(d, key=d.get)
                 mode["genuine"].append(lambda t, d=d, top=top, p=person: top == p and d[p] <= t)
                 mode["impostor"] += [d[n] for n in names if n != person]
-    res = {"machine": machine(), "people": len(names), "sessions": len(sessions), "enrol": a.enrol,
-           "probes": a.probes, "run": a.run,
-           "per_session": [rates(per_session["genuine"], per_session["impostor"], t) for t in THRESHOLDS],
-           "per_image": [rates(per_image["genuine"], per_image["impostor"], t) for t in THRESHOLDS],
-           "impostor_trials": {"session": len(per_session["impostor"]), "image": len(per_image["impostor"])},
-           "decision_s": {"median": float(np.median(decide_s)), "p95": float(np.percentile(decide_s, 95))}}
-    save_json("identity_sessions", res)
+    return per_session, per_image
+
+
+def page(res: dict, a) -> list[str]:
+    """docs/identity_sessions.md's lines: the rates over thresholds and the threshold they pick."""
+    from marginlive.identity.recognise import DEFAULT_THRESHOLD
     lines = ["# Identity per session: the best frames of a session against the gallery", "",
              f"Written by `benchmarks/identity_sessions.py` ({res['machine']}). {res['people']} people, "
              f"{res['sessions']} probe sessions of {a.run} frames; enrolment: the best {a.enrol} faces of another "
@@ -135,7 +142,6 @@ def main():
     for s, i in zip(res["per_session"], res["per_image"]):
         lines.append(f"| {s['threshold']:.3f} | {100 * s['fnmr']:.1f}% | {100 * s['fmr']:.2f}% | "
                      f"{100 * i['fnmr']:.1f}% | {100 * i['fmr']:.2f}% |")
-    from marginlive.identity.recognise import DEFAULT_THRESHOLD
     ok = [r for r in res["per_session"] if r["fmr"] <= 0.001]
     if ok:
         pick = max(ok, key=lambda r: r["threshold"])
@@ -146,9 +152,26 @@ def main():
                   "a second try. Few people and sessions: one session is about 1% of FNMR, three impostor trials 0.1% of FMR."]
     lines += ["", f"A decision (ranking the session's frames, embedding its best {a.probes}): median "
               f"{res['decision_s']['median']:.2f} s, p95 {res['decision_s']['p95']:.2f} s on one core.", ""]
+    return lines
+
+
+def main():
+    a = _args()
+    gallery, sessions, decide_s = embed_people(a)
+    if a.dump:
+        import pickle
+        pickle.dump((gallery, sessions), open(a.dump, "wb"))
+    per_session, per_image = trials(gallery, sessions)
+    res = {"machine": machine(), "people": len(gallery), "sessions": len(sessions), "enrol": a.enrol,
+           "probes": a.probes, "run": a.run,
+           "per_session": [rates(per_session["genuine"], per_session["impostor"], t) for t in THRESHOLDS],
+           "per_image": [rates(per_image["genuine"], per_image["impostor"], t) for t in THRESHOLDS],
+           "impostor_trials": {"session": len(per_session["impostor"]), "image": len(per_image["impostor"])},
+           "decision_s": {"median": float(np.median(decide_s)), "p95": float(np.percentile(decide_s, 95))}}
+    save_json("identity_sessions", res)
+    lines = page(res, a)
     (DOCS / "identity_sessions.md").write_text("\n".join(lines))
     print("\n".join(lines))
-
 
 if __name__ == "__main__":
     main()

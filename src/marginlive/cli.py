@@ -292,8 +292,9 @@ def _probe_args(p, verify=False):
     if verify:
         p.add_argument("name", help="claimed identity")
     p.add_argument("image", help="image with exactly one face")
-    p.add_argument("--threshold", type=float, default=0.405,
-                   help="max embedding distance for a match (default 0.405; docs/identity_sessions.md)")
+    p.add_argument("--threshold", type=float,
+                   help="max embedding distance for a match (default: the shipped one, "
+                        "marginlive.identity.recognise.DEFAULT_THRESHOLD, chosen in docs/identity_sessions.md)")
     p.add_argument("--json", action="store_true")
     _detector_args(p)
     _gallery_arg(p)

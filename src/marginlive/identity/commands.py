@@ -92,8 +92,8 @@ def run_identities(a) -> int:
 
 def _probe(a):
     from ..detect import create_detector
-    from .recognise import Recognizer, single_face
-    rec = Recognizer(a.gallery, threshold=a.threshold)
+    from .recognise import DEFAULT_THRESHOLD, Recognizer, single_face
+    rec = Recognizer(a.gallery, threshold=DEFAULT_THRESHOLD if a.threshold is None else a.threshold)
     img = read_image(a.image)
     box = single_face(create_detector(a.detector, a.detector_model), img, a.image)
     return rec, rec.embed(img, box)

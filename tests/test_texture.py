@@ -12,7 +12,7 @@ from marginlive.liveness.networks import build  # noqa: E402
 from marginlive.liveness.runtime import LivenessModel  # noqa: E402
 from marginlive.liveness.texture import ColourTexture  # noqa: E402
 from marginlive.liveness.views import context_tensor, context_view  # noqa: E402
-from marginlive.training.texture import fit_texture, texture_histograms  # noqa: E402
+from marginlive.training.texture import TextureSetting, fit_texture, texture_histograms  # noqa: E402
 
 
 def _contexts(n, rng, noisy):
@@ -90,7 +90,7 @@ def test_fitted_branch_separates_texture_and_exports_exactly(tmp_path):
     rng = np.random.default_rng(2)
     ctx = np.concatenate([_contexts(12, rng, False), _contexts(12, rng, True)])
     labels = np.array([1] * 12 + [0] * 12, np.float32)      # smooth = "real", grainy = "fake"
-    branch = fit_texture(texture_histograms(ctx), labels, c=1.0)
+    branch = fit_texture(texture_histograms(ctx), labels, TextureSetting(c=1.0))
     torch.manual_seed(0)
     model = MultiScale({4.0: (branch, 128), 2.0: build("livenessnet").eval()}, weights=[1.0, 0.0])
     p = export_onnx(model, tmp_path / "tex.onnx", {"name": "t", "input_size": 256, "margin": 4.0, "threshold": 0.5},
@@ -142,7 +142,7 @@ def test_grid_histograms_are_per_cell_and_add_up_to_the_whole():
     flat_y = cells[:, 0]                                                       # share of code 0 in the Y channel
     assert flat_y[0] > 0.9 and flat_y[2] > 0.9 and flat_y[1] < 0.2 and flat_y[3] < 0.2
     with pytest.raises(ValueError, match="grid"):
-        fit_texture(np.zeros((4, 768), np.float32), np.array([0, 1, 0, 1]), grid=2)
+        fit_texture(np.zeros((4, 768), np.float32), np.array([0, 1, 0, 1]), TextureSetting(grid=2))
 
 
 def test_sigma_step_reads_a_step_relative_to_the_views_contrast():
@@ -221,13 +221,14 @@ def test_lpq_codes_survive_a_blur_that_changes_lbp_codes():
 
 def test_fitted_lpq_branch_exports_and_separates_texture(tmp_path):
     from marginlive.training.export import export_onnx
-    from marginlive.training.texture import texture_branch, texture_meta
+    from marginlive.training.texture import texture_meta
     rng = np.random.default_rng(8)
     ctx = np.concatenate([_contexts(12, rng, False), _contexts(12, rng, True)])
     labels = np.array([1] * 12 + [0] * 12, np.float32)
-    h = texture_histograms(ctx, kind="lpq")
+    lpq = TextureSetting(kind="lpq", c=1.0)
+    h = texture_histograms(ctx, lpq)
     assert h.shape == (24, 4 * 768)
-    branch = fit_texture(h, labels, c=1.0, kind="lpq")
+    branch = fit_texture(h, labels, lpq)
     assert texture_meta(branch, 0.2)["arch"] == "phase-texture" and texture_meta(branch, 0.2)["window"] == 7
     model = MultiScale([(4.0, branch, 128)])
     p = export_onnx(model, tmp_path / "lpq.onnx", {"name": "t", "input_size": 256, "margin": 4.0, "threshold": 0.5},
@@ -237,7 +238,7 @@ def test_fitted_lpq_branch_exports_and_separates_texture(tmp_path):
     assert (got[:4] > 0.5).all() and (got[4:] < 0.5).all()
     for bad in (dict(kind="lbq"), dict(kind="lpq", sigma_step=24.0), dict(kind="lpq", window=6)):
         with pytest.raises(ValueError):
-            texture_branch(**bad)
+            TextureSetting(**bad).branch()
 
 
 def test_face_branch_reads_the_face_box_alone(tmp_path):
@@ -246,7 +247,7 @@ def test_face_branch_reads_the_face_box_alone(tmp_path):
     margin in the metadata and in a leave-groups-out config) and exported beside a context branch."""
     from marginlive.training.dataset import Dataset
     from marginlive.training.export import export_onnx
-    from marginlive.training.texture import FACE_MARGIN, FACE_SIZE, TextureSetting, cross_validate_texture, texture_meta
+    from marginlive.training.texture import FACE_MARGIN, FACE_SIZE, cross_validate_texture, texture_meta
     rng = np.random.default_rng(9)
     smooth, grainy = _contexts(16, rng, False), _contexts(16, rng, True)
 
@@ -255,15 +256,15 @@ def test_face_branch_reads_the_face_box_alone(tmp_path):
         out[:, 96:160, 96:160] = face[:, 96:160, 96:160]
         return out
     real, fake = face_from(smooth, grainy), face_from(grainy, smooth)   # the surround says the opposite
-    kw = dict(kind="lpq", margin=FACE_MARGIN, size=FACE_SIZE)
-    h = texture_histograms(real, **kw)
-    assert np.array_equal(h, texture_histograms(face_from(real, smooth), **kw))    # the surround is not read
-    assert not np.array_equal(texture_histograms(real, kind="lpq"), texture_histograms(face_from(real, smooth), kind="lpq"))
+    face, lpq = TextureSetting(kind="lpq", margin=FACE_MARGIN, size=FACE_SIZE, c=1.0), TextureSetting(kind="lpq", c=1.0)
+    h = texture_histograms(real, face)
+    assert np.array_equal(h, texture_histograms(face_from(real, smooth), face))    # the surround is not read
+    assert not np.array_equal(texture_histograms(real, lpq), texture_histograms(face_from(real, smooth), lpq))
     ctx = np.concatenate([real[:12], fake[:12]])
     labels = np.array([1] * 12 + [0] * 12, np.float32)
-    branch = fit_texture(texture_histograms(ctx, **kw), labels, c=1.0, kind="lpq")
+    branch = fit_texture(texture_histograms(ctx, face), labels, face)
     assert texture_meta(branch, 0.1, FACE_SIZE, FACE_MARGIN)["margin"] == 1.0
-    context = fit_texture(texture_histograms(ctx, kind="lpq"), labels, c=1.0, kind="lpq")
+    context = fit_texture(texture_histograms(ctx, lpq), labels, lpq)
     model = MultiScale([(FACE_MARGIN, branch, FACE_SIZE), (4.0, context, 128)], weights=[1.0, 0.0])
     p = export_onnx(model, tmp_path / "face.onnx", {"name": "t", "input_size": 256, "margin": 4.0, "threshold": 0.5},
                     check_crops=ctx[::3], deployable=True, atol=1e-4)
@@ -272,7 +273,7 @@ def test_face_branch_reads_the_face_box_alone(tmp_path):
     n = 32
     ds = Dataset(np.concatenate([real, fake]), np.array([1] * 16 + [0] * 16), np.array([f"g{i % 8}" for i in range(n)]),
                  np.array([""] * 16 + ["print"] * 16), np.array(["set"] * n), [""] * n)
-    r = cross_validate_texture(ds, TextureSetting(c=1.0, **kw), k=4, seed=0)
+    r = cross_validate_texture(ds, face, k=4, seed=0)
     assert r["config"]["margin"] == 1.0 and r["config"]["size"] == 64
     assert r["per_dataset"]["set"]["auc"] > 0.95
 
@@ -338,14 +339,15 @@ def _framed(n, rng, bezel):
 def test_fitted_hog_branch_finds_a_bezel_and_exports(tmp_path):
     from marginlive.liveness.texture import GradientHistogram
     from marginlive.training.export import export_onnx
-    from marginlive.training.texture import HOG_SIZE, texture_branch, texture_meta
+    from marginlive.training.texture import HOG_SIZE, texture_meta
     rng = np.random.default_rng(10)
     ctx = np.concatenate([_framed(12, rng, False), _framed(12, rng, True)])
     labels = np.array([1] * 12 + [0] * 12, np.float32)           # a bezel in view = "fake"
-    h = texture_histograms(ctx, size=HOG_SIZE, kind="hog")
+    hog = TextureSetting(kind="hog", size=HOG_SIZE, c=1.0)
+    h = texture_histograms(ctx, hog)
     assert h.shape == (24, 4 * 9 * 7 * 7)
-    branch = fit_texture(h, labels, c=1.0, kind="hog", chi2_steps=0)
-    assert torch.equal(fit_texture(h, labels, c=1.0, kind="hog").weight, branch.weight)   # HOG's default: no map
+    branch = fit_texture(h, labels, TextureSetting(kind="hog", size=HOG_SIZE, c=1.0, chi2_steps=0))
+    assert torch.equal(fit_texture(h, labels, hog).weight, branch.weight)   # HOG's default: no map
     meta = texture_meta(branch, 0.2, HOG_SIZE)
     assert meta["arch"] == "gradient-histogram" and (meta["cells"], meta["bins"], meta["size"]) == (8, 9, 256)
     p = export_onnx(MultiScale([(4.0, branch, HOG_SIZE)]), tmp_path / "hog.onnx",
@@ -356,13 +358,13 @@ def test_fitted_hog_branch_finds_a_bezel_and_exports(tmp_path):
     assert (got[:4] > 0.5).all() and (got[4:] < 0.5).all()
     for bad in (dict(kind="hog", tolerance=2), dict(kind="hog", chi2_steps=2), dict(kind="hog", stride=2)):
         with pytest.raises(ValueError):
-            texture_branch(**bad)
+            TextureSetting(**bad).branch()
     with pytest.raises(ValueError):
         GradientHistogram(cells=1)
     with pytest.raises(ValueError):
         GradientHistogram(cells=8).histograms(torch.zeros(1, 3, 100, 100))   # 100 px: no 8 whole cells
     with pytest.raises(ValueError):
-        fit_texture(h[:, :100], labels, kind="hog", chi2_steps=0)
+        fit_texture(h[:, :100], labels, hog)
 
 
 def test_shipped_texture_set_is_the_default_recipes():
@@ -392,7 +394,8 @@ def test_logit_limit_bounds_a_branch_and_exports(tmp_path):
     ctx = np.concatenate([_contexts(12, rng, False), _contexts(12, rng, True)])
     labels = np.array([1] * 12 + [0] * 12, np.float32)
     h = texture_histograms(ctx)
-    free, bounded = fit_texture(h, labels, c=1.0), fit_texture(h, labels, c=1.0, logit_limit=2.0)
+    one = TextureSetting(c=1.0)
+    free, bounded = fit_texture(h, labels, one), fit_texture(h, labels, one, logit_limit=2.0)
     x = context_view(context_tensor(ctx), 256, 2)
     with torch.no_grad():
         zf, zb = free(x), bounded(x)

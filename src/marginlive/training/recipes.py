@@ -44,7 +44,8 @@ from ..errors import DatasetError, ModelError
 from ..liveness.runtime import REPO_ROOT
 from ..silentface_crop import ShiftedCrop
 from .scene import SceneAugment, augment_contexts
-from .texture import LOGIT_LIMIT, TEXTURE_C, TEXTURE_MARGIN, fit_texture, texture_histograms, texture_meta
+from .texture import (LOGIT_LIMIT, TEXTURE_C, TEXTURE_MARGIN, TextureSetting, fit_texture, texture_histograms,
+                      texture_meta)
 from .train import TrainConfig
 
 COMPONENTS = REPO_ROOT / "models" / "components"
@@ -177,12 +178,12 @@ class TextureFit:
         self.recipe, self.labels = recipe, np.asarray(labels)
         aug = augment_contexts(contexts, self.labels, recipe.augment) if recipe.augment else None
         self.augmented = aug
+        self.settings = [TextureSetting(kind=v.kind, size=v.size, c=recipe.c) for v in recipe.texture]
         self.hists = []
-        for v in recipe.texture:
-            h = texture_histograms(contexts, margin=TEXTURE_MARGIN, size=v.size, kind=v.kind)
+        for setting in self.settings:
+            h = texture_histograms(contexts, setting)
             if aug is not None:
-                h = np.concatenate([h, texture_histograms(aug.contexts, margin=TEXTURE_MARGIN, size=v.size,
-                                                          kind=v.kind)])
+                h = np.concatenate([h, texture_histograms(aug.contexts, setting)])
             self.hists.append(h)
 
     def rows(self, exclude: np.ndarray | None = None) -> np.ndarray:
@@ -199,8 +200,8 @@ class TextureFit:
         y = self.labels if self.augmented is None else np.concatenate([self.labels, self.augmented.labels])
         if set(y[rows].tolist()) != {0, 1}:
             raise DatasetError("the texture fit needs live and attack crops")
-        return [fit_texture(h[rows], y[rows], c=self.recipe.c, kind=v.kind, logit_limit=LOGIT_LIMIT)
-                for h, v in zip(self.hists, self.recipe.texture)]
+        return [fit_texture(h[rows], y[rows], setting, logit_limit=LOGIT_LIMIT)
+                for h, setting in zip(self.hists, self.settings)]
 
 
 def texture_model(recipe: FusionRecipe, branches: list):

@@ -45,35 +45,57 @@ LOGIT_LIMIT = 2.0         # each hand-crafted branch's logit clipped to +-2 in t
                           # bounded_logit)
 
 
-def texture_branch(kind: str = "lbp", stride: int = TEXTURE_STRIDE, tolerance: float | None = None,
-                   chi2_steps: int = 0, grid: int = TEXTURE_GRID, sigma_step: float = TEXTURE_SIGMA_STEP,
-                   window: int = LPQ_WINDOW) -> ColourTexture | GradientHistogram:
-    """An unfitted texture branch of this ``kind`` (``tolerance`` None: the kind's default;
-    ``sigma_step`` is LBP's, ``window`` LPQ's; HOG takes none of the code options and no chi-squared map)."""
-    if kind == "hog":
-        if chi2_steps or sigma_step or stride != TEXTURE_STRIDE or tolerance is not None:
-            raise ValueError("the HOG branch takes no stride, tolerance, sigma step or chi-squared map")
-        return GradientHistogram(HOG_CELLS, HOG_BINS)
-    if kind == "lbp":
-        return ColourTexture(stride, TEXTURE_TOLERANCE if tolerance is None else tolerance, chi2_steps,
-                             grid=grid, sigma_step=sigma_step)
-    if kind == "lpq":
-        if sigma_step:
-            raise ValueError("a contrast-adaptive tolerance (sigma_step) is an LBP option")
-        return PhaseTexture(stride, LPQ_TOLERANCE if tolerance is None else tolerance, chi2_steps, grid=grid,
-                            window=window)
-    raise ValueError(f"unknown texture kind {kind!r}; choose one of {', '.join(KINDS)}")
+@dataclass(frozen=True)
+class TextureSetting:
+    """One hand-crafted branch: ``kind`` (lbp, lpq, hog) and its code options (``stride``,
+    ``tolerance`` None: the kind's default, ``chi2_steps`` None: the kind's default, ``grid``, LBP's
+    ``sigma_step``, LPQ's ``window``), its view (``margin`` x the face box at ``size`` px) and the
+    regression's inverse regularisation ``c``. Defaults: the LBP branch at 128 px. HOG takes none
+    of the code options and no chi-squared map."""
+    kind: str = "lbp"
+    stride: int = TEXTURE_STRIDE
+    tolerance: float | None = None
+    chi2_steps: int | None = None
+    grid: int = TEXTURE_GRID
+    sigma_step: float = TEXTURE_SIGMA_STEP
+    window: int = LPQ_WINDOW
+    size: int = TEXTURE_SIZE
+    margin: float = TEXTURE_MARGIN
+    c: float = TEXTURE_C
+
+    @property
+    def chi2(self) -> int:
+        """The chi-squared map's steps: as given, or (None) the kind's default: TEXTURE_CHI2_STEPS
+        for the code histograms, none for HOG's normalised blocks."""
+        if self.chi2_steps is not None:
+            return self.chi2_steps
+        return 0 if self.kind == "hog" else TEXTURE_CHI2_STEPS
+
+    def branch(self, with_map: bool = True) -> ColourTexture | GradientHistogram:
+        """The unfitted branch (``with_map`` False: without the chi-squared map, which only the
+        fitted linear model reads; the histograms are the same)."""
+        chi2 = self.chi2 if with_map else 0
+        if self.kind == "hog":
+            if chi2 or self.sigma_step or self.stride != TEXTURE_STRIDE or self.tolerance is not None:
+                raise ValueError("the HOG branch takes no stride, tolerance, sigma step or chi-squared map")
+            return GradientHistogram(HOG_CELLS, HOG_BINS)
+        if self.kind == "lbp":
+            return ColourTexture(self.stride, TEXTURE_TOLERANCE if self.tolerance is None else self.tolerance,
+                                 chi2, grid=self.grid, sigma_step=self.sigma_step)
+        if self.kind == "lpq":
+            if self.sigma_step:
+                raise ValueError("a contrast-adaptive tolerance (sigma_step) is an LBP option")
+            return PhaseTexture(self.stride, LPQ_TOLERANCE if self.tolerance is None else self.tolerance, chi2,
+                                grid=self.grid, window=self.window)
+        raise ValueError(f"unknown texture kind {self.kind!r}; choose one of {', '.join(KINDS)}")
 
 
-@torch.no_grad()
-def texture_histograms(contexts: np.ndarray, margin: float = TEXTURE_MARGIN, size: int = TEXTURE_SIZE,
-                       stride: int = TEXTURE_STRIDE, tolerance: float | None = None,
-                       grid: int = TEXTURE_GRID, sigma_step: float = TEXTURE_SIGMA_STEP,
-                       batch: int = 128, kind: str = "lbp", window: int = LPQ_WINDOW) -> np.ndarray:
-    """(N, 256, 256, 3) uint8 context crops -> (N, 768 * grid^2) float32 code histograms (HOG: its
-    block vectors)."""
-    side, pool = view_spec(margin, size)
-    branch = texture_branch(kind, stride, tolerance, grid=grid, sigma_step=sigma_step, window=window)
+def texture_histograms(contexts: np.ndarray, setting: TextureSetting = TextureSetting(),
+                       batch: int = 128) -> np.ndarray:
+    """(N, 256, 256, 3) uint8 context crops -> (N, 768 * grid^2) float32 code histograms of the
+    ``setting``'s view (HOG: its block vectors), ``batch`` contexts at a time."""
+    side, pool = view_spec(setting.margin, setting.size)
+    branch = setting.branch(with_map=False)
     out = []
     for i in range(0, len(contexts), batch):
         x = context_tensor(contexts[i:i + batch])
@@ -93,31 +115,20 @@ def _regression(c: float):
     return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000, class_weight="balanced"))
 
 
-def _chi2_steps(kind: str, chi2_steps: int | None) -> int:
-    """The chi-squared map's steps: as given, or (None) the kind's default: TEXTURE_CHI2_STEPS
-    for the code histograms, none for HOG's normalised blocks."""
-    if chi2_steps is not None:
-        return chi2_steps
-    return 0 if kind == "hog" else TEXTURE_CHI2_STEPS
-
-
-def fit_texture(hists: np.ndarray, labels: np.ndarray, c: float = TEXTURE_C, stride: int = TEXTURE_STRIDE,
-                tolerance: float | None = None, chi2_steps: int | None = None,
-                grid: int = TEXTURE_GRID, sigma_step: float = TEXTURE_SIGMA_STEP, kind: str = "lbp",
-                window: int = LPQ_WINDOW, logit_limit: float = 0.0) -> ColourTexture | GradientHistogram:
-    """Fit the logistic regression and fold it (scaler included) into the branch's weights.
-    ``hists`` must come from ``texture_histograms`` with the same kind, stride, tolerance, grid,
-    sigma step and window (``chi2_steps`` None: the kind's default). ``logit_limit`` > 0: the
-    branch's logit is clipped to +-logit_limit."""
-    chi2_steps = _chi2_steps(kind, chi2_steps)
+def fit_texture(hists: np.ndarray, labels: np.ndarray, setting: TextureSetting = TextureSetting(),
+                logit_limit: float = 0.0) -> ColourTexture | GradientHistogram:
+    """Fit the ``setting``'s logistic regression on (N, bins) ``hists`` (from ``texture_histograms``
+    with the same setting) and (N,) 0/1 ``labels``, and fold it (scaler included) into the branch's
+    weights. ``logit_limit`` > 0: the branch's logit is clipped to +-logit_limit."""
     if logit_limit < 0:
         raise ValueError(f"a logit limit is > 0 (or 0: none), got {logit_limit}")
-    branch = texture_branch(kind, stride, tolerance, chi2_steps, grid, sigma_step, window)
+    branch = setting.branch()
     branch.logit_limit = float(logit_limit)
     if hists.shape[1] != branch.n_bins():
-        shape = f"{branch.n_bins()} bins" + (f", a {grid}x{grid} grid" if kind != "hog" else "")
-        raise ValueError(f"histograms of {hists.shape[1]} bins do not fit this {kind} branch ({shape})")
-    model = _regression(c).fit(texture_features(hists, chi2_steps), labels)
+        grid = f", a {setting.grid}x{setting.grid} grid" if setting.kind != "hog" else ""
+        raise ValueError(f"histograms of {hists.shape[1]} bins do not fit this {setting.kind} branch "
+                         f"({branch.n_bins()} bins{grid})")
+    model = _regression(setting.c).fit(texture_features(hists, setting.chi2), labels)
     scaler, lr = model[0], model[1]
     sd = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     w = lr.coef_[0] / sd
@@ -139,8 +150,9 @@ def fit_texture_branches(contexts: np.ndarray, labels: np.ndarray, which: str = 
     total = sum(share for *_, share in spec)
     out = []
     for kind, size, share in spec:
-        h = texture_histograms(contexts, margin=TEXTURE_MARGIN, size=size, kind=kind)
-        branch = fit_texture(h, labels, kind=kind, logit_limit=LOGIT_LIMIT if which == "shipped" else 0.0)
+        setting = TextureSetting(kind=kind, size=size)
+        branch = fit_texture(texture_histograms(contexts, setting), labels, setting,
+                             logit_limit=LOGIT_LIMIT if which == "shipped" else 0.0)
         out.append((TEXTURE_MARGIN, branch, size, share / total))
     return out
 
@@ -163,45 +175,21 @@ def texture_meta(branch: ColourTexture | GradientHistogram, weight: float, size:
     return meta
 
 
-@dataclass(frozen=True)
-class TextureSetting:
-    """One hand-crafted branch as cross-validation tries it: ``kind`` (lbp, lpq, hog) and its code
-    options (``stride``, ``tolerance`` None: the kind's default, ``chi2_steps`` None: the kind's
-    default, ``grid``, LBP's ``sigma_step``, LPQ's ``window``), its view (``margin`` x the face box
-    at ``size`` px) and the regression's inverse regularisation ``c``. Defaults: the shipped LBP
-    branch at 128 px."""
-    kind: str = "lbp"
-    stride: int = TEXTURE_STRIDE
-    tolerance: float | None = None
-    chi2_steps: int | None = None
-    grid: int = TEXTURE_GRID
-    sigma_step: float = TEXTURE_SIGMA_STEP
-    window: int = LPQ_WINDOW
-    size: int = TEXTURE_SIZE
-    margin: float = TEXTURE_MARGIN
-    c: float = TEXTURE_C
-
-
 def cross_validate_texture(ds: Dataset, setting: TextureSetting = TextureSetting(), k: int = 4, seed: int = 0,
                            eval_mask: np.ndarray | None = None, hists: np.ndarray | None = None) -> dict:
     """Leave-groups-out scores of the texture branch ``setting``, on the same folds as
     ``cross_validate`` with this seed (so its scores can be fused with a network's, image by image).
     ``eval_mask``: the images scored (default all); ``hists``: their histograms if already computed."""
     from .cv import fold_train_indices, pooled_result
-    s = setting
-    kind, stride, tolerance, grid, sigma_step, window, size, margin, c = (
-        s.kind, s.stride, s.tolerance, s.grid, s.sigma_step, s.window, s.size, s.margin, s.c)
-    chi2_steps = _chi2_steps(kind, s.chi2_steps)
-    h = (texture_histograms(ds.contexts, margin=margin, size=size, stride=stride, tolerance=tolerance, grid=grid,
-                            sigma_step=sigma_step, kind=kind, window=window) if hists is None else hists)
-    f = texture_features(h, chi2_steps)
+    h = texture_histograms(ds.contexts, setting) if hists is None else hists
+    f = texture_features(h, setting.chi2)
     pool = np.flatnonzero(np.ones(len(ds), bool) if eval_mask is None else np.asarray(eval_mask, bool))
     scores = np.full(len(ds), np.nan, np.float32)
     for rel in group_kfold(ds.groups[pool], k, seed):
         test = pool[rel]
         tr = fold_train_indices(ds, test)
-        scores[test] = _regression(c).fit(f[tr], ds.labels[tr]).predict_proba(f[test])[:, 1]
+        scores[test] = _regression(setting.c).fit(f[tr], ds.labels[tr]).predict_proba(f[test])[:, 1]
     # the setting as the model file would describe this branch (its weight aside), and the regression's C
-    branch = texture_branch(kind, stride, tolerance, chi2_steps, grid, sigma_step, window)
-    config = {k: v for k, v in texture_meta(branch, 0.0, size, margin).items() if k != "weight"} | {"C": c}
+    meta = texture_meta(setting.branch(), 0.0, setting.size, setting.margin)
+    config = {k: v for k, v in meta.items() if k != "weight"} | {"C": setting.c}
     return pooled_result(ds, pool, scores, k, seed, config)

@@ -67,10 +67,18 @@ def machine():
 
 
 def write_section(path, heading, text):
-    """Replace (or add) one ``## heading`` section of a docs page, keeping the others."""
+    """Replace one ``## heading`` section of a docs page where it stands (or add it at the end),
+    keeping the others."""
     old = path.read_text() if path.exists() else "# Speed\n\nMeasured on demand by the scripts in benchmarks/.\n\n"
-    kept = [p for p in old.split("\n## ") if not ("## " + p).startswith(heading)]
-    path.write_text("\n## ".join(kept).rstrip() + "\n\n" + text)
+    parts = old.split("\n## ")
+    new = text[len("## "):].rstrip() + "\n" if text.startswith("## ") else text
+    at = [i for i, p in enumerate(parts) if i and ("## " + p).startswith(heading)]
+    if at:
+        parts[at[0]] = new
+        parts = [p for i, p in enumerate(parts) if i not in at[1:]]
+        path.write_text("\n## ".join(parts).rstrip() + "\n")
+    else:
+        path.write_text(old.rstrip() + "\n\n" + text)
 
 
 def block(text: str, name: str) -> str | None:

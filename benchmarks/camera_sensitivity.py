@@ -29,7 +29,8 @@ by BlazeFace (as the pipeline would), then scored:
 
 Reports per model, video and setting: faces found, median face width, the share of live frames
 below the model's threshold (genuine users turned away) or of replay frames at or above it
-(attacks let through), and the mean P(real). Writes docs/camera_sensitivity.md and .json.
+(attacks let through), the mean P(real), and what an authentication session's passive step
+decides on those frames (passed, rejected or undecided, and after how many seconds). Writes docs/camera_sensitivity.md and .json.
 
 Run: .venv/bin/python benchmarks/camera_sensitivity.py [MODEL.onnx ...] (default: the shipped one)
 """
@@ -101,12 +102,30 @@ def change(frame: np.ndarray, box, kind: str, z: float, rng: np.random.Generator
     return jpeg_round_trip(out, 95) if kind.endswith("JPEG 95") else out
 
 
+FPS = 15.0   # every 2nd frame of a 30 frames/s video, as a session sees it: about the web page's 10 frames/s
+
+
+def passive_outcome(liveness, frames: list, landmarker) -> dict:
+    """An authentication session (``challenge.session.Session``, default settings) fed ``frames`` at
+    ``FPS`` until its passive step ends: {"outcome": "passed" (the challenge drawn) | "rejected" |
+    "undecided" (the video ended first), "at_s": seconds into the session or None, "reason"}."""
+    from marginlive.challenge.session import CHALLENGE, REJECTED, Session
+    session = Session(liveness, landmarker=landmarker)
+    for i, f in enumerate(frames):
+        st = session.update(f, i / FPS)
+        if st.state in (CHALLENGE, REJECTED):
+            return {"outcome": "passed" if st.state == CHALLENGE else "rejected", "at_s": i / FPS,
+                    "reason": st.reason}
+    return {"outcome": "undecided", "at_s": None, "reason": ""}
+
+
 def video_rows(models: dict, video: str, n: int, settings=SETTINGS) -> dict:
     """{model name: {setting label: row}} for every 2nd of the first ``n`` frames of ``video``
-    that has a face."""
+    that has a face: per-frame rates, and what a session's passive step decides on the frames."""
+    from marginlive.challenge.landmarks import Landmarker
     from marginlive.detect import create_detector
     from marginlive.pipeline import LivenessDetector
-    det = create_detector("mediapipe")
+    det, landmarker = create_detector("mediapipe"), Landmarker()
     frames = list(zip(*video_faces(video, n)))
     # each model as the pipeline scores a face, and as it does when told the frames are mirrored
     scorers = {name: {told: LivenessDetector(m, det, mirrored=told) for told in (False, True)}
@@ -114,9 +133,10 @@ def video_rows(models: dict, video: str, n: int, settings=SETTINGS) -> dict:
     out = {name: {} for name in models}
     for kind, z in settings:
         rng = np.random.default_rng(0)
-        scores, widths = {name: [] for name in models}, []
+        scores, widths, changed = {name: [] for name in models}, [], []
         for f, box in frames:
             g = change(f, box, kind, z, rng)
+            changed.append(g)
             faces = det.detect(g)
             if not faces:
                 continue
@@ -131,7 +151,8 @@ def video_rows(models: dict, video: str, n: int, settings=SETTINGS) -> dict:
                 "face_width_px": float(np.median(widths)) if widths else None,
                 "below": float(np.mean(s < m.threshold)) if len(s) else None,
                 "at_or_above": float(np.mean(s >= m.threshold)) if len(s) else None,
-                "mean": float(s.mean()) if len(s) else None}
+                "mean": float(s.mean()) if len(s) else None,
+                "session": passive_outcome(scorers[name][kind == "mirror, told"], changed, landmarker)}
     return out
 
 
@@ -142,25 +163,60 @@ def main():
     ap.add_argument("--frames", type=int, default=460, help="frames read from each video (every 2nd is scored)")
     a = ap.parse_args()
     models = {Path(p).name: LivenessModel(p) for p in a.models}
-    data = {kind: video_rows(models, name, a.frames) for kind, name in VIDEOS}
+    res = {"machine": machine(), "settings": [label(k, z) for k, z in SETTINGS],
+           "thresholds": {n: m.threshold for n, m in models.items()},
+           "videos": {kind: video_rows(models, name, a.frames) for kind, name in VIDEOS}}
+    save_json("camera_sensitivity", res)
+    (DOCS / "camera_sensitivity.md").write_text(page(res))
 
-    def pct(r, k):
-        return "-" if r[k] is None else f"{100 * r[k]:.0f}%"
 
-    def num(r, k, f="{:.3f}"):
-        return "-" if r[k] is None else f.format(r[k])
-    rows = []
-    for name in models:
-        for kind, z in SETTINGS:
-            key = label(kind, z)
+def _pct(r, k):
+    return "-" if r[k] is None else f"{100 * r[k]:.0f}%"
+
+
+def _num(r, k, f="{:.3f}"):
+    return "-" if r[k] is None else f.format(r[k])
+
+
+def _session(r):
+    o = r["session"]
+    return o["outcome"] if o["at_s"] is None else f"{o['outcome']} at {o['at_s']:.1f} s"
+
+
+def table_rows(res) -> list[str]:
+    """One row per model and setting: the live and the replay video side by side."""
+    data, rows = res["videos"], []
+    for name in res["thresholds"]:
+        for key in res["settings"]:
             live, rep = data["live"][name][key], data["replay"][name][key]
-            rows.append(f"| {name} | {key} | {live['faces']}/{live['frames']} | {num(live, 'face_width_px', '{:.0f}')} | "
-                        f"{pct(live, 'below')} | {num(live, 'mean')} | {rep['faces']}/{rep['frames']} | "
-                        f"{num(rep, 'face_width_px', '{:.0f}')} | {pct(rep, 'at_or_above')} | {num(rep, 'mean')} |")
-            print(rows[-1], flush=True)
-    save_json("camera_sensitivity", {"machine": machine(), "settings": [label(k, z) for k, z in SETTINGS],
-                                     "thresholds": {n: m.threshold for n, m in models.items()}, "videos": data})
-    (DOCS / "camera_sensitivity.md").write_text("\n".join([
+            rows.append(f"| {name} | {key} | {live['faces']}/{live['frames']} | {_num(live, 'face_width_px', '{:.0f}')} | "
+                        f"{_pct(live, 'below')} | {_num(live, 'mean')} | {_session(live)} | {rep['faces']}/{rep['frames']} | "
+                        f"{_num(rep, 'face_width_px', '{:.0f}')} | {_pct(rep, 'at_or_above')} | {_num(rep, 'mean')} | "
+                        f"{_session(rep)} |")
+    return rows
+
+
+def session_summary(res) -> str:
+    """Per model: under how many settings a session passed the live video and rejected the replay."""
+    out = []
+    for name in res["thresholds"]:
+        count = {v: {} for v in ("live", "replay")}
+        for v in count:
+            for key in res["settings"]:
+                o = res["videos"][v][name][key]["session"]["outcome"]
+                count[v][o] = count[v].get(o, 0) + 1
+        n = len(res["settings"])
+        out.append(f"{name}: the live video's session passed under {count['live'].get('passed', 0)} of {n} settings "
+                   f"(rejected under {count['live'].get('rejected', 0)}, undecided under "
+                   f"{count['live'].get('undecided', 0)}: the video ended first), the replay's was rejected "
+                   f"under {count['replay'].get('rejected', 0)} (passed on to the challenge under "
+                   f"{count['replay'].get('passed', 0)}, undecided under {count['replay'].get('undecided', 0)}).")
+    return "Sessions: " + " ".join(out)
+
+
+def page(res) -> str:
+    """docs/camera_sensitivity.md from the results: what each setting is, the table, the sessions."""
+    return "\n".join([
         "# Camera conditions", "",
         "`benchmarks/camera_sensitivity.py`: every 2nd frame of `videos/live-1.webm` and `videos/replay-1.webm` "
         "(neither in any training set) changed as another camera or setting would change it, the face found again by "
@@ -174,12 +230,17 @@ def main():
         "brightness (levels added), contrast (about level 128), white balance (red gain R/B, blue gain its inverse); "
         "noise: Gaussian, standard deviation in levels, independent per pixel and channel, also followed by the web "
         "page's JPEG 95; sharpen: unsharp mask of amount z (radius 1 px); high resolution: the frame enlarged z times (bicubic), then sensor noise per pixel at that size. Faces: frames where BlazeFace found a face "
-        "after the change / frames with a face before it. Other models: earlier defaults (previous-*), named for what "
-        "they added (docs/generalisation.md). A live session (`challenge/session.py`) counts no frame whose face "
-        "box is larger than 0.7 of the frame's shorter side and asks the user to move back.", "",
+        "after the change / frames with a face before it. Other models, where given: earlier defaults (previous-*), "
+        "named for what they added (docs/generalisation.md). A live session (`challenge/session.py`) counts no frame whose face "
+        "box is larger than 0.7 of the frame's shorter side and asks the user to move back. Session: an "
+        "authentication session (`challenge/session.py`, default settings) fed the changed frames at "
+        f"{FPS:g} frames/s: its passive step passed (the challenge drawn: 5 usable frames in a row at or "
+        "above the threshold), rejected (10 in a row below it, or a frame rule broken too long) or undecided "
+        "when the video ended, and when.", "",
         "| model | setting | live faces | live face width px | live frames below threshold | live mean P(real) | "
-        "replay faces | replay face width px | replay frames at or above threshold | replay mean P(real) |",
-        "|---|---|---|---|---|---|---|---|---|---|", *rows, ""]))
+        "live session | replay faces | replay face width px | replay frames at or above threshold | "
+        "replay mean P(real) | replay session |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|", *table_rows(res), "", session_summary(res), ""])
 
 
 if __name__ == "__main__":

@@ -90,6 +90,7 @@ class TextureSetting:
         raise ValueError(f"unknown texture kind {self.kind!r}; choose one of {', '.join(KINDS)}")
 
 
+@torch.no_grad()
 def texture_histograms(contexts: np.ndarray, setting: TextureSetting = TextureSetting(),
                        batch: int = 128) -> np.ndarray:
     """(N, 256, 256, 3) uint8 context crops -> (N, 768 * grid^2) float32 code histograms of the

@@ -24,7 +24,7 @@ from common import DOCS, SHARED, jpeg_round_trip, machine, save_json, video_face
 
 QUALITIES = [None, 95, 90, 80, 70]
 # texture settings compared on held-out groups (2x2 grid, chi-squared map, as shipped; HOG: its
-# blocks, at full resolution): (label, histogram options, chi-squared map steps)
+# blocks, at full resolution)
 def variants():
     """The texture settings compared: (label, ``TextureSetting``; chi-squared map: the kind's default)."""
     from marginlive.training.texture import TextureSetting

@@ -2,7 +2,7 @@
 
 Every n-th frame of each video (or each image) goes through the face detector; for the
 most confident face a *context crop* (4x margin, 256x256, centred, black outside the
-frame; see margin.py) is stored as JPEG, so any margin up to 4x can be cut later without
+frame; see margin.py) is stored as lossless PNG, so any margin up to 4x can be cut later without
 collecting again. ``manifest.csv`` lists path, label, group, attack, source, frame, the
 face box in the original frame, and whether the box came from the detector or the
 source's own annotation.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
@@ -26,6 +26,19 @@ from ..types import FaceBox
 
 FIELDS = ["path", "label", "group", "attack", "source", "frame", "box", "box_source", "dataset"]
 LABELS = ("real", "fake")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a frame came from, as the manifest records it: its ``label`` (real or fake), its
+    ``group`` (a collector or subject), the ``attack`` type ("" for real), the ``source`` file, the
+    ``frame`` index in it (0 for an image) and the ``dataset``."""
+    label: str
+    group: str
+    attack: str
+    source: str
+    frame: int
+    dataset: str
 
 
 @dataclass
@@ -47,19 +60,22 @@ class Collector:
         self.existing = read_manifest_rows(mf) if mf.exists() else []
         self._names = {r["path"] for r in self.existing}
 
-    def add_frame(self, img, label: str, group: str, attack: str, source: str, frame: int,
-                  dataset: str, fallback_box: FaceBox | None = None) -> bool:
+    def add_frame(self, img, origin: Origin, fallback_box: FaceBox | None = None) -> bool:
+        """Store the context crop of the most confident face in the BGR ``img`` (or of
+        ``fallback_box``, the source's own annotation, where the detector finds none) with its
+        manifest row; False where there is no face."""
         boxes = self.detector.detect(img)
         box, src = (boxes[0], "detector") if boxes else (fallback_box, "annotation")
         if box is None:
             self.stats.no_face += 1
             return False
         ctx = crop_margin(img, box, CONTEXT_MARGIN, CONTEXT_SIZE)
-        stem = Path(source).stem.replace(" ", "_")
-        rel = Path("crops") / _safe(dataset) / _safe(group) / label / f"{stem}_{frame:05d}.png"
+        o = origin
+        stem = Path(o.source).stem.replace(" ", "_")
+        rel = Path("crops") / _safe(o.dataset) / _safe(o.group) / o.label / f"{stem}_{o.frame:05d}.png"
         n = 1
         while rel.as_posix() in self._names:
-            rel = rel.with_name(f"{stem}_{frame:05d}_{n}.png")
+            rel = rel.with_name(f"{stem}_{o.frame:05d}_{n}.png")
             n += 1
         self._names.add(rel.as_posix())
         (self.out / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -67,10 +83,9 @@ class Collector:
         # the model never sees re-encoded crops at run time (measured: fake scores shift by 0.16)
         if not cv2.imwrite(str(self.out / rel), ctx, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
             raise DatasetError(f"{self.out / rel}: cannot write")
-        self.rows.append({"path": rel.as_posix(), "label": label, "group": group, "attack": attack,
-                          "source": source, "frame": frame,
+        self.rows.append({"path": rel.as_posix(), **asdict(o),
                           "box": " ".join(f"{v:.1f}" for v in (box.x1, box.y1, box.x2, box.y2)),
-                          "box_source": src, "dataset": dataset})
+                          "box_source": src})
         self.stats.stored += 1
         return True
 
@@ -85,11 +100,11 @@ class Collector:
                 with VideoSource(p) as src:
                     for f in progress(src, total=src.frame_count, desc=p.name, unit="frame"):
                         if f.index % every == 0:
-                            self.add_frame(f.image, label, group, attack, str(p), f.index, dataset)
+                            self.add_frame(f.image, Origin(label, group, attack, str(p), f.index, dataset))
             elif k == "image":
                 img = _read_or_warn(p, self.stats)
                 if img is not None:
-                    self.add_frame(img, label, group, attack, str(p), 0, dataset)
+                    self.add_frame(img, Origin(label, group, attack, str(p), 0, dataset))
             else:
                 print(f"marginlive collect: warning: {p}: neither image nor video, skipped", file=sys.stderr)
                 self.stats.unreadable += 1
@@ -120,7 +135,7 @@ class Collector:
             if img is None:
                 continue
             fb = _annotation_box(r.get("label_box_cxcywh_norm"), img.shape)
-            self.add_frame(img, label, f"{dataset}/{group}", attack, r["path"], 0, dataset, fb)
+            self.add_frame(img, Origin(label, f"{dataset}/{group}", attack, r["path"], 0, dataset), fb)
 
     def write(self) -> Path:
         if not self.rows and not self.existing:

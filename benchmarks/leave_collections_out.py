@@ -418,7 +418,7 @@ def readme_table(res) -> str:
 def render_readme(res):
     for page in PAGES:
         render_block(page, "collections", readme_table(res))
-    render_block(ROOT / "README.md", "threshold", sweep_sentence(res))
+        render_block(page, "threshold", sweep_sentence(res))
 
 
 if __name__ == "__main__":

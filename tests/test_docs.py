@@ -14,7 +14,7 @@ import leave_collections_out  # noqa: E402
 from common import block  # noqa: E402
 
 BLOCKS = [("collections", "collections.json", leave_collections_out.readme_table, ("README.md", "models/MODEL_CARD.md")),
-          ("threshold", "collections.json", leave_collections_out.sweep_sentence, ("README.md",)),
+          ("threshold", "collections.json", leave_collections_out.sweep_sentence, ("README.md", "models/MODEL_CARD.md")),
           ("speed", "bench_pipeline.json", bench_pipeline.readme_speed, ("README.md",))]
 
 

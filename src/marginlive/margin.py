@@ -99,4 +99,3 @@ def crop_batch_from_context(contexts: np.ndarray, margin: float, size: int = 64,
     if not len(contexts):
         return np.zeros((0, size, size, 3), np.uint8)
     return np.stack([crop_from_context(c, margin, size, context_margin) for c in contexts])
-

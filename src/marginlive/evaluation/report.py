@@ -162,8 +162,8 @@ def markdown(all_results: dict[str, list[dict]], clips: dict | None, images: dic
         if f"{ds}|roc" in images:
             out += [f"![ROC]({images[ds + '|roc']}) ![DET]({images[ds + '|det']})", ""]
     if clips:
-        out += [f"## Clips (temporal smoothing over each video, {clips.get('model', 'the first model')})", "", "| clip | label | frames | mean P(real) | decision |",
-                "|---|---|---|---|---|"]
+        out += [f"## Clips (temporal smoothing over each video, {clips['model']})", "",
+                "| clip | label | frames | mean P(real) | decision |", "|---|---|---|---|---|"]
         for c in clips["clips"]:
             out.append(f"| {c['path']} | {'real' if c['label'] else 'fake'} | {c['frames']} | "
                        f"{_num(c['score'])} | {c['decision']} |")

@@ -216,8 +216,7 @@ def _train_meta(a, out: Path, ds, cfg, tr, r, metrics: dict) -> dict:
     groups = sorted(set(ds.groups.tolist()))
     return {"name": a.name or out.stem, "arch": cfg.arch, "input_size": cfg.size, "margin": cfg.margin,
             "threshold": 0.5,
-            "training": {"dataset": str(a.dataset), "images": len(ds), "real": int(ds.labels.sum()),
-                         "groups": len(groups), "datasets": sorted(set(ds.datasets.tolist())),
+            "training": {"dataset": str(a.dataset), **ds.fitted_on(), "groups": len(groups),
                          "train_images": int(len(tr)), "config": cfg.__dict__, "best_epoch": r.best_epoch,
                          "images_per_s": round(r.images_per_s, 1), "seconds": round(r.seconds, 1)},
             "metrics": metrics}

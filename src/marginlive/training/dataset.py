@@ -43,6 +43,10 @@ class Dataset:
         wm = min(CONTEXT_MARGIN, margin * factor)
         return crop_batch_from_context(self.contexts, wm, size), margin / wm
 
+    def fitted_on(self) -> dict:
+        """What a model's metadata says it was fitted on: the datasets, the crops and the live ones."""
+        return {"datasets": sorted(set(self.datasets.tolist())), "images": len(self), "real": int(self.labels.sum())}
+
     def check_trainable(self):
         if len(self) == 0:
             raise DatasetError("the dataset is empty")

@@ -323,11 +323,6 @@ def _fused_meta(recipe: FusionRecipe, parts: list, described: list[dict], inputs
             "inputs": inputs, "training": {"recipe": recipe.name, **(training or {})}}
 
 
-def _fitted_on(ds) -> dict:
-    """What a model's metadata says it was fitted on: the datasets, crops and live crops of ``ds``."""
-    return {"datasets": sorted(set(ds.datasets.tolist())), "images": len(ds.labels), "real": int(ds.labels.sum())}
-
-
 def train_network(recipe: FusionRecipe, ds, folder: str | os.PathLike, note: dict | None = None) -> Path:
     """Train ``recipe.network`` on every crop of the collected dataset ``ds`` and write it to
     ``folder / recipe.network_file``: a model of its own that reads the 4x context at 256 px
@@ -349,7 +344,7 @@ def train_network(recipe: FusionRecipe, ds, folder: str | os.PathLike, note: dic
             "threshold": 0.5,
             "branches": [{"arch": cfg.arch, "margin": cfg.margin, "size": cfg.size, "weight": 1.0,
                           "recipe": described}],
-            "training": {"recipe": recipe.name, "config": asdict(cfg), **_fitted_on(ds), **(note or {})}}
+            "training": {"recipe": recipe.name, "config": asdict(cfg), **ds.fitted_on(), **(note or {})}}
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     return export_onnx(MultiScale([(cfg.margin, net, cfg.size)]).eval(), folder / recipe.network_file, meta,
@@ -384,7 +379,7 @@ def build(recipe: FusionRecipe, ds, out: str | os.PathLike, components: Path | N
             f"for {len(recipe.texture)} texture branches")
         fit = TextureFit(recipe, fitted.contexts, fitted.labels)
         branches = fit.fit()
-        training = {**_fitted_on(fitted), "groups": len(set(fitted.groups.tolist())), "held_out": list(recipe.hold_out),
+        training = {**fitted.fitted_on(), "groups": len(set(fitted.groups.tolist())), "held_out": list(recipe.hold_out),
                     "augmented_copies": 0 if fit.augmented is None else len(fit.augmented.labels),
                     "augment": asdict(recipe.augment) if recipe.augment else None, "C": recipe.c,
                     "network": asdict(recipe.network) if recipe.network else _meta(net).get("training"),

@@ -117,7 +117,7 @@ def train(ds: Dataset, cfg: TrainConfig, train_idx=None, val_idx=None, show_prog
         res.best_epoch = cfg.epochs
     fit.net.cpu().eval()
     if val is not None:
-        res.val_scores = predict_crops(fit.net, val.ds.crops(cfg.margin, cfg.size))
+        res.val_scores = predict_crops(fit.net, val.crops)
     return res
 
 
@@ -173,11 +173,12 @@ class _Fit:
 
 
 class _Validation:
-    """The validation crops (no augmentation) and their labels, on the training device."""
+    """The validation crops (``crops``: uint8, no augmentation; ``x``: as the net reads them, on the
+    training device) and their labels."""
 
     def __init__(self, va: Dataset, cfg: TrainConfig, dev: torch.device):
-        self.ds = va
-        self.x = _to_float(va.crops(cfg.margin, cfg.size)).to(dev)
+        self.crops = va.crops(cfg.margin, cfg.size)
+        self.x = _to_float(self.crops).to(dev)
         self.y = torch.from_numpy(va.labels).float().to(dev)
 
     @torch.no_grad()

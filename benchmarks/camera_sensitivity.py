@@ -105,18 +105,27 @@ def change(frame: np.ndarray, box, kind: str, z: float, rng: np.random.Generator
 FPS = 15.0   # every 2nd frame of a 30 frames/s video, as a session sees it: about the web page's 10 frames/s
 
 
-def passive_outcome(liveness, frames: list, landmarker) -> dict:
-    """An authentication session (``challenge.session.Session``, default settings) fed ``frames`` at
-    ``FPS`` until its passive step ends: {"outcome": "passed" (the challenge drawn) | "rejected" |
-    "undecided" (the video ended first), "at_s": seconds into the session or None, "reason"}."""
-    from marginlive.challenge.session import CHALLENGE, REJECTED, Session
-    session = Session(liveness, landmarker=landmarker)
-    for i, f in enumerate(frames):
-        st = session.update(f, i / FPS)
+class PassiveStep:
+    """An authentication session (``challenge.session.Session``, default settings) fed one frame at a
+    time at ``FPS`` until its passive step ends. ``outcome``: {"outcome": "passed" (the challenge
+    drawn) | "rejected" | "undecided" (no decision yet), "at_s": seconds into the session or None,
+    "reason"}."""
+
+    def __init__(self, liveness, landmarker):
+        from marginlive.challenge.session import Session
+        self.session, self.frames = Session(liveness, landmarker=landmarker), 0
+        self.outcome = {"outcome": "undecided", "at_s": None, "reason": ""}
+
+    def feed(self, frame: np.ndarray) -> None:
+        from marginlive.challenge.session import CHALLENGE, REJECTED
+        if self.outcome["at_s"] is not None:
+            return
+        t = self.frames / FPS
+        self.frames += 1
+        st = self.session.update(frame, t)
         if st.state in (CHALLENGE, REJECTED):
-            return {"outcome": "passed" if st.state == CHALLENGE else "rejected", "at_s": i / FPS,
-                    "reason": st.reason}
-    return {"outcome": "undecided", "at_s": None, "reason": ""}
+            self.outcome = {"outcome": "passed" if st.state == CHALLENGE else "rejected", "at_s": t,
+                            "reason": st.reason}
 
 
 def video_rows(models: dict, video: str, n: int, settings=SETTINGS) -> dict:
@@ -133,17 +142,20 @@ def video_rows(models: dict, video: str, n: int, settings=SETTINGS) -> dict:
     out = {name: {} for name in models}
     for kind, z in settings:
         rng = np.random.default_rng(0)
-        scores, widths, changed = {name: [] for name in models}, [], []
+        scores, widths = {name: [] for name in models}, []
+        told = kind == "mirror, told"
+        sessions = {name: PassiveStep(scorers[name][told], landmarker) for name in models}
         for f, box in frames:
             g = change(f, box, kind, z, rng)
-            changed.append(g)
+            for run in sessions.values():
+                run.feed(g)
             faces = det.detect(g)
             if not faces:
                 continue
             b = max(faces, key=lambda q: q.score)
             widths.append(b.x2 - b.x1)
             for name in models:
-                scores[name].append(scorers[name][kind == "mirror, told"].score(g, [b])[0])
+                scores[name].append(scorers[name][told].score(g, [b])[0])
         for name, m in models.items():
             s = np.array(scores[name])
             out[name][label(kind, z)] = {
@@ -152,7 +164,7 @@ def video_rows(models: dict, video: str, n: int, settings=SETTINGS) -> dict:
                 "below": float(np.mean(s < m.threshold)) if len(s) else None,
                 "at_or_above": float(np.mean(s >= m.threshold)) if len(s) else None,
                 "mean": float(s.mean()) if len(s) else None,
-                "session": passive_outcome(scorers[name][kind == "mirror, told"], changed, landmarker)}
+                "session": sessions[name].outcome}
     return out
 
 

@@ -1,6 +1,7 @@
 """Every generated figure of the README and the model card equals what its benchmark's results
 file gives: a block between <!-- name:begin/end --> is rendered from docs/*.json, never typed."""
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -31,3 +32,11 @@ def test_readme_is_short_and_says_how_to_test():
     text = (ROOT / "README.md").read_text()
     assert len(text.splitlines()) < 200
     assert "make test" in text
+
+
+def test_research_index_lists_every_note_and_no_other():
+    """docs/research/README.md names each note once: a new note is not lost, a removed one not cited."""
+    research = ROOT / "docs" / "research"
+    notes = {p.name for p in research.glob("*.md")} - {"README.md"}
+    listed = set(re.findall(r"^\| `([^`]+\.md)` \|", (research / "README.md").read_text(), re.M))
+    assert listed == notes, f"not indexed: {sorted(notes - listed)}; indexed but missing: {sorted(listed - notes)}"

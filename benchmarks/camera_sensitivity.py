@@ -24,6 +24,8 @@ by BlazeFace (as the pipeline would), then scored:
 - sensor noise: Gaussian noise of a standard deviation in levels, independent per pixel and
   channel (a small sensor in dim light), also after the web page's JPEG 95;
 - sharpening: an unsharp mask (many webcams sharpen);
+- grayscale: the frame's grey levels in all three channels (an infrared or monochrome camera);
+  a session counts no such frame and asks for a colour camera (`SessionConfig.grayscale_level`);
 - high resolution z (a camera of z times the pixels, 1920x1440 at 3): the frame upscaled by z
   (bicubic), then sensor noise of 4 or 8 levels per pixel at that scale.
 
@@ -48,12 +50,12 @@ SETTINGS = [("shrink", 0.5), ("shrink", 0.6), ("shrink", 0.8), ("zoom", 1.0), ("
             ("gamma", 0.7), ("gamma", 1.4), ("brightness", -40), ("brightness", 40), ("contrast", 0.7),
             ("contrast", 1.3), ("white balance R/B", 1.15), ("white balance R/B", 0.85), ("noise", 3),
             ("noise", 6), ("noise", 10), ("noise + JPEG 95", 6), ("sharpen", 0.5), ("sharpen", 1.0),
-            ("high resolution, noise 4", 3), ("high resolution, noise 8", 3)]
+            ("grayscale", 0), ("high resolution, noise 4", 3), ("high resolution, noise 8", 3)]
 VIDEOS = (("live", "live-1.webm"), ("replay", "replay-1.webm"))
 
 
 def label(kind: str, z: float) -> str:
-    if kind.startswith("mirror"):
+    if kind.startswith("mirror") or kind == "grayscale":
         return kind
     if kind.startswith("high resolution"):
         return kind.replace("resolution", f"resolution {z:g}x")
@@ -81,6 +83,8 @@ def change(frame: np.ndarray, box, kind: str, z: float, rng: np.random.Generator
         return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     if kind.startswith("mirror"):
         return np.ascontiguousarray(frame[:, ::-1])
+    if kind == "grayscale":
+        return cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     if kind.startswith("high resolution"):
         from marginlive.evaluation.shifts import high_resolution
         return high_resolution(frame, box, rng, factor=z, noise=float(kind.rsplit(" ", 1)[1]))
@@ -109,7 +113,7 @@ class PassiveStep:
     """An authentication session (``challenge.session.Session``, default settings) fed one frame at a
     time at ``FPS`` until its passive step ends. ``outcome``: {"outcome": "passed" (the challenge
     drawn) | "rejected" | "undecided" (no decision yet), "at_s": seconds into the session or None,
-    "reason"}."""
+    "reason": why it rejected, or while undecided the rule the last frame broke ("" if none)}."""
 
     def __init__(self, liveness, landmarker):
         from marginlive.challenge.session import Session
@@ -123,6 +127,7 @@ class PassiveStep:
         t = self.frames / FPS
         self.frames += 1
         st = self.session.update(frame, t)
+        self.outcome["reason"] = self.session.problem or ""
         if st.state in (CHALLENGE, REJECTED):
             self.outcome = {"outcome": "passed" if st.state == CHALLENGE else "rejected", "at_s": t,
                             "reason": st.reason}
@@ -192,7 +197,9 @@ def _num(r, k, f="{:.3f}"):
 
 def _session(r):
     o = r["session"]
-    return o["outcome"] if o["at_s"] is None else f"{o['outcome']} at {o['at_s']:.1f} s"
+    if o["at_s"] is None:
+        return f"{o['outcome']} ({o['reason']})" if o.get("reason") else o["outcome"]
+    return f"{o['outcome']} at {o['at_s']:.1f} s"
 
 
 def table_rows(res) -> list[str]:
@@ -241,14 +248,16 @@ def page(res) -> str:
         "`LivenessDetector(mirrored=True)` (`authenticate --mirrored`) scores it, each crop flipped back; gamma, "
         "brightness (levels added), contrast (about level 128), white balance (red gain R/B, blue gain its inverse); "
         "noise: Gaussian, standard deviation in levels, independent per pixel and channel, also followed by the web "
-        "page's JPEG 95; sharpen: unsharp mask of amount z (radius 1 px); high resolution: the frame enlarged z times (bicubic), then sensor noise per pixel at that size. Faces: frames where BlazeFace found a face "
+        "page's JPEG 95; sharpen: unsharp mask of amount z (radius 1 px); grayscale: the frame's grey levels in all three "
+        "channels (an infrared or monochrome camera); high resolution: the frame enlarged z times (bicubic), then sensor noise per pixel at that size. Faces: frames where BlazeFace found a face "
         "after the change / frames with a face before it. Other models, where given: earlier defaults (previous-*), "
         "named for what they added (docs/generalisation.md). A live session (`challenge/session.py`) counts no frame whose face "
-        "box is larger than 0.7 of the frame's shorter side and asks the user to move back. Session: an "
+        "box is larger than 0.7 of the frame's shorter side (and asks the user to move back), nor one "
+        "without colour (and asks for a colour camera). Session: an "
         "authentication session (`challenge/session.py`, default settings) fed the changed frames at "
         f"{FPS:g} frames/s: its passive step passed (the challenge drawn: 5 usable frames in a row at or "
         "above the threshold), rejected (10 in a row below it, or a frame rule broken too long) or undecided "
-        "when the video ended, and when.", "",
+        "when the video ended (with the rule its last frame broke), and when.", "",
         "| model | setting | live faces | live face width px | live frames below threshold | live mean P(real) | "
         "live session | replay faces | replay face width px | replay frames at or above threshold | "
         "replay mean P(real) | replay session |",

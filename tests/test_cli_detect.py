@@ -137,3 +137,15 @@ def test_sideways_video_scored_and_saved_upright(capsys, tmp_path, tiny_model):
     assert len(lines) == 8 and all(l["turned"] == 270 for l in lines)
     ok, frame = cv2.VideoCapture(str(out)).read()
     assert ok and frame.shape == (480, 640, 3)   # landscape again, as filmed
+
+
+def test_grayscale_image_scored_with_a_warning(capsys, tmp_path, tiny_model, live_frames):
+    colour = live_frames[0].image
+    grey = cv2.cvtColor(cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    cv2.imwrite(str(tmp_path / "colour.jpg"), colour)
+    cv2.imwrite(str(tmp_path / "grey.jpg"), grey)
+    code, stdout, err = run(capsys, "detect", tmp_path / "grey.jpg", "--model", tiny_model)
+    assert code == 0 and stdout.count("grey.jpg") == 1
+    assert "grayscale picture" in err and "not reliable" in err
+    code, stdout, err = run(capsys, "detect", tmp_path / "colour.jpg", "--model", tiny_model)
+    assert code == 0 and "grayscale" not in err

@@ -256,3 +256,26 @@ def test_session_timeout():
     s = make([[result()]], [(pose(), None)] * 500, session_timeout_s=2.0, challenge_timeout_s=100)
     st = run(s, 50)
     assert st.state == REJECTED and "session timed out" in st.reason
+
+
+def grey_frame():
+    """``sharp_frame``'s detail in all three channels alike: what a monochrome camera delivers."""
+    return np.repeat(sharp_frame()[:, :, :1], 3, axis=2)
+
+
+def test_grayscale_frames_keep_waiting_and_ask_for_a_colour_camera():
+    s = make([result()], hand_script(), waiting_timeout_s=2.0)
+    st = run(s, 5, frame=grey_frame())
+    assert st.state == "waiting" and "colour camera" in st.instruction
+    assert s.track_id is None
+
+
+def test_grayscale_frames_during_the_session_reject_after_grace():
+    s = make([[result()]], [(pose(), None)] * 500, max_absent_s=0.3)
+    st = run(s, 30, frame=grey_frame(), good_first=3)
+    assert st.state == REJECTED and "no colour" in st.reason
+
+
+def test_grayscale_check_can_be_turned_off():
+    s = make([result()], hand_script(), grayscale_level=None)
+    assert run(s, 40, frame=grey_frame()).state == ACCEPTED

@@ -9,7 +9,7 @@ import numpy as np
 
 from ._util import atomic_path, emit_json, progress
 from .errors import InputError, NoFaceError
-from .frames import VideoSource, expand_paths, kind_of, read_image
+from .frames import VideoSource, expand_paths, is_grayscale, kind_of, read_image
 from .orientation import turn
 from .render import draw_results
 
@@ -70,17 +70,25 @@ def run_detect(a) -> int:
     return 0
 
 
+def _warn_if_grayscale(name, frame, results) -> None:
+    """Print a warning when a face of ``results`` (boxes in ``frame``) is grayscale."""
+    if any(is_grayscale(r.box.region(frame)) for r in results):
+        print(f"marginlive detect: warning: {name}: a grayscale picture (an infrared or black-and-white camera); "
+              "the model reads colour, so its scores here are not reliable", file=sys.stderr)
+
+
 def _run_image(det, src: Path, a, out: Path | None) -> int:
     img = read_image(src)
     results = det.predict(img)
+    # Boxes are in the frame as turned upright; draw them there.
+    upright = turn(img, results[0].turned // 90) if results else img
+    _warn_if_grayscale(src, upright, results)
     if a.json:
         for i, r in enumerate(results):
             emit_json({"source": str(src), "frame": 0, "time": 0.0, "face": i, **r.to_dict()})
     elif not a.show:
         for r in results:
             print(f"{src}\t{r.label}\t{r.score:.3f}\t{r.box.as_list()}")
-    # Boxes are in the frame as turned upright; draw them there.
-    upright = turn(img, results[0].turned // 90) if results else img
     vis = draw_results(upright, results) if (out or a.show) else None
     if out:
         with atomic_path(out) as tmp:
@@ -93,7 +101,7 @@ def _run_image(det, src: Path, a, out: Path | None) -> int:
 
 
 def _run_video(det, src: VideoSource, a, out: Path | None) -> int:
-    faces, turned = 0, 0
+    faces, turned, checked = 0, 0, False
     last = {}
     with src, _VideoWriter(out, src.fps) as writer:
         bar = progress(total=src.frame_count, desc=Path(src.name).name, unit="frame",
@@ -102,6 +110,9 @@ def _run_video(det, src: VideoSource, a, out: Path | None) -> int:
             bar.update(1)
             faces += len(results)
             turned = results[0].turned if results else turned   # a faceless frame keeps the turn
+            if results and not checked:   # a source is in colour or not: its first face tells
+                checked = True
+                _warn_if_grayscale(src.name, turn(frame.image, turned // 90), results)
             for i, r in enumerate(results):
                 last[r.track_id] = r
                 if a.json:

@@ -16,6 +16,12 @@ IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".y4m"}
 
 
+# a picture whose channels differ by at most this many levels (95th percentile) holds no colour:
+# a monochrome or infrared camera, or a black-and-white file, stores its grey in all three channels
+# (0-2 levels apart after JPEG); the face boxes of every crop of ../shared differ by 14 levels or
+# more, a colour frame darkened to a mean grey of 23 still by 9
+GRAYSCALE_LEVEL = 4.0
+
 MAX_PIXELS = 25_000_000   # 25 megapixels: far above any camera frame, far below a decompression bomb
 
 
@@ -37,6 +43,17 @@ def check_pixel_budget(data: bytes, what: str = "image", max_pixels: int = MAX_P
         shown = "more than 179 megapixels" if w is None else f"{w}x{h} pixels"
         raise TooLargeError(f"{what} is {shown}, above the limit of {max_pixels:,} pixels "
                             "(send a camera frame, not a poster)")
+
+
+def is_grayscale(image: np.ndarray, level: float = GRAYSCALE_LEVEL) -> bool:
+    """Whether a BGR uint8 image (H, W, 3), a face's region say, holds no colour: the 95th
+    percentile over its pixels of the largest difference between a pixel's B, G and R is at most
+    ``level`` levels (default ``GRAYSCALE_LEVEL``, 4). False for an empty image."""
+    if image.size == 0:
+        return False
+    px = image.reshape(-1, 3).astype(np.int16)
+    spread = px.max(axis=1) - px.min(axis=1)
+    return float(np.percentile(spread, 95)) <= level
 
 
 def decode_image(data: bytes, what: str = "image", max_pixels: int = MAX_PIXELS) -> np.ndarray:

@@ -46,6 +46,12 @@ class FaceBox:
         union = self.area + other.area - inter
         return inter / union if union > 0 else 0.0
 
+    def region(self, frame):
+        """The pixels of ``frame`` (H, W, ...) inside the box, clipped to the frame: a view, empty
+        where the box lies wholly outside it."""
+        x1, y1 = max(0, int(self.x1)), max(0, int(self.y1))
+        return frame[y1:max(y1 + 1, int(self.y2)), x1:max(x1 + 1, int(self.x2))]
+
     def as_list(self) -> list[float]:
         return [round(self.x1, 1), round(self.y1, 1), round(self.x2, 1), round(self.y2, 1)]
 

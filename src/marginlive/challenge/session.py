@@ -13,8 +13,8 @@ challenges are read from the subject's landmarks only; the same tracked face thr
 rejects); frames a phone delivers sideways are turned upright first; passive liveness keeps
 running during the challenges (a turn to *fake*, a whole window of consistently low frames,
 rejects); each challenge has a timeout and a limited number of retries (a fresh random action
-each time); a face gone, or frames too dark, blurred or with the face too close to the camera,
-for longer than a grace period rejects (the instruction meanwhile says which); the session
+each time); a face gone, or frames too dark, blurred, without colour or with the face too close
+to the camera, for longer than a grace period rejects (the instruction meanwhile says which); the session
 itself has an overall deadline. Every event is timestamped in ``log``. The session never passes
 on missing evidence.
 """
@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from ..detect import confident_faces
+from ..frames import GRAYSCALE_LEVEL, is_grayscale
 from ..types import FAKE, REAL, FaceResult
 from .actions import Action, TurnHead, all_actions
 from .landmarks import Landmarker
@@ -63,6 +64,11 @@ class SessionConfig:
     # the face: held-out frames moved to the edge let more attacks through than as filmed
     # (docs/collections.md, the off-centre row; docs/research/2026-12-02-edges.md)
     max_face_outside: float = 0.1
+    # a face whose pixels' channels differ by at most this many levels (95th percentile) is a
+    # grayscale picture (an infrared or monochrome camera): the model reads colour, and the webcam
+    # replay turned grey passed on half its frames (docs/camera_sensitivity.md, the grayscale row).
+    # None: no check
+    grayscale_level: float | None = GRAYSCALE_LEVEL
     mirrored: bool = False
     actions: tuple[str, ...] | None = None   # restrict the pool (names); None: all
     # every session asks for one action at least that changes the face's shape (blink, open mouth,
@@ -168,8 +174,7 @@ class Session:
 
     def _frame_usable(self, frame, face: FaceResult) -> str | None:
         b = face.box
-        x1, y1 = max(0, int(b.x1)), max(0, int(b.y1))
-        roi = frame[y1:max(y1 + 1, int(b.y2)), x1:max(x1 + 1, int(b.x2))]
+        roi = b.region(frame)
         if roi.size == 0:
             return "face outside the frame"
         h, w = frame.shape[:2]
@@ -183,6 +188,8 @@ class Session:
             return "frame too dark"
         if cv2.Laplacian(grey, cv2.CV_64F).var() < self.config.min_sharpness:
             return "frame too blurred"
+        if self.config.grayscale_level is not None and is_grayscale(roi, self.config.grayscale_level):
+            return "no colour in the picture: use a colour camera"
         return None
 
     def _keep_for_identity(self, frame, face: FaceResult):

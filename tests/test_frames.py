@@ -1,8 +1,11 @@
-"""What a picture is: ``is_grayscale`` on colour and monochrome pictures, ``FaceBox.region``."""
+"""Reading pictures: ``is_grayscale`` on colour and monochrome ones, ``FaceBox.region``, GIFs, and
+large files read smaller where the network's bytes are refused."""
 import cv2
 import numpy as np
+import pytest
 
-from marginlive.frames import is_grayscale
+from marginlive.errors import TooLargeError
+from marginlive.frames import decode_image, is_grayscale, read_image
 from marginlive.types import FaceBox
 
 
@@ -45,3 +48,40 @@ def test_region_is_the_box_clipped_to_the_frame():
     assert FaceBox(-5, -5, 4, 4).region(frame).shape == (4, 4)
     assert FaceBox(20, 20, 30, 30).region(frame).size == 0
     assert np.shares_memory(FaceBox(1, 1, 3, 3).region(frame), frame)
+
+
+def encoded(img, ext, **pil):
+    """``img`` (BGR) encoded as ``ext`` by Pillow (which OpenCV may not read back)."""
+    import io
+
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(img[:, :, ::-1])).save(buf, ext, **pil)
+    return buf.getvalue()
+
+
+def test_a_gif_is_read_as_its_first_frame():
+    img = np.zeros((40, 60, 3), np.uint8)
+    img[:, :30] = (255, 0, 0)                                  # blue left half, in BGR
+    out = decode_image(encoded(img, "GIF"))
+    assert out.shape == (40, 60, 3) and out[20, 10].tolist() == [255, 0, 0] and out[20, 50].tolist() == [0, 0, 0]
+
+
+def test_a_large_jpeg_file_is_read_smaller_and_upright_a_large_png_refused(tmp_path):
+    from PIL import Image
+    img = colour_picture()
+    big = Image.fromarray(img[:, :, ::-1]).resize((8000, 6000))          # 48 megapixels, a phone's photo
+    exif = Image.Exif()
+    exif[0x0112] = 6                                                     # shown turned 90 degrees clockwise
+    big.save(tmp_path / "phone.jpg", exif=exif, quality=80)
+    assert read_image(tmp_path / "phone.jpg").shape == (4000, 3000, 3)  # halved, then turned upright
+    big.save(tmp_path / "poster.png", compress_level=1)
+    with pytest.raises(TooLargeError, match="8000x6000"):
+        read_image(tmp_path / "poster.png")
+
+
+def test_bytes_from_the_network_are_never_shrunk_only_refused():
+    data = encoded(colour_picture(), "JPEG")
+    assert decode_image(data).shape == (120, 160, 3)
+    with pytest.raises(TooLargeError):
+        decode_image(data, max_pixels=10_000)

@@ -12,7 +12,7 @@ import numpy as np
 from .errors import CameraError, InputError, TooLargeError
 from .types import Frame
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".y4m"}
 
 
@@ -25,24 +25,46 @@ GRAYSCALE_LEVEL = 4.0
 MAX_PIXELS = 25_000_000   # 25 megapixels: far above any camera frame, far below a decompression bomb
 
 
-def check_pixel_budget(data: bytes, what: str = "image", max_pixels: int = MAX_PIXELS) -> None:
-    """Raise TooLargeError (HTTP 413) when an encoded image's header claims more than
-    ``max_pixels`` pixels; read with Pillow, without decoding the pixels. A header Pillow cannot
-    read passes (the decoder then decides)."""
+def header_size(data: bytes, what: str = "image") -> tuple[int, int] | None:
+    """(width, height) an encoded image's header claims, read with Pillow without decoding the
+    pixels; None where Pillow cannot read the header (the decoder then decides). TooLargeError
+    above Pillow's own limit, about 179 megapixels."""
     import io
 
     from PIL import Image
     try:
         with Image.open(io.BytesIO(data)) as im:
-            w, h = im.size
-    except Image.DecompressionBombError:   # Pillow's own limit, about 179 megapixels
-        w = h = None
+            return im.size
+    except Image.DecompressionBombError:
+        raise TooLargeError(f"{what} is more than 179 megapixels (send a camera frame, not a poster)") from None
     except Exception:  # Pillow raises many types for headers it does not know
-        return
-    if w is None or w * h > max_pixels:
-        shown = "more than 179 megapixels" if w is None else f"{w}x{h} pixels"
-        raise TooLargeError(f"{what} is {shown}, above the limit of {max_pixels:,} pixels "
+        return None
+
+
+def check_pixel_budget(data: bytes, what: str = "image", max_pixels: int = MAX_PIXELS) -> None:
+    """Raise TooLargeError (HTTP 413) when an encoded image's header claims more than
+    ``max_pixels`` pixels (``header_size``)."""
+    size = header_size(data, what)
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise TooLargeError(f"{what} is {size[0]}x{size[1]} pixels, above the limit of {max_pixels:,} pixels "
                             "(send a camera frame, not a poster)")
+
+
+# libjpeg decodes a JPEG at 1/2, 1/4 or 1/8 of its size (DCT scaling) for these imread flags
+_REDUCED = ((2, cv2.IMREAD_REDUCED_COLOR_2), (4, cv2.IMREAD_REDUCED_COLOR_4), (8, cv2.IMREAD_REDUCED_COLOR_8))
+
+
+def _reduced_flag(data: bytes, what: str, max_pixels: int) -> int:
+    """The imread flag that decodes a JPEG above ``max_pixels`` at the largest of 1/2, 1/4, 1/8
+    of its size within them; IMREAD_COLOR where it fits as it is, or is no JPEG (left to
+    ``check_pixel_budget``)."""
+    size = header_size(data, what)
+    if size is None or size[0] * size[1] <= max_pixels or data[:2] != b"\xff\xd8":
+        return cv2.IMREAD_COLOR
+    for k, flag in _REDUCED:
+        if size[0] * size[1] <= max_pixels * k * k:
+            return flag
+    return cv2.IMREAD_COLOR
 
 
 def is_grayscale(image: np.ndarray, level: float = GRAYSCALE_LEVEL) -> bool:
@@ -56,22 +78,44 @@ def is_grayscale(image: np.ndarray, level: float = GRAYSCALE_LEVEL) -> bool:
     return float(np.percentile(spread, 95)) <= level
 
 
-def decode_image(data: bytes, what: str = "image", max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def decode_image(data: bytes, what: str = "image", max_pixels: int = MAX_PIXELS, shrink: bool = False) -> np.ndarray:
     """Decode encoded image bytes (JPEG, PNG, ...) to BGR uint8, or raise InputError.
 
     The header's size is checked first (``check_pixel_budget``, default 25 megapixels), so a few
-    hundred bytes that claim 20000x20000 pixels cannot make the process allocate gigabytes."""
+    hundred bytes that claim 20000x20000 pixels cannot make the process allocate gigabytes. With
+    ``shrink`` a JPEG above the budget is decoded at 1/2, 1/4 or 1/8 of its size instead, the
+    largest within it (a phone's 50-megapixel photo read from a file; a face in it is hundreds of
+    pixels wide either way)."""
     if not data:
         raise InputError(f"{what} is empty")
-    check_pixel_budget(data, what, max_pixels)
-    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    flag = _reduced_flag(data, what, max_pixels) if shrink else cv2.IMREAD_COLOR
+    if flag == cv2.IMREAD_COLOR:
+        check_pixel_budget(data, what, max_pixels)
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     if arr is None or arr.size == 0:
-        raise InputError(f"{what} is not a readable image (JPEG, PNG, BMP or WebP expected)")
+        arr = _decode_with_pillow(data)   # what OpenCV does not read: a GIF (its first frame)
+    if arr is None or arr.size == 0:
+        raise InputError(f"{what} is not a readable image (JPEG, PNG, WebP, BMP, TIFF or GIF expected)")
     return arr
 
 
+def _decode_with_pillow(data: bytes) -> np.ndarray | None:
+    """BGR uint8 of a GIF's first frame (Pillow), else None. Only GIF: Pillow's other decoders
+    (some hand the data to external programs) are not for bytes from the network."""
+    import io
+
+    from PIL import Image, ImageOps
+    try:
+        with Image.open(io.BytesIO(data), formats=["GIF"]) as im:
+            rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+    except Exception:  # Pillow raises many types for data it does not know
+        return None
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as BGR uint8; InputError if missing or not an image."""
+    """Read an image file as BGR uint8; InputError if missing or not an image. A JPEG above
+    ``MAX_PIXELS`` is decoded at a half, a quarter or an eighth of its size (``decode_image``)."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: no such file")
@@ -81,7 +125,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         data = p.read_bytes()
     except OSError as e:
         raise InputError(f"{p}: cannot read ({e.strerror})") from None
-    return decode_image(data, what=str(p))
+    return decode_image(data, what=str(p), shrink=True)
 
 
 def read_image_or_warn(path: str | os.PathLike, who: str) -> np.ndarray | None:

@@ -67,17 +67,6 @@ def _reduced_flag(data: bytes, what: str, max_pixels: int) -> int:
     return cv2.IMREAD_COLOR
 
 
-def is_grayscale(image: np.ndarray, level: float = GRAYSCALE_LEVEL) -> bool:
-    """Whether a BGR uint8 image (H, W, 3), a face's region say, holds no colour: the 95th
-    percentile over its pixels of the largest difference between a pixel's B, G and R is at most
-    ``level`` levels (default ``GRAYSCALE_LEVEL``, 4). False for an empty image."""
-    if image.size == 0:
-        return False
-    px = image.reshape(-1, 3).astype(np.int16)
-    spread = px.max(axis=1) - px.min(axis=1)
-    return float(np.percentile(spread, 95)) <= level
-
-
 def decode_image(data: bytes, what: str = "image", max_pixels: int = MAX_PIXELS, shrink: bool = False) -> np.ndarray:
     """Decode encoded image bytes (JPEG, PNG, ...) to BGR uint8, or raise InputError.
 
@@ -136,6 +125,17 @@ def read_image_or_warn(path: str | os.PathLike, who: str) -> np.ndarray | None:
     except InputError as e:
         print(f"{who}: warning: {e}; skipped", file=sys.stderr)
         return None
+
+
+def is_grayscale(image: np.ndarray, level: float = GRAYSCALE_LEVEL) -> bool:
+    """Whether a BGR uint8 image (H, W, 3), a face's region say, holds no colour: the 95th
+    percentile over its pixels of the largest difference between a pixel's B, G and R is at most
+    ``level`` levels (default ``GRAYSCALE_LEVEL``, 4). False for an empty image."""
+    if image.size == 0:
+        return False
+    px = image.reshape(-1, 3).astype(np.int16)
+    spread = px.max(axis=1) - px.min(axis=1)
+    return float(np.percentile(spread, 95)) <= level
 
 
 def kind_of(path: Path) -> str:

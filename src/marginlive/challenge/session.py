@@ -14,9 +14,9 @@ rejects); frames a phone delivers sideways are turned upright first; passive liv
 running during the challenges (a turn to *fake*, a whole window of consistently low frames,
 rejects); each challenge has a timeout and a limited number of retries (a fresh random action
 each time); a face gone, or frames too dark, blurred, without colour or with the face too close
-to the camera, for longer than a grace period rejects (the instruction meanwhile says which); the session
-itself has an overall deadline. Every event is timestamped in ``log``. The session never passes
-on missing evidence.
+to the camera, for longer than a grace period rejects (the instruction meanwhile says which);
+the session itself has an overall deadline. Every event is timestamped in ``log``. The session
+never passes on missing evidence.
 """
 from __future__ import annotations
 

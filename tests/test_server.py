@@ -43,6 +43,13 @@ def test_health_and_liveness(server, frames):
     assert r.status_code == 200
     faces = r.json()["faces"]
     assert len(faces) == 1 and faces[0]["label"] == "real" and len(faces[0]["box"]) == 4
+    assert faces[0]["grayscale"] is False
+
+
+def test_liveness_says_when_a_face_is_grayscale(server, live_frames):
+    grey = cv2.cvtColor(cv2.cvtColor(live_frames[0].image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    r = httpx.post(f"http://{server}/v1/liveness", content=cv2.imencode(".jpg", grey)[1].tobytes())
+    assert r.status_code == 200 and [f["grayscale"] for f in r.json()["faces"]] == [True]
 
 
 def test_bad_uploads_get_4xx_and_server_keeps_serving(server, frames):

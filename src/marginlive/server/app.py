@@ -3,6 +3,7 @@
 REST
   GET  /health                      liveness of the service, model name
   POST /v1/liveness                 one image (raw JPEG/PNG body or a multipart file) -> faces with scores
+                                    (and "grayscale": a picture without colour, its score unreliable)
   POST /v1/sessions                 start an authentication session -> id, expiry, stream URL; optional
                                     JSON {"nonce", "audience", "expected_identity"} bound into its verdict
   POST /v1/verdicts/verify          redeem a signed verdict once -> accepted?, identity, session (400 if
@@ -27,7 +28,9 @@ from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..errors import MarginliveError
+from ..frames import is_grayscale
 from ..liveness.runtime import LivenessModel
+from ..orientation import turn
 from . import tokens
 from .security import SecurityHeaders, client_of
 from .service import Refused, ServerConfig, Service
@@ -72,8 +75,16 @@ async def health(svc: Service = Depends(service)):
 @router.post("/v1/liveness")
 async def liveness(request: Request, svc: Service = Depends(rate_limited)):
     img = await read_image(request, svc)
-    results = await anyio.to_thread.run_sync(svc.liveness.predict, img, limiter=svc.limiter)
-    return {"model": svc.model.name, "threshold": svc.liveness.threshold, "faces": [r.to_dict() for r in results]}
+    faces = await anyio.to_thread.run_sync(_scored_faces, svc, img, limiter=svc.limiter)
+    return {"model": svc.model.name, "threshold": svc.liveness.threshold, "faces": faces}
+
+
+def _scored_faces(svc: Service, img) -> list[dict]:
+    """Each face's result, and whether its picture is grayscale (the model reads colour: a
+    grayscale face's score is not reliable, and a session does not count it)."""
+    results = svc.liveness.predict(img)
+    upright = turn(img, results[0].turned // 90) if results else img   # the boxes' frame
+    return [{**r.to_dict(), "grayscale": is_grayscale(r.box.region(upright))} for r in results]
 
 
 @router.post("/v1/sessions", status_code=201)

@@ -6,6 +6,7 @@ import argparse
 import json
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from common import DOCS
@@ -344,30 +345,46 @@ LOGIT_LIMITS = {}
 HANDCRAFTED = ("colour texture", "phase texture", "gradient histogram")   # how their rows' names begin
 
 
-def _mix_row(t128: float, t64: float, lpq: float, cdc: float, nets: float, every: str = "",
-             hog: float = 0.0, hog_size: int = 256, face: float = 0.0, face_kind: str = "lpq",
-             limit: float = 0.0) -> tuple[str, dict]:
-    """(row name, {setting: weight}) of a fusion with the LPQ and/or HOG branch (``nets``: each
-    LivenessNet's weight; ``hog_size``: the HOG branch's view, px; ``face``: the weight of the
-    ``face_kind`` branch on the face box alone; ``limit`` > 0: the hand-crafted branches' logits
-    clipped to +-limit, recorded in LOGIT_LIMITS)."""
-    name = (GRIDS.format(t128, t64) if t64 else f"colour texture tolerance 2, chi2 map, 2x2 grid at 128 px {t128:.2g}")
-    if lpq:
-        name += f" + LPQ{' every 2nd pixel' if every else ''} {lpq:.2g}"
-    if hog:
-        name += f" + HOG{'' if hog_size == 256 else f' at {hog_size} px'} {hog:.2g}"
-    if face:
-        name += f" + face {face_kind.upper()} {face:.2g}"
-    spec = {GRID_128: t128, GRID_64: t64, LPQ.format(every): lpq, HOG_ROW.replace("256 px", f"{hog_size} px"): hog,
-            FACE_ROWS_BY_KIND[face_kind]: face, CDC_S: cdc, CNN_2XS: nets, CNN_4X: nets}
-    if cdc:
-        name += f" + cdcnet 4x strong aug {cdc:.2g}"
-    if nets:
-        name += f" + livenessnet 2x+synthetic {nets:.2g} + 4x {nets:.2g}"
-    name += f" (logits, hand-crafted within +-{limit:g})" if limit else " (logits)"
-    if limit:
-        LOGIT_LIMITS[name] = limit
-    return name, {k: w for k, w in spec.items() if w}
+@dataclass(frozen=True)
+class Mix:
+    """A fusion with the LPQ and/or HOG branch, by each part's weight: ``t128`` and ``t64`` the colour
+    texture grids at 128 and 64 px, ``lpq`` (``every`` "2nd ": its codes at every 2nd pixel),
+    ``cdc`` the cdcnet, ``nets`` each LivenessNet, ``hog`` (its view ``hog_size`` px, default 256),
+    ``face`` the ``face_kind`` branch on the face box alone; ``limit`` > 0: the hand-crafted
+    branches' logits clipped to +-limit, recorded in LOGIT_LIMITS by ``row``."""
+    t128: float
+    t64: float
+    lpq: float
+    cdc: float
+    nets: float
+    every: str = ""
+    hog: float = 0.0
+    hog_size: int = 256
+    face: float = 0.0
+    face_kind: str = "lpq"
+    limit: float = 0.0
+
+    def row(self) -> tuple[str, dict]:
+        """(row name, {setting: weight}) of the parts with a weight."""
+        name = (GRIDS.format(self.t128, self.t64) if self.t64
+                else f"colour texture tolerance 2, chi2 map, 2x2 grid at 128 px {self.t128:.2g}")
+        if self.lpq:
+            name += f" + LPQ{' every 2nd pixel' if self.every else ''} {self.lpq:.2g}"
+        if self.hog:
+            name += f" + HOG{'' if self.hog_size == 256 else f' at {self.hog_size} px'} {self.hog:.2g}"
+        if self.face:
+            name += f" + face {self.face_kind.upper()} {self.face:.2g}"
+        spec = {GRID_128: self.t128, GRID_64: self.t64, LPQ.format(self.every): self.lpq,
+                HOG_ROW.replace("256 px", f"{self.hog_size} px"): self.hog, FACE_ROWS_BY_KIND[self.face_kind]: self.face,
+                CDC_S: self.cdc, CNN_2XS: self.nets, CNN_4X: self.nets}
+        if self.cdc:
+            name += f" + cdcnet 4x strong aug {self.cdc:.2g}"
+        if self.nets:
+            name += f" + livenessnet 2x+synthetic {self.nets:.2g} + 4x {self.nets:.2g}"
+        name += f" (logits, hand-crafted within +-{self.limit:g})" if self.limit else " (logits)"
+        if self.limit:
+            LOGIT_LIMITS[name] = self.limit
+        return name, {k: w for k, w in spec.items() if w}
 
 
 def part_limits(name: str, spec: dict) -> list[float] | None:
@@ -376,25 +393,25 @@ def part_limits(name: str, spec: dict) -> list[float] | None:
     return [limit if k.startswith(HANDCRAFTED) else 0.0 for k in spec] if limit else None
 
 
-TEXTURE_FUSIONS += [_mix_row(*w) for w in (
+TEXTURE_FUSIONS += [Mix(*w).row() for w in (
     (0.49, 0.21, 0.3, 0, 0), (0.49, 0.21, 0.2, 0.1, 0), (0.42, 0.18, 0.3, 0.1, 0), (0.35, 0.15, 0.3, 0.2, 0),
     (0.35, 0.15, 0.2, 0.1, 0.1), (0.35, 0.15, 0.2, 0.2, 0.05), (0.5, 0, 0.2, 0.2, 0), (0.5, 0, 0.2, 0.2, 0.05),
     (0.5, 0, 0.2, 0.2, 0.05, "2nd "))]
 # histograms of oriented gradients (the edges' layout) beside them; 26 such fusions were screened (17 with the
 # shipped HOG setting), these are reported
-TEXTURE_FUSIONS += [_mix_row(*w[:5], hog=w[5]) for w in (
+TEXTURE_FUSIONS += [Mix(*w[:5], hog=w[5]).row() for w in (
     (0.25, 0.1, 0.15, 0.2, 0.05, 0.2), (0.25, 0.1, 0.15, 0.15, 0.05, 0.25), (0.25, 0.1, 0.1, 0.15, 0.05, 0.3),
     (0.25, 0.1, 0.15, 0.2, 0, 0.2), (0.35, 0.15, 0, 0.2, 0.05, 0.2), (0.35, 0.15, 0, 0.2, 0, 0.3))] + [
-    _mix_row(0.25, 0.1, 0.15, 0.2, 0.05, hog=0.2, hog_size=128)]   # the shipped mix, HOG at a quarter of the pixels
+    Mix(0.25, 0.1, 0.15, 0.2, 0.05, hog=0.2, hog_size=128).row()]   # the shipped mix, HOG at a quarter of the pixels
 # a branch on the face box alone (1x, 64 px: the face's own texture, no context) beside them; 29 such
 # fusions were screened (20 adding a 1x, 1.5x or 2x LBP, LPQ or HOG view at 0.1 or 0.2, 9 weightings of the
 # face LPQ one), these are reported
-TEXTURE_FUSIONS += [_mix_row(*w[:5], hog=w[5], face=w[6]) for w in (
+TEXTURE_FUSIONS += [Mix(*w[:5], hog=w[5], face=w[6]).row() for w in (
     (0.15, 0.1, 0.15, 0.2, 0.05, 0.2, 0.1), (0.25, 0.1, 0.15, 0.1, 0.05, 0.2, 0.1), (0.25, 0.1, 0.05, 0.2, 0.05, 0.2, 0.1),
     (0.25, 0.1, 0.15, 0.2, 0, 0.2, 0.1))] + [
-    _mix_row(0.15, 0.1, 0.15, 0.2, 0.05, hog=0.2, face=0.1, face_kind=k) for k in ("lbp", "hog")]
+    Mix(0.15, 0.1, 0.15, 0.2, 0.05, hog=0.2, face=0.1, face_kind=k).row() for k in ("lbp", "hog")]
 # the same mix with each hand-crafted branch's logit clipped (1, 1.5, 2, 2.5 and 3 screened): the shipped model
-TEXTURE_FUSIONS += [_mix_row(0.15, 0.1, 0.15, 0.2, 0.05, hog=0.2, face=0.1, limit=x) for x in (1.5, 2.0, 3.0)]
+TEXTURE_FUSIONS += [Mix(0.15, 0.1, 0.15, 0.2, 0.05, hog=0.2, face=0.1, limit=x).row() for x in (1.5, 2.0, 3.0)]
 
 def texture_fused_rows(gen: dict, ds) -> dict:
     import numpy as np

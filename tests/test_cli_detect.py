@@ -149,3 +149,12 @@ def test_grayscale_image_scored_with_a_warning(capsys, tmp_path, tiny_model, liv
     assert "grayscale picture" in err and "not reliable" in err
     code, stdout, err = run(capsys, "detect", tmp_path / "colour.jpg", "--model", tiny_model)
     assert code == 0 and "grayscale" not in err
+
+
+def test_video_summary_judges_each_track_on_all_its_frames(capsys, tiny_model):
+    video = need_shared("data", "videos", "replay-1.webm")
+    code, stdout, err = run(capsys, "detect", video, "--model", tiny_model, "--max-frames", "30")
+    assert code == 0, err
+    line = stdout.strip().splitlines()[-1].split("\t")
+    assert line[0].endswith("replay-1.webm") and line[1] == "track 1" and line[2] in ("real", "fake")
+    assert line[4].endswith("of 30 frames at or above 0.5")

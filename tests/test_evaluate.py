@@ -90,7 +90,7 @@ def test_clip_level_decisions(capsys, tmp_path, tiny_model):
     clips = json.loads((tmp_path / "report.json").read_text())["clips"]
     from marginlive.liveness.runtime import LivenessModel
     assert clips["model"] == LivenessModel(tiny_model).name
-    assert f"over each video, {clips['model']})" in (tmp_path / "report.md").read_text()
+    assert f"judged over all its frames, {clips['model']})" in (tmp_path / "report.md").read_text()
 
 
 def test_evaluate_a_collected_dataset_and_margin_mismatch(capsys, tmp_path, tiny_model):

@@ -1,6 +1,7 @@
 import numpy as np
+import pytest
 
-from marginlive.tracking import FaceTracker
+from marginlive.tracking import FaceTracker, TrackVerdict
 from marginlive.types import FaceBox
 
 
@@ -58,8 +59,20 @@ def test_a_fake_decision_can_need_a_longer_run_than_a_real_one():
 
 
 def test_reject_frames_must_fit_the_window():
-    import pytest
     with pytest.raises(ValueError, match="reject_frames"):
         FaceTracker(window=5, min_frames=3, reject_frames=6)
     with pytest.raises(ValueError):
         FaceTracker(window=10, min_frames=5, reject_frames=4)
+
+
+def test_a_recorded_track_is_judged_on_all_its_frames_not_its_last_window():
+    live_then_turns_away = [0.9] * 40 + [0.2] * 10        # the last window low, the video live
+    v = TrackVerdict.of(live_then_turns_away, 0.5)
+    assert (v.label, v.frames) == ("real", 50) and abs(v.mean - 0.76) < 1e-9 and v.share == 0.8
+    assert TrackVerdict.of([0.1, 0.6, 0.2], 0.5).label == "fake"
+    assert TrackVerdict.of([0.5], 0.5).label == "real"     # at the threshold counts as real, as per frame
+
+
+def test_a_track_verdict_needs_a_frame():
+    with pytest.raises(ValueError):
+        TrackVerdict.of([], 0.5)

@@ -12,6 +12,7 @@ from .errors import InputError, NoFaceError
 from .frames import VideoSource, expand_paths, is_grayscale, kind_of, read_image
 from .orientation import turn
 from .render import draw_results
+from .tracking import TrackVerdict
 
 VIDEO_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 
@@ -102,7 +103,7 @@ def _run_image(det, src: Path, a, out: Path | None) -> int:
 
 def _run_video(det, src: VideoSource, a, out: Path | None) -> int:
     faces, turned, checked = 0, 0, False
-    last = {}
+    tracks: dict[int, list[float]] = {}   # per track, its frames' P(real)
     with src, _VideoWriter(out, src.fps) as writer:
         bar = progress(total=src.frame_count, desc=Path(src.name).name, unit="frame",
                        disable=True if src.is_camera or src.frame_count is None else None)
@@ -114,7 +115,7 @@ def _run_video(det, src: VideoSource, a, out: Path | None) -> int:
                 checked = True
                 _warn_if_grayscale(src.name, turn(frame.image, turned // 90), results)
             for i, r in enumerate(results):
-                last[r.track_id] = r
+                tracks.setdefault(r.track_id, []).append(r.frame_score)
                 if a.json:
                     emit_json({"source": src.name, "frame": frame.index, "time": round(frame.time, 3),
                                "face": i, **r.to_dict()})
@@ -127,8 +128,10 @@ def _run_video(det, src: VideoSource, a, out: Path | None) -> int:
                         break
         bar.close()
     if not a.json:
-        for tid, r in sorted(last.items()):
-            print(f"{src.name}\ttrack {tid}\t{r.label}\t{r.score:.3f}")
+        for tid, scores in sorted(tracks.items()):
+            v = TrackVerdict.of(scores, det.threshold)
+            print(f"{src.name}\ttrack {tid}\t{v.label}\t{v.mean:.3f}\t{v.share:.0%} of {v.frames} frames at or above "
+                  f"{det.threshold:g}")
     return faces
 
 

@@ -88,3 +88,24 @@ class FaceTracker:
     def reset(self):
         self.tracks.clear()
         self._labels.clear()
+
+
+@dataclass(frozen=True)
+class TrackVerdict:
+    """A recorded face's verdict over all its frames: ``label`` REAL where the ``mean`` P(real) of
+    its frames is at or above the threshold, else FAKE; ``share`` of its ``frames`` at or above it.
+    A live stream's label follows its last window of frames (``FaceTracker``); a recorded video is
+    judged on every frame, so that a dip at its end (the user turning away) does not decide it."""
+    label: str
+    mean: float
+    share: float
+    frames: int
+
+    @classmethod
+    def of(cls, frame_scores, threshold: float) -> "TrackVerdict":
+        """From a track's per-frame P(real) (at least one) and the decision threshold."""
+        s = np.asarray(frame_scores, dtype=float)
+        if not len(s):
+            raise ValueError("a track verdict needs one frame score at least")
+        mean = float(s.mean())
+        return cls(REAL if mean >= threshold else FAKE, mean, float(np.mean(s >= threshold)), len(s))

@@ -17,6 +17,7 @@ from .._util import progress
 from ..errors import DatasetError
 from ..frames import IMAGE_EXTS, VIDEO_EXTS, kind_of, read_image_or_warn
 from ..liveness.runtime import stack_crops, take
+from ..tracking import TrackVerdict
 from .metrics import all_metrics
 
 LABELS = {"real": 1, "live": 1, "bonafide": 1, "fake": 0, "spoof": 0, "attack": 0}
@@ -149,26 +150,24 @@ def evaluate_dataset(name: str, faces: Faces, scorer, dev_threshold: float | Non
 
 
 def evaluate_clips(clips: list[tuple[int, Path]], model_path, detector, window=10, min_frames=5) -> dict:
-    """Whole-clip decisions with tracking and smoothing, by the model at ``model_path``; P(real) of a
-    clip = mean over its main track; the decision is the track's final smoothed label."""
+    """Whole-clip decisions by the model at ``model_path``: a clip's main track (the face seen in
+    the most frames) judged over all its frames (``TrackVerdict``: its mean P(real) against the
+    threshold)."""
     from ..frames import VideoSource
     from ..pipeline import LivenessDetector
     det = LivenessDetector(model=model_path, detector=detector)
     rows = []
     for y, path in clips:
         tracks: dict[int, list] = {}
-        final: dict[int, str] = {}
         with VideoSource(path) as src:
             for _, results in det.process(src, window=window, min_frames=min_frames):
                 for r in results:
                     tracks.setdefault(r.track_id, []).append(r.frame_score)
-                    final[r.track_id] = r.label
         if not tracks:
             rows.append({"path": str(path), "label": y, "score": None, "decision": "no face", "frames": 0})
             continue
-        main = max(tracks, key=lambda t: len(tracks[t]))
-        rows.append({"path": str(path), "label": y, "score": float(np.mean(tracks[main])),
-                     "decision": final[main], "frames": len(tracks[main]),
-                     "frame_accuracy": float(np.mean([(s >= det.threshold) == bool(y) for s in tracks[main]]))})
+        v = TrackVerdict.of(max(tracks.values(), key=len), det.threshold)
+        rows.append({"path": str(path), "label": y, "score": v.mean, "decision": v.label, "frames": v.frames,
+                     "frame_accuracy": v.share if y else 1.0 - v.share})
     correct = [r for r in rows if r["decision"] == ("real" if r["label"] else "fake")]
     return {"model": det.model.name, "clips": rows, "clip_accuracy": len(correct) / len(rows) if rows else None}

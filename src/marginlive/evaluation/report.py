@@ -162,7 +162,7 @@ def markdown(all_results: dict[str, list[dict]], clips: dict | None, images: dic
         if f"{ds}|roc" in images:
             out += [f"![ROC]({images[ds + '|roc']}) ![DET]({images[ds + '|det']})", ""]
     if clips:
-        out += [f"## Clips (temporal smoothing over each video, {clips['model']})", "",
+        out += [f"## Clips (each video's face judged over all its frames, {clips['model']})", "",
                 "| clip | label | frames | mean P(real) | decision |", "|---|---|---|---|---|"]
         for c in clips["clips"]:
             out.append(f"| {c['path']} | {'real' if c['label'] else 'fake'} | {c['frames']} | "

@@ -85,3 +85,19 @@ def test_confident_faces_drops_faint_second_box():
     assert confident_faces([clear, faint]) == [clear]
     assert confident_faces([clear, faint, other]) == [clear, other]
     assert confident_faces([]) == []
+
+
+def test_a_face_far_from_the_camera_is_missed_by_the_short_range_model_found_by_the_full_range(mp, live_frames):
+    """What a session's far look relies on: the live frames shrunk to a quarter in a grey frame
+    (the face about 7% of the width)."""
+    import cv2
+    full = create_detector("mediapipe-full")
+    short_found = full_found = 0
+    for f in live_frames:
+        small = cv2.resize(f.image, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+        canvas = np.full((480, 640, 3), 128, np.uint8)
+        y, x = (480 - small.shape[0]) // 2, (640 - small.shape[1]) // 2
+        canvas[y:y + small.shape[0], x:x + small.shape[1]] = small
+        short_found += bool(mp.detect(canvas))
+        full_found += bool(full.detect(canvas))
+    assert short_found <= 2 and full_found >= len(live_frames) - 3

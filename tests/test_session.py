@@ -6,6 +6,7 @@ import numpy as np
 
 from challenge_fakes import ScriptedLandmarker, ScriptedLiveness, pose, result, sharp_frame
 from marginlive.challenge.session import ACCEPTED, CHALLENGE, REJECTED, Session, SessionConfig
+from marginlive.types import FaceBox
 
 
 def run(session, n, frame=None, dt=0.1, start=0.0, good_first=0):
@@ -279,3 +280,34 @@ def test_grayscale_frames_during_the_session_reject_after_grace():
 def test_grayscale_check_can_be_turned_off():
     s = make([result()], hand_script(), grayscale_level=None)
     assert run(s, 40, frame=grey_frame()).state == ACCEPTED
+
+
+class FarFaces:
+    """A far-face detector stand-in: finds ``faces`` on every frame, and counts its calls."""
+
+    def __init__(self, faces):
+        self.faces, self.calls = faces, 0
+
+    def detect(self, frame):
+        self.calls += 1
+        return list(self.faces)
+
+
+def test_a_face_too_far_for_the_detector_is_asked_to_come_closer():
+    far = FarFaces([FaceBox(300, 220, 340, 260)])
+    s = Session(ScriptedLiveness([[]]), SessionConfig(waiting_timeout_s=5.0), landmarker=ScriptedLandmarker([]),
+                far_faces=far)
+    st = run(s, 20)                                   # 2 s of frames at 10 frames/s
+    assert st.state == "waiting" and "come closer" in st.instruction
+    assert far.calls == 4                             # it looks every 0.5 s, not on every frame
+    st = run(s, 40, start=2.0)
+    assert st.state == REJECTED and "come closer" in st.reason
+
+
+def test_nobody_near_or_far_is_no_face_and_the_far_look_can_be_off():
+    s = Session(ScriptedLiveness([[]]), SessionConfig(), landmarker=ScriptedLandmarker([]), far_faces=FarFaces([]))
+    assert run(s, 5).instruction == "Waiting for a user: look at the camera"
+    far = FarFaces([FaceBox(300, 220, 340, 260)])
+    s = Session(ScriptedLiveness([[]]), SessionConfig(far_check_s=None), landmarker=ScriptedLandmarker([]),
+                far_faces=far)
+    assert run(s, 5).instruction == "Waiting for a user: look at the camera" and far.calls == 0

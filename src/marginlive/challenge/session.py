@@ -81,6 +81,11 @@ class SessionConfig:
     # a second face narrower than this share of the subject's face is a bystander further back and
     # is ignored; a wider one (a second person beside the user, a photo held up) rejects
     bystander_ratio: float = 0.6
+    # while no face is found, look this often (s) for one too far from the camera for the detector
+    # (BlazeFace's short-range model misses faces under about a tenth of the frame's width; its
+    # full-range model finds them: docs/research/2026-12-03-light-and-colour.md), so the user is
+    # told to come closer instead of to look at the camera. None: never
+    far_check_s: float | None = 0.5
 
 
 @dataclass
@@ -100,6 +105,9 @@ class Status:
                 "face": self.face.to_dict() if self.face else None}
 
 
+NO_FACE, TOO_FAR = "no face in view", "face too far from the camera: come closer"
+
+
 # (frame, face) pairs, best first -> a decision with .identity (None: unknown), .distance, .margin
 # (identity.recognise.Decision)
 Identify = Callable[[list[tuple[np.ndarray, FaceResult]]], object]
@@ -112,6 +120,9 @@ class Session:
     identify: Identify | None = None
     landmarker: Landmarker | None = None
     rng: secrets.SystemRandom = field(default_factory=secrets.SystemRandom)
+    # finds the faces too far for the liveness detector (``far_check_s``); default: BlazeFace's
+    # full-range model, made when first needed
+    far_faces: object | None = None
 
     def __post_init__(self):
         self.stream = self.liveness.stream(self.config.passive_window, self.config.passive_min_frames,
@@ -136,6 +147,8 @@ class Session:
         self.challenge_start = 0.0
         self.last_face: FaceResult | None = None
         self.problem: str | None = None
+        self._far_checked: float | None = None    # when the far detector last looked, and what it saw
+        self._far_seen = False
 
     # ---------------------------------------------------------------------------- helpers
     def _subject(self, results: list[FaceResult]) -> tuple[FaceResult | None, list[FaceResult]]:
@@ -192,6 +205,19 @@ class Session:
             return "no colour in the picture: use a colour camera"
         return None
 
+    def _missing_face(self, frame, t: float) -> str:
+        """Why no face counts on a frame where the detector found none: TOO_FAR where the far
+        detector sees one (it looks at most every ``far_check_s``), else NO_FACE."""
+        every = self.config.far_check_s
+        if every is None:
+            return NO_FACE
+        if self._far_checked is None or t - self._far_checked >= every:
+            if self.far_faces is None:
+                from ..detect import create_detector
+                self.far_faces = create_detector("mediapipe-full")
+            self._far_checked, self._far_seen = t, bool(self.far_faces.detect(frame))
+        return TOO_FAR if self._far_seen else NO_FACE
+
     def _keep_for_identity(self, frame, face: FaceResult):
         """Keep the ``identity_frames`` best frames of the session for the identity step: ranked
         while the session runs (about 1 ms a frame), embedded once at its end."""
@@ -209,7 +235,7 @@ class Session:
     def status(self) -> Status:
         face = self.last_face
         # what keeps the current frame from counting, shown with the instruction so the user can fix it
-        hint = f" ({self.problem})" if self.problem and self.problem != "no face in view" else ""
+        hint = f" ({self.problem})" if self.problem and self.problem != NO_FACE else ""
         if self.state == WAITING:
             return Status(WAITING, f"Waiting for a user: look at the camera{hint}", 0.0, face=face)
         if self.state == PASSIVE:
@@ -280,7 +306,7 @@ class Session:
         if face and self.state != WAITING and self.track_id is not None and face.track_id != self.track_id:
             self._reject(t, "the face changed during the session")
             return None
-        self.problem = self._frame_usable(frame, face) if face else "no face in view"
+        self.problem = self._frame_usable(frame, face) if face else self._missing_face(frame, t)
         if self.problem:
             if self.state == WAITING:
                 if t - self.t0 > self.config.waiting_timeout_s:

@@ -81,16 +81,20 @@ class Service:
             self.store = MemoryStore()
         self.limiter = anyio.CapacityLimiter(cfg.frame_threads)   # frames decoded and scored at once
         self.detectors = GraphPool(lambda: create_detector("mediapipe"), cfg.frame_threads)
+        # sessions look for a face too far for the detector above (to say "come closer") with these
+        self.far_detectors = GraphPool(lambda: create_detector("mediapipe-full"), cfg.frame_threads)
         self.landmarkers = GraphPool(lambda: Landmarker(static=True), cfg.frame_threads)
         self.liveness = LivenessDetector(model=model, detector=PooledDetector(self.detectors, "mediapipe"),
                                          threshold=cfg.threshold)
         self.landmarker = PooledLandmarker(self.landmarkers)
+        self.far_faces = PooledDetector(self.far_detectors, "mediapipe-full")
         self._recognizer = None
         self._rec_lock = threading.Lock()
         self.gallery_size = self._open_gallery()
 
     def close(self):
         self.detectors.close()
+        self.far_detectors.close()
         self.landmarkers.close()
 
     # ------------------------------------------------------------------ liveness and identity
@@ -194,7 +198,8 @@ class Service:
 
             def identify(faces, _any=identify):
                 return _any(faces, want) if _any else Decision(None, None, None, None, len(faces))
-        return Session(self.liveness, self.cfg.session, identify=identify, landmarker=self.landmarker)
+        return Session(self.liveness, self.cfg.session, identify=identify, landmarker=self.landmarker,
+                       far_faces=self.far_faces)
 
     def finish(self, e: Entry, session: Session, verdict: str) -> str | None:
         """Sign the session's one verdict (later calls return the same token)."""

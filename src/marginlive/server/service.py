@@ -81,8 +81,9 @@ class Service:
             self.store = MemoryStore()
         self.limiter = anyio.CapacityLimiter(cfg.frame_threads)   # frames decoded and scored at once
         self.detectors = GraphPool(lambda: create_detector("mediapipe"), cfg.frame_threads)
-        # sessions look for a face too far for the detector above (to say "come closer") with these
-        self.far_detectors = GraphPool(lambda: create_detector("mediapipe-full"), cfg.frame_threads)
+        # sessions look for a face too far for the detector above (to say "come closer") with this
+        # one: it runs only on faceless frames, at most twice a second a session
+        self.far_detectors = GraphPool(lambda: create_detector("mediapipe-full"), 1)
         self.landmarkers = GraphPool(lambda: Landmarker(static=True), cfg.frame_threads)
         self.liveness = LivenessDetector(model=model, detector=PooledDetector(self.detectors, "mediapipe"),
                                          threshold=cfg.threshold)

@@ -139,3 +139,15 @@ def test_a_session_is_recognised_from_its_best_frames_and_an_impostor_is_not(tmp
     assert genuine.identity == "0004" and genuine.probes == 3 and genuine.distance <= rec.threshold
     impostor = rec.identify_faces(best_faces("0006", "01", 3))
     assert impostor.identity is None and impostor.nearest == "0004" and impostor.distance > rec.threshold
+
+
+def test_a_grayscale_picture_does_not_enrol(capsys, tmp_path, people, always_real_model):
+    db = tmp_path / "g.db"
+    who = sorted(people)[0]
+    grey = tmp_path / "grey.png"
+    img = cv2.imread(str(people[who][0]))
+    cv2.imwrite(str(grey), cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR))
+    code, _, err = run(capsys, "enroll", who, grey, "--model", always_real_model, "--gallery", db)
+    assert code == 2 and "grayscale" in err
+    with Gallery(db) as g:
+        assert g.list() == []

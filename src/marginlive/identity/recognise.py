@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError, NoFaceError
+from ..frames import is_grayscale
 from ..types import FaceBox, FaceResult
 from .embed import DlibEmbedder
 from .gallery import GalleryBase, GalleryError, open_gallery
@@ -85,8 +86,11 @@ def single_face(detector, frame, what: str) -> FaceBox:
 
 
 def live_single_face(liveness, frame, what: str) -> FaceBox:
-    """Exactly one face, and the liveness model must call it real."""
+    """Exactly one face, in colour (the model cannot judge a grayscale one), and the liveness
+    model must call it real."""
     box = single_face(liveness.detector, frame, what)
+    if is_grayscale(box.region(frame)):
+        raise InputError(f"{what}: a grayscale picture, whose liveness cannot be judged; enrol from a colour one")
     p = float(liveness.score(frame, [box])[0])
     if p < liveness.threshold:
         raise InputError(f"{what}: not a live face (P(real) = {p:.2f}); only live faces enrol")

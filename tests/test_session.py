@@ -304,6 +304,13 @@ def test_a_face_too_far_for_the_detector_is_asked_to_come_closer():
     assert st.state == REJECTED and "come closer" in st.reason
 
 
+def test_a_large_face_only_the_far_detector_finds_is_not_told_to_come_closer():
+    # a head turned away from a near camera: the detector loses it, the far one may not
+    s = Session(ScriptedLiveness([[]]), SessionConfig(), landmarker=ScriptedLandmarker([]),
+                far_faces=FarFaces([FaceBox(200, 100, 420, 360)]))
+    assert run(s, 5).instruction == "Waiting for a user: look at the camera"
+
+
 def test_nobody_near_or_far_is_no_face_and_the_far_look_can_be_off():
     s = Session(ScriptedLiveness([[]]), SessionConfig(), landmarker=ScriptedLandmarker([]), far_faces=FarFaces([]))
     assert run(s, 5).instruction == "Waiting for a user: look at the camera"

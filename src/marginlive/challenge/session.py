@@ -106,6 +106,10 @@ class Status:
 
 
 NO_FACE, TOO_FAR = "no face in view", "face too far from the camera: come closer"
+# a face the far detector finds counts as too far where it is narrower than this share of the frame's
+# longer side (the short-range detector misses faces under about 0.1 of it); a larger one it missed
+# is turned away or half hidden, and the user is not told to come closer
+FAR_FACE_SHARE = 0.15
 
 
 # (frame, face) pairs, best first -> a decision with .identity (None: unknown), .distance, .margin
@@ -207,7 +211,8 @@ class Session:
 
     def _missing_face(self, frame, t: float) -> str:
         """Why no face counts on a frame where the detector found none: TOO_FAR where the far
-        detector sees one (it looks at most every ``far_check_s``), else NO_FACE."""
+        detector sees a small one (``FAR_FACE_SHARE``; it looks at most every ``far_check_s``),
+        else NO_FACE."""
         every = self.config.far_check_s
         if every is None:
             return NO_FACE
@@ -215,7 +220,8 @@ class Session:
             if self.far_faces is None:
                 from ..detect import create_detector
                 self.far_faces = create_detector("mediapipe-full")
-            self._far_checked, self._far_seen = t, bool(self.far_faces.detect(frame))
+            small = FAR_FACE_SHARE * max(frame.shape[:2])
+            self._far_checked, self._far_seen = t, any(b.w < small for b in self.far_faces.detect(frame))
         return TOO_FAR if self._far_seen else NO_FACE
 
     def _keep_for_identity(self, frame, face: FaceResult):

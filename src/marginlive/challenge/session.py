@@ -27,7 +27,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from ..detect import confident_faces
+from ..detect import FaceDetector, confident_faces
 from ..frames import GRAYSCALE_LEVEL, is_grayscale
 from ..types import FAKE, REAL, FaceResult
 from .actions import Action, TurnHead, all_actions
@@ -126,7 +126,7 @@ class Session:
     rng: secrets.SystemRandom = field(default_factory=secrets.SystemRandom)
     # finds the faces too far for the liveness detector (``far_check_s``); default: BlazeFace's
     # full-range model, made when first needed
-    far_faces: object | None = None
+    far_faces: FaceDetector | None = None
 
     def __post_init__(self):
         self.stream = self.liveness.stream(self.config.passive_window, self.config.passive_min_frames,

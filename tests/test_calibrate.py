@@ -64,3 +64,14 @@ def test_cli_refuses_too_few_faces(capsys, tmp_path_factory):
     code = main(["calibrate", str(video), "--every", "100"])
     _, err = capsys.readouterr()
     assert code != 0 and "calibrating needs at least 30" in err and "Traceback" not in err
+
+
+def test_cli_skips_grayscale_faces_as_a_session_does(capsys, tmp_path, tmp_path_factory, live_frames):
+    import cv2
+    model = _constant_model(tmp_path_factory.mktemp("const") / "high.onnx", 2.0)
+    for i, f in enumerate(live_frames):
+        grey = cv2.cvtColor(cv2.cvtColor(f.image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+        cv2.imwrite(str(tmp_path / f"grey{i}.png"), grey)
+    code = main(["calibrate", str(tmp_path), "--model", str(model)])
+    _, err = capsys.readouterr()
+    assert code != 0 and "0 live face(s)" in err and "grayscale face(s) skipped" in err

@@ -7,7 +7,8 @@ import numpy as np
 
 from .._util import emit_json
 from ..errors import InputError
-from ..frames import VideoSource, expand_paths, kind_of, read_image
+from ..frames import VideoSource, expand_paths, is_grayscale, kind_of, read_image
+from ..orientation import turn
 from .calibrate import CalibrationOptions, calibrate
 from .report import _pct
 
@@ -24,16 +25,23 @@ def _frames(src, every: int):
 
 def face_scores(detector, paths: list[str], every: int, what: str) -> np.ndarray:
     """P(real) of the largest face of every image and of every ``every``-th frame of every video
-    in ``paths`` (files or folders); frames without a face are skipped."""
+    in ``paths`` (files or folders); frames without a face are skipped, and grayscale faces,
+    which a session does not count either (``SessionConfig.grayscale_level``)."""
     if every < 1:
         raise InputError(f"--every must be >= 1, got {every}")
-    out = []
+    out, grey = [], 0
     for src in expand_paths(paths):
         for frame in _frames(src, every):
             faces = detector.predict(frame)
-            if faces:
-                out.append(max(faces, key=lambda r: r.box.area).score)
-    print(f"marginlive calibrate: {len(out)} {what} face(s) from {len(paths)} path(s)", file=sys.stderr)
+            if not faces:
+                continue
+            face = max(faces, key=lambda r: r.box.area)
+            if is_grayscale(face.box.region(turn(frame, face.turned // 90))):
+                grey += 1
+            else:
+                out.append(face.score)
+    skipped = f", {grey} grayscale face(s) skipped (a session does not count them)" if grey else ""
+    print(f"marginlive calibrate: {len(out)} {what} face(s) from {len(paths)} path(s){skipped}", file=sys.stderr)
     return np.asarray(out, np.float64)
 
 

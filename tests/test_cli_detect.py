@@ -20,7 +20,8 @@ def test_replay_video_annotated_and_json(capsys, tmp_path, tiny_model):
                             "--max-frames", "40")
     assert code == 0, err
     lines = [json.loads(l) for l in stdout.splitlines()]
-    assert len(lines) >= 35 and {"frame", "time", "box", "score", "label"} <= set(lines[0])
+    assert len(lines) >= 35 and {"frame", "time", "box", "score", "label", "grayscale"} <= set(lines[0])
+    assert not any(l["grayscale"] for l in lines)
     assert lines[0]["label"] == "pending" and lines[-1]["label"] in ("real", "fake")
     cap = cv2.VideoCapture(str(out))
     assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 40
@@ -149,6 +150,9 @@ def test_grayscale_image_scored_with_a_warning(capsys, tmp_path, tiny_model, liv
     assert "grayscale picture" in err and "not reliable" in err
     code, stdout, err = run(capsys, "detect", tmp_path / "colour.jpg", "--model", tiny_model)
     assert code == 0 and "grayscale" not in err
+    for name, grey in (("grey.jpg", True), ("colour.jpg", False)):
+        code, stdout, _ = run(capsys, "detect", tmp_path / name, "--model", tiny_model, "--json")
+        assert code == 0 and [json.loads(l)["grayscale"] for l in stdout.splitlines()] == [grey]
 
 
 def test_video_summary_judges_each_track_on_all_its_frames(capsys, tiny_model):

@@ -71,11 +71,14 @@ def run_detect(a) -> int:
     return 0
 
 
-def _warn_if_grayscale(name, frame, results) -> None:
-    """Print a warning when a face of ``results`` (boxes in ``frame``) is grayscale."""
-    if any(is_grayscale(r.box.region(frame)) for r in results):
+def _grayscale_faces(name, frame, results, warn: bool) -> list[bool]:
+    """Per face of ``results`` (boxes in ``frame``), whether its picture is grayscale; with ``warn``,
+    a warning on stderr where one is (the model reads colour: such a score is not reliable)."""
+    flags = [is_grayscale(r.box.region(frame)) for r in results]
+    if warn and any(flags):
         print(f"marginlive detect: warning: {name}: a grayscale picture (an infrared or black-and-white camera); "
               "the model reads colour, so its scores here are not reliable", file=sys.stderr)
+    return flags
 
 
 def _run_image(det, src: Path, a, out: Path | None) -> int:
@@ -83,10 +86,10 @@ def _run_image(det, src: Path, a, out: Path | None) -> int:
     results = det.predict(img)
     # Boxes are in the frame as turned upright; draw them there.
     upright = turn(img, results[0].turned // 90) if results else img
-    _warn_if_grayscale(src, upright, results)
+    grey = _grayscale_faces(src, upright, results, warn=True)
     if a.json:
         for i, r in enumerate(results):
-            emit_json({"source": str(src), "frame": 0, "time": 0.0, "face": i, **r.to_dict()})
+            emit_json({"source": str(src), "frame": 0, "time": 0.0, "face": i, **r.to_dict(), "grayscale": grey[i]})
     elif not a.show:
         for r in results:
             print(f"{src}\t{r.label}\t{r.score:.3f}\t{r.box.as_list()}")
@@ -111,14 +114,15 @@ def _run_video(det, src: VideoSource, a, out: Path | None) -> int:
             bar.update(1)
             faces += len(results)
             turned = results[0].turned if results else turned   # a faceless frame keeps the turn
-            if results and not checked:   # a source is in colour or not: its first face tells
-                checked = True
-                _warn_if_grayscale(src.name, turn(frame.image, turned // 90), results)
+            # a source is in colour or not: its first face says so on stderr, --json says it per face
+            grey = (_grayscale_faces(src.name, turn(frame.image, turned // 90), results, warn=not checked)
+                    if results and (a.json or not checked) else [])
+            checked = checked or bool(results)
             for i, r in enumerate(results):
                 tracks.setdefault(r.track_id, []).append(r.frame_score)
                 if a.json:
                     emit_json({"source": src.name, "frame": frame.index, "time": round(frame.time, 3),
-                               "face": i, **r.to_dict()})
+                               "face": i, **r.to_dict(), "grayscale": grey[i]})
             if writer.active or a.show:
                 vis = draw_results(turn(frame.image, turned // 90), results)
                 writer.write(vis)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ._util import atomic_path, emit_json, progress
 from .errors import InputError, NoFaceError
-from .frames import VideoSource, expand_paths, is_grayscale, kind_of, read_image
+from .frames import VideoSource, expand_paths, grayscale_faces, kind_of, read_image
 from .orientation import turn
 from .render import draw_results
 from .tracking import TrackVerdict
@@ -72,9 +72,9 @@ def run_detect(a) -> int:
 
 
 def _grayscale_faces(name, frame, results, warn: bool) -> list[bool]:
-    """Per face of ``results`` (boxes in ``frame``), whether its picture is grayscale; with ``warn``,
-    a warning on stderr where one is (the model reads colour: such a score is not reliable)."""
-    flags = [is_grayscale(r.box.region(frame)) for r in results]
+    """``grayscale_faces`` of one frame's ``results``; with ``warn``, a warning on stderr where one
+    is (the model reads colour: such a score is not reliable)."""
+    flags = grayscale_faces(frame, results)
     if warn and any(flags):
         print(f"marginlive detect: warning: {name}: a grayscale picture (an infrared or black-and-white camera); "
               "the model reads colour, so its scores here are not reliable", file=sys.stderr)
@@ -86,7 +86,7 @@ def _run_image(det, src: Path, a, out: Path | None) -> int:
     results = det.predict(img)
     # Boxes are in the frame as turned upright; draw them there.
     upright = turn(img, results[0].turned // 90) if results else img
-    grey = _grayscale_faces(src, upright, results, warn=True)
+    grey = _grayscale_faces(src, img, results, warn=True)
     if a.json:
         for i, r in enumerate(results):
             emit_json({"source": str(src), "frame": 0, "time": 0.0, "face": i, **r.to_dict(), "grayscale": grey[i]})
@@ -115,7 +115,7 @@ def _run_video(det, src: VideoSource, a, out: Path | None) -> int:
             faces += len(results)
             turned = results[0].turned if results else turned   # a faceless frame keeps the turn
             # a source is in colour or not: its first face says so on stderr, --json says it per face
-            grey = (_grayscale_faces(src.name, turn(frame.image, turned // 90), results, warn=not checked)
+            grey = (_grayscale_faces(src.name, frame.image, results, warn=not checked)
                     if results and (a.json or not checked) else [])
             checked = checked or bool(results)
             for i, r in enumerate(results):

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from .errors import CameraError, InputError, TooLargeError
+from .orientation import turn
 from .types import Frame
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
@@ -41,10 +42,11 @@ def header_size(data: bytes, what: str = "image") -> tuple[int, int] | None:
         return None
 
 
-def check_pixel_budget(data: bytes, what: str = "image", max_pixels: int = MAX_PIXELS) -> None:
+def check_pixel_budget(data: bytes, what: str = "image", max_pixels: int = MAX_PIXELS,
+                       size: tuple[int, int] | None = None) -> None:
     """Raise TooLargeError (HTTP 413) when an encoded image's header claims more than
-    ``max_pixels`` pixels (``header_size``)."""
-    size = header_size(data, what)
+    ``max_pixels`` pixels (``size``, where the caller read it already: ``header_size``)."""
+    size = size or header_size(data, what)
     if size is not None and size[0] * size[1] > max_pixels:
         raise TooLargeError(f"{what} is {size[0]}x{size[1]} pixels, above the limit of {max_pixels:,} pixels "
                             "(send a camera frame, not a poster)")
@@ -54,11 +56,10 @@ def check_pixel_budget(data: bytes, what: str = "image", max_pixels: int = MAX_P
 _REDUCED = ((2, cv2.IMREAD_REDUCED_COLOR_2), (4, cv2.IMREAD_REDUCED_COLOR_4), (8, cv2.IMREAD_REDUCED_COLOR_8))
 
 
-def _reduced_flag(data: bytes, what: str, max_pixels: int) -> int:
-    """The imread flag that decodes a JPEG above ``max_pixels`` at the largest of 1/2, 1/4, 1/8
-    of its size within them; IMREAD_COLOR where it fits as it is, or is no JPEG (left to
-    ``check_pixel_budget``)."""
-    size = header_size(data, what)
+def _reduced_flag(data: bytes, size: tuple[int, int] | None, max_pixels: int) -> int:
+    """The imread flag that decodes a JPEG of ``size`` (its header's) above ``max_pixels`` at the
+    largest of 1/2, 1/4, 1/8 of its size within them; IMREAD_COLOR where it fits as it is, or is no
+    JPEG (left to ``check_pixel_budget``)."""
     if size is None or size[0] * size[1] <= max_pixels or data[:2] != b"\xff\xd8":
         return cv2.IMREAD_COLOR
     for k, flag in _REDUCED:
@@ -77,9 +78,10 @@ def decode_image(data: bytes, what: str = "image", max_pixels: int = MAX_PIXELS,
     pixels wide either way)."""
     if not data:
         raise InputError(f"{what} is empty")
-    flag = _reduced_flag(data, what, max_pixels) if shrink else cv2.IMREAD_COLOR
+    size = header_size(data, what)
+    flag = _reduced_flag(data, size, max_pixels) if shrink else cv2.IMREAD_COLOR
     if flag == cv2.IMREAD_COLOR:
-        check_pixel_budget(data, what, max_pixels)
+        check_pixel_budget(data, what, max_pixels, size)
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     if arr is None or arr.size == 0:
         arr = _decode_with_pillow(data)   # what OpenCV does not read: a GIF (its first frame)
@@ -136,6 +138,15 @@ def is_grayscale(image: np.ndarray, level: float = GRAYSCALE_LEVEL) -> bool:
     px = image.reshape(-1, 3).astype(np.int16)
     spread = px.max(axis=1) - px.min(axis=1)
     return float(np.percentile(spread, 95)) <= level
+
+
+def grayscale_faces(frame: np.ndarray, results: list) -> list[bool]:
+    """Per face of one frame's ``results`` (``FaceResult``, boxes in the frame as turned upright by
+    their ``turned``), whether its picture is grayscale (``is_grayscale``)."""
+    if not results:
+        return []
+    upright = turn(frame, results[0].turned // 90)
+    return [is_grayscale(r.box.region(upright)) for r in results]
 
 
 def kind_of(path: Path) -> str:

@@ -7,8 +7,7 @@ import numpy as np
 
 from .._util import emit_json
 from ..errors import InputError
-from ..frames import VideoSource, expand_paths, is_grayscale, kind_of, read_image
-from ..orientation import turn
+from ..frames import VideoSource, expand_paths, grayscale_faces, kind_of, read_image
 from .calibrate import CalibrationOptions, calibrate
 from .report import _pct
 
@@ -36,7 +35,7 @@ def face_scores(detector, paths: list[str], every: int, what: str) -> np.ndarray
             if not faces:
                 continue
             face = max(faces, key=lambda r: r.box.area)
-            if is_grayscale(face.box.region(turn(frame, face.turned // 90))):
+            if grayscale_faces(frame, [face])[0]:
                 grey += 1
             else:
                 out.append(face.score)

@@ -28,9 +28,8 @@ from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..errors import MarginliveError
-from ..frames import is_grayscale
+from ..frames import grayscale_faces
 from ..liveness.runtime import LivenessModel
-from ..orientation import turn
 from . import tokens
 from .security import SecurityHeaders, client_of
 from .service import Refused, ServerConfig, Service
@@ -83,8 +82,7 @@ def _scored_faces(svc: Service, img) -> list[dict]:
     """Each face's result, and whether its picture is grayscale (the model reads colour: a
     grayscale face's score is not reliable, and a session does not count it)."""
     results = svc.liveness.predict(img)
-    upright = turn(img, results[0].turned // 90) if results else img   # the boxes' frame
-    return [{**r.to_dict(), "grayscale": is_grayscale(r.box.region(upright))} for r in results]
+    return [{**r.to_dict(), "grayscale": g} for r, g in zip(results, grayscale_faces(img, results))]
 
 
 @router.post("/v1/sessions", status_code=201)

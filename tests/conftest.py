@@ -58,6 +58,12 @@ def blank(h=480, w=640, value=128):
     return np.full((h, w, 3), value, np.uint8)
 
 
+def as_grey(img):
+    """A BGR image as a monochrome camera delivers it: its grey level in all three channels."""
+    import cv2
+    return cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+
+
 def _constant_model(path, logit: float):
     torch = pytest.importorskip("torch")
     from marginlive.training.export import export_onnx

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import _constant_model, need_shared
+from conftest import _constant_model, as_grey, need_shared
 from marginlive.cli import main
 from marginlive.errors import InputError
 from marginlive.evaluation.calibrate import CalibrationOptions, calibrate, choose_threshold
@@ -70,8 +70,7 @@ def test_cli_skips_grayscale_faces_as_a_session_does(capsys, tmp_path, tmp_path_
     import cv2
     model = _constant_model(tmp_path_factory.mktemp("const") / "high.onnx", 2.0)
     for i, f in enumerate(live_frames):
-        grey = cv2.cvtColor(cv2.cvtColor(f.image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
-        cv2.imwrite(str(tmp_path / f"grey{i}.png"), grey)
+        cv2.imwrite(str(tmp_path / f"grey{i}.png"), as_grey(f.image))
     code = main(["calibrate", str(tmp_path), "--model", str(model)])
     _, err = capsys.readouterr()
     assert code != 0 and "0 live face(s)" in err and "grayscale face(s) skipped" in err

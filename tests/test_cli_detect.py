@@ -3,7 +3,7 @@ import json
 import cv2
 import numpy as np
 
-from conftest import blank, need_shared
+from conftest import as_grey, blank, need_shared
 from marginlive.cli import main
 
 
@@ -142,7 +142,7 @@ def test_sideways_video_scored_and_saved_upright(capsys, tmp_path, tiny_model):
 
 def test_grayscale_image_scored_with_a_warning(capsys, tmp_path, tiny_model, live_frames):
     colour = live_frames[0].image
-    grey = cv2.cvtColor(cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    grey = as_grey(colour)
     cv2.imwrite(str(tmp_path / "colour.jpg"), colour)
     cv2.imwrite(str(tmp_path / "grey.jpg"), grey)
     code, stdout, err = run(capsys, "detect", tmp_path / "grey.jpg", "--model", tiny_model)

@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import as_grey
 from marginlive.errors import TooLargeError
 from marginlive.frames import decode_image, is_grayscale, read_image
 from marginlive.types import FaceBox
@@ -13,10 +14,6 @@ def colour_picture(scale=1.0):
     """Sensor-like detail, each channel its own: a colour camera's picture (mean grey about 130 x scale)."""
     rng = np.random.default_rng(0)
     return np.clip(rng.normal(130, 40, (120, 160, 3)) * scale, 0, 255).astype(np.uint8)
-
-
-def as_grey(img):
-    return cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
 
 
 def jpeg(img, quality=80):

@@ -2,6 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import as_grey
 from marginlive.cli import main
 from marginlive.identity.gallery import Gallery
 
@@ -146,7 +147,7 @@ def test_a_grayscale_picture_does_not_enrol(capsys, tmp_path, people, always_rea
     who = sorted(people)[0]
     grey = tmp_path / "grey.png"
     img = cv2.imread(str(people[who][0]))
-    cv2.imwrite(str(grey), cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR))
+    cv2.imwrite(str(grey), as_grey(img))
     code, _, err = run(capsys, "enroll", who, grey, "--model", always_real_model, "--gallery", db)
     assert code == 2 and "grayscale" in err
     with Gallery(db) as g:

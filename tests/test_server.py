@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from websockets.sync.client import connect
 
+from conftest import as_grey
 from marginlive.challenge.session import SessionConfig
 from marginlive.server import tokens
 from marginlive.server.app import ServerConfig, create_app
@@ -47,7 +48,7 @@ def test_health_and_liveness(server, frames):
 
 
 def test_liveness_says_when_a_face_is_grayscale(server, live_frames):
-    grey = cv2.cvtColor(cv2.cvtColor(live_frames[0].image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    grey = as_grey(live_frames[0].image)
     r = httpx.post(f"http://{server}/v1/liveness", content=cv2.imencode(".jpg", grey)[1].tobytes())
     assert r.status_code == 200 and [f["grayscale"] for f in r.json()["faces"]] == [True]
 

@@ -36,6 +36,7 @@ from common import DOCS, ROOT, SHARED, machine, render_block, save_json
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
+from marginlive.challenge.session import SessionConfig  # noqa: E402
 from marginlive.training.recipes import DEFAULT, NEWEST_GROUPS  # noqa: E402
 
 # the five webcam-replay groups added last (7+ live people, frame-filling TV replays): with the two
@@ -259,8 +260,12 @@ def threshold_sweep(scored: dict) -> list[dict]:
     """The shipped model at other thresholds: per threshold, the worst BPCER and the worst APCER of
     screens and prints (the worn paper masks apart) over the collections and shifts it was not trained
     on (``scored``: {row: (scores, labels)}), and how many rows of each stay within 5%."""
+    return _sweep(scored, SWEEP)
+
+
+def _sweep(scored: dict, thresholds) -> list[dict]:
     out = []
-    for t in SWEEP:
+    for t in thresholds:
         r = {k: rates(s, y, t) for k, (s, y) in scored.items()}
         flat = [r[k] for k in r if MASKS not in k]
         masks = [r[k]["apcer"] for k in r if MASKS in k and r[k]["apcer"] is not None]
@@ -273,6 +278,35 @@ def threshold_sweep(scored: dict) -> list[dict]:
                     "attack_rows_within_5pct": sum(v["apcer"] <= 0.05 for v in flat if v["apcer"] is not None),
                     "attack_rows": sum(v["apcer"] is not None for v in flat)})
     return out
+
+
+FLOORS = (0.1, 0.15, 0.2, 0.25, 0.3)
+
+
+def floor_sweep(scored: dict, threshold: float) -> list[dict]:
+    """The session's unsure floor (``SessionConfig.unsure_floor``): per floor, over the rows the shipped
+    model was not trained on (``scored``), the worst share of live frames below it (where a session
+    rejects a user whose frames stay there) and the worst share of screen and print frames at or above it
+    (where a session asks for more actions instead of rejecting at once), with that row's share at or
+    above ``threshold`` (passed on to the usual challenge)."""
+    out = []
+    for f, r in zip(FLOORS, _sweep(scored, FLOORS)):
+        s, y = scored[r["worst_apcer"][0]]
+        out.append({"floor": f, **{k: v for k, v in r.items() if k != "threshold"},
+                    "worst_apcer_at_threshold": float(np.mean(s[y == 0] >= threshold))})
+    return out
+
+
+def floor_markdown(floors, threshold: float) -> str:
+    lines = ["| floor | worst live row below it | rows with <= 5% below it | worst screen or print row at or "
+             f"above it (more actions, not rejected) | that row at or above {threshold:g} (passed) |",
+             "|---|---|---|---|---|"]
+    for r in floors:
+        lines.append(f"| {r['floor']:g} | {100 * r['worst_bpcer'][1]:.1f}% ({r['worst_bpcer'][0]}) | "
+                     f"{r['live_rows_within_5pct']} of {r['live_rows']} | "
+                     f"{100 * r['worst_apcer'][1]:.1f}% ({r['worst_apcer'][0]}) | "
+                     f"{100 * r['worst_apcer_at_threshold']:.1f}% |")
+    return "\n".join(lines) + "\n"
 
 
 def sweep_markdown(sweep) -> str:
@@ -295,7 +329,19 @@ def sweep_sentence(res) -> str:
     parts = [f"at {r['threshold']:g} the worst live row turns away {100 * r['worst_bpcer'][1]:.1f}% and the worst "
              f"screen or print row lets {100 * r['worst_apcer'][1]:.1f}% through" for r in ends]
     return ("Moved from " + f"{shipped:g}, " + "; ".join(parts)
-            + " (`docs/collections.md`, every step between).")
+            + " (`docs/collections.md`, every step between)." + floor_sentence(res))
+
+
+def floor_sentence(res) -> str:
+    """What the session's default unsure floor trades, from the floor sweep ("" before it was run)."""
+    floor = SessionConfig.unsure_floor
+    r = next((r for r in res.get("floor_sweep", []) if r["floor"] == floor), None)
+    if r is None:
+        return ""
+    return (f" A session rejects a face outright only below its unsure floor ({floor:g}), where the worst live row "
+            f"has {100 * r['worst_bpcer'][1]:.1f}% of its frames; a face between the floor and the threshold is asked "
+            "for more actions that change its shape, as the worst screen row's frames are "
+            f"{100 * (r['worst_apcer'][1] - r['worst_apcer_at_threshold']):.1f}% of the time.")
 
 
 def main():
@@ -328,6 +374,7 @@ def main():
            "held_out": [f"{k} (recipe rebuilt)" for k in (*NEWEST, *LEFT_OUT)] + list(VIDEOS), "rows": rows}
     res["worst"] = {m.name: worst(rows, m.name) for m in models}
     res["threshold_sweep"] = threshold_sweep(scored)
+    res["floor_sweep"] = floor_sweep(scored, res["thresholds"]["marginlive-default"])
     save_json("collections", res)
     (DOCS / "collections.md").write_text(page(res, bool(a.previous)))
     render_readme(res)
@@ -389,7 +436,12 @@ def page(res: dict, previous: bool) -> str:
         "room, close to the camera or at the frame's edge, blurred by motion, tilted, beside a phone in the hand, with a second person beside them or by a camera of 3x the resolution (`marginlive.evaluation.shifts`).\n\n" + markdown(res)
         + "\n## The shipped model at other thresholds\n\nThe rows above that marginlive-default never "
         "trained on, its threshold moved (it ships at " + f"{res['thresholds']['marginlive-default']:g}" + "):\n\n"
-        + sweep_markdown(res["threshold_sweep"]))
+        + sweep_markdown(res["threshold_sweep"])
+        + "\n## What a session rejects: its unsure floor\n\nA session rejects a face the model turns away only "
+        "where the mean P(real) of its window is below the floor (`SessionConfig.unsure_floor`, "
+        f"{SessionConfig.unsure_floor:g}); at or above it, it asks for more actions that change the face's shape "
+        "(`docs/research/2026-12-03-unsure-faces.md`). Per floor, over the same rows, per frame:\n\n"
+        + floor_markdown(res["floor_sweep"], res["thresholds"]["marginlive-default"]))
 
 
 PAGES = (ROOT / "README.md", ROOT / "models" / "MODEL_CARD.md")

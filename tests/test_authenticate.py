@@ -2,6 +2,7 @@
 import json
 
 import cv2
+import pytest
 
 from conftest import need_shared
 from marginlive.cli import main
@@ -113,3 +114,11 @@ def test_authenticate_bad_margin_and_threshold_one_line(capsys, always_real_mode
         assert main(["authenticate", "x.mp4", "--model", str(always_real_model), flag, value]) == 2
         err = capsys.readouterr().err
         assert flag in err and "Traceback" not in err
+
+
+def test_unsure_floor_is_a_probability_or_off(capsys):
+    for value in ("1.5", "-0.1", "half"):
+        with pytest.raises(SystemExit) as e:
+            main(["authenticate", "x.mp4", "--unsure-floor", value])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and "--unsure-floor" in err and "or 'off'" in err and "Traceback" not in err

@@ -106,8 +106,9 @@ def test_session_flow_rejects_without_action_and_signs_verdict(server, frames):
     assert [m["seq"] for m in msgs] == list(range(1, len(msgs) + 1))  # one answer per frame, none lost
     claims = tokens.verify(msgs[-1]["verdict"], SECRET)
     assert claims["verdict"] == "rejected" and claims["sid"] == body["session_id"]
+    assert claims["liveness_unsure"] is False and not any(m["more_actions"] for m in msgs)
     r = httpx.post(f"http://{server}/v1/verdicts/verify", json={"token": msgs[-1]["verdict"]})
-    assert r.status_code == 200 and r.json()["claims"]["verdict"] == "rejected"
+    assert r.status_code == 200 and r.json()["claims"]["verdict"] == "rejected" and r.json()["liveness_unsure"] is False
     # a forged verdict: flip it to accepted, keep the signature
     head, payload, sig = msgs[-1]["verdict"].split(".")
     forged_claims = dict(claims, verdict="accepted")
@@ -186,6 +187,19 @@ def test_fake_model_rejects_at_passive_step(always_fake_model, tmp_path, frames)
         msgs = stream(addr, sid, frames)
         assert msgs[-1]["state"] == "rejected" and "presentation attack" in msgs[-1]["reason"]
         assert "challenge" not in [m["state"] for m in msgs]
+
+
+def test_an_unsure_model_asks_for_more_actions_and_the_verdict_says_so(tmp_path, tmp_path_factory, frames):
+    from conftest import _constant_model
+    model = _constant_model(tmp_path_factory.mktemp("const") / "unsure.onnx", -0.2)   # P(real) 0.45
+    with running(create_app(cfg(model, tmp_path))) as addr:
+        sid = httpx.post(f"http://{addr}/v1/sessions").json()["session_id"]
+        msgs = stream(addr, sid, frames)
+    asked = [m for m in msgs if m["state"] == "challenge"]
+    # the two hands of the pool: the one drawn, and the other in addition
+    assert asked and all(m["more_actions"] and m["steps"] == 2 for m in asked)
+    claims = tokens.verify(msgs[-1]["verdict"], SECRET)
+    assert claims["verdict"] == "rejected" and claims["liveness_unsure"] is True
 
 
 def test_served_threshold_decides_the_labels(tmp_path, tmp_path_factory, frames, capsys):

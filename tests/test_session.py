@@ -318,3 +318,70 @@ def test_nobody_near_or_far_is_no_face_and_the_far_look_can_be_off():
     s = Session(ScriptedLiveness([[]]), SessionConfig(far_check_s=None), landmarker=ScriptedLandmarker([]),
                 far_faces=far)
     assert run(s, 5).instruction == "Waiting for a user: look at the camera" and far.calls == 0
+
+
+MOVERS = {"blink", "open_mouth", "smile"}
+
+
+def unsure(**cfg):
+    base = dict(n_challenges=1, challenge_timeout_s=100, actions=("raise_right_hand", "turn_head_left", *sorted(MOVERS)))
+    return SessionConfig(**{**base, **cfg})
+
+
+def test_a_face_turned_away_not_surely_is_asked_for_more_face_moving_actions():
+    for _ in range(10):
+        s = Session(ScriptedLiveness([result("fake", score=0.35)]), unsure(),
+                    landmarker=ScriptedLandmarker([(None, None)] * 100))
+        st = run(s, 5)
+        assert st.state == CHALLENGE and st.more_actions and st.steps == 3
+        # the one drawn to move the face, then two more that move it: a replay does none on cue
+        assert {a.name for a in s.challenges} == MOVERS
+        assert "liveness unsure: more actions" in [e["event"] for e in s.log]
+        assert "step 1 passed" not in [e["event"] for e in s.log]
+
+
+def test_an_unsure_face_is_still_rejected_once_its_scores_fall_below_the_floor():
+    s = Session(ScriptedLiveness([]), unsure(), landmarker=ScriptedLandmarker([(None, None)] * 100))
+    s.stream.script = _seq(([result("fake", score=0.35)], 10), ([result("fake", score=0.1)], 5))
+    st = run(s, 30)
+    assert st.state == REJECTED and "presentation attack" in st.reason and s.more_actions
+
+
+def test_the_floor_off_or_above_the_score_rejects_as_before():
+    for cfg in (unsure(unsure_floor=None), unsure(unsure_floor=0.4)):
+        s = Session(ScriptedLiveness([result("fake", score=0.35)]), cfg, landmarker=ScriptedLandmarker([(None, None)]))
+        st = run(s, 5)
+        assert st.state == REJECTED and "presentation attack" in st.reason and not st.more_actions
+
+
+def test_a_face_left_undecided_is_asked_for_more_actions_after_a_while():
+    undecided = result("pending", decided=False, score=0.45)
+    s = Session(ScriptedLiveness([undecided]), unsure(), landmarker=ScriptedLandmarker([(None, None)] * 100))
+    assert run(s, 25).state == "passive"                 # 2.4 s: still checking
+    st = run(s, 10, start=2.5)
+    assert st.state == CHALLENGE and st.more_actions
+    # a slow camera: 3.5 s but fewer frames than the window, still checking; then the window full
+    slow = Session(ScriptedLiveness([undecided]), unsure(), landmarker=ScriptedLandmarker([(None, None)] * 100))
+    assert run(slow, 8, dt=0.5).state == "passive"
+    assert run(slow, 3, dt=0.5, start=4.0).state == CHALLENGE
+    # undecided below the floor: keeps checking until the session's own deadline
+    low = Session(ScriptedLiveness([result("pending", decided=False, score=0.1)]), unsure(),
+                  landmarker=ScriptedLandmarker([(None, None)]))
+    assert run(low, 60).state == "passive"
+
+
+def test_an_unsure_turn_during_the_challenge_adds_actions_and_the_session_goes_on():
+    s = Session(ScriptedLiveness([]), unsure(n_challenges=2), landmarker=ScriptedLandmarker([(None, None)] * 100))
+    s.stream.script = _seq(([result()], 3), ([result("fake", score=0.3)], 20))
+    st = run(s, 20)
+    assert st.state == CHALLENGE and st.more_actions and st.steps == 4
+    assert len({a.name for a in s.challenges}) == 4     # no action asked for twice
+
+
+def test_retry_in_an_unsure_session_asks_for_another_face_moving_action():
+    for _ in range(10):
+        s = Session(ScriptedLiveness([result("fake", score=0.35)]), unsure(challenge_timeout_s=0.5, retries=1),
+                    landmarker=ScriptedLandmarker([(None, None)] * 100))
+        run(s, 10)
+        retry = next(e for e in s.log if e["event"] == "challenge retry")
+        assert retry["action"] in MOVERS

@@ -23,6 +23,8 @@ def overlay(frame, session: Session, status):
     events = {e["event"] for e in session.log}
     if "step 1 passed" in events:
         lines.append("step 1 passed (liveness)")
+    elif session.more_actions:
+        lines.append("liveness unsure: more actions")
     if "step 2 passed" in events:
         lines.append("step 2 passed (action)")
     if status.state == CHALLENGE:
@@ -69,8 +71,8 @@ def _session(a) -> Session:
         from .identity.recognise import Recognizer
         identify = Recognizer(a.gallery).identify_faces
     cfg = SessionConfig(n_challenges=a.challenges, challenge_timeout_s=a.challenge_timeout,
-                        mirrored=a.mirrored, actions=tuple(a.actions) if a.actions else None,
-                        require_identity=bool(a.gallery))
+                        unsure_floor=a.unsure_floor, mirrored=a.mirrored,
+                        actions=tuple(a.actions) if a.actions else None, require_identity=bool(a.gallery))
     return Session(det, cfg, identify=identify)
 
 

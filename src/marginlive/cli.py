@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .challenge.session import SessionConfig
 from .detect import DETECTORS
 from .errors import InputError, MarginliveError
 
@@ -240,12 +241,31 @@ def cmd_calibrate(a):
 
 
 # ---------------------------------------------------------------------------- authenticate
+def _unsure_floor(value: str) -> float | None:
+    if value == "off":
+        return None
+    try:
+        floor = float(value)
+    except ValueError:
+        floor = -1.0
+    if not 0.0 <= floor < 1.0:
+        raise argparse.ArgumentTypeError(f"a probability in [0, 1) or 'off', got {value!r}")
+    return floor
+
+
+def _add_session_args(p):
+    p.add_argument("--challenges", type=int, default=2, help="number of random actions to ask for")
+    p.add_argument("--challenge-timeout", type=float, default=8.0, help="seconds allowed per action")
+    p.add_argument("--unsure-floor", type=_unsure_floor, default=SessionConfig.unsure_floor, metavar="P",
+                   help="a face the model turns away with a mean P(real) at or above P is asked for more actions "
+                        f"instead of rejected (default {SessionConfig.unsure_floor}; off: reject at the threshold)")
+
+
 def _auth_args(p):
     p.add_argument("video", nargs="?", help="a video file (or use --camera)")
     p.add_argument("--camera", type=int, help="webcam index")
     _add_model_args(p)
-    p.add_argument("--challenges", type=int, default=2, help="number of random actions to ask for")
-    p.add_argument("--challenge-timeout", type=float, default=8.0, help="seconds allowed per action")
+    _add_session_args(p)
     p.add_argument("--actions", nargs="+", help="restrict the random pool to these action names")
     p.add_argument("--mirrored", action="store_true", help="frames are selfie-mirrored (left/right swapped): the "
                    "challenge's left and right follow the picture, and liveness scores each face unmirrored")
@@ -333,8 +353,7 @@ def _serve_args(p):
     p.add_argument("--gallery", help="SQLite gallery file or postgresql://USER@HOST:PORT/DB (default: $MARGINLIVE_GALLERY or .marginlive/gallery.db)")
     p.add_argument("--admin-token", help="token for the enrolment endpoints (default: $MARGINLIVE_ADMIN_TOKEN, "
                                          "else a random one printed at start)")
-    p.add_argument("--challenges", type=int, default=2)
-    p.add_argument("--challenge-timeout", type=float, default=8.0)
+    _add_session_args(p)
     p.add_argument("--frame-threads", type=int, default=2, help="frames decoded and scored at once per process")
     p.add_argument("--workers", type=int, default=1, help="server processes on this machine (more than 1 needs --redis)")
     p.add_argument("--rate", type=float, default=5.0, help="requests per second per client (liveness, sessions)")

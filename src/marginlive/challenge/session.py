@@ -12,8 +12,11 @@ face about as large rejects, one much smaller (a bystander further back) is igno
 challenges are read from the subject's landmarks only; the same tracked face throughout (a swap
 rejects); frames a phone delivers sideways are turned upright first; passive liveness keeps
 running during the challenges (a turn to *fake*, a whole window of consistently low frames,
-rejects); each challenge has a timeout and a limited number of retries (a fresh random action
-each time); a face gone, or frames too dark, blurred, without colour or with the face too close
+rejects); a face the model turns away but not surely (the window's mean P(real) at or above a
+floor), or cannot decide on for a while, is asked for more actions that change the face's shape
+instead (live users of cameras the model never saw score lower than the training webcams' users);
+each challenge has a timeout and a limited number of retries (a fresh random action each time);
+a face gone, or frames too dark, blurred, without colour or with the face too close
 to the camera, for longer than a grace period rejects (the instruction meanwhile says which);
 the session itself has an overall deadline. Every event is timestamped in ``log``. The session
 never passes on missing evidence.
@@ -86,6 +89,15 @@ class SessionConfig:
     # full-range model finds them: docs/research/2026-12-03-light-and-colour.md), so the user is
     # told to come closer instead of to look at the camera. None: never
     far_check_s: float | None = 0.5
+    # live users first: a fake decision whose window's mean P(real) is at or above this floor does
+    # not reject, nor does a face the model leaves undecided for ``unsure_after_s`` (s); the session
+    # asks for ``unsure_actions`` more actions that change the face's shape, which a replay does not
+    # do on cue (docs/challenge_by_itself.md). Below the floor a fake decision rejects as before (at
+    # or above the model's threshold, no fake decision is above it). None: every fake decision
+    # rejects (docs/research/2026-12-03-unsure-faces.md)
+    unsure_floor: float | None = 0.25
+    unsure_after_s: float = 3.0
+    unsure_actions: int = 2
 
 
 @dataclass
@@ -98,11 +110,12 @@ class Status:
     face: FaceResult | None = None
     step: int = 0
     steps: int = 0
+    more_actions: bool = False      # the passive model was unsure: the session asked for more actions
 
     def to_dict(self) -> dict:
         return {"state": self.state, "instruction": self.instruction, "progress": round(self.progress, 3),
                 "reason": self.reason, "identity": self.identity, "step": self.step, "steps": self.steps,
-                "face": self.face.to_dict() if self.face else None}
+                "more_actions": self.more_actions, "face": self.face.to_dict() if self.face else None}
 
 
 NO_FACE, TOO_FAR = "no face in view", "face too far from the camera: come closer"
@@ -153,6 +166,9 @@ class Session:
         self.problem: str | None = None
         self._far_checked: float | None = None    # when the far detector last looked, and what it saw
         self._far_seen = False
+        self.passive_start: float | None = None   # when the passive step began, and its usable frames since
+        self.passive_frames = 0
+        self.more_actions = False                 # whether the session asked for more actions (unsure)
 
     # ---------------------------------------------------------------------------- helpers
     def _subject(self, results: list[FaceResult]) -> tuple[FaceResult | None, list[FaceResult]]:
@@ -239,6 +255,11 @@ class Session:
 
     # ------------------------------------------------------------------------------ status
     def status(self) -> Status:
+        st = self._status()
+        st.more_actions = self.more_actions
+        return st
+
+    def _status(self) -> Status:
         face = self.last_face
         # what keeps the current frame from counting, shown with the instruction so the user can fix it
         hint = f" ({self.problem})" if self.problem and self.problem != NO_FACE else ""
@@ -286,10 +307,9 @@ class Session:
         frame, face = found
         if self.state == WAITING:
             self.track_id = face.track_id
-            self.state = PASSIVE
+            self.state, self.passive_start = PASSIVE, t
             self._event(t, "face found", track=face.track_id)
-        if face.label == FAKE and face.decided:
-            self._reject(t, "presentation attack detected (passive liveness)")
+        if face.label == FAKE and face.decided and self._turned_away(face, t):
             return self.status()
         if self.state == PASSIVE:
             self._passive_step(face, t)
@@ -326,13 +346,50 @@ class Session:
         return frame, face
 
     def _passive_step(self, face: FaceResult, t: float) -> None:
-        """Step 1: once the passive model has decided the face is real, draw the challenges."""
+        """Step 1: once the passive model has decided the face is real, draw the challenges; where
+        it is still undecided after ``unsure_after_s`` and a whole window of frames, and not below
+        the floor, more of them."""
+        self.passive_frames += 1
         if face.label == REAL and face.decided:
             self._event(t, "step 1 passed", score=round(face.score, 3))
-            self.challenges = self._draw(self.config.n_challenges, face_must_move=self.config.face_must_move)
-            self.current, self.challenge_start = 0, t
-            self.state = CHALLENGE
-            self._event(t, "challenge", action=self.challenges[0].name)
+            self._start_challenges(t)
+        elif (self.config.unsure_floor is not None and t - self.passive_start > self.config.unsure_after_s
+              and self.passive_frames >= self.config.passive_window and face.score >= self.config.unsure_floor):
+            self._ask_more(face, t)
+
+    def _start_challenges(self, t: float) -> None:
+        self.challenges = self._draw(self.config.n_challenges, face_must_move=self.config.face_must_move)
+        self.current, self.challenge_start = 0, t
+        self.state = CHALLENGE
+        self._event(t, "challenge", action=self.challenges[0].name)
+
+    def _turned_away(self, face: FaceResult, t: float) -> bool:
+        """The passive model decided ``face`` is fake: True (the session rejected) where the mean
+        P(real) of its window is below ``unsure_floor``; at or above it the session asks for more
+        actions (once) and goes on."""
+        if self.config.unsure_floor is None or face.score < self.config.unsure_floor:
+            self._reject(t, "presentation attack detected (passive liveness)")
+            return True
+        if not self.more_actions:
+            self._ask_more(face, t)
+        return False
+
+    def _ask_more(self, face: FaceResult, t: float) -> None:
+        """The passive model is unsure of a face: ``unsure_actions`` more actions that change the
+        face's shape (others where the pool has too few), drawn after those already asked for."""
+        self.more_actions = True
+        self._event(t, "liveness unsure: more actions", score=round(face.score, 3))
+        if self.state == PASSIVE:
+            self._start_challenges(t)
+        asked = {a.name for a in self.challenges}
+        free = [a for a in self.pool if a.name not in asked]
+        movers = [a for a in free if a.moves_face]
+        extra = self.rng.sample(movers, min(self.config.unsure_actions, len(movers)))
+        rest = [a for a in free if a not in extra]
+        extra += self.rng.sample(rest, min(self.config.unsure_actions - len(extra), len(rest)))
+        for a in extra:
+            a.reset()
+        self.challenges += extra
 
     def _challenge_step(self, frame: np.ndarray, face: FaceResult, t: float) -> None:
         """Step 2: the current action observed on this frame; the next one once it is done, a
@@ -346,18 +403,29 @@ class Session:
                 self.state = IDENTIFY
             else:
                 self.challenge_start = t
+                self.challenges[self.current].reset()   # its neutral state is seen afresh
                 self._event(t, "challenge", action=self.challenges[self.current].name)
         elif t - self.challenge_start > self.config.challenge_timeout_s:
             if self.remaining_retries <= 0:
                 self._reject(t, f"challenge not completed in time ({a.name})")
                 return
             self.remaining_retries -= 1
-            others = [c for k, c in enumerate(self.challenges) if k != self.current]
-            must = self.config.face_must_move and a.moves_face and not any(c.moves_face for c in others)
-            new = self._draw(1, exclude={a.name}, face_must_move=must)[0]
+            new = self._replacement(a)
             self.challenges[self.current] = new
             self.challenge_start = t
             self._event(t, "challenge retry", action=new.name, previous=a.name)
+
+    def _replacement(self, a: Action) -> Action:
+        """A fresh action in place of ``a``, whose time ran out: none already asked for; one that
+        changes the face's shape where ``a`` was the only such, or the passive model was unsure
+        (``a`` itself again where no other is left: an unsure session may ask for every one)."""
+        others = [c for c in self.challenges if c is not a]
+        must = self.config.face_must_move and a.moves_face and (
+            self.more_actions or not any(c.moves_face for c in others))
+        exclude = {c.name for c in others} | {a.name}
+        if must and not any(x.moves_face and x.name not in exclude for x in self.pool):
+            exclude.discard(a.name)
+        return self._draw(1, exclude=exclude, face_must_move=must)[0]
 
     def _identify_step(self, frame: np.ndarray, face: FaceResult, t: float) -> None:
         """Step 3: who it is, from the session's best frames (this one where none was kept)."""

@@ -105,7 +105,7 @@ async def verify_verdict(request: Request, svc: Service = Depends(service)):
         return JSONResponse({"signature_valid": False, "accepted": False, "detail": f"invalid verdict: {e}"}, 400)
     return {"signature_valid": True, "accepted": claims.get("verdict") == "accepted",
             "verdict": claims.get("verdict"), "identity": claims.get("identity"), "session_id": claims.get("sid"),
-            "reason": claims.get("reason"), "claims": claims}
+            "reason": claims.get("reason"), "liveness_unsure": bool(claims.get("liveness_unsure")), "claims": claims}
 
 
 @router.get("/v1/identities")

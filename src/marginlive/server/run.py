@@ -39,7 +39,8 @@ def config_from_args(a) -> ServerConfig:
                         rate_per_s=a.rate, burst=a.burst, max_failures=a.max_failures,
                         max_sessions=a.max_sessions, max_sessions_per_client=a.max_sessions_per_client,
                         allowed_origins=tuple(a.allow_origin), redis=a.redis,
-                        session=SessionConfig(n_challenges=a.challenges, challenge_timeout_s=a.challenge_timeout))
+                        session=SessionConfig(n_challenges=a.challenges, challenge_timeout_s=a.challenge_timeout,
+                                              unsure_floor=a.unsure_floor))
 
 
 def config_to_json(cfg: ServerConfig) -> str:

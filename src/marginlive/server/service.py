@@ -212,8 +212,11 @@ class Service:
             if e.expected_identity is not None:
                 self.store.add_failure(f"identity:{e.expected_identity}", self.cfg.failure_window_s)
         d = session.decision
+        # liveness_unsure: the passive model was unsure and the user did more actions; a relying
+        # party may ask such a login for a second factor
         claims = {"sid": e.id, "jti": e.id, "verdict": verdict, "identity": session.identity,
-                  "reason": session.reason, "liveness_model": self.model.name}
+                  "reason": session.reason, "liveness_model": self.model.name,
+                  "liveness_unsure": session.more_actions}
         if d is not None and d.distance is not None:
             claims.update(identity_distance=round(d.distance, 4), identity_probes=d.probes,
                           identity_margin=None if d.margin is None else round(d.margin, 4))

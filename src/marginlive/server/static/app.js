@@ -81,7 +81,8 @@ async function run() {
     if (m.error && !m.state) { show(m.error, "rejected"); return; }
     drawFace(m.face, m.state);
     const passed = [];
-    if (m.state === "challenge" || m.state === "identify" || m.state === "accepted") passed.push("step 1 passed");
+    if (m.more_actions) passed.push("liveness unsure: a few more actions");
+    else if (m.state === "challenge" || m.state === "identify" || m.state === "accepted") passed.push("step 1 passed");
     if (m.state === "identify" || m.state === "accepted") passed.push("step 2 passed");
     steps.textContent = passed.join(" · ") + (m.steps ? `  (action ${m.step}/${m.steps})` : "");
     bar.style.width = Math.round(100 * (m.progress || 0)) + "%";

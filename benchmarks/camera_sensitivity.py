@@ -32,7 +32,8 @@ by BlazeFace (as the pipeline would), then scored:
 Reports per model, video and setting: faces found, median face width, the share of live frames
 below the model's threshold (genuine users turned away) or of replay frames at or above it
 (attacks let through), the mean P(real), and what an authentication session's passive step
-decides on those frames (passed, rejected or undecided, and after how many seconds). Writes docs/camera_sensitivity.md and .json.
+decides on those frames (passed, asked for more actions, rejected or undecided, and after how many
+seconds). Writes docs/camera_sensitivity.md and .json.
 
 Run: .venv/bin/python benchmarks/camera_sensitivity.py [MODEL.onnx ...] (default: the shipped one)
 """
@@ -42,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 from common import DOCS, jpeg_round_trip, machine, save_json, video_faces
+from marginlive.challenge.session import SessionConfig
 
 # (kind, amount): see the module's docstring
 SETTINGS = [("shrink", 0.5), ("shrink", 0.6), ("shrink", 0.8), ("zoom", 1.0), ("zoom", 1.25), ("zoom", 1.5),
@@ -106,13 +108,15 @@ def change(frame: np.ndarray, box, kind: str, z: float, rng: np.random.Generator
     return jpeg_round_trip(out, 95) if kind.endswith("JPEG 95") else out
 
 
+UNSURE = SessionConfig()   # the default session's unsure floor and wait
 FPS = 15.0   # every 2nd frame of a 30 frames/s video, as a session sees it: about the web page's 10 frames/s
 
 
 class PassiveStep:
     """An authentication session (``challenge.session.Session``, default settings) fed one frame at a
     time at ``FPS`` until its passive step ends. ``outcome``: {"outcome": "passed" (the challenge
-    drawn) | "rejected" | "undecided" (no decision yet), "at_s": seconds into the session or None,
+    drawn) | "more actions" (the model unsure: more actions drawn, ``SessionConfig.unsure_floor``) |
+    "rejected" | "undecided" (no decision yet), "at_s": seconds into the session or None,
     "reason": why it rejected, or while undecided the rule the last frame broke ("" if none)}."""
 
     def __init__(self, liveness, landmarker):
@@ -129,8 +133,8 @@ class PassiveStep:
         st = self.session.update(frame, t)
         self.outcome["reason"] = self.session.problem or ""
         if st.state in (CHALLENGE, REJECTED):
-            self.outcome = {"outcome": "passed" if st.state == CHALLENGE else "rejected", "at_s": t,
-                            "reason": st.reason}
+            outcome = "rejected" if st.state == REJECTED else "more actions" if st.more_actions else "passed"
+            self.outcome = {"outcome": outcome, "at_s": t, "reason": st.reason}
 
 
 def video_rows(models: dict, video: str, n: int, settings=SETTINGS) -> dict:
@@ -225,11 +229,13 @@ def session_summary(res) -> str:
                 o = res["videos"][v][name][key]["session"]["outcome"]
                 count[v][o] = count[v].get(o, 0) + 1
         n = len(res["settings"])
-        out.append(f"{name}: the live video's session passed under {count['live'].get('passed', 0)} of {n} settings "
-                   f"(rejected under {count['live'].get('rejected', 0)}, undecided under "
-                   f"{count['live'].get('undecided', 0)}: the video ended first), the replay's was rejected "
-                   f"under {count['replay'].get('rejected', 0)} (passed on to the challenge under "
-                   f"{count['replay'].get('passed', 0)}, undecided under {count['replay'].get('undecided', 0)}).")
+        live, rep = count["live"], count["replay"]
+        out.append(f"{name}: the live video's session passed under {live.get('passed', 0)} of {n} settings "
+                   f"(asked for more actions under {live.get('more actions', 0)}, rejected under "
+                   f"{live.get('rejected', 0)}, undecided under {live.get('undecided', 0)}: the video ended first), "
+                   f"the replay's was rejected under {rep.get('rejected', 0)} (asked for more actions under "
+                   f"{rep.get('more actions', 0)}, passed on to the challenge under {rep.get('passed', 0)}, "
+                   f"undecided under {rep.get('undecided', 0)}).")
     return "Sessions: " + " ".join(out)
 
 
@@ -256,7 +262,9 @@ def page(res) -> str:
         "without colour (and asks for a colour camera). Session: an "
         "authentication session (`challenge/session.py`, default settings) fed the changed frames at "
         f"{FPS:g} frames/s: its passive step passed (the challenge drawn: 5 usable frames in a row at or "
-        "above the threshold), rejected (10 in a row below it, or a frame rule broken too long) or undecided "
+        "above the threshold), asked for more actions (the model unsure: 10 in a row below it but their mean at "
+        f"or above the session's floor of {UNSURE.unsure_floor:g}, or undecided for {UNSURE.unsure_after_s:g} s), rejected (10 in a row below the threshold and "
+        "their mean below the floor, or a frame rule broken too long) or undecided "
         "when the video ended (with the rule its last frame broke), and when.", "",
         "| model | setting | live faces | live face width px | live frames below threshold | live mean P(real) | "
         "live session | replay faces | replay face width px | replay frames at or above threshold | "

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import as_grey
 from marginlive.errors import TooLargeError
-from marginlive.frames import decode_image, is_grayscale, read_image
+from marginlive.frames import decode_image, is_grayscale, read_image, sharpness
 from marginlive.types import FaceBox
 
 
@@ -82,3 +82,14 @@ def test_bytes_from_the_network_are_never_shrunk_only_refused():
     assert decode_image(data).shape == (120, 160, 3)
     with pytest.raises(TooLargeError):
         decode_image(data, max_pixels=10_000)
+
+
+def test_sharpness_does_not_fall_with_the_cameras_resolution_but_with_blur(live_frames):
+    frame = live_frames[0].image
+    face = frame[100:380, 220:420]
+    big = cv2.resize(frame, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)[300:1140, 660:1260]
+    # measured as it comes, the 3x face would read a tenth of this and pass for blurred
+    assert cv2.Laplacian(cv2.cvtColor(big, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var() < 0.2 * sharpness(face)
+    assert 0.7 < sharpness(big) / sharpness(face) < 1.4
+    assert sharpness(cv2.GaussianBlur(face, (0, 0), 3)) < 0.3 * sharpness(face)
+    assert sharpness(face[:0]) == 0.0

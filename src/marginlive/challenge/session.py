@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from ..detect import FaceDetector, confident_faces
-from ..frames import GRAYSCALE_LEVEL, is_grayscale
+from ..frames import GRAYSCALE_LEVEL, is_grayscale, sharpness
 from ..types import FAKE, REAL, FaceResult
 from .actions import Action, TurnHead, all_actions
 from .landmarks import Landmarker
@@ -56,7 +56,10 @@ class SessionConfig:
     waiting_timeout_s: float = 20.0
     session_timeout_s: float = 60.0
     min_brightness: float = 25.0     # mean grey level of the face (live webcam faces here: 1st percentile 37)
-    min_sharpness: float = 6.0       # variance of the Laplacian on the face (live webcam faces here: 1st percentile 15)
+    # ``frames.sharpness`` of the face (the Laplacian's variance at 112 px, whatever the camera's
+    # resolution): live faces of ../shared 1st percentile 23, a sharp camera of 3x the pixels 29 (5th
+    # percentile), a Gaussian blur of 3 px 9 (median) (docs/research/2026-12-03-unsure-faces.md)
+    min_sharpness: float = 10.0
     # the face box's larger side over the frame's shorter side. Closer than that, most of the margin
     # context lies beyond the frame and the model has little of the surroundings to read: the
     # webcam video cut so the face is 0.8-1.0 of the shorter side, 4-5% of live frames turned away
@@ -216,10 +219,9 @@ class Session:
         beyond = max(max(0.0, -b.x1, b.x2 - w) / max(b.w, 1.0), max(0.0, -b.y1, b.y2 - h) / max(b.h, 1.0))
         if beyond > self.config.max_face_outside:
             return "face partly outside the frame: move to the middle"
-        grey = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY)
-        if grey.mean() < self.config.min_brightness:
+        if cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY).mean() < self.config.min_brightness:
             return "frame too dark"
-        if cv2.Laplacian(grey, cv2.CV_64F).var() < self.config.min_sharpness:
+        if sharpness(roi) < self.config.min_sharpness:
             return "frame too blurred"
         if self.config.grayscale_level is not None and is_grayscale(roi, self.config.grayscale_level):
             return "no colour in the picture: use a colour camera"

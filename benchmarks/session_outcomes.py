@@ -1,0 +1,158 @@
+"""What an authentication session decides, per video and camera shift, with and without the unsure floor.
+
+The per-frame tables (docs/collections.md) say how many live frames a model turns away; a user meets a
+session (`challenge/session.py`), which passes its passive step on 5 frames in a row at or above the
+threshold, rejects on 10 in a row below it, and, with the unsure floor (`SessionConfig.unsure_floor`),
+asks for more actions instead of rejecting where those 10 frames' mean P(real) is at or above the floor
+(or where the model stays undecided). Every 2nd frame of the four shared videos (no model here saw
+them) at 15 frames/s, as filmed and under the camera and room shifts of `marginlive.evaluation.shifts`
+(a room, a tilt, a side drawn once per video, sensor noise and motion per frame; the room shifts to
+the live videos only), is fed to a session of default settings, the floor off and at its default.
+No action is ever seen (the landmarks are left empty): the outcome is what the passive model
+decides, at the video's end: rejected, passed (the usual challenge drawn), more actions (the model
+unsure), or undecided.
+
+Writes docs/session_outcomes.json and docs/session_outcomes.md.
+
+Run: .venv/bin/python benchmarks/session_outcomes.py [--model default] [--model fast]
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+from common import DOCS, SHARED, machine, save_json
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+from marginlive.challenge.landmarks import Observation  # noqa: E402
+from marginlive.challenge.session import CHALLENGE, REJECTED, Session, SessionConfig  # noqa: E402
+
+FPS = 15.0
+VIDEOS = {"live-1.webm": "live", "live-2.mp4": "live", "replay-1.webm": "replay", "replay-2.mp4": "replay"}
+FLOORS = {"off": None, "default": SessionConfig.unsure_floor}
+
+
+class NoLandmarks:
+    """The session's landmarker when no action is to be seen: every observation empty."""
+
+    def observe(self, frame, t, need, box=None):
+        return Observation(t, None, None, frame.shape[1], frame.shape[0])
+
+
+def conditions():
+    """{name: (shift function or None, applies to replays too, one draw for the whole video)}: a
+    room, a tilt, a side are the same in every frame of a session; sensor noise and a moving head
+    are drawn afresh for each frame."""
+    from marginlive.evaluation import shifts
+    cutout = shifts.PersonCutout()
+    return {
+        "as filmed": (None, True, True),
+        "another room (plain wall)": (lambda f, b, r: shifts.new_room(f, b, r, None, cutout), False, True),
+        "a phone in the hand": (lambda f, b, r: shifts.phone_in_hand(f, b, r, None), False, True),
+        "portrait phone": (lambda f, b, r: shifts.portrait_phone(f, b, r), True, True),
+        "dim room, noisy sensor": (lambda f, b, r: shifts.dim_room(f, b, r), True, False),
+        "off-centre": (lambda f, b, r: shifts.off_centre(f, b, r), True, True),
+        "motion blur": (lambda f, b, r: shifts.motion_blur(f, b, r), True, False),
+        "tilted 15-25 degrees": (lambda f, b, r: shifts.tilted(f, b, r), True, True),
+        "a camera of 3x the resolution": (lambda f, b, r: shifts.high_resolution(f, b, r), True, False),
+    }
+
+
+def shifted_frames(video: str, shift, detector, once: bool) -> list[np.ndarray]:
+    """Every 2nd frame of ``video``, shifted (``shift``: None, as filmed) about its best face; with
+    ``once`` every frame with the same random draw."""
+    from marginlive.frames import read_video_frames
+    rng, out = np.random.default_rng(0), []
+    for f in read_video_frames(SHARED / "data" / "videos" / video, every=2):
+        faces = detector.detect(f.image) if shift else None
+        if once:
+            rng = np.random.default_rng(0)
+        out.append(shift(f.image, max(faces, key=lambda b: b.score), rng) if faces else f.image)
+    return out
+
+
+def run_session(liveness, frames, floor) -> dict:
+    """One session over ``frames``: {"outcome", "at_s" (its first decision), "rejected_at_s",
+    "reason"}."""
+    s = Session(liveness, SessionConfig(unsure_floor=floor), landmarker=NoLandmarks())
+    first, t = None, 0.0
+    for i, frame in enumerate(frames):
+        t = i / FPS
+        st = s.update(frame, t)
+        if first is None and st.state in (CHALLENGE, REJECTED):
+            first = ("rejected" if st.state == REJECTED else "more actions" if st.more_actions else "passed", t)
+        if s.done:
+            break
+    outcome, at = first or ("undecided", None)
+    return {"outcome": outcome, "at_s": at, "rejected_at_s": t if s.state == REJECTED else None,
+            "reason": s.reason or (s.problem or "")}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", action="append", help="default, fast or a .onnx file (repeatable; default: both)")
+    a = ap.parse_args()
+    from marginlive.detect import create_detector
+    from marginlive.pipeline import LivenessDetector
+    names = a.model or ["default", "fast"]
+    models = {n: LivenessDetector(model=n) for n in names}
+    det = create_detector("mediapipe")
+    res = {"machine": machine(), "fps": FPS, "floors": FLOORS, "models": names, "sessions": []}
+    for cond, (shift, replays, once) in conditions().items():
+        for video, kind in VIDEOS.items():
+            if kind == "replay" and not replays:
+                continue
+            frames = shifted_frames(video, shift, det, once)
+            for name, model in models.items():
+                for floor_name, floor in FLOORS.items():
+                    r = run_session(model, frames, floor)
+                    res["sessions"].append({"condition": cond, "video": video, "kind": kind, "model": name,
+                                            "floor": floor_name, **r})
+                    print(cond, video, name, floor_name, r, file=sys.stderr, flush=True)
+    res["summary"] = summary(res["sessions"])
+    save_json("session_outcomes", res)
+    (DOCS / "session_outcomes.md").write_text(page(res))
+
+
+def summary(sessions) -> list[dict]:
+    """Per model, floor and kind (live, replay): how many sessions ended each way."""
+    out = {}
+    for s in sessions:
+        key = (s["model"], s["floor"], s["kind"])
+        ended = "rejected" if s["rejected_at_s"] is not None else s["outcome"]
+        out.setdefault(key, {}).setdefault(ended, 0)
+        out[key][ended] += 1
+    return [{"model": m, "floor": f, "kind": k, "sessions": sum(c.values()), **c} for (m, f, k), c in out.items()]
+
+
+def _cell(s) -> str:
+    if s["rejected_at_s"] is not None and s["outcome"] != "rejected":
+        return f"{s['outcome']} at {s['at_s']:.1f} s, then rejected at {s['rejected_at_s']:.1f} s"
+    if s["at_s"] is None:
+        return f"undecided ({s['reason']})" if s["reason"] else "undecided"
+    return f"{s['outcome']} at {s['at_s']:.1f} s"
+
+
+def page(res) -> str:
+    floors = ", ".join(f"{k} ({'-' if v is None else f'{v:g}'})" for k, v in res["floors"].items())
+    lines = ["# Sessions: what a user and a replay meet", "",
+             f"Written by `benchmarks/session_outcomes.py` ({res['machine']}): "
+             + __doc__.split("\n\n")[1].replace("\n", " ") + f" Floors: {floors}.", "",
+             "| model | floor | videos | sessions | rejected | passed | more actions | undecided |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in res["summary"]:
+        lines.append(f"| {r['model']} | {r['floor']} | {r['kind']} | {r['sessions']} | {r.get('rejected', 0)} | "
+                     f"{r.get('passed', 0)} | {r.get('more actions', 0)} | {r.get('undecided', 0)} |")
+    lines += ["", "| condition | video | model | " + " | ".join(f"floor {k}" for k in res["floors"]) + " |",
+              "|---|---|---|" + "---|" * len(res["floors"])]
+    by = {}
+    for s in res["sessions"]:
+        by.setdefault((s["condition"], s["video"], s["model"]), {})[s["floor"]] = s
+    for (cond, video, model), row in by.items():
+        lines.append(f"| {cond} | {video} | {model} | " + " | ".join(_cell(row[k]) for k in res["floors"]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -385,3 +385,14 @@ def test_retry_in_an_unsure_session_asks_for_another_face_moving_action():
         run(s, 10)
         retry = next(e for e in s.log if e["event"] == "challenge retry")
         assert retry["action"] in MOVERS
+
+
+def test_more_actions_fall_back_to_others_where_too_few_move_the_face():
+    from marginlive.challenge.actions import all_actions
+    from marginlive.challenge.draw import ActionDraw
+    pool = [a for a in all_actions() if a.name in ("raise_right_hand", "raise_left_hand", "blink", "smile")]
+    draws = ActionDraw(pool, secrets.SystemRandom())
+    blink = next(a for a in pool if a.name == "blink")
+    more = draws.more([blink], 2)
+    assert [a.name for a in more][0] == "smile" and more[1].name.startswith("raise")
+    assert draws.more(pool, 2) == []          # everything asked already: nothing more to ask

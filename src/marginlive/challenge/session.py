@@ -33,7 +33,8 @@ import numpy as np
 from ..detect import FaceDetector, confident_faces
 from ..frames import GRAYSCALE_LEVEL, is_grayscale, sharpness
 from ..types import FAKE, REAL, FaceResult
-from .actions import Action, TurnHead, all_actions
+from .actions import Action, all_actions
+from .draw import ActionDraw
 from .landmarks import Landmarker
 
 WAITING, PASSIVE, CHALLENGE, IDENTIFY, ACCEPTED, REJECTED = (
@@ -157,10 +158,11 @@ class Session:
         self.track_id: int | None = None
         self.t0: float | None = None
         self.last_ok: float | None = None
-        self.pool = [a for a in all_actions(self.config.mirrored)
-                     if self.config.actions is None or a.name in self.config.actions]
-        if not self.pool:
+        pool = [a for a in all_actions(self.config.mirrored)
+                if self.config.actions is None or a.name in self.config.actions]
+        if not pool:
             raise ValueError("no challenge action to draw from")
+        self.draws = ActionDraw(pool, self.rng, self.config.face_must_move)
         self.remaining_retries = self.config.retries
         self.challenges: list[Action] = []
         self.current = -1
@@ -192,21 +194,6 @@ class Session:
         self.reason = reason
         self.state = REJECTED
         self._event(t, "rejected", reason=reason)
-
-    def _draw(self, n: int, exclude=(), face_must_move: bool = False) -> list[Action]:
-        """``n`` distinct actions at random from the pool less ``exclude`` (the whole pool where
-        that leaves none); with ``face_must_move``, one of them moves the face where the pool can:
-        it takes the place of a head turn where the draw has one, for a replayed video does not
-        raise a hand on cue but a print turned close to the camera can pass for a turning head."""
-        pool = [a for a in self.pool if a.name not in exclude] or self.pool
-        picked = self.rng.sample(pool, min(n, len(pool)))
-        movers = [a for a in pool if a.moves_face]
-        if face_must_move and movers and not any(a.moves_face for a in picked):
-            turns = [i for i, a in enumerate(picked) if isinstance(a, TurnHead)]
-            picked[self.rng.choice(turns or range(len(picked)))] = self.rng.choice(movers)
-        for a in picked:
-            a.reset()
-        return picked
 
     def _frame_usable(self, frame, face: FaceResult) -> str | None:
         b = face.box
@@ -360,7 +347,7 @@ class Session:
             self._ask_more(face, t)
 
     def _start_challenges(self, t: float) -> None:
-        self.challenges = self._draw(self.config.n_challenges, face_must_move=self.config.face_must_move)
+        self.challenges = self.draws.plan(self.config.n_challenges)
         self.current, self.challenge_start = 0, t
         self.state = CHALLENGE
         self._event(t, "challenge", action=self.challenges[0].name)
@@ -383,15 +370,7 @@ class Session:
         self._event(t, "liveness unsure: more actions", score=round(face.score, 3))
         if self.state == PASSIVE:
             self._start_challenges(t)
-        asked = {a.name for a in self.challenges}
-        free = [a for a in self.pool if a.name not in asked]
-        movers = [a for a in free if a.moves_face]
-        extra = self.rng.sample(movers, min(self.config.unsure_actions, len(movers)))
-        rest = [a for a in free if a not in extra]
-        extra += self.rng.sample(rest, min(self.config.unsure_actions - len(extra), len(rest)))
-        for a in extra:
-            a.reset()
-        self.challenges += extra
+        self.challenges += self.draws.more(self.challenges, self.config.unsure_actions)
 
     def _challenge_step(self, frame: np.ndarray, face: FaceResult, t: float) -> None:
         """Step 2: the current action observed on this frame; the next one once it is done, a
@@ -412,22 +391,10 @@ class Session:
                 self._reject(t, f"challenge not completed in time ({a.name})")
                 return
             self.remaining_retries -= 1
-            new = self._replacement(a)
+            new = self.draws.replacement(a, self.challenges, unsure=self.more_actions)
             self.challenges[self.current] = new
             self.challenge_start = t
             self._event(t, "challenge retry", action=new.name, previous=a.name)
-
-    def _replacement(self, a: Action) -> Action:
-        """A fresh action in place of ``a``, whose time ran out: none already asked for; one that
-        changes the face's shape where ``a`` was the only such, or the passive model was unsure
-        (``a`` itself again where no other is left: an unsure session may ask for every one)."""
-        others = [c for c in self.challenges if c is not a]
-        must = self.config.face_must_move and a.moves_face and (
-            self.more_actions or not any(c.moves_face for c in others))
-        exclude = {c.name for c in others} | {a.name}
-        if must and not any(x.moves_face and x.name not in exclude for x in self.pool):
-            exclude.discard(a.name)
-        return self._draw(1, exclude=exclude, face_must_move=must)[0]
 
     def _identify_step(self, frame: np.ndarray, face: FaceResult, t: float) -> None:
         """Step 3: who it is, from the session's best frames (this one where none was kept)."""

@@ -38,7 +38,16 @@ def write_y4m(video: Path, out: Path, max_frames=150):
     return n
 
 
-def test_page_shows_instructions_and_reaches_a_verdict(tmp_path, always_real_model):
+# (constant logit of the model, what the page says of the passive step): a sure model; one unsure
+# of the face (P(real) 0.45, under the threshold, above the session's unsure floor)
+PASSIVE = {"sure": (8.0, "step 1 passed"), "unsure": (-0.2, "liveness unsure: a few more actions")}
+
+
+@pytest.mark.parametrize("passive", PASSIVE)
+def test_page_shows_instructions_and_reaches_a_verdict(tmp_path, tmp_path_factory, passive):
+    from conftest import _constant_model
+    logit, says = PASSIVE[passive]
+    model = _constant_model(tmp_path_factory.mktemp("const") / f"{passive}.onnx", logit)
     if not chromium() or not shutil.which("chromedriver"):
         pytest.skip("needs Debian's chromium and chromium-driver (make test installs them as root)")
     from selenium import webdriver
@@ -48,7 +57,7 @@ def test_page_shows_instructions_and_reaches_a_verdict(tmp_path, always_real_mod
     # the live video never raises a hand (a blink or smile it might do by chance)
     session = SessionConfig(n_challenges=1, challenge_timeout_s=2.0, retries=0, passive_min_frames=3,
                             passive_window=5, actions=("raise_right_hand", "raise_left_hand"))
-    app = create_app(ServerConfig(model=str(always_real_model), gallery=str(tmp_path / "g.db"), session=session))
+    app = create_app(ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), session=session))
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium()
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
@@ -59,10 +68,11 @@ def test_page_shows_instructions_and_reaches_a_verdict(tmp_path, always_real_mod
         driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
         try:
             driver.get(f"http://{addr}/?autostart=1")
-            seen, verdict = set(), None
+            seen, steps, verdict = set(), set(), None
             deadline = time.time() + 90
             while time.time() < deadline:
                 seen.add(driver.find_element("id", "instruction").text)
+                steps.add(driver.find_element("id", "steps").text)
                 verdict = driver.execute_script("return document.body.dataset.verdict || null")
                 if verdict:
                     break
@@ -77,5 +87,6 @@ def test_page_shows_instructions_and_reaches_a_verdict(tmp_path, always_real_mod
     assert verdict == "rejected", (verdict, seen)         # the video does not perform the action
     actions = {"Raise your right hand", "Raise your left hand"}
     assert seen & actions, seen                              # an instruction was shown
+    assert any(t.startswith(says) for t in steps), steps     # and what the passive step decided
     assert final.startswith("Rejected") and token.startswith("signed verdict: ")
     assert shot.stat().st_size > 10_000

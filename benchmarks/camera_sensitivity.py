@@ -42,7 +42,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from common import DOCS, jpeg_round_trip, machine, save_json, video_faces
+from common import DOCS, jpeg_round_trip, machine, passive_outcome, save_json, video_faces
 from marginlive.challenge.session import SessionConfig
 
 # (kind, amount): see the module's docstring
@@ -108,7 +108,6 @@ def change(frame: np.ndarray, box, kind: str, z: float, rng: np.random.Generator
     return jpeg_round_trip(out, 95) if kind.endswith("JPEG 95") else out
 
 
-UNSURE = SessionConfig()   # the default session's unsure floor and wait
 FPS = 15.0   # every 2nd frame of a 30 frames/s video, as a session sees it: about the web page's 10 frames/s
 
 
@@ -125,15 +124,14 @@ class PassiveStep:
         self.outcome = {"outcome": "undecided", "at_s": None, "reason": ""}
 
     def feed(self, frame: np.ndarray) -> None:
-        from marginlive.challenge.session import CHALLENGE, REJECTED
         if self.outcome["at_s"] is not None:
             return
         t = self.frames / FPS
         self.frames += 1
         st = self.session.update(frame, t)
         self.outcome["reason"] = self.session.problem or ""
-        if st.state in (CHALLENGE, REJECTED):
-            outcome = "rejected" if st.state == REJECTED else "more actions" if st.more_actions else "passed"
+        outcome = passive_outcome(st)
+        if outcome:
             self.outcome = {"outcome": outcome, "at_s": t, "reason": st.reason}
 
 
@@ -263,7 +261,7 @@ def page(res) -> str:
         "authentication session (`challenge/session.py`, default settings) fed the changed frames at "
         f"{FPS:g} frames/s: its passive step passed (the challenge drawn: 5 usable frames in a row at or "
         "above the threshold), asked for more actions (the model unsure: 10 in a row below it but their mean at "
-        f"or above the session's floor of {UNSURE.unsure_floor:g}, or undecided for {UNSURE.unsure_after_s:g} s), rejected (10 in a row below the threshold and "
+        f"or above the session's floor of {SessionConfig.unsure_floor:g}, or undecided for {SessionConfig.unsure_after_s:g} s), rejected (10 in a row below the threshold and "
         "their mean below the floor, or a frame rule broken too long) or undecided "
         "when the video ended (with the rule its last frame broke), and when.", "",
         "| model | setting | live faces | live face width px | live frames below threshold | live mean P(real) | "

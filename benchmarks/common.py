@@ -61,6 +61,17 @@ def timeit(fn, items, warmup=5, repeat=1):
     return {"mean_ms": float(ts.mean()), "p50_ms": float(np.median(ts)), "p95_ms": float(np.percentile(ts, 95))}
 
 
+def passive_outcome(status) -> str | None:
+    """How a session's passive step ended, from its ``Status``: "rejected", "more actions" (the model
+    unsure: more actions drawn) or "passed" (the usual challenge drawn); None while it goes on."""
+    from marginlive.challenge.session import CHALLENGE, REJECTED
+    if status.state == REJECTED:
+        return "rejected"
+    if status.state == CHALLENGE:
+        return "more actions" if status.more_actions else "passed"
+    return None
+
+
 def machine():
     import os
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"

@@ -21,12 +21,12 @@ import os
 import sys
 
 import numpy as np
-from common import DOCS, SHARED, machine, save_json
+from common import DOCS, SHARED, machine, passive_outcome, save_json
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 from marginlive.challenge.landmarks import Observation  # noqa: E402
-from marginlive.challenge.session import CHALLENGE, REJECTED, Session, SessionConfig  # noqa: E402
+from marginlive.challenge.session import REJECTED, Session, SessionConfig  # noqa: E402
 
 FPS = 15.0
 VIDEOS = {"live-1.webm": "live", "live-2.mp4": "live", "replay-1.webm": "replay", "replay-2.mp4": "replay"}
@@ -80,8 +80,9 @@ def run_session(liveness, frames, floor) -> dict:
     for i, frame in enumerate(frames):
         t = i / FPS
         st = s.update(frame, t)
-        if first is None and st.state in (CHALLENGE, REJECTED):
-            first = ("rejected" if st.state == REJECTED else "more actions" if st.more_actions else "passed", t)
+        ended = passive_outcome(st)
+        if first is None and ended:
+            first = (ended, t)
         if s.done:
             break
     outcome, at = first or ("undecided", None)

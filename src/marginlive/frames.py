@@ -144,15 +144,17 @@ SHARPNESS_SIZE = 112   # px: the side every face is resized to before its sharpn
 
 
 def sharpness(face: np.ndarray, size: int = SHARPNESS_SIZE) -> float:
-    """Variance of the Laplacian (grey levels squared) of a BGR face (H, W, 3) resized to ``size``
-    x ``size`` px (INTER_AREA; default ``SHARPNESS_SIZE``, 112); 0 for an empty image.
+    """Variance of the Laplacian (grey levels squared) of a face, BGR (H, W, 3) or grey (H, W),
+    resized to ``size`` x ``size`` px (INTER_AREA; default ``SHARPNESS_SIZE``, 112); 0 for an
+    empty image.
 
     At one size the measure does not fall with the camera's resolution: on the face as it comes, a
     sharp frame of 3x the pixels (1920x1440) reads 3 (median) where the 640x480 one reads 44, and a
     limit set on webcams calls it blurred; resized, 83 and 76."""
     if face.size == 0:
         return 0.0
-    grey = cv2.cvtColor(cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+    small = cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)
+    grey = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
     return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 

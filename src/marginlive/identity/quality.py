@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ..frames import sharpness
+from ..frames import SHARPNESS_SIZE, sharpness
 from ..types import FaceBox
 
 
@@ -22,9 +22,8 @@ class QualityOptions:
     """Below these a face is refused for enrolment and not used for a decision.
 
     min_face_px: face box width in pixels (60). min_sharpness: ``frames.sharpness``, the variance
-    of the Laplacian of the face resized to 112 px (25). exposure: allowed mean grey level of the face (45, 215).
-    max_yaw: nose offset from the eyes' midpoint, in eye distances (0.35).
-    """
+    of the Laplacian of the face resized to 112 px (25). exposure: allowed mean grey level of the
+    face (45, 215). max_yaw: nose offset from the eyes' midpoint, in eye distances (0.35)."""
     min_face_px: int = 60
     min_sharpness: float = 25.0
     exposure: tuple[float, float] = (45.0, 215.0)
@@ -61,8 +60,10 @@ def face_quality(frame: np.ndarray, box: FaceBox, opts: QualityOptions = Quality
     x1, y1, x2, y2 = (int(round(v)) for v in (max(0, box.x1), max(0, box.y1), min(w, box.x2), min(h, box.y2)))
     if x2 - x1 < 2 or y2 - y1 < 2:
         return Quality(0.0, 0.0, 0.0, 0.0, 0.0, ["face outside the frame"])
-    face = frame[y1:y2, x1:x2]
-    sharp, bright, yaw, px = sharpness(face), float(cv2.cvtColor(face, cv2.COLOR_BGR2GRAY).mean()), yaw_of(box), box.w
+    # one grey copy at the size sharpness is measured at serves the brightness too
+    grey = cv2.cvtColor(cv2.resize(frame[y1:y2, x1:x2], (SHARPNESS_SIZE, SHARPNESS_SIZE),
+                                   interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+    sharp, bright, yaw, px = sharpness(grey), float(grey.mean()), yaw_of(box), box.w
     problems = []
     if px < opts.min_face_px:
         problems.append(f"face too small ({px:.0f} px wide, {opts.min_face_px} needed): come closer")

@@ -49,13 +49,13 @@ def conditions():
     return {
         "as filmed": (None, True, True),
         "another room (plain wall)": (lambda f, b, r: shifts.new_room(f, b, r, None, cutout), False, True),
-        "a phone in the hand": (lambda f, b, r: shifts.phone_in_hand(f, b, r, None), False, True),
-        "portrait phone": (lambda f, b, r: shifts.portrait_phone(f, b, r), True, True),
-        "dim room, noisy sensor": (lambda f, b, r: shifts.dim_room(f, b, r), True, False),
-        "off-centre": (lambda f, b, r: shifts.off_centre(f, b, r), True, True),
-        "motion blur": (lambda f, b, r: shifts.motion_blur(f, b, r), True, False),
-        "tilted 15-25 degrees": (lambda f, b, r: shifts.tilted(f, b, r), True, True),
-        "a camera of 3x the resolution": (lambda f, b, r: shifts.high_resolution(f, b, r), True, False),
+        "a phone in the hand": (shifts.phone_in_hand, False, True),
+        "portrait phone": (shifts.portrait_phone, True, True),
+        "dim room, noisy sensor": (shifts.dim_room, True, False),
+        "off-centre": (shifts.off_centre, True, True),
+        "motion blur": (shifts.motion_blur, True, False),
+        "tilted 15-25 degrees": (shifts.tilted, True, True),
+        "a camera of 3x the resolution": (shifts.high_resolution, True, False),
     }
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from common import DOCS, ROOT, free_port, live_frames, machine, save_json, start_serve, write_section
 
-SECRET = "load-test-secret"
+SECRET = "load-test-secret-0123456789abcdef"
 
 
 async def client(k, addr, frames, fps, until, stats):

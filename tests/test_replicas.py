@@ -17,7 +17,7 @@ from marginlive.errors import InputError
 from marginlive.server.app import ServerConfig, create_app
 from server_util import running
 
-SECRET = b"shared-secret-of-the-replicas"
+SECRET = b"shared-secret-of-the-two-replicas"
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from marginlive.server import tokens
 from marginlive.server.app import ServerConfig, create_app
 from server_util import running
 
-SECRET = b"test-secret-0123456789"
+SECRET = b"test-secret-0123456789-0123456789"
 ADMIN = "admin-token-for-tests"
 
 

@@ -17,7 +17,7 @@ from marginlive.server.app import ServerConfig, create_app
 from marginlive.server.service import Refused
 from server_util import running
 
-SECRET = b"test-secret-0123456789"
+SECRET = b"test-secret-0123456789-0123456789"
 
 
 def make_app(model, tmp_path, **kw):
@@ -167,6 +167,16 @@ def test_a_corrupt_gallery_stops_the_server_at_start(always_real_model, tmp_path
     rc = main(["serve", "--model", str(always_real_model), "--gallery", str(bad), "--port", "1"])
     err = capsys.readouterr().err
     assert rc != 0 and "corrupt" in err and "Traceback" not in err
+
+
+def test_a_short_signing_secret_stops_the_server_at_start(always_real_model, tmp_path, capsys, monkeypatch):
+    from marginlive.cli import main
+    with pytest.raises(MarginliveError, match="at least 32"):
+        ServerConfig(secret=b"x" * 31)
+    monkeypatch.setenv("MARGINLIVE_SECRET", "password123")      # guessable offline from any verdict
+    rc = main(["serve", "--model", str(always_real_model), "--gallery", str(tmp_path / "g.db"), "--port", "1"])
+    err = capsys.readouterr().err
+    assert rc != 0 and "MARGINLIVE_SECRET" in err and "Traceback" not in err
 
 
 def test_no_input_answers_500(always_real_model, tmp_path):

@@ -20,7 +20,7 @@ from pathlib import Path
 import anyio
 
 from ..challenge.session import ACCEPTED, Session, SessionConfig
-from ..errors import MarginliveError
+from ..errors import InputError, MarginliveError
 from ..liveness.runtime import LivenessModel
 from . import tokens
 from .store import CapReached, Entry, MemoryStore
@@ -33,6 +33,9 @@ class Refused(MarginliveError):
     def __init__(self, message: str, http_status: int, retry_after: float | None = None):
         super().__init__(message)
         self.http_status, self.retry_after = http_status, retry_after
+
+
+MIN_SECRET_BYTES = 32
 
 
 @dataclass
@@ -65,6 +68,13 @@ class ServerConfig:
     max_bad_frames: int = 10
     allowed_origins: tuple[str, ...] = ()  # page origins besides the server's own
     redis: str | None = None               # redis://HOST:PORT/DB: state shared by replicas (else in memory)
+
+    def __post_init__(self):
+        # HS256 needs a key at least as long as its hash (RFC 7518, 3.2): a short one can be found
+        # offline from any verdict, and then verdicts forged
+        if len(self.secret) < MIN_SECRET_BYTES:
+            raise InputError(f"the signing secret (MARGINLIVE_SECRET) has {len(self.secret)} bytes; it needs at least "
+                             f"{MIN_SECRET_BYTES} (make one: python -c 'import secrets; print(secrets.token_hex(32))')")
 
 
 class Service:

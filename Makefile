@@ -24,17 +24,18 @@ $(RUN_STAMP): pyproject.toml requirements.lock
 setup: $(STAMP)
 
 # Debian packages the tests start for real: headless Chromium + ChromeDriver (the web page's
-# browser test), redis-server (replicas sharing state) and PostgreSQL (the shared gallery).
-# Tests skip with a reason without them.
+# browser test), redis-server (replicas sharing state), PostgreSQL (the shared gallery) and nginx
+# with openssl (the service behind deploy/nginx.conf). Tests skip with a reason without them.
 system:
 	@if ! command -v chromedriver >/dev/null 2>&1 || ! (command -v chromium || command -v chromium-browser) >/dev/null 2>&1 \
-	    || ! command -v redis-server >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	    || ! command -v redis-server >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	    || ! (command -v nginx || test -x /usr/sbin/nginx) >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing chromium, chromium-driver, redis-server, postgresql (apt)"; \
+	    echo "installing chromium, chromium-driver, redis-server, postgresql, nginx, openssl (apt)"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
-	      redis-server postgresql >/dev/null) \
-	      || echo "warning: the packages could not be installed; the browser, replica and PostgreSQL tests will skip"; \
-	  else echo "note: chromium/chromedriver/redis-server/postgresql missing and not root: their tests will skip"; fi; \
+	      redis-server postgresql nginx openssl >/dev/null) \
+	      || echo "warning: the packages could not be installed; the browser, replica, PostgreSQL and proxy tests will skip"; \
+	  else echo "note: chromium/chromedriver/redis-server/postgresql/nginx missing and not root: their tests will skip"; fi; \
 	fi
 
 test: setup system

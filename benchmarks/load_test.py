@@ -100,7 +100,7 @@ def serve_and_load(a, workers: int, frames, redis_url) -> dict:
             "--max-sessions-per-client", str(4 * a.sessions), "--workers", str(workers)]
     if workers > 1:
         args += ["--redis", redis_url]
-    server, port = start_serve(args, {"MARGINLIVE_SECRET": SECRET, "MARGINLIVE_ADMIN_TOKEN": "x"})
+    server, port = start_serve(args, {"MARGINLIVE_SECRET": SECRET, "MARGINLIVE_ADMIN_TOKEN": "load-test-admin-token"})
     try:
         time.sleep(3 if workers > 1 else 0)     # every worker up, not only the first
         st = asyncio.run(run(f"127.0.0.1:{port}", a.sessions, a.fps, a.seconds, frames))

@@ -116,8 +116,8 @@ def nginx(upstream: str, folder: Path):
 def make_app(model, tmp_path):
     session = SessionConfig(n_challenges=1, challenge_timeout_s=1.0, retries=0, passive_min_frames=3,
                             passive_window=5, actions=("raise_right_hand",))
-    return create_app(ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), admin_token="admin",
-                                   secret=b"proxy-test-secret-0123456789abcdef", session=session))
+    return create_app(ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), session=session,
+                                   secret=b"proxy-test-secret-0123456789abcdef", admin_token="admin-token-for-tests"))
 
 
 @pytest.fixture

@@ -57,8 +57,8 @@ def replica(model, tmp_path, url, **kw):
     # the live video never raises a hand: every session ends rejected (a blink it may do by chance)
     session = SessionConfig(n_challenges=1, challenge_timeout_s=1.0, retries=0, passive_min_frames=3, passive_window=5,
                             actions=("raise_right_hand", "raise_left_hand"))
-    return create_app(ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), secret=SECRET, admin_token="a",
-                                   session=session, redis=url, **kw))
+    return create_app(ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), secret=SECRET, session=session,
+                                   admin_token="admin-token-for-tests", redis=url, **kw))
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +133,7 @@ def test_serve_with_two_worker_processes_on_one_redis(always_fake_model, tmp_pat
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "MARGINLIVE_ADMIN_TOKEN": "a", "ORT_DISABLE_TELEMETRY": "1"}
+    env = {**os.environ, "MARGINLIVE_ADMIN_TOKEN": "admin-token-for-tests", "ORT_DISABLE_TELEMETRY": "1"}
     r = subprocess.run(exe + ["--workers", "2", "--port", str(port)], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "needs --redis" in r.stderr
     server = subprocess.Popen(exe + ["--workers", "2", "--redis", fresh, "--port", str(port), "--model", str(always_fake_model),

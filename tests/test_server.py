@@ -9,6 +9,7 @@ from websockets.sync.client import connect
 
 from conftest import as_grey
 from marginlive.challenge.session import SessionConfig
+from marginlive.errors import MarginliveError
 from marginlive.server import tokens
 from marginlive.server.app import ServerConfig, create_app
 from server_util import running
@@ -170,6 +171,17 @@ def test_rate_limit(always_real_model, tmp_path, frames):
         codes = [httpx.post(f"http://{addr}/v1/liveness", content=frames[0]).status_code for _ in range(5)]
         assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
         assert httpx.get(f"http://{addr}/health").status_code == 200
+
+
+def test_admin_tokens_cannot_be_tried_fast_nor_be_short(always_real_model, tmp_path):
+    with running(create_app(cfg(always_real_model, tmp_path, rate_per_s=0.01, burst=3))) as addr:
+        codes = [httpx.get(f"http://{addr}/v1/identities", headers={"authorization": f"Bearer guess-{i}"}).status_code
+                 for i in range(5)]
+        assert codes == [403, 403, 403, 429, 429]
+        # the client's bucket is empty: the right token waits as well
+        assert httpx.get(f"http://{addr}/v1/identities", headers={"authorization": f"Bearer {ADMIN}"}).status_code == 429
+    with pytest.raises(MarginliveError, match="at least 16"):
+        ServerConfig(secret=SECRET, admin_token="admin")
 
 
 def test_failed_attempts_are_limited(always_real_model, tmp_path, frames):

@@ -24,7 +24,7 @@ def make_app(model, tmp_path, **kw):
     session = SessionConfig(n_challenges=1, challenge_timeout_s=1.0, retries=0, passive_min_frames=3,
                             passive_window=5, actions=("raise_right_hand",))
     return create_app(ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), secret=SECRET,
-                                   admin_token="admin", session=session, **kw))
+                                   admin_token="admin-token-for-tests", session=session, **kw))
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +193,7 @@ def test_no_input_answers_500(always_real_model, tmp_path):
             for body in bodies:
                 for ct in types:
                     r = httpx.post(f"http://{addr}{route}", content=body,
-                                   headers={"content-type": ct, "authorization": "Bearer admin"})
+                                   headers={"content-type": ct, "authorization": "Bearer admin-token-for-tests"})
                     assert r.status_code < 500, (route, body[:20], ct, r.status_code, r.text)
 
 

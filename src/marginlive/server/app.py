@@ -51,7 +51,9 @@ def rate_limited(request: Request, svc: Service = Depends(service)) -> Service:
     return svc
 
 
-def admin(request: Request, svc: Service = Depends(service)) -> Service:
+def admin(request: Request, svc: Service = Depends(rate_limited)) -> Service:
+    """The admin endpoints' guard; their requests share the client's rate limit, so that tokens
+    cannot be tried at the speed of the network."""
     auth = request.headers.get("authorization", "")
     if not auth.startswith("Bearer "):
         raise HTTPException(401, "admin token required (Authorization: Bearer <token>)")

@@ -36,6 +36,7 @@ class Refused(MarginliveError):
 
 
 MIN_SECRET_BYTES = 32
+MIN_ADMIN_TOKEN_CHARS = 16
 
 
 @dataclass
@@ -75,6 +76,11 @@ class ServerConfig:
         if len(self.secret) < MIN_SECRET_BYTES:
             raise InputError(f"the signing secret (MARGINLIVE_SECRET) has {len(self.secret)} bytes; it needs at least "
                              f"{MIN_SECRET_BYTES} (make one: python -c 'import secrets; print(secrets.token_hex(32))')")
+        # the admin endpoints answer anyone who can reach the port: a word from a list is found online
+        if len(self.admin_token) < MIN_ADMIN_TOKEN_CHARS:
+            raise InputError(f"the admin token (--admin-token, MARGINLIVE_ADMIN_TOKEN) has {len(self.admin_token)} "
+                             f"characters; it needs at least {MIN_ADMIN_TOKEN_CHARS} (make one: python -c "
+                             "'import secrets; print(secrets.token_urlsafe(24))')")
 
 
 class Service:

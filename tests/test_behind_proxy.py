@@ -140,7 +140,9 @@ def test_a_session_streams_over_wss_and_its_verdict_redeems_once(proxied, live_f
     app, base, cert = proxied
     frames = [cv2.imencode(".jpg", f.image)[1].tobytes() for f in live_frames]
     with client(cert) as c:
-        assert c.get(f"{base}/health").json()["status"] == "ok"
+        health = c.get(f"{base}/health")
+        assert health.json()["status"] == "ok" and "max-age" in health.headers["strict-transport-security"]
+        assert health.headers["x-frame-options"] == "DENY"            # the server's own headers pass through
         made = c.post(f"{base}/v1/sessions", json={"nonce": "n-1", "audience": "app"}).json()
         ctx = ssl.create_default_context(cafile=str(cert))
         # the page's own origin, as a browser sends it: the Host nginx passes on must match it

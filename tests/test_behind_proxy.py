@@ -130,9 +130,9 @@ def proxied(always_real_model, tmp_path):
 
 
 def client(cert, source: str = CLIENT) -> httpx.Client:
-    return httpx.Client(verify=ssl.create_default_context(cafile=str(cert)), trust_env=False, timeout=30,
-                        transport=httpx.HTTPTransport(verify=ssl.create_default_context(cafile=str(cert)),
-                                                      local_address=source))
+    """HTTPS from the loopback address ``source``, trusting only the test's certificate."""
+    transport = httpx.HTTPTransport(verify=ssl.create_default_context(cafile=str(cert)), local_address=source)
+    return httpx.Client(transport=transport, trust_env=False, timeout=30)
 
 
 def test_a_session_streams_over_wss_and_its_verdict_redeems_once(proxied, live_frames):

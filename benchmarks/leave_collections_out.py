@@ -299,11 +299,16 @@ def floor_sweep(scored: dict, threshold: float) -> list[dict]:
     return out
 
 
+# the never-seen webcam groups as one collection: the leave-groups-out AUC the issues count
+POOLED = "webcam-replay: the five groups added last, pooled"
+
+
 def calibrated(scored: dict, threshold: float) -> list[dict]:
     """What ``marginlive calibrate`` does for a deployment whose camera is one of the collections the
-    shipped model never saw (``scored``; the shift rows mix collections and are left out): how well it
-    ranks the collection's frames (AUC), and the thresholds calibrate fits on each half of its live
-    frames (a deployer films a few users first: for NUAA some subjects, for a video one half of it),
+    shipped model never saw (``scored``; the shift rows mix collections and are left out; the never-seen
+    webcam groups also pooled): how well it ranks the collection's frames (AUC), and the thresholds
+    calibrate fits on each half of its live frames (a deployer films a few users first: for NUAA some
+    subjects, for a video one half of it),
     each checked on the other half: BPCER over all live frames, each judged by the threshold fitted
     without it; APCER on all the attacks, the mean of the two thresholds'. At ``threshold`` as well.
     Collections with fewer live frames than two calibrations need are skipped."""
@@ -311,7 +316,9 @@ def calibrated(scored: dict, threshold: float) -> list[dict]:
 
     from marginlive.evaluation.calibrate import CalibrationOptions, calibrate
     opts, out = CalibrationOptions(), []
-    for key, (s, y) in scored.items():
+    groups = [v for k, v in scored.items() if k.startswith("webcam-replay:")]
+    pooled = {POOLED: tuple(np.concatenate(part) for part in zip(*groups))} if groups else {}
+    for key, (s, y) in {**scored, **pooled}.items():
         live, att = s[y == 1], s[y == 0]
         if key.startswith("shift:") or len(live) < 2 * opts.min_live or not len(att):
             continue
@@ -500,7 +507,8 @@ def page(res: dict, previous: bool) -> str:
         "enough for `marginlive calibrate` (at least 30) to fit a threshold on each half of them (as a deployer "
         "films a few users first: some subjects of NUAA, one half of a video), each checked on the other half "
         "(its defaults: at most 2% of the live frames turned away, never below 0.35 nor above the model's "
-        "threshold); AUC over all the collection's frames:\n\n"
+        "threshold); AUC over all the collection's frames (the five webcam groups also pooled, their "
+        "leave-groups-out AUC):\n\n"
         + calibrated_markdown(res.get("calibrated", []), res["thresholds"]["marginlive-default"]))
 
 

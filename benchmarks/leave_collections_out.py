@@ -308,10 +308,10 @@ def calibrated(scored: dict, threshold: float) -> list[dict]:
     shipped model never saw (``scored``; the shift rows mix collections and are left out; the never-seen
     webcam groups also pooled): how well it ranks the collection's frames (AUC), and the thresholds
     calibrate fits on each half of its live frames (a deployer films a few users first: for NUAA some
-    subjects, for a video one half of it),
-    each checked on the other half: BPCER over all live frames, each judged by the threshold fitted
-    without it; APCER on all the attacks, the mean of the two thresholds'. At ``threshold`` as well.
-    Collections with fewer live frames than two calibrations need are skipped."""
+    subjects, for a video one half of it), each checked on the other half: BPCER over all live frames,
+    each judged by the threshold fitted without it; APCER on all the attacks, the mean of the two
+    thresholds'. At ``threshold`` as well. Collections with fewer live frames than two calibrations
+    need are skipped."""
     from sklearn.metrics import roc_auc_score
 
     from marginlive.evaluation.calibrate import CalibrationOptions, calibrate
@@ -323,13 +323,12 @@ def calibrated(scored: dict, threshold: float) -> list[dict]:
         if key.startswith("shift:") or len(live) < 2 * opts.min_live or not len(att):
             continue
         halves = np.array_split(live, 2)
-        fitted = [calibrate(h, att, threshold, opts).threshold for h in halves]
-        turned = [np.mean(h < t) * len(h) for h, t in zip(halves, fitted[::-1])]
-        out.append({"collection": key, "auc": float(roc_auc_score(y, s)), "thresholds": fitted,
+        cals = [calibrate(h, att, threshold, opts) for h in halves]
+        turned = [np.mean(h < c.threshold) * len(h) for h, c in zip(halves, cals[::-1])]
+        out.append({"collection": key, "auc": float(roc_auc_score(y, s)), "thresholds": [c.threshold for c in cals],
                     "live": len(live), "attacks": len(att),
                     "bpcer_shipped": float(np.mean(live < threshold)), "bpcer": float(sum(turned) / len(live)),
-                    "apcer_shipped": float(np.mean(att >= threshold)),
-                    "apcer": float(np.mean([np.mean(att >= t) for t in fitted]))})
+                    "apcer_shipped": cals[0].apcer_model, "apcer": float(np.mean([c.apcer for c in cals]))})
     return out
 
 

@@ -1,6 +1,7 @@
 """A real headless Chromium for the page tests: where it is, its options with a fake camera, and
 the camera's y4m file made from a video."""
 import shutil
+import time
 from pathlib import Path
 
 import cv2
@@ -50,7 +51,6 @@ def chrome(y4m: Path, *extra: str):
 
 def wait_for_verdict(driver, timeout_s: float = 90.0) -> tuple[str | None, set, set]:
     """Poll the page until it shows a verdict: (verdict or None, instructions seen, step texts seen)."""
-    import time
     seen, steps, verdict = set(), set(), None
     deadline = time.time() + timeout_s
     while time.time() < deadline:

@@ -28,10 +28,14 @@ CONF = Path(__file__).resolve().parents[1] / "deploy" / "nginx.conf"
 CLIENT = "127.0.0.2"    # the browser's address as nginx sees it: any loopback address but the proxy's
 
 
+def nginx_binary() -> str | None:
+    """Debian's nginx: on the PATH, or in /usr/sbin where a user's PATH leaves it out."""
+    return shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+
+
 def need_nginx():
-    for tool in ("nginx", "openssl"):
-        if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
-            pytest.skip(f"needs Debian's {tool} (make test installs nginx as root)")
+    if not nginx_binary() or not shutil.which("openssl"):
+        pytest.skip("needs Debian's nginx and openssl (make test installs them as root)")
 
 
 def free_port() -> int:
@@ -67,8 +71,8 @@ def write_main(folder: Path, spool: Path) -> Path:
     as root, and pytest's folders are its user's alone."""
     temps = ""
     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (spool / kind).mkdir(mode=0o777)
-        (spool / kind).chmod(0o777)
+        (spool / kind).mkdir()
+        (spool / kind).chmod(0o777)     # not mkdir's mode, which the umask narrows
         temps += f"  {kind}_temp_path {spool / kind};\n"
     conf = folder / "nginx.conf"
     conf.write_text(f"worker_processes 1;\npid {folder}/nginx.pid;\nerror_log {folder}/error.log;\n"
@@ -100,7 +104,7 @@ def nginx(upstream: str, folder: Path):
     try:
         spool.chmod(0o755)
         conf = write_main(folder, spool)
-        proc = subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(folder), "-e",
+        proc = subprocess.Popen([nginx_binary(), "-p", str(folder), "-e",
                                  str(folder / "error.log"), "-c", str(conf), "-g", "daemon off;"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:

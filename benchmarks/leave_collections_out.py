@@ -4,8 +4,8 @@ Every collection of ../shared/data is scored on its own: each webcam-replay coll
 person, room, webcam and screen), all of nuaa-print, the CelebA-Spoof sample, and each video pair
 (a webcam; a phone held upright). The shipped recipe fits on every collected crop, so its column is
 scored, where a collection is to count as never seen, by the recipe rebuilt without it
-(``left_out_models``: the cdcnet branch trained again and the texture branches refitted on the
-collected dataset less that collection; the Silent-Face branch as shipped, it saw none of them;
+(``left_out_models``: the cdcnet branch trained again and the texture branches and the Silent-Face
+head refitted on the collected dataset less that collection; the Silent-Face branch as shipped, it saw none of them;
 about 25 minutes more): without the five webcam groups added last (`NEWEST`, their rows), without
 the CelebA-Spoof sample (web photographs), without nuaa-print ('left out' rows). No branch saw the
 videos. Then the live frames of the five groups and the videos are shifted as a new user's camera
@@ -88,9 +88,10 @@ def left_out_models(tmp) -> dict:
     from dataclasses import replace
 
     from marginlive.training.dataset import load_dataset
-    from marginlive.training.recipes import TextureFit, assemble, train_network
+    from marginlive.training.recipes import TextureFit, assemble, probe_fit, train_network
     ds = load_dataset(DATASET)
     fit = TextureFit(DEFAULT, ds.contexts, ds.labels)     # the slow part of the texture fit, once for all
+    probes = probe_fit(DEFAULT, ds)
     without = {name: ds.datasets == name for name in LEFT_OUT}
     without[WITHOUT_NEWEST] = replace(DEFAULT, hold_out=NEWEST).held_out(ds.groups)
     out = {}
@@ -98,7 +99,7 @@ def left_out_models(tmp) -> dict:
         folder = Path(tmp) / name
         net = train_network(DEFAULT, ds.subset(np.flatnonzero(~mask)), folder, {"left_out": name})
         out[name] = assemble(DEFAULT, fit.fit(exclude=mask), folder / "fused.onnx", {"left_out": name},
-                             components=net.parent)
+                             components=net.parent, probe=probes.fit(exclude=mask) if probes else None)
         print(f"{name}: the recipe rebuilt without it", file=sys.stderr, flush=True)
     return out
 
@@ -490,7 +491,8 @@ def page(res: dict, previous: bool) -> str:
         "marginlive-default fits on every collected crop: in the rows of the five webcam-replay groups added "
         f"last ({', '.join(NEWEST)}) and in the 'shift:' rows its column is its recipe rebuilt without those "
         "five groups, in the 'left out' rows its recipe rebuilt without that collection (cdcnet trained "
-        "again, texture branches refitted; the Silent-Face branch never saw any; the other columns as in "
+        "again, texture branches and the head on the Silent-Face features refitted; the Silent-Face network "
+        "never saw any; the other columns as in "
         "the collection's own row). 'shift:' rows are the live (and, for the camera shifts, attack) frames "
         "of the five groups and the videos, moved into another room, filmed upright by a phone, in a dim "
         "room, close to the camera or at the frame's edge, blurred by motion, tilted, beside a phone in the hand, with a second person beside them or by a camera of 3x the resolution (`marginlive.evaluation.shifts`).\n\n" + markdown(res)

@@ -2,6 +2,7 @@
 (training/scene.py): copies, their bookkeeping, and a fused model equal to its parts."""
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from conftest import bezel_views, need_shared
@@ -83,8 +84,9 @@ def _tiny_dataset(small):
     from marginlive.training.dataset import Dataset
     x, y = small
     groups = np.array([f"webcam-replay/{'Held' if i % 5 == 0 else 'Kept'}{i % 4}__repo" for i in range(len(y))], object)
+    sf = np.stack([cv2.resize(c, (80, 80), interpolation=cv2.INTER_AREA) for c in x])   # as if the frame were the crop
     return Dataset(x, y, groups, np.where(y == 1, "", "replay"), np.full(len(y), "webcam-replay", object),
-                   [f"{i}.png" for i in range(len(y))])
+                   [f"{i}.png" for i in range(len(y))], silentface=sf, silentface_crop=DEFAULT.silentface_crop.spec())
 
 
 def test_build_trains_the_network_on_the_crops_it_fits_and_keeps_it_beside_the_model(small, tmp_path):
@@ -100,13 +102,29 @@ def test_build_trains_the_network_on_the_crops_it_fits_and_keeps_it_beside_the_m
     model, part = LivenessModel(out), LivenessModel(tmp_path / "parts" / recipe.network_file)
     assert model.meta["training"]["images"] == part.meta["training"]["images"] == len(ds) - held
     assert model.meta["training"]["network"]["size"] == 32 and part.meta["branches"][0]["size"] == 32
-    assert model.meta["branches"][-2]["arch"] == "cdcnet" and (part.size, part.margin) == (256, 4.0)
+    archs = [b["arch"] for b in model.meta["branches"]]
+    assert archs[-3:] == ["cdcnet", "silentface-minifasnet", "silentface-probe"] and (part.size, part.margin) == (256, 4.0)
     # the kept component is the branch in the fused model: its logits output says what the branch said
     import onnxruntime as ort
     crops = model.crops(ds.contexts[0], [_whole_box()])
     p = part.predict(crops["crops"])
     logits = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(["logits"], crops)[0]
-    assert np.allclose(logits[-2], np.log(p / (1 - p)), atol=1e-3)
+    assert np.allclose(logits[archs.index("cdcnet")], np.log(p / (1 - p)), atol=1e-3)
+
+
+def test_build_refuses_a_dataset_without_silentface_crops_before_training(small, tmp_path):
+    """The default recipe fits a head on the Silent-Face crops ``marginlive collect`` stores: a
+    dataset collected without them (or cut another way) is refused at once, nothing written."""
+    from dataclasses import replace
+
+    from marginlive.training.recipes import build
+    sf_dir = need_shared("models", "silentface-minifasnet")
+    for ds in (replace(_tiny_dataset(small), silentface=None, silentface_crop=None),
+               replace(_tiny_dataset(small), silentface_crop={**DEFAULT.silentface_crop.spec(), "min_scale": 0.0})):
+        with pytest.raises(DatasetError, match="collect it again"):
+            build(_tiny_recipe(), ds, tmp_path / "m.onnx", components=tmp_path / "parts", silentface_dir=sf_dir,
+                  log=lambda m: None)
+        assert not (tmp_path / "m.onnx").exists() and not (tmp_path / "parts").exists()
 
 
 def _whole_box():
@@ -143,7 +161,9 @@ def test_shipped_model_cuts_the_silentface_crop_its_recipe_names():
     model = LivenessModel(default_model_path())
     shifted = [spec for spec in model.inputs if spec["crop"] == "shifted"]
     assert [{k: v for k, v in spec.items() if k != "name"} for spec in shifted] == [DEFAULT.silentface_crop.spec()]
-    assert model.meta["branches"][-1]["live_above"] == DEFAULT.silentface_live_above
+    by_arch = {b["arch"]: b for b in model.meta["branches"]}
+    assert by_arch["silentface-minifasnet"]["live_above"] == DEFAULT.silentface_live_above
+    assert by_arch["silentface-probe"]["c"] == DEFAULT.silentface_probe.c
 
 
 def test_train_with_an_unknown_recipe_exits_with_a_clear_error(tmp_path, capsys):
@@ -165,25 +185,32 @@ def test_components_without_a_recipe_is_refused(tmp_path, capsys):
 def test_assembled_model_is_the_weighted_mean_of_its_branches_logits(small, tmp_path):
     """Fit the recipe's texture on tiny data, assemble it with the real components, and check the
     one file against each part run on its own: texture (PyTorch), the network and Silent-Face (ONNX),
-    fused as their weighted mean, or Silent-Face's margin over its ``live_above`` where higher;
+    the head on Silent-Face's features, fused as their weighted mean, or Silent-Face's margin over
+    its ``live_above`` where higher;
     and its Silent-Face crop cut as the recipe says (the edge repeated for a face filling the frame)."""
     import onnxruntime as ort
     import torch
 
     from marginlive.liveness.runtime import LivenessModel, session_options
     from marginlive.silentface_crop import ShiftedCrop
+    from marginlive.training.probe import features
     from marginlive.training.recipes import COMPONENTS, texture_model
     from marginlive.types import FaceBox
     sf_dir = need_shared("models", "silentface-minifasnet")
     x, y = small
     recipe = FusionRecipe(**{**DEFAULT.__dict__, "augment": None})
     branches = TextureFit(recipe, x, y).fit()
-    out = assemble(recipe, branches, tmp_path / "m.onnx", {"note": "test"}, silentface_dir=sf_dir, check=x[:4])
+    head = (np.random.default_rng(3).normal(size=512).astype(np.float32) * 0.05, 0.1)
+    with pytest.raises(Exception, match="pass the fitted head"):
+        assemble(recipe, branches, tmp_path / "m.onnx", silentface_dir=sf_dir, check=x[:4])
+    out = assemble(recipe, branches, tmp_path / "m.onnx", {"note": "test"}, silentface_dir=sf_dir, check=x[:4],
+                   probe=head)
     model = LivenessModel(out)
     assert model.meta["training"] == {"recipe": "marginlive-default", "note": "test"}
     assert [b["arch"] for b in model.meta["branches"]] == [
-        "colour-texture" if v.kind == "lbp" else "phase-texture" for v in recipe.texture] + ["cdcnet", "silentface-minifasnet"]
-    assert sum(b["weight"] for b in model.meta["branches"]) == pytest.approx(1.0)
+        "colour-texture" if v.kind == "lbp" else "phase-texture" for v in recipe.texture] + [
+        "cdcnet", "silentface-minifasnet", "silentface-probe"]
+    assert sum(b["weight"] for b in model.meta["branches"]) == pytest.approx(1.0, abs=1e-5)   # six decimals each
 
     close = FaceBox(40, 40, 216, 216, 1.0)    # the 256-px frame holds 1.45x of it: edge repeated
     sf_close = model.crops(x[0], [close])[model.inputs[1]["name"]][0]
@@ -211,10 +238,13 @@ def test_assembled_model_is_the_weighted_mean_of_its_branches_logits(small, tmp_
                            for f in frames])
     p = np.clip(soft[:, 1], 1e-4, 1 - 1e-4)
     logits.append(np.log(p / (1 - p)))
+    import onnx
+    sf_model = onnx.load(str(sf_dir / recipe.silentface_file))
+    logits.append(np.concatenate([features(sf_model, crop.cut(f, box)[None]) for f in frames]) @ head[0] + head[1])
     w = np.array([b["weight"] for b in model.meta["branches"]])
-    above = model.meta["branches"][-1]["live_above"]
+    above = model.meta["branches"][-2]["live_above"]
     assert above == recipe.silentface_live_above is not None
-    want = 1 / (1 + np.exp(-np.maximum((w[:, None] * np.stack(logits)).sum(0), logits[-1] - above)))
+    want = 1 / (1 + np.exp(-np.maximum((w[:, None] * np.stack(logits)).sum(0), logits[-2] - above)))
     assert got == pytest.approx(want, abs=2e-3)
 
 

@@ -377,7 +377,8 @@ def test_shipped_texture_set_is_the_default_recipes():
     branches = LivenessModel(default_model_path()).meta["branches"]
     shipped = [(b["arch"], b["margin"], b["size"], b["weight"], b.get("logit_limit"))
                for b in branches if b["arch"] in arch.values()]
-    total = sum(v.weight for v in DEFAULT.texture) + DEFAULT.network_weight + DEFAULT.silentface_weight
+    total = (sum(v.weight for v in DEFAULT.texture) + DEFAULT.network_weight + DEFAULT.silentface_weight
+             + DEFAULT.silentface_probe.weight)
     # the metadata keeps six decimals of each weight
     assert shipped == [(arch[v.kind], 4.0, v.size, round(v.weight / total, 6), LOGIT_LIMIT)
                        for v in DEFAULT.texture]

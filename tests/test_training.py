@@ -158,6 +158,45 @@ def test_collect_folder_with_corrupt_image(tmp_path, capsys, live_frames):
     assert len(list(csv.DictReader(open(out / "manifest.csv")))) == 1
 
 
+def test_collect_stores_each_faces_silentface_crop_and_a_dataset_missing_one_has_none(tmp_path, live_frames):
+    """Beside each context crop, the Silent-Face crop the default model cuts from the frame (the
+    default recipe's head is fitted on them); where one is missing, or a later collect cut none,
+    the dataset loads without any, and the recipe asks to collect again."""
+    import shutil
+
+    from marginlive.errors import DatasetError
+    from marginlive.silentface_crop import DEFAULT_CROP
+    from marginlive.training.collect import SILENTFACE_SPEC, Collector, silentface_path
+    from marginlive.training.dataset import load_dataset
+    from marginlive.training.recipes import DEFAULT, probe_fit
+    from marginlive.types import FaceBox
+    src = tmp_path / "imgs"
+    src.mkdir()
+    for k in (0, 10):
+        cv2.imwrite(str(src / f"{k}.png"), live_frames[k].image)
+    out = tmp_path / "ds"
+    assert main(["collect", str(src), "--label", "real", "--subject", "s", "--out", str(out)]) == 0
+    assert json.loads((out / SILENTFACE_SPEC).read_text()) == DEFAULT_CROP.spec()
+    ds = load_dataset(out)
+    assert ds.silentface.shape == (2, 80, 80, 3) and ds.silentface_crop == DEFAULT_CROP.spec()
+    row = next(r for r in csv.DictReader(open(out / "manifest.csv")) if r["source"].endswith("0.png"))
+    box = FaceBox(*map(float, row["box"].split()), 1.0)
+    stored = cv2.imread(str(out / silentface_path(row["path"])))
+    want = DEFAULT_CROP.cut(cv2.imread(str(src / "0.png")), box)     # the box as the manifest rounds it
+    assert np.abs(stored.astype(int) - want).mean() < 3
+
+    broken = tmp_path / "broken"
+    shutil.copytree(out, broken)
+    (broken / silentface_path(row["path"])).unlink()
+    assert load_dataset(broken).silentface is None
+    with pytest.raises(DatasetError, match="collect it again"):
+        probe_fit(DEFAULT, load_dataset(broken))
+    c = Collector(out, silentface=None)          # appended to without them: the set is no longer whole
+    c.add_files([str(src / "10.png")], "real", "t")
+    c.write()
+    assert not (out / SILENTFACE_SPEC).exists() and load_dataset(out).silentface is None
+
+
 def test_collect_from_shared_manifest_subset(tmp_path):
     d = need_shared("data", "nuaa-print")
     rows = list(csv.DictReader(open(d / "manifest.csv")))[::100]

@@ -115,6 +115,30 @@ class ShiftedCrop:
         return replace(self, scale=scale, min_scale=0.0).cut(big, moved)
 
 
+#: the crop of the default model's Silent-Face branch (and of ``marginlive collect``, which
+#: stores it beside each context crop for the branch's probe, ``training/probe.py``)
+DEFAULT_CROP = ShiftedCrop(
+    4.0, 80,
+    # a face filling the frame: the authors' crop shrinks to the frame, and on crops of less
+    # than 1.5x the face the V1SE turns live faces away. With the frame's edge repeated to keep
+    # 1.5x, held-out close-ups 20.5 -> 3.1% turned away, their attacks 11.3 -> 13.6% let
+    # through; from 1.75x on, replays pass far more (docs/research/2026-12-02-close-up-crop.md)
+    min_scale=1.5,
+    # a camera of higher resolution than a 640x480 webcam: the authors' bilinear resize samples
+    # its per-pixel sensor noise unaveraged. Frames 3x as large, noise of 8 levels: the
+    # upright-phone live video's Silent-Face logit 8.6 -> 0.4 as cropped by the authors, 8.2
+    # averaged down (docs/research/2026-12-02-high-resolution.md). At 640 no window of a
+    # 640x480 frame changes: at 480 the wide ones of CelebA-Spoof and the close-ups were
+    # averaged too, and the first lost a live photo, the second let 1.5 points more attacks through.
+    max_side=640,
+    # a noisy sensor at any resolution: averaged where the noise about the face reads 3.5
+    # levels or more (clean webcam faces 0.5-1.5, a tenth of the CelebA-Spoof photos more,
+    # noise of 6 levels 4.1, of 10 levels 6.7). Webcam video under noise of 10: live turned
+    # away 7 -> 0%, replay let through 9 -> 0%; at 4.5 the live video under noise of 6 lost 3%
+    # and dim replays passed 1 point more (docs/research/2026-12-03-noise-adaptive-crop.md)
+    noise_level=3.5)
+
+
 def noise_sigma(frame: np.ndarray, box: FaceBox) -> float:
     """Estimated standard deviation of the per-pixel noise of the BGR ``frame``, gray levels, in
     the square of at most ``NOISE_PATCH`` px about the centre of ``box`` (Immerkaer's Laplacian

@@ -5,11 +5,15 @@ most confident face a *context crop* (4x margin, 256x256, centred, black outside
 frame; see margin.py) is stored as lossless PNG, so any margin up to 4x can be cut later without
 collecting again. ``manifest.csv`` lists path, label, group, attack, source, frame, the
 face box in the original frame, and whether the box came from the detector or the
-source's own annotation.
+source's own annotation. Beside each context crop it stores the face's Silent-Face crop
+(``silentface_crop.DEFAULT_CROP``, cut from the frame as the default model cuts it) under
+``silentface/``, and that crop's recipe in ``silentface.json``: the default recipe fits a head on
+that network's features (``training/probe.py``).
 """
 from __future__ import annotations
 
 import csv
+import json
 import os
 import sys
 from dataclasses import asdict, dataclass
@@ -22,10 +26,17 @@ from ..detect import create_detector
 from ..errors import DatasetError
 from ..frames import VideoSource, expand_paths, kind_of, read_image_or_warn
 from ..margin import CONTEXT_MARGIN, CONTEXT_SIZE, crop_margin
+from ..silentface_crop import DEFAULT_CROP, ShiftedCrop
 from ..types import FaceBox
 
 FIELDS = ["path", "label", "group", "attack", "source", "frame", "box", "box_source", "dataset"]
 LABELS = ("real", "fake")
+SILENTFACE_SPEC = "silentface.json"
+
+
+def silentface_path(rel: str) -> str:
+    """Where the Silent-Face crop of the context crop ``rel`` (``crops/...``) is stored."""
+    return (Path("silentface") / Path(rel).relative_to("crops")).as_posix()
 
 
 @dataclass(frozen=True)
@@ -49,8 +60,13 @@ class CollectStats:
 
 
 class Collector:
-    def __init__(self, out: str | os.PathLike, detector: str = "mediapipe", detector_model=None):
+    """Stores faces of frames in the dataset folder ``out`` (appending to one already there).
+    ``silentface``: the Silent-Face crop stored beside each context crop (None: none)."""
+
+    def __init__(self, out: str | os.PathLike, detector: str = "mediapipe", detector_model=None,
+                 silentface: ShiftedCrop | None = DEFAULT_CROP):
         self.out = Path(out)
+        self.silentface = silentface
         if self.out.exists() and not self.out.is_dir():
             raise DatasetError(f"{self.out}: exists and is not a folder")
         self.detector = create_detector(detector, detector_model)
@@ -81,8 +97,11 @@ class Collector:
         (self.out / rel).parent.mkdir(parents=True, exist_ok=True)
         # lossless: a JPEG re-encode would change the fine texture the texture branch reads, and
         # the model never sees re-encoded crops at run time (measured: fake scores shift by 0.16)
-        if not cv2.imwrite(str(self.out / rel), ctx, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
-            raise DatasetError(f"{self.out / rel}: cannot write")
+        _write_png(self.out / rel, ctx)
+        if self.silentface is not None:
+            sf = self.out / silentface_path(rel.as_posix())
+            sf.parent.mkdir(parents=True, exist_ok=True)
+            _write_png(sf, self.silentface.cut(img, box))
         self.rows.append({"path": rel.as_posix(), **asdict(o),
                           "box": " ".join(f"{v:.1f}" for v in (box.x1, box.y1, box.x2, box.y2)),
                           "box_source": src})
@@ -145,7 +164,25 @@ class Collector:
             w = csv.DictWriter(fh, FIELDS)
             w.writeheader()
             w.writerows(self.existing + self.rows)
+        self._write_silentface_spec()
         return mf
+
+    def _write_silentface_spec(self):
+        """``silentface.json`` only where every row's Silent-Face crop is there and cut the same
+        way: a dataset appended to with another crop (or none) has no usable set of them."""
+        spec_file = self.out / SILENTFACE_SPEC
+        old = json.loads(spec_file.read_text()) if spec_file.is_file() else None
+        same = self.silentface is not None and (not self.existing or old == self.silentface.spec())
+        if not same:
+            spec_file.unlink(missing_ok=True)
+            return
+        with atomic_path(spec_file) as tmp:
+            Path(tmp).write_text(json.dumps(self.silentface.spec(), sort_keys=True))
+
+
+def _write_png(path: Path, img):
+    if not cv2.imwrite(str(path), img, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+        raise DatasetError(f"{path}: cannot write")
 
 
 def _safe(s: str) -> str:

@@ -2,6 +2,7 @@
 split by group (never by frame: neighbouring video frames are near-duplicates)."""
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 
 from ..errors import DatasetError
 from ..margin import CONTEXT_MARGIN, CONTEXT_SIZE, crop_batch_from_context
-from .collect import read_manifest_rows
+from .collect import SILENTFACE_SPEC, read_manifest_rows, silentface_path
 
 
 @dataclass
@@ -23,6 +24,10 @@ class Dataset:
     datasets: np.ndarray   # (N,) str: origin dataset
     paths: list[str]
     skipped: int = 0
+    # (N, 80, 80, 3) uint8 BGR Silent-Face crops and how they were cut (``ShiftedCrop.spec()``);
+    # None where the dataset was collected without them
+    silentface: np.ndarray | None = None
+    silentface_crop: dict | None = None
 
     def __len__(self):
         return len(self.labels)
@@ -30,7 +35,9 @@ class Dataset:
     def subset(self, idx) -> "Dataset":
         idx = np.asarray(idx)
         return Dataset(self.contexts[idx], self.labels[idx], self.groups[idx], self.attacks[idx],
-                       self.datasets[idx], [self.paths[i] for i in idx])
+                       self.datasets[idx], [self.paths[i] for i in idx],
+                       silentface=None if self.silentface is None else self.silentface[idx],
+                       silentface_crop=self.silentface_crop)
 
     def crops(self, margin: float, size: int = 64) -> np.ndarray:
         """(N, size, size, 3) uint8 margin crops, the same geometry as live inference."""
@@ -88,11 +95,26 @@ def load_dataset(path: str | Path, datasets: list[str] | None = None) -> Dataset
     if skipped:
         print(f"marginlive: {skipped} unreadable image(s) skipped", file=sys.stderr)
     lab = np.array([1 if r["label"] == "real" else 0 for r in keep], np.int64)
+    sf, sf_crop = _silentface_crops(root, keep)
     return Dataset(np.stack(ctx) if ctx else np.zeros((0, CONTEXT_SIZE, CONTEXT_SIZE, 3), np.uint8), lab,
                    np.array([r["group"] for r in keep], dtype=object),
                    np.array([r.get("attack", "") for r in keep], dtype=object),
                    np.array([r.get("dataset", "") for r in keep], dtype=object),
-                   [r["path"] for r in keep], skipped)
+                   [r["path"] for r in keep], skipped, sf, sf_crop)
+
+
+def _silentface_crops(root: Path, rows: list[dict]) -> tuple:
+    """(the rows' Silent-Face crops (N, S, S, 3), their ``ShiftedCrop.spec()``), or (None, None)
+    where the dataset has no ``silentface.json`` or a crop is missing or unreadable."""
+    spec_file = root / SILENTFACE_SPEC
+    if not spec_file.is_file():
+        return None, None
+    spec = json.loads(spec_file.read_text())
+    crops = [cv2.imread(str(root / silentface_path(r["path"])), cv2.IMREAD_COLOR) for r in rows]
+    size = (int(spec["size"]), int(spec["size"]), 3)
+    if not crops or any(c is None or c.shape != size for c in crops):
+        return None, None
+    return np.stack(crops), spec
 
 
 def group_kfold(groups: np.ndarray, k: int, seed: int = 0) -> list[np.ndarray]:

@@ -1,6 +1,6 @@
 """The shipped models as named recipes: which branches, fitted on what, fused how, decided where.
 
-``DEFAULT`` fuses four branches, P(real) >= 0.5:
+``DEFAULT`` fuses five branches, P(real) >= 0.5:
 
 - two hand-crafted texture branches of the 4x context (LBP codes pooled to 64 px, LPQ codes at
   128 px), fitted here on the dataset and on its scene augmentation
@@ -15,8 +15,11 @@
   measured here but one: a face that fills the frame (its crop can no longer be 4x the face).
   It votes with the others, and where it is near certain a face is live it passes the face on its
   own (``silentface_live_above``): a new camera moves the fitted branches more than it moves it.
+- a linear head on that network's features, fitted here on the dataset's Silent-Face crops
+  (``training/probe.py``): it learns the screens and prints of ../shared from what a network of
+  many cameras sees, and reads their cameras less than the branches fitted on pixels.
 
-Left out of the earlier five-branch model: LBP codes at 128 px, which read sensor noise on a
+Left out of an earlier five-branch model: LBP codes at 128 px, which read sensor noise on a
 screen replay as live (its logit at its clip, +2, for any noisy face; docs/research/2026-12-02-edges.md).
 Left out of the earlier eight-branch model: the HOG branch, the face-box LPQ branch and the
 LivenessNets, which turned live users away once the room or camera changed
@@ -42,7 +45,8 @@ import numpy as np
 
 from ..errors import DatasetError, ModelError
 from ..liveness.runtime import REPO_ROOT
-from ..silentface_crop import ShiftedCrop
+from ..silentface_crop import DEFAULT_CROP, ShiftedCrop
+from .probe import PROBE_TENSOR, ProbeFit, ProbeSetting, balance_units, with_probe
 from .scene import SceneAugment, augment_contexts
 from .texture import (LOGIT_LIMIT, TEXTURE_C, TEXTURE_MARGIN, TextureSetting, fit_texture, texture_histograms,
                       texture_meta)
@@ -74,6 +78,8 @@ class FusionRecipe:
     ``silentface_file``: None for no Silent-Face branch. ``silentface_live_above``: the Silent-Face
     logit at which it alone calls a face live (``compose.Branch.live_above``; None: it only votes).
     ``silentface_crop``: how its crop is cut (``silentface_crop.ShiftedCrop``).
+    ``silentface_probe``: a linear head on that network's features fitted on the dataset's
+    Silent-Face crops (``training/probe.py``), a branch of its own; None: none.
     ``c`` is the texture regressions' inverse regularisation strength; ``hold_out``: webcam-replay
     collectors (a group ``webcam-replay/COLLECTOR__REPO``) never fitted on, kept for validation."""
     name: str
@@ -86,6 +92,7 @@ class FusionRecipe:
     silentface_crop: ShiftedCrop | None = None
     silentface_weight: float = 0.0
     silentface_live_above: float | None = None
+    silentface_probe: ProbeSetting | None = None
     augment: SceneAugment | None = SceneAugment()
     c: float = TEXTURE_C
     hold_out: tuple[str, ...] = ()
@@ -112,26 +119,12 @@ DEFAULT = FusionRecipe(
     # training webcams do to skin. Rebuilt without the CelebA-Spoof photographs, 32.0 -> 20.0% of
     # them turned away; TV replays let through 23.3 -> 24.4% (docs/research/2026-12-02-live-above.md)
     silentface_live_above=4.0,
-    silentface_crop=ShiftedCrop(
-        4.0, 80,
-        # a face filling the frame: the authors' crop shrinks to the frame, and on crops of less
-        # than 1.5x the face the V1SE turns live faces away. With the frame's edge repeated to keep
-        # 1.5x, held-out close-ups 20.5 -> 3.1% turned away, their attacks 11.3 -> 13.6% let
-        # through; from 1.75x on, replays pass far more (docs/research/2026-12-02-close-up-crop.md)
-        min_scale=1.5,
-        # a camera of higher resolution than a 640x480 webcam: the authors' bilinear resize samples
-        # its per-pixel sensor noise unaveraged. Frames 3x as large, noise of 8 levels: the
-        # upright-phone live video's Silent-Face logit 8.6 -> 0.4 as cropped by the authors, 8.2
-        # averaged down (docs/research/2026-12-02-high-resolution.md). At 640 no window of a
-        # 640x480 frame changes: at 480 the wide ones of CelebA-Spoof and the close-ups were
-        # averaged too, and the first lost a live photo, the second let 1.5 points more attacks through.
-        max_side=640,
-        # a noisy sensor at any resolution: averaged where the noise about the face reads 3.5
-        # levels or more (clean webcam faces 0.5-1.5, a tenth of the CelebA-Spoof photos more,
-        # noise of 6 levels 4.1, of 10 levels 6.7). Webcam video under noise of 10: live turned
-        # away 7 -> 0%, replay let through 9 -> 0%; at 4.5 the live video under noise of 6 lost 3%
-        # and dim replays passed 1 point more (docs/research/2026-12-03-noise-adaptive-crop.md)
-        noise_level=3.5),
+    silentface_crop=DEFAULT_CROP,
+    # a head on the Silent-Face network's features, weighted as the other fitted branches: each
+    # never-seen collection scored by the recipe rebuilt without it, NUAA's live frames turned away
+    # 12.4 -> 5.6%, CelebA's 19.3 -> 18.7%, TV replays let through 30.0 -> 27.8%, tilted ones 20.3 ->
+    # 14.9%; live close-ups 3.3 -> 5.1% (docs/research/2026-12-03-silent-face-probe.md)
+    silentface_probe=ProbeSetting(weight=0.2),
     # a close-up copy of every crop: live users first. Of half the crops, 7 points more of the
     # close-up live frames were turned away and 1-3 points fewer TV, dim and portrait replays
     # passed (docs/research/2026-12-02-close-ups.md)
@@ -226,11 +219,13 @@ CONTEXT_INPUT = {"name": "crops", "crop": "margin", "margin": TEXTURE_MARGIN, "s
 
 
 def assemble(recipe: FusionRecipe, branches: list, out: str | os.PathLike, training: dict | None = None,
-             components: Path = COMPONENTS, silentface_dir: Path = SILENTFACE_DIR, check=None) -> Path:
+             components: Path = COMPONENTS, silentface_dir: Path = SILENTFACE_DIR, check=None,
+             probe: tuple | None = None) -> Path:
     """Write the fused model of ``recipe`` with the fitted texture ``branches`` to ``out``
     (atomically: it appears complete and loadable, or not at all), its network read from
     ``components``. ``check``: context crops (N, 256, 256, 3) for the texture export's
-    PyTorch-versus-ONNX check."""
+    PyTorch-versus-ONNX check. ``probe``: the fitted Silent-Face head (w, b) where the recipe has one
+    (``ProbeFit.fit``)."""
     import onnx
 
     from .._util import atomic_path
@@ -255,10 +250,10 @@ def assemble(recipe: FusionRecipe, branches: list, out: str | os.PathLike, train
                                            "size": net_input["size"]}])[0],
          "weight": recipe.network_weight, "file": recipe.network_file}]
     if recipe.silentface_file:
-        branch, spec, entry = _silentface_branch(recipe, silentface_dir)
-        parts.append(branch)
+        sf_parts, spec, entries = _silentface_branches(recipe, silentface_dir, probe)
+        parts += sf_parts
         inputs.append(spec)
-        described.append(entry)
+        described += entries
     fused = compose(parts, [i["name"] for i in inputs])
     entry = fused.metadata_props.add()
     entry.key = META_KEY
@@ -283,20 +278,49 @@ def _network_input(path: Path, meta: dict) -> dict:
     return {"name": f"crops_{size}", "crop": "margin", "margin": margin, "size": size}
 
 
-def _silentface_branch(recipe: FusionRecipe, silentface_dir: Path) -> tuple:
-    """The Silent-Face model's live-class logit on its own crop: (its ``Branch``, the fused model's
-    input it reads, ``silentface_SCALE``, and its entry in the model's metadata)."""
+def _silentface_branches(recipe: FusionRecipe, silentface_dir: Path, probe: tuple | None) -> tuple:
+    """The Silent-Face model's live-class logit on its own crop, and its head's where the recipe
+    has one (one graph: the network runs once for both): ([its ``Branch``es], the fused model's
+    input they read, ``silentface_SCALE``, [their entries in the model's metadata])."""
     import onnx
 
     from ..liveness.compose import Branch
+    if (recipe.silentface_probe is None) != (probe is None):
+        raise ModelError(f"the recipe {recipe.name!r} " + ("fits a Silent-Face probe: pass the fitted head"
+                                                         if probe is None else "has no Silent-Face probe"))
     crop = recipe.silentface_crop
     sf = onnx.load(str(Path(silentface_dir) / recipe.silentface_file))
+    if probe is not None:
+        sf = with_probe(sf, *probe)
     spec = {"name": f"silentface_{crop.scale:g}".replace(".", "_"), **crop.spec()}
-    branch = Branch(sf, sf.graph.output[0].name, {sf.graph.input[0].name: spec["name"]}, recipe.silentface_weight,
-                    "silentface", kind="softmax", real_index=1, live_above=recipe.silentface_live_above)
-    return branch, spec, {"arch": "silentface-minifasnet", "file": recipe.silentface_file, **crop.spec(),
-                          "weight": recipe.silentface_weight, "live_above": recipe.silentface_live_above,
-                          "credit": SILENTFACE_CREDIT}
+    feeds = {sf.graph.input[0].name: spec["name"]}
+    parts = [Branch(sf, sf.graph.output[0].name, feeds, recipe.silentface_weight, "silentface", kind="softmax",
+                    real_index=1, live_above=recipe.silentface_live_above)]
+    entries = [{"arch": "silentface-minifasnet", "file": recipe.silentface_file, **crop.spec(),
+                "weight": recipe.silentface_weight, "live_above": recipe.silentface_live_above,
+                "credit": SILENTFACE_CREDIT}]
+    if probe is not None:
+        parts.append(Branch(sf, PROBE_TENSOR, feeds, recipe.silentface_probe.weight, "silentface probe"))
+        entries.append({"arch": "silentface-probe", "file": recipe.silentface_file, **crop.spec(),
+                        "weight": recipe.silentface_probe.weight, "c": recipe.silentface_probe.c,
+                        "credit": SILENTFACE_CREDIT})
+    return parts, spec, entries
+
+
+def probe_fit(recipe: FusionRecipe, ds, silentface_dir: Path = SILENTFACE_DIR) -> ProbeFit | None:
+    """The recipe's Silent-Face head, ready to fit on any subset of the collected dataset ``ds``
+    (its Silent-Face crops' features computed); None where the recipe has none. DatasetError where
+    ``ds`` holds no Silent-Face crops cut as the recipe cuts them."""
+    if recipe.silentface_probe is None:
+        return None
+    if ds.silentface is None or ds.silentface_crop != recipe.silentface_crop.spec():
+        raise DatasetError(f"the dataset holds no Silent-Face crops cut as the recipe {recipe.name!r} cuts them: "
+                           "collect it again with this version of marginlive (`make model` does)")
+    import onnx
+    path = Path(silentface_dir) / recipe.silentface_file
+    _require(path, recipe)
+    return ProbeFit(onnx.load(str(path)), ds.silentface, ds.labels, balance_units(ds.groups, ds.datasets),
+                    recipe.silentface_probe)
 
 
 def _texture_graph(recipe: FusionRecipe, branches: list, described: list[dict], check):
@@ -369,6 +393,7 @@ def build(recipe: FusionRecipe, ds, out: str | os.PathLike, components: Path | N
     t0 = time.perf_counter()
     held = recipe.held_out(ds.groups)
     fitted = ds.subset(np.flatnonzero(~held))
+    probes = probe_fit(recipe, fitted, silentface_dir)
     with tempfile.TemporaryDirectory() as tmp:
         net = made
         if net is None:
@@ -383,8 +408,10 @@ def build(recipe: FusionRecipe, ds, out: str | os.PathLike, components: Path | N
                     "augmented_copies": 0 if fit.augmented is None else len(fit.augmented.labels),
                     "augment": asdict(recipe.augment) if recipe.augment else None, "C": recipe.c,
                     "network": asdict(recipe.network) if recipe.network else _meta(net).get("training"),
+                    "silentface_probe": asdict(recipe.silentface_probe) if recipe.silentface_probe else None,
                     "seconds": round(time.perf_counter() - t0, 1)}
-        assemble(recipe, branches, out, training, net.parent, silentface_dir, check=ds.contexts[:8])
+        assemble(recipe, branches, out, training, net.parent, silentface_dir, check=ds.contexts[:8],
+                 probe=probes.fit() if probes else None)
         if components is not None and recipe.network is not None:
             from .._util import atomic_path    # only once the fused model is written: the pair stays matched
             with atomic_path(Path(components) / recipe.network_file) as keep:

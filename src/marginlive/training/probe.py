@@ -1,0 +1,114 @@
+"""A linear head on the Silent-Face network's own features, fitted here: one more vote of the fusion.
+
+The branches trained on ../shared pixels (LBP, LPQ, the cdcnet) learn what the training webcams do
+to skin; the Silent-Face network, trained on its authors' many cameras, has features that move less
+with the camera. A logistic regression on those features (the flattened 512 values before its
+classifier, on its own crop) learns the screens and prints of ../shared from what that network
+sees. Rebuilt without each never-seen collection, as a fifth branch it turned away fewer live
+frames of the collections unlike the webcams (NUAA 12.4 -> 5.6%) and let fewer tilted and
+frame-filling TV replays through (docs/research/2026-12-03-silent-face-probe.md). It costs one
+matrix product: the network runs for its own vote anyway.
+
+Every collection counts alike, whatever its size (``balance_units``): fitted frame by frame, the
+webcam groups' thousands of frames outvoted the two datasets of other cameras.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import DatasetError, ModelError
+
+#: the fused model's name for the head's (N, 1) logit
+PROBE_TENSOR = "silentface_probe_logit"
+#: datasets whose groups are collectors (each its own room, camera and screen); in the others a
+#: group is a subject (nuaa-print) or a photo pair (celeba-spoof-sample) of one collection
+PER_GROUP_DATASETS = ("webcam-replay",)
+
+
+@dataclass(frozen=True)
+class ProbeSetting:
+    """The head: its ``weight`` in the fusion (normalised with the others') and ``c``, the logistic
+    regression's inverse regularisation strength on standardised features (default 0.001: the
+    fused model moved little between 0.0003 and 0.01)."""
+    weight: float
+    c: float = 0.001
+
+
+def feature_tensor(model) -> str:
+    """The tensor of a Silent-Face MiniFASNet (an ``onnx.ModelProto``) that holds its features:
+    the (N, D) input of its first MatMul (the flattened output of its last depthwise convolution)."""
+    mm = next((n for n in model.graph.node if n.op_type == "MatMul"), None)
+    if mm is None:
+        raise ModelError("not a Silent-Face MiniFASNet: no MatMul reads its features")
+    return mm.input[0]
+
+
+def features(model, crops: np.ndarray, batch: int = 256) -> np.ndarray:
+    """(N, D) float32 features of the (N, S, S, 3) uint8 BGR ``crops`` (the network's own crop)."""
+    import onnx
+    import onnxruntime as ort
+
+    from ..liveness.runtime import session_options
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    name = feature_tensor(m)
+    m.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    s = ort.InferenceSession(m.SerializeToString(), sess_options=session_options(), providers=["CPUExecutionProvider"])
+    feed = m.graph.input[0].name
+    out = [s.run([name], {feed: crops[i:i + batch]})[0] for i in range(0, len(crops), batch)]
+    return np.concatenate(out).astype(np.float32).reshape(len(crops), -1)
+
+
+def balance_units(groups: np.ndarray, datasets: np.ndarray) -> np.ndarray:
+    """(N,) str: the collection of each crop, the unit ``fit_probe`` weighs alike: its group in a
+    ``PER_GROUP_DATASETS`` dataset, else its dataset."""
+    return np.array([str(g) if str(d) in PER_GROUP_DATASETS else str(d) for g, d in zip(groups, datasets)], object)
+
+
+def cell_weights(units: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(N,) sample weights, mean 1, under which every (unit, label) pair present weighs the same."""
+    _, cell = np.unique(np.char.add(np.asarray(units, str), np.asarray(labels).astype(str)), return_inverse=True)
+    w = 1.0 / np.bincount(cell)[cell]
+    return w * len(w) / w.sum()
+
+
+def fit_probe(x: np.ndarray, labels: np.ndarray, units: np.ndarray, c: float) -> tuple[np.ndarray, float]:
+    """Logistic regression of ``labels`` (1 live) on the (N, D) features ``x``, each (unit, label)
+    pair of ``units`` weighing alike; the standardisation folded in. Returns (w (D,), b): the
+    logit of features f is f @ w + b."""
+    from sklearn.linear_model import LogisticRegression
+    labels = np.asarray(labels)
+    if set(labels.tolist()) != {0, 1}:
+        raise DatasetError("the Silent-Face probe needs live and attack crops")
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    clf = LogisticRegression(C=c, max_iter=3000).fit((x - mean) / std, labels, sample_weight=cell_weights(units, labels))
+    w = clf.coef_[0] / std
+    return w.astype(np.float32), float(clf.intercept_[0] - mean @ w)
+
+
+def with_probe(model, w: np.ndarray, b: float):
+    """A copy of the Silent-Face ``model`` with the head's (N, 1) logit ``PROBE_TENSOR`` as a second
+    output, computed from ``feature_tensor``'s features."""
+    import onnx
+    from onnx import helper, numpy_helper
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    m.graph.initializer.extend([numpy_helper.from_array(np.asarray(w, np.float32).reshape(-1, 1), "probe_w"),
+                                numpy_helper.from_array(np.array([b], np.float32), "probe_b")])
+    m.graph.node.extend([helper.make_node("Gemm", [feature_tensor(m), "probe_w", "probe_b"], [PROBE_TENSOR])])
+    m.graph.output.append(helper.make_tensor_value_info(PROBE_TENSOR, onnx.TensorProto.FLOAT, ["n", 1]))
+    return m
+
+
+class ProbeFit:
+    """The head fitted on any subset of one dataset: the network's features of the (N, S, S, 3)
+    ``crops`` computed once (about 5 s for 3,700 crops), ``fit(exclude)`` in a second."""
+
+    def __init__(self, model, crops: np.ndarray, labels: np.ndarray, units: np.ndarray, setting: ProbeSetting):
+        self.x, self.labels, self.units, self.setting = features(model, crops), np.asarray(labels), units, setting
+
+    def fit(self, exclude: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+        keep = np.ones(len(self.labels), bool) if exclude is None else ~np.asarray(exclude, bool)
+        return fit_probe(self.x[keep], self.labels[keep], self.units[keep], self.setting.c)

@@ -1,0 +1,79 @@
+"""The head on the Silent-Face network's features (training/probe.py): the features are what the
+network's own classifier reads, every collection weighs alike, and the head in the graph is the
+head that was fitted."""
+import numpy as np
+import pytest
+from conftest import need_shared
+
+from marginlive.errors import DatasetError
+from marginlive.training.probe import (PROBE_TENSOR, balance_units, cell_weights, feature_tensor, features, fit_probe,
+                                       with_probe)
+
+
+@pytest.fixture(scope="module")
+def silentface():
+    import onnx
+    return onnx.load(str(need_shared("models", "silentface-minifasnet") / "4_0_0_80x80_MiniFASNetV1SE.onnx"))
+
+
+@pytest.fixture(scope="module")
+def crops():
+    return np.random.default_rng(0).integers(0, 256, (6, 80, 80, 3), dtype=np.uint8)
+
+
+def _run(model, crops, outputs):
+    import onnxruntime as ort
+    s = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return s.run(outputs, {model.graph.input[0].name: crops})
+
+
+def test_features_are_what_the_networks_classifier_reads(silentface, crops):
+    """Its linear layer, batch norm and classifier applied to the features give its own softmax."""
+    from onnx import numpy_helper
+    x = features(silentface, crops)
+    assert x.shape == (6, 512) and x.dtype == np.float32
+    init = {i.name: numpy_helper.to_array(i) for i in silentface.graph.initializer}
+    by_op = {}
+    for n in silentface.graph.node:
+        by_op.setdefault(n.op_type, []).append(n)
+    first, second = by_op["MatMul"][-2:]
+    bn = by_op["BatchNormalization"][-1]
+    assert first.input[0] == feature_tensor(silentface)
+    h = x @ init[first.input[1]]
+    g, beta, mu, var = (init[t] for t in bn.input[1:])
+    h = (h - mu) / np.sqrt(var + 1e-5) * g + beta
+    z = h @ init[second.input[1]]
+    soft = np.exp(z - z.max(1, keepdims=True))
+    soft /= soft.sum(1, keepdims=True)
+    assert soft == pytest.approx(_run(silentface, crops, None)[0], abs=1e-4)
+
+
+def test_the_head_in_the_graph_is_the_fitted_head(silentface, crops):
+    w = np.random.default_rng(1).normal(size=512).astype(np.float32)
+    head = with_probe(silentface, w, 0.25)
+    probs, logit = _run(head, crops, [silentface.graph.output[0].name, PROBE_TENSOR])
+    assert logit.shape == (6, 1)
+    assert logit[:, 0] == pytest.approx(features(silentface, crops) @ w + 0.25, rel=1e-4, abs=1e-3)
+    assert np.array_equal(probs, _run(silentface, crops, None)[0])      # the network's own vote unchanged
+
+
+def test_every_collection_and_label_weighs_alike():
+    units = balance_units(np.array(["webcam-replay/A__r"] * 5 + ["webcam-replay/B__r"] * 2 + ["nuaa-print/0001", "nuaa-print/0002"]),
+                          np.array(["webcam-replay"] * 7 + ["nuaa-print"] * 2))
+    assert units.tolist() == ["webcam-replay/A__r"] * 5 + ["webcam-replay/B__r"] * 2 + ["nuaa-print"] * 2
+    labels = np.array([1, 1, 1, 1, 0, 1, 0, 1, 0])
+    w = cell_weights(units, labels)
+    assert w.mean() == pytest.approx(1.0)
+    totals = [w[(units == u) & (labels == y)].sum() for u in set(units) for y in (0, 1)]
+    assert totals == pytest.approx([totals[0]] * len(totals))
+
+
+def test_the_head_separates_what_it_was_fitted_on_and_needs_both_classes():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(200, 8)).astype(np.float32) * 5 + 3
+    y = (x[:, 0] > 3).astype(int)
+    units = np.array(["a", "b"] * 100, object)
+    w, b = fit_probe(x, y, units, c=1.0)
+    assert np.mean(((x @ w + b) > 0) == y) > 0.95        # the standardisation folded into w and b
+    with pytest.raises(DatasetError, match="live and attack"):
+        fit_probe(x, np.ones(200, int), units, c=1.0)

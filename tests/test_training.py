@@ -191,6 +191,8 @@ def test_collect_stores_each_faces_silentface_crop_and_a_dataset_missing_one_has
     assert load_dataset(broken).silentface is None
     with pytest.raises(DatasetError, match="collect it again"):
         probe_fit(DEFAULT, load_dataset(broken))
+    (broken / SILENTFACE_SPEC).write_text("{not json")
+    assert load_dataset(broken).silentface is None
     c = Collector(out, silentface=None)          # appended to without them: the set is no longer whole
     c.add_files([str(src / "10.png")], "real", "t")
     c.write()

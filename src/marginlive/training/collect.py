@@ -171,13 +171,23 @@ class Collector:
         """``silentface.json`` only where every row's Silent-Face crop is there and cut the same
         way: a dataset appended to with another crop (or none) has no usable set of them."""
         spec_file = self.out / SILENTFACE_SPEC
-        old = json.loads(spec_file.read_text()) if spec_file.is_file() else None
+        old = read_silentface_spec(self.out)
         same = self.silentface is not None and (not self.existing or old == self.silentface.spec())
         if not same:
             spec_file.unlink(missing_ok=True)
             return
         with atomic_path(spec_file) as tmp:
             Path(tmp).write_text(json.dumps(self.silentface.spec(), sort_keys=True))
+
+
+def read_silentface_spec(folder: Path) -> dict | None:
+    """The ``ShiftedCrop.spec()`` in the dataset ``folder``'s ``silentface.json``; None where it is
+    missing or unreadable (its Silent-Face crops then count as absent)."""
+    try:
+        spec = json.loads((Path(folder) / SILENTFACE_SPEC).read_text())
+    except (OSError, ValueError):
+        return None
+    return spec if isinstance(spec, dict) and isinstance(spec.get("size"), int) else None
 
 
 def _write_png(path: Path, img):

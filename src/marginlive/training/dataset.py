@@ -2,7 +2,6 @@
 split by group (never by frame: neighbouring video frames are near-duplicates)."""
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ import numpy as np
 
 from ..errors import DatasetError
 from ..margin import CONTEXT_MARGIN, CONTEXT_SIZE, crop_batch_from_context
-from .collect import SILENTFACE_SPEC, read_manifest_rows, silentface_path
+from .collect import read_manifest_rows, read_silentface_spec, silentface_path
 
 
 @dataclass
@@ -105,11 +104,10 @@ def load_dataset(path: str | Path, datasets: list[str] | None = None) -> Dataset
 
 def _silentface_crops(root: Path, rows: list[dict]) -> tuple:
     """(the rows' Silent-Face crops (N, S, S, 3), their ``ShiftedCrop.spec()``), or (None, None)
-    where the dataset has no ``silentface.json`` or a crop is missing or unreadable."""
-    spec_file = root / SILENTFACE_SPEC
-    if not spec_file.is_file():
+    where the dataset has no readable ``silentface.json`` or a crop is missing or unreadable."""
+    spec = read_silentface_spec(root)
+    if spec is None:
         return None, None
-    spec = json.loads(spec_file.read_text())
     crops = [cv2.imread(str(root / silentface_path(r["path"])), cv2.IMREAD_COLOR) for r in rows]
     size = (int(spec["size"]), int(spec["size"]), 3)
     if not crops or any(c is None or c.shape != size for c in crops):

@@ -144,6 +144,13 @@ def start_serve(args: list[str], env: dict | None = None, timeout_s: float = 90.
         time.sleep(0.2)
 
 
+def markdown_table(header: list[str], rows: list[list]) -> list[str]:
+    """The lines of a markdown table: the ``header`` cells, the separator, one line per row of cells."""
+    def line(cells):
+        return "| " + " | ".join(map(str, cells)) + " |"
+    return [line(header), "|" + "---|" * len(header)] + [line(cells) for cells in rows]
+
+
 def save_json(name, data):
     DOCS.mkdir(exist_ok=True)
     (DOCS / f"{name}.json").write_text(json.dumps(data, indent=1))

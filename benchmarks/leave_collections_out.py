@@ -34,7 +34,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from common import DOCS, ROOT, SHARED, machine, render_block, save_json
+from common import DOCS, ROOT, SHARED, machine, markdown_table, render_block, save_json
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
@@ -224,18 +224,21 @@ def shifted_sets(items, rooms, cutout, others):
     }
 
 
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def _rates_cell(row: dict, name: str) -> str:
+    """Model ``name``'s 'BPCER / APCER' on ``row``, marked where it trained on the collection."""
+    r = row["models"][name]
+    return f"{_pct(r['bpcer'])} / {_pct(r['apcer'])}" + (" (trained on)" if name in row["trained_on"] else "")
+
+
 def markdown(res) -> str:
     names = res["models"]
-    head = "| collection | live | attacks | " + " | ".join(f"{n}: BPCER / APCER" for n in names) + " |"
-    lines = [head, "|" + "---|" * (3 + len(names))]
-    for row in res["rows"]:
-        cells = []
-        for n in names:
-            r = row["models"][n]
-            b = "-" if r["bpcer"] is None else f"{100 * r['bpcer']:.1f}%"
-            a = "-" if r["apcer"] is None else f"{100 * r['apcer']:.1f}%"
-            cells.append(f"{b} / {a}" + (" (trained on)" if n in row["trained_on"] else ""))
-        lines.append(f"| {row['collection']} | {row['live']} | {row['attacks']} | " + " | ".join(cells) + " |")
+    lines = markdown_table(["collection", "live", "attacks"] + [f"{n}: BPCER / APCER" for n in names],
+                           [[row["collection"], row["live"], row["attacks"]] + [_rates_cell(row, n) for n in names]
+                            for row in res["rows"]])
     worst = ["", "Worst collection not trained on (BPCER, then APCER):", ""]
     for n in names:
         w = res["worst"][n]
@@ -333,39 +336,36 @@ def calibrated(scored: dict, threshold: float) -> list[dict]:
     return out
 
 
+def _worst_cell(pair) -> str:
+    """A (row name, rate) worst pair as 'rate% (row name)'."""
+    return f"{_pct(pair[1])} ({pair[0]})"
+
+
 def calibrated_markdown(rows, threshold: float) -> str:
-    lines = ["| collection | AUC | thresholds calibrate fits (on each half of the live frames) | BPCER at "
-             f"{threshold:g} / calibrated (on the other half) | APCER at {threshold:g} / calibrated |",
-             "|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['collection']} | {r['auc']:.3f} | {' and '.join(f'{t:.3f}' for t in r['thresholds'])} | "
-                     f"{100 * r['bpcer_shipped']:.1f}% / {100 * r['bpcer']:.1f}% ({r['live']}) | "
-                     f"{100 * r['apcer_shipped']:.1f}% / {100 * r['apcer']:.1f}% ({r['attacks']}) |")
-    return "\n".join(lines) + "\n"
+    header = ["collection", "AUC", "thresholds calibrate fits (on each half of the live frames)",
+              f"BPCER at {threshold:g} / calibrated (on the other half)", f"APCER at {threshold:g} / calibrated"]
+    return "\n".join(markdown_table(header, [
+        [r["collection"], f"{r['auc']:.3f}", " and ".join(f"{t:.3f}" for t in r["thresholds"]),
+         f"{_pct(r['bpcer_shipped'])} / {_pct(r['bpcer'])} ({r['live']})",
+         f"{_pct(r['apcer_shipped'])} / {_pct(r['apcer'])} ({r['attacks']})"] for r in rows])) + "\n"
 
 
 def floor_markdown(floors, threshold: float) -> str:
-    lines = ["| floor | worst live row below it | rows with <= 5% below it | worst screen or print row at or "
-             f"above it (more actions, not rejected) | that row at or above {threshold:g} (passed) |",
-             "|---|---|---|---|---|"]
-    for r in floors:
-        lines.append(f"| {r['floor']:g} | {100 * r['worst_bpcer'][1]:.1f}% ({r['worst_bpcer'][0]}) | "
-                     f"{r['live_rows_within_5pct']} of {r['live_rows']} | "
-                     f"{100 * r['worst_apcer'][1]:.1f}% ({r['worst_apcer'][0]}) | "
-                     f"{100 * r['worst_apcer_at_threshold']:.1f}% |")
-    return "\n".join(lines) + "\n"
+    header = ["floor", "worst live row below it", "rows with <= 5% below it",
+              "worst screen or print row at or above it (more actions, not rejected)",
+              f"that row at or above {threshold:g} (passed)"]
+    return "\n".join(markdown_table(header, [
+        [f"{r['floor']:g}", _worst_cell(r["worst_bpcer"]), f"{r['live_rows_within_5pct']} of {r['live_rows']}",
+         _worst_cell(r["worst_apcer"]), _pct(r["worst_apcer_at_threshold"])] for r in floors])) + "\n"
 
 
 def sweep_markdown(sweep) -> str:
-    lines = ["| threshold | worst BPCER | worst APCER, screens and prints | rows with BPCER <= 5% | "
-             "rows with APCER <= 5% | worn paper masks let through |", "|---|---|---|---|---|---|"]
-    for r in sweep:
-        masks = "-" if r["masks_apcer"] is None else f"{100 * r['masks_apcer']:.1f}%"
-        lines.append(f"| {r['threshold']:g} | {100 * r['worst_bpcer'][1]:.1f}% ({r['worst_bpcer'][0]}) | "
-                     f"{100 * r['worst_apcer'][1]:.1f}% ({r['worst_apcer'][0]}) | "
-                     f"{r['live_rows_within_5pct']} of {r['live_rows']} | "
-                     f"{r['attack_rows_within_5pct']} of {r['attack_rows']} | {masks} |")
-    return "\n".join(lines) + "\n"
+    header = ["threshold", "worst BPCER", "worst APCER, screens and prints", "rows with BPCER <= 5%",
+              "rows with APCER <= 5%", "worn paper masks let through"]
+    return "\n".join(markdown_table(header, [
+        [f"{r['threshold']:g}", _worst_cell(r["worst_bpcer"]), _worst_cell(r["worst_apcer"]),
+         f"{r['live_rows_within_5pct']} of {r['live_rows']}", f"{r['attack_rows_within_5pct']} of {r['attack_rows']}",
+         _pct(r["masks_apcer"])] for r in sweep])) + "\n"
 
 
 def sweep_sentence(res) -> str:
@@ -522,18 +522,10 @@ def readme_table(res) -> str:
     only in docs/collections.md)."""
     names = [n for n in res["models"] if n != "previous default"]
     shown = [r for r in res["rows"] if "marginlive-default" not in r["trained_on"]]
-    lines = ["| left-out collection | " + " | ".join(f"{n} BPCER / APCER" for n in names) + " |",
-             "|---|" + "---|" * len(names)]
-    for row in shown:
-        cells = []
-        for n in names:
-            r = row["models"][n]
-            cells.append(" / ".join("-" if r[k] is None else f"{100 * r[k]:.1f}%" for k in ("bpcer", "apcer"))
-                         + (" (trained on)" if n in row["trained_on"] else ""))
-        lines.append(f"| {row['collection']} | " + " | ".join(cells) + " |")
-    w = " | ".join(f"{100 * worst(shown, n)['bpcer'][1]:.1f}% / {100 * worst(shown, n)['apcer'][1]:.1f}%" for n in names)
-    lines.append(f"| **worst of these** | {w} |")
-    return "\n".join(lines)
+    rows = [[row["collection"]] + [_rates_cell(row, n) for n in names] for row in shown]
+    rows.append(["**worst of these**"] + [f"{_pct(worst(shown, n)['bpcer'][1])} / {_pct(worst(shown, n)['apcer'][1])}"
+                                          for n in names])
+    return "\n".join(markdown_table(["left-out collection"] + [f"{n} BPCER / APCER" for n in names], rows))
 
 
 def render_readme(res):

@@ -201,7 +201,8 @@ def test_assembled_model_is_the_weighted_mean_of_its_branches_logits(small, tmp_
     recipe = FusionRecipe(**{**DEFAULT.__dict__, "augment": None})
     branches = TextureFit(recipe, x, y).fit()
     head = (np.random.default_rng(3).normal(size=512).astype(np.float32) * 0.05, 0.1)
-    with pytest.raises(Exception, match="pass the fitted head"):
+    from marginlive.errors import ModelError
+    with pytest.raises(ModelError, match="pass the fitted head"):
         assemble(recipe, branches, tmp_path / "m.onnx", silentface_dir=sf_dir, check=x[:4])
     out = assemble(recipe, branches, tmp_path / "m.onnx", {"note": "test"}, silentface_dir=sf_dir, check=x[:4],
                    probe=head)

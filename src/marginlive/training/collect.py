@@ -168,8 +168,9 @@ class Collector:
         return mf
 
     def _write_silentface_spec(self):
-        """``silentface.json`` only where every row's Silent-Face crop is there and cut the same
-        way: a dataset appended to with another crop (or none) has no usable set of them."""
+        """``silentface.json`` only where this collect cut Silent-Face crops and the rows already
+        there were cut the same way: a dataset appended to with another crop (or none) has no usable
+        set of them. ``load_dataset`` still checks that every row's crop is there."""
         spec_file = self.out / SILENTFACE_SPEC
         old = read_silentface_spec(self.out)
         same = self.silentface is not None and (not self.existing or old == self.silentface.spec())

@@ -1,13 +1,11 @@
 """The head on the Silent-Face network's features (training/probe.py): the features are what the
-network's own classifier reads, every collection weighs alike, and the head in the graph is the
-head that was fitted."""
+network's own classifier reads, and the head in the graph is the head that was fitted."""
 import numpy as np
 import pytest
 from conftest import need_shared
 
 from marginlive.errors import DatasetError
-from marginlive.training.probe import (PROBE_TENSOR, balance_units, cell_weights, feature_tensor, features, fit_probe,
-                                       with_probe)
+from marginlive.training.probe import PROBE_TENSOR, feature_tensor, features, fit_probe, with_probe
 
 
 @pytest.fixture(scope="module")
@@ -55,17 +53,6 @@ def test_the_head_in_the_graph_is_the_fitted_head(silentface, crops):
     assert logit.shape == (6, 1)
     assert logit[:, 0] == pytest.approx(features(silentface, crops) @ w + 0.25, rel=1e-4, abs=1e-3)
     assert np.array_equal(probs, _run(silentface, crops, None)[0])      # the network's own vote unchanged
-
-
-def test_every_collection_and_label_weighs_alike():
-    units = balance_units(np.array(["webcam-replay/A__r"] * 5 + ["webcam-replay/B__r"] * 2 + ["nuaa-print/0001", "nuaa-print/0002"]),
-                          np.array(["webcam-replay"] * 7 + ["nuaa-print"] * 2))
-    assert units.tolist() == ["webcam-replay/A__r"] * 5 + ["webcam-replay/B__r"] * 2 + ["nuaa-print"] * 2
-    labels = np.array([1, 1, 1, 1, 0, 1, 0, 1, 0])
-    w = cell_weights(units, labels)
-    assert w.mean() == pytest.approx(1.0)
-    totals = [w[(units == u) & (labels == y)].sum() for u in set(units) for y in (0, 1)]
-    assert totals == pytest.approx([totals[0]] * len(totals))
 
 
 def test_the_head_separates_what_it_was_fitted_on_and_needs_both_classes():

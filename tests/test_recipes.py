@@ -23,6 +23,11 @@ def small():
     return x, np.array([1] * 10 + [0] * 10)
 
 
+def _units(y):
+    """Two collections of unequal size, each holding both labels."""
+    return np.array(["a" if i % 4 else "b" for i in range(len(y))], object)
+
+
 def test_scene_augment_copies_every_crop_and_moves_every_live_one(small):
     x, y = small
     aug = augment_contexts(x, y, SceneAugment(rooms=4, seed=1))
@@ -56,7 +61,7 @@ def test_leaving_crops_out_leaves_out_every_copy_made_from_them(small):
     assert not np.isin(aug.source[used], np.flatnonzero(out)).any()
     assert not np.isin(aug.room[used], np.flatnonzero(out)).any()
     assert len(used) == sum(1 for s, r in zip(aug.source, aug.room) if not out[s] and (r < 0 or not out[r]))
-    fit = TextureFit(FusionRecipe(**{**DEFAULT.__dict__, "augment": SceneAugment(rooms=4, seed=2)}), x, y)
+    fit = TextureFit(FusionRecipe(**{**DEFAULT.__dict__, "augment": SceneAugment(rooms=4, seed=2)}), x, y, _units(y))
     rows = fit.rows(out)
     assert not np.isin(rows, np.flatnonzero(out)).any() and len(rows) == (~out).sum() + len(fit.augmented.without(out))
 
@@ -199,7 +204,7 @@ def test_assembled_model_is_the_weighted_mean_of_its_branches_logits(small, tmp_
     sf_dir = need_shared("models", "silentface-minifasnet")
     x, y = small
     recipe = FusionRecipe(**{**DEFAULT.__dict__, "augment": None})
-    branches = TextureFit(recipe, x, y).fit()
+    branches = TextureFit(recipe, x, y, _units(y)).fit()
     head = (np.random.default_rng(3).normal(size=512).astype(np.float32) * 0.05, 0.1)
     from marginlive.errors import ModelError
     with pytest.raises(ModelError, match="pass the fitted head"):

@@ -9,8 +9,8 @@ frames of the collections unlike the webcams (NUAA 12.4 -> 5.6%) and let fewer t
 frame-filling TV replays through (docs/research/2026-12-03-silent-face-probe.md). It costs one
 matrix product: the network runs for its own vote anyway.
 
-Every collection counts alike, whatever its size (``balance_units``): fitted frame by frame, the
-webcam groups' thousands of frames outvoted the two datasets of other cameras.
+Every collection counts alike, whatever its size (``balance.cell_weights``): fitted frame by
+frame, the webcam groups' thousands of frames outvoted the two datasets of other cameras.
 """
 from __future__ import annotations
 
@@ -19,12 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DatasetError, ModelError
+from .balance import cell_weights
 
 #: the fused model's name for the head's (N, 1) logit
 PROBE_TENSOR = "silentface_probe_logit"
-#: datasets whose groups are collectors (each its own room, camera and screen); in the others a
-#: group is a subject (nuaa-print) or a photo pair (celeba-spoof-sample) of one collection
-PER_GROUP_DATASETS = ("webcam-replay",)
 
 
 @dataclass(frozen=True)
@@ -59,19 +57,6 @@ def features(model, crops: np.ndarray, batch: int = 256) -> np.ndarray:
     feed = m.graph.input[0].name
     out = [s.run([name], {feed: crops[i:i + batch]})[0] for i in range(0, len(crops), batch)]
     return np.concatenate(out).astype(np.float32).reshape(len(crops), -1)
-
-
-def balance_units(groups: np.ndarray, datasets: np.ndarray) -> np.ndarray:
-    """(N,) str: the collection of each crop, the unit ``fit_probe`` weighs alike: its group in a
-    ``PER_GROUP_DATASETS`` dataset, else its dataset."""
-    return np.array([str(g) if str(d) in PER_GROUP_DATASETS else str(d) for g, d in zip(groups, datasets)], object)
-
-
-def cell_weights(units: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """(N,) sample weights, mean 1, under which every (unit, label) pair present weighs the same."""
-    _, cell = np.unique(np.char.add(np.asarray(units, str), np.asarray(labels).astype(str)), return_inverse=True)
-    w = 1.0 / np.bincount(cell)[cell]
-    return w * len(w) / w.sum()
 
 
 def fit_probe(x: np.ndarray, labels: np.ndarray, units: np.ndarray, c: float) -> tuple[np.ndarray, float]:

@@ -46,7 +46,8 @@ import numpy as np
 from ..errors import DatasetError, ModelError
 from ..liveness.runtime import REPO_ROOT
 from ..silentface_crop import DEFAULT_CROP, ShiftedCrop
-from .probe import PROBE_TENSOR, ProbeFit, ProbeSetting, balance_units, with_probe
+from .balance import balance_units, cell_weights
+from .probe import PROBE_TENSOR, ProbeFit, ProbeSetting, with_probe
 from .scene import SceneAugment, augment_contexts
 from .texture import (LOGIT_LIMIT, TEXTURE_C, TEXTURE_MARGIN, TextureSetting, fit_texture, texture_histograms,
                       texture_meta)
@@ -80,8 +81,10 @@ class FusionRecipe:
     ``silentface_crop``: how its crop is cut (``silentface_crop.ShiftedCrop``).
     ``silentface_probe``: a linear head on that network's features fitted on the dataset's
     Silent-Face crops (``training/probe.py``), a branch of its own; None: none.
-    ``c`` is the texture regressions' inverse regularisation strength; ``hold_out``: webcam-replay
-    collectors (a group ``webcam-replay/COLLECTOR__REPO``) never fitted on, kept for validation."""
+    ``c`` is the texture regressions' inverse regularisation strength; ``balance_collections``:
+    they weigh every (collection, label) pair alike (``balance.cell_weights``), not every crop;
+    ``hold_out``: webcam-replay collectors (a group ``webcam-replay/COLLECTOR__REPO``) never fitted
+    on, kept for validation."""
     name: str
     texture: tuple[TextureView, ...]
     network_file: str
@@ -95,6 +98,7 @@ class FusionRecipe:
     silentface_probe: ProbeSetting | None = None
     augment: SceneAugment | None = SceneAugment()
     c: float = TEXTURE_C
+    balance_collections: bool = False
     hold_out: tuple[str, ...] = ()
 
     def held_out(self, groups: np.ndarray) -> np.ndarray:
@@ -128,7 +132,12 @@ DEFAULT = FusionRecipe(
     # a close-up copy of every crop: live users first. Of half the crops, 7 points more of the
     # close-up live frames were turned away and 1-3 points fewer TV, dim and portrait replays
     # passed (docs/research/2026-12-02-close-ups.md)
-    augment=SceneAugment(close_up=1.0))
+    augment=SceneAugment(close_up=1.0),
+    # the texture branches weigh every collection alike, as the head does: offline, on the
+    # benchmark's rebuilds, tilted replays let through 14.9 -> 10.1%, TV replays 27.8 -> 25.6%,
+    # live close-ups turned away 5.1 -> 4.1%; CelebA's live photos 18.7 -> 19.3% (one photo)
+    # (docs/research/2026-12-03-every-collection-alike.md)
+    balance_collections=True)
 # Fitted on every collected crop, the five webcam-replay groups added last (7+ live people, TV
 # replays filling the frame) among them: rebuilt with them but without the CelebA-Spoof sample or
 # NUAA, it turned away as many of those live frames or fewer (19.3% and 12.1%, against 19.3% and
@@ -165,12 +174,19 @@ class TextureFit:
     Histograms of the (N, 256, 256, 3) uint8 ``contexts`` and of their augmented copies are
     computed once per view (the slow part: about a minute for 5,000 crops on two cores); ``fit``
     then fits a logistic regression per view in seconds, leaving out the crops in ``exclude``
-    and every copy made from them."""
+    and every copy made from them. ``units``: (N,) each crop's collection (``balance_units``),
+    needed where the recipe weighs collections alike (a copy counts in its source crop's)."""
 
-    def __init__(self, recipe: FusionRecipe, contexts: np.ndarray, labels: np.ndarray):
+    def __init__(self, recipe: FusionRecipe, contexts: np.ndarray, labels: np.ndarray, units: np.ndarray | None = None):
+        if recipe.balance_collections and units is None:
+            raise ValueError(f"the recipe {recipe.name!r} weighs collections alike: give each crop's collection")
         self.recipe, self.labels = recipe, np.asarray(labels)
         aug = augment_contexts(contexts, self.labels, recipe.augment) if recipe.augment else None
         self.augmented = aug
+        # a copy belongs to the collection of the crop it was made from
+        self.units = None if units is None else np.asarray(units, object)
+        if self.units is not None and aug is not None:
+            self.units = np.concatenate([self.units, self.units[aug.source]])
         self.settings = [TextureSetting(kind=v.kind, size=v.size, c=recipe.c) for v in recipe.texture]
         self.hists = []
         for setting in self.settings:
@@ -193,7 +209,8 @@ class TextureFit:
         y = self.labels if self.augmented is None else np.concatenate([self.labels, self.augmented.labels])
         if set(y[rows].tolist()) != {0, 1}:
             raise DatasetError("the texture fit needs live and attack crops")
-        return [fit_texture(h[rows], y[rows], setting, logit_limit=LOGIT_LIMIT)
+        w = cell_weights(self.units[rows], y[rows]) if self.recipe.balance_collections else None
+        return [fit_texture(h[rows], y[rows], setting, logit_limit=LOGIT_LIMIT, sample_weight=w)
                 for h, setting in zip(self.hists, self.settings)]
 
 
@@ -402,7 +419,7 @@ def build(recipe: FusionRecipe, ds, out: str | os.PathLike, components: Path | N
             net = train_network(recipe, fitted, tmp)
         log(f"{recipe.name}: augmenting and coding {len(fitted.labels)} crops ({int(held.sum())} held out) "
             f"for {len(recipe.texture)} texture branches")
-        fit = TextureFit(recipe, fitted.contexts, fitted.labels)
+        fit = TextureFit(recipe, fitted.contexts, fitted.labels, balance_units(fitted.groups, fitted.datasets))
         branches = fit.fit()
         training = {**fitted.fitted_on(), "groups": len(set(fitted.groups.tolist())), "held_out": list(recipe.hold_out),
                     "augmented_copies": 0 if fit.augmented is None else len(fit.augmented.labels),

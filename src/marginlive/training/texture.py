@@ -117,10 +117,11 @@ def _regression(c: float):
 
 
 def fit_texture(hists: np.ndarray, labels: np.ndarray, setting: TextureSetting = TextureSetting(),
-                logit_limit: float = 0.0) -> ColourTexture | GradientHistogram:
+                logit_limit: float = 0.0, sample_weight: np.ndarray | None = None) -> ColourTexture | GradientHistogram:
     """Fit the ``setting``'s logistic regression on (N, bins) ``hists`` (from ``texture_histograms``
     with the same setting) and (N,) 0/1 ``labels``, and fold it (scaler included) into the branch's
-    weights. ``logit_limit`` > 0: the branch's logit is clipped to +-logit_limit."""
+    weights. ``logit_limit`` > 0: the branch's logit is clipped to +-logit_limit. ``sample_weight``:
+    (N,) weights of the crops (None: all 1), on top of the classes' balancing."""
     if logit_limit < 0:
         raise ValueError(f"a logit limit is > 0 (or 0: none), got {logit_limit}")
     branch = setting.branch()
@@ -129,7 +130,8 @@ def fit_texture(hists: np.ndarray, labels: np.ndarray, setting: TextureSetting =
         grid = f", a {setting.grid}x{setting.grid} grid" if setting.kind != "hog" else ""
         raise ValueError(f"histograms of {hists.shape[1]} bins do not fit this {setting.kind} branch "
                          f"({branch.n_bins()} bins{grid})")
-    model = _regression(setting.c).fit(texture_features(hists, setting.chi2), labels)
+    model = _regression(setting.c).fit(texture_features(hists, setting.chi2), labels,
+                                       logisticregression__sample_weight=sample_weight)
     scaler, lr = model[0], model[1]
     sd = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     w = lr.coef_[0] / sd

@@ -1,0 +1,45 @@
+"""Every collection alike (training/balance.py): the weights, and the texture fit that uses them."""
+import numpy as np
+import pytest
+
+from marginlive.training.balance import balance_units, cell_weights
+from marginlive.training.recipes import DEFAULT, FusionRecipe, TextureFit
+
+
+def test_every_collection_and_label_weighs_alike():
+    units = balance_units(np.array(["webcam-replay/A__r"] * 5 + ["webcam-replay/B__r"] * 2 + ["nuaa-print/0001", "nuaa-print/0002"]),
+                          np.array(["webcam-replay"] * 7 + ["nuaa-print"] * 2))
+    assert units.tolist() == ["webcam-replay/A__r"] * 5 + ["webcam-replay/B__r"] * 2 + ["nuaa-print"] * 2
+    labels = np.array([1, 1, 1, 1, 0, 1, 0, 1, 0])
+    w = cell_weights(units, labels)
+    assert w.mean() == pytest.approx(1.0)
+    totals = [w[(units == u) & (labels == y)].sum() for u in set(units) for y in (0, 1)]
+    assert totals == pytest.approx([totals[0]] * len(totals))
+    assert cell_weights(np.arange(9).astype(str), labels) == pytest.approx(np.ones(9))   # a crop each: all alike
+
+
+def _contexts(n, rng):
+    """(n, 256, 256, 3) crops whose grain tells the label: live smooth, attacks speckled."""
+    y = np.array([1, 0] * (n // 2))
+    x = np.full((n, 256, 256, 3), 128, np.uint8)
+    noise = rng.integers(0, 60, size=(n, 256, 256, 3), dtype=np.uint8)
+    x[y == 0] += noise[y == 0]
+    x[y == 1] += (noise[y == 1] // 6)
+    return x, y
+
+
+def test_the_texture_fit_weighs_collections_alike_where_the_recipe_says():
+    x, y = _contexts(16, np.random.default_rng(0))
+    recipe = FusionRecipe(**{**DEFAULT.__dict__, "augment": None})
+    assert recipe.balance_collections and DEFAULT.balance_collections
+    with pytest.raises(ValueError, match="collections alike"):
+        TextureFit(recipe, x, y)
+
+    def weights(units, balanced=True):
+        r = FusionRecipe(**{**recipe.__dict__, "balance_collections": balanced})
+        return np.concatenate([b.weight.detach().numpy() for b in TextureFit(r, x, y, units).fit()])
+
+    alone = np.arange(len(y)).astype(str)          # every crop its own collection: crop by crop
+    assert np.allclose(weights(alone), weights(None, balanced=False), atol=1e-6)
+    uneven = np.array(["big"] * 12 + ["small"] * 4, object)
+    assert not np.allclose(weights(uneven), weights(alone), atol=1e-4)   # the small collection counts more

@@ -107,6 +107,7 @@ def test_build_trains_the_network_on_the_crops_it_fits_and_keeps_it_beside_the_m
     model, part = LivenessModel(out), LivenessModel(tmp_path / "parts" / recipe.network_file)
     assert model.meta["training"]["images"] == part.meta["training"]["images"] == len(ds) - held
     assert model.meta["training"]["network"]["size"] == 32 and part.meta["branches"][0]["size"] == 32
+    assert model.meta["training"]["balance_collections"] is recipe.balance_collections
     archs = [b["arch"] for b in model.meta["branches"]]
     assert archs[-3:] == ["cdcnet", "silentface-minifasnet", "silentface-probe"] and (part.size, part.margin) == (256, 4.0)
     # the kept component is the branch in the fused model: its logits output says what the branch said

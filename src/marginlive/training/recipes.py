@@ -424,6 +424,7 @@ def build(recipe: FusionRecipe, ds, out: str | os.PathLike, components: Path | N
         training = {**fitted.fitted_on(), "groups": len(set(fitted.groups.tolist())), "held_out": list(recipe.hold_out),
                     "augmented_copies": 0 if fit.augmented is None else len(fit.augmented.labels),
                     "augment": asdict(recipe.augment) if recipe.augment else None, "C": recipe.c,
+                    "balance_collections": recipe.balance_collections,
                     "network": asdict(recipe.network) if recipe.network else _meta(net).get("training"),
                     "silentface_probe": asdict(recipe.silentface_probe) if recipe.silentface_probe else None,
                     "seconds": round(time.perf_counter() - t0, 1)}

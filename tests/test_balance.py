@@ -1,6 +1,7 @@
 """Every collection alike (training/balance.py): the weights, and the texture fit that uses them."""
 import numpy as np
 import pytest
+from conftest import bezel_views
 
 from marginlive.training.balance import balance_units, cell_weights
 from marginlive.training.recipes import DEFAULT, FusionRecipe, TextureFit
@@ -19,13 +20,9 @@ def test_every_collection_and_label_weighs_alike():
 
 
 def _contexts(n, rng):
-    """(n, 256, 256, 3) crops whose grain tells the label: live smooth, attacks speckled."""
-    y = np.array([1, 0] * (n // 2))
-    x = np.full((n, 256, 256, 3), 128, np.uint8)
-    noise = rng.integers(0, 60, size=(n, 256, 256, 3), dtype=np.uint8)
-    x[y == 0] += noise[y == 0]
-    x[y == 1] += (noise[y == 1] // 6)
-    return x, y
+    """``n`` crops, live (smooth) and attack (a bezel round the face) in turn, and their labels."""
+    live, attacks = bezel_views(n // 2, rng, False), bezel_views(n // 2, rng, True)
+    return np.stack([v for pair in zip(live, attacks) for v in pair]), np.array([1, 0] * (n // 2))
 
 
 def test_the_texture_fit_weighs_collections_alike_where_the_recipe_says():

@@ -7,7 +7,7 @@ RUN_STAMP := $(VENV)/.installed-run
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup system test test-fast run detect bench model model-fast clean
+.PHONY: setup system test test-fast run detect bench model model-fast detector clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -66,6 +66,10 @@ model-fast: model
 	$(BIN)/marginlive distil .marginlive/dataset --sources $(SHARED) --teacher $(MODEL_OUT) \
 	  --out models/components/student-4x-96.onnx
 	$(BIN)/marginlive train .marginlive/dataset --recipe fast --out src/marginlive/weights/marginlive-fast.onnx
+
+# The face detector the pipeline runs: MediaPipe's BlazeFace rewritten for ONNX Runtime, weights unchanged.
+detector: setup
+	$(BIN)/python -m marginlive.detect.tflite_to_onnx src/marginlive/weights/blazeface-short-range.onnx
 
 bench: setup
 	$(BIN)/python benchmarks/bench_pipeline.py

@@ -141,7 +141,7 @@ def main():
         raise SystemExit("the shipped model has no colour-texture branch")
     # every input the model takes, for the face of a real frame
     frame = live_frames(1)[0]
-    faces = create_detector("mediapipe").detect(frame)
+    faces = create_detector().detect(frame)
     if not faces:
         raise SystemExit("no face found in the first frame of the live video")
     crops = model.crops(frame, faces[:1])

@@ -141,7 +141,7 @@ def video_rows(models: dict, video: str, n: int, settings=SETTINGS) -> dict:
     from marginlive.challenge.landmarks import Landmarker
     from marginlive.detect import create_detector
     from marginlive.pipeline import LivenessDetector
-    det, landmarker = create_detector("mediapipe"), Landmarker()
+    det, landmarker = create_detector(), Landmarker()
     frames = list(zip(*video_faces(video, n)))
     # each model as the pipeline scores a face, and as it does when told the frames are mirrored
     scorers = {name: {told: LivenessDetector(m, det, mirrored=told) for told in (False, True)}

@@ -26,7 +26,7 @@ def by_itself(path: Path) -> dict:
     from marginlive.challenge.landmarks import Landmarker
     from marginlive.detect import create_detector
     from marginlive.frames import read_video_frames
-    det, lm, actions = create_detector("mediapipe"), Landmarker(), all_actions()
+    det, lm, actions = create_detector(), Landmarker(), all_actions()
     done, ears, times = {a.name: 0 for a in actions}, [], []
     frames = read_video_frames(path)
     for f in frames:

@@ -29,7 +29,7 @@ def video_faces(video: str, n: int = 460, every: int = 2) -> tuple[list, list]:
     """(frames, boxes): every ``every``-th of the first ``n`` frames of a ../shared video that has a
     face, with its best-scored BlazeFace box."""
     from marginlive.detect import create_detector
-    det = create_detector("mediapipe")
+    det = create_detector()
     frames, boxes = [], []
     for f in live_frames(n, video)[::every]:
         faces = det.detect(f)

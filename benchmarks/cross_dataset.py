@@ -33,7 +33,7 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     a = ap.parse_args()
     full = load_dataset(a.dataset)
-    det = create_detector("mediapipe")
+    det = create_detector()
     peer = PeerScorer(SHARED / "models" / "peer-minifasnet-celebaspoof" / "AntiSpoofing_bin_1.5_128.onnx")
     tests = {d: read_items(str(SHARED / "data" / d / "manifest.csv")) for d in ("webcam-replay", "nuaa-print")}
     rows, out = [], {"config": vars(a), "runs": {}}

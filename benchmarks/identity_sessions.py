@@ -89,7 +89,7 @@ def embed_people(a):
     from marginlive.detect import create_detector
     from marginlive.identity.embed import DlibEmbedder
     from marginlive.identity.quality import best
-    det, emb = create_detector("mediapipe"), DlibEmbedder()
+    det, emb = create_detector(), DlibEmbedder()
     gallery, sessions, decide_s = {}, [], []
     for person, (enrol, runs) in people(a.run).items():
         got = faces(enrol, det)

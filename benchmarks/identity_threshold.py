@@ -37,7 +37,7 @@ def embed_people():
     from marginlive.detect import create_detector
     from marginlive.frames import read_image
     from marginlive.identity.embed import DlibEmbedder
-    det, emb = create_detector("mediapipe"), DlibEmbedder()
+    det, emb = create_detector(), DlibEmbedder()
     vecs, times = {}, []
     for person, paths in people().items():
         for p in paths:

@@ -425,7 +425,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:    # the sessions hold the rebuilt models in memory
         refits = {k: Marginlive(path, models[0].name) for k, path in left_out_models(tmp).items()}
     unseen = refits.pop(WITHOUT_NEWEST, None)
-    det, colls = create_detector("mediapipe"), collections()
+    det, colls = create_detector(), collections()
     scored = {}   # the default's scores of the rows it never saw, for the threshold sweep
     rows = collection_rows(models, unseen, colls, det, scored)
     rows += left_out_rows(colls, rows, det, scored, refits)

@@ -98,7 +98,7 @@ def main():
     from marginlive.pipeline import LivenessDetector
     names = a.model or ["default", "fast"]
     models = {n: LivenessDetector(model=n) for n in names}
-    det = create_detector("mediapipe")
+    det = create_detector()
     res = {"machine": machine(), "fps": FPS, "floors": FLOORS, "models": names, "sessions": []}
     for cond, (shift, replays, once) in conditions().items():
         for video, kind in VIDEOS.items():

@@ -45,7 +45,7 @@ def main():
     videos = SHARED / "data" / "videos"
     if not videos.is_dir():
         raise SystemExit(f"needs {videos} (../shared)")
-    det = create_detector("mediapipe")
+    det = create_detector()
     modes = {"turned upright": LivenessDetector(detector=det), "as they come": LivenessDetector(detector=det, upright=False)}
     rows, data = [], []
     for name, kind in VIDEOS:

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .challenge.session import SessionConfig
-from .detect import DETECTORS
+from .detect import DEFAULT_DETECTOR, DETECTORS
 from .errors import InputError, MarginliveError
 
 COMMANDS = {}
@@ -23,8 +23,8 @@ def command(name, help, args):
 def _add_model_args(p, detector=True):
     p.add_argument("--model", help="liveness model: default (the fused model), fast (a distilled network and LBP) or a .onnx file")
     if detector:
-        p.add_argument("--detector", default="mediapipe", choices=DETECTORS,
-                       help="face detector (default: mediapipe BlazeFace short range)")
+        p.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS,
+                       help="face detector (default: BlazeFace short range on ONNX Runtime)")
         p.add_argument("--detector-model", help="for caffe-ssd: folder with .prototxt + .caffemodel")
         p.add_argument("--margin", type=float, help="override the model's margin (enlargement of the face box)")
         p.add_argument("--threshold", type=float, help="override the model's decision threshold on P(real)")
@@ -56,7 +56,7 @@ def _collect_args(p):
     p.add_argument("--attack", help="attack species of fakes (print, screen, ...)")
     p.add_argument("--every", type=int, default=4, help="keep every n-th video frame (paper: 4)")
     p.add_argument("--out", required=True, help="dataset folder (created, or appended to)")
-    p.add_argument("--detector", default="mediapipe", choices=DETECTORS)
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS)
     p.add_argument("--detector-model", help="for caffe-ssd: folder with .prototxt + .caffemodel")
 
 
@@ -202,7 +202,7 @@ def _evaluate_args(p):
                    help="leave the grid of worst-error face crops out of the report (data you may not redistribute)")
     p.add_argument("--dev", help="development dataset: its EER threshold gives the HTER on the others")
     p.add_argument("--clip", action="append", help="a whole video to decide: real=PATH or fake=PATH (repeatable)")
-    p.add_argument("--detector", default="mediapipe", choices=DETECTORS)
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS)
     p.add_argument("--detector-model")
 
 
@@ -225,7 +225,7 @@ def _calibrate_args(p):
     p.add_argument("live", nargs="+", help="images, folders or videos of genuine users filmed by the deployment's camera")
     p.add_argument("--attacks", nargs="+", default=[], help="images, folders or videos of attacks shown to it (optional)")
     p.add_argument("--model", help="liveness model: default, fast or a .onnx file")
-    p.add_argument("--detector", default="mediapipe", choices=DETECTORS)
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS)
     p.add_argument("--detector-model")
     p.add_argument("--target-bpcer", type=float, default=0.02, help="largest share of live faces to turn away (0.02)")
     p.add_argument("--floor", type=float, default=0.35, help="lowest threshold to choose (0.35)")
@@ -287,7 +287,7 @@ def _gallery_arg(p):
 
 
 def _detector_args(p):
-    p.add_argument("--detector", default="mediapipe", choices=DETECTORS)
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTORS)
     p.add_argument("--detector-model")
 
 

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from .detect import FaceDetector, create_detector
+from .detect import DEFAULT_DETECTOR, FaceDetector, create_detector
 from .errors import InputError
 from .liveness.runtime import LivenessModel, map_crops
 from .orientation import SIDEWAYS_DEG, Upright
@@ -41,7 +41,7 @@ class LivenessDetector:
     """
 
     def __init__(self, model: str | LivenessModel | None = None,
-                 detector: str | FaceDetector = "mediapipe", detector_model=None,
+                 detector: str | FaceDetector = DEFAULT_DETECTOR, detector_model=None,
                  margin: float | None = None, threshold: float | None = None, mirrored: bool = False,
                  upright: bool = True):
         if margin is not None and not float(margin) > 0:

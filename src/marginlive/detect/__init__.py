@@ -16,19 +16,26 @@ class FaceDetector(Protocol):
     def detect(self, frame_bgr: np.ndarray) -> list[FaceBox]: ...
 
 
-DETECTORS = ("mediapipe", "mediapipe-full", "caffe-ssd")
+DETECTORS = ("blazeface", "mediapipe", "mediapipe-full", "caffe-ssd")
+DEFAULT_DETECTOR = "blazeface"
 
 
-def create_detector(name: str = "mediapipe", model: str | Path | None = None,
+def create_detector(name: str = DEFAULT_DETECTOR, model: str | Path | None = None,
                     min_score: float = 0.5) -> FaceDetector:
     """Build a detector by name.
 
-    - ``mediapipe``: BlazeFace short range (faces within ~2 m), weights from the mediapipe wheel.
+    - ``blazeface`` (default): BlazeFace short range (faces within ~2 m) on ONNX Runtime, on the
+      caller's thread: MediaPipe's network and post-processing, the same boxes as ``mediapipe``
+      (``detect/blazeface.py``); one instance serves any number of threads.
+    - ``mediapipe``: the same network inside MediaPipe's own graph (its threads), from the wheel.
     - ``mediapipe-full``: BlazeFace full range, for faces far from the camera.
     - ``caffe-ssd``: an OpenCV Caffe SSD face detector; ``model`` is a folder holding one
       ``.prototxt`` and one ``.caffemodel`` (the paper's res10_300x300 ResNet-SSD, or the
       RetinaFace SSD in ../shared/models/caffe-ssd-face).
     """
+    if name == "blazeface":
+        from .blazeface import BlazeFaceDetector
+        return BlazeFaceDetector(min_score=min_score)
     if name in ("mediapipe", "mediapipe-full"):
         from .mediapipe import MediaPipeDetector
         return MediaPipeDetector(full_range=name == "mediapipe-full", min_score=min_score)

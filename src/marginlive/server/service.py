@@ -96,12 +96,13 @@ class Service:
         else:
             self.store = MemoryStore()
         self.limiter = anyio.CapacityLimiter(cfg.frame_threads)   # frames decoded and scored at once
-        self.detectors = GraphPool(lambda: create_detector("mediapipe"), cfg.frame_threads)
+        # one BlazeFace on ONNX Runtime serves every frame thread (a session runs from several at once)
+        self.detector = create_detector()
         # sessions look for a face too far for the detector above (to say "come closer") with this
         # one: it runs only on faceless frames, at most twice a second a session
         self.far_detectors = GraphPool(lambda: create_detector("mediapipe-full"), 1)
         self.landmarkers = GraphPool(lambda: Landmarker(static=True), cfg.frame_threads)
-        self.liveness = LivenessDetector(model=model, detector=PooledDetector(self.detectors, "mediapipe"),
+        self.liveness = LivenessDetector(model=model, detector=self.detector,
                                          threshold=cfg.threshold)
         self.landmarker = PooledLandmarker(self.landmarkers)
         self.far_faces = PooledDetector(self.far_detectors, "mediapipe-full")
@@ -110,7 +111,7 @@ class Service:
         self.gallery_size = self._open_gallery()
 
     def close(self):
-        self.detectors.close()
+        self.detector.close()
         self.far_detectors.close()
         self.landmarkers.close()
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 
 from .._util import atomic_path, progress
-from ..detect import create_detector
+from ..detect import DEFAULT_DETECTOR, create_detector
 from ..errors import DatasetError
 from ..frames import VideoSource, expand_paths, kind_of, read_image_or_warn
 from ..margin import CONTEXT_MARGIN, CONTEXT_SIZE, crop_margin
@@ -63,7 +63,7 @@ class Collector:
     """Stores faces of frames in the dataset folder ``out`` (appending to one already there).
     ``silentface``: the Silent-Face crop stored beside each context crop (None: none)."""
 
-    def __init__(self, out: str | os.PathLike, detector: str = "mediapipe", detector_model=None,
+    def __init__(self, out: str | os.PathLike, detector: str = DEFAULT_DETECTOR, detector_model=None,
                  silentface: ShiftedCrop | None = DEFAULT_CROP):
         self.out = Path(out)
         self.silentface = silentface

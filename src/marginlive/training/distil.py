@@ -105,7 +105,7 @@ def teach(rows: list[dict], teacher, cfg: DistilConfig = DistilConfig(), log=pri
     from ..evaluation.shifts import PersonCutout
     from ..margin import CONTEXT_MARGIN, CONTEXT_SIZE, crop_margin
     rng = np.random.default_rng(cfg.seed)
-    det, cutout = create_detector("mediapipe"), PersonCutout()
+    det, cutout = create_detector(), PersonCutout()
     ctx, p, y, g, alt = [], [], [], [], []
     try:
         for i, r in enumerate(rows):

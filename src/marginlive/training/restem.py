@@ -184,7 +184,7 @@ def restem_inputs(rows: list[dict], margin: float, size: int, cfg: RestemConfig 
              shifts.dim_room, shifts.high_resolution, shifts.phone_in_hand,
              lambda f, b, rng: shifts.new_room(f, b, rng, None, cutout)]
     try:
-        return _cut(rows, margin, size, cfg, kinds, create_detector("mediapipe"), log)
+        return _cut(rows, margin, size, cfg, kinds, create_detector(), log)
     finally:
         cutout.close()
 

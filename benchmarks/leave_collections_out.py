@@ -87,11 +87,10 @@ def left_out_models(tmp) -> dict:
         return {}
     from dataclasses import replace
 
-    from marginlive.training.balance import balance_units
     from marginlive.training.dataset import load_dataset
     from marginlive.training.recipes import TextureFit, assemble, probe_fit, train_network
     ds = load_dataset(DATASET)
-    fit = TextureFit(DEFAULT, ds.contexts, ds.labels, balance_units(ds.groups, ds.datasets))   # the slow part, once
+    fit = TextureFit(DEFAULT, ds.contexts, ds.labels, ds.units)   # the slow part, once
     probes = probe_fit(DEFAULT, ds)
     without = {name: ds.datasets == name for name in LEFT_OUT}
     without[WITHOUT_NEWEST] = replace(DEFAULT, hold_out=NEWEST).held_out(ds.groups)

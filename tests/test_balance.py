@@ -40,3 +40,12 @@ def test_the_texture_fit_weighs_collections_alike_where_the_recipe_says():
     assert np.allclose(weights(alone), weights(None, balanced=False), atol=1e-6)
     uneven = np.array(["big"] * 12 + ["small"] * 4, object)
     assert not np.allclose(weights(uneven), weights(alone), atol=1e-4)   # the small collection counts more
+
+
+def test_a_dataset_knows_each_crops_collection():
+    from marginlive.training.dataset import Dataset
+    groups = np.array(["webcam-replay/A__r", "webcam-replay/B__r", "nuaa-print/0001", "nuaa-print/0002"])
+    datasets = np.array(["webcam-replay", "webcam-replay", "nuaa-print", "nuaa-print"])
+    ds = Dataset(np.zeros((4, 8, 8, 3), np.uint8), np.array([1, 0, 1, 0]), groups, np.array([""] * 4), datasets,
+                 ["a", "b", "c", "d"])
+    assert ds.units.tolist() == ["webcam-replay/A__r", "webcam-replay/B__r", "nuaa-print", "nuaa-print"]

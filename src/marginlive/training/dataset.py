@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import DatasetError
 from ..margin import CONTEXT_MARGIN, CONTEXT_SIZE, crop_batch_from_context
+from .balance import balance_units
 from .collect import read_manifest_rows, read_silentface_spec, silentface_path
 
 
@@ -48,6 +49,11 @@ class Dataset:
         borders. Returns (crops, fraction of the wide crop that the margin crop covers)."""
         wm = min(CONTEXT_MARGIN, margin * factor)
         return crop_batch_from_context(self.contexts, wm, size), margin / wm
+
+    @property
+    def units(self) -> np.ndarray:
+        """(N,) str: each crop's collection, the unit the balanced fits weigh alike (``balance.balance_units``)."""
+        return balance_units(self.groups, self.datasets)
 
     def fitted_on(self) -> dict:
         """What a model's metadata says it was fitted on: the datasets, the crops and the live ones."""

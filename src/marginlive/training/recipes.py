@@ -46,7 +46,7 @@ import numpy as np
 from ..errors import DatasetError, ModelError
 from ..liveness.runtime import REPO_ROOT
 from ..silentface_crop import DEFAULT_CROP, ShiftedCrop
-from .balance import balance_units, cell_weights
+from .balance import cell_weights
 from .probe import PROBE_TENSOR, ProbeFit, ProbeSetting, with_probe
 from .scene import SceneAugment, augment_contexts
 from .texture import (LOGIT_LIMIT, TEXTURE_C, TEXTURE_MARGIN, TextureSetting, fit_texture, texture_histograms,
@@ -174,7 +174,7 @@ class TextureFit:
     Histograms of the (N, 256, 256, 3) uint8 ``contexts`` and of their augmented copies are
     computed once per view (the slow part: about a minute for 5,000 crops on two cores); ``fit``
     then fits a logistic regression per view in seconds, leaving out the crops in ``exclude``
-    and every copy made from them. ``units``: (N,) each crop's collection (``balance_units``),
+    and every copy made from them. ``units``: (N,) each crop's collection (``Dataset.units``),
     needed where the recipe weighs collections alike (a copy counts in its source crop's)."""
 
     def __init__(self, recipe: FusionRecipe, contexts: np.ndarray, labels: np.ndarray, units: np.ndarray | None = None):
@@ -336,7 +336,7 @@ def probe_fit(recipe: FusionRecipe, ds, silentface_dir: Path = SILENTFACE_DIR) -
     import onnx
     path = Path(silentface_dir) / recipe.silentface_file
     _require(path, recipe)
-    return ProbeFit(onnx.load(str(path)), ds.silentface, ds.labels, balance_units(ds.groups, ds.datasets),
+    return ProbeFit(onnx.load(str(path)), ds.silentface, ds.labels, ds.units,
                     recipe.silentface_probe)
 
 
@@ -419,7 +419,7 @@ def build(recipe: FusionRecipe, ds, out: str | os.PathLike, components: Path | N
             net = train_network(recipe, fitted, tmp)
         log(f"{recipe.name}: augmenting and coding {len(fitted.labels)} crops ({int(held.sum())} held out) "
             f"for {len(recipe.texture)} texture branches")
-        fit = TextureFit(recipe, fitted.contexts, fitted.labels, balance_units(fitted.groups, fitted.datasets))
+        fit = TextureFit(recipe, fitted.contexts, fitted.labels, fitted.units)
         branches = fit.fit()
         training = {**fitted.fitted_on(), "groups": len(set(fitted.groups.tolist())), "held_out": list(recipe.hold_out),
                     "augmented_copies": 0 if fit.augmented is None else len(fit.augmented.labels),

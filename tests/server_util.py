@@ -7,6 +7,13 @@ import time
 import uvicorn
 
 
+def free_port() -> int:
+    """A loopback TCP port nobody listens on now (for a server the test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @contextlib.contextmanager
 def running(app, trusted_proxies=()):
     """The app served as ``marginlive serve`` serves it (its uvicorn settings), on a free port."""

@@ -22,7 +22,7 @@ from browser_util import chrome, need_chromium, wait_for_verdict, write_y4m
 from conftest import need_shared
 from marginlive.challenge.session import SessionConfig
 from marginlive.server.app import ServerConfig, create_app
-from server_util import running
+from server_util import free_port, running
 
 CONF = Path(__file__).resolve().parents[1] / "deploy" / "nginx.conf"
 CLIENT = "127.0.0.2"    # the browser's address as nginx sees it: any loopback address but the proxy's
@@ -36,12 +36,6 @@ def nginx_binary() -> str | None:
 def need_nginx():
     if not nginx_binary() or not shutil.which("openssl"):
         pytest.skip("needs Debian's nginx and openssl (make test installs them as root)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def certificate(folder: Path) -> tuple[Path, Path]:

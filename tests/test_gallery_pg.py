@@ -4,7 +4,6 @@ here; the tests skip with a reason where it is not installed."""
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 
@@ -13,6 +12,7 @@ import pytest
 
 from marginlive.errors import InputError
 from marginlive.identity.gallery import GalleryError, VectorIndex, open_gallery
+from server_util import free_port
 
 
 def vec(seed):
@@ -34,9 +34,7 @@ def pg_url():
     os.chmod(d, 0o777)
     if os.geteuid() == 0:
         shutil.chown(d, "postgres")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     data = os.path.join(d, "data")
     run = lambda *c: subprocess.run(_as_postgres(list(c)), check=True, capture_output=True, timeout=120)  # noqa: E731
     run(f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "marginlive")

@@ -3,7 +3,6 @@ on the other, a verdict redeemed on one is refused on the other, limits and lock
 both. A real redis-server (Debian's package) on a free loopback port, started and stopped here."""
 import json
 import shutil
-import socket
 import subprocess
 import time
 
@@ -15,7 +14,7 @@ from websockets.sync.client import connect
 from marginlive.challenge.session import SessionConfig
 from marginlive.errors import InputError
 from marginlive.server.app import ServerConfig, create_app
-from server_util import running
+from server_util import free_port, running
 
 SECRET = b"shared-secret-of-the-two-replicas"
 
@@ -25,9 +24,7 @@ def redis_url(tmp_path_factory):
     exe = shutil.which("redis-server")
     if exe is None:
         pytest.skip("redis-server is not installed (make test installs Debian's redis-server as root)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     d = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(d), "--save", "",
                              "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -130,9 +127,7 @@ def test_serve_with_two_worker_processes_on_one_redis(always_fake_model, tmp_pat
     import os
     import sys
     exe = [sys.executable, "-m", "marginlive", "serve"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "MARGINLIVE_ADMIN_TOKEN": "admin-token-for-tests", "ORT_DISABLE_TELEMETRY": "1"}
     r = subprocess.run(exe + ["--workers", "2", "--port", str(port)], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "needs --redis" in r.stderr

@@ -49,9 +49,10 @@ def test_same_faces_as_mediapipe_on_video_frames(live_frames):
     for f in live_frames:
         a, b = ours.detect(f.image), theirs.detect(f.image)
         assert len(a) == len(b)
-        for x, y in zip(a, b):
-            assert x.iou(y) > 0.999 and abs(x.score - y.score) < 1e-3
-            np.testing.assert_allclose(x.keypoints, y.keypoints, atol=0.5)
+        for x, y in zip(a, b):          # float rounding apart (measured: at most 0.0002 px)
+            np.testing.assert_allclose([x.x1, x.y1, x.x2, x.y2], [y.x1, y.y1, y.x2, y.y2], atol=0.01)
+            np.testing.assert_allclose(x.keypoints, y.keypoints, atol=0.01)
+            assert abs(x.score - y.score) < 1e-4
 
 
 def test_one_detector_serves_many_threads(live_frames):

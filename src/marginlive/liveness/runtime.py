@@ -84,39 +84,15 @@ class LivenessModel:
                                                 providers=["CPUExecutionProvider"])
         except Exception as e:  # ORT raises its own Fail/InvalidProtobuf types
             raise ModelError(f"{p}: not a loadable ONNX model ({type(e).__name__})") from None
-        raw = self.session.get_modelmeta().custom_metadata_map.get(META_KEY)
-        if raw is None:
-            raise ModelError(f"{p}: an ONNX model but not a marginlive model (no '{META_KEY}' metadata)")
-        try:
-            meta = json.loads(raw)
-        except json.JSONDecodeError:
-            raise ModelError(f"{p}: corrupt marginlive metadata") from None
-        missing = [k for k in REQUIRED if k not in meta]
-        if missing:
-            raise ModelError(f"{p}: metadata lacks {', '.join(missing)}")
+        meta = _read_meta(self.session, p)
         inp = self.session.get_inputs()[0]
         specs = meta.get("inputs") or [{"name": inp.name, "crop": "margin", "margin": meta["margin"],
                                         "size": meta["input_size"]}]
-        graph = {i.name: i for i in self.session.get_inputs()}
-        cutters = {}
-        for spec in specs:
-            i = graph.get(spec.get("name"))
-            try:
-                shifted = ShiftedCrop.from_spec(spec) if spec.get("crop") == "shifted" else None
-                ok = (i is not None and i.type == "tensor(uint8)" and spec.get("crop") in CROPS
-                      and list(i.shape[1:]) == [spec.get("size"), spec.get("size"), 3])
-            except ValueError:
-                ok = False
-            if not ok:
-                raise ModelError(f"{p}: input {spec.get('name')!r} does not match its metadata")
-            cutters[spec["name"]] = shifted
-        if len(specs) != len(graph) or specs[0]["size"] != meta["input_size"]:
-            raise ModelError(f"{p}: the graph's inputs do not match its metadata")
+        self._shifted = _check_inputs(self.session, specs, meta, p)
         self.path = p
         self.meta = meta
         self.input_name = inp.name
         self.inputs = specs
-        self._shifted = cutters
         self.size = int(meta["input_size"])
         self.margin = float(meta["margin"])
         self.threshold = float(meta["threshold"])
@@ -174,6 +150,42 @@ class LivenessModel:
 
 
 CROPS = ("margin", "shifted")
+
+
+def _read_meta(session, p: Path) -> dict:
+    """The model's ``marginlive`` metadata, checked for the ``REQUIRED`` keys (``ModelError`` if not)."""
+    raw = session.get_modelmeta().custom_metadata_map.get(META_KEY)
+    if raw is None:
+        raise ModelError(f"{p}: an ONNX model but not a marginlive model (no '{META_KEY}' metadata)")
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ModelError(f"{p}: corrupt marginlive metadata") from None
+    missing = [k for k in REQUIRED if k not in meta]
+    if missing:
+        raise ModelError(f"{p}: metadata lacks {', '.join(missing)}")
+    return meta
+
+
+def _check_inputs(session, specs: list[dict], meta: dict, p: Path) -> dict:
+    """{input name: its ShiftedCrop, or None for a margin crop}, once every spec matches a uint8
+    (N, S, S, 3) input of the graph and the graph has no other (``ModelError`` if not)."""
+    graph = {i.name: i for i in session.get_inputs()}
+    cutters = {}
+    for spec in specs:
+        i = graph.get(spec.get("name"))
+        try:
+            shifted = ShiftedCrop.from_spec(spec) if spec.get("crop") == "shifted" else None
+            ok = (i is not None and i.type == "tensor(uint8)" and spec.get("crop") in CROPS
+                  and list(i.shape[1:]) == [spec.get("size"), spec.get("size"), 3])
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ModelError(f"{p}: input {spec.get('name')!r} does not match its metadata")
+        cutters[spec["name"]] = shifted
+    if len(specs) != len(graph) or specs[0]["size"] != meta["input_size"]:
+        raise ModelError(f"{p}: the graph's inputs do not match its metadata")
+    return cutters
 
 
 def map_crops(fn, crops):

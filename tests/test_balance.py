@@ -49,3 +49,16 @@ def test_a_dataset_knows_each_crops_collection():
     ds = Dataset(np.zeros((4, 8, 8, 3), np.uint8), np.array([1, 0, 1, 0]), groups, np.array([""] * 4), datasets,
                  ["a", "b", "c", "d"])
     assert ds.units.tolist() == ["webcam-replay/A__r", "webcam-replay/B__r", "nuaa-print", "nuaa-print"]
+
+
+def test_training_balance_weighs_each_dataset_and_label_alike():
+    """``TrainConfig.balance``: the network's loss weights, per (dataset, label) cell, not per group."""
+    from marginlive.training.dataset import Dataset
+    from marginlive.training.train import _sample_weights
+    datasets = np.array(["webcam-replay"] * 6 + ["nuaa-print"] * 2)
+    labels = np.array([1, 1, 1, 1, 0, 0, 1, 0])
+    groups = np.array(["webcam-replay/A__r", "webcam-replay/B__r"] * 3 + ["nuaa-print/0001"] * 2)
+    ds = Dataset(np.zeros((8, 8, 8, 3), np.uint8), labels, groups, np.array([""] * 8), datasets, list("abcdefgh"))
+    w = _sample_weights(ds).numpy()
+    cells = {(d, y): w[(datasets == d) & (labels == y)].sum() for d, y in set(zip(datasets, labels))}
+    assert np.allclose(list(cells.values()), 2.0) and np.isclose(w.mean(), 1.0)

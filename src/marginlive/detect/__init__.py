@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 from ..errors import ModelError
@@ -54,6 +55,22 @@ def nms(boxes: list[FaceBox], iou: float = 0.4) -> list[FaceBox]:
         if all(b.iou(k) < iou for k in kept):
             kept.append(b)
     return kept
+
+
+def shrink(frame_bgr: np.ndarray, max_side: int) -> np.ndarray:
+    """``frame_bgr`` with its longer side at most ``max_side`` px (area interpolation, sides
+    rounded); as it is where it fits. What BlazeFace is handed, both ways it runs."""
+    h, w = frame_bgr.shape[:2]
+    z = min(1.0, max_side / max(h, w))
+    if z == 1.0:
+        return frame_bgr
+    return cv2.resize(frame_bgr, (max(1, round(w * z)), max(1, round(h * z))), interpolation=cv2.INTER_AREA)
+
+
+def in_frame(boxes: list[FaceBox], w: float, h: float) -> list[FaceBox]:
+    """BlazeFace's faces of a ``w`` x ``h`` frame, best first: boxes wholly outside it (BlazeFace
+    can extrapolate) or of 4 px² or less dropped, overlapping ones suppressed (``nms``)."""
+    return nms([b for b in boxes if b.x2 > 0 and b.y2 > 0 and b.x1 < w and b.y1 < h and b.area > 4])
 
 
 def confident_faces(items: list, rel: float = 0.75) -> list:

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..types import FaceBox
-from . import nms
+from . import in_frame, shrink
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
@@ -53,11 +53,8 @@ def letterbox(frame_bgr: np.ndarray, max_side: int = MAX_SIDE) -> tuple[np.ndarr
     longer side exceeds ``max_side`` px is first shrunk to it (area interpolation), then scaled to fit
     128 px (bilinear), centred, the rest black. Followed step for step, the boxes are MediaPipe's within
     0.0002 px on video frames (tests/test_blazeface.py); a single area resize moves them by about 2%."""
+    frame_bgr = shrink(frame_bgr, max_side)
     h, w = frame_bgr.shape[:2]
-    z = min(1.0, max_side / max(h, w))
-    if z < 1.0:
-        w, h = max(1, round(w * z)), max(1, round(h * z))
-        frame_bgr = cv2.resize(frame_bgr, (w, h), interpolation=cv2.INTER_AREA)
     s = SIZE / max(h, w)
     left, top = (SIZE - w * s) / 2, (SIZE - h * s) / 2
     fit = np.array([[s, 0, left], [0, s, top]], np.float32)
@@ -132,8 +129,7 @@ class BlazeFaceDetector:
             ys = (row[1::2] - top) / bh * h
             out.append(FaceBox(float(xs[0]), float(ys[0]), float(xs[1]), float(ys[1]), score,
                                tuple((float(x), float(y)) for x, y in zip(xs[2:], ys[2:]))))
-        out = [b for b in out if b.x2 > 0 and b.y2 > 0 and b.x1 < w and b.y1 < h and b.area > 4]
-        return nms(out)
+        return in_frame(out, w, h)
 
     def close(self):
         self._session = None

@@ -7,7 +7,7 @@ import numpy as np
 from .._util import quiet_native_stderr
 from ..errors import ModelError
 from ..types import FaceBox
-from . import nms
+from . import in_frame, shrink
 
 
 class MediaPipeDetector:
@@ -31,11 +31,8 @@ class MediaPipeDetector:
 
     def detect(self, frame_bgr: np.ndarray) -> list[FaceBox]:
         h, w = frame_bgr.shape[:2]
-        z = min(1.0, self.max_side / max(h, w))
-        small = frame_bgr if z == 1.0 else cv2.resize(frame_bgr, (max(1, round(w * z)), max(1, round(h * z))),
-                                                      interpolation=cv2.INTER_AREA)
         # relative coordinates: the same in the shrunk frame and in the original
-        res = self._fd.process(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
+        res = self._fd.process(cv2.cvtColor(shrink(frame_bgr, self.max_side), cv2.COLOR_BGR2RGB))
         boxes = []
         for d in res.detections or []:
             rb = d.location_data.relative_bounding_box
@@ -43,9 +40,7 @@ class MediaPipeDetector:
             kps = tuple((k.x * w, k.y * h) for k in d.location_data.relative_keypoints)
             boxes.append(FaceBox(x1, y1, x1 + rb.width * w, y1 + rb.height * h,
                                  float(d.score[0]), kps))
-        # Drop boxes that lie wholly outside the frame (BlazeFace can extrapolate).
-        boxes = [b for b in boxes if b.x2 > 0 and b.y2 > 0 and b.x1 < w and b.y1 < h and b.area > 4]
-        return nms(boxes)
+        return in_frame(boxes, w, h)
 
     def close(self):
         self._fd.close()

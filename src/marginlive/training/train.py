@@ -13,6 +13,7 @@ from .._util import progress
 from ..errors import DatasetError
 from ..liveness.networks import build
 from .augment import AugmentConfig, affine_batch, photometric
+from .balance import cell_weights
 from .dataset import Dataset
 from .distributed import process_group
 
@@ -212,11 +213,7 @@ def _logits_and_loss(cells: torch.nn.Module, x: torch.Tensor, y: torch.Tensor):
 
 def _sample_weights(ds: Dataset) -> torch.Tensor:
     """Each (dataset, label) cell weighs the same in total: no source or class dominates."""
-    keys = [f"{d}|{l}" for d, l in zip(ds.datasets, ds.labels)]
-    uniq, counts = np.unique(keys, return_counts=True)
-    c = dict(zip(uniq, counts))
-    w = np.array([len(keys) / (len(uniq) * c[k]) for k in keys], np.float32)
-    return torch.from_numpy(w)
+    return torch.from_numpy(cell_weights(ds.datasets, ds.labels).astype(np.float32))
 
 
 def save_curves(history: list[dict], path, title: str = "") -> None:

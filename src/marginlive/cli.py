@@ -104,19 +104,10 @@ def _train_args(p):
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress")
 
 
-TRAIN_EXTRA = ("torch", "onnx", "sklearn", "matplotlib")   # what `pip install 'marginlive[train]'` adds
-
-
 def _run_training(name: str, a) -> int:
-    """``training.commands.<name>(a)``; a clear error where the train extra is not installed (its
-    packages are imported by the command itself, so the guard wraps the run, not the import)."""
+    """``training.commands.<name>(a)`` (imported here: the train extra's packages load only when asked)."""
     from .training import commands
-    try:
-        return getattr(commands, name)(a)
-    except ModuleNotFoundError as e:
-        if (e.name or "").split(".")[0] not in TRAIN_EXTRA:
-            raise
-        raise InputError(f"training needs the train extra (pip install 'marginlive[train]'): {e}") from None
+    return getattr(commands, name)(a)
 
 
 @command("train", "train a liveness model (the paper's recipe by default) and export it to ONNX", args=_train_args)
@@ -393,6 +384,16 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+# The package the optional imports come from, by top-level module: `pip install marginlive` is the
+# passive check alone, on any Python from 3.11; each extra adds what its commands import.
+EXTRA_OF = {"mediapipe": "challenge", "torch": "train", "onnx": "train", "tflite": "train",
+            "sklearn": "eval", "matplotlib": "eval", "dlib": "identity", "face_recognition_models": "identity",
+            "fastapi": "serve", "starlette": "serve", "uvicorn": "serve", "anyio": "serve", "multipart": "serve",
+            "python_multipart": "serve", "redis": "serve", "psycopg": "serve"}
+EXTRA_NOTE = {"challenge": " (MediaPipe 0.10.21: Python 3.11 or 3.12)",
+              "serve": " (with MediaPipe 0.10.21: Python 3.11 or 3.12)"}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
     a = ap.parse_args(argv)
@@ -406,6 +407,13 @@ def main(argv: list[str] | None = None) -> int:
     except MarginliveError as e:
         print(f"marginlive {a.command}: error: {e}", file=sys.stderr)
         return e.exit_code
+    except ModuleNotFoundError as e:
+        extra = EXTRA_OF.get((e.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(f"marginlive {a.command}: error: {a.command} needs the {extra} extra: pip install 'marginlive[{extra}]'"
+              f"{EXTRA_NOTE.get(extra, '')} ({e})", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"marginlive {a.command}: interrupted", file=sys.stderr)
         return 130

@@ -83,6 +83,8 @@ def test_a_session_created_on_one_replica_streams_and_redeems_once_across_both(a
         r = httpx.post(f"http://{a}/v1/verdicts/verify", json={"token": m["verdict"], "nonce": "n1"})
         assert r.status_code == 200 and r.json()["accepted"] is False and r.json()["session_id"] == sid
         assert httpx.post(f"http://{b}/v1/verdicts/verify", json={"token": m["verdict"]}).status_code == 409
+        metrics = httpx.get(f"http://{a}/metrics", headers={"authorization": "Bearer admin-token-for-tests"}).text
+        assert 'marginlive_sessions_total{verdict="rejected",step="passive",liveness_unsure="false"} 1' in metrics
 
 
 def test_limits_and_lockouts_hold_across_replicas(always_fake_model, tmp_path, fresh, jpegs):

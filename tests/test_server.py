@@ -201,6 +201,23 @@ def test_fake_model_rejects_at_passive_step(always_fake_model, tmp_path, frames)
         assert "challenge" not in [m["state"] for m in msgs]
 
 
+def test_metrics_count_sessions_by_the_step_they_ended_in(always_fake_model, tmp_path, frames):
+    """GET /metrics (admin token): a session the model turned away counts as rejected at the passive
+    step, a face scored by /v1/liveness by its label; Prometheus' text format, one sample a line."""
+    import re
+    with running(create_app(cfg(always_fake_model, tmp_path))) as addr:
+        assert httpx.get(f"http://{addr}/metrics").status_code == 401
+        sid = httpx.post(f"http://{addr}/v1/sessions").json()["session_id"]
+        assert stream(addr, sid, frames)[-1]["state"] == "rejected"
+        httpx.post(f"http://{addr}/v1/liveness", content=frames[0], headers={"content-type": "image/jpeg"})
+        r = httpx.get(f"http://{addr}/metrics", headers={"authorization": f"Bearer {ADMIN}"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain; version=0.0.4")
+    samples = [line for line in r.text.splitlines() if not line.startswith("#")]
+    assert all(re.fullmatch(r'[a-z_]+(\{[a-z_]+="[a-z]+"(,[a-z_]+="[a-z]+")*\})? \d+', line) for line in samples)
+    assert 'marginlive_sessions_total{verdict="rejected",step="passive",liveness_unsure="false"} 1' in samples
+    assert 'marginlive_liveness_faces_total{label="fake"} 1' in samples and "marginlive_open_sessions 0" in samples
+
+
 def test_an_unsure_model_asks_for_more_actions_and_the_verdict_says_so(tmp_path, tmp_path_factory, frames):
     from conftest import _constant_model
     model = _constant_model(tmp_path_factory.mktemp("const") / "unsure.onnx", -0.2)   # P(real) 0.45

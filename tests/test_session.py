@@ -47,8 +47,9 @@ def test_instruction_shown_during_challenge():
 
 
 def test_fake_face_rejected_by_passive_step():
-    st = run(make([result("fake")], hand_script()), 20)
-    assert st.state == REJECTED and "presentation attack" in st.reason
+    s = make([result("fake")], hand_script())
+    st = run(s, 20)
+    assert st.state == REJECTED and "presentation attack" in st.reason and s.rejected_in == "passive"
 
 
 def test_two_faces_in_view_rejected():
@@ -90,7 +91,7 @@ def test_still_photo_of_action_times_out_after_retries():
     s = make([], [(pose(right_up=True), None)] * 500, challenge_timeout_s=1.0, retries=1)
     s.stream.script = [[result()]]
     st = run(s, 100)
-    assert st.state == REJECTED and "not completed in time" in st.reason
+    assert st.state == REJECTED and "not completed in time" in st.reason and s.rejected_in == "challenge"
     assert any(e["event"] == "challenge retry" for e in s.log)
 
 

@@ -151,6 +151,7 @@ class Session:
         self.landmarker = self.landmarker or Landmarker()
         self.state = WAITING
         self.reason = ""
+        self.rejected_in: str | None = None       # the step a rejected session ended in (WAITING ... IDENTIFY)
         self.identity: str | None = None
         self.decision = None                      # the identity step's Decision, once made
         self.best_faces: list[tuple[float, np.ndarray, FaceResult]] = []   # (quality, frame, face), best first
@@ -192,7 +193,7 @@ class Session:
 
     def _reject(self, t, reason):
         self.reason = reason
-        self.state = REJECTED
+        self.rejected_in, self.state = self.state, REJECTED
         self._event(t, "rejected", reason=reason)
 
     def _frame_usable(self, frame, face: FaceResult) -> str | None:

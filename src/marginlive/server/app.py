@@ -23,14 +23,14 @@ from pathlib import Path
 
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from ..errors import MarginliveError
 from ..frames import grayscale_faces
 from ..liveness.runtime import LivenessModel
-from . import tokens
+from . import metrics, tokens
 from .security import SecurityHeaders, client_of
 from .service import Refused, ServerConfig, Service
 from .stream import router as stream_router
@@ -84,6 +84,8 @@ def _scored_faces(svc: Service, img) -> list[dict]:
     """Each face's result, and whether its picture is grayscale (the model reads colour: a
     grayscale face's score is not reliable, and a session does not count it)."""
     results = svc.liveness.predict(img)
+    for r in results:
+        svc.store.incr(metrics.face_series(r.label))
     return [{**r.to_dict(), "grayscale": g} for r, g in zip(results, grayscale_faces(img, results))]
 
 
@@ -130,6 +132,14 @@ async def remove(name: str, svc: Service = Depends(admin)):
     except GalleryError as e:
         raise HTTPException(404, str(e)) from None
     return {"name": name, "removed_embeddings": n}
+
+
+@router.get("/metrics")
+async def metrics_text(svc: Service = Depends(admin)):
+    """Prometheus' text format: sessions by verdict and the step they ended in, faces by label, open
+    sessions; the totals of every replica sharing this one's Redis (``metrics.py``)."""
+    counters, open_ = await anyio.to_thread.run_sync(lambda: (svc.store.counters(), svc.store.count()))
+    return PlainTextResponse(metrics.render(counters, open_), media_type="text/plain; version=0.0.4")
 
 
 @router.get("/", include_in_schema=False)

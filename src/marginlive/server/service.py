@@ -22,7 +22,7 @@ import anyio
 from ..challenge.session import ACCEPTED, Session, SessionConfig
 from ..errors import InputError, MarginliveError
 from ..liveness.runtime import LivenessModel
-from . import tokens
+from . import metrics, tokens
 from .store import CapReached, Entry, MemoryStore
 
 
@@ -224,6 +224,7 @@ class Service:
         if not self.store.close(e.id):
             done = self.store.get(e.id)
             return None if done is None else done.verdict
+        self.store.incr(metrics.session_series(verdict, session.rejected_in, session.more_actions))
         if verdict != ACCEPTED:
             self.store.add_failure(f"client:{e.client}", self.cfg.failure_window_s)
             if e.expected_identity is not None:

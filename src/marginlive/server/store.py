@@ -1,5 +1,5 @@
 """Where the service keeps what several replicas must agree on: sessions (before and after their
-stream), rate limits, failed attempts and redeemed verdicts.
+stream), rate limits, failed attempts, redeemed verdicts and the operator's counters (``metrics.py``).
 
 ``MemoryStore`` keeps it in one process (the default); ``RedisStore`` (``serve --redis URL``) in
 Redis, so that a session created on one replica can be streamed on another, a verdict redeemed on
@@ -50,6 +50,7 @@ class MemoryStore:
         self._used: dict[str, float] = {}
         self._buckets: dict[str, tuple[float, float]] = {}
         self._fails: dict[str, deque] = defaultdict(deque)
+        self._counters: dict[str, int] = defaultdict(int)
 
     def add(self, e: Entry, per_client: int, total: int) -> None:
         """Store a new session unless ``e.client`` has ``per_client`` open ones or all have ``total``."""
@@ -142,6 +143,15 @@ class MemoryStore:
                 return False
             self._used[jti] = expires
             return True
+
+    def incr(self, series: str) -> None:
+        """Count one more of ``series`` (a metric name with its labels, ``metrics.py``)."""
+        with self._lock:
+            self._counters[series] += 1
+
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counters)
 
 
 _ADD = """
@@ -257,3 +267,9 @@ class RedisStore:
     def redeem(self, jti: str, expires: float) -> bool:
         ttl = max(1, int(expires - time.time()) + 1)
         return bool(self.r.set(self.p + "used:" + jti, 1, nx=True, ex=ttl))
+
+    def incr(self, series: str) -> None:
+        self.r.hincrby(self.p + "counters", series, 1)   # no expiry: counters only grow, as Prometheus expects
+
+    def counters(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self.r.hgetall(self.p + "counters").items()}

@@ -121,6 +121,26 @@ def test_session_flow_rejects_without_action_and_signs_verdict(server, frames):
         assert "already used" in json.loads(ws.recv())["error"]
 
 
+def test_openapi_declares_each_body_and_error(server):
+    """/openapi.json says what each route reads (the image's content types, the JSON fields) and
+    which 4xx it answers, each with the one error body {"detail"}."""
+    api = httpx.get(f"http://{server}/openapi.json").json()
+    paths = api["paths"]
+    image = paths["/v1/liveness"]["post"]["requestBody"]
+    assert image["required"] and {"image/jpeg", "image/png", "multipart/form-data"} <= set(image["content"])
+    verify = paths["/v1/verdicts/verify"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert verify["required"] == ["token"] and {"nonce", "audience", "expected_identity"} <= set(verify["properties"])
+    assert paths["/v1/sessions"]["post"]["requestBody"]["required"] is False
+    for path, method in (("/v1/identities", "get"), ("/v1/identities/{name}", "post"),
+                         ("/v1/identities/{name}", "delete"), ("/metrics", "get")):
+        assert {"401", "403"} <= set(paths[path][method]["responses"]), (path, method)
+    assert "409" in paths["/v1/verdicts/verify"]["post"]["responses"]
+    assert "413" in paths["/v1/liveness"]["post"]["responses"]
+    errors = [r for ops in paths.values() for op in ops.values() for code, r in op["responses"].items()
+              if code.startswith("4") and code != "422"]
+    assert errors and all(r["content"]["application/json"]["schema"]["$ref"].endswith("/Detail") for r in errors)
+
+
 def test_unknown_and_expired_sessions(always_real_model, tmp_path):
     app = create_app(cfg(always_real_model, tmp_path))
     with running(app) as addr:

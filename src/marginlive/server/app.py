@@ -11,6 +11,7 @@ REST
   GET  /v1/identities               (admin) list the gallery
   POST /v1/identities/{name}        (admin) enrol one live face image
   DELETE /v1/identities/{name}      (admin) remove an identity
+  GET  /metrics                     (admin) Prometheus counters (``metrics.py``)
 WebSocket
   /v1/sessions/{id}/stream          see ``stream.py``
 The decision is the server's: challenges are drawn on the server only after the passive step
@@ -31,6 +32,7 @@ from ..errors import MarginliveError
 from ..frames import grayscale_faces
 from ..liveness.runtime import LivenessModel
 from . import metrics, tokens
+from .openapi import IMAGE_BODY, METRICS_TEXT, SESSION_BODY, VERIFY_BODY, errors
 from .security import SecurityHeaders, client_of
 from .service import Refused, ServerConfig, Service
 from .stream import router as stream_router
@@ -73,7 +75,7 @@ async def health(svc: Service = Depends(service)):
             "sessions": svc.store.count(), "identities": svc.gallery_size}
 
 
-@router.post("/v1/liveness")
+@router.post("/v1/liveness", openapi_extra=IMAGE_BODY, responses=errors(400, 408, 413, 429))
 async def liveness(request: Request, svc: Service = Depends(rate_limited)):
     img = await read_image(request, svc)
     faces = await anyio.to_thread.run_sync(_scored_faces, svc, img, limiter=svc.limiter)
@@ -89,7 +91,7 @@ def _scored_faces(svc: Service, img) -> list[dict]:
     return [{**r.to_dict(), "grayscale": g} for r, g in zip(results, grayscale_faces(img, results))]
 
 
-@router.post("/v1/sessions", status_code=201)
+@router.post("/v1/sessions", status_code=201, openapi_extra=SESSION_BODY, responses=errors(400, 408, 429, 503))
 async def new_session(request: Request, svc: Service = Depends(rate_limited)):
     body = await read_json_object(request, svc.cfg.body_timeout_s, required=False)
     e = svc.create(client_of(request), *(optional_text(body, k) for k in ("nonce", "audience", "expected_identity")))
@@ -97,7 +99,7 @@ async def new_session(request: Request, svc: Service = Depends(rate_limited)):
             "challenges": svc.cfg.session.n_challenges}
 
 
-@router.post("/v1/verdicts/verify")
+@router.post("/v1/verdicts/verify", openapi_extra=VERIFY_BODY, responses=errors(400, 408, 409))
 async def verify_verdict(request: Request, svc: Service = Depends(service)):
     body = await read_json_object(request, svc.cfg.body_timeout_s)
     token = body.get("token")
@@ -112,19 +114,20 @@ async def verify_verdict(request: Request, svc: Service = Depends(service)):
             "reason": claims.get("reason"), "liveness_unsure": bool(claims.get("liveness_unsure")), "claims": claims}
 
 
-@router.get("/v1/identities")
+@router.get("/v1/identities", responses=errors(401, 403, 429))
 async def list_identities(svc: Service = Depends(admin)):
     return {"identities": await anyio.to_thread.run_sync(svc.gallery_list)}
 
 
-@router.post("/v1/identities/{name}", status_code=201)
+@router.post("/v1/identities/{name}", status_code=201, openapi_extra=IMAGE_BODY,
+             responses=errors(400, 401, 403, 408, 413, 422, 429))
 async def enrol(name: str, request: Request, svc: Service = Depends(admin)):
     img = await read_image(request, svc)
     n = await anyio.to_thread.run_sync(svc.enrol, name, img, limiter=svc.limiter)
     return {"name": name, "added": n}
 
 
-@router.delete("/v1/identities/{name}")
+@router.delete("/v1/identities/{name}", responses=errors(401, 403, 404, 429))
 async def remove(name: str, svc: Service = Depends(admin)):
     from ..identity.gallery import GalleryError
     try:
@@ -134,7 +137,7 @@ async def remove(name: str, svc: Service = Depends(admin)):
     return {"name": name, "removed_embeddings": n}
 
 
-@router.get("/metrics")
+@router.get("/metrics", responses={**METRICS_TEXT, **errors(401, 403, 429)})
 async def metrics_text(svc: Service = Depends(admin)):
     """Prometheus' text format: sessions by verdict and the step they ended in, faces by label, open
     sessions; the totals of every replica sharing this one's Redis (``metrics.py``)."""

@@ -1,0 +1,50 @@
+"""What ``/openapi.json`` says of each route beyond what FastAPI infers: the routes read their
+bodies themselves (an image's raw bytes, a multipart file, a small JSON object, each within a
+byte cap and a deadline), so the request bodies and the 4xx answers are declared here. Every
+error answers ``{"detail": "..."}``; 429 and 503 add ``Retry-After``."""
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class Detail(BaseModel):
+    """Every error's body: what went wrong and what to do."""
+    detail: str
+
+
+_WHY = {
+    400: "unreadable input: an empty or undecodable image, a body that is not the JSON object asked for, a bad field",
+    401: "the admin token is missing (Authorization: Bearer TOKEN)",
+    403: "the admin token is wrong",
+    404: "no such identity",
+    408: "the body did not arrive in time",
+    409: "this verdict was already redeemed",
+    413: "the body or the image's pixels above the server's limits",
+    422: "no usable face in the image (enrolment)",
+    429: "too many requests, open sessions or failed attempts from this client (Retry-After)",
+    503: "every session slot is taken (Retry-After)",
+}
+
+
+def errors(*codes: int) -> dict:
+    """``responses=`` entries for these status codes."""
+    return {c: {"model": Detail, "description": _WHY[c]} for c in codes}
+
+
+def _text(limit: int, nullable: bool = False) -> dict:
+    """A string of 1 to ``limit`` characters (printable ones: the server refuses control characters)."""
+    return {"type": ["string", "null"] if nullable else "string", "minLength": 1, "maxLength": limit}
+
+
+_BINARY = {"type": "string", "format": "binary"}
+IMAGE_BODY = {"requestBody": {"required": True, "description": "one JPEG or PNG image, raw or as a form's file", "content": {
+    "image/jpeg": {"schema": _BINARY}, "image/png": {"schema": _BINARY},
+    "multipart/form-data": {"schema": {"type": "object", "properties": {"image": _BINARY}, "required": ["image"]}}}}}
+_BINDING = {k: _text(256, nullable=True) for k in ("nonce", "audience", "expected_identity")}   # null: absent
+SESSION_BODY = {"requestBody": {"required": False, "description": "what the verdict is bound to (all optional)",
+                                "content": {"application/json": {"schema": {"type": "object", "properties": _BINDING}}}}}
+VERIFY_BODY = {"requestBody": {"required": True, "description": "the verdict, and what it must be bound to", "content": {
+    "application/json": {"schema": {"type": "object", "required": ["token"],
+                                    "properties": {"token": _text(4096), **_BINDING}}}}}}
+METRICS_TEXT = {200: {"description": "Prometheus' text format 0.0.4",
+                      "content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}}}}

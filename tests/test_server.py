@@ -238,6 +238,27 @@ def test_metrics_count_sessions_by_the_step_they_ended_in(always_fake_model, tmp
     assert 'marginlive_liveness_faces_total{label="fake"} 1' in samples and "marginlive_open_sessions 0" in samples
 
 
+def test_the_audit_trail_records_each_decision_without_secrets(always_fake_model, tmp_path, frames, caplog):
+    """One JSON line per decision: the session's end (verdict, step, reason, client), the verdict
+    redeemed once and refused the second time, a wrong admin token; never the token itself."""
+    import logging
+    caplog.set_level(logging.INFO, logger="marginlive.audit")
+    with running(create_app(cfg(always_fake_model, tmp_path))) as addr:
+        sid = httpx.post(f"http://{addr}/v1/sessions", json={"audience": "my-app"}).json()["session_id"]
+        token = stream(addr, sid, frames)[-1]["verdict"]
+        for _ in range(2):
+            httpx.post(f"http://{addr}/v1/verdicts/verify", json={"token": token})
+        httpx.get(f"http://{addr}/v1/identities", headers={"authorization": "Bearer not-the-admin-token"})
+    lines = [r.getMessage() for r in caplog.records if r.name == "marginlive.audit"]
+    events = [json.loads(line) for line in lines]
+    assert [e["event"] for e in events] == ["session_ended", "verdict_redeemed", "verdict_refused", "admin_token_rejected"]
+    ended = events[0]
+    assert ended["sid"] == sid and ended["verdict"] == "rejected" and ended["step"] == "passive"
+    assert "presentation attack" in ended["reason"] and ended["client"] == "127.0.0.1" and ended["audience"] == "my-app"
+    assert events[1]["sid"] == sid and "already verified" in events[2]["reason"]
+    assert all(token not in line and token.split(".")[2] not in line for line in lines)
+
+
 def test_an_unsure_model_asks_for_more_actions_and_the_verdict_says_so(tmp_path, tmp_path_factory, frames):
     from conftest import _constant_model
     model = _constant_model(tmp_path_factory.mktemp("const") / "unsure.onnx", -0.2)   # P(real) 0.45
@@ -262,3 +283,21 @@ def test_served_threshold_decides_the_labels(tmp_path, tmp_path_factory, frames,
     rc = main(["serve", "--model", str(model), "--threshold", "1.5", "--port", "1"])
     err = capsys.readouterr().err
     assert rc != 0 and "--threshold is a probability" in err and "Traceback" not in err
+
+
+def test_the_audit_trail_goes_to_the_stream_it_is_given_once():
+    import io
+    import logging
+
+    from marginlive.server import audit
+    out = io.StringIO()
+    saved = audit.LOGGER.handlers[:], audit.LOGGER.level, audit.LOGGER.propagate
+    try:
+        audit.configure(out)
+        audit.configure(out)               # a second call adds no second handler
+        audit.record("identity_removed", name="alice", removed_embeddings=3, client=None)
+    finally:
+        audit.LOGGER.handlers[:], audit.LOGGER.level, audit.LOGGER.propagate = saved
+    line = json.loads(out.getvalue())      # exactly one line, bare JSON
+    assert line["event"] == "identity_removed" and line["name"] == "alice" and "client" not in line
+    assert isinstance(line["ts"], float) and logging.getLogger("marginlive.audit").propagate is saved[2]

@@ -31,7 +31,7 @@ from .. import __version__
 from ..errors import MarginliveError
 from ..frames import grayscale_faces
 from ..liveness.runtime import LivenessModel
-from . import metrics, tokens
+from . import audit, metrics, tokens
 from .openapi import IMAGE_BODY, METRICS_TEXT, SESSION_BODY, VERIFY_BODY, errors
 from .security import SecurityHeaders, client_of
 from .service import Refused, ServerConfig, Service
@@ -60,6 +60,7 @@ def admin(request: Request, svc: Service = Depends(rate_limited)) -> Service:
     if not auth.startswith("Bearer "):
         raise HTTPException(401, "admin token required (Authorization: Bearer <token>)")
     if not hmac.compare_digest(auth[7:].encode(), svc.cfg.admin_token.encode()):
+        audit.record("admin_token_rejected", client=client_of(request), path=request.url.path)
         raise HTTPException(403, "wrong admin token")
     return svc
 
@@ -107,8 +108,13 @@ async def verify_verdict(request: Request, svc: Service = Depends(service)):
         raise HTTPException(400, 'send JSON {"token": "..."} (optionally "nonce", "audience", "expected_identity")')
     try:
         claims = svc.redeem(token, *(optional_text(body, k) for k in ("nonce", "audience", "expected_identity")))
-    except tokens.TokenError as e:
+    except (tokens.TokenError, Refused) as e:
+        audit.record("verdict_refused", client=client_of(request), reason=str(e))
+        if isinstance(e, Refused):
+            raise
         return JSONResponse({"signature_valid": False, "accepted": False, "detail": f"invalid verdict: {e}"}, 400)
+    audit.record("verdict_redeemed", client=client_of(request), sid=claims.get("sid"), verdict=claims.get("verdict"),
+                 identity=claims.get("identity"))
     return {"signature_valid": True, "accepted": claims.get("verdict") == "accepted",
             "verdict": claims.get("verdict"), "identity": claims.get("identity"), "session_id": claims.get("sid"),
             "reason": claims.get("reason"), "liveness_unsure": bool(claims.get("liveness_unsure")), "claims": claims}
@@ -124,16 +130,18 @@ async def list_identities(svc: Service = Depends(admin)):
 async def enrol(name: str, request: Request, svc: Service = Depends(admin)):
     img = await read_image(request, svc)
     n = await anyio.to_thread.run_sync(svc.enrol, name, img, limiter=svc.limiter)
+    audit.record("identity_enrolled", name=name, added=n, client=client_of(request))
     return {"name": name, "added": n}
 
 
 @router.delete("/v1/identities/{name}", responses=errors(401, 403, 404, 429))
-async def remove(name: str, svc: Service = Depends(admin)):
+async def remove(name: str, request: Request, svc: Service = Depends(admin)):
     from ..identity.gallery import GalleryError
     try:
         n = await anyio.to_thread.run_sync(svc.gallery_remove, name)
     except GalleryError as e:
         raise HTTPException(404, str(e)) from None
+    audit.record("identity_removed", name=name, removed_embeddings=n, client=client_of(request))
     return {"name": name, "removed_embeddings": n}
 
 

@@ -11,6 +11,7 @@ import sys
 from ..challenge.session import SessionConfig
 from ..errors import InputError
 from ..identity.gallery import default_gallery_path
+from . import audit
 from .app import ServerConfig, create_app
 
 ENV_CONFIG = "MARGINLIVE_SERVE_CONFIG"   # the settings handed to each worker process
@@ -60,6 +61,7 @@ def config_from_json(text: str) -> ServerConfig:
 def app_from_env():
     """The app of one worker process (uvicorn's factory), from the settings its parent put in the
     environment: every worker signs with the same secret and shares the same Redis."""
+    audit.configure()
     return create_app(config_from_json(os.environ[ENV_CONFIG]))
 
 
@@ -83,6 +85,7 @@ def run_serve(a) -> int:
     import uvicorn
     cfg = config_from_args(a)
     app = create_app(cfg)      # a bad model, gallery or Redis stops here, with its reason
+    audit.configure()          # the audit trail's JSON lines on standard output, beside these messages
     say = lambda m: print(f"marginlive: {m}")  # noqa: E731
     say(f"serving on http://{a.host}:{a.port}/  (open it in a browser with a webcam)"
         + (f" with {a.workers} worker processes" if a.workers > 1 else ""))

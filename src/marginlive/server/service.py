@@ -22,7 +22,7 @@ import anyio
 from ..challenge.session import ACCEPTED, Session, SessionConfig
 from ..errors import InputError, MarginliveError
 from ..liveness.runtime import LivenessModel
-from . import metrics, tokens
+from . import audit, metrics, tokens
 from .store import CapReached, Entry, MemoryStore
 
 
@@ -172,6 +172,7 @@ class Service:
             times = self.store.failures(key, self.cfg.failure_window_s)
             if len(times) >= self.cfg.max_failures:
                 wait = self.cfg.failure_window_s - (time.time() - times[-self.cfg.max_failures])
+                audit.record("locked_out", client=client, key=key.split(":", 1)[0], expected_identity=identity)
                 raise Refused(f"too many failed attempts from {who}; try again later", 429, max(1.0, wait))
 
     def create(self, client: str, nonce: str | None = None, audience: str | None = None,
@@ -225,6 +226,9 @@ class Service:
             done = self.store.get(e.id)
             return None if done is None else done.verdict
         self.store.incr(metrics.session_series(verdict, session.rejected_in, session.more_actions))
+        audit.record("session_ended", sid=e.id, client=e.client, verdict=verdict, step=session.rejected_in or "complete",
+                     reason=session.reason or None, identity=session.identity, expected_identity=e.expected_identity,
+                     audience=e.audience, liveness_unsure=session.more_actions, model=self.model.name)
         if verdict != ACCEPTED:
             self.store.add_failure(f"client:{e.client}", self.cfg.failure_window_s)
             if e.expected_identity is not None:

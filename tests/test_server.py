@@ -236,6 +236,7 @@ def test_metrics_count_sessions_by_the_step_they_ended_in(always_fake_model, tmp
     assert all(re.fullmatch(r'[a-z_]+(\{[a-z_]+="[a-z]+"(,[a-z_]+="[a-z]+")*\})? \d+', line) for line in samples)
     assert 'marginlive_sessions_total{verdict="rejected",step="passive",liveness_unsure="false"} 1' in samples
     assert 'marginlive_liveness_faces_total{label="fake"} 1' in samples and "marginlive_open_sessions 0" in samples
+    assert "marginlive_identities 0" in samples
 
 
 def test_the_audit_trail_records_each_decision_without_secrets(always_fake_model, tmp_path, frames, caplog):

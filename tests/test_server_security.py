@@ -18,13 +18,14 @@ from marginlive.server.service import Refused
 from server_util import running
 
 SECRET = b"test-secret-0123456789-0123456789"
+ADMIN = "admin-token-for-tests"
 
 
 def make_app(model, tmp_path, **kw):
     session = SessionConfig(n_challenges=1, challenge_timeout_s=1.0, retries=0, passive_min_frames=3,
                             passive_window=5, actions=("raise_right_hand",))
     return create_app(ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), secret=SECRET,
-                                   admin_token="admin-token-for-tests", session=session, **kw))
+                                   admin_token=ADMIN, session=session, **kw))
 
 
 @pytest.fixture(scope="module")
@@ -209,11 +210,17 @@ def test_the_verdict_names_the_identity_its_distance_and_margin(always_real_mode
     assert svc.redeem(tokens.sign(claims, SECRET), expected_identity="alice")["verdict"] == "accepted"
 
 
-def test_health_counts_open_sessions(always_real_model, tmp_path):
+def test_open_sessions_are_counted_for_the_admin_not_the_public(always_real_model, tmp_path):
+    """/health (public) says the service answers; how many sessions are open (and people enrolled)
+    only /metrics tells, to the admin token."""
+    def open_sessions(addr):
+        text = httpx.get(f"http://{addr}/metrics", headers={"authorization": f"Bearer {ADMIN}"}).text
+        return int(next(line for line in text.splitlines() if line.startswith("marginlive_open_sessions ")).split()[1])
     with running(make_app(always_real_model, tmp_path)) as addr:
         sid = httpx.post(f"http://{addr}/v1/sessions").json()["session_id"]
-        assert httpx.get(f"http://{addr}/health").json()["sessions"] == 1
+        assert set(httpx.get(f"http://{addr}/health").json()) == {"status", "model", "margin"}
+        assert open_sessions(addr) == 1
         with connect(f"ws://{addr}/v1/sessions/{sid}/stream") as ws:
             ws.send("end")
             assert json.loads(ws.recv())["state"] == "rejected"
-        assert httpx.get(f"http://{addr}/health").json()["sessions"] == 0
+        assert open_sessions(addr) == 0

@@ -72,8 +72,9 @@ async def read_image(request: Request, svc: Service):
 
 @router.get("/health")
 async def health(svc: Service = Depends(service)):
-    return {"status": "ok", "model": svc.model.name, "margin": svc.model.margin,
-            "sessions": svc.store.count(), "identities": svc.gallery_size}
+    """Public, so it says no more than that the service answers and with which model: how many
+    sessions are open and how many people are enrolled are the admin's (``/metrics``)."""
+    return {"status": "ok", "model": svc.model.name, "margin": svc.model.margin}
 
 
 @router.post("/v1/liveness", openapi_extra=IMAGE_BODY, responses=errors(400, 408, 413, 429))
@@ -147,10 +148,11 @@ async def remove(name: str, request: Request, svc: Service = Depends(admin)):
 
 @router.get("/metrics", responses={**METRICS_TEXT, **errors(401, 403, 429)})
 async def metrics_text(svc: Service = Depends(admin)):
-    """Prometheus' text format: sessions by verdict and the step they ended in, faces by label, open
-    sessions; the totals of every replica sharing this one's Redis (``metrics.py``)."""
+    """Prometheus' text format: sessions by verdict and the step they ended in, faces by label (the
+    totals of every replica sharing this one's Redis), open sessions, enrolled identities (``metrics.py``)."""
     counters, open_ = await anyio.to_thread.run_sync(lambda: (svc.store.counters(), svc.store.count()))
-    return PlainTextResponse(metrics.render(counters, open_), media_type="text/plain; version=0.0.4")
+    text = metrics.render(counters, {metrics.OPEN: open_, metrics.IDENTITIES: svc.gallery_size})
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
 
 @router.get("/", include_in_schema=False)

@@ -9,11 +9,13 @@ from __future__ import annotations
 SESSIONS = "marginlive_sessions_total"
 FACES = "marginlive_liveness_faces_total"
 OPEN = "marginlive_open_sessions"
+IDENTITIES = "marginlive_identities"
 HELP = {
     SESSIONS: ("counter", "Sessions ended, by verdict, the step a rejected one ended in (waiting, passive, "
                           "challenge, identify; 'complete' when accepted) and whether the passive model was unsure"),
     FACES: ("counter", "Faces scored by POST /v1/liveness, by label"),
     OPEN: ("gauge", "Sessions created and not yet ended (the caps count these)"),
+    IDENTITIES: ("gauge", "Identities enrolled, as this replica last read its gallery"),
 }
 
 
@@ -26,9 +28,9 @@ def face_series(label: str) -> str:
     return f'{FACES}{{label="{label}"}}'
 
 
-def render(counters: dict[str, int], open_sessions: int) -> str:
-    """Prometheus' text exposition (version 0.0.4) of ``counters`` ({series: count}) and the gauge."""
-    series = {**counters, OPEN: open_sessions}
+def render(counters: dict[str, int], gauges: dict[str, int]) -> str:
+    """Prometheus' text exposition (version 0.0.4) of ``counters`` and ``gauges`` ({series: value})."""
+    series = {**counters, **gauges}
     lines = []
     for name, (kind, text) in HELP.items():
         lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]

@@ -105,6 +105,9 @@ def test_session_flow_rejects_without_action_and_signs_verdict(server, frames):
     instr = {m["instruction"] for m in msgs if m["state"] == "challenge"}
     assert instr and all(i for i in instr)
     assert [m["seq"] for m in msgs] == list(range(1, len(msgs) + 1))  # one answer per frame, none lost
+    faces = [m["face"] for m in msgs if m.get("face")]
+    assert faces and all(set(f) == {"box", "label", "track", "decided", "turned"} for f in faces)   # no score
+    assert msgs[-1]["log"] and not any({"score", "distance"} & set(event) for event in msgs[-1]["log"])
     claims = tokens.verify(msgs[-1]["verdict"], SECRET)
     assert claims["verdict"] == "rejected" and claims["sid"] == body["session_id"]
     assert claims["liveness_unsure"] is False and not any(m["more_actions"] for m in msgs)
@@ -219,6 +222,20 @@ def test_fake_model_rejects_at_passive_step(always_fake_model, tmp_path, frames)
         msgs = stream(addr, sid, frames)
         assert msgs[-1]["state"] == "rejected" and "presentation attack" in msgs[-1]["reason"]
         assert "challenge" not in [m["state"] for m in msgs]
+
+
+def test_the_scoring_endpoint_can_be_kept_for_the_admin_or_turned_off(always_real_model, tmp_path, frames):
+    post = lambda addr, **h: httpx.post(f"http://{addr}/v1/liveness", content=frames[0],   # noqa: E731
+                                        headers={"content-type": "image/jpeg", **h})
+    with running(create_app(cfg(always_real_model, tmp_path, liveness_api="admin"))) as addr:
+        assert post(addr).status_code == 401
+        r = post(addr, authorization=f"Bearer {ADMIN}")
+        assert r.status_code == 200 and r.json()["faces"][0]["label"] == "real"
+    with running(create_app(cfg(always_real_model, tmp_path, liveness_api="off"))) as addr:
+        r = post(addr, authorization=f"Bearer {ADMIN}")
+        assert r.status_code == 404 and "--liveness-api" in r.json()["detail"]
+    with pytest.raises(MarginliveError, match="liveness_api"):
+        cfg(always_real_model, tmp_path, liveness_api="private")
 
 
 def test_metrics_count_sessions_by_the_step_they_ended_in(always_fake_model, tmp_path, frames):

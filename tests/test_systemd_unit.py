@@ -60,6 +60,7 @@ def test_the_unit_keeps_the_service_on_loopback_behind_the_proxy():
     assert argv[argv.index("--host") + 1] == "127.0.0.1"
     assert argv[argv.index("--trusted-proxy") + 1] == "127.0.0.1"
     assert argv[argv.index("--gallery") + 1].startswith("/var/lib/" + s["StateDirectory"] + "/")
+    assert argv[argv.index("--liveness-api") + 1] == "admin"      # no score oracle facing the internet
     assert s["User"] != "root" and s["NoNewPrivileges"] == "yes" and s["ProtectSystem"] == "strict"
     assert set(env_file(EXAMPLE)) == {"MARGINLIVE_SECRET", "MARGINLIVE_ADMIN_TOKEN"}
 

@@ -65,6 +65,13 @@ def admin(request: Request, svc: Service = Depends(rate_limited)) -> Service:
     return svc
 
 
+def scoring(request: Request, svc: Service = Depends(rate_limited)) -> Service:
+    """``/v1/liveness``'s guard, as ``ServerConfig.liveness_api`` says: anyone, the admin, nobody (404)."""
+    if svc.cfg.liveness_api == "off":
+        raise HTTPException(404, "the scoring endpoint is off on this server (serve --liveness-api)")
+    return admin(request, svc) if svc.cfg.liveness_api == "admin" else svc
+
+
 async def read_image(request: Request, svc: Service):
     data = await read_image_bytes(request, svc.cfg.max_upload_bytes, svc.cfg.body_timeout_s)
     return await anyio.to_thread.run_sync(decode_upload, data, "image", svc.cfg.max_pixels, limiter=svc.limiter)
@@ -77,8 +84,8 @@ async def health(svc: Service = Depends(service)):
     return {"status": "ok", "model": svc.model.name, "margin": svc.model.margin}
 
 
-@router.post("/v1/liveness", openapi_extra=IMAGE_BODY, responses=errors(400, 408, 413, 429))
-async def liveness(request: Request, svc: Service = Depends(rate_limited)):
+@router.post("/v1/liveness", openapi_extra=IMAGE_BODY, responses=errors(400, 401, 403, 404, 408, 413, 429))
+async def liveness(request: Request, svc: Service = Depends(scoring)):
     img = await read_image(request, svc)
     faces = await anyio.to_thread.run_sync(_scored_faces, svc, img, limiter=svc.limiter)
     return {"model": svc.model.name, "threshold": svc.liveness.threshold, "faces": faces}

@@ -14,9 +14,9 @@ class Detail(BaseModel):
 
 _WHY = {
     400: "unreadable input: an empty or undecodable image, a body that is not the JSON object asked for, a bad field",
-    401: "the admin token is missing (Authorization: Bearer TOKEN)",
+    401: "the admin token is missing (Authorization: Bearer TOKEN); scoring too under --liveness-api admin",
     403: "the admin token is wrong",
-    404: "no such identity",
+    404: "no such identity; or the scoring endpoint is off (serve --liveness-api off)",
     408: "the body did not arrive in time",
     409: "this verdict was already redeemed",
     413: "the body or the image's pixels above the server's limits",

@@ -39,7 +39,7 @@ def config_from_args(a) -> ServerConfig:
                         admin_token=token or secrets.token_urlsafe(24), frame_threads=a.frame_threads,
                         rate_per_s=a.rate, burst=a.burst, max_failures=a.max_failures,
                         max_sessions=a.max_sessions, max_sessions_per_client=a.max_sessions_per_client,
-                        allowed_origins=tuple(a.allow_origin), redis=a.redis,
+                        allowed_origins=tuple(a.allow_origin), redis=a.redis, liveness_api=a.liveness_api,
                         session=SessionConfig(n_challenges=a.challenges, challenge_timeout_s=a.challenge_timeout,
                                               unsure_floor=a.unsure_floor))
 

@@ -37,6 +37,7 @@ class Refused(MarginliveError):
 
 MIN_SECRET_BYTES = 32
 MIN_ADMIN_TOKEN_CHARS = 16
+LIVENESS_API = ("public", "admin", "off")
 
 
 @dataclass
@@ -69,8 +70,14 @@ class ServerConfig:
     max_bad_frames: int = 10
     allowed_origins: tuple[str, ...] = ()  # page origins besides the server's own
     redis: str | None = None               # redis://HOST:PORT/DB: state shared by replicas (else in memory)
+    # who may call POST /v1/liveness, which answers each face's P(real): "public" (rate-limited),
+    # "admin" (the admin token) or "off". Scores for any picture help an attacker tune a replay
+    # until it passes; a session's stream tells the client labels only, never scores.
+    liveness_api: str = "public"
 
     def __post_init__(self):
+        if self.liveness_api not in LIVENESS_API:
+            raise InputError(f"liveness_api must be one of {', '.join(LIVENESS_API)}, not {self.liveness_api!r}")
         # HS256 needs a key at least as long as its hash (RFC 7518, 3.2): a short one can be found
         # offline from any verdict, and then verdicts forged
         if len(self.secret) < MIN_SECRET_BYTES:

@@ -2,7 +2,8 @@
 
 Messages
   client -> server   binary: one JPEG (or PNG) frame; text "end": the user gave up
-  server -> client   JSON per frame: {"seq", "state", "instruction", "progress", "face", ...};
+  server -> client   JSON per frame: {"seq", "state", "instruction", "progress", "face", ...}, the
+                     face's box and label but no score (``UNSAID``);
                      {"seq", "error"} for a frame that could not be read; the last message adds
                      "verdict" (the signed token) and "log", then the server closes (1000).
 Closes without a verdict: 4403 (origin not allowed, or another client's session), 4404
@@ -82,7 +83,21 @@ async def _run(ws: WebSocket, svc, e, session):
             continue
         if status.state in (ACCEPTED, REJECTED):
             return await _final(ws, svc, e, session, status, seq)
-        await ws.send_json({"seq": seq, **status.to_dict()})
+        await ws.send_json({"seq": seq, **for_client(status)})
+
+
+# What the client is not told: a score for each frame would let an attacker tune a replay (its
+# angle, distance, light) until it passes, and an identity distance would guide a morph. The page
+# needs the box and the label (blue or red); the audit trail and the verdict keep the rest.
+UNSAID = frozenset({"score", "frame_score", "detector_score", "distance", "margin"})
+
+
+def for_client(status) -> dict:
+    """A session ``Status`` as a stream message: its face without scores (``UNSAID``)."""
+    d = status.to_dict()
+    if d.get("face"):
+        d["face"] = {k: v for k, v in d["face"].items() if k not in UNSAID}
+    return d
 
 
 def _step(session, data: bytes, t: float, max_pixels: int):
@@ -92,5 +107,6 @@ def _step(session, data: bytes, t: float, max_pixels: int):
 
 async def _final(ws: WebSocket, svc, e, session, status, seq: int):
     token = svc.finish(e, session, status.state)
-    await ws.send_json({"seq": seq, **status.to_dict(), "verdict": token, "log": session.log})
+    log = [{k: v for k, v in event.items() if k not in UNSAID} for event in session.log]
+    await ws.send_json({"seq": seq, **for_client(status), "verdict": token, "log": log})
     await ws.close(code=1000)

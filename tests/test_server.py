@@ -258,7 +258,8 @@ def test_metrics_count_sessions_by_the_step_they_ended_in(always_fake_model, tmp
 
 def test_the_audit_trail_records_each_decision_without_secrets(always_fake_model, tmp_path, frames, caplog):
     """One JSON line per decision: the session's end (verdict, step, reason, client), the verdict
-    redeemed once and refused the second time, a wrong admin token; never the token itself."""
+    redeemed once and refused the second time (a forged one, which anyone can send, is not written),
+    a wrong admin token; never the token itself."""
     import logging
     caplog.set_level(logging.INFO, logger="marginlive.audit")
     with running(create_app(cfg(always_fake_model, tmp_path))) as addr:
@@ -266,6 +267,7 @@ def test_the_audit_trail_records_each_decision_without_secrets(always_fake_model
         token = stream(addr, sid, frames)[-1]["verdict"]
         for _ in range(2):
             httpx.post(f"http://{addr}/v1/verdicts/verify", json={"token": token})
+        httpx.post(f"http://{addr}/v1/verdicts/verify", json={"token": token[:-4] + "AAAA"})   # forged: not worth a line
         httpx.get(f"http://{addr}/v1/identities", headers={"authorization": "Bearer not-the-admin-token"})
     lines = [r.getMessage() for r in caplog.records if r.name == "marginlive.audit"]
     events = [json.loads(line) for line in lines]

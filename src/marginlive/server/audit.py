@@ -1,7 +1,7 @@
 """The audit trail: one JSON line per decision an investigator asks about afterwards. Which
 sessions ended how (verdict, the step, the reason, the identity claimed and found, the client),
-which verdicts were redeemed or refused, who enrolled or removed an identity, which clients were
-locked out or tried a wrong admin token.
+which verdicts were redeemed or refused (real ones only: a forged token anyone can send is noise),
+who enrolled or removed an identity, which clients were locked out or tried a wrong admin token.
 
 Events go to the ``marginlive.audit`` logger; ``marginlive serve`` writes them to standard output
 (``configure``), where systemd's journal or a container runtime keeps them. No image, embedding,

@@ -262,12 +262,13 @@ class Service:
         claims = tokens.verify(token, self.cfg.secret)
         for key, want in (("nonce", nonce), ("aud", audience)):
             if want is not None and claims.get(key) != want:
-                raise tokens.TokenError(f"the verdict was issued for another {'audience' if key == 'aud' else key}")
+                raise tokens.TokenError(f"the verdict was issued for another {'audience' if key == 'aud' else key}",
+                                        signed=True)
         if expected_identity is not None and claims.get("identity") != expected_identity:
-            raise tokens.TokenError("the verdict names another identity")
+            raise tokens.TokenError("the verdict names another identity", signed=True)
         jti = claims.get("jti")
         if not isinstance(jti, str):
-            raise tokens.TokenError("malformed token: no verdict id")
+            raise tokens.TokenError("malformed token: no verdict id", signed=True)
         if not self.store.redeem(jti, float(claims["exp"])):
             raise Refused("this verdict was already verified once", 409)
         return claims

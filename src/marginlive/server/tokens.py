@@ -13,7 +13,12 @@ _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 class TokenError(ValueError):
-    pass
+    """A verdict refused. ``signed``: its signature was this server's (expired, or bound to another
+    nonce, audience or identity), as against a malformed or forged one, which anyone can send."""
+
+    def __init__(self, message: str, signed: bool = False):
+        super().__init__(message)
+        self.signed = signed
 
 
 def _b64(b: bytes) -> str:
@@ -59,5 +64,5 @@ def verify(token: str, secret: bytes, now: float | None = None) -> dict:
         raise TokenError("bad signature")
     exp = claims.get("exp")
     if not isinstance(exp, (int, float)) or isinstance(exp, bool) or (now or time.time()) > exp:
-        raise TokenError("token expired")
+        raise TokenError("token expired", signed=True)
     return claims

@@ -116,11 +116,12 @@ async def verify_verdict(request: Request, svc: Service = Depends(service)):
         raise HTTPException(400, 'send JSON {"token": "..."} (optionally "nonce", "audience", "expected_identity")')
     try:
         claims = svc.redeem(token, *(optional_text(body, k) for k in ("nonce", "audience", "expected_identity")))
-    except (tokens.TokenError, Refused) as e:
-        if isinstance(e, Refused) or e.signed:   # a real verdict replayed or misbound; forgeries are noise anyone can send
+    except Refused as e:                          # a real verdict, redeemed before
+        audit.record("verdict_refused", client=client_of(request), reason=str(e))
+        raise
+    except tokens.TokenError as e:
+        if e.signed:                              # a real verdict misbound or expired; forgeries are noise anyone can send
             audit.record("verdict_refused", client=client_of(request), reason=str(e))
-        if isinstance(e, Refused):
-            raise
         return JSONResponse({"signature_valid": False, "accepted": False, "detail": f"invalid verdict: {e}"}, 400)
     audit.record("verdict_redeemed", client=client_of(request), sid=claims.get("sid"), verdict=claims.get("verdict"),
                  identity=claims.get("identity"))

@@ -88,15 +88,20 @@ async def _run(ws: WebSocket, svc, e, session):
 
 # What the client is not told: a score for each frame would let an attacker tune a replay (its
 # angle, distance, light) until it passes, and an identity distance would guide a morph. The page
-# needs the box and the label (blue or red); the audit trail and the verdict keep the rest.
+# needs the box and the label (blue or red); the verdict's claims keep the identity distance for
+# the relying party.
 UNSAID = frozenset({"score", "frame_score", "detector_score", "distance", "margin"})
+
+
+def _said(d: dict) -> dict:
+    return {k: v for k, v in d.items() if k not in UNSAID}
 
 
 def for_client(status) -> dict:
     """A session ``Status`` as a stream message: its face without scores (``UNSAID``)."""
     d = status.to_dict()
     if d.get("face"):
-        d["face"] = {k: v for k, v in d["face"].items() if k not in UNSAID}
+        d["face"] = _said(d["face"])
     return d
 
 
@@ -107,6 +112,6 @@ def _step(session, data: bytes, t: float, max_pixels: int):
 
 async def _final(ws: WebSocket, svc, e, session, status, seq: int):
     token = svc.finish(e, session, status.state)
-    log = [{k: v for k, v in event.items() if k not in UNSAID} for event in session.log]
+    log = [_said(event) for event in session.log]
     await ws.send_json({"seq": seq, **for_client(status), "verdict": token, "log": log})
     await ws.close(code=1000)

@@ -155,3 +155,18 @@ def test_serve_with_two_worker_processes_on_one_redis(always_fake_model, tmp_pat
     finally:
         server.terminate()
         server.wait(20)
+
+
+def test_the_identity_evidence_is_redeemed_on_the_other_replica(always_real_model, tmp_path, fresh):
+    """The match's distance stays in the session's Redis record, not in the token: the replica that
+    redeems the verdict reads it from there."""
+    from marginlive.identity.recognise import Decision
+    one, other = replica(always_real_model, tmp_path, fresh), replica(always_real_model, tmp_path, fresh)
+    svc = one.state.ml
+    e = svc.create("10.0.0.2", expected_identity="alice")
+    session = svc.new_session(e)
+    session.identity, session.decision = "alice", Decision("alice", "alice", 0.25, None, 2)
+    token = svc.finish(e, session, "accepted")
+    with running(other) as b:
+        r = httpx.post(f"http://{b}/v1/verdicts/verify", json={"token": token})
+    assert r.status_code == 200 and r.json()["identity_evidence"] == {"distance": 0.25, "margin": None, "probes": 2}

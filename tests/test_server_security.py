@@ -198,16 +198,23 @@ def test_no_input_answers_500(always_real_model, tmp_path):
                     assert r.status_code < 500, (route, body[:20], ct, r.status_code, r.text)
 
 
-def test_the_verdict_names_the_identity_its_distance_and_margin(always_real_model, tmp_path):
+def test_the_identity_distance_is_told_at_redemption_not_in_the_token(always_real_model, tmp_path):
+    """The client can read the verdict's claims: they name the identity, never how close the match
+    was (a distance would guide a morph); the relying party gets that when it redeems the verdict."""
     from marginlive.identity.recognise import Decision
-    svc = make_app(always_real_model, tmp_path).state.ml
+    app = make_app(always_real_model, tmp_path)
+    svc = app.state.ml
     e = svc.create("10.0.0.2", expected_identity="alice")
     session = svc.new_session(e)
     session.identity, session.decision = "alice", Decision("alice", "alice", 0.31234, 0.12345, 3)
-    claims = tokens.verify(svc.finish(e, session, "accepted"), SECRET)
+    token = svc.finish(e, session, "accepted")
+    claims = tokens.verify(token, SECRET)
     assert claims["identity"] == "alice" and claims["expected_identity"] == "alice"
-    assert (claims["identity_distance"], claims["identity_margin"], claims["identity_probes"]) == (0.3123, 0.1235, 3)
-    assert svc.redeem(tokens.sign(claims, SECRET), expected_identity="alice")["verdict"] == "accepted"
+    assert not any("distance" in k or "margin" in k or "probes" in k for k in claims)
+    with running(app) as addr:
+        r = httpx.post(f"http://{addr}/v1/verdicts/verify", json={"token": token, "expected_identity": "alice"})
+    assert r.status_code == 200 and r.json()["accepted"] and r.json()["identity"] == "alice"
+    assert r.json()["identity_evidence"] == {"distance": 0.3123, "margin": 0.1235, "probes": 3}
 
 
 def test_open_sessions_are_counted_for_the_admin_not_the_public(always_real_model, tmp_path):

@@ -127,7 +127,8 @@ async def verify_verdict(request: Request, svc: Service = Depends(service)):
                  identity=claims.get("identity"))
     return {"signature_valid": True, "accepted": claims.get("verdict") == "accepted",
             "verdict": claims.get("verdict"), "identity": claims.get("identity"), "session_id": claims.get("sid"),
-            "reason": claims.get("reason"), "liveness_unsure": bool(claims.get("liveness_unsure")), "claims": claims}
+            "reason": claims.get("reason"), "liveness_unsure": bool(claims.get("liveness_unsure")),
+            "identity_evidence": svc.evidence(claims), "claims": claims}
 
 
 @router.get("/v1/identities", responses=errors(401, 403, 429))

@@ -240,20 +240,22 @@ class Service:
             self.store.add_failure(f"client:{e.client}", self.cfg.failure_window_s)
             if e.expected_identity is not None:
                 self.store.add_failure(f"identity:{e.expected_identity}", self.cfg.failure_window_s)
-        d = session.decision
         # liveness_unsure: the passive model was unsure and the user did more actions; a relying
         # party may ask such a login for a second factor
         claims = {"sid": e.id, "jti": e.id, "verdict": verdict, "identity": session.identity,
                   "reason": session.reason, "liveness_model": self.model.name,
                   "liveness_unsure": session.more_actions}
-        if d is not None and d.distance is not None:
-            claims.update(identity_distance=round(d.distance, 4), identity_probes=d.probes,
-                          identity_margin=None if d.margin is None else round(d.margin, 4))
         claims.update({k: v for k, v in (("nonce", e.nonce), ("aud", e.audience),
                                          ("expected_identity", e.expected_identity)) if v is not None})
         token = tokens.sign(claims, self.cfg.secret, self.cfg.verdict_ttl_s)
-        self.store.set_verdict(e.id, token)
+        self.store.set_verdict(e.id, token, identity_evidence(session.decision))
         return token
+
+    def evidence(self, claims: dict) -> dict | None:
+        """How a redeemed verdict's identity was matched (``identity_evidence``), from its
+        session's record; None without a match or once the record is gone."""
+        e = self.store.get(str(claims.get("sid")))
+        return None if e is None else e.evidence
 
     def redeem(self, token: str, nonce: str | None = None, audience: str | None = None,
                expected_identity: str | None = None) -> dict:
@@ -272,3 +274,12 @@ class Service:
         if not self.store.redeem(jti, float(claims["exp"])):
             raise Refused("this verdict was already verified once", 409)
         return claims
+
+
+def identity_evidence(d) -> dict | None:
+    """A ``Decision``'s match as the relying party is told it: embedding distance (lower is
+    closer), margin to the next identity, probes (the session's best frames) compared."""
+    if d is None or d.distance is None:
+        return None
+    return {"distance": round(d.distance, 4), "margin": None if d.margin is None else round(d.margin, 4),
+            "probes": d.probes}

@@ -31,6 +31,9 @@ class Entry:
     expected_identity: str | None = None
     status: str = "new"        # new -> streaming -> done
     verdict: str | None = None
+    # how the identity was matched (distance, margin, probes): told the relying party at redemption,
+    # never put in the token, which the client can read
+    evidence: dict | None = None
 
 
 class CapReached(Exception):
@@ -105,9 +108,9 @@ class MemoryStore:
             e.status = "done"
             return True
 
-    def set_verdict(self, sid: str, token: str) -> None:
+    def set_verdict(self, sid: str, token: str, evidence: dict | None = None) -> None:
         with self._lock:
-            self._sessions[sid].verdict = token
+            self._sessions[sid].verdict, self._sessions[sid].evidence = token, evidence
 
     def allow(self, key: str, rate: float, burst: int) -> bool:
         """Token bucket: ``rate`` per second, at most ``burst`` saved up."""
@@ -245,10 +248,10 @@ class RedisStore:
         e = self.get(sid)
         return e is not None and bool(self._close(keys=[self.p + "s:" + sid, *self._keys(e)]))
 
-    def set_verdict(self, sid: str, token: str) -> None:
+    def set_verdict(self, sid: str, token: str, evidence: dict | None = None) -> None:
         e = self.get(sid)
         if e is not None:
-            e.verdict = token
+            e.verdict, e.evidence = token, evidence
             self.r.set(self.p + "s:" + sid, json.dumps(asdict(e)), keepttl=True)
 
     def allow(self, key: str, rate: float, burst: int) -> bool:

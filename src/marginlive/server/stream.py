@@ -88,8 +88,8 @@ async def _run(ws: WebSocket, svc, e, session):
 
 # What the client is not told: a score for each frame would let an attacker tune a replay (its
 # angle, distance, light) until it passes, and an identity distance would guide a morph. The page
-# needs the box and the label (blue or red); the verdict's claims keep the identity distance for
-# the relying party.
+# needs the box and the label (blue or red). The verdict (readable by the client) names the identity
+# only; its distance and margin stay in the session's record for the relying party's redemption.
 UNSAID = frozenset({"score", "frame_score", "detector_score", "distance", "margin"})
 
 

@@ -231,3 +231,17 @@ def test_open_sessions_are_counted_for_the_admin_not_the_public(always_real_mode
             ws.send("end")
             assert json.loads(ws.recv())["state"] == "rejected"
         assert open_sessions(addr) == 0
+
+
+def test_a_wrong_method_names_every_method_of_the_path(always_real_model, tmp_path):
+    """405 with an Allow header that lists what the path takes (RFC 9110), also where two routes
+    share a path (enrol and remove an identity); each method it lists is taken."""
+    with running(make_app(always_real_model, tmp_path)) as addr:
+        for method, path, allow in (("PUT", "/v1/identities/x", "DELETE, POST"), ("POST", "/health", "GET"),
+                                    ("OPTIONS", "/v1/sessions", "POST"), ("GET", "/v1/verdicts/verify", "POST")):
+            r = httpx.request(method, f"http://{addr}{path}")
+            assert (r.status_code, r.headers["allow"]) == (405, allow), (method, path)
+            assert r.json() == {"detail": "Method Not Allowed"}
+            for ok in allow.split(", "):
+                assert httpx.request(ok, f"http://{addr}{path}").status_code != 405, (ok, path)
+        assert httpx.get(f"http://{addr}/nowhere").status_code == 404

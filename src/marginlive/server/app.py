@@ -25,7 +25,9 @@ from pathlib import Path
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import MarginliveError
@@ -175,6 +177,17 @@ async def _error(request, e: MarginliveError):
     return JSONResponse({"detail": str(e)}, status_code=e.http_status, headers=headers)
 
 
+async def _http_error(request, e: StarletteHTTPException):
+    """FastAPI's answer, but a 405's ``Allow`` names the methods of every route on the path:
+    Starlette names only the first route's (``PUT /v1/identities/x`` said POST, not POST and DELETE)."""
+    if e.status_code == 405:
+        path = request.url.path     # the app's own routes (/openapi.json) and this module's router's
+        allowed = {m for r in (*request.app.routes, *router.routes) if getattr(r, "methods", None)
+                   and r.path_regex.fullmatch(path) for m in r.methods}
+        e = StarletteHTTPException(405, e.detail, {**(e.headers or {}), "Allow": ", ".join(sorted(allowed))})
+    return await http_exception_handler(request, e)
+
+
 def create_app(cfg: ServerConfig | None = None) -> FastAPI:
     """The service for ``cfg``. Fails fast (ModelError, GalleryError) on a bad model or gallery file.
     No interactive docs: ``/openapi.json`` describes the API without loading anything from a CDN."""
@@ -183,6 +196,7 @@ def create_app(cfg: ServerConfig | None = None) -> FastAPI:
     app = FastAPI(title="marginlive", version=__version__, docs_url=None, redoc_url=None)
     app.state.ml = svc
     app.add_exception_handler(MarginliveError, _error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(SecurityHeaders)
     app.include_router(router)
     app.include_router(stream_router)

@@ -179,7 +179,8 @@ def test_another_origin_cannot_open_a_stream(proxied):
 def test_an_upload_above_nginx_default_limit_reaches_the_server(proxied):
     app, base, cert = proxied
     with client(cert) as c:
-        r = c.post(f"{base}/v1/liveness", content=os.urandom(1_500_000))
+        r = c.post(f"{base}/v1/liveness", content=os.urandom(1_500_000),
+                   headers={"authorization": "Bearer admin-token-for-tests"})
     # the server's own answer (JSON), not nginx's 413 page for bodies above 1 MiB
     assert r.status_code == 400 and "not a readable image" in r.json()["detail"]
 

@@ -103,7 +103,8 @@ def test_request_rate_is_shared(always_real_model, tmp_path, fresh):
     kw = dict(rate_per_s=0.01, burst=3)
     with running(replica(always_real_model, tmp_path, fresh, **kw)) as a, \
             running(replica(always_real_model, tmp_path, fresh, **kw)) as b:
-        codes = [httpx.post(f"http://{x}/v1/liveness", content=b"x").status_code for x in (a, b, a, b)]
+        codes = [httpx.post(f"http://{x}/v1/liveness", content=b"x", headers={"authorization": "Bearer admin-token-for-tests"})
+                 .status_code for x in (a, b, a, b)]
         assert codes == [400, 400, 400, 429]
 
 

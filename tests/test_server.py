@@ -1,5 +1,6 @@
 import json
 import time
+from functools import partial
 
 import cv2
 import httpx
@@ -16,6 +17,7 @@ from server_util import running
 
 SECRET = b"test-secret-0123456789-0123456789"
 ADMIN = "admin-token-for-tests"
+AS_ADMIN = {"authorization": f"Bearer {ADMIN}"}    # POST /v1/liveness takes it by default
 
 
 def cfg(model, tmp_path, **kw):
@@ -41,7 +43,7 @@ def server(always_real_model, tmp_path):
 def test_health_and_liveness(server, frames):
     r = httpx.get(f"http://{server}/health")
     assert r.status_code == 200 and r.json()["status"] == "ok"
-    r = httpx.post(f"http://{server}/v1/liveness", content=frames[0], headers={"content-type": "image/jpeg"})
+    r = httpx.post(f"http://{server}/v1/liveness", content=frames[0], headers={"content-type": "image/jpeg", **AS_ADMIN})
     assert r.status_code == 200
     faces = r.json()["faces"]
     assert len(faces) == 1 and faces[0]["label"] == "real" and len(faces[0]["box"]) == 4
@@ -50,25 +52,25 @@ def test_health_and_liveness(server, frames):
 
 def test_liveness_says_when_a_face_is_grayscale(server, live_frames):
     grey = as_grey(live_frames[0].image)
-    r = httpx.post(f"http://{server}/v1/liveness", content=cv2.imencode(".jpg", grey)[1].tobytes())
+    r = httpx.post(f"http://{server}/v1/liveness", content=cv2.imencode(".jpg", grey)[1].tobytes(), headers=AS_ADMIN)
     assert r.status_code == 200 and [f["grayscale"] for f in r.json()["faces"]] == [True]
 
 
 def test_bad_uploads_get_4xx_and_server_keeps_serving(server, frames):
-    url = f"http://{server}/v1/liveness"
-    r = httpx.post(url, content=b"hello, not an image")
+    url, post = f"http://{server}/v1/liveness", partial(httpx.post, headers=AS_ADMIN)
+    r = post(url, content=b"hello, not an image")
     assert r.status_code == 400 and "not a readable image" in r.json()["detail"]
-    r = httpx.post(url, content=frames[0][: len(frames[0]) // 2])
+    r = post(url, content=frames[0][: len(frames[0]) // 2])
     assert r.status_code == 400 and "truncated JPEG" in r.json()["detail"]
-    r = httpx.post(url, content=b"")
+    r = post(url, content=b"")
     assert r.status_code == 400
-    r = httpx.post(url, content=b"\xff" * (5 * 1024 * 1024))
+    r = post(url, content=b"\xff" * (5 * 1024 * 1024))
     assert r.status_code == 413
-    r = httpx.post(url, content=png_claiming(6000, 6000))       # 36 megapixels, a bomb's header
+    r = post(url, content=png_claiming(6000, 6000))       # 36 megapixels, a bomb's header
     assert r.status_code == 413 and "6000x6000" in r.json()["detail"]
-    r = httpx.post(url, content=png_claiming(40000, 40000))
+    r = post(url, content=png_claiming(40000, 40000))
     assert r.status_code == 413 and "megapixels" in r.json()["detail"]
-    assert httpx.post(url, content=frames[0]).status_code == 200
+    assert post(url, content=frames[0]).status_code == 200
 
 
 def png_claiming(w: int, h: int) -> bytes:
@@ -191,7 +193,8 @@ def test_admin_endpoints(server, nuaa_real_images, frames):
 
 def test_rate_limit(always_real_model, tmp_path, frames):
     with running(create_app(cfg(always_real_model, tmp_path, rate_per_s=0.01, burst=3))) as addr:
-        codes = [httpx.post(f"http://{addr}/v1/liveness", content=frames[0]).status_code for _ in range(5)]
+        codes = [httpx.post(f"http://{addr}/v1/liveness", content=frames[0], headers=AS_ADMIN).status_code
+                 for _ in range(5)]
         assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
         assert httpx.get(f"http://{addr}/health").status_code == 200
 
@@ -224,19 +227,22 @@ def test_fake_model_rejects_at_passive_step(always_fake_model, tmp_path, frames)
         assert "challenge" not in [m["state"] for m in msgs]
 
 
-def test_the_scoring_endpoint_can_be_kept_for_the_admin_or_turned_off(always_real_model, tmp_path, frames):
+def test_the_scoring_endpoint_is_the_admins_unless_made_public_or_off(always_real_model, tmp_path, frames):
+    """Scores for any picture help an attacker tune a replay: by default only the admin token gets
+    them; ``public`` gives them to anyone (rate-limited), ``off`` to nobody."""
     post = lambda addr, **h: httpx.post(f"http://{addr}/v1/liveness", content=frames[0],   # noqa: E731
                                         headers={"content-type": "image/jpeg", **h})
-    with running(create_app(cfg(always_real_model, tmp_path, liveness_api="admin"))) as addr:
+    with running(create_app(cfg(always_real_model, tmp_path))) as addr:
         assert post(addr).status_code == 401
-        r = post(addr, authorization=f"Bearer {ADMIN}")
+        r = post(addr, **AS_ADMIN)
         assert r.status_code == 200 and r.json()["faces"][0]["label"] == "real"
+    with running(create_app(cfg(always_real_model, tmp_path, liveness_api="public"))) as addr:
+        assert post(addr).status_code == 200
     with running(create_app(cfg(always_real_model, tmp_path, liveness_api="off"))) as addr:
-        r = post(addr, authorization=f"Bearer {ADMIN}")
+        r = post(addr, **AS_ADMIN)
         assert r.status_code == 404 and "--liveness-api" in r.json()["detail"]
     with pytest.raises(MarginliveError, match="liveness_api"):
         cfg(always_real_model, tmp_path, liveness_api="private")
-
 
 def test_metrics_count_sessions_by_the_step_they_ended_in(always_fake_model, tmp_path, frames):
     """GET /metrics (admin token): a session the model turned away counts as rejected at the passive
@@ -246,7 +252,7 @@ def test_metrics_count_sessions_by_the_step_they_ended_in(always_fake_model, tmp
         assert httpx.get(f"http://{addr}/metrics").status_code == 401
         sid = httpx.post(f"http://{addr}/v1/sessions").json()["session_id"]
         assert stream(addr, sid, frames)[-1]["state"] == "rejected"
-        httpx.post(f"http://{addr}/v1/liveness", content=frames[0], headers={"content-type": "image/jpeg"})
+        httpx.post(f"http://{addr}/v1/liveness", content=frames[0], headers={"content-type": "image/jpeg", **AS_ADMIN})
         r = httpx.get(f"http://{addr}/metrics", headers={"authorization": f"Bearer {ADMIN}"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain; version=0.0.4")
     samples = [line for line in r.text.splitlines() if not line.startswith("#")]
@@ -298,7 +304,7 @@ def test_served_threshold_decides_the_labels(tmp_path, tmp_path_factory, frames,
     model = _constant_model(tmp_path_factory.mktemp("const") / "low.onnx", -0.2)   # P(real) 0.45
     for threshold, label in ((None, "fake"), (0.4, "real")):
         with running(create_app(cfg(model, tmp_path, threshold=threshold))) as addr:
-            r = httpx.post(f"http://{addr}/v1/liveness", content=frames[0]).json()
+            r = httpx.post(f"http://{addr}/v1/liveness", content=frames[0], headers=AS_ADMIN).json()
         assert r["threshold"] == (threshold or 0.5) and r["faces"][0]["label"] == label
     rc = main(["serve", "--model", str(model), "--threshold", "1.5", "--port", "1"])
     err = capsys.readouterr().err

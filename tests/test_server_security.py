@@ -150,12 +150,12 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(always_real_model, 
 
 def test_multipart_upload_of_an_image(always_real_model, tmp_path, jpegs):
     with running(make_app(always_real_model, tmp_path)) as addr:
-        url = f"http://{addr}/v1/liveness"
-        r = httpx.post(url, files={"image": ("face.jpg", jpegs[0], "image/jpeg")})
+        url, h = f"http://{addr}/v1/liveness", {"authorization": f"Bearer {ADMIN}"}
+        r = httpx.post(url, files={"image": ("face.jpg", jpegs[0], "image/jpeg")}, headers=h)
         assert r.status_code == 200 and len(r.json()["faces"]) == 1
-        r = httpx.post(url, files={"note": (None, "no file")})
+        r = httpx.post(url, files={"note": (None, "no file")}, headers=h)
         assert r.status_code == 400 and "no file" in r.json()["detail"]
-        r = httpx.post(url, content=b"--x\r\nbroken", headers={"content-type": "multipart/form-data; boundary=x"})
+        r = httpx.post(url, content=b"--x\r\nbroken", headers={"content-type": "multipart/form-data; boundary=x", **h})
         assert r.status_code == 400
 
 

@@ -360,9 +360,9 @@ def _serve_args(p):
                                                   "verdicts shared by every replica naming it (default: in memory)")
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                    help="another page origin (https://app.example.com) allowed to open streams (repeatable)")
-    p.add_argument("--liveness-api", choices=("public", "admin", "off"), default="public",
-                   help="who may call POST /v1/liveness, which answers scores: anyone (rate-limited), the admin "
-                        "token, or nobody; scores help an attacker tune a replay (default: public)")
+    p.add_argument("--liveness-api", choices=("admin", "public", "off"), default="admin",
+                   help="who may call POST /v1/liveness, which answers scores: the admin token, anyone "
+                        "(rate-limited), or nobody; scores help an attacker tune a replay (default: admin)")
 
 
 @command("serve", "the authentication service and its webcam page (HTTP + WebSocket)", args=_serve_args)

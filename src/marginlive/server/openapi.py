@@ -14,7 +14,7 @@ class Detail(BaseModel):
 
 _WHY = {
     400: "unreadable input: an empty or undecodable image, a body that is not the JSON object asked for, a bad field",
-    401: "the admin token is missing (Authorization: Bearer TOKEN); scoring too under --liveness-api admin",
+    401: "the admin token is missing (Authorization: Bearer TOKEN); scoring too, unless --liveness-api public",
     403: "the admin token is wrong",
     404: "no such identity; or the scoring endpoint is off (serve --liveness-api off)",
     408: "the body did not arrive in time",

@@ -94,7 +94,7 @@ def run_serve(a) -> int:
         say(f"warning: listening on {a.host}: browsers give the page the camera only on localhost or over "
             "HTTPS; put a TLS proxy in front (and pass it as --trusted-proxy)")
     if not (a.admin_token or os.environ.get("MARGINLIVE_ADMIN_TOKEN")):
-        say(f"admin token for this run: {cfg.admin_token}")
+        say(f"admin token for this run (enrolment, /metrics, /v1/liveness scores): {cfg.admin_token}")
     if not os.environ.get("MARGINLIVE_SECRET"):
         say("verdicts are signed with a per-process secret (set MARGINLIVE_SECRET to share it)")
     sys.stdout.flush()

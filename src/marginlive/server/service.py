@@ -70,10 +70,10 @@ class ServerConfig:
     max_bad_frames: int = 10
     allowed_origins: tuple[str, ...] = ()  # page origins besides the server's own
     redis: str | None = None               # redis://HOST:PORT/DB: state shared by replicas (else in memory)
-    # who may call POST /v1/liveness, which answers each face's P(real): "public" (rate-limited),
-    # "admin" (the admin token) or "off". Scores for any picture help an attacker tune a replay
+    # who may call POST /v1/liveness, which answers each face's P(real): "admin" (the admin token),
+    # "public" (anyone, rate-limited) or "off". Scores for any picture help an attacker tune a replay
     # until it passes; a session's stream tells the client labels only, never scores.
-    liveness_api: str = "public"
+    liveness_api: str = "admin"
 
     def __post_init__(self):
         if self.liveness_api not in LIVENESS_API:

@@ -110,7 +110,9 @@ def test_session_flow_rejects_without_action_and_signs_verdict(server, frames):
     faces = [m["face"] for m in msgs if m.get("face")]
     assert faces and all(set(f) == {"box", "label", "track", "decided", "turned"} for f in faces)   # no score
     assert msgs[-1]["log"] and not any({"score", "distance"} & set(event) for event in msgs[-1]["log"])
-    claims = tokens.verify(msgs[-1]["verdict"], SECRET)
+    with pytest.raises(tokens.TokenError, match="bad signature"):    # the secret signs acceptances only
+        tokens.verify(msgs[-1]["verdict"], SECRET)
+    claims = tokens.verify(msgs[-1]["verdict"], tokens.rejection_key(SECRET))
     assert claims["verdict"] == "rejected" and claims["sid"] == body["session_id"]
     assert claims["liveness_unsure"] is False and not any(m["more_actions"] for m in msgs)
     r = httpx.post(f"http://{server}/v1/verdicts/verify", json={"token": msgs[-1]["verdict"]})
@@ -294,7 +296,7 @@ def test_an_unsure_model_asks_for_more_actions_and_the_verdict_says_so(tmp_path,
     asked = [m for m in msgs if m["state"] == "challenge"]
     # the two hands of the pool: the one drawn, and the other in addition
     assert asked and all(m["more_actions"] and m["steps"] == 2 for m in asked)
-    claims = tokens.verify(msgs[-1]["verdict"], SECRET)
+    claims = tokens.verify(msgs[-1]["verdict"], tokens.rejection_key(SECRET))
     assert claims["verdict"] == "rejected" and claims["liveness_unsure"] is True
 
 

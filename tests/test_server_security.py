@@ -120,7 +120,7 @@ def test_a_silent_stream_ends_with_a_signed_timeout(always_real_model, tmp_path)
         sid = httpx.post(f"http://{addr}/v1/sessions").json()["session_id"]
         with connect(f"ws://{addr}/v1/sessions/{sid}/stream") as ws:
             m = json.loads(ws.recv(timeout=5))
-        claims = tokens.verify(m["verdict"], SECRET)
+        claims = tokens.verify(m["verdict"], tokens.rejection_key(SECRET))
         assert claims["verdict"] == "rejected" and claims["reason"].startswith("timeout")
 
 
@@ -215,6 +215,27 @@ def test_the_identity_distance_is_told_at_redemption_not_in_the_token(always_rea
         r = httpx.post(f"http://{addr}/v1/verdicts/verify", json={"token": token, "expected_identity": "alice"})
     assert r.status_code == 200 and r.json()["accepted"] and r.json()["identity"] == "alice"
     assert r.json()["identity_evidence"] == {"distance": 0.3123, "margin": 0.1235, "probes": 3}
+
+
+def test_a_rejection_cannot_pass_for_an_acceptance_in_a_jwt_library(always_real_model, tmp_path):
+    """A relying party checking verdicts with MARGINLIVE_SECRET in a standard JWT library (PyJWT),
+    without reading the verdict claim, accepts an acceptance and finds a rejection's signature
+    invalid; the server redeems both, and refuses a verdict whose claim and key disagree."""
+    import jwt
+    svc = make_app(always_real_model, tmp_path).state.ml
+    issued = {}
+    for verdict in ("accepted", "rejected"):
+        e = svc.create("10.0.0.2", nonce=f"n-{verdict}", audience="my-app")
+        issued[verdict] = svc.finish(e, svc.new_session(e), verdict)
+    claims = jwt.decode(issued["accepted"], SECRET, algorithms=["HS256"], audience="my-app")
+    assert claims["verdict"] == "accepted" and claims["nonce"] == "n-accepted"
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(issued["rejected"], SECRET, algorithms=["HS256"], audience="my-app")
+    assert svc.redeem(issued["rejected"], audience="my-app")["verdict"] == "rejected"
+    assert svc.redeem(issued["accepted"], audience="my-app")["verdict"] == "accepted"
+    for key, verdict in ((SECRET, "rejected"), (tokens.rejection_key(SECRET), "accepted")):
+        with pytest.raises(tokens.TokenError, match="does not match its key"):
+            svc.redeem(tokens.sign({"sid": "s", "jti": f"j-{verdict}", "verdict": verdict}, key))
 
 
 def test_open_sessions_are_counted_for_the_admin_not_the_public(always_real_model, tmp_path):

@@ -247,7 +247,7 @@ class Service:
                   "liveness_unsure": session.more_actions}
         claims.update({k: v for k, v in (("nonce", e.nonce), ("aud", e.audience),
                                          ("expected_identity", e.expected_identity)) if v is not None})
-        token = tokens.sign(claims, self.cfg.secret, self.cfg.verdict_ttl_s)
+        token = tokens.sign(claims, tokens.verdict_key(self.cfg.secret, verdict == ACCEPTED), self.cfg.verdict_ttl_s)
         self.store.set_verdict(e.id, token, identity_evidence(session.decision))
         return token
 
@@ -257,11 +257,24 @@ class Service:
         e = self.store.get(str(claims.get("sid")))
         return None if e is None else e.evidence
 
+    def _verified(self, token: str) -> dict:
+        """A verdict's claims, whichever of the two keys signed it (``tokens``: the secret signs
+        acceptances only), or ``TokenError``."""
+        try:
+            claims, accepted = tokens.verify(token, self.cfg.secret), True
+        except tokens.TokenError as e:
+            if e.signed:
+                raise
+            claims, accepted = tokens.verify(token, tokens.rejection_key(self.cfg.secret)), False
+        if (claims.get("verdict") == ACCEPTED) != accepted:
+            raise tokens.TokenError("malformed token: its verdict does not match its key", signed=True)
+        return claims
+
     def redeem(self, token: str, nonce: str | None = None, audience: str | None = None,
                expected_identity: str | None = None) -> dict:
         """Check a verdict for a relying party, once: its claims, or ``TokenError`` (forged,
         expired, another nonce / audience / identity) or ``Refused`` 409 (already redeemed)."""
-        claims = tokens.verify(token, self.cfg.secret)
+        claims = self._verified(token)
         for key, want in (("nonce", nonce), ("aud", audience)):
             if want is not None and claims.get(key) != want:
                 raise tokens.TokenError(f"the verdict was issued for another {'audience' if key == 'aud' else key}",

@@ -1,5 +1,10 @@
 """Signed verdicts: compact JWTs (HS256) that a relying application checks with the server
-secret. Implemented on hmac/hashlib (the format is small and standard: RFC 7519)."""
+secret. Implemented on hmac/hashlib (the format is small and standard: RFC 7519).
+
+Only an acceptance is signed with the secret itself; any other verdict with a key derived from it
+(``rejection_key``). A relying party that checks a verdict with the secret in any JWT library, and
+forgets to read its ``verdict`` claim, then finds a rejection's signature invalid: it cannot take
+one for a pass. The server's redemption (``Service.redeem``) knows both keys."""
 from __future__ import annotations
 
 import base64
@@ -34,6 +39,16 @@ def _unb64(s: str) -> bytes:
     if _b64(b) != s:
         raise ValueError("not canonical base64url")
     return b
+
+
+def rejection_key(secret: bytes) -> bytes:
+    """The HS256 key (32 bytes) of every verdict that is not an acceptance, derived from ``secret``."""
+    return hmac.new(secret, b"marginlive: a verdict that is not an acceptance", hashlib.sha256).digest()
+
+
+def verdict_key(secret: bytes, accepted: bool) -> bytes:
+    """The key a verdict is signed with: the secret for an acceptance, else ``rejection_key``."""
+    return secret if accepted else rejection_key(secret)
 
 
 def sign(claims: dict, secret: bytes, ttl_s: float = 300) -> str:

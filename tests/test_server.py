@@ -300,6 +300,27 @@ def test_an_unsure_model_asks_for_more_actions_and_the_verdict_says_so(tmp_path,
     assert claims["verdict"] == "rejected" and claims["liveness_unsure"] is True
 
 
+def test_serve_says_when_it_cannot_listen(always_real_model, tmp_path, capsys):
+    """A port in use or out of range, an address not on this machine: one line and a non-zero exit,
+    before the service claims to serve."""
+    import socket
+
+    from marginlive.cli import main
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for args, says in ((["--port", str(port)], f"cannot listen on 127.0.0.1:{port}"),
+                           (["--port", "70000"], "a TCP port from 1 to 65535"),
+                           (["--host", "192.0.2.1"], "cannot listen on 192.0.2.1:8000")):
+            try:
+                rc = main(["serve", "--model", str(always_real_model), "--gallery", str(tmp_path / "g.db"), *args])
+            except SystemExit as e:             # argparse's own exit on a bad argument
+                rc = e.code
+            out, err = capsys.readouterr()
+            assert rc != 0 and says in err and "Traceback" not in err and "serving on" not in out, args
+
+
 def test_served_threshold_decides_the_labels(tmp_path, tmp_path_factory, frames, capsys):
     from conftest import _constant_model
     from marginlive.cli import main

@@ -232,6 +232,12 @@ def cmd_calibrate(a):
 
 
 # ---------------------------------------------------------------------------- authenticate
+def _port(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port from 1 to 65535, got {value!r}")
+    return int(value)
+
+
 def _unsure_floor(value: str) -> float | None:
     if value == "off":
         return None
@@ -338,7 +344,7 @@ def cmd_verify(a):
 # ----------------------------------------------------------------------------------- serve
 def _serve_args(p):
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=_port, default=8000)
     p.add_argument("--model", help="liveness model: default, fast or a .onnx file")
     p.add_argument("--threshold", type=float, help="decision threshold on P(real) (default: the model's; marginlive calibrate picks one)")
     p.add_argument("--gallery", help="SQLite gallery file or postgresql://USER@HOST:PORT/DB (default: $MARGINLIVE_GALLERY or .marginlive/gallery.db)")

@@ -6,6 +6,7 @@ import ipaddress
 import json
 import os
 import secrets
+import socket
 import sys
 
 from ..challenge.session import SessionConfig
@@ -81,10 +82,28 @@ def uvicorn_config(app, cfg: ServerConfig, host: str, port: int, trusted_proxies
     return uvicorn.Config(app, host=host, port=port, **uvicorn_options(cfg, trusted_proxies))
 
 
+def check_can_listen(host: str, port: int) -> None:
+    """InputError unless ``host:port`` can be bound now (in use, not this machine's address, a
+    privileged port), before the service says it serves there. Bound with SO_REUSEADDR as uvicorn
+    binds it, then released for uvicorn."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise InputError(f"--host {host}: {e.strerror}") from None
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(addr)
+        except OSError as e:
+            raise InputError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+
+
 def run_serve(a) -> int:
     import uvicorn
     cfg = config_from_args(a)
     app = create_app(cfg)      # a bad model, gallery or Redis stops here, with its reason
+    check_can_listen(a.host, a.port)
     audit.configure()          # the audit trail's JSON lines on standard output, beside these messages
     say = lambda m: print(f"marginlive: {m}")  # noqa: E731
     say(f"serving on http://{a.host}:{a.port}/  (open it in a browser with a webcam)"

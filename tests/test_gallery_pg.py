@@ -88,6 +88,21 @@ def test_another_replica_sees_an_enrolment_at_its_next_search(pg, pg_url):
         assert [h[0] for h in other.search("e", vec(2))] == ["alice"]
 
 
+def test_a_dropped_connection_fails_one_request_then_is_made_again(pg, pg_url):
+    """PostgreSQL restarted or the network dropped: the request that meets it gets UnavailableError
+    (a 503, where is the log's, not the client's), the next one a new connection."""
+    import psycopg
+
+    from marginlive.errors import UnavailableError
+    pg.add("alice", [vec(1)], "e")
+    with psycopg.connect(pg_url, autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", (pg.db.info.backend_pid,))
+    with pytest.raises(UnavailableError) as e:
+        pg.list()
+    assert str(e.value) == "the gallery (PostgreSQL) cannot be reached; try again shortly"
+    assert [r["name"] for r in pg.list()] == ["alice"]
+
+
 def test_an_unreachable_database_is_a_clear_error():
     with pytest.raises(GalleryError, match="cannot use this PostgreSQL gallery"):
         open_gallery("postgresql://nobody:secret@127.0.0.1:1/none", timeout=1)

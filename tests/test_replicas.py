@@ -19,13 +19,11 @@ from server_util import free_port, running
 SECRET = b"shared-secret-of-the-two-replicas"
 
 
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
+def start_redis(port: int, d) -> subprocess.Popen:
+    """A redis-server on loopback ``port`` without persistence, answering when this returns."""
     exe = shutil.which("redis-server")
     if exe is None:
         pytest.skip("redis-server is not installed (make test installs Debian's redis-server as root)")
-    port = free_port()
-    d = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(d), "--save", "",
                              "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     import redis
@@ -36,6 +34,13 @@ def redis_url(tmp_path_factory):
             break
         except redis.ConnectionError:
             time.sleep(0.05)
+    return proc
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    port = free_port()
+    proc = start_redis(port, tmp_path_factory.mktemp("redis"))
     try:
         yield f"redis://127.0.0.1:{port}/0"
     finally:
@@ -171,3 +176,35 @@ def test_the_identity_evidence_is_redeemed_on_the_other_replica(always_real_mode
     with running(other) as b:
         r = httpx.post(f"http://{b}/v1/verdicts/verify", json={"token": token})
     assert r.status_code == 200 and r.json()["identity_evidence"] == {"distance": 0.25, "margin": None, "probes": 2}
+
+
+def test_a_redis_outage_is_a_503_and_the_service_resumes_after_it(always_real_model, tmp_path, jpegs):
+    """Redis down: requests get 503 with Retry-After (not a 500), /health says so for the load
+    balancer, a stream closes with 1013; Redis back: the same replica serves again."""
+    from websockets.exceptions import ConnectionClosed
+    port = free_port()
+    proc = start_redis(port, tmp_path)
+    down = "the session store (Redis) cannot be reached; try again shortly"
+    try:
+        with running(replica(always_real_model, tmp_path, f"redis://127.0.0.1:{port}/0")) as a:
+            sid = httpx.post(f"http://{a}/v1/sessions").json()["session_id"]
+            with connect(f"ws://{a}/v1/sessions/{sid}/stream") as ws:
+                ws.send(jpegs[0])
+                assert "state" in json.loads(ws.recv())
+                proc.terminate()
+                proc.wait(10)
+                ws.send("end")                    # the verdict cannot be kept: no verdict, 1013
+                assert json.loads(ws.recv()) == {"error": down}
+                with pytest.raises(ConnectionClosed) as closed:
+                    ws.recv()
+                assert closed.value.rcvd.code == 1013
+            r = httpx.post(f"http://{a}/v1/sessions")
+            assert r.status_code == 503 and r.json() == {"detail": down} and r.headers["retry-after"] == "5"
+            assert httpx.get(f"http://{a}/health").status_code == 503
+            assert httpx.post(f"http://{a}/v1/verdicts/verify", json={"token": "a.b.c"}).status_code == 400
+            proc = start_redis(port, tmp_path)
+            assert httpx.get(f"http://{a}/health").status_code == 200
+            assert httpx.post(f"http://{a}/v1/sessions").status_code == 201
+    finally:
+        proc.terminate()
+        proc.wait(10)

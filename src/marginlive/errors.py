@@ -45,3 +45,13 @@ class DatasetError(MarginliveError):
     """A dataset or manifest that cannot be trained or evaluated on."""
 
     exit_code = 6
+
+
+class UnavailableError(MarginliveError):
+    """A service this one depends on (Redis, PostgreSQL) cannot be reached: nothing the caller sent
+    was wrong, and the same request may succeed shortly (HTTP 503 with Retry-After). The message
+    names the service only; where it lives goes to the log, not to the client."""
+
+    exit_code = 8
+    http_status = 503
+    retry_after = 5

@@ -2,9 +2,13 @@
 the SQLite gallery (``gallery.GalleryBase``), for replicas that share one gallery."""
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 
+from ..errors import UnavailableError
 from .gallery import GalleryBase, GalleryError
+
+log = logging.getLogger("marginlive")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS identities (
@@ -32,33 +36,51 @@ class PostgresGallery(GalleryBase):
 
     def __init__(self, url: str, timeout: float = 5.0):
         import psycopg
-        self.psycopg, self.path = psycopg, _redacted(url)
+        self.psycopg, self.path, self._url, self._timeout = psycopg, _redacted(url), url, max(1, int(timeout))
         try:
-            self.db = psycopg.connect(url, connect_timeout=max(1, int(timeout)), autocommit=True)
-            with self._tx() as cur:
+            self.db = self._connect()
+            with self.db.transaction(), self.db.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
                 cur.execute(SCHEMA)
         except psycopg.Error as e:
             raise GalleryError(f"{self.path}: cannot use this PostgreSQL gallery: {_first_line(e)}") from None
 
+    def _connect(self):
+        return self.psycopg.connect(self._url, connect_timeout=self._timeout, autocommit=True)
+
     def close(self):
         self.db.close()
 
+    def _connection(self):
+        """The connection, made again if the last one broke (the server restarted, the network
+        dropped): a request during an outage fails, the first one after it succeeds."""
+        if self.db.closed or self.db.broken:
+            self.db.close()
+            self.db = self._connect()
+        return self.db
+
+    def _failure(self, e: Exception) -> Exception:
+        if isinstance(e, self.psycopg.OperationalError):   # the server, not the statement
+            log.warning("marginlive: PostgreSQL gallery %s: %s", self.path, _first_line(e))
+            return UnavailableError("the gallery (PostgreSQL) cannot be reached; try again shortly")
+        return GalleryError(f"{self.path}: {_first_line(e)}")
+
     def _run(self, sql: str, args: tuple = ()) -> list:
         try:
-            with self.db.cursor() as cur:
+            with self._connection().cursor() as cur:
                 cur.execute(sql, args)
                 return cur.fetchall()
         except self.psycopg.Error as e:
-            raise GalleryError(f"{self.path}: {_first_line(e)}") from None
+            raise self._failure(e) from None
 
     @contextmanager
     def _tx(self):
         try:
-            with self.db.transaction(), self.db.cursor() as cur:
+            db = self._connection()
+            with db.transaction(), db.cursor() as cur:
                 yield cur
         except self.psycopg.Error as e:
-            raise GalleryError(f"{self.path}: {_first_line(e)}") from None
+            raise self._failure(e) from None
 
 
 def _redacted(url: str) -> str:

@@ -79,14 +79,16 @@ async def read_image(request: Request, svc: Service):
     return await anyio.to_thread.run_sync(decode_upload, data, "image", svc.cfg.max_pixels, limiter=svc.limiter)
 
 
-@router.get("/health")
+@router.get("/health", responses=errors(503))
 async def health(svc: Service = Depends(service)):
     """Public, so it says no more than that the service answers and with which model: how many
-    sessions are open and how many people are enrolled are the admin's (``/metrics``)."""
+    sessions are open and how many people are enrolled are the admin's (``/metrics``). 503 while its
+    Redis cannot be reached, so that a load balancer sends the logins to another replica."""
+    await anyio.to_thread.run_sync(svc.store.ping)
     return {"status": "ok", "model": svc.model.name, "margin": svc.model.margin}
 
 
-@router.post("/v1/liveness", openapi_extra=IMAGE_BODY, responses=errors(400, 401, 403, 404, 408, 413, 429))
+@router.post("/v1/liveness", openapi_extra=IMAGE_BODY, responses=errors(400, 401, 403, 404, 408, 413, 429, 503))
 async def liveness(request: Request, svc: Service = Depends(scoring)):
     img = await read_image(request, svc)
     faces = await anyio.to_thread.run_sync(_scored_faces, svc, img, limiter=svc.limiter)
@@ -110,7 +112,7 @@ async def new_session(request: Request, svc: Service = Depends(rate_limited)):
             "challenges": svc.cfg.session.n_challenges}
 
 
-@router.post("/v1/verdicts/verify", openapi_extra=VERIFY_BODY, responses=errors(400, 408, 409))
+@router.post("/v1/verdicts/verify", openapi_extra=VERIFY_BODY, responses=errors(400, 408, 409, 503))
 async def verify_verdict(request: Request, svc: Service = Depends(service)):
     body = await read_json_object(request, svc.cfg.body_timeout_s)
     token = body.get("token")
@@ -133,13 +135,13 @@ async def verify_verdict(request: Request, svc: Service = Depends(service)):
             "identity_evidence": svc.evidence(claims), "claims": claims}
 
 
-@router.get("/v1/identities", responses=errors(401, 403, 429))
+@router.get("/v1/identities", responses=errors(401, 403, 429, 503))
 async def list_identities(svc: Service = Depends(admin)):
     return {"identities": await anyio.to_thread.run_sync(svc.gallery_list)}
 
 
 @router.post("/v1/identities/{name}", status_code=201, openapi_extra=IMAGE_BODY,
-             responses=errors(400, 401, 403, 408, 413, 422, 429))
+             responses=errors(400, 401, 403, 408, 413, 422, 429, 503))
 async def enrol(name: str, request: Request, svc: Service = Depends(admin)):
     img = await read_image(request, svc)
     n = await anyio.to_thread.run_sync(svc.enrol, name, img, limiter=svc.limiter)
@@ -147,7 +149,7 @@ async def enrol(name: str, request: Request, svc: Service = Depends(admin)):
     return {"name": name, "added": n}
 
 
-@router.delete("/v1/identities/{name}", responses=errors(401, 403, 404, 429))
+@router.delete("/v1/identities/{name}", responses=errors(401, 403, 404, 429, 503))
 async def remove(name: str, request: Request, svc: Service = Depends(admin)):
     from ..identity.gallery import GalleryError
     try:
@@ -158,7 +160,7 @@ async def remove(name: str, request: Request, svc: Service = Depends(admin)):
     return {"name": name, "removed_embeddings": n}
 
 
-@router.get("/metrics", responses={**METRICS_TEXT, **errors(401, 403, 429)})
+@router.get("/metrics", responses={**METRICS_TEXT, **errors(401, 403, 429, 503)})
 async def metrics_text(svc: Service = Depends(admin)):
     """Prometheus' text format: sessions by verdict and the step they ended in, faces by label (the
     totals of every replica sharing this one's Redis), open sessions, enrolled identities (``metrics.py``)."""

@@ -22,7 +22,7 @@ _WHY = {
     413: "the body or the image's pixels above the server's limits",
     422: "no usable face in the image (enrolment)",
     429: "too many requests, open sessions or failed attempts from this client (Retry-After)",
-    503: "every session slot is taken (Retry-After)",
+    503: "every session slot is taken, or Redis or the gallery cannot be reached (Retry-After)",
 }
 
 

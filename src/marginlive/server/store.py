@@ -10,13 +10,19 @@ ends its session, so a reconnect starts a new one.
 """
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import asdict, dataclass
 
+from ..errors import UnavailableError
+
 RETENTION_S = 3600.0   # a session's record is kept this long after its start deadline
+REDIS_TIMEOUT_S = 2.0  # a Redis that does not answer within this fails the request (503), not hangs it
+log = logging.getLogger("marginlive")
 
 
 @dataclass
@@ -67,6 +73,9 @@ class MemoryStore:
             if len(open_) >= total:
                 raise CapReached("total")
             self._sessions[e.id] = e
+
+    def ping(self) -> None:
+        """Nothing to reach: a process's own memory."""
 
     def get(self, sid: str) -> Entry | None:
         with self._lock:
@@ -174,13 +183,13 @@ if not raw then return 'unknown' end
 local e = cjson.decode(raw)
 if e.client ~= ARGV[1] then return 'client' end
 if e.status ~= 'new' then return 'used' end
-local far = tonumber(ARGV[3])
+local open_until = tonumber(ARGV[3])
 if tonumber(ARGV[2]) > e.expires then
   e.status = 'done'; redis.call('SET', KEYS[1], cjson.encode(e), 'KEEPTTL')
   return 'expired'
 end
 e.status = 'streaming'; redis.call('SET', KEYS[1], cjson.encode(e), 'KEEPTTL')
-redis.call('ZADD', KEYS[2], far, e.id); redis.call('ZADD', KEYS[3], far, e.id)
+redis.call('ZADD', KEYS[2], open_until, e.id); redis.call('ZADD', KEYS[3], open_until, e.id)
 return 'ok'
 """
 _CLOSE = """
@@ -205,21 +214,50 @@ return ok
 """
 
 
+def _unavailable_on_redis_errors(cls):
+    """Every public method of ``cls`` raises ``UnavailableError`` (HTTP 503, the WebSocket's 1013)
+    for a Redis that is down, unreachable or too slow, instead of the client library's error (a 500
+    and a traceback); the cause goes to the log. redis-py reconnects on the next call by itself."""
+    import redis
+
+    def guarded(fn):
+        @functools.wraps(fn)
+        def call(self, *args, **kwargs):
+            try:
+                return fn(self, *args, **kwargs)
+            except redis.RedisError as e:
+                log.warning("marginlive: Redis at %s: %s", self.where, e)
+                raise UnavailableError("the session store (Redis) cannot be reached; try again shortly") from None
+        return call
+    for name, fn in list(vars(cls).items()):
+        if callable(fn) and not name.startswith("_"):
+            setattr(cls, name, guarded(fn))
+    return cls
+
+
+@_unavailable_on_redis_errors
 class RedisStore:
     """The store in Redis (``redis://HOST:PORT/DB``), shared by every replica that names it.
     Keys start with ``prefix``; every key expires on its own."""
 
     def __init__(self, url: str, prefix: str = "marginlive:"):
         import redis
+        from redis.connection import parse_url
 
         from ..errors import InputError
-        self.r, self.p = redis.Redis.from_url(url, decode_responses=True), prefix
+        self.r, self.p = redis.Redis.from_url(url, decode_responses=True, socket_timeout=REDIS_TIMEOUT_S,
+                                              socket_connect_timeout=REDIS_TIMEOUT_S), prefix
+        where = parse_url(url)
+        self.where = f"{where.get('host', where.get('path', '?'))}:{where.get('port', '')}"
         try:
             self.r.ping()
         except redis.RedisError as e:
             raise InputError(f"cannot reach Redis at {url}: {e}") from None
         self._add, self._claim = self.r.register_script(_ADD), self.r.register_script(_CLAIM)
         self._close, self._bucket = self.r.register_script(_CLOSE), self.r.register_script(_BUCKET)
+
+    def ping(self) -> None:
+        self.r.ping()
 
     def _keys(self, e_or_client):
         client = e_or_client if isinstance(e_or_client, str) else e_or_client.client
@@ -241,8 +279,10 @@ class RedisStore:
         return int(self.r.zcount(self.p + "open", time.time(), "+inf"))
 
     def claim(self, sid: str, client: str) -> str:
-        # a streaming session stays open until it closes (score: the far future)
-        return self._claim(keys=[self.p + "s:" + sid, *self._keys(client)], args=[client, time.time(), 2 ** 40])
+        # a streaming session stays open until it closes, or for RETENTION_S at most: a stream whose
+        # close never reached Redis (an outage) stops counting against the caps after that
+        now = time.time()
+        return self._claim(keys=[self.p + "s:" + sid, *self._keys(client)], args=[client, now, now + RETENTION_S])
 
     def close(self, sid: str) -> bool:
         e = self.get(sid)

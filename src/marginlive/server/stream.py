@@ -7,7 +7,8 @@ Messages
                      {"seq", "error"} for a frame that could not be read; the last message adds
                      "verdict" (the signed token) and "log", then the server closes (1000).
 Closes without a verdict: 4403 (origin not allowed, or another client's session), 4404
-(unknown), 4409 (already used), 4410 (expired), 4429 (locked out after failed attempts);
+(unknown), 4409 (already used), 4410 (expired), 4429 (locked out after failed attempts), 1013
+(Redis or the gallery cannot be reached: try again);
 1009 (frame too large) and 1003 (too many unreadable frames) close with a rejection.
 A stream that sends no frame for ``idle_timeout_s`` ends with a rejected verdict whose reason
 starts with "timeout".
@@ -20,7 +21,7 @@ import anyio
 from fastapi import APIRouter, WebSocket
 
 from ..challenge.session import ACCEPTED, REJECTED
-from ..errors import InputError
+from ..errors import InputError, UnavailableError
 from .security import client_of, origin_allowed
 from .uploads import decode_upload
 
@@ -34,19 +35,30 @@ async def stream(ws: WebSocket, sid: str):
         await ws.close(code=4403, reason="origin not allowed")    # before accept: the handshake fails (403)
         return
     await ws.accept()
-    e, problem = svc.claim(sid, client_of(ws))
+    try:
+        e, problem = svc.claim(sid, client_of(ws))
+    except UnavailableError as err:
+        problem = (1013, str(err))
     if problem:
-        code, msg = problem
-        await ws.send_json({"error": msg})
-        await ws.close(code=code, reason=msg)
-        return
+        return await _close(ws, *problem)
     session = svc.new_session(e)
     try:
         await _run(ws, svc, e, session)
+    except UnavailableError as err:     # Redis or the gallery is down: no verdict can be kept
+        await _close(ws, 1013, str(err))
     finally:   # a stream that drops or is closed for bad frames fails, and counts as a failure
         if not session.done:
             session.finish(0.0, "the stream ended before a decision")
-        svc.finish(e, session, session.state)
+        try:
+            svc.finish(e, session, session.state)
+        except UnavailableError:
+            pass                        # said above, or to nobody: the stream had already dropped
+
+
+async def _close(ws: WebSocket, code: int, msg: str):
+    """End a stream without a verdict: its reason as the last message, then the close code."""
+    await ws.send_json({"error": msg})
+    await ws.close(code=code, reason=msg)
 
 
 async def _run(ws: WebSocket, svc, e, session):

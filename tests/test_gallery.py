@@ -36,10 +36,12 @@ def test_failed_add_leaves_nothing(tmp_path):
         with pytest.raises(Exception):
             g.add("bob", [vec(2), "not a vector"], "e")
         assert [r["name"] for r in g.list()] == ["alice"]
-        with pytest.raises(InputError):
-            g.add("  ", [vec(1)], "e")
+        for bad in ("  ", "a" * 201, "nul\x00byte", "tab\there", "zero\u200bwidth"):
+            with pytest.raises(InputError, match="printable"):
+                g.add(bad, [vec(1)], "e")
         with pytest.raises(InputError):
             g.add("carol", [], "e")
+        assert g.add("Zoë Ólafsdóttir-Ng", [vec(3)], "e") == 1     # any script, spaces and marks are names
 
 
 def test_corrupt_file(tmp_path):

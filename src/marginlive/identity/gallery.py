@@ -78,7 +78,7 @@ class GalleryBase:
     def add(self, name: str, vectors: list[np.ndarray], embedder: str, sources: list[str] | None = None) -> int:
         """Add embeddings to ``name`` (created if new) in one transaction. Returns the count."""
         name = name.strip()
-        if not name or len(name) > 200 or any(c in name for c in "\n\r\t"):
+        if not name or len(name) > 200 or not name.isprintable():   # no control (NUL: PostgreSQL) or format characters
             raise InputError("an identity name must be 1-200 printable characters")
         if not vectors:
             raise InputError("no embedding to enrol")

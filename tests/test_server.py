@@ -172,6 +172,22 @@ def test_bad_frames_on_the_socket(server, frames):
         assert json.loads(ws.recv())["state"] in ("passive", "waiting")
 
 
+def test_a_stream_of_text_is_closed_with_a_rejection(server):
+    """Text other than "end" is no frame: each counts as a bad one, so a client cannot hold a
+    session open forever without sending frames the session's deadline would count."""
+    from websockets.exceptions import ConnectionClosed
+    sid = httpx.post(f"http://{server}/v1/sessions").json()["session_id"]
+    with connect(f"ws://{server}/v1/sessions/{sid}/stream") as ws:
+        for _ in range(ServerConfig.max_bad_frames):
+            ws.send("hello")
+            assert json.loads(ws.recv())["error"] == "send frames as binary JPEG messages"
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv()
+    assert closed.value.rcvd.code == 1003
+    with connect(f"ws://{server}/v1/sessions/{sid}/stream") as ws:
+        assert "already used" in json.loads(ws.recv())["error"]
+
+
 def test_admin_endpoints(server, nuaa_real_images, frames):
     subj = sorted(nuaa_real_images)[0]
     img = nuaa_real_images[subj][0].read_bytes()

@@ -4,12 +4,13 @@ Messages
   client -> server   binary: one JPEG (or PNG) frame; text "end": the user gave up
   server -> client   JSON per frame: {"seq", "state", "instruction", "progress", "face", ...}, the
                      face's box and label but no score (``UNSAID``);
-                     {"seq", "error"} for a frame that could not be read; the last message adds
+                     {"seq", "error"} for a frame that could not be read or a text message
+                     other than "end" (``max_bad_frames`` of them close the stream); the last adds
                      "verdict" (the signed token) and "log", then the server closes (1000).
 Closes without a verdict: 4403 (origin not allowed, or another client's session), 4404
 (unknown), 4409 (already used), 4410 (expired), 4429 (locked out after failed attempts), 1013
 (Redis or the gallery cannot be reached: try again);
-1009 (frame too large) and 1003 (too many unreadable frames) close with a rejection.
+1009 (frame too large) and 1003 (too many bad frames) close with a rejection.
 A stream that sends no frame for ``idle_timeout_s`` ends with a rejected verdict whose reason
 starts with "timeout".
 """
@@ -74,22 +75,18 @@ async def _run(ws: WebSocket, svc, e, session):
         if msg["type"] == "websocket.disconnect":
             return
         data = msg.get("bytes")
-        if data is None:
-            if (msg.get("text") or "").strip() == "end":
-                status = session.finish(time.monotonic() - t0, "client ended the session")
-                return await _final(ws, svc, e, session, status, seq)
-            await ws.send_json({"seq": seq, "error": "send frames as binary JPEG messages"})
-            continue
-        seq += 1
-        if len(data) > cfg.max_frame_bytes:
-            await ws.send_json({"seq": seq, "error": f"frame larger than {cfg.max_frame_bytes} bytes"})
-            return await ws.close(code=1009, reason="frame too large")
-        t = time.monotonic() - t0
-        try:
-            status = await anyio.to_thread.run_sync(_step, session, data, t, cfg.max_pixels, limiter=svc.limiter)
-        except InputError as err:
+        if data is None and (msg.get("text") or "").strip() == "end":
+            status = session.finish(time.monotonic() - t0, "client ended the session")
+            return await _final(ws, svc, e, session, status, seq)
+        if data is not None:
+            seq += 1
+            if len(data) > cfg.max_frame_bytes:
+                await ws.send_json({"seq": seq, "error": f"frame larger than {cfg.max_frame_bytes} bytes"})
+                return await ws.close(code=1009, reason="frame too large")
+        status = await _scored(svc, session, data, time.monotonic() - t0)
+        if isinstance(status, str):          # not a frame: counted, so that no stream stays open on them
             bad += 1
-            await ws.send_json({"seq": seq, "error": str(err)})
+            await ws.send_json({"seq": seq, "error": status})
             if bad >= cfg.max_bad_frames:
                 return await ws.close(code=1003, reason="too many unreadable frames")
             continue
@@ -115,6 +112,17 @@ def for_client(status) -> dict:
     if d.get("face"):
         d["face"] = _said(d["face"])
     return d
+
+
+async def _scored(svc, session, data: bytes | None, t: float):
+    """The session's status after frame ``data`` (``t`` s into the stream), or why it is not a frame
+    (a text message, an undecodable image)."""
+    if data is None:
+        return "send frames as binary JPEG messages"
+    try:
+        return await anyio.to_thread.run_sync(_step, session, data, t, svc.cfg.max_pixels, limiter=svc.limiter)
+    except InputError as err:
+        return str(err)
 
 
 def _step(session, data: bytes, t: float, max_pixels: int):

@@ -73,6 +73,22 @@ def test_bad_uploads_get_4xx_and_server_keeps_serving(server, frames):
     assert post(url, content=frames[0]).status_code == 200
 
 
+def test_the_server_decodes_jpeg_png_and_webp_only(server, live_frames):
+    """A browser or camera sends JPEG, PNG or WebP; every other decoder OpenCV has stays out of
+    reach of the network: a Radiance HDR header whose size Pillow cannot read would have OpenCV
+    allocate 10.8 GB (30000 x 30000 floats) before it reads a pixel."""
+    url, post = f"http://{server}/v1/liveness", partial(httpx.post, headers=AS_ADMIN)
+    img = live_frames[0].image
+    for ext in (".jpg", ".png", ".webp"):
+        r = post(url, content=cv2.imencode(ext, img)[1].tobytes())
+        assert r.status_code == 200 and len(r.json()["faces"]) == 1, ext
+    radiance = b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 30000 +X 30000\n" + bytes(1000)
+    others = [radiance] + [cv2.imencode(ext, img)[1].tobytes() for ext in (".tiff", ".bmp", ".ppm", ".jp2")]
+    for data in others:
+        r = post(url, content=data)
+        assert r.status_code == 400 and r.json()["detail"] == "image is not a readable image: send JPEG, PNG or WebP"
+
+
 def png_claiming(w: int, h: int) -> bytes:
     """A small PNG whose header says w x h pixels (1-bit grey), with one compressed row of data:
     what a decoder would allocate for comes from the header alone."""

@@ -2,7 +2,7 @@
 
 REST
   GET  /health                      liveness of the service, model name
-  POST /v1/liveness                 one image (raw JPEG/PNG body or a multipart file) -> faces with scores
+  POST /v1/liveness                 one image (raw JPEG/PNG/WebP body or a multipart file) -> faces with scores
                                     (and "grayscale": a picture without colour, its score unreliable)
   POST /v1/sessions                 start an authentication session -> id, expiry, stream URL; optional
                                     JSON {"nonce", "audience", "expected_identity"} bound into its verdict

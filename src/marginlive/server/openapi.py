@@ -37,8 +37,8 @@ def _text(limit: int, nullable: bool = False) -> dict:
 
 
 _BINARY = {"type": "string", "format": "binary"}
-IMAGE_BODY = {"requestBody": {"required": True, "description": "one JPEG or PNG image, raw or as a form's file", "content": {
-    "image/jpeg": {"schema": _BINARY}, "image/png": {"schema": _BINARY},
+IMAGE_BODY = {"requestBody": {"required": True, "description": "one JPEG, PNG or WebP image, raw or as a form's file", "content": {
+    "image/jpeg": {"schema": _BINARY}, "image/png": {"schema": _BINARY}, "image/webp": {"schema": _BINARY},
     "multipart/form-data": {"schema": {"type": "object", "properties": {"image": _BINARY}, "required": ["image"]}}}}}
 _BINDING = {k: _text(256, nullable=True) for k in ("nonce", "audience", "expected_identity")}   # null: absent
 SESSION_BODY = {"requestBody": {"required": False, "description": "what the verdict is bound to (all optional)",

@@ -18,9 +18,25 @@ def is_truncated_jpeg(data: bytes) -> bool:
     return data[:2] == b"\xff\xd8" and data.rstrip(b"\x00")[-2:] != b"\xff\xd9"
 
 
+def upload_format(data: bytes) -> str | None:
+    """"JPEG", "PNG" or "WebP" from an upload's first bytes, else None: the formats a browser or a
+    camera sends, the only ones the server decodes. OpenCV would try every decoder it has (Radiance
+    HDR, PFM, TIFF, JPEG 2000, ...), some sizing their buffer from a header the pixel budget cannot
+    read: 60 bytes of Radiance header asked it for 10.8 GB."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "JPEG"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "PNG"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return None
+
+
 def decode_upload(data: bytes, what: str, max_pixels: int):
-    """BGR uint8 image of ``data`` or InputError (TooLargeError above ``max_pixels``). Blocking:
-    call it from a worker thread."""
+    """BGR uint8 image of ``data`` (JPEG, PNG or WebP) or InputError (TooLargeError above
+    ``max_pixels``). Blocking: call it from a worker thread."""
+    if data and upload_format(data) is None:
+        raise InputError(f"{what} is not a readable image: send JPEG, PNG or WebP")
     if is_truncated_jpeg(data):
         raise InputError(f"{what} is a truncated JPEG")
     return decode_image(data, what, max_pixels)
@@ -41,7 +57,7 @@ async def read_body(request: Request, cap: int, timeout_s: float, required: bool
     except TimeoutError:
         raise HTTPException(408, f"the body did not arrive within {timeout_s:g} s") from None
     if required and not buf:
-        raise HTTPException(400, "empty body: send the image bytes (JPEG or PNG)")
+        raise HTTPException(400, "empty body: send the image bytes (JPEG, PNG or WebP)")
     return bytes(buf)
 
 

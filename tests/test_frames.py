@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import as_grey
-from marginlive.errors import TooLargeError
+from marginlive.errors import InputError, TooLargeError
 from marginlive.frames import decode_image, is_grayscale, read_image, sharpness
 from marginlive.types import FaceBox
 
@@ -75,6 +75,19 @@ def test_a_large_jpeg_file_is_read_smaller_and_upright_a_large_png_refused(tmp_p
     big.save(tmp_path / "poster.png", compress_level=1)
     with pytest.raises(TooLargeError, match="8000x6000"):
         read_image(tmp_path / "poster.png")
+
+
+def test_a_header_whose_size_cannot_be_read_is_not_decoded(tmp_path):
+    """60 bytes of a Radiance HDR header claim 30000x30000 pixels in a way Pillow does not read:
+    OpenCV would allocate 10.8 GB for them; the pixel budget cannot be checked, so it is refused."""
+    radiance = b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 30000 +X 30000\n" + bytes(1000)
+    with pytest.raises(InputError, match="not a readable image"):
+        decode_image(radiance)
+    (tmp_path / "sky.hdr").write_bytes(radiance)
+    with pytest.raises(InputError, match="not a readable image"):
+        read_image(tmp_path / "sky.hdr")
+    for ext in (".tiff", ".bmp", ".webp"):                  # formats whose size it reads still decode
+        assert decode_image(cv2.imencode(ext, colour_picture())[1].tobytes()).shape == (120, 160, 3)
 
 
 def test_bytes_from_the_network_are_never_shrunk_only_refused():

@@ -79,6 +79,8 @@ def decode_image(data: bytes, what: str = "image", max_pixels: int = MAX_PIXELS,
     if not data:
         raise InputError(f"{what} is empty")
     size = header_size(data, what)
+    if size is None:   # a header Pillow cannot read: its size unchecked, OpenCV may allocate any amount
+        raise InputError(f"{what} is not a readable image (JPEG, PNG, WebP, BMP, TIFF or GIF expected)")
     flag = _reduced_flag(data, size, max_pixels) if shrink else cv2.IMREAD_COLOR
     if flag == cv2.IMREAD_COLOR:
         check_pixel_budget(data, what, max_pixels, size)

@@ -154,7 +154,7 @@ def test_a_session_streams_over_wss_and_its_verdict_redeems_once(proxied, live_f
         assert m["state"] == "rejected" and m["verdict"]     # the frames never raise a hand
         body = {"token": m["verdict"], "nonce": "n-1", "audience": "app"}
         first = c.post(f"{base}/v1/verdicts/verify", json=body)
-        assert first.status_code == 200 and first.json()["signature_valid"] and not first.json()["accepted"]
+        assert first.status_code == 403 and first.json()["signature_valid"] and not first.json()["accepted"]
         assert c.post(f"{base}/v1/verdicts/verify", json=body).status_code == 409
 
 

@@ -86,7 +86,7 @@ def test_a_session_created_on_one_replica_streams_and_redeems_once_across_both(a
         with connect(f"ws://{a}/v1/sessions/{sid}/stream") as ws:    # used, whichever replica is asked
             assert "already used" in json.loads(ws.recv())["error"]
         r = httpx.post(f"http://{a}/v1/verdicts/verify", json={"token": m["verdict"], "nonce": "n1"})
-        assert r.status_code == 200 and r.json()["accepted"] is False and r.json()["session_id"] == sid
+        assert r.status_code == 403 and r.json()["accepted"] is False and r.json()["session_id"] == sid
         assert httpx.post(f"http://{b}/v1/verdicts/verify", json={"token": m["verdict"]}).status_code == 409
         metrics = httpx.get(f"http://{a}/metrics", headers={"authorization": "Bearer admin-token-for-tests"}).text
         assert 'marginlive_sessions_total{verdict="rejected",step="passive",liveness_unsure="false"} 1' in metrics
@@ -157,7 +157,7 @@ def test_serve_with_two_worker_processes_on_one_redis(always_fake_model, tmp_pat
             sid = httpx.post(f"http://{addr}/v1/sessions").json()["session_id"]
             tokens.append(verdict(addr, sid, jpegs)["verdict"])
         codes = [httpx.post(f"http://{addr}/v1/verdicts/verify", json={"token": t}).status_code for t in tokens * 2]
-        assert codes == [200] * 4 + [409] * 4
+        assert codes == [403] * 4 + [409] * 4          # rejections (no hand is raised), then replays
     finally:
         server.terminate()
         server.wait(20)

@@ -132,7 +132,7 @@ def test_session_flow_rejects_without_action_and_signs_verdict(server, frames):
     assert claims["verdict"] == "rejected" and claims["sid"] == body["session_id"]
     assert claims["liveness_unsure"] is False and not any(m["more_actions"] for m in msgs)
     r = httpx.post(f"http://{server}/v1/verdicts/verify", json={"token": msgs[-1]["verdict"]})
-    assert r.status_code == 200 and r.json()["claims"]["verdict"] == "rejected" and r.json()["liveness_unsure"] is False
+    assert r.status_code == 403 and r.json()["claims"]["verdict"] == "rejected" and r.json()["liveness_unsure"] is False
     # a forged verdict: flip it to accepted, keep the signature
     head, payload, sig = msgs[-1]["verdict"].split(".")
     forged_claims = dict(claims, verdict="accepted")
@@ -161,7 +161,11 @@ def test_openapi_declares_each_body_and_error(server):
     assert "413" in paths["/v1/liveness"]["post"]["responses"]
     errors = [r for ops in paths.values() for op in ops.values() for code, r in op["responses"].items()
               if code.startswith("4") and code != "422"]
-    assert errors and all(r["content"]["application/json"]["schema"]["$ref"].endswith("/Detail") for r in errors)
+    assert errors and all(r["content"]["application/json"]["schema"]["$ref"].endswith("/Detail") for r in errors
+                          if r is not paths["/v1/verdicts/verify"]["post"]["responses"].get("403"))
+    rejection = paths["/v1/verdicts/verify"]["post"]["responses"]["403"]["content"]["application/json"]["schema"]
+    assert rejection["$ref"].endswith("/Redemption")       # a valid rejection: the 200's body and a detail
+    assert {"detail", "accepted", "verdict"} <= set(api["components"]["schemas"]["Redemption"]["properties"])
 
 
 def test_unknown_and_expired_sessions(always_real_model, tmp_path):

@@ -54,8 +54,9 @@ def test_a_rejected_verdict_verifies_as_not_accepted_and_only_once(always_fake_m
         assert httpx.post(url, json={"token": m["verdict"], "audience": "shop"}).status_code == 400
         r = httpx.post(url, json={"token": m["verdict"], "nonce": "n-123", "audience": "bank"})
         body = r.json()
-        assert r.status_code == 200 and "valid" not in body
+        assert r.status_code == 403 and "valid" not in body        # 200 is an acceptance's alone
         assert body["signature_valid"] is True and body["accepted"] is False and body["verdict"] == "rejected"
+        assert body["detail"].startswith("the verdict is a rejection: ")
         assert body["session_id"] == sid and body["claims"]["nonce"] == "n-123"
         assert httpx.post(url, json={"token": m["verdict"]}).status_code == 409     # one-time
 

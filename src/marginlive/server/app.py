@@ -34,7 +34,7 @@ from ..errors import MarginliveError
 from ..frames import grayscale_faces
 from ..liveness.runtime import LivenessModel
 from . import audit, metrics, tokens
-from .openapi import IMAGE_BODY, METRICS_TEXT, SESSION_BODY, VERIFY_BODY, errors
+from .openapi import IMAGE_BODY, METRICS_TEXT, SESSION_BODY, VERIFY_BODY, VERIFY_REJECTED, errors
 from .security import SecurityHeaders, client_of
 from .service import Refused, ServerConfig, Service
 from .stream import router as stream_router
@@ -112,7 +112,7 @@ async def new_session(request: Request, svc: Service = Depends(rate_limited)):
             "challenges": svc.cfg.session.n_challenges}
 
 
-@router.post("/v1/verdicts/verify", openapi_extra=VERIFY_BODY, responses=errors(400, 408, 409, 503))
+@router.post("/v1/verdicts/verify", openapi_extra=VERIFY_BODY, responses={**errors(400, 408, 409, 503), **VERIFY_REJECTED})
 async def verify_verdict(request: Request, svc: Service = Depends(service)):
     body = await read_json_object(request, svc.cfg.body_timeout_s)
     token = body.get("token")
@@ -129,10 +129,13 @@ async def verify_verdict(request: Request, svc: Service = Depends(service)):
         return JSONResponse({"signature_valid": False, "accepted": False, "detail": f"invalid verdict: {e}"}, 400)
     audit.record("verdict_redeemed", client=client_of(request), sid=claims.get("sid"), verdict=claims.get("verdict"),
                  identity=claims.get("identity"))
-    return {"signature_valid": True, "accepted": claims.get("verdict") == "accepted",
+    accepted = claims.get("verdict") == "accepted"
+    body = {"signature_valid": True, "accepted": accepted,
             "verdict": claims.get("verdict"), "identity": claims.get("identity"), "session_id": claims.get("sid"),
             "reason": claims.get("reason"), "liveness_unsure": bool(claims.get("liveness_unsure")),
             "identity_evidence": svc.evidence(claims), "claims": claims}
+    # 200 only for an acceptance: a relying party that checks the status alone cannot pass a rejection
+    return body if accepted else JSONResponse({**body, "detail": f"the verdict is a rejection: {body['reason']}"}, 403)
 
 
 @router.get("/v1/identities", responses=errors(401, 403, 429, 503))

@@ -46,5 +46,20 @@ SESSION_BODY = {"requestBody": {"required": False, "description": "what the verd
 VERIFY_BODY = {"requestBody": {"required": True, "description": "the verdict, and what it must be bound to", "content": {
     "application/json": {"schema": {"type": "object", "required": ["token"],
                                     "properties": {"token": _text(4096), **_BINDING}}}}}}
+class Redemption(Detail):
+    """A redeemed verdict that is not an acceptance (403): what a 200 says, ``accepted`` false."""
+    signature_valid: bool
+    accepted: bool
+    verdict: str
+    identity: str | None = None
+    session_id: str | None = None
+    reason: str | None = None
+    liveness_unsure: bool = False
+    identity_evidence: dict | None = None
+    claims: dict
+
+
+VERIFY_REJECTED = {403: {"model": Redemption, "description": "a valid verdict that is not an acceptance (only an "
+                                                             "acceptance answers 200)"}}
 METRICS_TEXT = {200: {"description": "Prometheus' text format 0.0.4",
                       "content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}}}}

@@ -40,3 +40,13 @@ def test_research_index_lists_every_note_and_no_other():
     notes = {p.name for p in research.glob("*.md")} - {"README.md"}
     listed = set(re.findall(r"^\| `([^`]+\.md)` \|", (research / "README.md").read_text(), re.M))
     assert listed == notes, f"not indexed: {sorted(notes - listed)}; indexed but missing: {sorted(listed - notes)}"
+
+
+def test_every_test_the_security_page_names_exists():
+    """docs/security.md backs each property with a test: each named one must be there."""
+    import ast
+    named = set(re.findall(r"`(test_[a-z_]+\.py)::(test_[a-z0-9_]+)`", (ROOT / "docs" / "security.md").read_text()))
+    assert len(named) >= 20
+    for file, name in sorted(named):
+        tree = ast.parse((ROOT / "tests" / file).read_text())
+        assert name in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}, f"{file}::{name}"

@@ -208,3 +208,15 @@ def test_a_redis_outage_is_a_503_and_the_service_resumes_after_it(always_real_mo
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_record_with_fields_this_version_does_not_know_is_read(always_real_model, tmp_path, fresh):
+    """A newer replica may add a field to a session's record in Redis: an older one reads the rest."""
+    import redis
+    svc = replica(always_real_model, tmp_path, fresh).state.ml
+    e = svc.create("10.0.0.2")
+    r = redis.Redis.from_url(fresh, decode_responses=True)
+    key = f"marginlive:s:{e.id}"
+    record = json.loads(r.get(key))
+    r.set(key, json.dumps({**record, "field_of_a_later_version": 1}), keepttl=True)
+    assert svc.store.get(e.id).id == e.id and svc.claim(e.id, "10.0.0.2")[1] is None

@@ -42,6 +42,12 @@ class Entry:
     evidence: dict | None = None
 
 
+def _entry(d: dict) -> Entry:
+    """An Entry from a stored record, fields it does not know ignored: during a rolling upgrade an
+    older replica reads the records a newer one wrote."""
+    return Entry(**{k: v for k, v in d.items() if k in Entry.__dataclass_fields__})
+
+
 class CapReached(Exception):
     """``add`` refused: ``scope`` is "client" or "total"."""
 
@@ -272,7 +278,7 @@ class RedisStore:
 
     def get(self, sid: str) -> Entry | None:
         raw = self.r.get(self.p + "s:" + sid)
-        return None if raw is None else Entry(**json.loads(raw))
+        return None if raw is None else _entry(json.loads(raw))
 
     def count(self) -> int:
         """Open sessions (those the caps count; expired ones drop out at the next ``add``)."""

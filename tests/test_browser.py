@@ -48,3 +48,22 @@ def test_page_shows_instructions_and_reaches_a_verdict(tmp_path, tmp_path_factor
     assert any(t.startswith(says) for t in steps), steps     # and what the passive step decided
     assert final.startswith("Rejected") and token.startswith("signed verdict: ")
     assert shot.stat().st_size > 10_000
+
+
+def test_page_keeps_sending_after_a_frame_the_server_cannot_read(tmp_path, always_real_model):
+    """A frame the server refuses (here: every frame, above a tiny pixel budget) is answered with an
+    error for that frame; the page shows it and sends the next, until the server closes the stream
+    for too many bad frames, rather than stalling into the idle timeout."""
+    need_chromium()
+    y4m = tmp_path / "live.y4m"
+    assert write_y4m(need_shared("data", "videos", "live-1.webm"), y4m, max_frames=40) > 30
+    app = create_app(ServerConfig(model=str(always_real_model), gallery=str(tmp_path / "g.db"), max_pixels=100_000))
+    with running(app) as addr:
+        driver = chrome(y4m)
+        try:
+            driver.get(f"http://{addr}/?autostart=1")
+            verdict, seen, _ = wait_for_verdict(driver, timeout_s=30)
+        finally:
+            driver.quit()
+    assert verdict == "closed" and "Connection closed: too many unreadable frames" in seen, (verdict, seen)
+    assert any("above the limit of 100,000 pixels" in s for s in seen), seen

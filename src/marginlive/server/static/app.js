@@ -71,14 +71,19 @@ async function run() {
     setTimeout(async () => {
       last = performance.now();
       const blob = await frameBlob();
-      if (blob && ws.readyState === WebSocket.OPEN) ws.send(await blob.arrayBuffer());
+      if (!blob) return sendNext();              // no picture from the camera yet: try the next one
+      if (ws.readyState === WebSocket.OPEN) ws.send(await blob.arrayBuffer());
     }, wait);
   }
 
   ws.onopen = sendNext;
   ws.onmessage = (ev) => {
     const m = JSON.parse(ev.data);
-    if (m.error && !m.state) { show(m.error, "rejected"); return; }
+    if (m.error && !m.state) {                   // a frame the server could not read: send the next
+      show(m.error, m.seq ? "" : "rejected");    // without a seq: the session ends, the socket closes
+      if (m.seq) sendNext();
+      return;
+    }
     drawFace(m.face, m.state);
     const passed = [];
     if (m.more_actions) passed.push("liveness unsure: a few more actions");

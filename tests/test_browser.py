@@ -1,5 +1,6 @@
 """The web page in a real headless Chromium, its camera fed from a y4m file of a live video."""
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,46 @@ def test_page_keeps_sending_after_a_frame_the_server_cannot_read(tmp_path, alway
             driver.quit()
     assert verdict == "closed" and "Connection closed: too many unreadable frames" in seen, (verdict, seen)
     assert any("above the limit of 100,000 pixels" in s for s in seen), seen
+
+
+def test_a_page_on_an_allowed_origin_creates_a_session_in_a_real_browser(tmp_path, always_real_model):
+    """Chromium, a page served from another port (another origin) that creates a session with a JSON
+    body: allowed with --allow-origin (CORS preflight and answer), blocked by the browser without."""
+    import functools
+    import http.server
+    import threading
+
+    from server_util import free_port
+    need_chromium()
+    (tmp_path / "www").mkdir()
+    page_port = free_port()
+    page_origin = f"http://127.0.0.1:{page_port}"
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "www"))
+    handler.log_message = lambda *a: None
+    pages = http.server.ThreadingHTTPServer(("127.0.0.1", page_port), handler)
+    threading.Thread(target=pages.serve_forever, daemon=True).start()
+    titles = {}
+    try:
+        for allowed in ((page_origin,), ()):
+            app = create_app(ServerConfig(model=str(always_real_model), gallery=str(tmp_path / "g.db"),
+                                          allowed_origins=allowed))
+            with running(app) as addr:
+                (tmp_path / "www" / "login.html").write_text(
+                    "<script>fetch('http://" + addr + "/v1/sessions', {method: 'POST', headers: "
+                    "{'content-type': 'application/json'}, body: JSON.stringify({nonce: 'n-1'})})"
+                    ".then(r => r.json()).then(j => document.title = 'made ' + j.session_id)"
+                    ".catch(e => document.title = 'blocked');</script>")
+                driver = chrome(tmp_path / "unused.y4m")
+                try:
+                    driver.get(f"{page_origin}/login.html")
+                    for _ in range(100):
+                        if driver.title:
+                            break
+                        time.sleep(0.1)
+                    titles[bool(allowed)] = driver.title
+                finally:
+                    driver.quit()
+    finally:
+        pages.shutdown()
+    assert titles[True].startswith("made ") and len(titles[True]) > 10, titles
+    assert titles[False] == "blocked", titles

@@ -267,3 +267,24 @@ def test_a_wrong_method_names_every_method_of_the_path(always_real_model, tmp_pa
             for ok in allow.split(", "):
                 assert httpx.request(ok, f"http://{addr}{path}").status_code != 405, (ok, path)
         assert httpx.get(f"http://{addr}/nowhere").status_code == 404
+
+
+def test_a_page_on_an_allowed_origin_may_create_sessions_and_nothing_more(always_real_model, tmp_path):
+    """CORS for POST /v1/sessions alone, and only for --allow-origin: its preflight is answered and
+    its answers, a 429 too, name the origin; another origin's and other paths' answers do not."""
+    page, other = "https://app.example", "https://evil.example"
+    with running(make_app(always_real_model, tmp_path, allowed_origins=(page,), max_sessions_per_client=1)) as addr:
+        url = f"http://{addr}/v1/sessions"
+        pre = httpx.options(url, headers={"origin": page, "access-control-request-method": "POST",
+                                          "access-control-request-headers": "content-type"})
+        assert pre.status_code == 204 and pre.headers["access-control-allow-origin"] == page
+        assert pre.headers["access-control-allow-methods"] == "POST"
+        assert pre.headers["access-control-allow-headers"] == "content-type"
+        made = httpx.post(url, json={"nonce": "n"}, headers={"origin": page})
+        assert made.status_code == 201 and made.headers["access-control-allow-origin"] == page
+        refused = httpx.post(url, headers={"origin": page})                      # one open session per client
+        assert refused.status_code == 429 and refused.headers["access-control-allow-origin"] == page
+        assert httpx.options(url, headers={"origin": other}).status_code == 405
+        assert "access-control-allow-origin" not in httpx.post(url, headers={"origin": other}).headers
+        r = httpx.post(f"http://{addr}/v1/verdicts/verify", json={"token": "a.b.c"}, headers={"origin": page})
+        assert r.status_code == 400 and "access-control-allow-origin" not in r.headers

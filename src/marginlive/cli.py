@@ -365,7 +365,8 @@ def _serve_args(p):
     p.add_argument("--redis", metavar="URL", help="redis://HOST:PORT/DB: sessions, limits, lockouts and redeemed "
                                                   "verdicts shared by every replica naming it (default: in memory)")
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
-                   help="another page origin (https://app.example.com) allowed to open streams (repeatable)")
+                   help="another page origin (https://app.example.com) allowed to create sessions and open streams "
+                        "(repeatable)")
     p.add_argument("--liveness-api", choices=("admin", "public", "off"), default="admin",
                    help="who may call POST /v1/liveness, which answers scores: the admin token, anyone "
                         "(rate-limited), or nobody; scores help an attacker tune a replay (default: admin)")

@@ -35,7 +35,7 @@ from ..frames import grayscale_faces
 from ..liveness.runtime import LivenessModel
 from . import audit, metrics, tokens
 from .openapi import IMAGE_BODY, METRICS_TEXT, SESSION_BODY, VERIFY_BODY, VERIFY_REJECTED, errors
-from .security import SecurityHeaders, client_of
+from .security import SecurityHeaders, SessionCors, client_of
 from .service import Refused, ServerConfig, Service
 from .stream import router as stream_router
 from .uploads import decode_upload, optional_text, read_image_bytes, read_json_object
@@ -202,6 +202,7 @@ def create_app(cfg: ServerConfig | None = None) -> FastAPI:
     app.state.ml = svc
     app.add_exception_handler(MarginliveError, _error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_middleware(SessionCors, allowed=cfg.allowed_origins)
     app.add_middleware(SecurityHeaders)
     app.include_router(router)
     app.include_router(stream_router)

@@ -1,5 +1,6 @@
-"""Browser-facing protection: response headers for every HTTP answer, and the WebSocket's Origin
-check (a page on another site must not open streams with the user's camera)."""
+"""Browser-facing protection: response headers for every HTTP answer, the WebSocket's Origin
+check (a page on another site must not open streams with the user's camera), and CORS for the one
+request a page on an allowed origin makes besides its stream (creating the session)."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -34,6 +35,35 @@ class SecurityHeaders:
                 message["headers"] = list(message.get("headers", [])) + [h for h in HEADERS if h[0] not in have]
             await send(message)
         return await self.app(scope, receive, send_with_headers)
+
+
+class SessionCors:
+    """ASGI middleware: a page served from one of ``allowed`` (``--allow-origin``) may create a
+    session, ``POST /v1/sessions`` with a JSON body: its preflight is answered (204) and every answer
+    of that path, errors included, names the origin. No other path, no other origin: their answers
+    stay unreadable to another site's scripts."""
+
+    PATH = "/v1/sessions"
+
+    def __init__(self, app, allowed: tuple[str, ...] = ()):
+        self.app, self.allowed = app, {o.encode() for o in allowed}
+
+    async def __call__(self, scope, receive, send):
+        origin = dict(scope.get("headers", [])).get(b"origin") if scope["type"] == "http" else None
+        if origin not in self.allowed or scope["path"] != self.PATH:
+            return await self.app(scope, receive, send)
+        cors = [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
+        if scope["method"] == "OPTIONS":
+            await send({"type": "http.response.start", "status": 204, "headers": cors + [
+                (b"access-control-allow-methods", b"POST"), (b"access-control-allow-headers", b"content-type"),
+                (b"access-control-max-age", b"600")]})
+            return await send({"type": "http.response.body", "body": b""})
+
+        async def send_with_cors(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + cors
+            await send(message)
+        return await self.app(scope, receive, send_with_cors)
 
 
 def client_of(request_or_ws) -> str:

@@ -57,7 +57,9 @@ def wait_for_verdict(driver, timeout_s: float = 90.0) -> tuple[str | None, set, 
         seen.add(driver.find_element("id", "instruction").text)
         steps.add(driver.find_element("id", "steps").text)
         verdict = driver.execute_script("return document.body.dataset.verdict || null")
-        if verdict:
+        if verdict:     # the page's last words came with it, after the texts above were read
+            seen.add(driver.find_element("id", "instruction").text)
+            steps.add(driver.find_element("id", "steps").text)
             break
         time.sleep(0.1)
     return verdict, seen, steps

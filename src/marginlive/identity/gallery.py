@@ -10,6 +10,7 @@ without it, so this fallback is what runs and is tested.
 """
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import time
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, MarginliveError
+from ..errors import InputError, MarginliveError, UnavailableError
+
+log = logging.getLogger("marginlive")
 
 
 class GalleryError(MarginliveError):
@@ -178,10 +181,11 @@ class Gallery(GalleryBase):
         except sqlite3.DatabaseError as e:
             raise self._error(e) from None
 
-    def _error(self, e: sqlite3.Error) -> GalleryError:
+    def _error(self, e: sqlite3.Error) -> MarginliveError:
         msg = str(e)
-        if "locked" in msg or "busy" in msg:
-            return GalleryError(f"{self.path}: the gallery is locked by another process; try again")
+        if "locked" in msg or "busy" in msg:   # transient: a 503 with Retry-After; where it is, the log's
+            log.warning("marginlive: SQLite gallery %s: %s", self.path, msg)
+            return UnavailableError("the gallery is locked by another process; try again shortly")
         if "not a database" in msg or "malformed" in msg or "corrupt" in msg:
             return GalleryError(f"{self.path}: not a marginlive gallery or corrupt (move it away to start afresh)")
         return GalleryError(f"{self.path}: {msg}")

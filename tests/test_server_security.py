@@ -288,3 +288,16 @@ def test_a_page_on_an_allowed_origin_may_create_sessions_and_nothing_more(always
         assert "access-control-allow-origin" not in httpx.post(url, headers={"origin": other}).headers
         r = httpx.post(f"http://{addr}/v1/verdicts/verify", json={"token": "a.b.c"}, headers={"origin": page})
         assert r.status_code == 400 and "access-control-allow-origin" not in r.headers
+
+
+def test_a_verdict_from_before_a_restart_is_not_redeemed_again(always_real_model, tmp_path):
+    """Sessions kept in memory (no --redis): after a restart with the same secret the server cannot
+    know whether a verdict was redeemed, so it redeems only the verdicts its sessions' records hold."""
+    before = make_app(always_real_model, tmp_path).state.ml
+    e = before.create("10.0.0.2")
+    token = before.finish(e, before.new_session(e), "accepted")
+    assert before.redeem(token)["verdict"] == "accepted"
+    after = make_app(always_real_model, tmp_path)                    # the same secret, an empty memory
+    with running(after) as addr:
+        r = httpx.post(f"http://{addr}/v1/verdicts/verify", json={"token": token})
+    assert r.status_code == 400 and "on no record of this server" in r.json()["detail"]

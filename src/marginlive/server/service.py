@@ -281,6 +281,13 @@ class Service:
                                         signed=True)
         if expected_identity is not None and claims.get("identity") != expected_identity:
             raise tokens.TokenError("the verdict names another identity", signed=True)
+        # the verdict its session's record holds, no other: a server keeping its sessions in memory
+        # knows nothing of verdicts signed before a restart (or by another process), so it could not
+        # tell whether they were redeemed before; and a token signed with a leaked secret is on no record
+        e = self.store.get(str(claims.get("sid")))
+        if e is None or e.verdict != token:
+            raise tokens.TokenError("this verdict is on no record of this server (another server's, or one from "
+                                    "before a restart without --redis)", signed=True)
         jti = claims.get("jti")
         if not isinstance(jti, str):
             raise tokens.TokenError("malformed token: no verdict id", signed=True)

@@ -65,7 +65,7 @@ class ServerConfig:
     max_sessions: int = 64
     max_failures: int = 5                  # rejected sessions per client / claimed identity per window
     failure_window_s: float = 600.0
-    verdict_ttl_s: float = 300.0
+    verdict_ttl_s: float = 300.0            # under the record's RETENTION_S (store.py): redeemed against it
     frame_threads: int = 2                 # frames decoded and scored at once per process (CPU cores)
     max_bad_frames: int = 10
     allowed_origins: tuple[str, ...] = ()  # page origins besides the server's own

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from ..errors import UnavailableError
 
 RETENTION_S = 3600.0   # a session's record is kept this long after its start deadline
+SWEEP_EVERY = 1024     # MemoryStore: calls between sweeps of rate buckets and failure lists that no longer matter
 REDIS_TIMEOUT_S = 2.0  # a Redis that does not answer within this fails the request (503), not hangs it
 log = logging.getLogger("marginlive")
 
@@ -64,8 +65,9 @@ class MemoryStore:
         self._sessions: dict[str, Entry] = {}
         self._used: dict[str, float] = {}
         self._buckets: dict[str, tuple[float, float]] = {}
-        self._fails: dict[str, deque] = defaultdict(deque)
+        self._fails: dict[str, deque] = {}
         self._counters: dict[str, int] = defaultdict(int)
+        self._calls = 0
 
     def add(self, e: Entry, per_client: int, total: int) -> None:
         """Store a new session unless ``e.client`` has ``per_client`` open ones or all have ``total``."""
@@ -131,25 +133,35 @@ class MemoryStore:
         """Token bucket: ``rate`` per second, at most ``burst`` saved up."""
         now = time.monotonic()
         with self._lock:
+            if self._due():   # forget buckets idle long enough to be full again: as good as none
+                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < burst / rate}
             tokens, last = self._buckets.get(key, (float(burst), now))
             tokens = min(burst, tokens + (now - last) * rate)
             self._buckets[key] = (tokens - 1, now) if tokens >= 1 else (tokens, now)
             return tokens >= 1
 
+    def _due(self) -> bool:
+        """True every ``SWEEP_EVERY`` calls: time to drop the rate buckets and failure lists that no
+        longer matter. Without it every address that ever called stays in memory, and a client
+        rotating addresses (an IPv6 prefix holds billions) grows the process without bound."""
+        self._calls += 1
+        return self._calls % SWEEP_EVERY == 0
+
     def add_failure(self, key: str, window_s: float) -> None:
         with self._lock:
-            self._trim(key, window_s).append(time.time())
+            _trim(self._fails.setdefault(key, deque()), window_s).append(time.time())
+            if self._due():   # keys whose failures have all aged out
+                self._fails = {k: q for k, q in self._fails.items() if _trim(q, window_s)}
 
     def failures(self, key: str, window_s: float) -> list[float]:
-        """Times of ``key``'s failures within the window, oldest first."""
+        """Times of ``key``'s failures within the window, oldest first. A key without any is not
+        stored: every session checks its client and its claimed identity, any name a client sends."""
         with self._lock:
-            return list(self._trim(key, window_s))
-
-    def _trim(self, key, window_s):
-        q, now = self._fails[key], time.time()
-        while q and now - q[0] > window_s:
-            q.popleft()
-        return q
+            q = self._fails.get(key)
+            if q is None or not _trim(q, window_s):
+                self._fails.pop(key, None)
+                return []
+            return list(q)
 
     def redeem(self, jti: str, expires: float) -> bool:
         """True the first time a verdict id is redeemed (remembered until ``expires``)."""
@@ -170,6 +182,14 @@ class MemoryStore:
     def counters(self) -> dict[str, int]:
         with self._lock:
             return dict(self._counters)
+
+
+def _trim(q: deque, window_s: float) -> deque:
+    """``q`` (failure times, oldest first) without those older than ``window_s``."""
+    now = time.time()
+    while q and now - q[0] > window_s:
+        q.popleft()
+    return q
 
 
 _ADD = """

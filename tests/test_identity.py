@@ -152,3 +152,23 @@ def test_a_grayscale_picture_does_not_enrol(capsys, tmp_path, people, always_rea
     assert code == 2 and "grayscale" in err
     with Gallery(db) as g:
         assert g.list() == []
+
+
+def test_a_kept_face_is_the_crop_the_embedder_reads_and_stays_small(live_frames):
+    """A session keeps its best faces until its end: as the crop around the face, which embeds as the
+    whole webcam frame does, and a frame of 20 megapixels is kept as a few, not 59 MB."""
+    from marginlive.detect import create_detector
+    from marginlive.identity.embed import DlibEmbedder, distance, embedding_crop
+    det, emb = create_detector("mediapipe"), DlibEmbedder()
+    for f in live_frames[:4]:
+        box = det.detect(f.image)[0]
+        crop, moved = embedding_crop(f.image, box)
+        assert crop.size < f.image.size and moved.w == pytest.approx(box.w)
+        assert distance(emb.embed(crop, moved), emb.embed(f.image, box))[0] < 1e-4
+    frame = live_frames[0].image
+    big = cv2.resize(frame, None, fx=8, fy=8, interpolation=cv2.INTER_CUBIC)   # 5120x3840, the face 1,400 px
+    box = det.detect(big)[0]
+    crop, moved = embedding_crop(big, box)
+    assert crop.nbytes < 3_000_000 < big.nbytes / 10 and moved.w <= 400.5
+    small = det.detect(frame)[0]
+    assert distance(emb.embed(crop, moved), emb.embed(frame, small))[0] < 0.1

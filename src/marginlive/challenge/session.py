@@ -32,7 +32,7 @@ import numpy as np
 
 from ..detect import FaceDetector, confident_faces
 from ..frames import GRAYSCALE_LEVEL, is_grayscale, sharpness
-from ..types import FAKE, REAL, FaceResult
+from ..types import FAKE, REAL, FaceBox, FaceResult
 from .actions import Action, all_actions
 from .draw import ActionDraw
 from .landmarks import Landmarker
@@ -154,7 +154,7 @@ class Session:
         self.rejected_in: str | None = None       # the step a rejected session ended in (WAITING ... IDENTIFY)
         self.identity: str | None = None
         self.decision = None                      # the identity step's Decision, once made
-        self.best_faces: list[tuple[float, np.ndarray, FaceResult]] = []   # (quality, frame, face), best first
+        self.best_faces: list[tuple[float, np.ndarray, FaceBox]] = []   # (quality, crop, face in it), best first
         self.log: list[dict] = []
         self.track_id: int | None = None
         self.t0: float | None = None
@@ -231,15 +231,17 @@ class Session:
         return TOO_FAR if self._far_seen else NO_FACE
 
     def _keep_for_identity(self, frame, face: FaceResult):
-        """Keep the ``identity_frames`` best frames of the session for the identity step: ranked
-        while the session runs (about 1 ms a frame), embedded once at its end."""
+        """Keep the ``identity_frames`` best faces of the session for the identity step: ranked
+        while the session runs (about 1 ms a frame), embedded once at its end; each kept as the crop
+        the embedder reads (``embedding_crop``), not the whole frame."""
+        from ..identity.embed import embedding_crop
         from ..identity.quality import face_quality
         q = face_quality(frame, face.box)
         if not q.usable:
             return
         kept = self.best_faces
         if len(kept) < self.config.identity_frames or q.score > kept[-1][0]:
-            kept.append((q.score, frame.copy(), face))
+            kept.append((q.score, *embedding_crop(frame, face.box)))
             kept.sort(key=lambda k: -k[0])          # stable: the earlier of equal frames first
             del kept[self.config.identity_frames:]
 

@@ -58,7 +58,8 @@ def test_page_keeps_sending_after_a_frame_the_server_cannot_read(tmp_path, alway
     need_chromium()
     y4m = tmp_path / "live.y4m"
     assert write_y4m(need_shared("data", "videos", "live-1.webm"), y4m, max_frames=40) > 30
-    app = create_app(ServerConfig(model=str(always_real_model), gallery=str(tmp_path / "g.db"), max_pixels=100_000))
+    app = create_app(ServerConfig(model=str(always_real_model), gallery=str(tmp_path / "g.db"),
+                                  max_frame_pixels=100_000))
     with running(app) as addr:
         driver = chrome(y4m)
         try:

@@ -190,6 +190,8 @@ def test_bad_frames_on_the_socket(server, frames):
         assert "truncated" in json.loads(ws.recv())["error"]
         ws.send(frames[0])
         assert json.loads(ws.recv())["state"] in ("passive", "waiting")
+        ws.send(cv2.imencode(".jpg", np.zeros((3000, 4000, 3), np.uint8))[1].tobytes())   # 12 MP: above 4K
+        assert "above the limit of 8,294,400 pixels" in json.loads(ws.recv())["error"]
 
 
 def test_a_stream_of_text_is_closed_with_a_rejection(server):

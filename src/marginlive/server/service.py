@@ -55,6 +55,7 @@ class ServerConfig:
     max_upload_bytes: int = 4 * 1024 * 1024
     max_frame_bytes: int = 1024 * 1024
     max_pixels: int = 25_000_000           # an image's header may claim at most this many pixels
+    max_frame_pixels: int = 3840 * 2160    # a stream's frame: a 4K camera's at most (each one is decoded)
     body_timeout_s: float = 10.0           # a request body must arrive within this
     session_start_ttl_s: float = 120.0     # a created session must start streaming within this
     idle_timeout_s: float = 5.0            # a stream without a frame for this long ends ("timeout")

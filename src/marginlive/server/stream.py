@@ -120,7 +120,7 @@ async def _scored(svc, session, data: bytes | None, t: float):
     if data is None:
         return "send frames as binary JPEG messages"
     try:
-        return await anyio.to_thread.run_sync(_step, session, data, t, svc.cfg.max_pixels, limiter=svc.limiter)
+        return await anyio.to_thread.run_sync(_step, session, data, t, svc.cfg.max_frame_pixels, limiter=svc.limiter)
     except InputError as err:
         return str(err)
 

@@ -1,7 +1,7 @@
 """The authentication stream: ``/v1/sessions/{id}/stream``.
 
 Messages
-  client -> server   binary: one JPEG (or PNG) frame; text "end": the user gave up
+  client -> server   binary: one JPEG (or PNG, WebP) frame, at most a 4K camera's pixels; text "end": the user gave up
   server -> client   JSON per frame: {"seq", "state", "instruction", "progress", "face", ...}, the
                      face's box and label but no score (``UNSAID``);
                      {"seq", "error"} for a frame that could not be read or a text message

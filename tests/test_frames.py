@@ -106,3 +106,18 @@ def test_sharpness_does_not_fall_with_the_cameras_resolution_but_with_blur(live_
     assert 0.7 < sharpness(big) / sharpness(face) < 1.4
     assert sharpness(cv2.GaussianBlur(face, (0, 0), 3)) < 0.3 * sharpness(face)
     assert sharpness(face[:0]) == 0.0
+
+
+def test_a_video_of_frames_above_8k_is_refused_before_its_first_frame(tmp_path):
+    from marginlive.frames import VideoSource
+    for (w, h), ok in (((8000, 4500), False), ((640, 480), True)):
+        path = tmp_path / f"{w}x{h}.avi"
+        out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 5, (w, h))
+        out.write(np.zeros((h, w, 3), np.uint8))
+        out.release()
+        if ok:
+            with VideoSource(path) as src:
+                assert [f.image.shape for f in src] == [(h, w, 3)]
+        else:
+            with pytest.raises(TooLargeError, match="8000x4500 pixels a frame"):
+                VideoSource(path)

@@ -24,11 +24,12 @@ VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", 
 GRAYSCALE_LEVEL = 4.0
 
 MAX_PIXELS = 25_000_000   # 25 megapixels: far above any camera frame, far below a decompression bomb
+MAX_VIDEO_PIXELS = 7680 * 4320   # an 8K video's frame (33 MP): a container may claim any size
 
 
 def header_size(data: bytes, what: str = "image") -> tuple[int, int] | None:
     """(width, height) an encoded image's header claims, read with Pillow without decoding the
-    pixels; None where Pillow cannot read the header (the decoder then decides). TooLargeError
+    pixels; None where Pillow cannot read the header (``decode_image`` then refuses it). TooLargeError
     above Pillow's own limit, about 179 megapixels."""
     import io
 
@@ -225,6 +226,10 @@ class VideoSource:
         self.frame_count = n if n > 0 else None
         self.width = int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         self.height = int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if self.width * self.height > MAX_VIDEO_PIXELS:   # each frame is decoded whole: refuse before the first
+            self.close()
+            raise TooLargeError(f"{self.name} is {self.width}x{self.height} pixels a frame, above an 8K video's "
+                                f"{MAX_VIDEO_PIXELS:,}")
 
     def __enter__(self):
         return self

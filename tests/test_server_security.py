@@ -232,8 +232,8 @@ def test_a_rejection_cannot_pass_for_an_acceptance_in_a_jwt_library(always_real_
     assert claims["verdict"] == "accepted" and claims["nonce"] == "n-accepted"
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(issued["rejected"], SECRET, algorithms=["HS256"], audience="my-app")
-    assert svc.redeem(issued["rejected"], audience="my-app")["verdict"] == "rejected"
-    assert svc.redeem(issued["accepted"], audience="my-app")["verdict"] == "accepted"
+    assert svc.redeem(issued["rejected"], audience="my-app")[0]["verdict"] == "rejected"
+    assert svc.redeem(issued["accepted"], audience="my-app")[0]["verdict"] == "accepted"
     for key, verdict in ((SECRET, "rejected"), (tokens.rejection_key(SECRET), "accepted")):
         with pytest.raises(tokens.TokenError, match="does not match its key"):
             svc.redeem(tokens.sign({"sid": "s", "jti": f"j-{verdict}", "verdict": verdict}, key))
@@ -296,7 +296,7 @@ def test_a_verdict_from_before_a_restart_is_not_redeemed_again(always_real_model
     before = make_app(always_real_model, tmp_path).state.ml
     e = before.create("10.0.0.2")
     token = before.finish(e, before.new_session(e), "accepted")
-    assert before.redeem(token)["verdict"] == "accepted"
+    assert before.redeem(token)[0]["verdict"] == "accepted"
     after = make_app(always_real_model, tmp_path)                    # the same secret, an empty memory
     with running(after) as addr:
         r = httpx.post(f"http://{addr}/v1/verdicts/verify", json={"token": token})

@@ -34,7 +34,7 @@ from ..errors import MarginliveError
 from ..frames import grayscale_faces
 from ..liveness.runtime import LivenessModel
 from . import audit, metrics, tokens
-from .openapi import IMAGE_BODY, METRICS_TEXT, SESSION_BODY, VERIFY_BODY, VERIFY_REJECTED, errors
+from .openapi import BINDING, IMAGE_BODY, METRICS_TEXT, SESSION_BODY, VERIFY_BODY, VERIFY_REJECTED, errors
 from .security import SecurityHeaders, SessionCors, client_of
 from .service import Refused, ServerConfig, Service
 from .stream import router as stream_router
@@ -74,6 +74,12 @@ def scoring(request: Request, svc: Service = Depends(rate_limited)) -> Service:
     return admin(request, svc) if svc.cfg.liveness_api == "admin" else svc
 
 
+def _binding(body: dict) -> tuple[str | None, ...]:
+    """What a verdict is bound to, from a JSON body: its nonce, audience and expected identity
+    (``BINDING``; None where absent)."""
+    return tuple(optional_text(body, k) for k in BINDING)
+
+
 async def read_image(request: Request, svc: Service):
     data = await read_image_bytes(request, svc.cfg.max_upload_bytes, svc.cfg.body_timeout_s)
     return await anyio.to_thread.run_sync(decode_upload, data, "image", svc.cfg.max_pixels, limiter=svc.limiter)
@@ -107,7 +113,7 @@ def _scored_faces(svc: Service, img) -> list[dict]:
 @router.post("/v1/sessions", status_code=201, openapi_extra=SESSION_BODY, responses=errors(400, 408, 429, 503))
 async def new_session(request: Request, svc: Service = Depends(rate_limited)):
     body = await read_json_object(request, svc.cfg.body_timeout_s, required=False)
-    e = svc.create(client_of(request), *(optional_text(body, k) for k in ("nonce", "audience", "expected_identity")))
+    e = svc.create(client_of(request), *_binding(body))
     return {"session_id": e.id, "expires_at": e.expires, "stream": f"/v1/sessions/{e.id}/stream",
             "challenges": svc.cfg.session.n_challenges}
 
@@ -119,7 +125,7 @@ async def verify_verdict(request: Request, svc: Service = Depends(service)):
     if not isinstance(token, str) or len(token) > 4096:
         raise HTTPException(400, 'send JSON {"token": "..."} (optionally "nonce", "audience", "expected_identity")')
     try:
-        claims = svc.redeem(token, *(optional_text(body, k) for k in ("nonce", "audience", "expected_identity")))
+        claims, evidence = svc.redeem(token, *_binding(body))
     except Refused as e:                          # a real verdict, redeemed before
         audit.record("verdict_refused", client=client_of(request), reason=str(e))
         raise
@@ -133,7 +139,7 @@ async def verify_verdict(request: Request, svc: Service = Depends(service)):
     body = {"signature_valid": True, "accepted": accepted,
             "verdict": claims.get("verdict"), "identity": claims.get("identity"), "session_id": claims.get("sid"),
             "reason": claims.get("reason"), "liveness_unsure": bool(claims.get("liveness_unsure")),
-            "identity_evidence": svc.evidence(claims), "claims": claims}
+            "identity_evidence": evidence, "claims": claims}
     # 200 only for an acceptance: a relying party that checks the status alone cannot pass a rejection
     return body if accepted else JSONResponse({**body, "detail": f"the verdict is a rejection: {body['reason']}"}, 403)
 

@@ -40,12 +40,16 @@ _BINARY = {"type": "string", "format": "binary"}
 IMAGE_BODY = {"requestBody": {"required": True, "description": "one JPEG, PNG or WebP image, raw or as a form's file", "content": {
     "image/jpeg": {"schema": _BINARY}, "image/png": {"schema": _BINARY}, "image/webp": {"schema": _BINARY},
     "multipart/form-data": {"schema": {"type": "object", "properties": {"image": _BINARY}, "required": ["image"]}}}}}
-_BINDING = {k: _text(256, nullable=True) for k in ("nonce", "audience", "expected_identity")}   # null: absent
+BINDING = ("nonce", "audience", "expected_identity")   # what a session's verdict is bound to (optional)
+_BINDING_SCHEMA = {k: _text(256, nullable=True) for k in BINDING}   # null: absent
 SESSION_BODY = {"requestBody": {"required": False, "description": "what the verdict is bound to (all optional)",
-                                "content": {"application/json": {"schema": {"type": "object", "properties": _BINDING}}}}}
+                                "content": {"application/json": {"schema": {"type": "object",
+                                                                            "properties": _BINDING_SCHEMA}}}}}
 VERIFY_BODY = {"requestBody": {"required": True, "description": "the verdict, and what it must be bound to", "content": {
     "application/json": {"schema": {"type": "object", "required": ["token"],
-                                    "properties": {"token": _text(4096), **_BINDING}}}}}}
+                                    "properties": {"token": _text(4096), **_BINDING_SCHEMA}}}}}}
+
+
 class Redemption(Detail):
     """A redeemed verdict that is not an acceptance (403): what a 200 says, ``accepted`` false."""
     signature_valid: bool

@@ -252,12 +252,6 @@ class Service:
         self.store.set_verdict(e.id, token, identity_evidence(session.decision))
         return token
 
-    def evidence(self, claims: dict) -> dict | None:
-        """How a redeemed verdict's identity was matched (``identity_evidence``), from its
-        session's record; None without a match or once the record is gone."""
-        e = self.store.get(str(claims.get("sid")))
-        return None if e is None else e.evidence
-
     def _verified(self, token: str) -> dict:
         """A verdict's claims, whichever of the two keys signed it (``tokens``: the secret signs
         acceptances only), or ``TokenError``."""
@@ -272,9 +266,11 @@ class Service:
         return claims
 
     def redeem(self, token: str, nonce: str | None = None, audience: str | None = None,
-               expected_identity: str | None = None) -> dict:
-        """Check a verdict for a relying party, once: its claims, or ``TokenError`` (forged,
-        expired, another nonce / audience / identity) or ``Refused`` 409 (already redeemed)."""
+               expected_identity: str | None = None) -> tuple[dict, dict | None]:
+        """Check a verdict for a relying party, once: its claims and how its identity was matched
+        (``identity_evidence``, from its session's record; None without a match), or ``TokenError``
+        (forged, expired, another nonce / audience / identity, on no record) or ``Refused`` 409
+        (already redeemed)."""
         claims = self._verified(token)
         for key, want in (("nonce", nonce), ("aud", audience)):
             if want is not None and claims.get(key) != want:
@@ -294,7 +290,7 @@ class Service:
             raise tokens.TokenError("malformed token: no verdict id", signed=True)
         if not self.store.redeem(jti, float(claims["exp"])):
             raise Refused("this verdict was already verified once", 409)
-        return claims
+        return claims, e.evidence
 
 
 def identity_evidence(d) -> dict | None:

@@ -6,7 +6,9 @@ thread and one face (every crop the model takes, cut from a frame of the live vi
   overhead, so shares are given beside the unprofiled total);
 - the texture branch alone, in three equivalent formulations: the shipped one (shifted views
   compared one neighbour at a time), YCrCb and the 8 comparisons as convolutions, and the 8
-  comparisons stacked into one tensor. Each is checked to give the same codes as the shipped one.
+  comparisons stacked into one tensor. Each is checked to give the same codes as the shipped one;
+- the Silent-Face MiniFASNetV1SE alone, as its source file holds it (PRelu) and as the fused model
+  holds it (``liveness.rewrite.prelu_as_max``), checked to give the same outputs bit for bit.
 Writes the "Model graph (issue 8)" section of docs/speed.md and docs/bench_model_graph.json.
 
 Run: .venv/bin/python benchmarks/bench_model_graph.py
@@ -150,6 +152,9 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         res["profile_ms"] = branch_profile(default_model_path(), feed, meta_branches, tmp)
         res["texture"] = texture_formulations(tex, model.size, tmp)
+        sf = next((b for b in meta_branches if b["arch"] == "silentface-minifasnet"), None)
+        if sf is not None:
+            res["silentface"] = silentface_activations(sf, feed, tmp)
     save_json("bench_model_graph", res)
     write_section(DOCS / "speed.md", "## Model graph (issue 8)", "## Model graph (issue 8)\n\n" + page(res, tex))
 
@@ -192,6 +197,23 @@ def texture_formulations(tex: dict, context_size: int, tmp) -> dict[str, float]:
     return out
 
 
+def silentface_activations(sf: dict, feed: dict, tmp) -> dict[str, float]:
+    """ms a face of the Silent-Face network (``sf``: its branch's metadata) alone, as its source file
+    holds it and with PRelu rewritten; SystemExit if the two differ by a bit on the face's crop."""
+    import onnx
+    from marginlive.liveness.rewrite import prelu_as_max
+    from marginlive.training.recipes import SILENTFACE_DIR
+    source = SILENTFACE_DIR / sf["file"]
+    rewritten = Path(tmp) / "silentface-max.onnx"
+    onnx.save(prelu_as_max(onnx.load(str(source))), str(rewritten))
+    crop = next(v for k, v in feed.items() if k.startswith("silentface"))
+    sessions = {"PRelu (its source file)": _session(source), "Max(x, slope * x) (as fused)": _session(rewritten)}
+    outs = [s.run(None, {s.get_inputs()[0].name: crop}) for s in sessions.values()]
+    if not all(np.array_equal(a, b) for a, b in zip(*outs)):
+        raise SystemExit("the rewritten Silent-Face network's outputs differ from its source's")
+    return {label: _time(s, crop) for label, s in sessions.items()}
+
+
 def page(res: dict, tex: dict) -> str:
     """The speed page's model-graph section from the measurements ``res``."""
     prof_total = sum(res["profile_ms"].values())
@@ -213,6 +235,11 @@ def page(res: dict, tex: dict) -> str:
               "on this CPU; that would take dropping branches or codes at every 2nd pixel, both measured less "
               "accurate (docs/generalisation.md). The 1 ms option is the fast model (`--model fast`: a distilled "
               "network beside this LBP branch; the Pipeline section of this page).", ""]
+    if "silentface" in res:
+        (src, a), (fused, b) = res["silentface"].items()
+        lines += ["The Silent-Face network alone, the same outputs bit for bit (checked): "
+                  f"{src} {a:.2f} ms, {fused} {b:.2f} ms a face (ONNX Runtime's PRelu kernel with a slope per "
+                  "channel is slow on one thread; `liveness/rewrite.py`).", ""]
     return "\n".join(lines)
 
 

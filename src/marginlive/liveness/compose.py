@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .rewrite import prelu_as_max
+
 
 @dataclass
 class Branch:
@@ -105,6 +107,7 @@ def compose(branches: list[Branch], input_order: list[str]):
     g = helper.make_graph(nodes, "marginlive-fused", _ordered_inputs(graph_inputs, input_order), results, inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8
+    prelu_as_max(m)   # the same numbers, faster on ONNX Runtime (rewrite.py)
     onnx.checker.check_model(m)
     return m
 

@@ -48,9 +48,11 @@ def features(model, crops: np.ndarray, batch: int = 256) -> np.ndarray:
     import onnx
     import onnxruntime as ort
 
+    from ..liveness.rewrite import prelu_as_max
     from ..liveness.runtime import session_options
     m = onnx.ModelProto()
     m.CopyFrom(model)
+    prelu_as_max(m)   # the same features, twice as fast
     name = feature_tensor(m)
     m.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
     s = ort.InferenceSession(m.SerializeToString(), sess_options=session_options(), providers=["CPUExecutionProvider"])

@@ -28,4 +28,3 @@ def prelu_as_max(model):
     del model.graph.node[:]
     model.graph.node.extend(nodes)
     return model
-

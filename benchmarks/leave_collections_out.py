@@ -13,7 +13,8 @@ or room would shift them
 (`marginlive.evaluation.shifts`: another room, a phone held upright, a dim room, the face close to
 the camera or at the frame's edge, motion blur, a tilted camera, a phone in the hand, a second
 person beside the user, a camera of higher resolution; the camera shifts also applied to their
-attack frames) and scored again (the recipe rebuilt without the five groups). Each frame's most
+attack frames) and scored again (the recipe rebuilt without the five groups), each shift rated on
+the five groups pooled and on each video pair apart, its row the worst of the three. Each frame's most
 confident BlazeFace face is scored at each model's own threshold, through the same crops the
 pipeline makes (`LivenessModel.crops`).
 
@@ -204,23 +205,29 @@ def people(items, n=60):
     return [f for f in (load() for load in live[:: max(1, len(live) // n)]) if f is not None]
 
 
-def shifted_sets(items, rooms, cutout, others):
-    """{shift name: (function, items it applies to, backgrounds)}; see the module docstring."""
+def shifted_sets(rooms, cutout, others):
+    """{shift name: (function, which of a source's frames it applies to, backgrounds)}; see the
+    module docstring."""
     from marginlive.evaluation import shifts
-    live = [it for it in items if it[1] == 1]
+
+    def live(items):
+        return [it for it in items if it[1] == 1]
+
+    def every(items):
+        return items
     return {
         "another room (plain wall)": (lambda f, b, r, o: shifts.new_room(f, b, r, None, cutout), live, None),
         "another room (a real room)": (lambda f, b, r, o: shifts.new_room(f, b, r, o, cutout), live, rooms),
         "a phone in the hand": (shifts.phone_in_hand, live, rooms),
-        "portrait phone": (shifts.portrait_phone, items, None),
-        "dim room, noisy sensor": (shifts.dim_room, items, None),
-        "close-up (the face fills the frame)": (shifts.close_up, items, None),
-        "off-centre (the face at the frame's edge)": (shifts.off_centre, items, None),
-        "motion blur": (shifts.motion_blur, items, None),
-        "tilted 15-25 degrees": (shifts.tilted, items, None),
+        "portrait phone": (shifts.portrait_phone, every, None),
+        "dim room, noisy sensor": (shifts.dim_room, every, None),
+        "close-up (the face fills the frame)": (shifts.close_up, every, None),
+        "off-centre (the face at the frame's edge)": (shifts.off_centre, every, None),
+        "motion blur": (shifts.motion_blur, every, None),
+        "tilted 15-25 degrees": (shifts.tilted, every, None),
         "two people in the frame": (lambda f, b, r, o: shifts.second_person(f, b, r, o, cutout), live, others),
         # last: the shifts before it draw the same random numbers as before it was added
-        "a camera of 3x the resolution": (shifts.high_resolution, items, None),
+        "a camera of 3x the resolution": (shifts.high_resolution, every, None),
     }
 
 
@@ -245,6 +252,16 @@ def markdown(res) -> str:
         worst.append(f"- {n}: BPCER {100 * w['bpcer'][1]:.1f}% ({w['bpcer'][0]}), "
                      f"APCER {100 * w['apcer'][1]:.1f}% ({w['apcer'][0]})")
     return "\n".join(lines + worst) + "\n"
+
+
+def sources_markdown(res) -> str:
+    """Each 'shift:' row per source, every model: the figures its worst-of cells were taken from."""
+    names = [n for n in res["models"] if n != "previous default"]
+    rows = [[row["collection"], src] + [f"{_pct(row['models'][n]['by_source'][src]['bpcer'])} / "
+                                         f"{_pct(row['models'][n]['by_source'][src]['apcer'])}" for n in names]
+            for row in res["rows"] if "by_source" in row["models"][names[0]]
+            for src in row["models"][names[0]]["by_source"]]
+    return "\n".join(markdown_table(["shift", "source"] + [f"{n}: BPCER / APCER" for n in names], rows)) + "\n"
 
 
 def worst(rows, name):
@@ -455,22 +472,51 @@ def collection_rows(models, unseen, colls, det, scored) -> list[dict]:
     return rows
 
 
+def shift_sources(colls) -> dict:
+    """{source: frames} of the never-seen collections the shifts move: the five newest webcam groups
+    pooled (21-90 live frames each: one alone is too few to rate), then each video pair (another
+    camera each), in the order of ``colls`` (so the seeded draws fall as they did pooled)."""
+    out = {}
+    for key, items in colls.items():
+        if held_out(key):
+            out.setdefault(key if key in VIDEOS else WITHOUT_NEWEST, []).extend(items)
+    return out
+
+
 def shift_rows(models, unseen, colls, det, scored) -> list[dict]:
-    """A row per shift of the never-seen collections' frames (``shifted_sets``), seeded: the same
-    frames, rooms and draws in every run."""
+    """A row per shift (``shifted_sets``) of the never-seen collections' frames, seeded: the same
+    frames, rooms and draws in every run. Each source (``shift_sources``) is rated on its own and
+    the row gives the worst of them, per model and rate, as every other row gives one collection:
+    pooled, the videos' many easy frames would hide what a shift does to the webcam groups."""
     from marginlive.evaluation.shifts import PersonCutout, empty_room
     cutout, rng = PersonCutout(), np.random.default_rng(0)
-    source = [it for k, items in colls.items() if held_out(k) for it in items]
+    sources = shift_sources(colls)
     trained = people([it for k, items in colls.items() if not held_out(k) for it in items])
     rooms = [empty_room(f, cutout) for f in trained]   # backgrounds for the 'other room' shift
     scoring, shifted_trained = scorers(models, unseen, video=False)
     rows = []
-    for name, (fn, items, others) in shifted_sets(source, rooms, cutout, trained).items():
-        s, y = score_all(scoring, items, det, fn, rng, others)
-        scored[f"shift: {name}"] = (s[models[0].name], y)
-        rows.append(_row(f"shift: {name}", y, shifted_trained,
-                         {m.name: rates(s[m.name], y, m.threshold) for m in scoring}))
+    for name, (fn, applies, others) in shifted_sets(rooms, cutout, trained).items():
+        by_source, y_all = {}, []
+        for src, frames in sources.items():
+            s, y = score_all(scoring, applies(frames), det, fn, rng, others)
+            scored[f"shift: {name} [{src}]"] = (s[models[0].name], y)
+            by_source[src] = {m.name: rates(s[m.name], y, m.threshold) for m in scoring}
+            y_all.append(y)
+        rows.append(_row(f"shift: {name}", np.concatenate(y_all), shifted_trained,
+                         {m.name: worst_source(by_source, m.name) for m in scoring}))
     return rows
+
+
+def worst_source(by_source: dict, name: str) -> dict:
+    """Model ``name``'s rates on a shift: the worst source's BPCER and APCER (None where no source has
+    such frames), the frames of all sources, and each source's rates with the worst named."""
+    per = {src: r[name] for src, r in by_source.items()}
+    out = {"live": sum(r["live"] for r in per.values()), "attacks": sum(r["attacks"] for r in per.values()),
+           "by_source": per}
+    for key in ("bpcer", "apcer"):
+        cands = [(r[key], src) for src, r in per.items() if r[key] is not None]
+        out[key], out[f"{key}_source"] = max(cands) if cands else (None, None)
+    return out
 
 
 def _row(collection: str, y, trained: list[str], by_model: dict) -> dict:
@@ -495,7 +541,10 @@ def page(res: dict, previous: bool) -> str:
         "never saw any; the other columns as in "
         "the collection's own row). 'shift:' rows are the live (and, for the camera shifts, attack) frames "
         "of the five groups and the videos, moved into another room, filmed upright by a phone, in a dim "
-        "room, close to the camera or at the frame's edge, blurred by motion, tilted, beside a phone in the hand, with a second person beside them or by a camera of 3x the resolution (`marginlive.evaluation.shifts`).\n\n" + markdown(res)
+        "room, close to the camera or at the frame's edge, blurred by motion, tilted, beside a phone in the hand, with a second person beside them or by a camera of 3x the resolution (`marginlive.evaluation.shifts`); "
+        "each shift is rated on three sources apart (the five groups pooled, each video pair) and its row gives "
+        "the worst of them (every source below the table).\n\n" + markdown(res)
+        + "\n## The shift rows per source\n\n" + sources_markdown(res)
         + "\n## The shipped model at other thresholds\n\nThe rows above that marginlive-default never "
         "trained on, its threshold moved (it ships at " + f"{res['thresholds']['marginlive-default']:g}" + "):\n\n"
         + sweep_markdown(res["threshold_sweep"])

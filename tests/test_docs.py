@@ -5,6 +5,7 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,3 +51,24 @@ def test_every_test_the_security_page_names_exists():
     for file, name in sorted(named):
         tree = ast.parse((ROOT / "tests" / file).read_text())
         assert name in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}, f"{file}::{name}"
+
+
+def test_a_shift_row_is_its_worst_source_not_the_pooled_mean():
+    """Rated per source, a shift's row takes each rate from the source where it is worst, so a source
+    of many easy frames cannot hide another's failures; sources without such frames are skipped."""
+    L = leave_collections_out
+    by_source = {"groups": {"m": L.rates(np.array([0.9, 0.2, 0.8, 0.7]), np.array([1, 1, 0, 0]), 0.5)},
+                 "easy video": {"m": L.rates(np.array([0.9] * 20 + [0.1] * 20), np.array([1] * 20 + [0] * 20), 0.5)},
+                 "live only": {"m": L.rates(np.array([0.9]), np.array([1]), 0.5)}}
+    row = L.worst_source(by_source, "m")
+    assert (row["bpcer"], row["bpcer_source"]) == (0.5, "groups")
+    assert (row["apcer"], row["apcer_source"]) == (1.0, "groups")
+    assert (row["live"], row["attacks"]) == (23, 22)
+
+
+def test_shift_sources_pool_the_newest_groups_and_keep_each_video_apart():
+    L = leave_collections_out
+    group = next(iter(L.NEWEST))
+    colls = {f"webcam-replay: {group}": ["g1", "g2"], "webcam-replay: an old group": ["x"],
+             **{video: [video] for video in L.VIDEOS}}
+    assert L.shift_sources(colls) == {L.WITHOUT_NEWEST: ["g1", "g2"], **{video: [video] for video in L.VIDEOS}}

@@ -54,12 +54,11 @@ def wait_for_verdict(driver, timeout_s: float = 90.0) -> tuple[str | None, set, 
     seen, steps, verdict = set(), set(), None
     deadline = time.time() + timeout_s
     while time.time() < deadline:
+        verdict = driver.execute_script("return document.body.dataset.verdict || null")
+        # the texts read after the verdict: the page's last words come with it
         seen.add(driver.find_element("id", "instruction").text)
         steps.add(driver.find_element("id", "steps").text)
-        verdict = driver.execute_script("return document.body.dataset.verdict || null")
-        if verdict:     # the page's last words came with it, after the texts above were read
-            seen.add(driver.find_element("id", "instruction").text)
-            steps.add(driver.find_element("id", "steps").text)
+        if verdict:
             break
         time.sleep(0.1)
     return verdict, seen, steps

@@ -43,12 +43,12 @@ def batching_sentence(m: dict) -> str:
     """Whether gathering the faces of concurrent sessions into one batch would pay, per model, from
     the per-face cost of a batch of 8 against one face (the server scores each frame as it comes)."""
     ratios = {n: m[n]["model_8_faces_per_face"]["mean_ms"] / m[n]["model_1_face"]["mean_ms"] for n in MODELS}
-    cells = ", ".join(f"{n} {r:.2f}x" for n, r in ratios.items())
+    cost = "A face in a batch of 8 costs " + ", ".join(f"{n} {r:.2f}x" for n, r in ratios.items()) + " a face scored alone: "
     if all(r >= 0.8 for r in ratios.values()):
-        return (f"A face in a batch of 8 costs {cells} a face scored alone: a fifth saved at most, against the "
-                "wait for other sessions' frames, so the server scores each session's frame as it arrives.")
-    return (f"A face in a batch of 8 costs {cells} a face scored alone: below 0.8x, gathering the faces of "
-            "concurrent sessions into one batch would pay (the server scores each frame as it arrives).")
+        return cost + ("a fifth saved at most, against the wait for other sessions' frames, so the server scores "
+                       "each session's frame as it arrives.")
+    return cost + ("below 0.8x, gathering the faces of concurrent sessions into one batch would pay (the server "
+                   "scores each frame as it arrives).")
 
 
 def main():

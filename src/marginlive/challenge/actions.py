@@ -59,10 +59,11 @@ class Action:
     name = "action"
     instruction = ""
     needs: set[str] = set()
-    # the face itself must change shape (a blink, an open mouth, a smile): a hand raised beside a
-    # print or a paper mask worn over a real face passes, a picture turned or tilted does none of these
-    # (tests/test_authenticate.py turns one up to 45 degrees)
-    moves_face = False
+    # the mouth itself must move (an open mouth, a smile): a hand raised beside a print or a paper
+    # mask worn over a real face passes, a picture turned or tilted does none of these
+    # (tests/test_authenticate.py turns one up to 45 degrees), and a blink is done by the wearer's
+    # real eyes behind a print with its eyes cut out (docs/research/2026-12-04-cut-out-eyes.md)
+    moves_mouth = False
     neutral_frames = 3
     action_frames = 3
 
@@ -142,7 +143,6 @@ class Blink(Action):
     blinking; a user asked to close the eyes keeps them closed longer. Closed: the eye aspect ratio
     below 0.6 of its median over the open frames seen; open: above 0.8 of it."""
     name = "blink"
-    moves_face = True
     instruction = "Close your eyes for a moment, then open them"
     needs = {"face"}
     action_frames = 1  # the first open frame after the closure completes it
@@ -195,7 +195,7 @@ class TurnHead(Action):
 
 class OpenMouth(Action):
     name = "open_mouth"
-    moves_face = True
+    moves_mouth = True
     instruction = "Open your mouth"
     needs = {"face"}
 
@@ -208,7 +208,7 @@ class OpenMouth(Action):
 
 class Smile(Action):
     name = "smile"
-    moves_face = True
+    moves_mouth = True
     instruction = "Smile"
     needs = {"face"}
 

@@ -3,7 +3,7 @@
     WAITING (for exactly one face)
       -> PASSIVE    the margin model over several frames of one tracked face
       -> CHALLENGE  1..N actions drawn at random from a cryptographically secure source, one at
-                    least that changes the face's shape (a blink, an open mouth, a smile)
+                    least that moves the mouth (an open mouth, a smile)
       -> IDENTIFY   the identity step (optional), once, on the session's best few frames
       -> ACCEPTED(identity) | REJECTED(reason)
 
@@ -13,7 +13,7 @@ challenges are read from the subject's landmarks only; the same tracked face thr
 rejects); frames a phone delivers sideways are turned upright first; passive liveness keeps
 running during the challenges (a turn to *fake*, a whole window of consistently low frames,
 rejects); a face the model turns away but not surely (the window's mean P(real) at or above a
-floor), or cannot decide on for a while, is asked for more actions that change the face's shape
+floor), or cannot decide on for a while, is asked for more actions, those that move the mouth first,
 instead (live users of cameras the model never saw score lower than the training webcams' users);
 each challenge has a timeout and a limited number of retries (a fresh random action each time);
 a face gone, or frames too dark, blurred, without colour or with the face too close
@@ -78,11 +78,11 @@ class SessionConfig:
     grayscale_level: float | None = GRAYSCALE_LEVEL
     mirrored: bool = False
     actions: tuple[str, ...] | None = None   # restrict the pool (names); None: all
-    # every session asks for one action at least that changes the face's shape (blink, open mouth,
-    # smile; ``Action.moves_face``), where the pool has one: a worn paper mask passes the passive
-    # model most of the time and can turn and raise a hand, not blink
-    # (docs/research/2026-12-03-worn-paper-masks.md)
-    face_must_move: bool = True
+    # every session asks for one action at least that moves the mouth (open mouth, smile;
+    # ``Action.moves_mouth``), where the pool has one: a worn paper mask passes the passive model most
+    # of the time and can turn and raise a hand (docs/research/2026-12-03-worn-paper-masks.md), and
+    # with its eyes cut out the wearer's own eyes blink (docs/research/2026-12-04-cut-out-eyes.md)
+    mouth_must_move: bool = True
     require_identity: bool = False
     identity_frames: int = 5         # frames the identity step embeds: the best seen (identity/quality.py)
     # a second face narrower than this share of the subject's face is a bystander further back and
@@ -95,8 +95,8 @@ class SessionConfig:
     far_check_s: float | None = 0.5
     # live users first: a fake decision whose window's mean P(real) is at or above this floor does
     # not reject, nor does a face the model leaves undecided for ``unsure_after_s`` (s); the session
-    # asks for ``unsure_actions`` more actions that change the face's shape, which a replay does not
-    # do on cue (docs/challenge_by_itself.md). Below the floor a fake decision rejects as before (at
+    # asks for ``unsure_actions`` more actions, those that move the mouth first, which a replay does
+    # not do on cue (docs/challenge_by_itself.md). Below the floor a fake decision rejects as before (at
     # or above the model's threshold, no fake decision is above it). None: every fake decision
     # rejects (docs/research/2026-12-03-unsure-faces.md)
     unsure_floor: float | None = 0.25
@@ -163,7 +163,7 @@ class Session:
                 if self.config.actions is None or a.name in self.config.actions]
         if not pool:
             raise ValueError("no challenge action to draw from")
-        self.draws = ActionDraw(pool, self.rng, self.config.face_must_move)
+        self.draws = ActionDraw(pool, self.rng, self.config.mouth_must_move)
         self.remaining_retries = self.config.retries
         self.challenges: list[Action] = []
         self.current = -1
@@ -367,8 +367,8 @@ class Session:
         return False
 
     def _ask_more(self, face: FaceResult, t: float) -> None:
-        """The passive model is unsure of a face: ``unsure_actions`` more actions that change the
-        face's shape (others where the pool has too few), drawn after those already asked for."""
+        """The passive model is unsure of a face: ``unsure_actions`` more actions that move the
+        mouth (others where the pool has too few), drawn after those already asked for."""
         self.more_actions = True
         self._event(t, "liveness unsure: more actions", score=round(face.score, 3))
         if self.state == PASSIVE:

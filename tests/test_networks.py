@@ -31,3 +31,26 @@ def test_space_to_depth_stem_halves_the_map_and_reads_every_pixel():
             assert (stem(y) - base).abs().max() > 0
     with pytest.raises(ValueError, match="unknown stem"):
         MiniResNet(96, stem="pool")
+
+
+def _luma(x):
+    return 0.114 * x[:, 0] + 0.587 * x[:, 1] + 0.299 * x[:, 2]
+
+
+def test_tone_norm_brings_each_image_to_one_brightness_and_keeps_the_padding_black():
+    """A dark and a bright copy of one picture come out at nearly the same mean luma (their lit
+    pixels), each image of a batch on its own; the margin crop's black padding stays black and
+    does not count; the gamma stays within its limit."""
+    from marginlive.liveness.networks import ToneNorm
+    torch.manual_seed(0)
+    scene = torch.rand(1, 3, 32, 32) * 0.6 + 0.2
+    batch = torch.cat([scene ** 1.5, scene ** 0.7, scene])
+    batch[2, :, :, :16] = 0                          # half the third image is padding
+    norm = ToneNorm(target=0.45)
+    out = norm(batch)
+    lit = _luma(out[:2]).mean((1, 2))
+    assert abs(float(lit[0] - lit[1])) < 0.05 and abs(float(lit.mean()) - 0.45) < 0.05
+    assert float(out[2, :, :, :16].abs().max()) < 1e-2
+    assert abs(float(_luma(out[2:, :, :, 16:]).mean()) - 0.45) < 0.05
+    dark = norm(torch.full((1, 3, 8, 8), 0.02))       # far too dark: brightened by the limit only
+    assert float(dark.mean()) == pytest.approx(0.02 ** (1 / 1.8), rel=1e-3)

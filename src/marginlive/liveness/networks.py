@@ -5,6 +5,8 @@ Every network takes float (N, 3, S, S) BGR in [0, 1] and returns one logit per i
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -158,8 +160,28 @@ def plain_convolutions(net: nn.Module) -> nn.Module:
     return net
 
 
+class ToneNorm(nn.Module):
+    """Each image brought to one brightness: the gamma that takes the mean luma of its non-black
+    pixels (the margin crop's padding left out) to ``target`` (0.48: their median on the training
+    collections), limited to 1/``limit``-``limit`` (1.8). (N, 3, S, S) BGR in [0, 1] in and out;
+    a camera's tone curve is not a cue to learn (docs/research/2026-12-04-fast-model-tone.md)."""
+
+    def __init__(self, target: float = 0.48, limit: float = 1.8):
+        super().__init__()
+        self.target, self.limit = target, limit
+
+    def forward(self, x):
+        luma = 0.114 * x[:, 0] + 0.587 * x[:, 1] + 0.299 * x[:, 2]
+        lit = (x.sum(1) > 0).float()
+        mean = (luma * lit).sum((1, 2)) / lit.sum((1, 2)).clamp_min(1.0)
+        gamma = math.log(self.target) / torch.log(mean.clamp(1e-3, 0.999))
+        gamma = gamma.clamp(1.0 / self.limit, self.limit)
+        return x.clamp_min(1e-6) ** gamma[:, None, None, None]
+
+
 ARCHS = {"livenessnet": LivenessNet, "minires": MiniResNet, "cdcnet": CDCNet,
-         "minires-s2d": lambda size=64: MiniResNet(size, stem="space-to-depth")}
+         "minires-s2d": lambda size=64: MiniResNet(size, stem="space-to-depth"),
+         "minires-tone": lambda size=64: nn.Sequential(ToneNorm(), MiniResNet(size))}
 
 
 def build(arch: str, size: int = 64) -> nn.Module:

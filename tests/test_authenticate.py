@@ -60,7 +60,7 @@ def test_a_flat_picture_turned_and_tilted_does_none_of_the_face_moving_actions(l
     steps = ([(0, 0)] * 5 + [(a, 0) for a in range(0, 46, 5)] + [(45 - a, 0) for a in range(0, 91, 5)]
              + [(0, a) for a in range(-30, 31, 5)] + [(a, a) for a in range(0, 31, 5)])
     det, lm = create_detector("mediapipe"), Landmarker()
-    movers = [a for a in all_actions() if a.name in ("blink", "open_mouth", "smile")]
+    movers = [a for a in all_actions() if a.name in FACE_ACTIONS]
     seen = 0
     for i, (yaw, pitch) in enumerate(steps):
         frame = _picture_turned(live_frames[0].image, yaw, pitch)
@@ -72,6 +72,8 @@ def test_a_flat_picture_turned_and_tilted_does_none_of_the_face_moving_actions(l
     lm.close()
 
 
+# the actions that ask the face itself to move (``moves_mouth``: the last two)
+FACE_ACTIONS = ("blink", "open_mouth", "smile")
 # the eye's outline in MediaPipe's face mesh (corner, upper lid, corner, lower lid), per eye
 EYE_RINGS = ((33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7),
              (362, 398, 384, 385, 386, 387, 388, 466, 263, 249, 390, 373, 374, 380, 381, 382))
@@ -89,11 +91,9 @@ def _eyes_cut_out(printed, behind, lm, det, grow: float = 1.6):
         return obs.face[:, :2] * [img.shape[1], img.shape[0]]
     p, q, out = points(printed), points(behind), printed.copy()
     for ring in EYE_RINGS:
-        s, d = q[[ring[0], ring[8]]], p[[ring[0], ring[8]]]
-        vs, vd = s[1] - s[0], d[1] - d[0]
-        ang = np.arctan2(vd[1], vd[0]) - np.arctan2(vs[1], vs[0])
-        r = np.linalg.norm(vd) / np.linalg.norm(vs) * np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
-        eye = cv2.warpAffine(behind, np.hstack([r, (d[0] - r @ s[0])[:, None]]), printed.shape[1::-1])
+        corners = [ring[0], ring[8]]
+        similarity, _ = cv2.estimateAffinePartial2D(q[corners], p[corners])   # exact from two points
+        eye = cv2.warpAffine(behind, similarity, printed.shape[1::-1])
         outline = p[list(ring)]
         hole = np.zeros(printed.shape[:2], np.uint8)
         cv2.fillPoly(hole, [(outline.mean(0) + grow * (outline - outline.mean(0))).astype(np.int32)], 255)
@@ -113,7 +113,7 @@ def test_a_print_with_its_eyes_cut_out_blinks_but_moves_no_mouth():
     order = list(range(1, 21)) + [35] * 21 + list(range(41, 56))    # frame 35: the eyes closed
     made = {i: _eyes_cut_out(frames[0], frames[i], still, det) for i in set(order)}
     still.close()
-    lm, face_actions = Landmarker(), [a for a in all_actions() if a.name in ("blink", "open_mouth", "smile")]
+    lm, face_actions = Landmarker(), [a for a in all_actions() if a.name in FACE_ACTIONS]
     done = set()
     for k, i in enumerate(order):
         obs = lm.observe(made[i], k / 30, {"face"}, max(det.detect(made[i]), key=lambda b: b.score))

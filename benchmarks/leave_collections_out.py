@@ -12,8 +12,9 @@ videos. Then the live frames of the five groups and the videos are shifted as a 
 or room would shift them
 (`marginlive.evaluation.shifts`: another room, a phone held upright, a dim room, the face close to
 the camera or at the frame's edge, motion blur, a tilted camera, a phone in the hand, a second
-person beside the user, a camera of higher resolution; the camera shifts also applied to their
-attack frames) and scored again (the recipe rebuilt without the five groups), each shift rated on
+person beside the user, a camera of higher resolution; `marginlive.evaluation.processing`: a
+camera's sharpening, HDR tone mapping, wide-angle lens and dark corners; the camera shifts also
+applied to their attack frames) and scored again (the recipe rebuilt without the five groups), each shift rated on
 the five groups pooled and on each video pair apart, its row the worst of the three. Each frame's most
 confident BlazeFace face is scored at each model's own threshold, through the same crops the
 pipeline makes (`LivenessModel.crops`).
@@ -208,7 +209,7 @@ def people(items, n=60):
 def shifted_sets(rooms, cutout, others):
     """{shift name: (function, which of a source's frames it applies to, backgrounds)}; see the
     module docstring."""
-    from marginlive.evaluation import shifts
+    from marginlive.evaluation import processing, shifts
 
     def live(items):
         return [it for it in items if it[1] == 1]
@@ -228,6 +229,11 @@ def shifted_sets(rooms, cutout, others):
         "two people in the frame": (lambda f, b, r, o: shifts.second_person(f, b, r, o, cutout), live, others),
         # last: the shifts before it draw the same random numbers as before it was added
         "a camera of 3x the resolution": (shifts.high_resolution, every, None),
+        # a camera's own processing (after the others, for the same reason)
+        "sharpened by the camera": (processing.sharpened, every, None),
+        "tone-mapped (HDR)": (processing.tone_mapped, every, None),
+        "a wide-angle lens": (processing.wide_angle, every, None),
+        "dark corners (vignetting)": (processing.vignetted, every, None),
     }
 
 
@@ -541,7 +547,9 @@ def page(res: dict, previous: bool) -> str:
         "never saw any; the other columns as in "
         "the collection's own row). 'shift:' rows are the live (and, for the camera shifts, attack) frames "
         "of the five groups and the videos, moved into another room, filmed upright by a phone, in a dim "
-        "room, close to the camera or at the frame's edge, blurred by motion, tilted, beside a phone in the hand, with a second person beside them or by a camera of 3x the resolution (`marginlive.evaluation.shifts`); "
+        "room, close to the camera or at the frame's edge, blurred by motion, tilted, beside a phone in the hand, with a second person beside them or by a camera of 3x the resolution (`marginlive.evaluation.shifts`), "
+        "or as another camera's processing leaves them: sharpened, tone-mapped, bent by a wide-angle lens, darker in "
+        "the corners (`marginlive.evaluation.processing`); "
         "each shift is rated on three sources apart (the five groups pooled, each video pair) and its row gives "
         "the worst of them (every source below the table).\n\n" + markdown(res)
         + "\n## The shift rows per source\n\n" + sources_markdown(res)

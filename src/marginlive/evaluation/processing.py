@@ -1,0 +1,61 @@
+"""A camera's own processing: what the image pipeline of a phone or webcam does to every frame.
+
+Beside the rooms and cameras of ``shifts``, each maker processes the picture before any model sees
+it, differently and without asking: it sharpens, maps tones region by region, leaves a wide lens's
+bend in place and darkens the corners. A model that learned one webcam's processing can read
+another's as an attack (or an attack as live). Each function has the signature of the ``shifts``
+(a BGR uint8 frame (H, W, 3), the face's box, a ``numpy.random.Generator``, an unused ``other``)
+and returns a new BGR uint8 frame of the same size, its strength drawn per frame:
+
+- ``sharpened``: an unsharp mask of Gaussian sigma 2 px and amount U(1, 2), as phones sharpen;
+- ``tone_mapped``: local tone mapping as an HDR mode does it: CLAHE on the lightness, clip limit
+  U(2, 4), 8 x 8 tiles over the frame;
+- ``wide_angle``: the barrel distortion of a wide lens left uncorrected: a point at radius r (in
+  half-widths from the centre) shows what lay at r (1 + k r^2), k U(0.15, 0.3);
+- ``vignetted``: the corners darker than the centre by U(0.4, 0.6) of their brightness, falling
+  off with the squared distance from the centre.
+
+The face is not moved, so it can be found again at about the same place.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..types import FaceBox
+
+
+def sharpened(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
+    """``frame`` + a (``frame`` - its Gaussian blur, sigma 2 px), a ~ U(1, 2), clipped to uint8."""
+    a = float(rng.uniform(1.0, 2.0))
+    return cv2.addWeighted(frame, 1 + a, cv2.GaussianBlur(frame, (0, 0), 2.0), -a, 0)
+
+
+def tone_mapped(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
+    """CLAHE on the L channel of CIELAB (clip limit U(2, 4), 8 x 8 tiles); colour kept."""
+    lab = cv2.cvtColor(frame, cv2.COLOR_BGR2LAB)
+    clahe = cv2.createCLAHE(clipLimit=float(rng.uniform(2.0, 4.0)), tileGridSize=(8, 8))
+    lab[..., 0] = clahe.apply(lab[..., 0])
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2BGR)
+
+
+def wide_angle(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
+    """Barrel distortion about the frame's centre, k ~ U(0.15, 0.3) (see the module docstring);
+    what would come from beyond the frame is filled by reflection."""
+    h, w = frame.shape[:2]
+    k, half = float(rng.uniform(0.15, 0.3)), w / 2
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    xn, yn = (x - w / 2) / half, (y - h / 2) / half
+    s = 1 + k * (xn ** 2 + yn ** 2)
+    return cv2.remap(frame, xn * s * half + w / 2, yn * s * half + h / 2, cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REFLECT)
+
+
+def vignetted(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
+    """Each pixel times 1 - v d, d its squared distance from the centre over the corner's (0 at the
+    centre, 1 in the corners), v ~ U(0.4, 0.6)."""
+    h, w = frame.shape[:2]
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    d = ((x - w / 2) ** 2 + (y - h / 2) ** 2) / ((w / 2) ** 2 + (h / 2) ** 2)
+    gain = 1 - float(rng.uniform(0.4, 0.6)) * d
+    return np.clip(frame * gain[..., None], 0, 255).astype(np.uint8)

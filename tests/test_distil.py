@@ -86,6 +86,33 @@ def test_calibration_groups_are_whole_groups_and_never_all():
         calibration_mask(groups, 1.0)
 
 
+@pytest.mark.parametrize("extra, message", [(["--hard-weight", "1.5"], "--hard-weight between 0 and 1"),
+                                            (["--average-from", "30"], "--average-from between 0 (off) and --epochs"),
+                                            (["--device", "tpu"], "cannot train on device 'tpu'")])
+def test_distil_refuses_bad_training_options_before_the_teachers_pass(tmp_path, capsys, extra, message):
+    from marginlive.cli import main
+    rc = main(["distil", str(tmp_path), "--sources", str(tmp_path), "--out", str(tmp_path / "m.onnx"), *extra])
+    err = capsys.readouterr().err
+    assert rc != 0 and message in err and "Traceback" not in err and not (tmp_path / "m.onnx").exists()
+
+
+def test_two_seeds_draw_two_students_and_the_seed_is_recorded():
+    """A student is a draw of its seed (docs/research/2026-12-04-student-sweep.md): the seed must reach
+    its training and its metadata."""
+    from marginlive.training.distil import meta
+    rng = np.random.default_rng(3)
+    x = np.concatenate([_crops(12, rng, False), _crops(12, rng, True)])
+    taught = Taught(x, np.array([0.2] * 12 + [0.8] * 12, np.float32), np.array([0] * 12 + [1] * 12),
+                    np.array([f"g{i % 4}" for i in range(24)], object), np.zeros(24, bool))
+    nets = {}
+    for seed in (0, 1):
+        cfg = DistilConfig(size=32, epochs=2, batch=8, hard_weight=0.7, seed=seed)
+        student = distil(taught, cfg, log=lambda m: None)
+        nets[seed] = student.result.net.state_dict()
+        assert meta(cfg, "t", taught, student, "s")["training"]["config"]["seed"] == seed
+    assert any(not np.allclose(nets[0][k].numpy(), nets[1][k].numpy()) for k in nets[0] if nets[0][k].is_floating_point())
+
+
 def test_distilled_student_gets_its_threshold_from_groups_it_never_saw():
     rng = np.random.default_rng(1)
     x = np.concatenate([_crops(30, rng, False), _crops(30, rng, True)])

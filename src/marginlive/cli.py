@@ -130,6 +130,14 @@ def _distil_args(p):
     p.add_argument("--calibration", type=float, default=0.0,
                    help="share of the groups the student never trains on, its threshold then chosen on them "
                         "(default 0: all groups, threshold 0.5)")
+    p.add_argument("--hard-weight", type=float, default=0.3,
+                   help="the label's share of the student's target, the rest the teacher's score (0-1)")
+    p.add_argument("--seed", type=int, default=0, help="the student's batch order and augmentation: "
+                                                        "compare recipes over several")
+    p.add_argument("--average-from", type=int, default=0,
+                   help="the student is the mean of its weights after this epoch and every later one "
+                        "(0, the default: its last epoch's)")
+    p.add_argument("--device", default="cpu", help="where the student trains: cpu, or cuda where PyTorch sees a GPU")
     p.add_argument("--taught", help="a .npz of the teacher's scores: read if it exists, else written after "
                                     "the teacher's pass (train several students from one pass)")
     p.add_argument("--out", required=True, help="model file to write (.onnx)")

@@ -59,17 +59,30 @@ def run_recipe(a) -> int:
     return 0
 
 
+def _check_distil_options(a, archs) -> None:
+    """DatasetError naming every option of ``distil`` out of its range (checked before the teacher's pass)."""
+    bad = [rule for ok, rule in [
+        (a.arch in archs, f"--arch one of {', '.join(archs)}"), (a.copies >= 0, "--copies >= 0"),
+        (a.epochs >= 1, "--epochs >= 1"), (a.size >= 16 and a.size % 8 == 0, "--size a multiple of 8, at least 16"),
+        (0 <= a.hard_weight <= 1, "--hard-weight between 0 and 1"),
+        (0 <= a.average_from <= a.epochs, "--average-from between 0 (off) and --epochs")] if not ok]
+    if bad:
+        raise DatasetError("; ".join(bad))
+
+
 def run_distil(a) -> int:
     """``distil DATASET --sources DIR --out FILE``: a student taught by the teacher, held-out groups left out."""
     from ..liveness.networks import ARCHS
     from ..liveness.runtime import LivenessModel
     from .distil import DistilConfig, check_calibration_share, distil, load_taught, meta, save_taught, teach
     from .export import export_onnx
+    from .train import resolve_device
     out = _model_out(a.out)
-    if a.arch not in ARCHS or a.copies < 0 or a.epochs < 1 or a.size < 16 or a.size % 8:
-        raise DatasetError(f"--arch one of {', '.join(ARCHS)}; --copies >= 0; --epochs >= 1; --size a multiple of 8")
+    _check_distil_options(a, ARCHS)
     check_calibration_share(a.calibration)   # before the teacher's pass, which takes minutes
-    cfg = DistilConfig(arch=a.arch, size=a.size, copies=a.copies, epochs=a.epochs, calibration=a.calibration)
+    resolve_device(a.device)
+    cfg = DistilConfig(arch=a.arch, size=a.size, copies=a.copies, epochs=a.epochs, calibration=a.calibration,
+                       hard_weight=a.hard_weight, seed=a.seed, average_from=a.average_from, device=a.device)
     teacher = LivenessModel(a.teacher)
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     if a.taught and Path(a.taught).is_file():

@@ -31,9 +31,12 @@ class DistilConfig:
     arch / size: the student (``liveness.networks.ARCHS``) and its input, the 4x context at ``size`` px
     (minires, 96). copies: altered frames per source frame (2). noise_max: largest sensor noise of
     an altered frame, levels (8.0). hard_weight: share of the label in the target, the rest is the
-    teacher's P(real) (0.3). epochs, batch, lr, seed: the student's training (20, 64, 2e-3, 0).
+    teacher's P(real) (0.3). epochs, batch, lr, seed: the student's training (20, 64, 2e-3, 0); a
+    student's behaviour on new cameras is a draw of its seed, so compare recipes over several
+    (docs/research/2026-12-04-student-sweep.md). average_from: 0, or the epoch from which the student's
+    weights are averaged into the result (``train.TrainConfig``). device: where it trains ("cpu"; "cuda").
     calibration: share of the taught groups (people, rooms) the student never trains on, its epoch
-    and its threshold then chosen on them (``calibrate``); 0 (the default, as the shipped fast
+    (not with average_from) and its threshold then chosen on them (``calibrate``); 0 (the default, as the shipped fast
     model was made): all groups, the last epoch, threshold 0.5.
     """
     arch: str = "minires"
@@ -46,6 +49,8 @@ class DistilConfig:
     lr: float = 2e-3
     seed: int = 0
     calibration: float = 0.0
+    average_from: int = 0
+    device: str = "cpu"
 
 
 @dataclass
@@ -208,7 +213,7 @@ def distil(taught: Taught, cfg: DistilConfig = DistilConfig(), log=print, teache
                  np.array(["distil"] * n, object), [""] * n)
     target = (1 - cfg.hard_weight) * taught.teacher + cfg.hard_weight * taught.labels
     tc = TrainConfig(arch=cfg.arch, margin=4.0, size=cfg.size, epochs=cfg.epochs, batch=cfg.batch, lr=cfg.lr,
-                     aug="strong", seed=cfg.seed, weight_decay=1e-4)
+                     aug="strong", seed=cfg.seed, weight_decay=1e-4, device=cfg.device, average_from=cfg.average_from)
     held = calibration_mask(taught.groups, cfg.calibration, cfg.seed)
     result = train(ds, tc, np.flatnonzero(~held), np.flatnonzero(held), show_progress=False, log=log,
                    targets=np.clip(target, 0, 1))

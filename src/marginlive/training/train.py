@@ -12,7 +12,9 @@ import torch.nn.functional as F
 from .._util import progress
 from ..errors import DatasetError
 from ..liveness.networks import build
+from ..margin import crop_batch_from_context
 from .augment import AugmentConfig, affine_batch, photometric
+from .averaging import WeightAverage, reestimate_batch_norm
 from .balance import cell_weights
 from .dataset import Dataset
 from .distributed import process_group
@@ -34,6 +36,7 @@ class TrainConfig:
     threads: int = 2
     balance: bool = False        # weight classes (and datasets) equally in the loss
     device: str = "cpu"          # where to train ("cuda" where PyTorch has a GPU); the net comes back on the CPU
+    average_from: int = 0        # k >= 1: the result is the mean of the weights after epochs k..epochs (averaging.py)
 
     def augment(self) -> AugmentConfig:
         try:
@@ -91,6 +94,8 @@ def train(ds: Dataset, cfg: TrainConfig, train_idx=None, val_idx=None, show_prog
         raise DatasetError(f"margin must be > 0, got {cfg.margin}")
     if cfg.epochs < 1 or cfg.batch < 1:
         raise DatasetError("epochs and batch must be >= 1")
+    if not 0 <= cfg.average_from <= cfg.epochs:
+        raise DatasetError(f"average_from must lie between 0 (off) and the epochs ({cfg.epochs}), got {cfg.average_from}")
     train_idx = np.arange(len(ds)) if train_idx is None else np.asarray(train_idx)
     soft = None if targets is None else np.asarray(targets, np.float32)[train_idx]
     if soft is not None and not (np.all(soft >= 0) and np.all(soft <= 1)):
@@ -100,18 +105,24 @@ def train(ds: Dataset, cfg: TrainConfig, train_idx=None, val_idx=None, show_prog
 
     res = TrainResult(fit.net)
     best_loss, best_state = float("inf"), None
+    average = WeightAverage() if cfg.average_from else None
     t0 = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         h = {"epoch": epoch, **fit.epoch(f"epoch {epoch}/{cfg.epochs}", show_progress)}
+        if average is not None and epoch >= cfg.average_from:
+            average.update(fit.net)
         if val is not None:
             h.update(val.score(fit.net))
-            if h["val_loss"] < best_loss:
+            if average is None and h["val_loss"] < best_loss:
                 best_loss, best_state, res.best_epoch = h["val_loss"], copy.deepcopy(fit.net.state_dict()), epoch
         res.history.append(h)
         if show_progress:
             log(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in h.items()))
     res.seconds = time.perf_counter() - t0
     res.images_per_s = fit.seen / res.seconds if res.seconds > 0 else 0.0
+    if average is not None:   # the average is the result; validation only watched the run
+        average.load_into(fit.net)
+        reestimate_batch_norm(fit.net, _plain_crops(ds, train_idx, cfg))
     if best_state is not None:
         fit.net.load_state_dict(best_state)
     else:
@@ -120,6 +131,13 @@ def train(ds: Dataset, cfg: TrainConfig, train_idx=None, val_idx=None, show_prog
     if val is not None:
         res.val_scores = predict_crops(fit.net, val.crops)
     return res
+
+
+def _plain_crops(ds: Dataset, idx: np.ndarray, cfg: TrainConfig, chunk: int = 512) -> np.ndarray:
+    """(len(idx), size, size, 3) uint8: the crops ``idx`` as the net reads them unaugmented, cut a chunk
+    at a time (a subset of the whole contexts would copy them all at once)."""
+    return np.concatenate([crop_batch_from_context(ds.contexts[idx[i:i + chunk]], cfg.margin, cfg.size)
+                           for i in range(0, len(idx), chunk)])
 
 
 class _Fit:

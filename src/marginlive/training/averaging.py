@@ -1,0 +1,69 @@
+"""Weight averaging over the last epochs of one run (stochastic weight averaging, SWA).
+
+A small network's last-epoch weights are one point of a walk that keeps moving at a constant
+learning rate, and which new cameras it turns away moves with that point. The mean of the
+weights after several epochs sits in the middle of the walk: over four seeds of the fast model's
+student it ranked the never-seen rows better than the last epoch of the same run every time
+(docs/research/2026-12-04-student-sweep.md). One network, so inference costs nothing more.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class WeightAverage:
+    """Running mean of a network's floating-point weights and buffers, one ``update`` per epoch.
+
+    Integer buffers (batch norm's step counter) are not averaged: ``load_into`` keeps the net's own.
+    """
+
+    def __init__(self):
+        self.mean: dict[str, torch.Tensor] | None = None
+        self.count = 0
+
+    def update(self, net: nn.Module) -> None:
+        """Fold ``net``'s current state into the mean (kept in float32 on the net's device)."""
+        state = {k: v.detach().float().clone() for k, v in net.state_dict().items() if v.is_floating_point()}
+        self.count += 1
+        if self.mean is None:
+            self.mean = state
+            return
+        for k, v in state.items():
+            self.mean[k] += (v - self.mean[k]) / self.count
+
+    def load_into(self, net: nn.Module) -> None:
+        """Give ``net`` the averaged weights (its batch-norm statistics then need ``reestimate_batch_norm``)."""
+        if self.mean is None:
+            raise ValueError("no weights averaged yet: call update after an epoch first")
+        own = net.state_dict()
+        net.load_state_dict({k: self.mean[k].to(v.dtype) if k in self.mean else v for k, v in own.items()})
+
+
+@torch.no_grad()
+def reestimate_batch_norm(net: nn.Module, crops: np.ndarray, batch: int = 256) -> None:
+    """Recompute every batch-norm layer's running mean and variance over ``crops``.
+
+    crops: (N, S, S, 3) uint8 BGR, read as training reads them (/255, NCHW). The statistics become
+    the plain mean over all crops (momentum None while they are gathered), since averaged weights
+    are a network that no batch norm layer saw during training. Only the batch-norm layers run in
+    training mode (dropout stays off, as at inference); the net's mode and each layer's momentum are
+    restored.
+    """
+    layers = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not layers or not len(crops):
+        return
+    momenta, was_training = [m.momentum for m in layers], net.training
+    net.eval()
+    for m in layers:
+        m.reset_running_stats()
+        m.momentum = None
+        m.train()
+    device = next(net.parameters()).device
+    for i in range(0, len(crops), batch):
+        x = torch.from_numpy(crops[i:i + batch]).permute(0, 3, 1, 2).float().div_(255.0)
+        net(x.to(device).contiguous(memory_format=torch.channels_last))
+    for m, momentum in zip(layers, momenta):
+        m.momentum = momentum
+    net.train(was_training)

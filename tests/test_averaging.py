@@ -36,14 +36,16 @@ def test_batch_norm_statistics_become_the_mean_over_the_crops():
     net = _net().eval()
     crops = np.random.default_rng(0).integers(0, 256, (64, 12, 12, 3), dtype=np.uint8)
     momentum = net[1].momentum
-    reestimate_batch_norm(net, crops, batch=16)
     x = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255
+    reestimate_batch_norm(net, x.split(16))
     with torch.no_grad():
         feats = net[0](x)
     assert torch.allclose(net[1].running_mean, feats.mean((0, 2, 3)), atol=1e-5)
     assert torch.allclose(net[1].running_var, feats.var((0, 2, 3)), rtol=0.05)
     behind_dropout = net[5].running_mean.clone()
-    reestimate_batch_norm(net, crops, batch=16)   # dropout off, as at inference: the same statistics again
+    reestimate_batch_norm(net, x.split(16))   # dropout off, as at inference: the same statistics again
+    assert torch.equal(net[5].running_mean, behind_dropout)
+    reestimate_batch_norm(net, [])                # no batches: the statistics stay
     assert torch.equal(net[5].running_mean, behind_dropout)
     assert not net.training and net[1].momentum == momentum      # mode and momentum restored
 

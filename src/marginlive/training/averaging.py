@@ -8,7 +8,9 @@ student it ranked the never-seen rows better than the last epoch of the same run
 """
 from __future__ import annotations
 
-import numpy as np
+import itertools
+from collections.abc import Iterable
+
 import torch
 from torch import nn
 
@@ -42,17 +44,19 @@ class WeightAverage:
 
 
 @torch.no_grad()
-def reestimate_batch_norm(net: nn.Module, crops: np.ndarray, batch: int = 256) -> None:
-    """Recompute every batch-norm layer's running mean and variance over ``crops``.
+def reestimate_batch_norm(net: nn.Module, batches: Iterable[torch.Tensor]) -> None:
+    """Recompute every batch-norm layer's running mean and variance over ``batches``.
 
-    crops: (N, S, S, 3) uint8 BGR, read as training reads them (/255, NCHW). The statistics become
-    the plain mean over all crops (momentum None while they are gathered), since averaged weights
-    are a network that no batch norm layer saw during training. Only the batch-norm layers run in
-    training mode (dropout stays off, as at inference); the net's mode and each layer's momentum are
-    restored.
+    batches: (B, C, H, W) float tensors, as the net reads them (training's plain crops, unaugmented),
+    moved to the net's device here. The statistics become the plain mean over the batches (momentum
+    None while they are gathered), since averaged weights are a network that no batch norm layer saw
+    during training. Only the batch-norm layers run in training mode (dropout stays off, as at
+    inference); the net's mode and each layer's momentum are restored. No batches: nothing changes.
     """
     layers = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not layers or not len(crops):
+    batches = iter(batches)
+    first = next(batches, None)
+    if not layers or first is None:
         return
     momenta, was_training = [m.momentum for m in layers], net.training
     net.eval()
@@ -61,8 +65,7 @@ def reestimate_batch_norm(net: nn.Module, crops: np.ndarray, batch: int = 256) -
         m.momentum = None
         m.train()
     device = next(net.parameters()).device
-    for i in range(0, len(crops), batch):
-        x = torch.from_numpy(crops[i:i + batch]).permute(0, 3, 1, 2).float().div_(255.0)
+    for x in itertools.chain([first], batches):
         net(x.to(device).contiguous(memory_format=torch.channels_last))
     for m, momentum in zip(layers, momenta):
         m.momentum = momentum

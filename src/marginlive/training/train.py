@@ -12,7 +12,6 @@ import torch.nn.functional as F
 from .._util import progress
 from ..errors import DatasetError
 from ..liveness.networks import build
-from ..margin import crop_batch_from_context
 from .augment import AugmentConfig, affine_batch, photometric
 from .averaging import WeightAverage, reestimate_batch_norm
 from .balance import cell_weights
@@ -122,7 +121,8 @@ def train(ds: Dataset, cfg: TrainConfig, train_idx=None, val_idx=None, show_prog
     res.images_per_s = fit.seen / res.seconds if res.seconds > 0 else 0.0
     if average is not None:   # the average is the result; validation only watched the run
         average.load_into(fit.net)
-        reestimate_batch_norm(fit.net, _plain_crops(ds, train_idx, cfg))
+        plain = ds.subset(train_idx).crops(cfg.margin, cfg.size)
+        reestimate_batch_norm(fit.net, (_to_float(plain[i:i + 256]) for i in range(0, len(plain), 256)))
     if best_state is not None:
         fit.net.load_state_dict(best_state)
     else:
@@ -131,13 +131,6 @@ def train(ds: Dataset, cfg: TrainConfig, train_idx=None, val_idx=None, show_prog
     if val is not None:
         res.val_scores = predict_crops(fit.net, val.crops)
     return res
-
-
-def _plain_crops(ds: Dataset, idx: np.ndarray, cfg: TrainConfig, chunk: int = 512) -> np.ndarray:
-    """(len(idx), size, size, 3) uint8: the crops ``idx`` as the net reads them unaugmented, cut a chunk
-    at a time (a subset of the whole contexts would copy them all at once)."""
-    return np.concatenate([crop_batch_from_context(ds.contexts[idx[i:i + chunk]], cfg.margin, cfg.size)
-                           for i in range(0, len(idx), chunk)])
 
 
 class _Fit:

@@ -118,6 +118,12 @@ def make_app(model, tmp_path):
                                    secret=b"proxy-test-secret-0123456789abcdef", admin_token="admin-token-for-tests"))
 
 
+# the TLS and WebSocket handshake through nginx, in seconds: websockets' 10 s default was once exceeded on
+# a 2-core machine still busy with the packages `make system` had just installed (a refusal then read as
+# a timeout, not the 403 asserted)
+OPEN_TIMEOUT = 60
+
+
 @pytest.fixture
 def proxied(always_real_model, tmp_path):
     """(the app, the proxy's https base URL, its certificate): the server trusts 127.0.0.1, nginx's
@@ -144,7 +150,7 @@ def test_a_session_streams_over_wss_and_its_verdict_redeems_once(proxied, live_f
         made = c.post(f"{base}/v1/sessions", json={"nonce": "n-1", "audience": "app"}).json()
         ctx = ssl.create_default_context(cafile=str(cert))
         # the page's own origin, as a browser sends it: the Host nginx passes on must match it
-        with connect(base.replace("https", "wss") + made["stream"], ssl=ctx, proxy=None,
+        with connect(base.replace("https", "wss") + made["stream"], ssl=ctx, proxy=None, open_timeout=OPEN_TIMEOUT,
                      additional_headers={"Origin": base}, source_address=(CLIENT, 0)) as ws:
             for i in range(400):
                 ws.send(frames[i % len(frames)])
@@ -171,7 +177,7 @@ def test_another_origin_cannot_open_a_stream(proxied):
     with client(cert) as c:
         made = c.post(f"{base}/v1/sessions", json={"nonce": "n-2"}).json()
     with pytest.raises(Exception, match="403"):
-        connect(base.replace("https", "wss") + made["stream"], proxy=None, source_address=(CLIENT, 0),
+        connect(base.replace("https", "wss") + made["stream"], proxy=None, source_address=(CLIENT, 0), open_timeout=OPEN_TIMEOUT,
                 ssl=ssl.create_default_context(cafile=str(cert)),
                 additional_headers={"Origin": "https://evil.example"})
 

@@ -195,7 +195,10 @@ def test_challenges_drawn_from_a_secure_source_and_vary():
         names = [a.name for a in s.challenges]
         assert len(set(names)) == 2  # no action twice in a session
         first[names[0]] += 1
-    assert len(first) == 7 and min(first.values()) > 5  # every action comes first now and then
+    # every action comes first now and then; a head turn the least often (5/84 of sessions: it gives way to
+    # an action moving the mouth), so over 200 sessions it is absent with odds of about 5e-6, while a count
+    # floor of 6 failed about one run in twenty
+    assert len(first) == 7
 
 
 def _plans(n=200, **cfg):

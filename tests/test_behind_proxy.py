@@ -177,8 +177,8 @@ def test_another_origin_cannot_open_a_stream(proxied):
     with client(cert) as c:
         made = c.post(f"{base}/v1/sessions", json={"nonce": "n-2"}).json()
     with pytest.raises(Exception, match="403"):
-        connect(base.replace("https", "wss") + made["stream"], proxy=None, source_address=(CLIENT, 0), open_timeout=OPEN_TIMEOUT,
-                ssl=ssl.create_default_context(cafile=str(cert)),
+        connect(base.replace("https", "wss") + made["stream"], proxy=None, source_address=(CLIENT, 0),
+                open_timeout=OPEN_TIMEOUT, ssl=ssl.create_default_context(cafile=str(cert)),
                 additional_headers={"Origin": "https://evil.example"})
 
 

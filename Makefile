@@ -71,8 +71,9 @@ model-fast: dataset
 	$(BIN)/marginlive train .marginlive/dataset --recipe fast --out src/marginlive/weights/marginlive-fast.onnx
 
 # A new student taught by the default (training/distil.py), 35-60 minutes on two cores. Each one is a draw of
-# its seed, most of them worse than the committed one (models/MODEL_CARD.md): written beside the dataset;
-# score it before it replaces models/components/student-4x-96.onnx and make model-fast fuses it.
+# its seed, most of them worse than the committed one (models/MODEL_CARD.md): written beside the dataset.
+# Fuse it apart (marginlive train .marginlive/dataset --recipe fast --components .marginlive --out FILE) and
+# score FILE (benchmarks/leave_collections_out.py --also fast=FILE) before it replaces the committed one.
 student: dataset
 	$(BIN)/marginlive distil .marginlive/dataset --sources $(SHARED) --teacher $(MODEL_OUT) --out $(STUDENT_OUT)
 

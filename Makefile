@@ -55,27 +55,29 @@ detect: $(RUN_STAMP)
 # Rebuild the shipped models from ../shared/data with their recipes (training/recipes.py): the default about 10 minutes.
 SHARED ?= ../shared/data
 MODEL_OUT ?= src/marginlive/weights/marginlive-default.onnx
+# where `marginlive collect` writes the crops; fixed, for the benchmarks read it there
+DATASET := .marginlive/dataset
 STUDENT_OUT ?= .marginlive/student-4x-96.onnx
 
 # The face crops of ../shared/data that every recipe fits on (about half a minute).
 dataset: setup
-	rm -rf .marginlive/dataset
-	$(BIN)/marginlive collect --out .marginlive/dataset --manifest $(SHARED)/webcam-replay/manifest.csv \
+	rm -rf $(DATASET)
+	$(BIN)/marginlive collect --out $(DATASET) --manifest $(SHARED)/webcam-replay/manifest.csv \
 	  --manifest $(SHARED)/nuaa-print/manifest.csv --manifest $(SHARED)/celeba-spoof-sample/manifest.csv
 
 model: dataset
-	$(BIN)/marginlive train .marginlive/dataset --recipe default --components models/components --out $(MODEL_OUT)
+	$(BIN)/marginlive train $(DATASET) --recipe default --components models/components --out $(MODEL_OUT)
 
 # The fast model: the committed student (models/components) beside an LBP branch fitted here: under a minute.
 model-fast: dataset
-	$(BIN)/marginlive train .marginlive/dataset --recipe fast --out src/marginlive/weights/marginlive-fast.onnx
+	$(BIN)/marginlive train $(DATASET) --recipe fast --out src/marginlive/weights/marginlive-fast.onnx
 
 # A new student taught by the default (training/distil.py), 35-60 minutes on two cores. Each one is a draw of
 # its seed, most of them worse than the committed one (models/MODEL_CARD.md): written beside the dataset.
 # Fuse it apart (marginlive train .marginlive/dataset --recipe fast --components .marginlive --out FILE) and
 # score FILE (benchmarks/leave_collections_out.py --also fast=FILE) before it replaces the committed one.
 student: dataset
-	$(BIN)/marginlive distil .marginlive/dataset --sources $(SHARED) --teacher $(MODEL_OUT) --out $(STUDENT_OUT)
+	$(BIN)/marginlive distil $(DATASET) --sources $(SHARED) --teacher $(MODEL_OUT) --out $(STUDENT_OUT)
 
 # The face detector the pipeline runs: MediaPipe's BlazeFace rewritten for ONNX Runtime, weights unchanged.
 detector: setup

@@ -81,6 +81,18 @@ def test_empty_and_corrupt_video(capsys, tmp_path, tiny_model):
     assert not out.exists()
 
 
+def test_an_av1_video_is_refused_in_one_line_that_names_its_codec(capfd, tiny_model):
+    """tests/data/av1-64px-2-frames.mp4: two frames of FFmpeg's test pattern, 64x64, SVT-AV1 (1.7 kB).
+    OpenCV's FFmpeg reads AV1 only through hardware: without the message a user saw a hundred lines of
+    FFmpeg's complaints and 'corrupt video'."""
+    from pathlib import Path
+    video = Path(__file__).parent / "data" / "av1-64px-2-frames.mp4"
+    code = main(["detect", str(video), "--model", str(tiny_model)])
+    out, err = capfd.readouterr()
+    assert code == 2 and "AV1 video" in err and "libx264" in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
 def test_frame_without_face(capsys, tmp_path, tiny_model):
     p = tmp_path / "blank.png"
     cv2.imwrite(str(p), blank())

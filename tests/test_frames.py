@@ -90,6 +90,28 @@ def test_a_header_whose_size_cannot_be_read_is_not_decoded(tmp_path):
         assert decode_image(cv2.imencode(ext, colour_picture())[1].tobytes()).shape == (120, 160, 3)
 
 
+def test_an_avif_file_is_read_upright_but_avif_bytes_from_the_network_are_not(tmp_path):
+    from PIL import Image, features
+    if not features.check("avif"):
+        pytest.skip("this Pillow has no AVIF codec")
+    img = np.zeros((120, 160, 3), np.uint8)                              # 160 wide, 120 high
+    img[:60, :80] = (0, 0, 255)                                          # red top left, in BGR
+    exif = Image.Exif()
+    exif[0x0112] = 6                                                     # shown turned 90 degrees clockwise
+    Image.fromarray(np.ascontiguousarray(np.rot90(img)[:, :, ::-1])).save(tmp_path / "phone.avif", exif=exif)
+    out = read_image(tmp_path / "phone.avif")
+    assert out.shape == (120, 160, 3) and np.abs(out.astype(int) - img).mean() < 4
+    with pytest.raises(InputError, match="not a readable image"):
+        decode_image((tmp_path / "phone.avif").read_bytes())
+
+
+def test_a_heic_photo_is_named_in_the_error(tmp_path):
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(200)   # an iPhone photo's first box
+    (tmp_path / "IMG_0001.HEIC").write_bytes(heic)
+    with pytest.raises(InputError, match="HEIC/HEIF photo .* save or export it as JPEG"):
+        read_image(tmp_path / "IMG_0001.HEIC")
+
+
 def test_bytes_from_the_network_are_never_shrunk_only_refused():
     data = encoded(colour_picture(), "JPEG")
     assert decode_image(data).shape == (120, 160, 3)

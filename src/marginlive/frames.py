@@ -13,7 +13,11 @@ from .errors import CameraError, InputError, TooLargeError
 from .orientation import turn
 from .types import Frame
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+# FFmpeg inside OpenCV prints a line per packet it cannot decode (hundreds for one AV1 video) before
+# VideoSource can say why in one; read when the first capture opens, so set before any
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".avif", ".heic", ".heif"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".y4m"}
 
 
@@ -69,38 +73,58 @@ def _reduced_flag(data: bytes, size: tuple[int, int] | None, max_pixels: int) ->
     return cv2.IMREAD_COLOR
 
 
-def decode_image(data: bytes, what: str = "image", max_pixels: int = MAX_PIXELS, shrink: bool = False) -> np.ndarray:
+# what Pillow decodes where OpenCV does not: a GIF's first frame wherever bytes come from; AVIF (a phone's
+# or a web page's picture: libavif, in Pillow's wheel) from files, the server needing no more than JPEG
+NETWORK_FORMATS = ("GIF",)
+FILE_FORMATS = ("GIF", "AVIF")
+# ISO-BMFF brands of HEIF pictures with HEVC inside (an iPhone's photo), which nothing installed decodes
+HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+
+
+def _unreadable(data: bytes, what: str, formats: tuple[str, ...] = NETWORK_FORMATS) -> InputError:
+    """The error for bytes that decode to no picture: a HEIC photo named as such (save it as JPEG)."""
+    if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:
+        return InputError(f"{what} is a HEIC/HEIF photo (an iPhone's default), which cannot be decoded here: "
+                          "save or export it as JPEG")
+    names = ["JPEG", "PNG", "WebP", "BMP", "TIFF"] + [f for f in formats if f != "GIF"] + ["GIF"]
+    return InputError(f"{what} is not a readable image ({', '.join(names[:-1])} or {names[-1]} expected)")
+
+
+def decode_image(data: bytes, what: str = "image", max_pixels: int = MAX_PIXELS, shrink: bool = False,
+                 formats: tuple[str, ...] = NETWORK_FORMATS) -> np.ndarray:
     """Decode encoded image bytes (JPEG, PNG, ...) to BGR uint8, or raise InputError.
 
     The header's size is checked first (``check_pixel_budget``, default 25 megapixels), so a few
     hundred bytes that claim 20000x20000 pixels cannot make the process allocate gigabytes. With
     ``shrink`` a JPEG above the budget is decoded at 1/2, 1/4 or 1/8 of its size instead, the
     largest within it (a phone's 50-megapixel photo read from a file; a face in it is hundreds of
-    pixels wide either way)."""
+    pixels wide either way). ``formats``: Pillow's formats read where OpenCV reads nothing
+    (default ``NETWORK_FORMATS``, GIF; ``read_image`` adds AVIF)."""
     if not data:
         raise InputError(f"{what} is empty")
     size = header_size(data, what)
     if size is None:   # a header Pillow cannot read: its size unchecked, OpenCV may allocate any amount
-        raise InputError(f"{what} is not a readable image (JPEG, PNG, WebP, BMP, TIFF or GIF expected)")
+        raise _unreadable(data, what, formats)
     flag = _reduced_flag(data, size, max_pixels) if shrink else cv2.IMREAD_COLOR
     if flag == cv2.IMREAD_COLOR:
         check_pixel_budget(data, what, max_pixels, size)
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     if arr is None or arr.size == 0:
-        arr = _decode_with_pillow(data)   # what OpenCV does not read: a GIF (its first frame)
+        arr = _decode_with_pillow(data, formats)   # what OpenCV does not read: a GIF (its first frame)
     if arr is None or arr.size == 0:
-        raise InputError(f"{what} is not a readable image (JPEG, PNG, WebP, BMP, TIFF or GIF expected)")
+        raise _unreadable(data, what, formats)
     return arr
 
 
-def _decode_with_pillow(data: bytes) -> np.ndarray | None:
-    """BGR uint8 of a GIF's first frame (Pillow), else None. Only GIF: Pillow's other decoders
-    (some hand the data to external programs) are not for bytes from the network."""
+def _decode_with_pillow(data: bytes, formats: tuple[str, ...]) -> np.ndarray | None:
+    """BGR uint8 of a picture in one of Pillow's ``formats`` (a GIF's first frame), turned upright by
+    its orientation, else None. Only those named: some of Pillow's other decoders hand the data to
+    external programs."""
     import io
 
     from PIL import Image, ImageOps
     try:
-        with Image.open(io.BytesIO(data), formats=["GIF"]) as im:
+        with Image.open(io.BytesIO(data), formats=list(formats)) as im:
             rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
     except Exception:  # Pillow raises many types for data it does not know
         return None
@@ -119,7 +143,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         data = p.read_bytes()
     except OSError as e:
         raise InputError(f"{p}: cannot read ({e.strerror})") from None
-    return decode_image(data, what=str(p), shrink=True)
+    return decode_image(data, what=str(p), shrink=True, formats=FILE_FORMATS)
 
 
 def read_image_or_warn(path: str | os.PathLike, who: str) -> np.ndarray | None:
@@ -253,9 +277,19 @@ class VideoSource:
         if i == 0:
             if self.is_camera:
                 raise CameraError(f"{self.name} opened but gave no frame")
-            raise InputError(f"{self.name}: no decodable frame (empty or corrupt video)")
+            raise InputError(f"{self.name}: no decodable frame ({self._why_not()})")
         if self.is_camera and (self.max_frames is None or i < self.max_frames):
             raise CameraError(f"{self.name} stopped delivering frames after {i}")
+
+
+    def _why_not(self) -> str:
+        """Why a file opened but decoded no frame, for its error message."""
+        codec = int(self.cap.get(cv2.CAP_PROP_FOURCC) or 0).to_bytes(4, "little").decode("latin-1").lower()
+        if codec in ("av01", "av1 "):
+            # OpenCV's wheels carry FFmpeg's AV1 decoder only for hardware it drives, never in software
+            return "an AV1 video, which OpenCV decodes only on hardware it drives, never in software: " \
+                   "re-encode it, e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`"
+        return "empty or corrupt video"
 
 
 def read_video_frames(path, every: int = 1, max_frames: int | None = None) -> list[Frame]:

@@ -143,3 +143,23 @@ def test_a_video_of_frames_above_8k_is_refused_before_its_first_frame(tmp_path):
         else:
             with pytest.raises(TooLargeError, match="8000x4500 pixels a frame"):
                 VideoSource(path)
+
+
+def test_frames_sampled_from_a_long_video_are_spread_over_it_and_never_all_held(tmp_path):
+    import tracemalloc
+
+    from marginlive.frames import sample_video_frames
+    path = tmp_path / "long.avi"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
+    for i in range(300):                                     # 10 s; 276 MB were every frame held
+        out.write(np.full((480, 640, 3), i % 250, np.uint8))
+    out.release()
+    tracemalloc.start()
+    frames = sample_video_frames(path, 5)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    idx = [f.index for f in frames]
+    assert len(idx) == 5 and idx[0] == 0 and idx[-1] >= 240 and np.diff(idx).min() >= 50
+    assert [round(float(f.image.mean())) for f in frames] == [i % 250 for i in idx]
+    assert peak < 12 * 640 * 480 * 3                         # at most 2 x 5 frames and the one decoding
+    assert [f.index for f in sample_video_frames(path, 1000)] == list(range(300))

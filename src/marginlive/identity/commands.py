@@ -4,10 +4,9 @@ from __future__ import annotations
 import json
 import sys
 
-import numpy as np
 
 from ..errors import InputError
-from ..frames import VideoSource, expand_paths, kind_of, read_image
+from ..frames import expand_paths, kind_of, read_image, sample_video_frames
 
 
 def _liveness(a):
@@ -17,10 +16,7 @@ def _liveness(a):
 
 def _frames_of(path, per_video: int):
     if kind_of(path) == "video":
-        with VideoSource(path) as src:
-            frames = [f.image for f in src]
-        idx = np.linspace(0, len(frames) - 1, min(per_video, len(frames))).round().astype(int)
-        return [(f"{path}#{i}", frames[i]) for i in idx]
+        return [(f"{path}#{f.index}", f.image) for f in sample_video_frames(path, per_video)]
     return [(str(path), read_image(path))]
 
 

@@ -29,7 +29,9 @@ function drawFace(face, state) {
 }
 
 async function openCamera() {
-  const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+  // the front camera on a phone or tablet (a preference: a laptop's only webcam is taken whichever way it faces)
+  const stream = await navigator.mediaDevices.getUserMedia(
+    { video: { width: 640, height: 480, facingMode: "user" }, audio: false });
   video.srcObject = stream;
   await new Promise((r) => (video.readyState >= 2 ? r() : (video.onloadeddata = r)));
 }

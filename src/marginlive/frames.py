@@ -281,7 +281,6 @@ class VideoSource:
         if self.is_camera and (self.max_frames is None or i < self.max_frames):
             raise CameraError(f"{self.name} stopped delivering frames after {i}")
 
-
     def _why_not(self) -> str:
         """Why a file opened but decoded no frame, for its error message."""
         codec = int(self.cap.get(cv2.CAP_PROP_FOURCC) or 0).to_bytes(4, "little").decode("latin-1").lower()

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import sys
 
-
 from ..errors import InputError
 from ..frames import expand_paths, kind_of, read_image, sample_video_frames
 

@@ -163,3 +163,19 @@ def test_frames_sampled_from_a_long_video_are_spread_over_it_and_never_all_held(
     assert [round(float(f.image.mean())) for f in frames] == [i % 250 for i in idx]
     assert peak < 12 * 640 * 480 * 3                         # at most 2 x 5 frames and the one decoding
     assert [f.index for f in sample_video_frames(path, 1000)] == list(range(300))
+
+
+def test_a_phones_10_bit_hevc_video_stored_sideways_is_read_upright_as_a_vp9_one():
+    """tests/data: FFmpeg's test pattern at 128x96, 3 frames, as VP9, and as an iPhone stores it: HEVC
+    Main 10, the frames stored turned (96x128) with a display rotation of 90 degrees."""
+    from pathlib import Path
+
+    from marginlive.frames import VideoSource
+    data = Path(__file__).parent / "data"
+    with VideoSource(data / "hevc10-rotated-128x96-3-frames.mov") as src:
+        hevc = [f.image for f in src]
+    with VideoSource(data / "vp9-128x96-3-frames.webm") as src:
+        vp9 = [f.image for f in src]
+    assert [f.shape for f in hevc] == [f.shape for f in vp9] == [(96, 128, 3)] * 3
+    assert np.abs(hevc[0].astype(int) - vp9[0]).mean() < 15     # the same picture, the same way up
+    assert np.abs(hevc[0][::-1, ::-1].astype(int) - vp9[0]).mean() > 40   # as a wrong turn would differ

@@ -20,17 +20,18 @@ def need_chromium():
         pytest.skip("needs Debian's chromium and chromium-driver (make test installs them as root)")
 
 
-def write_y4m(video: Path, out: Path, max_frames=150):
-    """YUV4MPEG2 (I420) from a video, for Chromium's --use-file-for-fake-video-capture."""
+def write_y4m(video: Path, out: Path, max_frames=150, size=(640, 480)):
+    """YUV4MPEG2 (I420) from a video, each frame resized to ``size`` (width, height), for Chromium's
+    --use-file-for-fake-video-capture."""
     cap = cv2.VideoCapture(str(video))
     with open(out, "wb") as fh:
-        fh.write(b"YUV4MPEG2 W640 H480 F30:1 Ip A1:1 C420jpeg\n")
+        fh.write(f"YUV4MPEG2 W{size[0]} H{size[1]} F30:1 Ip A1:1 C420jpeg\n".encode())
         n = 0
         while n < max_frames:
             ok, f = cap.read()
             if not ok:
                 break
-            f = cv2.resize(f, (640, 480))
+            f = cv2.resize(f, size)
             fh.write(b"FRAME\n" + cv2.cvtColor(f, cv2.COLOR_BGR2YUV_I420).tobytes())
             n += 1
     return n

@@ -112,3 +112,28 @@ def test_a_page_on_an_allowed_origin_creates_a_session_in_a_real_browser(tmp_pat
         pages.shutdown()
     assert titles[True].startswith("made ") and len(titles[True]) > 10, titles
     assert titles[False] == "blocked", titles
+
+
+def test_a_camera_whose_frames_are_not_4_by_3_gets_a_stage_of_their_shape(tmp_path, always_real_model):
+    """A phone held upright (its camera 480x640; Chromium's fake camera, asked for 640x480, crops it to
+    480x480): the stage takes the frames' shape, so the video is not letterboxed inside a 4:3 box while
+    the overlay, stretched over that box, draws the face's box beside the face."""
+    need_chromium()
+    y4m = tmp_path / "portrait.y4m"
+    assert write_y4m(need_shared("data", "videos", "live-2.mp4"), y4m, max_frames=40, size=(480, 640)) > 30
+    app = create_app(ServerConfig(model=str(always_real_model), gallery=str(tmp_path / "g.db")))
+    with running(app) as addr:
+        driver = chrome(y4m)
+        try:
+            driver.get(f"http://{addr}/?autostart=1")
+            deadline, shape = time.time() + 20, None
+            while time.time() < deadline and not (shape and shape[0]):
+                shape = driver.execute_script(
+                    "const v = document.getElementById('video'), s = document.getElementById('stage')"
+                    ".getBoundingClientRect(); return [v.videoWidth, v.videoHeight, s.width, s.height];")
+                time.sleep(0.2)
+        finally:
+            driver.quit()
+    vw, vh, sw, sh = shape
+    assert vw and abs(vw / vh - 4 / 3) > 0.1, shape          # frames of another shape than 4:3
+    assert abs(sw / sh - vw / vh) < 0.01, shape

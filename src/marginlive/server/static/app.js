@@ -34,6 +34,9 @@ async function openCamera() {
     { video: { width: 640, height: 480, facingMode: "user" }, audio: false });
   video.srcObject = stream;
   await new Promise((r) => (video.readyState >= 2 ? r() : (video.onloadeddata = r)));
+  // the stage takes the camera's shape (a phone held upright gives 480x640): the video fills it as the
+  // overlay does, so the boxes drawn in the camera's pixels sit on the face
+  document.getElementById("stage").style.aspectRatio = `${video.videoWidth} / ${video.videoHeight}`;
 }
 
 function frameBlob() {

@@ -1,9 +1,10 @@
-"""Videos a phone delivers sideways: are they scored as well as upright ones?
+"""Videos a phone delivers sideways or turned over: are they scored as well as upright ones?
 
-Each of the four videos of ../shared/data/videos (none trained on) is played as filmed and turned by
-90 degrees either way (a phone whose recorder wrote no rotation flag, or a decoder that ignored it),
-through a `LivenessDetector` stream that turns frames upright from the face's keypoints
-(`marginlive.orientation`, the default) and through one that scores them as they come. Per video,
+Each of the four videos of ../shared/data/videos (none trained on) is played as filmed, turned by
+90 degrees either way (a phone whose recorder wrote no rotation flag, or a decoder that ignored it)
+and turned over (a camera mounted the wrong way up), through a `LivenessDetector` stream that turns
+frames upright (`marginlive.orientation`, the default: from the face's keypoints, and from BlazeFace's
+score for a turn over) and through one that scores them as they come. Per video,
 turn and mode: frames with a face, the share of live frames below the threshold (live users turned
 away) or of replay frames at or above it (attacks let through), and the video's verdict: real when
 most of its frames are at or above the threshold. Writes docs/sideways.md and .json.
@@ -17,7 +18,7 @@ import numpy as np
 from common import DOCS, SHARED, machine, save_json
 
 VIDEOS = (("live-1.webm", "live"), ("replay-1.webm", "replay"), ("live-2.mp4", "live"), ("replay-2.mp4", "replay"))
-TURNS = ((0, "as filmed"), (1, "turned 90 clockwise"), (3, "turned 90 counter-clockwise"))
+TURNS = ((0, "as filmed"), (1, "turned 90 clockwise"), (3, "turned 90 counter-clockwise"), (2, "turned over"))
 
 
 def video_scores(det, path, quarters: int, n: int, every: int) -> list[float]:
@@ -65,10 +66,10 @@ def main():
     (DOCS / "sideways.md").write_text("\n".join([
         "# Sideways video", "",
         f"Written by `benchmarks/sideways.py`: every {a.every}-th of the first {a.frames} frames of each video of "
-        "`../shared/data/videos` (none trained on), as filmed and turned by 90 degrees (a phone whose recorder wrote no "
-        "rotation flag), scored by the shipped model through a `LivenessDetector` stream that turns frames upright "
-        "from the face's keypoints (`marginlive.orientation`, the default) and through one that takes them as they "
-        "come. Wrong frames: live frames below the threshold, replay frames at or above it. Verdict: real when most "
+        "`../shared/data/videos` (none trained on), as filmed, turned by 90 degrees (a phone whose recorder wrote no "
+        "rotation flag) and turned over (a camera mounted the wrong way up), scored by the shipped model through a "
+        "`LivenessDetector` stream that turns frames upright (`marginlive.orientation`, the default: from the face's "
+        "keypoints, and from BlazeFace's score for a turn over) and through one that takes them as they come. Wrong frames: live frames below the threshold, replay frames at or above it. Verdict: real when most "
         "frames are at or above the threshold.", "",
         "| video | turn | frames scored | faces | wrong frames | verdict |", "|---|---|---|---|---|---|", *rows, ""]))
 

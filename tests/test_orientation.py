@@ -48,6 +48,25 @@ def test_sideways_live_frame_is_turned_back_and_scored_as_upright(quarters, live
     assert raw[0].turned == 0 and raw[0].score < upright[0].score - 0.2
 
 
+def test_a_stream_turned_over_is_put_upright_and_upright_ones_are_never_turned(live_frames, replay_frames):
+    """BlazeFace's keypoints do not show a face upside down, its score does: each video of 12 frames
+    turned over is scored as it is upright (taken as it comes, the live one fails); upright, no frame
+    of either is turned."""
+    from marginlive.pipeline import LivenessDetector
+    det = LivenessDetector()
+    for frames, label in ((live_frames, "real"), (replay_frames, "fake")):
+        upright = [r for f in frames for r in det.stream().update(f.image)]
+        stream = det.stream()
+        over = [r for f in frames for r in stream.update(turn(f.image, 2))]
+        assert len(over) == len(upright) == len(frames)
+        assert {r.turned for r in upright} == {0} and {r.turned for r in over} == {180}
+        assert all(abs(a.frame_score - b.frame_score) < 0.05 for a, b in zip(upright, over))
+        assert {r.frame_score >= det.threshold for r in over} == {label == "real"}
+    raw = LivenessDetector(detector=det.detector, upright=False)
+    scores = [r.score for f in live_frames for r in raw.predict(turn(f.image, 2))]
+    assert np.mean(np.array(scores) < det.threshold) > 0.5        # as they come, most live frames fail
+
+
 def test_stream_keeps_the_turn_through_faceless_frames(live_frames):
     from marginlive.detect import create_detector
     seen = []

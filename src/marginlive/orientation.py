@@ -1,4 +1,4 @@
-"""Frames a phone records sideways: turn them so that the face is upright before it is scored.
+"""Frames recorded sideways or upside down: turn them so that the face is upright before it is scored.
 
 A phone held in portrait often stores its video landscape with a rotation flag that not every
 recorder writes or every decoder applies; a browser on a turned tablet can do the same. BlazeFace
@@ -6,8 +6,13 @@ still finds a face turned by 90 degrees (score about 0.8 against 0.95 upright), 
 of the liveness model was trained on upright faces. The face's own keypoints say which way is
 up: the mouth lies below the eyes in an upright face, to their side in a sideways one.
 
-A face upside down is not recognised this way: BlazeFace places its keypoints as if it were
-upright (measured: 9-16 degrees of roll on frames turned by 180), so only quarter turns are made.
+A face upside down (a camera mounted the wrong way up, a phone's video stored turned over without its
+flag) is not recognised this way: BlazeFace places its keypoints as if it were upright (measured: 9-16
+degrees of roll on frames turned by 180). Its score tells instead: over the frames of ../shared an
+upright face scores 0.93 (median; 0.74 the least), the same face turned over 0.65 (0.92 the most),
+and in one frame of about 1,200 (a print at the frame's edge, 0.64) the turned-over one scored 0.1
+more (0.76). So a frame whose face scores below ``PROBE_BELOW`` is also tried turned over, and taken
+so where that scores ``UPSIDE_MARGIN`` more and at least ``UPRIGHT_SCORE``.
 """
 from __future__ import annotations
 
@@ -23,6 +28,9 @@ from .types import FaceBox
 _ROTATE = {1: cv2.ROTATE_90_CLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 SIDEWAYS_DEG = 60.0   # roll beyond which a face is taken as sideways; real head tilts stay well below
+PROBE_BELOW = 0.85    # a BlazeFace score under which the frame is also tried turned over
+UPSIDE_MARGIN = 0.1   # how much better the turned-over frame's face must score to be taken
+UPRIGHT_SCORE = 0.8   # and the least it must score: an upright face's, as BlazeFace scores one
 
 
 def face_roll(box: FaceBox) -> float | None:
@@ -58,9 +66,12 @@ class Upright:
     """Keeps the frames of one stream upright.
 
     ``find(frame)`` detects faces in the frame turned by the stream's current correction; when
-    the most confident face is sideways, the correction changes and the frame is detected again
-    (one extra detection, only on the frame where the turn changes). Returns the frame the boxes
-    refer to and the turn applied (quarters clockwise), so a caller draws and crops on that frame.
+    the most confident face is sideways, or scores below ``PROBE_BELOW`` (it may be upside down), the
+    frame is detected again turned by the correction, which is kept where the turned frame shows the
+    face (for a turn over: scoring ``UPSIDE_MARGIN`` more, and ``UPRIGHT_SCORE``). One extra
+    detection, on the frame where the turn changes and on frames of an unsure face. Returns the
+    frame the boxes refer to and the turn applied (quarters clockwise), so a caller draws and crops
+    on that frame.
     ``sideways_deg``: the roll taken as sideways (default 60); None keeps frames as they come.
     """
 
@@ -73,11 +84,13 @@ class Upright:
         img = turn(frame, self.quarters)
         boxes = self.detect(img)
         if boxes and self.sideways_deg is not None:
-            fix = correction(max(boxes, key=lambda b: b.score), self.sideways_deg)
-            if fix:
-                q = (self.quarters + fix) % 4
+            best = max(boxes, key=lambda b: b.score)
+            fix = correction(best, self.sideways_deg)
+            if fix or (best.keypoints and best.score < PROBE_BELOW):
+                q = (self.quarters + (fix or 2)) % 4
                 img2 = turn(frame, q)
                 boxes2 = self.detect(img2)
-                if boxes2:   # keep the turn only where the turned frame shows the face too
+                need = 0.0 if fix else max(best.score + UPSIDE_MARGIN, UPRIGHT_SCORE)
+                if boxes2 and max(b.score for b in boxes2) >= need:
                     self.quarters, img, boxes = q, img2, boxes2
         return img, boxes, self.quarters

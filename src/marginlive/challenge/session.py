@@ -10,7 +10,7 @@
 Rules: one subject: the face the session locked onto (the largest when it started); a second
 face about as large rejects, one much smaller (a bystander further back) is ignored, and the
 challenges are read from the subject's landmarks only; the same tracked face throughout (a swap
-rejects); frames a phone delivers sideways are turned upright first; passive liveness keeps
+rejects); frames delivered sideways or upside down are turned upright first; passive liveness keeps
 running during the challenges (a turn to *fake*, a whole window of consistently low frames,
 rejects); a face the model turns away but not surely (the window's mean P(real) at or above a
 floor), or cannot decide on for a while, is asked for more actions, those that move the mouth first,
@@ -315,7 +315,7 @@ class Session:
         """(the frame the boxes refer to, the subject's face) where this frame can count; else
         None, the session rejected where the frame breaks a rule or a face stayed unusable too long."""
         results = confident_faces(self.stream.update(frame))
-        frame = self.stream.frame   # the frame the boxes refer to (turned upright where it was sideways)
+        frame = self.stream.frame   # the frame the boxes refer to (turned upright where it was sideways or over)
         face, others = self._subject(results)
         if others:
             self._reject(t, "more than one face in view")

@@ -97,7 +97,7 @@ def test_frame_without_face(capsys, tmp_path, tiny_model):
     p = tmp_path / "blank.png"
     cv2.imwrite(str(p), blank())
     code, _, err = run(capsys, "detect", p, "--model", tiny_model)
-    assert code == 3 and "no face" in err
+    assert code == 3 and "no face" in err and "--detector mediapipe-full" in err
 
 
 def test_bad_model_files(capsys, tmp_path, live_frames):

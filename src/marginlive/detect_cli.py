@@ -62,13 +62,20 @@ def run_detect(a) -> int:
             failed.append(src)
             continue
         if n == 0:
-            print(f"marginlive detect: no face found in {src}", file=sys.stderr)
+            print(f"marginlive detect: no face found in {src}{FAR_HINT if a.detector == 'blazeface' else ''}",
+                  file=sys.stderr)
             faceless.append(src)
     if failed:
         return InputError.exit_code
     if faceless:
         return NoFaceError.exit_code
     return 0
+
+
+# BlazeFace short range (the default) finds faces from about a tenth of the picture's width: a face
+# 90 px wide in a 1280x720 photo is not looked for (measured: the full-range model finds it)
+FAR_HINT = (" (the default detector looks for faces at least about a tenth of the picture wide: crop the "
+            "picture around a smaller one, or try --detector mediapipe-full)")
 
 
 def _grayscale_faces(name, frame, results, warn: bool) -> list[bool]:

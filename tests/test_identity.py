@@ -172,3 +172,21 @@ def test_a_kept_face_is_the_crop_the_embedder_reads_and_stays_small(live_frames)
     assert crop.nbytes < 3_000_000 < big.nbytes / 10 and moved.w <= 400.5
     small = det.detect(frame)[0]
     assert distance(emb.embed(crop, moved), emb.embed(frame, small))[0] < 0.1
+
+
+def test_enrolling_a_folder_of_large_photos_holds_one_at_a_time(capsys, tmp_path, people, always_real_model):
+    """Eight 12-megapixel photos (36 MB each decoded): each is embedded as it is read, so the whole
+    folder is never in memory at once (peak traced well under the 288 MB all eight take)."""
+    import tracemalloc
+    who = sorted(people)[0]
+    big = cv2.resize(cv2.imread(str(people[who][0])), (4000, 3000), interpolation=cv2.INTER_CUBIC)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(8):
+        cv2.imwrite(str(folder / f"{i}.jpg"), big, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    tracemalloc.start()
+    code, out, err = run(capsys, "enroll", who, folder, "--model", always_real_model, "--gallery", tmp_path / "g.db")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert code == 0 and "kept 8 face(s)" in out, err
+    assert peak < 200e6, f"{peak / 1e6:.0f} MB"

@@ -50,18 +50,19 @@ def run_enroll(a) -> int:
     from .recognise import Recognizer
     live = _liveness(a)
     rec = Recognizer(a.gallery)
-    kept, refused = [], []
+    vecs, sources, refused = [], [], []
     for p in expand_paths(a.inputs):
         chosen, why = _enrolment_faces(live, p, a.frames)
-        kept += chosen
+        # embedded input by input: a folder of phone photos is not held in memory at once
+        vecs += [rec.embed(frame, box) for _, frame, box in chosen]
+        sources += [what for what, _, _ in chosen]
         refused += why
     for r in refused:
         print(f"refused {r}", file=sys.stderr)
-    if not kept:
+    if not vecs:
         raise InputError(f"no face of enrolment quality for {a.name} ({len(refused)} refused): use sharp, "
                          "well-lit, frontal images or videos with the face at least 60 px wide")
-    vecs = [rec.embed(frame, box) for _, frame, box in kept]
-    n = rec.gallery.add(a.name, vecs, rec.embedder.name, [what for what, _, _ in kept])
+    n = rec.gallery.add(a.name, vecs, rec.embedder.name, sources)
     print(f"enrolled {a.name}: kept {n} face(s), refused {len(refused)}; gallery {rec.gallery.path}")
     return 0
 

@@ -274,6 +274,34 @@ def test_close_up_copies_black_out_all_but_a_frame_the_face_fills(small):
     assert 0 < len(half.labels) - n < len(x)                        # about half of the crops
 
 
+def test_a_screen_behind_changes_the_room_only_never_the_person_nor_the_padding():
+    from marginlive.training.scene import screen_behind
+    rng = np.random.default_rng(0)
+    x = np.full((256, 256, 3), 90, np.uint8)
+    x[:, :40] = 0                                                  # the frame's edge: black padding
+    person = np.zeros((256, 256, 1), np.float32)
+    person[64:256, 80:176] = 1.0                                   # the person, in front
+    pictures = rng.integers(0, 256, (3, 256, 256, 3), dtype=np.uint8)
+    changed = 0
+    for _ in range(20):
+        out = screen_behind(x, person, pictures, rng)
+        assert np.array_equal(out[64:, 80:176], x[64:, 80:176]) and not out[:, :40].any()
+        changed += (out != x).any(-1).mean() > 0.02
+    assert changed >= 15                                           # a screen in view most of the time
+
+
+def test_screen_copies_come_last_one_per_live_crop_asked(small):
+    x, y = small
+    plain = augment_contexts(x, y, SceneAugment(rooms=4, seed=1))
+    more = augment_contexts(x, y, SceneAugment(rooms=4, seed=1, screen_behind=1.0))
+    n = len(plain.labels)
+    assert np.array_equal(more.contexts[:n], plain.contexts)       # the other copies as they were
+    assert sorted(more.source[n:].tolist()) == np.flatnonzero(y == 1).tolist()
+    assert (more.labels[n:] == 1).all() and (more.room[n:] == -1).all()
+    half = augment_contexts(x, y, SceneAugment(rooms=4, seed=3, screen_behind=0.5))
+    assert 0 < len(half.labels) - len(augment_contexts(x, y, SceneAugment(rooms=4, seed=3)).labels) < 10
+
+
 def test_fast_recipe_fuses_the_distilled_network_on_its_own_crop_with_the_lbp_branch(small, tmp_path):
     """The fast recipe trains no network: it fits its LBP branch (its held-out groups left out) and
     fuses the committed student, which reads the 4x context at 96 px as an input of its own. The

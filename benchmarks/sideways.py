@@ -69,7 +69,8 @@ def main():
         "`../shared/data/videos` (none trained on), as filmed, turned by 90 degrees (a phone whose recorder wrote no "
         "rotation flag) and turned over (a camera mounted the wrong way up), scored by the shipped model through a "
         "`LivenessDetector` stream that turns frames upright (`marginlive.orientation`, the default: from the face's "
-        "keypoints, and from BlazeFace's score for a turn over) and through one that takes them as they come. Wrong frames: live frames below the threshold, replay frames at or above it. Verdict: real when most "
+        "keypoints, and from BlazeFace's score for a turn over) and through one that takes them as they come. "
+        "Wrong frames: live frames below the threshold, replay frames at or above it. Verdict: real when most "
         "frames are at or above the threshold.", "",
         "| video | turn | frames scored | faces | wrong frames | verdict |", "|---|---|---|---|---|---|", *rows, ""]))
 

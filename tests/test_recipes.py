@@ -255,12 +255,19 @@ def test_assembled_model_is_the_weighted_mean_of_its_branches_logits(small, tmp_
     assert got == pytest.approx(want, abs=2e-3)
 
 
+def _with_more_copies(x, y, **extra):
+    """The augmented copies with ``extra`` options, and how many the same options without them
+    make, checked to come first and unchanged."""
+    plain = augment_contexts(x, y, SceneAugment(rooms=4, seed=1))
+    more = augment_contexts(x, y, SceneAugment(rooms=4, seed=1, **extra))
+    n = len(plain.labels)
+    assert np.array_equal(more.contexts[:n], plain.contexts)       # the other copies as they were
+    return more, n
+
+
 def test_close_up_copies_black_out_all_but_a_frame_the_face_fills(small):
     x, y = small
-    plain = augment_contexts(x, y, SceneAugment(rooms=4, seed=1))
-    near = augment_contexts(x, y, SceneAugment(rooms=4, seed=1, close_up=1.0))
-    n = len(plain.labels)
-    assert np.array_equal(near.contexts[:n], plain.contexts)       # the other copies as they were
+    near, n = _with_more_copies(x, y, close_up=1.0)
     extra = near.contexts[n:]
     assert len(extra) == len(x) and (near.labels[n:] == y).all()   # one per crop, live and attack
     for c in extra:
@@ -292,10 +299,7 @@ def test_a_screen_behind_changes_the_room_only_never_the_person_nor_the_padding(
 
 def test_screen_copies_come_last_one_per_live_crop_asked(small):
     x, y = small
-    plain = augment_contexts(x, y, SceneAugment(rooms=4, seed=1))
-    more = augment_contexts(x, y, SceneAugment(rooms=4, seed=1, screen_behind=1.0))
-    n = len(plain.labels)
-    assert np.array_equal(more.contexts[:n], plain.contexts)       # the other copies as they were
+    more, n = _with_more_copies(x, y, screen_behind=1.0)
     assert sorted(more.source[n:].tolist()) == np.flatnonzero(y == 1).tolist()
     assert (more.labels[n:] == 1).all() and (more.room[n:] == -1).all()
     half = augment_contexts(x, y, SceneAugment(rooms=4, seed=3, screen_behind=0.5))

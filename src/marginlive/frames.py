@@ -286,8 +286,8 @@ class VideoSource:
         codec = int(self.cap.get(cv2.CAP_PROP_FOURCC) or 0).to_bytes(4, "little").decode("latin-1").lower()
         if codec in ("av01", "av1 "):
             # OpenCV's wheels carry FFmpeg's AV1 decoder only for hardware it drives, never in software
-            return "an AV1 video, which OpenCV decodes only on hardware it drives, never in software: " \
-                   "re-encode it, e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`"
+            return ("an AV1 video, which OpenCV decodes only on hardware it drives, never in software: "
+                    "re-encode it, e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`")
         return "empty or corrupt video"
 
 

@@ -1,3 +1,5 @@
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -58,6 +60,22 @@ def test_enrol_identify_verify_remove(capsys, tmp_path, people, others, always_r
     assert code == 0
     code, out, _ = run(capsys, "identify", people[a][5], "--gallery", db)
     assert code == 1
+
+
+def test_a_video_is_identified_by_its_best_faces(capsys, tmp_path, always_real_model):
+    """identify and verify read a video as a session does: its best faces, their mean embedding."""
+    from conftest import need_shared
+    videos = need_shared("data", "videos")
+    db = tmp_path / "g.db"
+    code, _, err = run(capsys, "enroll", "one", videos / "live-1.webm", "--model", always_real_model, "--gallery", db)
+    assert code == 0, err
+    code, out, _ = run(capsys, "identify", videos / "live-1.webm", "--gallery", db)
+    assert code == 0 and out.startswith("one\t") and "5 faces" in out
+    code, out, _ = run(capsys, "verify", "one", videos / "live-2.mp4", "--gallery", db, "--frames", "3", "--json")
+    assert code == 1 and json.loads(out) | {"distance": None} == {
+        "name": "one", "match": False, "distance": None, "threshold": 0.41, "faces": 3}
+    code, _, err = run(capsys, "identify", videos, "--gallery", db)
+    assert code == 2 and "a folder" in err
 
 
 def test_only_live_faces_enrol(capsys, tmp_path, people, always_fake_model):

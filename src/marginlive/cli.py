@@ -248,6 +248,17 @@ def _port(value: str) -> int:
     return int(value)
 
 
+def _count(value: str) -> int:
+    """A whole number of at least 1 (frames, faces)."""
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of at least 1, got {value!r}")
+    return n
+
+
 def _unsure_floor(value: str) -> float | None:
     if value == "off":
         return None
@@ -302,7 +313,7 @@ def _enroll_args(p):
     p.add_argument("name", help="identity name")
     p.add_argument("inputs", nargs="+", help="images, videos or folders of one person (one face each)")
     p.add_argument("--model", help="liveness model (only live faces enrol)")
-    p.add_argument("--frames", type=int, default=10,
+    p.add_argument("--frames", type=_count, default=10,
                    help="faces kept from each video, the best of 6x as many frames (default 10)")
     _detector_args(p)
     _gallery_arg(p)
@@ -318,7 +329,9 @@ def _identities_args(p):
 def _probe_args(p, verify=False):
     if verify:
         p.add_argument("name", help="claimed identity")
-    p.add_argument("image", help="image with exactly one face")
+    p.add_argument("input", help="an image with exactly one face, or a video of one person (its best faces decide)")
+    p.add_argument("--frames", type=_count, default=5,
+                   help="faces a video's decision uses, the best of 6x as many frames (default 5, as a session)")
     p.add_argument("--threshold", type=float,
                    help="max embedding distance for a match (default: the shipped one, "
                         "marginlive.identity.recognise.DEFAULT_THRESHOLD, chosen in docs/identity_sessions.md)")

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, NoFaceError
 from ..frames import expand_paths, kind_of, read_image, sample_video_frames
 
 
@@ -19,16 +20,17 @@ def _frames_of(path, per_video: int):
     return [(str(path), read_image(path))]
 
 
-def _enrolment_faces(live, path, per_video: int) -> tuple[list, list[str]]:
-    """The best ``per_video`` live faces of a video (ranked by quality among 6x as many frames), or
-    an image's face: [(source, frame, box)], and why the others were refused."""
+def _best_faces(detector, path, k: int) -> tuple[list, list[str]]:
+    """The best ``k`` single faces of a video by quality (``identity/quality.py``), among 6x as many
+    frames spread over it, or an image's one face: [(source, frame, box)], and why the others were
+    refused. An image without exactly one face raises ``NoFaceError``."""
     from .quality import best, face_quality
-    from .recognise import live_single_face, single_face
+    from .recognise import single_face
     video = kind_of(path) == "video"
     cands, refused = [], []
-    for what, frame in _frames_of(path, 6 * per_video if video else 1):
+    for what, frame in _frames_of(path, 6 * k if video else 1):
         try:
-            box = single_face(live.detector, frame, what)
+            box = single_face(detector, frame, what)
         except InputError as e:
             if not video:
                 raise
@@ -38,7 +40,14 @@ def _enrolment_faces(live, path, per_video: int) -> tuple[list, list[str]]:
         if not q.usable:
             refused.append(f"{what}: {'; '.join(q.problems)}")
         cands.append(((what, frame, box), q))
-    chosen = best([c for c, _ in cands], [q for _, q in cands], per_video if video else 1)
+    return best([c for c, _ in cands], [q for _, q in cands], k if video else 1), refused
+
+
+def _enrolment_faces(live, path, per_video: int) -> tuple[list, list[str]]:
+    """``_best_faces`` of ``path``, each of which the liveness model must call live (else InputError:
+    nothing is written)."""
+    from .recognise import live_single_face
+    chosen, refused = _best_faces(live.detector, path, per_video)
     for what, frame, _ in chosen:
         live_single_face(live, frame, what)   # raises: nothing is written
     return chosen, refused
@@ -87,30 +96,42 @@ def run_identities(a) -> int:
 
 
 def _probe(a):
+    """The recogniser and the probe's embeddings: an image's one face, or a video's ``a.frames`` best
+    faces (a session's identity step decides on its best frames alike, ``challenge/session.py``)."""
     from ..detect import create_detector
-    from .recognise import DEFAULT_THRESHOLD, Recognizer, single_face
+    from .recognise import DEFAULT_THRESHOLD, Recognizer
+    path = Path(a.input)
+    if path.is_dir():
+        raise InputError(f"{path}: a folder; identify and verify read one image or video of one person")
+    expand_paths([path])   # a clear error for a missing file
     rec = Recognizer(a.gallery, threshold=DEFAULT_THRESHOLD if a.threshold is None else a.threshold)
-    img = read_image(a.image)
-    box = single_face(create_detector(a.detector, a.detector_model), img, a.image)
-    return rec, rec.embed(img, box)
+    chosen, refused = _best_faces(create_detector(a.detector, a.detector_model), path, a.frames)
+    if not chosen:
+        raise NoFaceError(f"{a.input}: no frame with exactly one face ({len(refused)} read)")
+    return rec, [rec.embed(frame, box) for _, frame, box in chosen]
+
+
+def _say(a, d, threshold: float, fields: dict, line: str) -> None:
+    """Print the decision ``d``: ``fields`` with its distance (JSON), or ``line`` with it, and how many
+    faces it used where more than one."""
+    if a.json:
+        print(json.dumps({**fields, "distance": d.distance, "threshold": threshold, "faces": d.probes}))
+        return
+    dist = "n/a" if d.distance is None else f"{d.distance:.3f}"
+    faces = f", {d.probes} faces" if d.probes > 1 else ""
+    print(f"{line}\tdistance {dist}\t(threshold {threshold}{faces})")
 
 
 def run_identify(a) -> int:
-    rec, vec = _probe(a)
-    who, d = rec.identify_vector(vec)
-    dist = "n/a" if d is None else f"{d:.3f}"
-    if a.json:
-        print(json.dumps({"identity": who, "distance": d, "threshold": rec.threshold}))
-    else:
-        print(f"{who or 'unknown'}\tdistance {dist}\t(threshold {rec.threshold})")
-    return 0 if who else 1
+    rec, vecs = _probe(a)
+    d = rec.decide(vecs)
+    _say(a, d, rec.threshold, {"identity": d.identity}, d.identity or "unknown")
+    return 0 if d.identity else 1
 
 
 def run_verify(a) -> int:
-    rec, vec = _probe(a)
-    ok, d = rec.verify_vector(a.name, vec)
-    if a.json:
-        print(json.dumps({"name": a.name, "match": ok, "distance": d, "threshold": rec.threshold}))
-    else:
-        print(f"{'match' if ok else 'no match'}\t{a.name}\tdistance {d:.3f}\t(threshold {rec.threshold})")
+    rec, vecs = _probe(a)
+    d = rec.verify(a.name, vecs)
+    ok = d.identity == a.name
+    _say(a, d, rec.threshold, {"name": a.name, "match": ok}, f"{'match' if ok else 'no match'}\t{a.name}")
     return 0 if ok else 1

@@ -43,11 +43,6 @@ class Recognizer:
     def embed(self, frame, box: FaceBox) -> np.ndarray:
         return self.embedder.embed(frame, box)
 
-    def identify_vector(self, vec) -> tuple[str | None, float | None]:
-        """1:N for one probe embedding: (name or None, distance to the nearest identity)."""
-        d = self.decide([vec])
-        return d.identity, d.distance
-
     def decide(self, vecs: list[np.ndarray], name: str | None = None) -> Decision:
         """The identity of several probe embeddings of one person: their mean (which averages out
         pose, blur and light of single frames), and per enrolled identity its distance to the
@@ -67,12 +62,13 @@ class Recognizer:
         boxes = [(f, x.box if isinstance(x, FaceResult) else x) for f, x in faces]
         return self.decide([self.embed(f, b) for f, b in boxes], name)
 
-    def verify_vector(self, name: str, vec) -> tuple[bool, float]:
-        """1:1 for one probe embedding: (match, distance to ``name``'s nearest enrolled embedding)."""
+    def verify(self, name: str, vecs: list[np.ndarray]) -> Decision:
+        """1:1: ``decide`` among ``name``'s enrolled embeddings only; it is a match where the decision's
+        identity is ``name``. Raises GalleryError when nobody of that name is enrolled."""
         if not any(i["name"] == name for i in self.gallery.list()):
             raise GalleryError(f"no identity named {name!r}")
-        d = self.decide([vec], name)
-        return d.identity == name, d.distance
+        return self.decide(vecs, name)
+
 
 def single_face(detector, frame, what: str) -> FaceBox:
     """Exactly one face, or a clear error."""

@@ -174,3 +174,29 @@ def test_video_summary_judges_each_track_on_all_its_frames(capsys, tiny_model):
     line = stdout.strip().splitlines()[-1].split("\t")
     assert line[0].endswith("replay-1.webm") and line[1] == "track 1" and line[2] in ("real", "fake")
     assert line[4].endswith("of 30 frames at or above 0.5")
+
+
+def test_save_names_a_folder_by_its_trailing_slash_and_is_checked_before_any_frame(capsys, tmp_path, tiny_model,
+                                                                                  live_frames):
+    img = tmp_path / "a.png"
+    cv2.imwrite(str(img), live_frames[0].image)
+    code, _, err = run(capsys, "detect", img, "--model", tiny_model, "--save", f"{tmp_path / 'new'}/")
+    assert code == 0, err
+    assert (tmp_path / "new" / "a.marginlive.png").is_file()
+    # a video to a file that is no video: refused before a frame is scored (nothing printed, nothing written)
+    video = need_shared("data", "videos", "live-1.webm")
+    code, stdout, err = run(capsys, "detect", video, "--model", tiny_model, "--save", tmp_path / "o.txt", "--json")
+    assert code == 2 and "must end in .mp4" in err and stdout == ""
+    code, stdout, err = run(capsys, "detect", img, img, "--model", tiny_model, "--save", img)
+    assert code == 2 and "must be a folder" in err and stdout == ""
+
+
+def test_an_output_where_nothing_can_be_written_is_one_line(capsys, tmp_path, tiny_model, live_frames):
+    img = tmp_path / "a.png"
+    cv2.imwrite(str(img), live_frames[0].image)
+    (tmp_path / "file").write_text("a file where a folder would go")
+    code, _, err = run(capsys, "detect", img, "--model", tiny_model, "--save", tmp_path / "file" / "out.png")
+    assert code == 2 and "cannot write there" in err and "Traceback" not in err
+    (tmp_path / "m.csv").write_text("path,label\na.png,real\n")
+    code, _, err = run(capsys, "collect", "--out", tmp_path / "file" / "ds", "--manifest", tmp_path / "m.csv")
+    assert code == 2 and "file" in err and "Traceback" not in err

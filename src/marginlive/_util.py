@@ -7,6 +7,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .errors import InputError
+
 
 def emit_json(obj) -> None:
     """One JSON object per line on stdout, flushed (for the CLI's --json streams)."""
@@ -19,8 +21,11 @@ def emit_json(obj) -> None:
 def atomic_path(path: str | os.PathLike, suffix: str | None = None):
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or path.suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or path.suffix, dir=path.parent)
+    except OSError as e:   # a read-only place, a file where a folder should be: the user's to fix
+        raise InputError(f"{path}: cannot write there ({e.strerror or e})") from None
     os.close(fd)
     try:
         yield Path(tmp)

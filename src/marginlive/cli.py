@@ -452,3 +452,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as e:
+        if e.filename is None:   # not a path the user gave or can fix: a bug, with its traceback
+            raise
+        # a folder that cannot be made, a read-only or full disk: where the user asked to write
+        print(f"marginlive {a.command}: error: {e.filename}: {e.strerror or e}", file=sys.stderr)
+        return InputError.exit_code

@@ -1,6 +1,7 @@
 """`marginlive detect`: annotate images, videos and a webcam with liveness boxes."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -17,13 +18,26 @@ from .tracking import TrackVerdict
 VIDEO_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 
 
-def _out_path(save: str | None, src: Path, many: bool, kind: str) -> Path | None:
+def _is_folder(save: str) -> bool:
+    """``--save`` names a folder: one there already, or a path ending in a separator (``out/``)."""
+    return save.endswith(("/", os.sep)) or Path(save).is_dir()
+
+
+def _out_path(save: str | None, name: str, kind: str, many: bool = False) -> Path | None:
+    """Where the annotated copy of input ``name`` (a file's path, or ``camera-N``) goes: ``save``
+    itself, or ``NAME.marginlive.EXT`` inside it where it is a folder, as it is for ``many`` inputs
+    (checked before any frame is read)."""
     if not save:
         return None
-    if not many:
-        return Path(save)
-    ext = ".mp4" if kind == "video" else src.suffix
-    return Path(save) / f"{src.stem}.marginlive{ext}"
+    out, video = Path(save), kind == "video"
+    if many or _is_folder(save):
+        src = Path(name)
+        out = out / f"{src.stem}.marginlive{'.mp4' if video else src.suffix}"
+    if not video and not cv2.haveImageWriter(str(out)):
+        raise InputError(f"{out}: cannot write an image with this extension")
+    if video and out.suffix.lower() not in VIDEO_FOURCC:
+        raise InputError(f"{out}: video output must end in .mp4, .avi, .mov or .mkv")
+    return out
 
 
 def run_detect(a) -> int:
@@ -35,21 +49,18 @@ def run_detect(a) -> int:
         raise InputError("give either paths or --camera, not both")
     sources = expand_paths(a.paths) if a.paths else []
     many = len(sources) > 1
-    if a.save and many:
-        p = Path(a.save)
-        if p.exists() and not p.is_dir():
-            raise InputError(f"--save {p}: with several inputs, --save must be a folder")
-    if a.save and not many and a.camera is None and Path(a.save).is_dir():
-        raise InputError(f"--save {a.save} is a folder; give an output file for one input")
+    if a.save and many and Path(a.save).exists() and not Path(a.save).is_dir():
+        raise InputError(f"--save {a.save}: with several inputs, --save must be a folder")
+    outs = {src: _out_path(a.save, str(src), kind_of(src), many) for src in sources}
     det = LivenessDetector(model=a.model, detector=a.detector, detector_model=a.detector_model,
                            margin=a.margin, threshold=a.threshold)
     if a.camera is not None:
         return _run_video(det, VideoSource(camera=a.camera, max_frames=a.max_frames), a,
-                          Path(a.save) if a.save else None)
+                          _out_path(a.save, f"camera-{a.camera}", "video"))
     faceless, failed = [], []
     for src in sources:
         kind = kind_of(src)
-        out = _out_path(a.save, src, many, kind)
+        out = outs[src]
         try:
             if kind == "video":
                 n = _run_video(det, VideoSource(src, max_frames=a.max_frames), a, out)
@@ -163,9 +174,7 @@ class _VideoWriter:
         if not self.active:
             return
         if self.w is None:
-            fourcc = VIDEO_FOURCC.get(self.path.suffix.lower())
-            if fourcc is None:
-                raise InputError(f"{self.path}: video output must end in .mp4, .avi, .mov or .mkv")
+            fourcc = VIDEO_FOURCC[self.path.suffix.lower()]   # _out_path checked it
             h, w = img.shape[:2]
             self.w = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*fourcc), self.fps, (w, h))
             if not self.w.isOpened():

@@ -68,6 +68,13 @@ def test_unknown_label_and_missing_files(capsys, tmp_path, tiny_model):
     assert "do not exist" in capsys.readouterr().err
 
 
+def test_a_manifest_in_the_working_folder_is_named_by_it(capsys, tmp_path, tiny_model, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "manifest.csv").write_text("path,label\nmissing.jpg,real\n")
+    assert main(["evaluate", str(tiny_model), "manifest.csv"]) == 6
+    assert capsys.readouterr().err.startswith(f"marginlive evaluate: error: {tmp_path.name}: 1 listed file(s)")
+
+
 def test_no_model_given(capsys, tmp_path):
     assert main(["evaluate", str(tmp_path)]) == 2
     assert "give a model (an .onnx file, or default or fast) first" in capsys.readouterr().err

@@ -45,7 +45,7 @@ class Faces:
 def read_items(spec: str) -> tuple[str, list[Item]]:
     p = Path(spec)
     if p.is_file() and p.suffix == ".csv":
-        root, name = p.parent, p.parent.name
+        root, name = p.parent, p.resolve().parent.name or p.stem   # a manifest in the working folder too
         with open(p, newline="") as fh:
             rows = list(csv.DictReader(fh))
         if not rows or not {"path", "label"} <= set(rows[0]):

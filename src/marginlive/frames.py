@@ -229,7 +229,13 @@ class VideoSource:
         self.is_camera = camera is not None
         self.max_frames = max_frames
         if camera is not None:
-            self.cap = cv2.VideoCapture(camera)
+            # OpenCV logs each backend's failure to open (an Orbbec depth camera's "index out of range"
+            # among them) before the one line below says what to do
+            level = cv2.setLogLevel(0)
+            try:
+                self.cap = cv2.VideoCapture(camera)
+            finally:
+                cv2.setLogLevel(level)
             if not self.cap.isOpened():
                 raise CameraError(f"camera {camera} cannot be opened (is it connected and free?)")
         else:

@@ -171,6 +171,17 @@ def test_a_corrupt_gallery_stops_the_server_at_start(always_real_model, tmp_path
     assert rc != 0 and "corrupt" in err and "Traceback" not in err
 
 
+def test_a_gallery_that_cannot_be_made_stops_the_server_at_start(always_real_model, tmp_path, capsys):
+    """Not a 500 at the first enrolment: the folder of a gallery not made yet is checked at start."""
+    from marginlive.cli import main
+    (tmp_path / "file").write_text("a file where the gallery's folder would go")
+    with pytest.raises(MarginliveError, match="a gallery cannot be made there"):   # fails, not serves, if unchecked
+        make_app(always_real_model, tmp_path / "file")
+    rc = main(["serve", "--model", str(always_real_model), "--gallery", str(tmp_path / "file" / "g.db"), "--port", "1"])
+    err = capsys.readouterr().err
+    assert rc == 7 and "a gallery cannot be made there" in err and "Traceback" not in err
+
+
 def test_a_short_signing_secret_stops_the_server_at_start(always_real_model, tmp_path, capsys, monkeypatch):
     from marginlive.cli import main
     with pytest.raises(MarginliveError, match="at least 32"):

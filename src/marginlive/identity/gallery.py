@@ -161,6 +161,16 @@ CREATE TABLE IF NOT EXISTS gallery_version (one INTEGER PRIMARY KEY CHECK (one =
 """
 
 
+def make_folder_of(path: Path) -> None:
+    """Make the folder a SQLite gallery file ``path`` goes in, or raise GalleryError saying why not."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise GalleryError(f"{path}: a gallery cannot be made there ({e.strerror or e})") from None
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise GalleryError(f"{path}: a gallery cannot be made there (its folder is not writable)")
+
+
 class Gallery(GalleryBase):
     """The gallery in a SQLite file."""
 
@@ -168,7 +178,7 @@ class Gallery(GalleryBase):
         self.path = Path(path if path is not None else default_gallery_path())
         if self.path.exists() and not self.path.is_file():
             raise GalleryError(f"{self.path}: not a file")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder_of(self.path)
         try:
             self.db = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None,
                                       check_same_thread=False)

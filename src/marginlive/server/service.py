@@ -128,9 +128,12 @@ class Service:
         """Open an existing gallery at start, so a corrupt file stops the server with its reason
         instead of failing every session later. Returns the number of identities (0: none).
         A PostgreSQL gallery (``postgresql://``) is opened (and its schema made) at start."""
-        from ..identity.gallery import open_gallery
+        from ..identity.gallery import make_folder_of, open_gallery
         g = self.cfg.gallery
-        if g is None or (not str(g).startswith(("postgresql://", "postgres://")) and not Path(g).exists()):
+        if g is None:
+            return 0
+        if not str(g).startswith(("postgresql://", "postgres://")) and not Path(g).exists():
+            make_folder_of(Path(g))   # the file is made at the first enrolment, in a folder checked now
             return 0
         with open_gallery(g) as gallery:
             return len(gallery.list())

@@ -60,6 +60,11 @@ def test_distil_refuses_a_dataset_without_its_sources(tmp_path, capsys):
     from marginlive.cli import main
     rc = main(["distil", str(tmp_path), "--sources", str(tmp_path), "--out", str(tmp_path / "m.txt")])
     assert rc != 0 and "must end in .onnx" in capsys.readouterr().err
+    # a model file that could not be written is refused before the teacher's pass, not after training
+    (tmp_path / "file").write_text("a file where a folder would go")
+    for cmd in (["distil", str(tmp_path), "--sources", str(tmp_path)], ["train", str(tmp_path), "--recipe", "fast"]):
+        rc = main([*cmd, "--out", str(tmp_path / "file" / "m.onnx")])
+        assert rc == 2 and "cannot write there" in capsys.readouterr().err
 
 
 def test_calibration_picks_the_threshold_that_agrees_with_the_teacher():

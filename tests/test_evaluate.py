@@ -75,6 +75,13 @@ def test_a_manifest_in_the_working_folder_is_named_by_it(capsys, tmp_path, tiny_
     assert capsys.readouterr().err.startswith(f"marginlive evaluate: error: {tmp_path.name}: 1 listed file(s)")
 
 
+def test_a_report_folder_that_cannot_be_made_is_refused_before_scoring(capsys, tmp_path, tiny_model):
+    (tmp_path / "manifest.csv").write_text("path,label\nmissing.jpg,real\n")   # scoring would say so
+    (tmp_path / "file").write_text("a file where the report folder would go")
+    rc = main(["evaluate", str(tiny_model), str(tmp_path / "manifest.csv"), "--report", str(tmp_path / "file" / "r")])
+    assert rc == 2 and "cannot write there" in capsys.readouterr().err
+
+
 def test_no_model_given(capsys, tmp_path):
     assert main(["evaluate", str(tmp_path)]) == 2
     assert "give a model (an .onnx file, or default or fast) first" in capsys.readouterr().err

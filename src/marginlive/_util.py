@@ -21,12 +21,7 @@ def emit_json(obj) -> None:
 def atomic_path(path: str | os.PathLike, suffix: str | None = None):
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or path.suffix, dir=path.parent)
-    except OSError as e:   # a read-only place, a file where a folder should be: the user's to fix
-        raise InputError(f"{path}: cannot write there ({e.strerror or e})") from None
-    os.close(fd)
+    tmp = _temp_beside(path, suffix or path.suffix)
     try:
         yield Path(tmp)
         umask = os.umask(0)
@@ -36,6 +31,25 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _temp_beside(path: Path, suffix: str) -> str:
+    """An empty temporary file in ``path``'s folder (made if missing), or InputError saying why not."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
+    except OSError as e:   # a read-only place, a file where a folder should be: the user's to fix
+        raise InputError(f"{path}: cannot write there ({e.strerror or e})") from None
+    os.close(fd)
+    return tmp
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """InputError now, not after minutes of training, where no file can be written at ``path``."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: a folder; give a file name")
+    os.unlink(_temp_beside(path, path.suffix))
 
 
 @contextlib.contextmanager

@@ -24,6 +24,9 @@ def run_evaluate(a) -> int:
     clips = [_clip(spec) for spec in a.clip or []]
     if not datasets and not clips:
         raise DatasetError("give at least one dataset (manifest.csv or folder with real/ and fake/) or --clip")
+    if a.report:
+        from .._util import check_writable
+        check_writable(Path(a.report) / "report.md")   # before minutes of scoring, not after
     detector = create_detector(a.detector, a.detector_model)
     dev_thr = _dev_thresholds(read_items(a.dev), detector, scorers) if a.dev else {}
     all_results = {}

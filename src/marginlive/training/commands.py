@@ -32,10 +32,13 @@ def run_collect(a) -> int:
 
 
 def _model_out(path) -> Path:
-    """--out as a path, refused unless it names an .onnx file."""
+    """--out as a path, refused unless it names an .onnx file that can be written (checked before
+    the minutes of training whose result it holds)."""
+    from .._util import check_writable
     out = Path(path)
     if out.suffix != ".onnx":
         raise DatasetError(f"--out {out}: the model file must end in .onnx")
+    check_writable(out)
     return out
 
 

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from conftest import blank
@@ -84,3 +86,22 @@ def test_each_shipped_model_runs_the_pipeline_on_several_faces_at_once(live_fram
         assert len(both) == 2
         alone = [det.model.predict(det.model.crops(two, [r.box]))[0] for r in both]
         assert [r.score for r in both] == pytest.approx(alone, abs=1e-5)
+
+
+def test_frames_of_other_layouts_are_taken_or_refused_in_one_line(det, live_frames):
+    """A library user's frame: grayscale and BGRA are taken (as the BGR frame they show); any other
+    array, or no array, is an InputError that says what a frame is, not an ONNX Runtime error."""
+    import cv2
+    import numpy as np
+
+    from marginlive.errors import InputError
+    bgr = live_frames[0].image
+    want = det.predict(bgr)[0].score
+    assert det.predict(cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA))[0].score == pytest.approx(want, abs=1e-6)
+    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    assert len(det.predict(grey)) == 1 and len(det.stream().update(grey[..., None])) == 1
+    for bad, says in [(bgr.astype(np.float32) / 255, "float32: (x * 255)"), (bgr.astype(np.uint16), "uint16"),
+                      (np.zeros((0, 0, 3), np.uint8), "empty"), (np.zeros((8, 8, 5), np.uint8), "(8, 8, 5)"),
+                      (bgr.tolist(), "not list"), (None, "not NoneType")]:
+        with pytest.raises(InputError, match=re.escape(says)):
+            det.predict(bad)

@@ -146,6 +146,28 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return decode_image(data, what=str(p), shrink=True, formats=FILE_FORMATS)
 
 
+def as_bgr(frame) -> np.ndarray:
+    """``frame`` as the (H, W, 3) uint8 BGR array every model here reads, or InputError saying what
+    it is instead. A grayscale (H, W) or (H, W, 1) frame is given three equal channels (its faces are
+    then flagged grayscale, ``is_grayscale``); a BGRA (H, W, 4) one loses its alpha channel."""
+    if not isinstance(frame, np.ndarray):
+        raise InputError("a frame is an (H, W, 3) uint8 BGR numpy array (read_image reads one), "
+                         f"not {type(frame).__name__}")
+    if frame.dtype != np.uint8:
+        how = ("(x * 255).round().clip(0, 255).astype(np.uint8) for values in 0-1" if frame.dtype.kind == "f"
+               else "(x >> 8).astype(np.uint8) for 16 bits" if frame.dtype == np.uint16 else "scale it to 0-255")
+        raise InputError(f"a frame's pixels are uint8 (0-255), not {frame.dtype}: {how}")
+    if frame.size == 0:
+        raise InputError(f"an empty frame (shape {frame.shape})")
+    if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
+        return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    if frame.ndim == 3 and frame.shape[2] == 4:
+        return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise InputError(f"a frame is (H, W, 3) BGR, not of shape {frame.shape}")
+    return frame
+
+
 def read_image_or_warn(path: str | os.PathLike, who: str) -> np.ndarray | None:
     """Read an image for a batch job: on failure print ``who: warning: ...; skipped`` and return
     None, so one corrupt file among many is counted by the caller instead of stopping the run."""

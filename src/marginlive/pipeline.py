@@ -7,6 +7,7 @@ import numpy as np
 
 from .detect import DEFAULT_DETECTOR, FaceDetector, create_detector
 from .errors import InputError
+from .frames import as_bgr
 from .liveness.runtime import LivenessModel, map_crops
 from .orientation import SIDEWAYS_DEG, Upright
 from .tracking import FaceTracker
@@ -56,13 +57,15 @@ class LivenessDetector:
 
     def score(self, frame: np.ndarray, boxes) -> np.ndarray:
         """P(real) of given boxes in one frame: all faces in one batch."""
-        crops = self.model.crops(frame, boxes, self.margin)
+        crops = self.model.crops(as_bgr(frame), boxes, self.margin)
         if self.mirrored:
             crops = map_crops(lambda c: np.ascontiguousarray(c[:, :, ::-1]), crops)
         return self.model.predict(crops)
 
     def predict(self, frame: np.ndarray) -> list[FaceResult]:
-        frame, boxes, quarters = Upright(self.detector.detect, self.sideways_deg).find(frame)
+        """Each face of one (H, W, 3) uint8 BGR ``frame`` (``as_bgr``: grayscale and BGRA taken too),
+        decided on its own."""
+        frame, boxes, quarters = Upright(self.detector.detect, self.sideways_deg).find(as_bgr(frame))
         scores = self.score(frame, boxes)
         return [FaceResult(b, float(s), REAL if s >= self.threshold else FAKE, float(s), turned=90 * quarters)
                 for b, s in zip(boxes, scores)]
@@ -89,7 +92,7 @@ class LivenessStream:
     def update(self, frame: np.ndarray, boxes=None) -> list[FaceResult]:
         """Results for one frame. ``boxes``: detections made by the caller on ``frame`` as
         given (no turn is then applied)."""
-        quarters = 0
+        quarters, frame = 0, as_bgr(frame)
         if boxes is None:
             frame, boxes, quarters = self.upright.find(frame)
         self.frame = frame

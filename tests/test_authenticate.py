@@ -141,6 +141,16 @@ def test_authenticate_video_end_to_end(capsys, tmp_path, always_real_model):
     assert cap.get(cv2.CAP_PROP_FRAME_COUNT) > 30
 
 
+def test_authenticate_saves_into_a_folder_and_checks_the_output_first(capsys, tmp_path, always_real_model):
+    live = need_shared("data", "videos", "live-1.webm")
+    code = main(["authenticate", str(live), "--model", str(always_real_model), "--save", f"{tmp_path / 'out'}/"])
+    out = capsys.readouterr().out
+    assert code == 1 and "the video ended before a decision" in out   # a video, not a camera, ran out
+    assert (tmp_path / "out" / "live-1.marginlive.mp4").is_file()
+    code = main(["authenticate", str(live), "--model", str(always_real_model), "--save", str(tmp_path / "o.txt")])
+    assert code == 2 and "must end in .mp4" in capsys.readouterr().err
+
+
 def test_authenticate_replay_rejected_at_passive_step(capsys, always_fake_model):
     replay = need_shared("data", "videos", "replay-1.webm")
     code = main(["authenticate", str(replay), "--model", str(always_fake_model)])

@@ -10,7 +10,7 @@ import cv2
 
 from .challenge.session import ACCEPTED, CHALLENGE, REJECTED, Session, SessionConfig
 from ._util import emit_json
-from .detect_cli import _VideoWriter
+from .detect_cli import _VideoWriter, output_path
 from .errors import InputError
 from .frames import VideoSource
 from .render import GREEN, RED, banner, draw_results
@@ -41,15 +41,17 @@ def run_authenticate(a) -> int:
         raise InputError("give a video file or --camera N")
     if a.challenges < 1:
         raise InputError("--challenges must be >= 1")
+    name = f"camera-{a.camera}" if a.camera is not None else a.video
+    out = output_path(a.save, name, "video")   # checked before the models load and frames are read
     session = _session(a)
     src = VideoSource(camera=a.camera) if a.camera is not None else VideoSource(a.video)
     status = None
     try:
-        status = _run(session, src, a)
+        status = _run(session, src, a, out)
     except InputError:
         if session.t0 is None:      # no frame was read: the source itself is bad
             raise
-        status = session.finish(0.0, "camera stopped before a decision")
+        status = session.finish(0.0, _ended(a))
     if a.json:
         emit_json({"verdict": status.state, "reason": status.reason, "identity": status.identity,
                    "log": session.log})
@@ -76,12 +78,11 @@ def _session(a) -> Session:
     return Session(det, cfg, identify=identify)
 
 
-def _run(session: Session, src: VideoSource, a):
+def _run(session: Session, src: VideoSource, a, out: Path | None):
     """Feeds the source's frames to the session until it decides (a camera) or the frames end (a
     video, the session then finished); each state change as a JSON line with --json, the overlay
-    shown and/or saved where asked. Returns the last status."""
+    shown and/or saved to ``out`` where asked. Returns the last status."""
     status, last_state, t = None, None, 0.0
-    out = Path(a.save) if a.save else None
     with src, _VideoWriter(out, src.fps) as writer:
         for frame in src:
             status, t = session.update(frame.image, frame.time), frame.time
@@ -98,5 +99,10 @@ def _run(session: Session, src: VideoSource, a):
             if session.done and a.camera is not None:
                 break
         if not session.done:
-            status = session.finish(t)
+            status = session.finish(t, _ended(a))
     return status
+
+
+def _ended(a) -> str:
+    """Why a session that ran out of frames was rejected."""
+    return "camera stopped before a decision" if a.camera is not None else "the video ended before a decision"

@@ -23,7 +23,7 @@ def _is_folder(save: str) -> bool:
     return save.endswith(("/", os.sep)) or Path(save).is_dir()
 
 
-def _out_path(save: str | None, name: str, kind: str, many: bool = False) -> Path | None:
+def output_path(save: str | None, name: str, kind: str, many: bool = False) -> Path | None:
     """Where the annotated copy of input ``name`` (a file's path, or ``camera-N``) goes: ``save``
     itself, or ``NAME.marginlive.EXT`` inside it where it is a folder, as it is for ``many`` inputs
     (checked before any frame is read)."""
@@ -51,12 +51,12 @@ def run_detect(a) -> int:
     many = len(sources) > 1
     if a.save and many and Path(a.save).exists() and not Path(a.save).is_dir():
         raise InputError(f"--save {a.save}: with several inputs, --save must be a folder")
-    outs = {src: _out_path(a.save, str(src), kind_of(src), many) for src in sources}
+    outs = {src: output_path(a.save, str(src), kind_of(src), many) for src in sources}
     det = LivenessDetector(model=a.model, detector=a.detector, detector_model=a.detector_model,
                            margin=a.margin, threshold=a.threshold)
     if a.camera is not None:
         return _run_video(det, VideoSource(camera=a.camera, max_frames=a.max_frames), a,
-                          _out_path(a.save, f"camera-{a.camera}", "video"))
+                          output_path(a.save, f"camera-{a.camera}", "video"))
     faceless, failed = [], []
     for src in sources:
         kind = kind_of(src)
@@ -174,7 +174,7 @@ class _VideoWriter:
         if not self.active:
             return
         if self.w is None:
-            fourcc = VIDEO_FOURCC[self.path.suffix.lower()]   # _out_path checked it
+            fourcc = VIDEO_FOURCC[self.path.suffix.lower()]   # output_path checked it
             h, w = img.shape[:2]
             self.w = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*fourcc), self.fps, (w, h))
             if not self.w.isOpened():

@@ -7,7 +7,7 @@ import json
 import anyio
 from fastapi import HTTPException, Request
 
-from ..errors import InputError
+from ..errors import InputError, TooLargeError
 from ..frames import decode_image
 
 JSON_CAP = 8 * 1024   # bytes: a session request or a verdict to verify is far smaller
@@ -35,11 +35,19 @@ def upload_format(data: bytes) -> str | None:
 def decode_upload(data: bytes, what: str, max_pixels: int):
     """BGR uint8 image of ``data`` (JPEG, PNG or WebP) or InputError (TooLargeError above
     ``max_pixels``). Blocking: call it from a worker thread."""
-    if data and upload_format(data) is None:
-        raise InputError(f"{what} is not a readable image: send JPEG, PNG or WebP")
+    unreadable = InputError(f"{what} is not a readable image: send JPEG, PNG or WebP")
+    if not data:
+        raise InputError(f"{what} is empty")
+    if upload_format(data) is None:
+        raise unreadable
     if is_truncated_jpeg(data):
         raise InputError(f"{what} is a truncated JPEG")
-    return decode_image(data, what, max_pixels)
+    try:
+        return decode_image(data, what, max_pixels, formats=())
+    except TooLargeError:
+        raise
+    except InputError:   # a header or data no decoder takes: named as the formats this server reads
+        raise unreadable from None
 
 
 async def read_body(request: Request, cap: int, timeout_s: float, required: bool = True) -> bytes:

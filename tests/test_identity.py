@@ -6,6 +6,7 @@ import pytest
 
 from conftest import as_grey
 from marginlive.cli import main
+from marginlive.errors import InputError
 from marginlive.identity.gallery import Gallery
 
 
@@ -154,6 +155,8 @@ def test_a_session_is_recognised_from_its_best_frames_and_an_impostor_is_not(tmp
         return best(got, [face_quality(f, b) for f, b in got], k)
     enrol = best_faces("0004", "01", 5)
     rec.gallery.add("0004", [rec.embed(f, b) for f, b in enrol], rec.embedder.name, ["test"] * len(enrol))
+    with pytest.raises(InputError, match="uint8"):    # a frame of floats: said so, not an OpenCV assertion
+        rec.embed(enrol[0][0] / 255.0, enrol[0][1])
     genuine = rec.identify_faces(best_faces("0004", "02", 3))
     assert genuine.identity == "0004" and genuine.probes == 3 and genuine.distance <= rec.threshold
     impostor = rec.identify_faces(best_faces("0006", "01", 3))

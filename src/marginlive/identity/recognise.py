@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError, NoFaceError
-from ..frames import is_grayscale
+from ..frames import as_bgr, is_grayscale
 from ..types import FaceBox, FaceResult
 from .embed import DlibEmbedder
 from .gallery import GalleryBase, GalleryError, open_gallery
@@ -41,7 +41,8 @@ class Recognizer:
         self.threshold = threshold
 
     def embed(self, frame, box: FaceBox) -> np.ndarray:
-        return self.embedder.embed(frame, box)
+        """The (128,) embedding of the face at ``box`` in an (H, W, 3) uint8 BGR ``frame`` (``as_bgr``)."""
+        return self.embedder.embed(as_bgr(frame), box)
 
     def decide(self, vecs: list[np.ndarray], name: str | None = None) -> Decision:
         """The identity of several probe embeddings of one person: their mean (which averages out

@@ -182,9 +182,13 @@ def test_save_names_a_folder_by_its_trailing_slash_and_is_checked_before_any_fra
                                                                                   live_frames):
     img = tmp_path / "a.png"
     cv2.imwrite(str(img), live_frames[0].image)
-    code, _, err = run(capsys, "detect", img, "--model", tiny_model, "--save", f"{tmp_path / 'new'}/")
+    gif = tmp_path / "b.gif"
+    from PIL import Image
+    Image.fromarray(live_frames[0].image[..., ::-1]).save(gif)
+    code, _, err = run(capsys, "detect", img, gif, "--model", tiny_model, "--save", f"{tmp_path / 'new'}/")
     assert code == 0, err
-    assert (tmp_path / "new" / "a.marginlive.png").is_file()
+    # a GIF, which OpenCV does not write, is drawn as PNG
+    assert {p.name for p in (tmp_path / "new").iterdir()} == {"a.marginlive.png", "b.marginlive.png"}
     # a video to a file that is no video: refused before a frame is scored (nothing printed, nothing written)
     video = need_shared("data", "videos", "live-1.webm")
     code, stdout, err = run(capsys, "detect", video, "--model", tiny_model, "--save", tmp_path / "o.txt", "--json")

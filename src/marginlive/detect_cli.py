@@ -32,7 +32,9 @@ def output_path(save: str | None, name: str, kind: str, many: bool = False) -> P
     out, video = Path(save), kind == "video"
     if many or _is_folder(save):
         src = Path(name)
-        out = out / f"{src.stem}.marginlive{'.mp4' if video else src.suffix}"
+        # a picture OpenCV cannot write back (GIF, AVIF, HEIC) is drawn as PNG
+        ext = ".mp4" if video else src.suffix if cv2.haveImageWriter(f"x{src.suffix}") else ".png"
+        out = out / f"{src.stem}.marginlive{ext}"
     if not video and not cv2.haveImageWriter(str(out)):
         raise InputError(f"{out}: cannot write an image with this extension")
     if video and out.suffix.lower() not in VIDEO_FOURCC:

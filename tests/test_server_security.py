@@ -182,6 +182,24 @@ def test_a_gallery_that_cannot_be_made_stops_the_server_at_start(always_real_mod
     assert rc == 7 and "a gallery cannot be made there" in err and "Traceback" not in err
 
 
+def test_a_redis_url_that_is_wrong_or_unreachable_is_one_line_without_its_password(capsys, tmp_path):
+    """The command line's answer to a bad --redis: never a traceback, never the password in the URL."""
+    pytest.importorskip("redis")
+    from marginlive.cli import main
+    for url, says in [("http://127.0.0.1:1", "not a Redis URL"), ("redis://:hunter2@127.0.0.1:1/0", "cannot reach Redis")]:
+        assert main(["serve", "--redis", url, "--gallery", str(tmp_path / "g.db"), "--port", "1"]) == 2
+        err = capsys.readouterr().err
+        assert says in err and "hunter2" not in err and "Traceback" not in err
+
+
+def test_an_allowed_origin_is_checked_as_a_browser_sends_it(capsys):
+    from marginlive.cli import main
+    for bad in ("app.example.com", "https://app.example.com/", "https://app.example.com/login"):
+        with pytest.raises(SystemExit):
+            main(["serve", "--allow-origin", bad])
+        assert "e.g. https://app.example.com" in capsys.readouterr().err
+
+
 def test_a_short_signing_secret_stops_the_server_at_start(always_real_model, tmp_path, capsys, monkeypatch):
     from marginlive.cli import main
     with pytest.raises(MarginliveError, match="at least 32"):

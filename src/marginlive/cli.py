@@ -248,6 +248,17 @@ def _port(value: str) -> int:
     return int(value)
 
 
+def _origin(value: str) -> str:
+    """A page origin as a browser sends it in its Origin header: http(s)://HOST[:PORT], no path."""
+    from urllib.parse import urlsplit
+    u = urlsplit(value)
+    if u.scheme not in ("http", "https") or not u.hostname or u.path or u.query or u.fragment or u.username:
+        bare = f"{u.scheme}://{u.netloc}" if u.scheme in ("http", "https") and u.netloc else "https://app.example.com"
+        raise argparse.ArgumentTypeError(f"an origin is http(s)://HOST[:PORT] with nothing after it, as a browser "
+                                         f"sends it (e.g. {bare}), not {value!r}")
+    return value
+
+
 def _count(value: str) -> int:
     """A whole number of at least 1 (frames, faces)."""
     try:
@@ -387,7 +398,7 @@ def _serve_args(p):
                         "without one, forwarded headers are ignored")
     p.add_argument("--redis", metavar="URL", help="redis://HOST:PORT/DB: sessions, limits, lockouts and redeemed "
                                                   "verdicts shared by every replica naming it (default: in memory)")
-    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN", type=_origin,
                    help="another page origin (https://app.example.com) allowed to create sessions and open streams "
                         "(repeatable)")
     p.add_argument("--liveness-api", choices=("admin", "public", "off"), default="admin",

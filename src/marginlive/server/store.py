@@ -271,14 +271,18 @@ class RedisStore:
         from redis.connection import parse_url
 
         from ..errors import InputError
-        self.r, self.p = redis.Redis.from_url(url, decode_responses=True, socket_timeout=REDIS_TIMEOUT_S,
-                                              socket_connect_timeout=REDIS_TIMEOUT_S), prefix
-        where = parse_url(url)
+        try:
+            self.r, self.p = redis.Redis.from_url(url, decode_responses=True, socket_timeout=REDIS_TIMEOUT_S,
+                                                  socket_connect_timeout=REDIS_TIMEOUT_S), prefix
+            where = parse_url(url)
+        except ValueError as e:   # another scheme, a bad port: said without the URL, which may hold a password
+            raise InputError(f"--redis: not a Redis URL ({e})") from None
+        # where it lives, without a password the URL may carry
         self.where = f"{where.get('host', where.get('path', '?'))}:{where.get('port', '')}"
         try:
             self.r.ping()
         except redis.RedisError as e:
-            raise InputError(f"cannot reach Redis at {url}: {e}") from None
+            raise InputError(f"cannot reach Redis at {self.where}: {e}") from None
         self._add, self._claim = self.r.register_script(_ADD), self.r.register_script(_CLAIM)
         self._close, self._bucket = self.r.register_script(_CLOSE), self.r.register_script(_BUCKET)
 

@@ -141,12 +141,17 @@ def test_authenticate_video_end_to_end(capsys, tmp_path, always_real_model):
     assert cap.get(cv2.CAP_PROP_FRAME_COUNT) > 30
 
 
-def test_authenticate_saves_into_a_folder_and_checks_the_output_first(capsys, tmp_path, always_real_model):
-    live = need_shared("data", "videos", "live-1.webm")
+def test_authenticate_saves_into_a_folder_and_checks_the_output_first(capsys, tmp_path, always_real_model,
+                                                                       live_frames):
+    live = tmp_path / "short.avi"          # three frames: too few for any decision
+    w = cv2.VideoWriter(str(live), cv2.VideoWriter_fourcc(*"MJPG"), 15, (640, 480))
+    for f in live_frames[:3]:
+        w.write(f.image)
+    w.release()
     code = main(["authenticate", str(live), "--model", str(always_real_model), "--save", f"{tmp_path / 'out'}/"])
     out = capsys.readouterr().out
     assert code == 1 and "the video ended before a decision" in out   # a video, not a camera, ran out
-    assert (tmp_path / "out" / "live-1.marginlive.mp4").is_file()
+    assert (tmp_path / "out" / "short.marginlive.mp4").is_file()
     code = main(["authenticate", str(live), "--model", str(always_real_model), "--save", str(tmp_path / "o.txt")])
     assert code == 2 and "must end in .mp4" in capsys.readouterr().err
 

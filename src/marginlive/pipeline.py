@@ -56,8 +56,12 @@ class LivenessDetector:
         self.sideways_deg = SIDEWAYS_DEG if upright else None
 
     def score(self, frame: np.ndarray, boxes) -> np.ndarray:
-        """P(real) of given boxes in one frame: all faces in one batch."""
-        crops = self.model.crops(as_bgr(frame), boxes, self.margin)
+        """P(real) of given boxes in one frame (``as_bgr``): all faces in one batch."""
+        return self._score(as_bgr(frame), boxes)
+
+    def _score(self, frame: np.ndarray, boxes) -> np.ndarray:
+        """``score`` of a frame already (H, W, 3) uint8 BGR."""
+        crops = self.model.crops(frame, boxes, self.margin)
         if self.mirrored:
             crops = map_crops(lambda c: np.ascontiguousarray(c[:, :, ::-1]), crops)
         return self.model.predict(crops)
@@ -66,7 +70,7 @@ class LivenessDetector:
         """Each face of one (H, W, 3) uint8 BGR ``frame`` (``as_bgr``: grayscale and BGRA taken too),
         decided on its own."""
         frame, boxes, quarters = Upright(self.detector.detect, self.sideways_deg).find(as_bgr(frame))
-        scores = self.score(frame, boxes)
+        scores = self._score(frame, boxes)
         return [FaceResult(b, float(s), REAL if s >= self.threshold else FAKE, float(s), turned=90 * quarters)
                 for b, s in zip(boxes, scores)]
 
@@ -96,7 +100,7 @@ class LivenessStream:
         if boxes is None:
             frame, boxes, quarters = self.upright.find(frame)
         self.frame = frame
-        scores = self.detector.score(frame, boxes)
+        scores = self.detector._score(frame, boxes)
         out = []
         for b, s, (tid, mean, label, decided) in zip(boxes, scores, self.tracker.update(boxes, scores)):
             out.append(FaceResult(b, mean, label, float(s), tid, decided, turned=90 * quarters))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._util import check_writable
 from ..errors import InputError, MarginliveError, UnavailableError
 
 log = logging.getLogger("marginlive")
@@ -162,13 +163,12 @@ CREATE TABLE IF NOT EXISTS gallery_version (one INTEGER PRIMARY KEY CHECK (one =
 
 
 def make_folder_of(path: Path) -> None:
-    """Make the folder a SQLite gallery file ``path`` goes in, or raise GalleryError saying why not."""
+    """Make the folder a new SQLite gallery file ``path`` goes in, or raise GalleryError saying why
+    it cannot be written there (``_util.check_writable``: a file is tried, as os.access cannot tell root)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise GalleryError(f"{path}: a gallery cannot be made there ({e.strerror or e})") from None
-    if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise GalleryError(f"{path}: a gallery cannot be made there (its folder is not writable)")
+        check_writable(path)
+    except InputError as e:
+        raise GalleryError(f"a gallery cannot be made there: {e}") from None
 
 
 class Gallery(GalleryBase):
@@ -178,7 +178,8 @@ class Gallery(GalleryBase):
         self.path = Path(path if path is not None else default_gallery_path())
         if self.path.exists() and not self.path.is_file():
             raise GalleryError(f"{self.path}: not a file")
-        make_folder_of(self.path)
+        if not self.path.exists():
+            make_folder_of(self.path)
         try:
             self.db = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None,
                                       check_same_thread=False)

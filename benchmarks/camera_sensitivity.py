@@ -23,6 +23,8 @@ by BlazeFace (as the pipeline would), then scored:
 - light and colour: gamma, brightness, contrast, white balance (red and blue gains);
 - sensor noise: Gaussian noise of a standard deviation in levels, independent per pixel and
   channel (a small sensor in dim light), also after the web page's JPEG 95;
+- grain z: that noise as a camera's demosaicing and noise reduction leave it, spread over a few
+  pixels: blurred by a Gaussian of sigma 1.5 px, then scaled to a standard deviation of z levels;
 - sharpening: an unsharp mask (many webcams sharpen);
 - grayscale: the frame's grey levels in all three channels (an infrared or monochrome camera);
   a session counts no such frame and asks for a colour camera (`SessionConfig.grayscale_level`);
@@ -51,7 +53,8 @@ SETTINGS = [("shrink", 0.5), ("shrink", 0.6), ("shrink", 0.8), ("zoom", 1.0), ("
             ("blur", 1.5), ("blur", 2.0), ("mirror", 0), ("mirror, told", 0),
             ("gamma", 0.7), ("gamma", 1.4), ("brightness", -40), ("brightness", 40), ("contrast", 0.7),
             ("contrast", 1.3), ("white balance R/B", 1.15), ("white balance R/B", 0.85), ("noise", 3),
-            ("noise", 6), ("noise", 10), ("noise + JPEG 95", 6), ("sharpen", 0.5), ("sharpen", 1.0),
+            ("noise", 6), ("noise", 10), ("noise + JPEG 95", 6), ("grain", 4), ("grain", 6), ("grain", 10),
+            ("sharpen", 0.5), ("sharpen", 1.0),
             ("grayscale", 0), ("high resolution, noise 4", 3), ("high resolution, noise 8", 3)]
 VIDEOS = (("live", "live-1.webm"), ("replay", "replay-1.webm"))
 
@@ -100,6 +103,9 @@ def change(frame: np.ndarray, box, kind: str, z: float, rng: np.random.Generator
         out = f32 * np.float32([1.0 / z, 1.0, z])
     elif kind in ("noise", "noise + JPEG 95"):
         out = f32 + rng.normal(0.0, z, frame.shape)
+    elif kind == "grain":
+        noise = cv2.GaussianBlur(rng.normal(0.0, 1.0, frame.shape).astype(np.float32), (0, 0), 1.5)
+        out = f32 + noise * (z / max(float(noise.std()), 1e-6))
     elif kind == "sharpen":
         out = cv2.addWeighted(f32, 1.0 + z, cv2.GaussianBlur(f32, (0, 0), 1.0), -z, 0)
     else:
@@ -252,7 +258,8 @@ def page(res) -> str:
         "`LivenessDetector(mirrored=True)` (`authenticate --mirrored`) scores it, each crop flipped back; gamma, "
         "brightness (levels added), contrast (about level 128), white balance (red gain R/B, blue gain its inverse); "
         "noise: Gaussian, standard deviation in levels, independent per pixel and channel, also followed by the web "
-        "page's JPEG 95; sharpen: unsharp mask of amount z (radius 1 px); grayscale: the frame's grey levels in all three "
+        "page's JPEG 95; grain: that noise blurred by a Gaussian of sigma 1.5 px, then scaled to z levels "
+        "(spread over a few pixels, as a camera's demosaicing and noise reduction leave it); sharpen: unsharp mask of amount z (radius 1 px); grayscale: the frame's grey levels in all three "
         "channels (an infrared or monochrome camera); high resolution: the frame enlarged z times (bicubic), then sensor noise per pixel at that size. Faces: frames where BlazeFace found a face "
         "after the change / frames with a face before it. Other models, where given: earlier defaults (previous-*), "
         "named for what they added (docs/generalisation.md). A live session (`challenge/session.py`) counts no frame whose face "

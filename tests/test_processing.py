@@ -1,4 +1,5 @@
-"""A camera's own processing (sharpening, tone mapping, a wide lens, dark corners) as the benchmark applies it."""
+"""A camera's own processing (sharpening, tone mapping, a wide lens, dark corners, grain, flicker bands), as the
+benchmark applies it."""
 import numpy as np
 from conftest import need_shared
 
@@ -6,7 +7,8 @@ from marginlive.evaluation import processing
 from marginlive.types import FaceBox
 
 BOX = FaceBox(280, 200, 360, 280)
-STEPS = (processing.sharpened, processing.tone_mapped, processing.wide_angle, processing.vignetted)
+STEPS = (processing.sharpened, processing.tone_mapped, processing.wide_angle, processing.vignetted, processing.grain,
+         processing.banded)
 
 
 def _edges(img):
@@ -52,6 +54,26 @@ def test_vignetting_darkens_the_corners_not_the_centre():
     out = processing.vignetted(frame, BOX, np.random.default_rng(0))
     assert abs(int(out[120, 160, 0]) - 200) <= 1
     assert 0.4 * 200 - 2 <= out[0, 0, 0] <= 0.6 * 200 + 2
+
+
+def test_grain_is_noise_of_4_to_10_levels_spread_over_neighbouring_pixels():
+    from marginlive.silentface_crop import noise_sigma
+    frame = np.full((240, 320, 3), 128, np.uint8)
+    out = processing.grain(frame, BOX, np.random.default_rng(0))
+    d = out.astype(float) - 128
+    assert 3.5 <= d.std() <= 10.5
+    assert np.corrcoef(d[:, :-1, 1].ravel(), d[:, 1:, 1].ravel())[0, 1] > 0.5   # neighbours move together
+    assert noise_sigma(out, BOX) < 0.5 * d.std()        # the per-pixel estimate does not see it all
+
+
+def test_flicker_bands_darken_rows_periodically_and_keep_each_row_even():
+    frame = np.full((240, 320, 3), 200, np.uint8)
+    out = processing.banded(frame, BOX, np.random.default_rng(0)).astype(int)
+    rows = out[:, :, 0].mean(axis=1)
+    assert (out[:, :, 0] == out[:, :1, 0]).all()                    # horizontal bands: a row is one level
+    assert rows.max() >= 199 and 0.75 * 200 - 1 <= rows.min() <= 0.9 * 200 + 1
+    dark = rows < rows.max() - 0.5 * (rows.max() - rows.min())
+    assert 2 <= int(np.sum(np.diff(dark.astype(int)) == 1)) + int(dark[0]) <= 9   # 240 rows of 30-120-row periods
 
 
 def test_a_processed_live_frame_keeps_its_face_findable():

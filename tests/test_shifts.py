@@ -101,3 +101,16 @@ def test_off_centre_motion_blur_and_tilt_keep_a_findable_face():
     moved = shifts.motion_blur(frame, box, rng)
     assert np.abs(moved.astype(int) - frame).mean() > 1
     assert np.abs(moved.astype(float) - frame).mean() < 20
+
+
+def test_side_lit_darkens_one_side_of_the_face_and_leaves_the_other():
+    frame = np.full((240, 320, 3), 200, np.uint8)
+    box = FaceBox(120, 80, 200, 160)
+    sides = set()
+    for seed in range(6):
+        out = shifts.side_lit(frame, box, np.random.default_rng(seed)).astype(int)
+        left, right = out[120, 100, 0], out[120, 220, 0]           # beyond each edge of the face
+        assert min(left, right) <= 0.6 * 200 + 1 and max(left, right) == 200
+        assert 0.3 * 200 - 1 <= min(left, right)
+        sides.add(left < right)
+    assert sides == {True, False}                                   # either side, by the draw

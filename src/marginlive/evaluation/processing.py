@@ -13,7 +13,13 @@ and returns a new BGR uint8 frame of the same size, its strength drawn per frame
 - ``wide_angle``: the barrel distortion of a wide lens left uncorrected: a point at radius r (in
   half-widths from the centre) shows what lay at r (1 + k r^2), k U(0.15, 0.3);
 - ``vignetted``: the corners darker than the centre by U(0.4, 0.6) of their brightness, falling
-  off with the squared distance from the centre.
+  off with the squared distance from the centre;
+- ``grain``: a small sensor's noise as demosaicing and noise reduction leave it, spread over a few
+  pixels: Gaussian noise per channel blurred by a Gaussian of sigma U(1, 2) px, then scaled to a
+  standard deviation of U(4, 10) levels. Per-pixel noise of that strength reads as noise to
+  ``silentface_crop.noise_sigma``; spread out, it reads as fine detail;
+- ``banded``: the horizontal bands of a rolling shutter under lights that flicker with the mains:
+  rows darker by up to U(0.1, 0.25) of their brightness, a sine of period U(30, 120) rows.
 
 The face is not moved, so it can be found again at about the same place.
 """
@@ -59,3 +65,22 @@ def vignetted(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=N
     d = ((x - w / 2) ** 2 + (y - h / 2) ** 2) / ((w / 2) ** 2 + (h / 2) ** 2)
     gain = 1 - float(rng.uniform(0.4, 0.6)) * d
     return np.clip(frame * gain[..., None], 0, 255).astype(np.uint8)
+
+
+def grain(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
+    """``frame`` + noise per pixel and channel, Gaussian-blurred with sigma ~ U(1, 2) px and scaled
+    to a standard deviation ~ U(4, 10) levels, clipped to uint8."""
+    sd, sigma = float(rng.uniform(4.0, 10.0)), float(rng.uniform(1.0, 2.0))
+    noise = cv2.GaussianBlur(rng.normal(0.0, 1.0, frame.shape).astype(np.float32), (0, 0), sigma)
+    noise *= sd / max(float(noise.std()), 1e-6)
+    return np.clip(frame + noise, 0, 255).astype(np.uint8)
+
+
+
+def banded(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
+    """Each row times 1 - a (1 + sin(2 pi y / p + phase)) / 2, a ~ U(0.1, 0.25), p ~ U(30, 120) rows,
+    the phase uniform."""
+    a, period, phase = float(rng.uniform(0.1, 0.25)), float(rng.uniform(30.0, 120.0)), float(rng.uniform(0, 2 * np.pi))
+    y = np.arange(frame.shape[0], dtype=np.float32)
+    gain = 1.0 - a * (0.5 + 0.5 * np.sin(2 * np.pi * y / period + phase))
+    return np.clip(frame * gain[:, None, None], 0, 255).astype(np.uint8)

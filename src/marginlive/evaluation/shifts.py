@@ -24,6 +24,8 @@ must then be found again in it, as the pipeline would.
   (a crop of another frame) in the lower corner of the face's context.
 - ``second_person``: another live person (cut out of another frame) standing beside and behind
   the user, partly inside the face's context.
+- ``side_lit``: a lamp or window on one side of the user: that side of the face darker by
+  0.4-0.7 of its brightness, the light falling off across the face's width.
 
 The ones that can use another frame (a room, a screen's picture) take it as ``other``. ``jpeg``
 is the compression round trip the training augmentations and benchmarks share.
@@ -209,3 +211,15 @@ def second_person(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, oth
     m_user = cutout(frame)[..., None]
     scene = frame * (1.0 - m_them) + them * m_them
     return np.clip(scene * (1.0 - m_user) + frame * m_user, 0, 255).astype(np.uint8)
+
+
+
+def side_lit(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
+    """``frame`` times a gain that rises linearly across the face's width from 1 - s to 1 (s ~
+    U(0.4, 0.7)), constant beyond it, the dark side left or right at even odds."""
+    w = frame.shape[1]
+    s = float(rng.uniform(0.4, 0.7))
+    t = np.clip((np.arange(w, dtype=np.float32) - box.cx) / max(box.w, 1.0) + 0.5, 0.0, 1.0)
+    if rng.random() < 0.5:
+        t = 1.0 - t
+    return np.clip(frame * (1.0 - s * (1.0 - t))[None, :, None], 0, 255).astype(np.uint8)

@@ -76,11 +76,11 @@ def grain(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None)
     return np.clip(frame + noise, 0, 255).astype(np.uint8)
 
 
-
 def banded(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
     """Each row times 1 - a (1 + sin(2 pi y / p + phase)) / 2, a ~ U(0.1, 0.25), p ~ U(30, 120) rows,
     the phase uniform."""
-    a, period, phase = float(rng.uniform(0.1, 0.25)), float(rng.uniform(30.0, 120.0)), float(rng.uniform(0, 2 * np.pi))
+    a, period = float(rng.uniform(0.1, 0.25)), float(rng.uniform(30.0, 120.0))
+    phase = float(rng.uniform(0, 2 * np.pi))
     y = np.arange(frame.shape[0], dtype=np.float32)
     gain = 1.0 - a * (0.5 + 0.5 * np.sin(2 * np.pi * y / period + phase))
     return np.clip(frame * gain[:, None, None], 0, 255).astype(np.uint8)

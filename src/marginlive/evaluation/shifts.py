@@ -24,7 +24,7 @@ must then be found again in it, as the pipeline would.
   (a crop of another frame) in the lower corner of the face's context.
 - ``second_person``: another live person (cut out of another frame) standing beside and behind
   the user, partly inside the face's context.
-- ``side_lit``: a lamp or window on one side of the user: that side of the face darker by
+- ``side_lit``: a lamp or window on one side of the user: the face's other side darker by
   0.4-0.7 of its brightness, the light falling off across the face's width.
 
 The ones that can use another frame (a room, a screen's picture) take it as ``other``. ``jpeg``
@@ -211,7 +211,6 @@ def second_person(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, oth
     m_user = cutout(frame)[..., None]
     scene = frame * (1.0 - m_them) + them * m_them
     return np.clip(scene * (1.0 - m_user) + frame * m_user, 0, 255).astype(np.uint8)
-
 
 
 def side_lit(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:

@@ -90,6 +90,9 @@ def change(frame: np.ndarray, box, kind: str, z: float, rng: np.random.Generator
         return np.ascontiguousarray(frame[:, ::-1])
     if kind == "grayscale":
         return cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    if kind == "grain":
+        from marginlive.evaluation.processing import grain
+        return grain(frame, box, rng, sd=z, sigma=1.5)
     if kind.startswith("high resolution"):
         from marginlive.evaluation.shifts import high_resolution
         return high_resolution(frame, box, rng, factor=z, noise=float(kind.rsplit(" ", 1)[1]))
@@ -103,9 +106,6 @@ def change(frame: np.ndarray, box, kind: str, z: float, rng: np.random.Generator
         out = f32 * np.float32([1.0 / z, 1.0, z])
     elif kind in ("noise", "noise + JPEG 95"):
         out = f32 + rng.normal(0.0, z, frame.shape)
-    elif kind == "grain":
-        noise = cv2.GaussianBlur(rng.normal(0.0, 1.0, frame.shape).astype(np.float32), (0, 0), 1.5)
-        out = f32 + noise * (z / max(float(noise.std()), 1e-6))
     elif kind == "sharpen":
         out = cv2.addWeighted(f32, 1.0 + z, cv2.GaussianBlur(f32, (0, 0), 1.0), -z, 0)
     else:

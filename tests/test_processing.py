@@ -64,6 +64,8 @@ def test_grain_is_noise_of_4_to_10_levels_spread_over_neighbouring_pixels():
     assert 3.5 <= d.std() <= 10.5
     assert np.corrcoef(d[:, :-1, 1].ravel(), d[:, 1:, 1].ravel())[0, 1] > 0.5   # neighbours move together
     assert noise_sigma(out, BOX) < 0.5 * d.std()        # the per-pixel estimate does not see it all
+    fixed = processing.grain(frame, BOX, np.random.default_rng(0), sd=6.0, sigma=1.5).astype(float) - 128
+    assert abs(fixed.std() - 6.0) < 0.3                     # a strength given is the strength used
 
 
 def test_flicker_bands_darken_rows_periodically_and_keep_each_row_even():

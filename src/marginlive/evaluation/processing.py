@@ -67,10 +67,13 @@ def vignetted(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=N
     return np.clip(frame * gain[..., None], 0, 255).astype(np.uint8)
 
 
-def grain(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
-    """``frame`` + noise per pixel and channel, Gaussian-blurred with sigma ~ U(1, 2) px and scaled
-    to a standard deviation ~ U(4, 10) levels, clipped to uint8."""
-    sd, sigma = float(rng.uniform(4.0, 10.0)), float(rng.uniform(1.0, 2.0))
+def grain(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None,
+          sd: float | None = None, sigma: float | None = None) -> np.ndarray:
+    """``frame`` + noise per pixel and channel, Gaussian-blurred with ``sigma`` px and scaled to a
+    standard deviation of ``sd`` levels, clipped to uint8 (default None: drawn per frame, sd ~
+    U(4, 10), sigma ~ U(1, 2))."""
+    if sd is None or sigma is None:
+        sd, sigma = float(rng.uniform(4.0, 10.0)), float(rng.uniform(1.0, 2.0))
     noise = cv2.GaussianBlur(rng.normal(0.0, 1.0, frame.shape).astype(np.float32), (0, 0), sigma)
     noise *= sd / max(float(noise.std()), 1e-6)
     return np.clip(frame + noise, 0, 255).astype(np.uint8)

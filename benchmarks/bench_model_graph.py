@@ -183,7 +183,7 @@ def texture_formulations(tex: dict, context_size: int, tmp) -> dict[str, float]:
     for label, cls in _formulations().items():
         br = cls(tex["stride"], tex["tolerance"], tex["chi2_steps"], grid=tex["grid"],
                  sigma_step=tex.get("sigma_step", 0.0))
-        br.weight.data = torch.randn(br.n_features()) * 0.01
+        br.weight.data = torch.randn(br.n_features(), 1) * 0.01
         with torch.no_grad():
             codes = br.code_map(view)
         reference = codes if reference is None else reference

@@ -79,9 +79,9 @@ def test_histograms_and_chi2_map():
     assert got.shape == (3, 3 * 768) and br.n_features() == 3 * 768
     assert np.allclose(np.sort(got, 1), np.sort(want, 1), atol=1e-6)   # the same features (own order)
     assert (got[:, :768][h.numpy() == 0] == 0).all()                   # an empty bin maps to zeros
-    br.weight.data = torch.randn(br.n_features())
+    br.weight.data = torch.randn(br.n_features(), 1)
     br.bias.data = torch.tensor(0.3)
-    assert torch.allclose(br(v), br.features(h) @ br.weight + br.bias, atol=1e-5)
+    assert torch.allclose(br(v), (br.features(h) @ br.weight)[:, 0] + br.bias, atol=1e-5)
     assert torch.equal(ColourTexture().features(h), h)                 # chi2_steps 0: the raw histograms
 
 
@@ -413,3 +413,49 @@ def test_logit_limit_bounds_a_branch_and_exports(tmp_path):
     assert (got[:12] > 0.5).all() and (got[12:] < 0.5).all()
     with pytest.raises(ValueError):
         fit_texture(h, labels, logit_limit=-1.0)
+
+
+def test_block_sums_pool_the_bytes_as_the_average_pyramid_does():
+    from marginlive.liveness.views import block_sums
+    crops = torch.from_numpy(_contexts(3, np.random.default_rng(7), True))
+    x = context_tensor(crops)
+    for k in (2, 4, 8):
+        pyramid = x
+        for _ in range(k.bit_length() - 1):
+            pyramid = torch.nn.functional.avg_pool2d(pyramid, 2)
+        # the same floats: sums of whole levels, scaled once, against averages of averages
+        assert torch.equal(block_sums(crops, k) * (1.0 / (k * k * 255.0)), pyramid * (1.0 / 255.0))
+    with pytest.raises(ValueError, match="blocks"):
+        block_sums(crops, 3)
+
+
+def test_multiscale_views_equal_the_training_views():
+    """The fused graph pools the context from its bytes; training cuts each view with context_view:
+    every branch must see the same pixels (the 2x view cut from the 2x pooled level, the 4x whole)."""
+    crops = _contexts(2, np.random.default_rng(8), False)
+    seen = []
+
+    class Probe(torch.nn.Module):
+        def forward(self, v):
+            seen.append(v)
+            return v.mean((1, 2, 3))
+
+    MultiScale([(4.0, Probe(), 64), (2.0, Probe(), 64), (4.0, Probe(), 128)])(torch.from_numpy(crops))
+    x = context_tensor(crops)
+    for v, (side, pool) in zip(seen, [(256, 4), (128, 2), (256, 2)]):
+        assert torch.equal(v, context_view(x, side, pool))
+
+
+@pytest.mark.parametrize("size, grid", [(64, 2), (66, 3)])
+def test_logit_by_table_equals_the_chi2_map(size, grid):
+    """Equal cells (64 px, 2x2: 31 x 31 codes each) take the table of the map; unequal ones (64 codes
+    in 3 cells) the map itself: either way the linear model on the mapped histograms."""
+    rng = np.random.default_rng(9)
+    v = torch.from_numpy(rng.integers(0, 256, (4, 3, size, size)).astype(np.float32) / 255.0)
+    br = ColourTexture(tolerance=2, chi2_steps=2, grid=grid)
+    br.weight.data = torch.from_numpy(rng.normal(size=(br.n_features(), 1)).astype(np.float32))
+    br.bias.data = torch.tensor(-0.2)
+    uniform = br.counts(v)[2]
+    assert bool(uniform) == (size == 64)
+    want = (br.features(br.histograms(v)) @ br.weight)[:, 0] + br.bias
+    assert torch.allclose(br(v), want, atol=1e-5)

@@ -170,6 +170,17 @@ def cmd_restem(a):
     return _run_training("run_restem", a)
 
 
+def _reexport_args(p):
+    p.add_argument("model", help="a fused model file that `marginlive train --recipe` built (default, fast or a .onnx file)")
+    p.add_argument("--out", help="where to write it (default: over the model file, atomically)")
+
+
+@command("reexport", "write a fused model's fitted weights again with today's graph code (faster formulations of "
+                     "the same arithmetic; no data, seconds)", args=_reexport_args)
+def cmd_reexport(a):
+    return _run_training("run_reexport", a)
+
+
 # ------------------------------------------------------------------------------ experiment
 def _experiment_args(p):
     p.add_argument("kind", choices=["margin"], help="margin: train at each margin, compare leave-groups-out")

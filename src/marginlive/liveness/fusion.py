@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .views import context_tensor, context_view, view_spec
+from .views import block_sums, context_tensor, context_view, view_spec
 
 
 class MultiScale(nn.Module):
@@ -40,25 +40,39 @@ class MultiScale(nn.Module):
     def logits(self, x):
         """(N, 256, 256, 3) uint8 context crops -> (branches, N) logits.
 
-        The context is pooled once per factor (2x2 of 2x2 for 4, ...) and each branch slices its
-        view from its level: where the crop offset is a multiple of the factor this is the same
-        average as cropping first, and it shares the pooling between branches."""
-        x = context_tensor(x)
-        levels = {1: x}
-        out = []
+        The context is pooled once per factor (``pooled``) and each branch slices its view from its
+        level: where the crop offset is a multiple of the factor this is the same average as
+        cropping first (to the bit: sums of whole levels, scaled once), and it shares the pooling
+        between branches."""
+        x = x if isinstance(x, torch.Tensor) else torch.from_numpy(x)
+        levels, out = self.pooled(x), []
         for (side, k), net in zip(self.specs, self.nets):
-            off = (self.context_size - side) // 2
-            if off % k or k & (k - 1):
-                out.append(net(context_view(x, side, k, self.context_size)))
+            if k not in levels:   # the full-resolution view, or one not aligned with the blocks
+                out.append(net(context_view(context_tensor(x), side, k, self.context_size)))
                 continue
-            f = 1
-            while f < k:  # pyramid of 2x2 averages, built on demand
-                if 2 * f not in levels:
-                    levels[2 * f] = torch.nn.functional.avg_pool2d(levels[f], 2)
-                f *= 2
-            n, o = side // k, off // k
-            out.append(net(levels[k][:, :, o:o + n, o:o + n] * (1.0 / 255.0)))
+            n, o = side // k, (self.context_size - side) // 2 // k
+            out.append(net(levels[k][:, :, o:o + n, o:o + n] * (1.0 / (k * k * 255.0))))
         return torch.stack(out, 0)
+
+    def pooled(self, x) -> dict:
+        """The uint8 contexts (N, S, S, 3) summed over k x k blocks, (N, 3, S/k, S/k) floats, for every
+        factor k > 1 of a view whose offset is a multiple of k. The finest comes from the bytes: one
+        strided convolution (``views.block_sums``) where k >= 4, which is cheaper than the layout
+        change of the whole crop, else the whole crop in NCHW averaged (at a batch of 8 faces:
+        0.39 against 0.56 ms for k = 4, but 0.83 against 0.56 for k = 2); coarser ones by 2^j x 2^j
+        sums of a finer one. All exact: sums of whole levels."""
+        need = sorted({k for side, k in self.specs if k > 1 and (self.context_size - side) // 2 % k == 0})
+        levels = {}
+        for k in need:
+            finer = [j for j in levels if k % j == 0 and not (k // j) & (k // j - 1)]
+            if finer:
+                m = k // max(finer)
+                levels[k] = torch.nn.functional.avg_pool2d(levels[max(finer)], m) * float(m * m)
+            elif k >= 4 or k & (k - 1):
+                levels[k] = block_sums(x, k)
+            else:
+                levels[k] = torch.nn.functional.avg_pool2d(context_tensor(x), k) * float(k * k)
+        return levels
 
     def forward(self, x):
         return torch.sigmoid((self.logits(x) * self.weights[:, None]).sum(0))

@@ -37,7 +37,7 @@ class ColourTexture(nn.Module):
     bin, with the explicit additive chi-squared kernel map (Vedaldi and Zisserman 2012, sklearn's
     ``AdditiveChi2Sampler``) when ``chi2_steps`` > 0, so that a linear model on the features acts
     like a chi-squared kernel machine on the histograms; ``forward`` gives the linear model's
-    logit ``features(h) @ weight + bias``.
+    logit ``features(h) @ weight + bias`` (``weight`` a (n_features(), 1) column), (N,).
     """
 
     NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1))
@@ -54,7 +54,9 @@ class ColourTexture(nn.Module):
         self.grid = int(grid)
         self._cells = {}         # (h, w) of the code map -> (bin offset per pixel, pixels per bin)
         self.logit_limit = 0.0   # > 0: the logit is clipped to +-logit_limit (see bounded_logit)
-        self.weight = nn.Parameter(torch.zeros(self.n_features()), requires_grad=False)
+        # the linear model: a (n_features(), 1) column, which ONNX Runtime multiplies as a matrix product
+        # (Gemm), several times faster than a vector; its name stays in the exported file
+        self.weight = nn.Parameter(torch.zeros(self.n_features(), 1), requires_grad=False)
         self.bias = nn.Parameter(torch.zeros(()), requires_grad=False)
         self.register_buffer("offsets", torch.arange(3).view(1, 3, 1) * 256, persistent=False)
 
@@ -114,23 +116,33 @@ class ColourTexture(nn.Module):
         return torch.clamp(torch.ceil(sigma / self.sigma_step), min=self.tolerance)[:, :, None, None]
 
     def _cell_bins(self, h: int, w: int):
-        """Per code-map pixel, the offset of its grid cell's bins (768 per cell), and per bin
-        the pixel count of its cell (cells as equal as whole pixels allow). Constants of the
-        view size, so the exported graph holds them as such."""
+        """Per code-map pixel, the offset of its grid cell's bins (768 per cell); per bin the pixel
+        count of its cell (cells as equal as whole pixels allow); and that count where every cell has
+        the same, else 0. Constants of the view size, so the exported graph holds them as such."""
         h, w = int(h), int(w)           # fixed by the view size (only the batch axis is dynamic)
         if (h, w) not in self._cells:   # plain Python/NumPy: nothing here is traced into the graph
             g = self.grid
             cell = (np.arange(h) * g // h)[:, None] * g + (np.arange(w) * g // w)[None, :]
-            counts = np.repeat(np.bincount(cell.ravel(), minlength=g * g), 768).astype(np.float32)
-            self._cells[(h, w)] = (torch.from_numpy(cell * 768), torch.from_numpy(counts))
+            per_cell = np.bincount(cell.ravel(), minlength=g * g)
+            counts = np.repeat(per_cell, 768).astype(np.float32)
+            uniform = int(per_cell[0]) if (per_cell == per_cell[0]).all() else 0
+            self._cells[(h, w)] = (torch.from_numpy(cell * 768), torch.from_numpy(counts), uniform)
         return self._cells[(h, w)]
 
-    def histograms(self, x):
+    def counts(self, x):
+        """(N, 3, S, S) BGR [0, 1] -> (N, n_bins()) float code counts of each channel in each cell,
+        (n_bins(),) the pixels of each bin's cell, and that number where all cells have the same, else 0
+        (constants of the view size)."""
         m = self.code_map(x)
-        cell, counts = self._cell_bins(m.shape[-2], m.shape[-1])
+        cell, pixels, uniform = self._cell_bins(m.shape[-2], m.shape[-1])
         idx = (m.long() + self.offsets.view(1, 3, 1, 1) + cell.to(m.device)).flatten(1)
         h = torch.zeros(m.shape[0], self.n_bins(), dtype=torch.float32, device=m.device)
-        return h.scatter_add(1, idx, torch.ones(idx.shape, dtype=torch.float32, device=m.device)) / counts.to(m.device)
+        counts = h.scatter_add(1, idx, torch.ones(idx.shape, dtype=torch.float32, device=m.device))
+        return counts, pixels.to(m.device), uniform
+
+    def histograms(self, x):
+        counts, pixels, _ = self.counts(x)
+        return counts / pixels
 
     def features(self, h):
         """The additive chi-squared map of histograms (N, 768) -> (N, n_features()); identity
@@ -147,7 +159,23 @@ class ColourTexture(nn.Module):
         return torch.cat(out, 1)
 
     def forward(self, x):
-        return bounded_logit(self.features(self.histograms(x)) @ self.weight + self.bias, self.logit_limit)
+        counts, pixels, uniform = self.counts(x)
+        if self.chi2_steps and uniform:
+            logit = self._mapped_logit(counts, uniform)
+        else:
+            logit = (self.features(counts / pixels) @ self.weight)[:, 0] + self.bias
+        return bounded_logit(logit, self.logit_limit)
+
+    def _mapped_logit(self, counts, pixels: int):
+        """``features(counts / pixels) @ weight + bias`` where every cell has ``pixels`` pixels: a bin's
+        count is then a whole number 0..pixels, so the chi-squared map of every count is a constant
+        table (pixels + 1, 2 chi2_steps - 1), computed by ``features`` itself (the same floats); the
+        graph looks each bin's row up instead of taking a logarithm, a sine and a cosine of every bin
+        (at a batch of 8 faces, 0.22 -> 0.09 ms). Equal to the map within float rounding of the sum."""
+        with torch.no_grad():
+            table = self.features((torch.arange(pixels + 1, dtype=torch.float32) / float(pixels))[:, None])
+        mapped = table.to(counts.device)[counts.long()].transpose(1, 2)        # (N, k, bins): the features' order
+        return (mapped.reshape(counts.shape[0], -1) @ self.weight)[:, 0] + self.bias
 
 
 class PhaseTexture(ColourTexture):
@@ -218,7 +246,7 @@ class GradientHistogram(nn.Module):
             raise ValueError(f"HOG needs at least 2 cells a side and 3 bins, got {cells} and {bins}")
         self.cells, self.bins, self.clip, self.mask_padding = int(cells), int(bins), float(clip), bool(mask_padding)
         self.logit_limit = 0.0   # > 0: the logit is clipped to +-logit_limit (see bounded_logit)
-        self.weight = nn.Parameter(torch.zeros(self.n_features()), requires_grad=False)
+        self.weight = nn.Parameter(torch.zeros(self.n_features(), 1), requires_grad=False)   # a column
         self.bias = nn.Parameter(torch.zeros(()), requires_grad=False)
         phi = 2 * np.pi * np.arange(bins) / bins      # bin centres, as doubled angles
         floor = np.cos(2 * np.pi / bins)              # a bin's weight is 0 from the next bin's centre on
@@ -282,4 +310,4 @@ class GradientHistogram(nn.Module):
         return h
 
     def forward(self, x):
-        return bounded_logit(self.histograms(x) @ self.weight + self.bias, self.logit_limit)
+        return bounded_logit((self.histograms(x) @ self.weight)[:, 0] + self.bias, self.logit_limit)

@@ -30,3 +30,19 @@ def context_tensor(crops) -> torch.Tensor:
     bytes, before widening them: cheaper)."""
     x = crops if isinstance(crops, torch.Tensor) else torch.from_numpy(crops)
     return x.permute(0, 3, 1, 2).float()
+
+
+def block_sums(crops: torch.Tensor, k: int) -> torch.Tensor:
+    """uint8 NHWC (N, S, S, 3) context crops -> float NCHW (N, 3, S/k, S/k): each channel summed over
+    k x k blocks (exact: whole levels). One strided convolution of the bytes read as a (N, 1, S, 3S)
+    image, its kernel 1 on the block's pixels of one channel: the layout change and the pooling in one
+    step, on the pooled size (at a batch of 8 faces, 0.56 -> 0.40 ms against transposing the whole
+    crop and averaging it in 2 x 2 steps)."""
+    n, s = crops.shape[0], crops.shape[1]
+    if s % k:
+        raise ValueError(f"a {s} px context does not split into {k} px blocks")
+    kernel = torch.zeros(3, 1, k, 3 * k)
+    for c in range(3):
+        kernel[c, 0, :, c::3] = 1.0
+    return torch.nn.functional.conv2d(crops.float().reshape(n, 1, s, 3 * s), kernel.to(crops.device),
+                                      stride=(k, 3 * k))

@@ -51,6 +51,18 @@ def _trainable(path):
     return ds
 
 
+def run_reexport(a) -> int:
+    """``reexport MODEL [--out FILE]``: the fused model written again by today's graph code."""
+    from ..liveness.runtime import LivenessModel, model_path
+    from .reexport import reexport
+    src = model_path(a.model)
+    out = _model_out(a.out or src)
+    name = LivenessModel(src).meta.get("name", src.stem)
+    reexport(src, out)
+    print(f"wrote {name}, re-exported, to {out}", file=sys.stderr)
+    return 0
+
+
 def run_recipe(a) -> int:
     """``train --recipe NAME DATASET``: the named fused model, written to --out."""
     from .recipes import build, recipe_named

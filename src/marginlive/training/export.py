@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +34,14 @@ def export_onnx(net: torch.nn.Module, path: str | os.PathLike, meta: dict,
     dep = plain_convolutions(copy.deepcopy(net if deployable else Deployable(net))).eval()
     with atomic_path(path) as tmp:  # the file appears only complete and verified
         dummy = torch.zeros(2, size, size, 3, dtype=torch.uint8)
-        torch.onnx.export(dep, (dummy,), str(tmp), input_names=["crops"], output_names=["p_real"],
-                          dynamic_axes={"crops": {0: "n"}, "p_real": {0: "n"}}, opset_version=17,
-                          dynamo=False)
+        with warnings.catch_warnings():
+            # the tracer's notes on the view-size constants (grid cells, pooling) that the graph fixes
+            # on purpose; the export is checked against PyTorch below, on crops that are not the dummy
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", message="Constant folding")
+            torch.onnx.export(dep, (dummy,), str(tmp), input_names=["crops"], output_names=["p_real"],
+                              dynamic_axes={"crops": {0: "n"}, "p_real": {0: "n"}}, opset_version=17,
+                              dynamo=False)
         m = onnx.load(str(tmp))
         del m.metadata_props[:]
         entry = m.metadata_props.add()

@@ -135,7 +135,7 @@ def fit_texture(hists: np.ndarray, labels: np.ndarray, setting: TextureSetting =
     scaler, lr = model[0], model[1]
     sd = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     w = lr.coef_[0] / sd
-    branch.weight.data = torch.from_numpy(w.astype(np.float32))
+    branch.weight.data = torch.from_numpy(w.astype(np.float32)).reshape(-1, 1)
     branch.bias.data = torch.tensor(float(lr.intercept_[0] - np.sum(w * scaler.mean_)))
     return branch.eval()
 

@@ -171,7 +171,7 @@ def cmd_restem(a):
 
 
 def _reexport_args(p):
-    p.add_argument("model", help="a fused model file that `marginlive train --recipe` built (default, fast or a .onnx file)")
+    p.add_argument("model", help="a fused model that `marginlive train --recipe` built: default, fast or a .onnx file")
     p.add_argument("--out", help="where to write it (default: over the model file, atomically)")
 
 

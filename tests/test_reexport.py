@@ -4,7 +4,7 @@ import collections
 import numpy as np
 import onnx
 import pytest
-from conftest import bezel_views
+from conftest import bezel_views, need_shared
 
 from marginlive.cli import main
 from marginlive.errors import ModelError
@@ -40,6 +40,18 @@ def test_the_shipped_fast_model_is_its_own_reexport(tmp_path):
     assert again.meta["training"] == shipped.meta["training"] and again.meta["branches"] == shipped.meta["branches"]
     # and the re-export of a re-export is the same file (the fitted weights keep their names)
     assert reexport(out, tmp_path / "twice.onnx").read_bytes() == out.read_bytes()
+
+
+def test_the_shipped_default_keeps_its_silent_face_head(tmp_path):
+    """The default's Silent-Face network comes from ../shared/models and its fitted head from the file:
+    re-exported, it scores as the shipped file does."""
+    from marginlive.training.recipes import SILENTFACE_DIR
+    need_shared("models", "silentface-minifasnet")
+    out = reexport(NAMED_MODELS["default"], tmp_path / "default.onnx", silentface_dir=SILENTFACE_DIR)
+    shipped, again = LivenessModel(NAMED_MODELS["default"]), LivenessModel(out)
+    feed = _inputs(shipped)
+    assert np.allclose(again.predict(feed), shipped.predict(feed), atol=1e-5)
+    assert _ops(out) == _ops(NAMED_MODELS["default"])
 
 
 def test_a_model_no_recipe_built_is_refused(tmp_path):

@@ -52,7 +52,7 @@ class ColourTexture(nn.Module):
         self.sigma_step = float(sigma_step)   # > 0: tolerance adapts to each channel's contrast
         self.chi2_steps, self.chi2_interval = int(chi2_steps), float(chi2_interval)
         self.grid = int(grid)
-        self._cells = {}         # (h, w) of the code map -> (bin offset per pixel, pixels per bin)
+        self._cells = {}         # (h, w) of the code map -> its constants (``_cell_bins``)
         self.logit_limit = 0.0   # > 0: the logit is clipped to +-logit_limit (see bounded_logit)
         # the linear model: a (n_features(), 1) column, which ONNX Runtime multiplies as a matrix product
         # (Gemm), several times faster than a vector; its name stays in the exported file

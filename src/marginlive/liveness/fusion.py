@@ -47,31 +47,35 @@ class MultiScale(nn.Module):
         x = x if isinstance(x, torch.Tensor) else torch.from_numpy(x)
         levels, out = self.pooled(x), []
         for (side, k), net in zip(self.specs, self.nets):
-            if k not in levels:   # the full-resolution view, or one not aligned with the blocks
-                out.append(net(context_view(context_tensor(x), side, k, self.context_size)))
+            off = (self.context_size - side) // 2
+            if k in levels and off % k == 0:
+                n, o = side // k, off // k
+                out.append(net(levels[k][:, :, o:o + n, o:o + n] * (1.0 / (k * k * 255.0))))
                 continue
-            n, o = side // k, (self.context_size - side) // 2 // k
-            out.append(net(levels[k][:, :, o:o + n, o:o + n] * (1.0 / (k * k * 255.0))))
+            if 1 not in levels:   # the full-resolution view, or one not aligned with the blocks
+                levels[1] = context_tensor(x)
+            out.append(net(context_view(levels[1], side, k, self.context_size)))
         return torch.stack(out, 0)
 
     def pooled(self, x) -> dict:
         """The uint8 contexts (N, S, S, 3) summed over k x k blocks, (N, 3, S/k, S/k) floats, for every
         factor k > 1 of a view whose offset is a multiple of k. The finest comes from the bytes: one
         strided convolution (``views.block_sums``) where k >= 4, which is cheaper than the layout
-        change of the whole crop, else the whole crop in NCHW averaged (at a batch of 8 faces:
-        0.39 against 0.56 ms for k = 4, but 0.83 against 0.56 for k = 2); coarser ones by 2^j x 2^j
-        sums of a finer one. All exact: sums of whole levels."""
+        change of the whole crop, else the whole crop in NCHW (kept as level 1) averaged (at a batch
+        of 8 faces: 0.39 against 0.56 ms for k = 4, but 0.83 against 0.56 for k = 2); coarser ones by
+        2^j x 2^j sums of a finer one. All exact: sums of whole levels."""
         need = sorted({k for side, k in self.specs if k > 1 and (self.context_size - side) // 2 % k == 0})
         levels = {}
         for k in need:
             finer = [j for j in levels if k % j == 0 and not (k // j) & (k // j - 1)]
+            if not finer and k < 4 and not k & (k - 1):
+                levels[1] = context_tensor(x)
+                finer = [1]
             if finer:
                 m = k // max(finer)
                 levels[k] = torch.nn.functional.avg_pool2d(levels[max(finer)], m) * float(m * m)
-            elif k >= 4 or k & (k - 1):
-                levels[k] = block_sums(x, k)
             else:
-                levels[k] = torch.nn.functional.avg_pool2d(context_tensor(x), k) * float(k * k)
+                levels[k] = block_sums(x, k)
         return levels
 
     def forward(self, x):

@@ -53,13 +53,12 @@ def _trainable(path):
 
 def run_reexport(a) -> int:
     """``reexport MODEL [--out FILE]``: the fused model written again by today's graph code."""
-    from ..liveness.runtime import LivenessModel, model_path
+    from ..liveness.runtime import model_path
     from .reexport import reexport
     src = model_path(a.model)
     out = _model_out(a.out or src)
-    name = LivenessModel(src).meta.get("name", src.stem)
-    reexport(src, out)
-    print(f"wrote {name}, re-exported, to {out}", file=sys.stderr)
+    reexport(src, out)   # it loads and checks the model (ModelError where it is none)
+    print(f"re-exported {src.name} to {out}", file=sys.stderr)
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..evaluation.metrics import all_metrics
+from ..errors import DatasetError
 from .dataset import Dataset, group_kfold
 from .train import TrainConfig, predict_crops, train
 
@@ -33,6 +34,10 @@ def cross_validate(ds: Dataset, cfg: TrainConfig, k: int = 4, seed: int | None =
     for f, rel in enumerate(folds):
         test = pool[rel]
         train_idx = fold_train_indices(ds, test)
+        if set(ds.labels[train_idx].tolist()) != {0, 1}:
+            # a fold that would train on one class scores its held-out groups by nothing learnt
+            raise DatasetError(f"fold {f + 1} of {k} leaves only {'real' if ds.labels[train_idx].any() else 'fake'} "
+                               "images to train on: give more groups or fewer folds")
         log(f"  fold {f + 1}/{k}: train {len(train_idx)}, test {len(test)} ({len(set(ds.groups[test]))} groups)")
         r = train(ds, cfg, train_idx, None, show_progress=show_progress, log=log)
         scores[test] = predict_crops(r.net, ds.subset(test).crops(cfg.margin, cfg.size))

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .._util import atomic_path
+from ..errors import DatasetError
 from .cv import cross_validate
 from .dataset import Dataset
 from .train import TrainConfig
@@ -26,7 +27,9 @@ def run_grid(ds: Dataset, configs: dict[str, TrainConfig], k: int = 4, seeds=(0,
              eval_datasets: list[str] | None = None, log=print) -> dict:
     mask = np.isin(ds.datasets, eval_datasets) if eval_datasets else np.ones(len(ds), bool)
     if not mask.any():
-        raise ValueError(f"no images from {eval_datasets} in the dataset")
+        have = ", ".join(sorted(set(ds.datasets.tolist())))
+        raise DatasetError(f"no images of {', '.join(eval_datasets)} in the dataset (it holds: {have}); "
+                           "name them with --eval-datasets")
     results = {}
     for name, cfg in configs.items():
         runs = []
@@ -87,7 +90,6 @@ def markdown_table(results: dict, datasets: list[str]) -> str:
 
 
 def run_experiment(a) -> int:
-    from ..errors import DatasetError
     from .dataset import load_dataset
     if a.kind != "margin":
         raise DatasetError(f"unknown experiment {a.kind!r} (margin)")

@@ -1,4 +1,6 @@
 """Distillation (training/distil.py): the student learns the teacher's scores, not only the labels."""
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -139,3 +141,42 @@ def test_taught_crops_survive_a_round_trip(tmp_path):
     (tmp_path / "bad.npz").write_text("no")
     with pytest.raises(DatasetError, match="not a file of taught crops"):
         load_taught(tmp_path / "bad.npz")
+
+
+def test_distil_command_teaches_a_student_from_a_collected_dataset(tmp_path, capsys):
+    """The whole command: NUAA rows collected by manifest, the fast model teaching, a student written
+    as a model file that records its teacher, its seed and its taught crops, and scores like a model."""
+    import csv
+
+    from conftest import need_shared
+    from marginlive.cli import main
+    from marginlive.liveness.runtime import LivenessModel
+    nuaa = need_shared("data", "nuaa-print")
+    rows = list(csv.DictReader(open(nuaa / "manifest.csv", newline="")))
+    picked = []
+    for subject in sorted({r["subject"] for r in rows})[:4]:
+        for label in ("real", "fake"):
+            picked += [r for r in rows if r["subject"] == subject and r["label"] == label][:3]
+    src = tmp_path / "sources" / "nuaa-print"
+    src.mkdir(parents=True)
+    with open(src / "manifest.csv", "w", newline="") as fh:    # the shared files, named by absolute path
+        w = csv.DictWriter(fh, ["path", "label", "subject", "attack"])
+        w.writeheader()
+        w.writerows({"path": str(nuaa / r["path"]), "label": r["label"], "subject": r["subject"],
+                     "attack": r["attack"]} for r in picked)
+    ds, out = tmp_path / "ds", tmp_path / "student.onnx"
+    assert main(["collect", "--manifest", str(src / "manifest.csv"), "--out", str(ds)]) == 0
+    rc = main(["distil", str(ds), "--sources", str(tmp_path / "sources"), "--teacher", "fast", "--copies", "0",
+               "--epochs", "1", "--size", "64", "--seed", "3", "--calibration", "0.25", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    n = len(list(csv.DictReader(open(ds / "manifest.csv"))))
+    assert f"wrote {out} ({n} crops taught" in captured.out
+    m = LivenessModel(out)
+    training = m.meta["training"]
+    assert m.size == 64 and m.margin == 4.0 and 0.0 < m.threshold < 1.0
+    assert "marginlive-fast" in json.dumps(m.meta) and training["config"]["seed"] == 3
+    contexts = np.stack([cv2.imread(str(ds / r["path"])) for r in csv.DictReader(open(ds / "manifest.csv"))])
+    from marginlive.margin import crop_batch_from_context
+    p = m.predict(crop_batch_from_context(contexts, 4.0, 64))
+    assert p.shape == (n,) and ((p >= 0) & (p <= 1)).all()

@@ -131,6 +131,15 @@ def test_a_low_quality_enrolment_is_refused_with_its_reason(capsys, tmp_path, pe
     assert code == 0 and "kept 1 face(s), refused 1" in out and "blurred" in err
 
 
+def test_a_probe_refused_for_its_quality_says_why(capsys, tmp_path, people):
+    img = cv2.imread(str(people[sorted(people)[0]][0]))
+    soft = tmp_path / "soft.png"
+    cv2.imwrite(str(soft), cv2.GaussianBlur(img, (0, 0), 4))
+    for argv in (["identify", soft], ["verify", "anyone", soft]):
+        code, out, err = run(capsys, *argv, "--gallery", tmp_path / "g.db")
+        assert code == 3 and out == "" and "no face to recognise" in err and "blurred" in err, err
+
+
 def test_a_session_is_recognised_from_its_best_frames_and_an_impostor_is_not(tmp_path):
     """Enrol a NUAA subject from session 01, then decide as a session does on the best frames of
     session 02: the subject is recognised; another subject's session is "unknown"."""

@@ -65,5 +65,9 @@ def test_reexport_command_errors_are_clear(tmp_path, capsys):
     assert "no such model file" in capsys.readouterr().err
     assert main(["reexport", "fast", "--out", str(tmp_path / "fast.txt")]) != 0
     assert "must end in .onnx" in capsys.readouterr().err
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"not a model")
+    assert main(["reexport", str(photo)]) != 0          # re-exported in place: named as the input, not --out
+    assert f"{photo}: not a model file (.onnx)" in capsys.readouterr().err and photo.read_bytes() == b"not a model"
     assert main(["reexport", "fast", "--out", str(tmp_path / "fast.onnx")]) == 0
     assert "re-exported" in capsys.readouterr().err and (tmp_path / "fast.onnx").is_file()

@@ -107,7 +107,9 @@ def _probe(a):
     rec = Recognizer(a.gallery, threshold=DEFAULT_THRESHOLD if a.threshold is None else a.threshold)
     chosen, refused = _best_faces(create_detector(a.detector, a.detector_model), path, a.frames)
     if not chosen:
-        raise NoFaceError(f"{a.input}: no frame with exactly one face ({len(refused)} read)")
+        # an image's face refused for its quality names why, as enrolment does
+        why = f" ({len(refused)} refused, e.g. {refused[0]})" if refused else ""
+        raise NoFaceError(f"{a.input}: no face to recognise{why}")
     return rec, [rec.embed(frame, box) for _, frame, box in chosen]
 
 

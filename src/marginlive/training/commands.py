@@ -56,6 +56,8 @@ def run_reexport(a) -> int:
     from ..liveness.runtime import model_path
     from .reexport import reexport
     src = model_path(a.model)
+    if src.suffix.lower() != ".onnx":
+        raise DatasetError(f"{src}: not a model file (.onnx)")
     out = _model_out(a.out or src)
     reexport(src, out)   # it loads and checks the model (ModelError where it is none)
     print(f"re-exported {src.name} to {out}", file=sys.stderr)

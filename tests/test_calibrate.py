@@ -74,3 +74,22 @@ def test_cli_skips_grayscale_faces_as_a_session_does(capsys, tmp_path, tmp_path_
     code = main(["calibrate", str(tmp_path), "--model", str(model)])
     _, err = capsys.readouterr()
     assert code != 0 and "0 live face(s)" in err and "grayscale face(s) skipped" in err
+
+
+def test_cli_tells_the_trade_and_the_threshold_to_use(capsys, tmp_path_factory):
+    """Without --json: what the model turns away and lets through at its threshold and at the new one,
+    and the option to pass; a camera only a threshold below the floor would fit is told to retrain."""
+    live = need_shared("data", "videos", "live-1.webm")
+    replay = need_shared("data", "videos", "replay-1.webm")
+    folder = tmp_path_factory.mktemp("const")
+    model = _constant_model(folder / "low.onnx", -0.2)           # P 0.4502 for every face
+    code = main(["calibrate", str(live), "--attacks", str(replay), "--model", str(model), "--every", "6"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "live faces turned away 100.0% at its threshold 0.5, 0.0% at 0.4502" in out
+    assert "attacks let through 0.0% -> 100.0% (77 faces)" in out
+    assert out.splitlines()[-1].startswith("use: --threshold 0.4502 ")
+    hopeless = _constant_model(folder / "lowest.onnx", -6.0)     # P 0.0025: below any floor
+    code = main(["calibrate", str(live), "--model", str(hopeless), "--every", "6"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "the model does not fit this camera" in err and "use: --threshold" in out

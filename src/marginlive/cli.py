@@ -3,6 +3,7 @@ print one line on stderr and exit non-zero, never a traceback."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from .challenge.session import SessionConfig
@@ -83,14 +84,14 @@ def _train_args(p):
     p.add_argument("--margin", type=float, default=2.0, help="face box enlargement (paper: 2.0)")
     p.add_argument("--size", type=int, default=64, help="input size in px (paper: 64; a multiple of 8)")
     p.add_argument("--device", default="cpu", help="where to train: cpu, or cuda where PyTorch sees a GPU")
-    p.add_argument("--epochs", type=int, default=50)
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--lr", type=float, default=4e-4)
-    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--epochs", type=_count, default=50)
+    p.add_argument("--batch", type=_count, default=8)
+    p.add_argument("--lr", type=_positive, default=4e-4)
+    p.add_argument("--weight-decay", type=_non_negative, default=0.0)
     p.add_argument("--aug", default="paper", help="augmentation: paper, strong (adds colour/blur/noise) or none")
     p.add_argument("--balance", action="store_true", help="weigh every dataset x class cell equally")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--val-frac", type=float, default=0.25, help="group-disjoint validation share (0: train on all)")
+    p.add_argument("--val-frac", type=_share, default=0.25, help="group-disjoint validation share (0: train on all)")
     p.add_argument("--cv", type=int, default=0, help="first run k-fold leave-groups-out cross-validation")
     p.add_argument("--texture", type=float, default=0.0, metavar="WEIGHT",
                    help="fuse hand-crafted texture branches with this weight in (0, 1); the model then takes the "
@@ -122,7 +123,7 @@ def _distil_args(p):
                                                      "(../shared/data): the teacher scores the source frames")
     p.add_argument("--teacher", help="the teaching model (default: the shipped one)")
     p.add_argument("--copies", type=int, default=2, help="altered frames per source frame, each scored by the teacher")
-    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--epochs", type=_count, default=20)
     p.add_argument("--size", type=int, default=96, help="the student's input: the 4x context at this many px")
     p.add_argument("--arch", default="minires",
                    help="the student's architecture, one of train's --arch "
@@ -187,8 +188,8 @@ def _experiment_args(p):
     p.add_argument("dataset", help="dataset folder made by `marginlive collect`")
     p.add_argument("--margins", type=float, nargs="+", default=[1.0, 1.5, 2.0, 2.7, 4.0])
     p.add_argument("--arch", default="livenessnet")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--epochs", type=_count, default=20)
+    p.add_argument("--batch", type=_count, default=8)
     p.add_argument("--aug", default="paper")
     p.add_argument("--balance", action="store_true")
     p.add_argument("--folds", type=int, default=4, help="leave-groups-out folds")
@@ -281,6 +282,31 @@ def _count(value: str) -> int:
     return n
 
 
+def _number(value: str, ok, what: str) -> float:
+    """A finite number for which ``ok`` holds, else argparse's one-line error naming ``what``."""
+    try:
+        x = float(value)
+    except ValueError:
+        x = float("nan")
+    if not (math.isfinite(x) and ok(x)):
+        raise argparse.ArgumentTypeError(f"{what}, got {value!r}")
+    return x
+
+
+def _positive(value: str) -> float:
+    """A finite number above 0 (seconds, rates, a learning rate, a distance)."""
+    return _number(value, lambda x: x > 0, "a number above 0")
+
+
+def _non_negative(value: str) -> float:
+    return _number(value, lambda x: x >= 0, "a number of at least 0")
+
+
+def _share(value: str) -> float:
+    """A share in [0, 1) (of groups, of images)."""
+    return _number(value, lambda x: 0 <= x < 1, "a share from 0 up to (not including) 1")
+
+
 def _unsure_floor(value: str) -> float | None:
     if value == "off":
         return None
@@ -294,8 +320,8 @@ def _unsure_floor(value: str) -> float | None:
 
 
 def _add_session_args(p):
-    p.add_argument("--challenges", type=int, default=2, help="number of random actions to ask for")
-    p.add_argument("--challenge-timeout", type=float, default=8.0, help="seconds allowed per action")
+    p.add_argument("--challenges", type=_count, default=2, help="number of random actions to ask for")
+    p.add_argument("--challenge-timeout", type=_positive, default=8.0, help="seconds allowed per action")
     p.add_argument("--unsure-floor", type=_unsure_floor, default=SessionConfig.unsure_floor, metavar="P",
                    help="a face the model turns away with a mean P(real) at or above P is asked for more actions "
                         f"instead of rejected (default {SessionConfig.unsure_floor}; off: reject at the threshold)")
@@ -354,7 +380,7 @@ def _probe_args(p, verify=False):
     p.add_argument("input", help="an image with exactly one face, or a video of one person (its best faces decide)")
     p.add_argument("--frames", type=_count, default=5,
                    help="faces a video's decision uses, the best of 6x as many frames (default 5, as a session)")
-    p.add_argument("--threshold", type=float,
+    p.add_argument("--threshold", type=_positive,
                    help="max embedding distance for a match (default: the shipped one, "
                         "marginlive.identity.recognise.DEFAULT_THRESHOLD, chosen in docs/identity_sessions.md)")
     p.add_argument("--json", action="store_true")
@@ -396,14 +422,14 @@ def _serve_args(p):
     p.add_argument("--admin-token", help="token for the enrolment endpoints (default: $MARGINLIVE_ADMIN_TOKEN, "
                                          "else a random one printed at start)")
     _add_session_args(p)
-    p.add_argument("--frame-threads", type=int, default=2, help="frames decoded and scored at once per process")
-    p.add_argument("--workers", type=int, default=1, help="server processes on this machine (more than 1 needs --redis)")
-    p.add_argument("--rate", type=float, default=5.0, help="requests per second per client (liveness, sessions)")
-    p.add_argument("--burst", type=int, default=30, help="request burst per client")
-    p.add_argument("--max-failures", type=int, default=5,
+    p.add_argument("--frame-threads", type=_count, default=2, help="frames decoded and scored at once per process")
+    p.add_argument("--workers", type=_count, default=1, help="server processes on this machine (more than 1 needs --redis)")
+    p.add_argument("--rate", type=_positive, default=5.0, help="requests per second per client (liveness, sessions)")
+    p.add_argument("--burst", type=_count, default=30, help="request burst per client")
+    p.add_argument("--max-failures", type=_count, default=5,
                    help="rejected sessions per client (and per expected identity) per 10 minutes")
-    p.add_argument("--max-sessions", type=int, default=64, help="open sessions in all (503 beyond)")
-    p.add_argument("--max-sessions-per-client", type=int, default=3, help="open sessions per client (429 beyond)")
+    p.add_argument("--max-sessions", type=_count, default=64, help="open sessions in all (503 beyond)")
+    p.add_argument("--max-sessions-per-client", type=_count, default=3, help="open sessions per client (429 beyond)")
     p.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
                    help="a reverse proxy whose X-Forwarded-For / -Proto headers are believed (repeatable); "
                         "without one, forwarded headers are ignored")

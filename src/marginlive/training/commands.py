@@ -206,6 +206,8 @@ def _train_config(a):
         raise DatasetError(f"unknown architecture {cfg.arch!r}; choose one of {', '.join(ARCHS)}")
     if a.margin <= 0 or a.margin > 4:
         raise DatasetError(f"--margin must be in (0, 4] (collected context is 4x), got {a.margin}")
+    if getattr(a, "cv", 0) and not a.cv >= 2:
+        raise DatasetError(f"--cv is a number of folds, at least 2 (0: none), got {a.cv}")
     texture = getattr(a, "texture", 0.0) or 0.0
     if texture and not 0 < texture < 1:
         raise DatasetError(f"--texture is a fusion weight in (0, 1), got {texture}")

@@ -95,6 +95,8 @@ def run_experiment(a) -> int:
         raise DatasetError(f"unknown experiment {a.kind!r} (margin)")
     if any(m <= 0 or m > 4 for m in a.margins):
         raise DatasetError("margins must be in (0, 4]")
+    if a.folds < 2:
+        raise DatasetError(f"--folds must be at least 2 (each fold trains on the others), got {a.folds}")
     ds = load_dataset(a.dataset)
     ds.check_trainable()
     base = TrainConfig(arch=a.arch, epochs=a.epochs, batch=a.batch, aug=a.aug, balance=a.balance)

@@ -108,6 +108,22 @@ def test_two_faces_refused(capsys, tmp_path, people, always_real_model):
     assert code == 3 and "2 faces" in err
 
 
+def test_reading_a_gallery_that_is_not_there_makes_none(capsys, tmp_path, people, monkeypatch):
+    """A mistyped gallery path names itself: listing, identifying or removing creates no empty gallery
+    (nor its folders); a URL of another database is refused, not taken for a file name."""
+    missing = tmp_path / "typo" / "g.db"
+    probe = people[sorted(people)[0]][0]
+    for argv in (["identities", "list"], ["identities", "remove", "x"], ["identify", probe], ["verify", "x", probe]):
+        code, out, err = run(capsys, *argv, "--gallery", missing)
+        assert code == 7 and f"{missing}: no gallery there yet" in err and out == "", argv
+    assert not (tmp_path / "typo").exists()
+    monkeypatch.setenv("MARGINLIVE_GALLERY", "mysql://db.example/people")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "identities", "list")
+    assert code == 2 and "mysql://db.example/people: a gallery is a SQLite file or postgresql://" in err
+    assert not (tmp_path / "mysql:").exists()
+
+
 def test_corrupt_gallery_cli(capsys, tmp_path, people):
     db = tmp_path / "g.db"
     db.write_bytes(b"garbage" * 1000)
@@ -133,10 +149,11 @@ def test_a_low_quality_enrolment_is_refused_with_its_reason(capsys, tmp_path, pe
 
 def test_a_probe_refused_for_its_quality_says_why(capsys, tmp_path, people):
     img = cv2.imread(str(people[sorted(people)[0]][0]))
-    soft = tmp_path / "soft.png"
+    soft, db = tmp_path / "soft.png", tmp_path / "g.db"
     cv2.imwrite(str(soft), cv2.GaussianBlur(img, (0, 0), 4))
+    Gallery(db).close()
     for argv in (["identify", soft], ["verify", "anyone", soft]):
-        code, out, err = run(capsys, *argv, "--gallery", tmp_path / "g.db")
+        code, out, err = run(capsys, *argv, "--gallery", db)
         assert code == 3 and out == "" and "no face to recognise" in err and "blurred" in err, err
 
 

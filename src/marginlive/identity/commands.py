@@ -78,7 +78,7 @@ def run_enroll(a) -> int:
 
 def run_identities(a) -> int:
     from .gallery import open_gallery
-    with open_gallery(a.gallery) as g:
+    with open_gallery(a.gallery, existing=True) as g:
         if a.action == "list":
             rows = g.list()
             if a.json:
@@ -99,12 +99,14 @@ def _probe(a):
     """The recogniser and the probe's embeddings: an image's one face, or a video's ``a.frames`` best
     faces (a session's identity step decides on its best frames alike, ``challenge/session.py``)."""
     from ..detect import create_detector
+    from .gallery import open_gallery
     from .recognise import DEFAULT_THRESHOLD, Recognizer
     path = Path(a.input)
     if path.is_dir():
         raise InputError(f"{path}: a folder; identify and verify read one image or video of one person")
     expand_paths([path])   # a clear error for a missing file
-    rec = Recognizer(a.gallery, threshold=DEFAULT_THRESHOLD if a.threshold is None else a.threshold)
+    rec = Recognizer(open_gallery(a.gallery, existing=True),
+                     threshold=DEFAULT_THRESHOLD if a.threshold is None else a.threshold)
     chosen, refused = _best_faces(create_detector(a.detector, a.detector_model), path, a.frames)
     if not chosen:
         # an image's face refused for its quality names why, as enrolment does

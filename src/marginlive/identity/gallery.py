@@ -30,18 +30,24 @@ class GalleryError(MarginliveError):
 
 
 def default_gallery_path() -> Path | str:
-    """$MARGINLIVE_GALLERY (a file, or a postgresql:// URL kept as text), else .marginlive/gallery.db."""
+    """$MARGINLIVE_GALLERY (a file, or a URL kept as text), else .marginlive/gallery.db."""
     spec = os.environ.get("MARGINLIVE_GALLERY", ".marginlive/gallery.db")
-    return spec if spec.startswith(("postgresql://", "postgres://")) else Path(spec)
+    return spec if "://" in spec else Path(spec)
 
 
-def open_gallery(spec: str | os.PathLike | None = None, **kw):
+def open_gallery(spec: str | os.PathLike | None = None, existing: bool = False, **kw):
     """The gallery at ``spec``: a ``postgresql://`` URL, else a SQLite file (default:
-    $MARGINLIVE_GALLERY or .marginlive/gallery.db)."""
+    $MARGINLIVE_GALLERY or .marginlive/gallery.db). ``existing``: a SQLite file must be there
+    already (GalleryError), as for a command that only reads or removes: a mistyped path then
+    names itself instead of making an empty gallery (and its folders) where it points."""
     spec = default_gallery_path() if spec is None else spec
     if isinstance(spec, str) and spec.startswith(("postgresql://", "postgres://")):
         from .pg_gallery import PostgresGallery
         return PostgresGallery(spec, **kw)
+    if "://" in str(spec):
+        raise InputError(f"{spec}: a gallery is a SQLite file or postgresql://USER@HOST:PORT/DB")
+    if existing and not Path(spec).exists():
+        raise GalleryError(f"{spec}: no gallery there yet (marginlive enroll makes one)")
     return Gallery(spec, **kw)
 
 

@@ -19,10 +19,15 @@ def test_replay_video_annotated_and_json(capsys, tmp_path, tiny_model):
     code, stdout, err = run(capsys, "detect", video, "--model", tiny_model, "--save", out, "--json",
                             "--max-frames", "40")
     assert code == 0, err
-    lines = [json.loads(l) for l in stdout.splitlines()]
+    *lines, verdict = [json.loads(l) for l in stdout.splitlines()]
     assert len(lines) >= 35 and {"frame", "time", "box", "score", "label", "grayscale"} <= set(lines[0])
     assert not any(l["grayscale"] for l in lines)
     assert lines[0]["label"] == "pending" and lines[-1]["label"] in ("real", "fake")
+    # the video's decision on its one face: over every frame it was seen in, as the text line gives it
+    scores = np.array([l["frame_score"] for l in lines])
+    assert verdict == {"source": str(video), "track": 1, "verdict": "real" if scores.mean() >= 0.5 else "fake",
+                       "mean": round(float(scores.mean()), 4), "share": round(float((scores >= 0.5).mean()), 4),
+                       "frames": len(lines), "threshold": 0.5}
     cap = cv2.VideoCapture(str(out))
     assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 40
     ok, frame = cap.read()
@@ -148,8 +153,8 @@ def test_sideways_video_scored_and_saved_upright(capsys, tmp_path, tiny_model):
     out = tmp_path / "out.mp4"
     code, stdout, err = run(capsys, "detect", video, "--model", tiny_model, "--save", out, "--json")
     assert code == 0, err
-    lines = [json.loads(l) for l in stdout.splitlines()]
-    assert len(lines) == 8 and all(l["turned"] == 270 for l in lines)
+    *lines, verdict = [json.loads(l) for l in stdout.splitlines()]
+    assert len(lines) == 8 and all(l["turned"] == 270 for l in lines) and verdict["frames"] == 8
     ok, frame = cv2.VideoCapture(str(out)).read()
     assert ok and frame.shape == (480, 640, 3)   # landscape again, as filmed
 

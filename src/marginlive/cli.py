@@ -38,7 +38,9 @@ def _detect_args(p):
     _add_model_args(p)
     p.add_argument("--save", help="write annotated output: a file for one input, a folder for several")
     p.add_argument("--show", action="store_true", help="show annotated frames in a window")
-    p.add_argument("--json", action="store_true", help="print one JSON line per face per frame")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON line per face per frame; after a video's frames, one per tracked face "
+                        "with its verdict over the video")
     p.add_argument("--max-frames", type=int, help="stop a video or camera after this many frames")
 
 

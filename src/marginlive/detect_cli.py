@@ -151,9 +151,12 @@ def _run_video(det, src: VideoSource, a, out: Path | None) -> int:
                     if cv2.waitKey(1) & 0xFF in (27, ord("q")):
                         break
         bar.close()
-    if not a.json:
-        for tid, scores in sorted(tracks.items()):
-            v = TrackVerdict.of(scores, det.threshold)
+    for tid, scores in sorted(tracks.items()):
+        v = TrackVerdict.of(scores, det.threshold)
+        if a.json:    # after its frames: the line with a "verdict" is the video's decision on that face
+            emit_json({"source": src.name, "track": tid, "verdict": v.label, "mean": round(v.mean, 4),
+                       "share": round(v.share, 4), "frames": v.frames, "threshold": det.threshold})
+        else:
             print(f"{src.name}\ttrack {tid}\t{v.label}\t{v.mean:.3f}\t{v.share:.0%} of {v.frames} frames at or above "
                   f"{det.threshold:g}")
     return faces

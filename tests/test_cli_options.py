@@ -7,6 +7,7 @@ from marginlive.cli import main
 
 
 @pytest.mark.parametrize("argv, message", [
+    (["detect", "v.mp4", "--max-frames", "0"], "argument --max-frames: a whole number of at least 1, got '0'"),
     (["train", "DS", "--val-frac", "1.5"], "argument --val-frac: a share from 0 up to (not including) 1, got '1.5'"),
     (["train", "DS", "--val-frac", "-0.5"], "argument --val-frac: a share"),
     (["train", "DS", "--lr", "-1"], "argument --lr: a number above 0, got '-1'"),

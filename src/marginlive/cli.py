@@ -41,7 +41,7 @@ def _detect_args(p):
     p.add_argument("--json", action="store_true",
                    help="print one JSON line per face per frame; after a video's frames, one per tracked face "
                         "with its verdict over the video")
-    p.add_argument("--max-frames", type=int, help="stop a video or camera after this many frames")
+    p.add_argument("--max-frames", type=_count, help="stop a video or camera after this many frames")
 
 
 @command("detect", "passive liveness on images, videos or a webcam (the paper's Figure 8 boxes)", args=_detect_args)

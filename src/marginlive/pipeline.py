@@ -39,6 +39,12 @@ class LivenessDetector:
     Frames are turned upright before scoring where the face's keypoints show them sideways
     (``marginlive.orientation``); each result's ``turned`` says by how much, and its box is in
     the turned frame. ``upright=False`` scores frames as they come.
+
+    ``model``: "default", "fast", a .onnx path or a loaded ``LivenessModel`` (None: $MARGINLIVE_MODEL,
+    else the default). ``detector``: a name of ``marginlive.detect.DETECTORS`` ("blazeface") or a
+    ``FaceDetector``. ``margin``: the face box's enlargement (None: the model's; a fused model's is
+    fixed). ``threshold``: P(real) at or above which a face is real, in (0, 1) (None: the model's, 0.5
+    for the shipped ones).
     """
 
     def __init__(self, model: str | LivenessModel | None = None,
@@ -75,9 +81,15 @@ class LivenessDetector:
                 for b, s in zip(boxes, scores)]
 
     def stream(self, window: int = 10, min_frames: int = 5, reject_frames: int | None = None) -> "LivenessStream":
+        """A ``LivenessStream`` for the frames of one video or camera, in order: each face is followed
+        from frame to frame, its score the mean P(real) of its last ``window`` frames (10), its label
+        "pending" until ``min_frames`` (5) frames agree, "fake" only after ``reject_frames`` (None:
+        ``min_frames``; at most ``window``) (``tracking.FaceTracker``; ValueError outside those bounds)."""
         return LivenessStream(self, FaceTracker(self.threshold, window, min_frames, reject_frames=reject_frames))
 
     def process(self, frames: Iterable[Frame], **kw) -> Iterator[tuple[Frame, list[FaceResult]]]:
+        """(frame, its faces) for each ``Frame`` of ``frames`` (``frames.VideoSource`` yields them),
+        through one ``stream(**kw)``."""
         s = self.stream(**kw)
         for f in frames:
             yield f, s.update(f.image)

@@ -16,6 +16,9 @@ from .._util import quiet_native_stderr
 
 @dataclass
 class Observation:
+    """What one frame shows of the subject: ``t`` (s), MediaPipe's pose (33 points) and face mesh
+    (468 points) in coordinates normalised to the frame (None: not looked for, or not found) and the
+    frame's size in pixels. The actions (``actions.py``) read only these."""
     t: float
     pose: np.ndarray | None = None   # (33, 4): x, y, z, visibility
     face: np.ndarray | None = None   # (468, 3): x, y, z

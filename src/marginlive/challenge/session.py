@@ -44,6 +44,11 @@ FINAL = (ACCEPTED, REJECTED)
 
 @dataclass
 class SessionConfig:
+    """A session's rules, in seconds and frames: ``n_challenges`` random actions (2), each within
+    ``challenge_timeout_s`` (8 s) with ``retries`` fresh ones after a timeout (1); the passive step's
+    window and frames; the limits on a usable frame (brightness in grey levels, sharpness, the face's
+    share of the frame); the unsure floor. The defaults are those of `marginlive serve` and
+    `marginlive authenticate`; each field's comment says why it has its value."""
     n_challenges: int = 2
     challenge_timeout_s: float = 8.0
     retries: int = 1                 # extra challenges allowed after a timeout
@@ -106,6 +111,10 @@ class SessionConfig:
 
 @dataclass
 class Status:
+    """Where a session stands after a frame: ``state`` (waiting, passive, challenge, identify,
+    accepted, rejected), the ``instruction`` to show the user, ``progress`` in [0, 1] of the current
+    step, the rejection ``reason``, the accepted ``identity`` (None: none required or unknown), the
+    subject's ``face``, and the challenge ``step`` of ``steps``."""
     state: str
     instruction: str
     progress: float
@@ -136,6 +145,20 @@ Identify = Callable[[list[tuple[np.ndarray, FaceResult]]], object]
 
 @dataclass
 class Session:
+    """One authentication on any frame source: feed it frames with their times until it is ``done``::
+
+        session = Session(LivenessDetector())
+        with VideoSource(camera=0) as frames:             # frames.VideoSource: a camera or a file
+            for frame in frames:
+                status = session.update(frame.image, frame.time)
+                if session.done:
+                    break
+        status = session.finish(frame.time)               # a source that ended first: rejected
+
+    ``identify`` (optional): decides who the session's best frames show (``identity.recognise``;
+    `marginlive authenticate --gallery` wires it); ``config.require_identity`` then makes it a step.
+    ``landmarker`` and ``far_faces`` default to MediaPipe's models, made when first needed;
+    ``rng``: where the actions are drawn (a cryptographically secure source)."""
     liveness: object                       # a LivenessDetector
     config: SessionConfig = field(default_factory=SessionConfig)
     identify: Identify | None = None
@@ -247,6 +270,7 @@ class Session:
 
     # ------------------------------------------------------------------------------ status
     def status(self) -> Status:
+        """Where the session stands now (the last ``update``'s answer)."""
         st = self._status()
         st.more_actions = self.more_actions
         return st

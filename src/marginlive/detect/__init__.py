@@ -12,6 +12,9 @@ from ..types import FaceBox
 
 
 class FaceDetector(Protocol):
+    """What a face detector is to the pipeline: ``detect`` takes one (H, W, 3) uint8 BGR frame and
+    returns its faces' boxes in that frame's pixels, with their score and keypoints where it gives
+    them; ``name`` is one of ``DETECTORS`` (or the caller's own)."""
     name: str
 
     def detect(self, frame_bgr: np.ndarray) -> list[FaceBox]: ...

@@ -18,6 +18,9 @@ from ..types import FaceBox
 
 
 class Embedder(Protocol):
+    """What the identity step needs of a face embedder: ``embed`` maps the face at ``box`` of one
+    (H, W, 3) uint8 BGR frame to a (``dim``,) vector, near for one person and far for two; ``name``
+    is stored with each enrolled vector, so vectors of another embedder are never compared."""
     name: str
     dim: int
 
@@ -55,6 +58,9 @@ def _model_dir() -> Path:
 
 
 class DlibEmbedder:
+    """dlib's face recognition ResNet (128-d, from the installed ``face_recognition_models`` package),
+    on the face aligned by its 5-point shape predictor: Euclidean distances, a match at or below the
+    ``recognise.DEFAULT_THRESHOLD``."""
     name = "dlib-resnet-128"
     dim = 128
 

@@ -17,6 +17,8 @@ from .collect import read_manifest_rows, read_silentface_spec, silentface_path
 
 @dataclass
 class Dataset:
+    """A collected dataset in memory (``load_dataset``): one row per face, its 4x context crop and
+    what is known of it. ``subset`` takes rows by index; ``check_trainable`` refuses one class."""
     contexts: np.ndarray   # (N, 256, 256, 3) uint8 BGR, 4x margin context crops
     labels: np.ndarray     # (N,) int: 1 real, 0 fake
     groups: np.ndarray     # (N,) str: subject / collector / device group

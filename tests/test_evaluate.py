@@ -1,6 +1,7 @@
 import csv
 import json
 
+import numpy as np
 import pytest
 
 from conftest import need_shared
@@ -126,6 +127,32 @@ def test_evaluate_a_collected_dataset_and_margin_mismatch(capsys, tmp_path, tiny
                        {"name": "wide", "input_size": 64, "margin": 5.0, "threshold": 0.5})
     assert main(["evaluate", str(wide), str(d / "manifest.csv")]) == 6
     assert "wider than the 4x context" in capsys.readouterr().err
+    # the dataset's folder names it as its manifest does; a fused model whose every input is a margin
+    # crop within the context (the fast model's two) is scored from it, one with a crop of another
+    # kind (the default's Silent-Face crop, shifted off the face) is not
+    assert main(["evaluate", "fast", str(d)]) == 0
+    assert "\tmarginlive-fast\tn=" in capsys.readouterr().out
+    assert main(["evaluate", "default", str(d)]) == 6
+    assert "crops the frame beyond the stored 4x context" in capsys.readouterr().err
+
+
+def test_a_models_inputs_cut_from_a_stored_context_are_those_cut_from_the_frame(live_frames):
+    """The fast model's two inputs (the 4x context at 256 and at 96 px) for a face of a frame, cut by
+    the evaluation from the 4x context `marginlive collect` stores, equal those the model cuts from
+    the frame: a collected dataset scores its faces as the frames would."""
+    from marginlive.detect import create_detector
+    from marginlive.evaluation.scorers import MarginScorer
+    from marginlive.liveness.runtime import take
+    from marginlive.margin import crop_margin
+    s = MarginScorer("fast")
+    assert not s.from_frames_only and MarginScorer("default").from_frames_only
+    frame = live_frames[0].image
+    box = create_detector().detect(frame)[0]
+    from_frame = take(s.crops(frame, [box]), 0)
+    from_context = s.context_crops(crop_margin(frame, box, 4.0, 256))
+    assert set(from_frame) == set(from_context) == {"crops", "crops_96"}
+    for k in from_frame:
+        assert np.array_equal(from_frame[k], from_context[k]), k
 
 
 def test_report_without_face_crops(capsys, tmp_path, tiny_model, small_nuaa):

@@ -211,7 +211,7 @@ def cmd_experiment(a):
 def _evaluate_args(p):
     p.add_argument("models", nargs="+", metavar="MODEL_OR_DATASET",
                    help="model(s) (an .onnx file: ours or the peer; or default, fast), then dataset(s): "
-                        "manifest.csv or a folder with real/ and fake/")
+                        "manifest.csv, a dataset folder made by `marginlive collect`, or a folder with real/ and fake/")
     p.add_argument("--report", help="folder for report.json, report.md and plots")
     p.add_argument("--no-worst", action="store_true",
                    help="leave the grid of worst-error face crops out of the report (data you may not redistribute)")

@@ -62,6 +62,8 @@ def read_items(spec: str) -> tuple[str, list[Item]]:
             items.append(Item(f, y, r.get("group") or r.get("subject") or "all",
                               "" if y else (r.get("attack") or "attack"), "context" if collected else kind_of(f)))
         return name, items
+    if p.is_dir() and (p / "manifest.csv").is_file():   # a dataset folder (`marginlive collect` makes them)
+        return read_items(str(p / "manifest.csv"))
     if p.is_dir():
         items = []
         for sub in sorted(q for q in p.iterdir() if q.is_dir()):
@@ -73,30 +75,31 @@ def read_items(spec: str) -> tuple[str, list[Item]]:
                     grp = f.parent.name if f.parent != sub else "all"
                     items.append(Item(f, y, grp, "" if y else "attack", kind_of(f)))
         if not items:
-            raise DatasetError(f"{p}: expected real/ and fake/ subfolders with images or videos")
+            raise DatasetError(f"{p}: expected a manifest.csv (a collected dataset) or real/ and fake/ subfolders "
+                               "with images or videos")
         return p.name, items
-    raise DatasetError(f"{spec}: neither a manifest.csv nor a folder with real/ and fake/")
+    raise DatasetError(f"{spec}: neither a manifest.csv, a collected dataset nor a folder with real/ and fake/")
 
 
 def detect_faces(items: list[Item], detector, scorers: list, desc: str) -> Faces:
     """Detect once per image; keep the most confident face; crop it for every scorer.
     Context crops from `marginlive collect` are cut at each scorer's margin without detecting."""
-    from ..margin import CONTEXT_MARGIN, crop_from_context
+    from ..margin import CONTEXT_MARGIN
     faces = Faces(items, {s.name: [] for s in scorers})
     if any(it.kind == "context" for it in items):
         for s in scorers:
-            if s.from_frames_only:
-                raise DatasetError(f"model {s.name} also crops the frame beyond the stored "
-                                   f"{CONTEXT_MARGIN:g}x context; evaluate it on full frames")
             if s.margin > CONTEXT_MARGIN:
                 raise DatasetError(f"model {s.name} crops {s.margin:g}x the face box, wider than the "
                                    f"{CONTEXT_MARGIN:g}x context this dataset stored; evaluate it on full frames")
+            if s.from_frames_only:
+                raise DatasetError(f"model {s.name} also crops the frame beyond the stored "
+                                   f"{CONTEXT_MARGIN:g}x context; evaluate it on full frames")
     for it in progress(items, total=len(items), desc=desc, unit="img"):
         if it.kind == "context":
             ctx = _read(it, faces)
             faces.no_face.append(False)
             for s in scorers:
-                faces.crops[s.name].append(None if ctx is None else crop_from_context(ctx, s.margin, s.size))
+                faces.crops[s.name].append(None if ctx is None else s.context_crops(ctx))
             continue
         img = _read(it, faces) if it.kind == "image" else None
         boxes = detector.detect(img)[:1] if img is not None else []

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from ..errors import ModelError
-from ..margin import crop_batch
+from ..margin import CONTEXT_MARGIN, crop_batch
 from ..types import FaceBox
 
 
@@ -23,11 +23,21 @@ class MarginScorer:
         self.model = LivenessModel(path)
         self.name = self.model.name
         self.margin, self.size, self.threshold = self.model.margin, self.model.size, self.model.threshold
-
-        self.from_frames_only = len(self.model.inputs) > 1   # its other crops need the whole frame
+        # a crop of another kind (the Silent-Face branch's, shifted off the face) or wider than the
+        # 4x context that `marginlive collect` stores needs the whole frame
+        self.from_frames_only = any(s["crop"] != "margin" or float(s["margin"]) > CONTEXT_MARGIN
+                                    for s in self.model.inputs)
 
     def crops(self, frame, boxes: list[FaceBox]):
         return self.model.crops(frame, boxes)
+
+    def context_crops(self, context: np.ndarray):
+        """One face's inputs cut from its stored (S, S, 3) 4x context: an (size, size, 3) crop, or for
+        a model of several inputs a dict of them by input name (as ``take(crops(...), 0)`` gives)."""
+        from ..margin import crop_from_context
+        if len(self.model.inputs) == 1:
+            return crop_from_context(context, self.margin, self.size)
+        return {s["name"]: crop_from_context(context, float(s["margin"]), int(s["size"])) for s in self.model.inputs}
 
     def score_crops(self, crops) -> np.ndarray:
         return self.model.predict_many(crops)
@@ -61,6 +71,10 @@ class PeerScorer:
 
     def crops(self, frame, boxes):
         return crop_batch(frame, boxes, self.margin, self.size)
+
+    def context_crops(self, context: np.ndarray) -> np.ndarray:
+        from ..margin import crop_from_context
+        return crop_from_context(context, self.margin, self.size)
 
     def score_crops(self, crops: np.ndarray) -> np.ndarray:
         out = []

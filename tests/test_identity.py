@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import as_grey
+from conftest import as_grey, need_shared
 from marginlive.cli import main
 from marginlive.errors import InputError
 from marginlive.identity.gallery import Gallery
@@ -28,7 +28,6 @@ def run(capsys, *argv):
 def others():
     """Live frames of two webcam-replay collectors (other people, other cameras)."""
     import csv
-    from conftest import need_shared
     d = need_shared("data", "webcam-replay")
     with open(d / "manifest.csv") as fh:
         rows = [r for r in csv.DictReader(fh) if r["label"] == "real"]
@@ -65,7 +64,6 @@ def test_enrol_identify_verify_remove(capsys, tmp_path, people, others, always_r
 
 def test_a_video_is_identified_by_its_best_faces(capsys, tmp_path, always_real_model):
     """identify and verify read a video as a session does: its best faces, their mean embedding."""
-    from conftest import need_shared
     videos = need_shared("data", "videos")
     db = tmp_path / "g.db"
     code, _, err = run(capsys, "enroll", "one", videos / "live-1.webm", "--model", always_real_model, "--gallery", db)
@@ -113,7 +111,9 @@ def test_reading_a_gallery_that_is_not_there_makes_none(capsys, tmp_path, people
     (nor its folders); a URL of another database is refused, not taken for a file name."""
     missing = tmp_path / "typo" / "g.db"
     probe = people[sorted(people)[0]][0]
-    for argv in (["identities", "list"], ["identities", "remove", "x"], ["identify", probe], ["verify", "x", probe]):
+    video = need_shared("data", "videos", "live-1.webm")
+    for argv in (["identities", "list"], ["identities", "remove", "x"], ["identify", probe], ["verify", "x", probe],
+                 ["authenticate", video]):
         code, out, err = run(capsys, *argv, "--gallery", missing)
         assert code == 7 and f"{missing}: no gallery there yet" in err and out == "", argv
     assert not (tmp_path / "typo").exists()
@@ -162,7 +162,6 @@ def test_a_session_is_recognised_from_its_best_frames_and_an_impostor_is_not(tmp
     session 02: the subject is recognised; another subject's session is "unknown"."""
     import csv
 
-    from conftest import need_shared
     from marginlive.detect import create_detector
     from marginlive.frames import read_image
     from marginlive.identity.quality import best, face_quality

@@ -70,8 +70,10 @@ def _session(a) -> Session:
                            margin=a.margin, threshold=a.threshold, mirrored=a.mirrored)
     identify = None
     if a.gallery:
+        from .identity.gallery import open_gallery
         from .identity.recognise import Recognizer
-        identify = Recognizer(a.gallery).identify_faces
+        # who it is needs someone enrolled: a mistyped gallery path is named, not made empty
+        identify = Recognizer(open_gallery(a.gallery, existing=True)).identify_faces
     cfg = SessionConfig(n_challenges=a.challenges, challenge_timeout_s=a.challenge_timeout,
                         unsure_floor=a.unsure_floor, mirrored=a.mirrored,
                         actions=tuple(a.actions) if a.actions else None, require_identity=bool(a.gallery))

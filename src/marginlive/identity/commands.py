@@ -95,9 +95,10 @@ def run_identities(a) -> int:
     return 0
 
 
-def _probe(a):
+def _probe(a, claimed: str | None = None):
     """The recogniser and the probe's embeddings: an image's one face, or a video's ``a.frames`` best
-    faces (a session's identity step decides on its best frames alike, ``challenge/session.py``)."""
+    faces (a session's identity step decides on its best frames alike, ``challenge/session.py``).
+    ``claimed``: a name that must be enrolled, checked before the probe is read."""
     from ..detect import create_detector
     from .gallery import open_gallery
     from .recognise import DEFAULT_THRESHOLD, Recognizer
@@ -107,6 +108,8 @@ def _probe(a):
     expand_paths([path])   # a clear error for a missing file
     rec = Recognizer(open_gallery(a.gallery, existing=True),
                      threshold=DEFAULT_THRESHOLD if a.threshold is None else a.threshold)
+    if claimed is not None:
+        rec.check_enrolled(claimed)
     chosen, refused = _best_faces(create_detector(a.detector, a.detector_model), path, a.frames)
     if not chosen:
         # an image's face refused for its quality names why, as enrolment does
@@ -134,7 +137,7 @@ def run_identify(a) -> int:
 
 
 def run_verify(a) -> int:
-    rec, vecs = _probe(a)
+    rec, vecs = _probe(a, claimed=a.name)
     d = rec.verify(a.name, vecs)
     ok = d.identity == a.name
     _say(a, d, rec.threshold, {"name": a.name, "match": ok}, f"{'match' if ok else 'no match'}\t{a.name}")

@@ -66,9 +66,13 @@ class Recognizer:
     def verify(self, name: str, vecs: list[np.ndarray]) -> Decision:
         """1:1: ``decide`` among ``name``'s enrolled embeddings only; it is a match where the decision's
         identity is ``name``. Raises GalleryError when nobody of that name is enrolled."""
+        self.check_enrolled(name)
+        return self.decide(vecs, name)
+
+    def check_enrolled(self, name: str) -> None:
+        """GalleryError unless someone named ``name`` is enrolled."""
         if not any(i["name"] == name for i in self.gallery.list()):
             raise GalleryError(f"no identity named {name!r}")
-        return self.decide(vecs, name)
 
 
 def single_face(detector, frame, what: str) -> FaceBox:

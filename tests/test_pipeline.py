@@ -37,6 +37,12 @@ def test_margin_and_threshold_override_and_validation(tiny_model):
     for bad in ({"margin": 0}, {"threshold": 45}, {"threshold": 0.0}, {"threshold": 1.0}):
         with pytest.raises(InputError):
             LivenessDetector(model=tiny_model, **bad)
+    # a fused model's branches read their own crops: another margin is refused when the detector is
+    # made, not at its first frame; its own margin is taken
+    from marginlive.errors import ModelError
+    with pytest.raises(ModelError, match="crops the face at 4x; a fused model's margin cannot be changed"):
+        LivenessDetector(model="fast", margin=2.0)
+    assert LivenessDetector(model="fast", margin=4.0).margin == 4.0
 
 
 def _mirror(box, width):

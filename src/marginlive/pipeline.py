@@ -55,6 +55,7 @@ class LivenessDetector:
             raise InputError(f"--margin must be > 0, got {margin}")
         check_threshold(threshold)
         self.model = model if isinstance(model, LivenessModel) else LivenessModel(model)
+        self.model.check_margin(margin)      # refused here, not at the first frame
         self.detector = create_detector(detector, detector_model) if isinstance(detector, str) else detector
         self.margin = float(margin) if margin is not None else self.model.margin
         self.threshold = float(threshold) if threshold is not None else self.model.threshold

@@ -103,9 +103,7 @@ class LivenessModel:
         for a one-input model, else a dict by input name. ``margin`` overrides the primary
         input's margin (a one-input model only: a fused model's branches were trained on its own)."""
         from ..margin import crop_batch, crop_batch_from_context
-        if margin is not None and len(self.inputs) > 1 and float(margin) != self.margin:
-            raise ModelError(f"model {self.name} crops the face at {self.margin:g}x; a fused model's margin "
-                             "cannot be changed")
+        self.check_margin(margin)
         out, widest = {}, None
         for k, spec in enumerate(self.inputs):
             name, size = spec["name"], int(spec["size"])
@@ -123,6 +121,13 @@ class LivenessModel:
                 out[name] = crop_batch(frame, boxes, m, size)
                 widest = widest or (m, out[name])
         return out[self.input_name] if len(self.inputs) == 1 else out
+
+    def check_margin(self, margin: float | None) -> None:
+        """ModelError where ``margin`` would override a fused model's own (its branches were trained
+        on their crops); None, or a one-input model, takes any."""
+        if margin is not None and len(self.inputs) > 1 and float(margin) != self.margin:
+            raise ModelError(f"model {self.name} crops the face at {self.margin:g}x; a fused model's margin "
+                             "cannot be changed")
 
     def predict(self, crops) -> np.ndarray:
         """P(real), shape (N,), for a batch of crops as ``crops`` makes them: a (N, S, S, 3)

@@ -197,6 +197,22 @@ def test_bad_frames_on_the_socket(server, frames):
         assert "above the limit of 8,294,400 pixels" in json.loads(ws.recv())["error"]
 
 
+def test_frames_are_taken_as_sent_with_no_compression_to_inflate(server, frames):
+    """The client offers per-message deflate (as browsers do); the server declines it, so no message
+    is inflated before it is read, and one above the cap closes the stream (1009) unread."""
+    from websockets.exceptions import ConnectionClosed
+    sid = httpx.post(f"http://{server}/v1/sessions").json()["session_id"]
+    with connect(f"ws://{server}/v1/sessions/{sid}/stream", compression="deflate", max_size=None) as ws:
+        assert "permessage-deflate" in ws.request.headers.get("Sec-WebSocket-Extensions", "")
+        assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+        ws.send(frames[0])
+        assert json.loads(ws.recv())["state"] in ("passive", "waiting")
+        ws.send(b"\0" * (ServerConfig.max_frame_bytes + 4096))   # all zeros: deflate would shrink it to 2 KB
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv()
+    assert closed.value.rcvd.code == 1009
+
+
 def test_a_stream_of_text_is_closed_with_a_rejection(server):
     """Text other than "end" is no frame: each counts as a bad one, so a client cannot hold a
     session open forever without sending frames the session's deadline would count."""

@@ -157,6 +157,8 @@ def test_openapi_declares_each_body_and_error(server):
     verify = paths["/v1/verdicts/verify"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert verify["required"] == ["token"] and {"nonce", "audience", "expected_identity"} <= set(verify["properties"])
     assert paths["/v1/sessions"]["post"]["requestBody"]["required"] is False
+    session = paths["/v1/sessions"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert verify["additionalProperties"] is False and session["additionalProperties"] is False   # other fields: 400
     for path, method in (("/v1/identities", "get"), ("/v1/identities/{name}", "post"),
                          ("/v1/identities/{name}", "delete"), ("/metrics", "get")):
         assert {"401", "403"} <= set(paths[path][method]["responses"]), (path, method)

@@ -83,6 +83,19 @@ def test_malformed_tokens_and_bodies_get_4xx(always_real_model, tmp_path):
     assert tokens.verify(good, SECRET)["verdict"] == "accepted"
 
 
+def test_a_field_a_route_does_not_know_is_refused_not_ignored(always_real_model, tmp_path):
+    """A misspelt binding would otherwise pass unnoticed: "expected_identiy" ignored makes a session
+    that accepts anyone, "audiance" ignored redeems a verdict bound to another application."""
+    with running(make_app(always_real_model, tmp_path)) as addr:
+        r = httpx.post(f"http://{addr}/v1/sessions", json={"nonce": "n", "expected_identiy": "alice"})
+        assert r.status_code == 400 and r.json()["detail"] == (
+            "unknown field 'expected_identiy': this route takes nonce, audience, expected_identity")
+        r = httpx.post(f"http://{addr}/v1/verdicts/verify", json={"token": "a.b.c", "audiance": "app"})
+        assert r.status_code == 400 and "unknown field 'audiance'" in r.json()["detail"]
+        assert httpx.post(f"http://{addr}/v1/sessions", json={"nonce": "n", "audience": "app",
+                                                               "expected_identity": "alice"}).status_code == 201
+
+
 def test_open_sessions_are_capped_per_client_and_in_all(always_real_model, tmp_path):
     app = make_app(always_real_model, tmp_path, max_sessions_per_client=2, max_sessions=3)
     with running(app) as addr:

@@ -112,7 +112,7 @@ def _scored_faces(svc: Service, img) -> list[dict]:
 
 @router.post("/v1/sessions", status_code=201, openapi_extra=SESSION_BODY, responses=errors(400, 408, 429, 503))
 async def new_session(request: Request, svc: Service = Depends(rate_limited)):
-    body = await read_json_object(request, svc.cfg.body_timeout_s, required=False)
+    body = await read_json_object(request, svc.cfg.body_timeout_s, BINDING, required=False)
     e = svc.create(client_of(request), *_binding(body))
     return {"session_id": e.id, "expires_at": e.expires, "stream": f"/v1/sessions/{e.id}/stream",
             "challenges": svc.cfg.session.n_challenges}
@@ -120,7 +120,7 @@ async def new_session(request: Request, svc: Service = Depends(rate_limited)):
 
 @router.post("/v1/verdicts/verify", openapi_extra=VERIFY_BODY, responses={**errors(400, 408, 409, 503), **VERIFY_REJECTED})
 async def verify_verdict(request: Request, svc: Service = Depends(service)):
-    body = await read_json_object(request, svc.cfg.body_timeout_s)
+    body = await read_json_object(request, svc.cfg.body_timeout_s, ("token", *BINDING))
     token = body.get("token")
     if not isinstance(token, str) or len(token) > 4096:
         raise HTTPException(400, 'send JSON {"token": "..."} (optionally "nonce", "audience", "expected_identity")')

@@ -42,11 +42,11 @@ IMAGE_BODY = {"requestBody": {"required": True, "description": "one JPEG, PNG or
     "multipart/form-data": {"schema": {"type": "object", "properties": {"image": _BINARY}, "required": ["image"]}}}}}
 BINDING = ("nonce", "audience", "expected_identity")   # what a session's verdict is bound to (optional)
 _BINDING_SCHEMA = {k: _text(256, nullable=True) for k in BINDING}   # null: absent
+_SESSION_SCHEMA = {"type": "object", "additionalProperties": False, "properties": _BINDING_SCHEMA}
 SESSION_BODY = {"requestBody": {"required": False, "description": "what the verdict is bound to (all optional)",
-                                "content": {"application/json": {"schema": {"type": "object",
-                                                                            "properties": _BINDING_SCHEMA}}}}}
+                                "content": {"application/json": {"schema": _SESSION_SCHEMA}}}}
 VERIFY_BODY = {"requestBody": {"required": True, "description": "the verdict, and what it must be bound to", "content": {
-    "application/json": {"schema": {"type": "object", "required": ["token"],
+    "application/json": {"schema": {"type": "object", "required": ["token"], "additionalProperties": False,
                                     "properties": {"token": _text(4096), **_BINDING_SCHEMA}}}}}}
 
 

@@ -89,8 +89,11 @@ async def read_image_bytes(request: Request, cap: int, timeout_s: float) -> byte
     return await files[0].read()
 
 
-async def read_json_object(request: Request, timeout_s: float, required: bool = True) -> dict:
-    """A small JSON object body (at most JSON_CAP bytes); {} for an empty optional body."""
+async def read_json_object(request: Request, timeout_s: float, fields: tuple[str, ...],
+                           required: bool = True) -> dict:
+    """A small JSON object body (at most JSON_CAP bytes) of no other keys than ``fields``; {} for an
+    empty optional body. A key the route does not know is refused, not ignored: a misspelt
+    "expected_identity" would otherwise make a session that accepts anyone."""
     data = await read_body(request, JSON_CAP, timeout_s, required=False)
     if not data and not required:
         return {}
@@ -100,6 +103,10 @@ async def read_json_object(request: Request, timeout_s: float, required: bool = 
         obj = None
     if not isinstance(obj, dict):
         raise InputError("send a JSON object")
+    unknown = sorted(k for k in obj if k not in fields)
+    if unknown:
+        names = ", ".join(repr(k[:40]) for k in unknown[:3])
+        raise InputError(f"unknown field {names}: this route takes {', '.join(fields)}")
     return obj
 
 

@@ -25,6 +25,9 @@ def cfg(model, tmp_path, **kw):
     session = kw.pop("session", SessionConfig(n_challenges=1, challenge_timeout_s=1.0, retries=0,
                                               passive_min_frames=3, passive_window=5,
                                               actions=("raise_right_hand", "raise_left_hand")))
+    # its clients send each frame once the last is answered, faster than a camera: the stream's
+    # frame budget (max_fps) is tested on its own (test_server.py)
+    kw.setdefault("max_fps", 1000.0)
     return ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), secret=SECRET, admin_token=ADMIN,
                         session=session, **kw)
 
@@ -105,11 +108,15 @@ def png_claiming(w: int, h: int) -> bytes:
 
 
 def stream(addr, sid, frames, max_msgs=400):
+    """The session's replies to frames sent one after another as fast as it answers; those skipped
+    for the stream's frame rate (``max_fps``) left out, as a client would send the next."""
     msgs = []
     with connect(f"ws://{addr}/v1/sessions/{sid}/stream", max_size=None) as ws:
         for i in range(max_msgs):
             ws.send(frames[i % len(frames)])
             m = json.loads(ws.recv())
+            if "skipped" in m:
+                continue
             msgs.append(m)
             if m.get("state") in ("accepted", "rejected"):
                 break
@@ -213,6 +220,33 @@ def test_frames_are_taken_as_sent_with_no_compression_to_inflate(server, frames)
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv()
     assert closed.value.rcvd.code == 1009
+
+
+def test_frames_beyond_a_streams_rate_are_skipped_unread(always_real_model, tmp_path, frames):
+    """A client flooding frames has at most ``max_fps`` of them scored a second (after a second's worth
+    at once): the rest are answered "skipped", not decoded and not counted as bad frames, so the
+    stream stays open; one sent at the rate is scored."""
+    from marginlive.server.stream import FrameBudget
+    # a challenge the frames never meet and time to spare: the session ends within none of this
+    slow = SessionConfig(n_challenges=1, challenge_timeout_s=60.0, passive_min_frames=3, passive_window=5,
+                         actions=("raise_right_hand",))
+    with running(create_app(cfg(always_real_model, tmp_path, max_fps=4.0, session=slow))) as addr:
+        sid = httpx.post(f"http://{addr}/v1/sessions").json()["session_id"]
+        with connect(f"ws://{addr}/v1/sessions/{sid}/stream", max_size=None) as ws:
+            t = time.monotonic()
+            for i in range(30):                        # all at once, then every reply
+                ws.send(frames[i % len(frames)])
+            replies = [json.loads(ws.recv()) for _ in range(30)]
+            took = time.monotonic() - t
+            scored = [m for m in replies if "state" in m]
+            skipped = [m for m in replies if "skipped" in m]
+            assert len(scored) + len(skipped) == 30 and [m["seq"] for m in replies] == list(range(1, 31))
+            assert 4 <= len(scored) <= 4 + 4 * took + 1 and "more than 4 frames a second" in skipped[0]["skipped"]
+            time.sleep(0.5)
+            ws.send(frames[0])                         # at the rate again: scored, the stream still open
+            assert "state" in json.loads(ws.recv())
+    budget = FrameBudget(10.0, 0.0)                    # a client at the rate never loses a frame
+    assert all(budget.take(0.1 * k) for k in range(1, 200))
 
 
 def test_a_stream_of_text_is_closed_with_a_rejection(server):

@@ -38,6 +38,7 @@ def config_from_args(a) -> ServerConfig:
     return ServerConfig(model=a.model, threshold=a.threshold, gallery=str(a.gallery or default_gallery_path()),
                         secret=secret.encode() if secret else secrets.token_bytes(32),
                         admin_token=token or secrets.token_urlsafe(24), frame_threads=a.frame_threads,
+                        max_fps=a.max_fps,
                         rate_per_s=a.rate, burst=a.burst, max_failures=a.max_failures,
                         max_sessions=a.max_sessions, max_sessions_per_client=a.max_sessions_per_client,
                         allowed_origins=tuple(a.allow_origin), redis=a.redis, liveness_api=a.liveness_api,

@@ -68,6 +68,10 @@ class ServerConfig:
     failure_window_s: float = 600.0
     verdict_ttl_s: float = 300.0            # under the record's RETENTION_S (store.py): redeemed against it
     frame_threads: int = 2                 # frames decoded and scored at once per process (CPU cores)
+    # frames a stream may have scored per second (on average; a second's worth at once): the page
+    # sends 10, and a client flooding frames would take the frame threads from everyone else's
+    # sessions. A frame beyond it is answered "skipped", not decoded
+    max_fps: float = 15.0
     max_bad_frames: int = 10
     allowed_origins: tuple[str, ...] = ()  # page origins besides the server's own
     redis: str | None = None               # redis://HOST:PORT/DB: state shared by replicas (else in memory)

@@ -5,7 +5,9 @@ Messages
   server -> client   JSON per frame: {"seq", "state", "instruction", "progress", "face", ...}, the
                      face's box and label but no score (``UNSAID``);
                      {"seq", "error"} for a frame that could not be read or a text message
-                     other than "end" (``max_bad_frames`` of them close the stream); the last adds
+                     other than "end" (``max_bad_frames`` of them close the stream);
+                     {"seq", "skipped"} for a frame beyond the stream's ``max_fps`` (not decoded,
+                     not counted against it); the last adds
                      "verdict" (the signed token) and "log", then the server closes (1000).
 Closes without a verdict: 4403 (origin not allowed, or another client's session), 4404
 (unknown), 4409 (already used), 4410 (expired), 4429 (locked out after failed attempts), 1013
@@ -62,9 +64,27 @@ async def _close(ws: WebSocket, code: int, msg: str):
     await ws.close(code=code, reason=msg)
 
 
+class FrameBudget:
+    """A token bucket of frames: ``rate`` a second on average, up to a second's worth at once, so
+    that a client sending at or below the rate never has a frame skipped."""
+
+    def __init__(self, rate: float, now: float):
+        self.rate, self.tokens, self.t = float(rate), max(1.0, float(rate)), now
+
+    def take(self, now: float) -> bool:
+        """Whether a frame arriving at ``now`` (s) may be scored (and then counts against the budget)."""
+        self.tokens = min(max(1.0, self.rate), self.tokens + (now - self.t) * self.rate)
+        self.t = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+
 async def _run(ws: WebSocket, svc, e, session):
     cfg = svc.cfg
     t0, seq, bad = time.monotonic(), 0, 0
+    budget = FrameBudget(cfg.max_fps, t0)
     while True:
         try:
             with anyio.fail_after(cfg.idle_timeout_s):
@@ -83,6 +103,10 @@ async def _run(ws: WebSocket, svc, e, session):
             if len(data) > cfg.max_frame_bytes:
                 await ws.send_json({"seq": seq, "error": f"frame larger than {cfg.max_frame_bytes} bytes"})
                 return await ws.close(code=1009, reason="frame too large")
+            if not budget.take(time.monotonic()):
+                await ws.send_json({"seq": seq, "skipped": f"more than {cfg.max_fps:g} frames a second: "
+                                                           "this one was not scored"})
+                continue
         status = await _scored(svc, session, data, time.monotonic() - t0)
         if isinstance(status, str):          # not a frame: counted, so that no stream stays open on them
             bad += 1

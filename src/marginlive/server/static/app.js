@@ -84,6 +84,7 @@ async function run() {
   ws.onopen = sendNext;
   ws.onmessage = (ev) => {
     const m = JSON.parse(ev.data);
+    if (m.skipped) { sendNext(); return; }       // sent faster than the server scores a stream: the next
     if (m.error && !m.state) {                   // a frame the server could not read: send the next
       show(m.error, m.seq ? "" : "rejected");    // without a seq: the session ends, the socket closes
       if (m.seq) sendNext();

@@ -99,6 +99,13 @@ def test_a_field_a_route_does_not_know_is_refused_not_ignored(always_real_model,
                                                                "expected_identity": "alice"}).status_code == 201
 
 
+def test_a_server_that_could_score_no_frame_is_not_made(always_real_model, tmp_path):
+    from marginlive.errors import InputError
+    for bad in ({"max_fps": 0.0}, {"rate_per_s": 0.0}, {"max_fps": float("nan")}):
+        with pytest.raises(InputError, match="must be above 0"):
+            make_app(always_real_model, tmp_path, **bad)
+
+
 def test_open_sessions_are_capped_per_client_and_in_all(always_real_model, tmp_path):
     app = make_app(always_real_model, tmp_path, max_sessions_per_client=2, max_sessions=3)
     with running(app) as addr:

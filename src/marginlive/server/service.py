@@ -93,6 +93,8 @@ class ServerConfig:
             raise InputError(f"the admin token (--admin-token, MARGINLIVE_ADMIN_TOKEN) has {len(self.admin_token)} "
                              f"characters; it needs at least {MIN_ADMIN_TOKEN_CHARS} (make one: python -c "
                              "'import secrets; print(secrets.token_urlsafe(24))')")
+        if not (self.max_fps > 0 and self.rate_per_s > 0):     # 0 would score one frame, answer no request
+            raise InputError(f"max_fps and rate_per_s must be above 0, got {self.max_fps} and {self.rate_per_s}")
 
 
 class Service:

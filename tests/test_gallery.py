@@ -36,7 +36,7 @@ def test_failed_add_leaves_nothing(tmp_path):
         with pytest.raises(Exception):
             g.add("bob", [vec(2), "not a vector"], "e")
         assert [r["name"] for r in g.list()] == ["alice"]
-        for bad in ("  ", "a" * 201, "nul\x00byte", "tab\there", "zero\u200bwidth"):
+        for bad in ("  ", "a" * 201, "nul\x00byte", "tab\there", "zero\u200bwidth", " alice", "alice "):
             with pytest.raises(InputError, match="printable"):
                 g.add(bad, [vec(1)], "e")
         with pytest.raises(InputError):

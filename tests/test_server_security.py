@@ -97,6 +97,9 @@ def test_a_field_a_route_does_not_know_is_refused_not_ignored(always_real_model,
         assert r.status_code == 400 and "unknown field 'audiance'" in r.json()["detail"]
         assert httpx.post(f"http://{addr}/v1/sessions", json={"nonce": "n", "audience": "app",
                                                                "expected_identity": "alice"}).status_code == 201
+        # a name no enrolment can hold (a space at its end) would reject every time: refused at once
+        r = httpx.post(f"http://{addr}/v1/sessions", json={"expected_identity": "alice "})
+        assert r.status_code == 400 and "no space at either end" in r.json()["detail"]
 
 
 def test_a_server_that_could_score_no_frame_is_not_made(always_real_model, tmp_path):

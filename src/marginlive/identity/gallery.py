@@ -35,6 +35,15 @@ def default_gallery_path() -> Path | str:
     return spec if "://" in spec else Path(spec)
 
 
+def check_name(name: str) -> str:
+    """``name`` if it can be an identity's: 1-200 printable characters (no control character, which
+    PostgreSQL would refuse, nor a format one), not starting or ending with a space (a name typed
+    with one would never match the one enrolled). InputError otherwise."""
+    if not isinstance(name, str) or not 0 < len(name) <= 200 or not name.isprintable() or name != name.strip():
+        raise InputError("an identity name must be 1-200 printable characters, with no space at either end")
+    return name
+
+
 def open_gallery(spec: str | os.PathLike | None = None, existing: bool = False, **kw):
     """The gallery at ``spec``: a ``postgresql://`` URL, else a SQLite file (default:
     $MARGINLIVE_GALLERY or .marginlive/gallery.db). ``existing``: a SQLite file must be there
@@ -87,9 +96,7 @@ class GalleryBase:
 
     def add(self, name: str, vectors: list[np.ndarray], embedder: str, sources: list[str] | None = None) -> int:
         """Add embeddings to ``name`` (created if new) in one transaction. Returns the count."""
-        name = name.strip()
-        if not name or len(name) > 200 or not name.isprintable():   # no control (NUL: PostgreSQL) or format characters
-            raise InputError("an identity name must be 1-200 printable characters")
+        check_name(name)
         if not vectors:
             raise InputError("no embedding to enrol")
         sources = sources or [""] * len(vectors)

@@ -21,6 +21,7 @@ import anyio
 
 from ..challenge.session import ACCEPTED, Session, SessionConfig
 from ..errors import InputError, MarginliveError
+from ..identity.gallery import check_name
 from ..liveness.runtime import LivenessModel
 from . import audit, metrics, tokens
 from .store import CapReached, Entry, MemoryStore
@@ -195,6 +196,8 @@ class Service:
     def create(self, client: str, nonce: str | None = None, audience: str | None = None,
                expected_identity: str | None = None) -> Entry:
         """A new session for ``client``, or ``Refused`` (429 per client, 503 when full)."""
+        if expected_identity is not None:
+            check_name(expected_identity)      # one no enrolment can hold would reject every time
         self._check_lockout(client, expected_identity)
         now = time.time()
         e = Entry(uuid.uuid4().hex, client, now, now + self.cfg.session_start_ttl_s, nonce, audience,

@@ -15,8 +15,9 @@ pytest.importorskip("torch")
 def four_groups(tmp_path_factory):
     """Both shared video pairs collected as four groups: two people, two replay devices."""
     d = tmp_path_factory.mktemp("exp") / "videos"
-    for name, label, group, every in (("live-1.webm", "real", "person-1", "20"), ("replay-1.webm", "fake", "phone-1", "20"),
-                                      ("live-2.mp4", "real", "person-2", "10"), ("replay-2.mp4", "fake", "phone-2", "10")):
+    videos = (("live-1.webm", "real", "person-1", "20"), ("replay-1.webm", "fake", "phone-1", "20"),
+              ("live-2.mp4", "real", "person-2", "10"), ("replay-2.mp4", "fake", "phone-2", "10"))
+    for name, label, group, every in videos:
         extra = ["--attack", "screen"] if label == "fake" else []
         assert main(["collect", str(need_shared("data", "videos", name)), "--label", label, "--subject", group,
                      "--every", every, "--out", str(d), *extra]) == 0

@@ -427,7 +427,8 @@ def _serve_args(p):
     p.add_argument("--frame-threads", type=_count, default=2, help="frames decoded and scored at once per process")
     p.add_argument("--max-fps", type=_positive, default=15.0,
                    help="frames a stream may have scored per second (15; the page sends 10): more are skipped")
-    p.add_argument("--workers", type=_count, default=1, help="server processes on this machine (more than 1 needs --redis)")
+    p.add_argument("--workers", type=_count, default=1,
+                   help="server processes on this machine (more than 1 needs --redis)")
     p.add_argument("--rate", type=_positive, default=5.0, help="requests per second per client (liveness, sessions)")
     p.add_argument("--burst", type=_count, default=30, help="request burst per client")
     p.add_argument("--max-failures", type=_count, default=5,

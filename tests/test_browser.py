@@ -137,3 +137,36 @@ def test_a_camera_whose_frames_are_not_4_by_3_gets_a_stage_of_their_shape(tmp_pa
     vw, vh, sw, sh = shape
     assert vw and abs(vw / vh - 4 / 3) > 0.1, shape          # frames of another shape than 4:3
     assert abs(sw / sh - vw / vh) < 0.01, shape
+
+
+def test_a_camera_of_more_pixels_than_asked_sends_frames_the_server_takes(tmp_path, always_real_model):
+    """A camera that ignores the 640x480 asked of it (here a 3840x2160 canvas as the video's source)
+    has its frames scaled to 1280 px on their longer side before they are sent: a 4K JPEG at the
+    page's quality would pass the server's 1 MB frame cap and end the stream."""
+    need_chromium()
+    app = create_app(ServerConfig(model=str(always_real_model), gallery=str(tmp_path / "g.db")))
+    with running(app) as addr:
+        driver = chrome(tmp_path / "unused.y4m")
+        try:
+            driver.get(f"http://{addr}/")
+            size = driver.execute_async_script("""
+                const done = arguments[arguments.length - 1];
+                const c = document.createElement('canvas'); c.width = 3840; c.height = 2160;
+                const g = c.getContext('2d');
+                for (let i = 0; i < 4000; i++) {            // noise-like detail: a JPEG of many bytes
+                  g.fillStyle = `hsl(${(i * 37) % 360}, 80%, ${30 + (i * 13) % 50}%)`;
+                  g.fillRect((i * 97) % 3840, (i * 53) % 2160, 40, 40);
+                }
+                const v = document.getElementById('video');
+                v.srcObject = c.captureStream(5);
+                v.onloadeddata = async () => {
+                  const blob = await frameBlob();
+                  const bmp = await createImageBitmap(blob);
+                  done([v.videoWidth, v.videoHeight, bmp.width, bmp.height, blob.size]);
+                };
+                v.play();""")
+        finally:
+            driver.quit()
+    vw, vh, w, h, nbytes = size
+    assert (vw, vh) == (3840, 2160) and (w, h) == (1280, 720), size
+    assert nbytes < ServerConfig.max_frame_bytes, size

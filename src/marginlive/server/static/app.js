@@ -9,6 +9,9 @@ const startBtn = document.getElementById("start");
 const verdictEl = document.getElementById("verdict");
 const grab = document.createElement("canvas");
 const FPS = 10;
+// the longest side of a frame sent: a camera that ignores the 640x480 asked of it (1080p, 4K) would
+// otherwise send JPEGs past the server's 1 MB frame cap, which ends the stream
+const MAX_SIDE = 1280;
 
 function show(text, cls) {
   instruction.textContent = text;
@@ -17,8 +20,8 @@ function show(text, cls) {
 
 function drawFace(face, state) {
   const ctx = overlay.getContext("2d");
-  overlay.width = video.videoWidth || 640;
-  overlay.height = video.videoHeight || 480;
+  overlay.width = grab.width || video.videoWidth || 640;     // the box is in the pixels of the frame sent
+  overlay.height = grab.height || video.videoHeight || 480;
   ctx.clearRect(0, 0, overlay.width, overlay.height);
   if (!face) return;
   const [x1, y1, x2, y2] = face.box;
@@ -40,9 +43,10 @@ async function openCamera() {
 }
 
 function frameBlob() {
-  grab.width = video.videoWidth;
-  grab.height = video.videoHeight;
-  grab.getContext("2d").drawImage(video, 0, 0);   // unmirrored, as the camera sees it
+  const scale = Math.min(1, MAX_SIDE / Math.max(video.videoWidth, video.videoHeight));
+  grab.width = Math.round(video.videoWidth * scale);
+  grab.height = Math.round(video.videoHeight * scale);
+  grab.getContext("2d").drawImage(video, 0, 0, grab.width, grab.height);   // unmirrored, as the camera sees it
   // high quality: heavy JPEG compression smooths the fine texture the liveness model reads and
   // makes live faces look less live (docs/generalisation.md, "JPEG frames")
   return new Promise((r) => grab.toBlob(r, "image/jpeg", 0.95));

@@ -170,3 +170,27 @@ def test_a_camera_of_more_pixels_than_asked_sends_frames_the_server_takes(tmp_pa
     vw, vh, w, h, nbytes = size
     assert (vw, vh) == (3840, 2160) and (w, h) == (1280, 720), size
     assert nbytes < ServerConfig.max_frame_bytes, size
+
+
+def test_a_server_gone_before_start_is_said_and_start_can_be_pressed_again(tmp_path, always_real_model):
+    """The page loaded, then the server went away: pressing Start says it cannot be reached and
+    leaves the button to try again, instead of a promise failing unseen and a button stuck disabled."""
+    need_chromium()
+    y4m = tmp_path / "live.y4m"
+    assert write_y4m(need_shared("data", "videos", "live-1.webm"), y4m, max_frames=10) > 5
+    app = create_app(ServerConfig(model=str(always_real_model), gallery=str(tmp_path / "g.db")))
+    driver = chrome(y4m)
+    try:
+        with running(app) as addr:
+            driver.get(f"http://{addr}/")
+        driver.find_element("id", "start").click()
+        deadline, state = time.time() + 15, None
+        while time.time() < deadline:
+            state = driver.execute_script("return [document.getElementById('instruction').textContent, "
+                                          "document.getElementById('start').disabled];")
+            if "cannot be reached" in state[0]:
+                break
+            time.sleep(0.2)
+    finally:
+        driver.quit()
+    assert state == ["The server cannot be reached: try again", False], state

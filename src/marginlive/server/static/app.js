@@ -62,9 +62,14 @@ async function run() {
     startBtn.disabled = false;
     return;
   }
-  const res = await fetch("/v1/sessions", { method: "POST" });
-  const info = await res.json();
-  if (!res.ok) {
+  let res, info;
+  try {
+    res = await fetch("/v1/sessions", { method: "POST" });
+    info = await res.json();
+  } catch (e) {                                  // the server cannot be reached, or answered no JSON
+    info = { detail: "The server cannot be reached: try again" };
+  }
+  if (!res || !res.ok) {
     show(info.detail || "Could not start a session", "rejected");
     startBtn.disabled = false;
     return;

@@ -6,6 +6,10 @@ import time
 
 import uvicorn
 
+# the test clients send each frame once the last is answered, faster than a camera: their servers
+# score frames at any rate (the stream's frame budget, max_fps, is tested on its own in test_server.py)
+UNPACED_FPS = 1000.0
+
 
 def free_port() -> int:
     """A loopback TCP port nobody listens on now (for a server the test starts)."""

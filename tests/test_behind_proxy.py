@@ -22,7 +22,7 @@ from browser_util import chrome, need_chromium, wait_for_verdict, write_y4m
 from conftest import need_shared
 from marginlive.challenge.session import SessionConfig
 from marginlive.server.app import ServerConfig, create_app
-from server_util import free_port, running
+from server_util import UNPACED_FPS, free_port, running
 
 CONF = Path(__file__).resolve().parents[1] / "deploy" / "nginx.conf"
 CLIENT = "127.0.0.2"    # the browser's address as nginx sees it: any loopback address but the proxy's
@@ -114,10 +114,9 @@ def nginx(upstream: str, folder: Path):
 def make_app(model, tmp_path):
     session = SessionConfig(n_challenges=1, challenge_timeout_s=1.0, retries=0, passive_min_frames=3,
                             passive_window=5, actions=("raise_right_hand",))
-    # its clients send each frame once the last is answered, faster than a camera: the stream's
-    # frame budget (max_fps) is tested on its own (test_server.py)
-    return create_app(ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), session=session, max_fps=1000.0,
-                                   secret=b"proxy-test-secret-0123456789abcdef", admin_token="admin-token-for-tests"))
+    return create_app(ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), session=session,
+                                   max_fps=UNPACED_FPS, secret=b"proxy-test-secret-0123456789abcdef",
+                                   admin_token="admin-token-for-tests"))
 
 
 # the TLS and WebSocket handshake through nginx, in seconds: websockets' 10 s default was once exceeded on

@@ -14,7 +14,7 @@ from websockets.sync.client import connect
 from marginlive.challenge.session import SessionConfig
 from marginlive.errors import InputError
 from marginlive.server.app import ServerConfig, create_app
-from server_util import free_port, running
+from server_util import UNPACED_FPS, free_port, running
 
 SECRET = b"shared-secret-of-the-two-replicas"
 
@@ -59,9 +59,7 @@ def replica(model, tmp_path, url, **kw):
     # the live video never raises a hand: every session ends rejected (a blink it may do by chance)
     session = SessionConfig(n_challenges=1, challenge_timeout_s=1.0, retries=0, passive_min_frames=3, passive_window=5,
                             actions=("raise_right_hand", "raise_left_hand"))
-    # its clients send each frame once the last is answered, faster than a camera: the stream's
-    # frame budget (max_fps) is tested on its own (test_server.py)
-    kw.setdefault("max_fps", 1000.0)
+    kw.setdefault("max_fps", UNPACED_FPS)
     return create_app(ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), secret=SECRET, session=session,
                                    admin_token="admin-token-for-tests", redis=url, **kw))
 

@@ -15,7 +15,7 @@ from marginlive.errors import MarginliveError
 from marginlive.server import tokens
 from marginlive.server.app import ServerConfig, create_app
 from marginlive.server.service import Refused
-from server_util import running
+from server_util import UNPACED_FPS, running
 
 SECRET = b"test-secret-0123456789-0123456789"
 ADMIN = "admin-token-for-tests"
@@ -24,9 +24,7 @@ ADMIN = "admin-token-for-tests"
 def make_app(model, tmp_path, **kw):
     session = SessionConfig(n_challenges=1, challenge_timeout_s=1.0, retries=0, passive_min_frames=3,
                             passive_window=5, actions=("raise_right_hand",))
-    # its clients send each frame once the last is answered, faster than a camera: the stream's
-    # frame budget (max_fps) is tested on its own (test_server.py)
-    kw.setdefault("max_fps", 1000.0)
+    kw.setdefault("max_fps", UNPACED_FPS)
     return create_app(ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), secret=SECRET,
                                    admin_token=ADMIN, session=session, **kw))
 

@@ -310,15 +310,7 @@ def _share(value: str) -> float:
 
 
 def _unsure_floor(value: str) -> float | None:
-    if value == "off":
-        return None
-    try:
-        floor = float(value)
-    except ValueError:
-        floor = -1.0
-    if not 0.0 <= floor < 1.0:
-        raise argparse.ArgumentTypeError(f"a probability in [0, 1) or 'off', got {value!r}")
-    return floor
+    return None if value == "off" else _number(value, lambda x: 0 <= x < 1, "a probability in [0, 1) or 'off'")
 
 
 def _add_session_args(p):

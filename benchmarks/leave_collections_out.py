@@ -24,14 +24,17 @@ pipeline makes (`LivenessModel.crops`).
 Reports per collection and model: live frames and BPCER (live frames below the threshold),
 attack frames and APCER (attacks at or above it), the worst collection for each, and whether the
 model was trained on it (a trained-on collection's figures are not an estimate of anything); the
-shipped model's worst rows at other thresholds and unsure floors; per never-seen collection, its AUC
-and what ``marginlive calibrate`` fitted on half its live frames does on the other half.
+shipped model's never-seen rows with the 95% interval of each rate, and its worst rows at other
+thresholds and unsure floors; per never-seen collection, its AUC and what ``marginlive calibrate``
+fitted on half its live frames does on the other half.
 Writes docs/collections.json, docs/collections.md and the accuracy table of the README and the model card.
 
 Run: .venv/bin/python benchmarks/leave_collections_out.py [--also marginlive-fast=FAST.onnx] [--previous OLD.onnx]
+(``--pages-only``: the pages written again from docs/collections.json, in seconds)
 """
 import argparse
 import csv
+import json
 import os
 import sys
 import tempfile
@@ -43,6 +46,7 @@ from common import DOCS, ROOT, SHARED, machine, markdown_table, render_block, sa
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 from marginlive.challenge.session import SessionConfig  # noqa: E402
+from marginlive.evaluation.metrics import error_interval  # noqa: E402
 from marginlive.training.recipes import DEFAULT, NEWEST_GROUPS  # noqa: E402
 
 # the five webcam-replay groups added last (7+ live people, frame-filling TV replays): with the two
@@ -275,6 +279,33 @@ def sources_markdown(res) -> str:
     return "\n".join(markdown_table(["shift", "source"] + [f"{n}: BPCER / APCER" for n in names], rows)) + "\n"
 
 
+def _counted(r: dict, key: str) -> tuple[int, int] | None:
+    """(errors, frames) behind a row's rate ``key`` for one model (a shift row: its worst source's);
+    None where the row has no such frames."""
+    if r[key] is None:
+        return None
+    n = r["by_source"][r[f"{key}_source"]] if "by_source" in r else r
+    n = n["live" if key == "bpcer" else "attacks"]
+    return round(r[key] * n), n
+
+
+def _rate_with_interval(counted) -> str:
+    if counted is None:
+        return "-"
+    lo, hi = error_interval(*counted)
+    return f"{_pct(counted[0] / counted[1])} ({_pct(lo)}-{_pct(hi)}) of {counted[1]}"
+
+
+def intervals_markdown(res) -> str:
+    """The never-seen rows of the shipped model with the 95% interval of each rate and the frames
+    it counts (a shift row: its worst source's)."""
+    name = "marginlive-default"
+    rows = [[row["collection"]] + [_rate_with_interval(_counted(row["models"][name], k)) for k in ("bpcer", "apcer")]
+            for row in res["rows"] if name not in row["trained_on"]]
+    return "\n".join(markdown_table(["collection", "BPCER (95% interval) of frames", "APCER (95% interval) of frames"],
+                                    rows)) + "\n"
+
+
 def worst(rows, name):
     out = {}
     for key in ("bpcer", "apcer"):
@@ -439,7 +470,15 @@ def main():
     ap.add_argument("--also", action="append", default=[], metavar="NAME=MODEL.onnx",
                     help="another model to score beside it, counted as fitted on every collection but the "
                          "five newest groups and the videos (repeatable)")
+    ap.add_argument("--pages-only", action="store_true",
+                    help="write docs/collections.md and the README's blocks again from docs/collections.json, "
+                         "scoring nothing (after a change of the pages' text)")
     a = ap.parse_args()
+    if a.pages_only:
+        res = json.loads((DOCS / "collections.json").read_text())
+        (DOCS / "collections.md").write_text(page(res, "previous default" in res["models"]))
+        render_readme(res)
+        return
     from marginlive.detect import create_detector
     from marginlive.liveness.runtime import default_model_path
     models = [Marginlive(a.model or default_model_path(), "marginlive-default")]
@@ -559,6 +598,10 @@ def page(res: dict, previous: bool) -> str:
         "each shift is rated on three sources apart (the five groups pooled, each video pair) and its row gives "
         "the worst of them (every source below the table).\n\n" + markdown(res)
         + "\n## The shift rows per source\n\n" + sources_markdown(res)
+        + "\n## How sure these rates are\n\nmarginlive-default on the rows it never trained on, each rate with "
+        "its 95% Wilson interval and the frames it counts. The interval counts frames as independent; the frames "
+        "of one person, room or video are not, so the truth is less sure than it says. Two models' rates on a "
+        "row whose intervals overlap widely are not shown apart by that row.\n\n" + intervals_markdown(res)
         + "\n## The shipped model at other thresholds\n\nThe rows above that marginlive-default never "
         "trained on, its threshold moved (it ships at " + f"{res['thresholds']['marginlive-default']:g}" + "):\n\n"
         + sweep_markdown(res["threshold_sweep"])

@@ -72,3 +72,22 @@ def test_shift_sources_pool_the_newest_groups_and_keep_each_video_apart():
     colls = {f"webcam-replay: {group}": ["g1", "g2"], "webcam-replay: an old group": ["x"],
              **{video: [video] for video in L.VIDEOS}}
     assert L.shift_sources(colls) == {L.WITHOUT_NEWEST: ["g1", "g2"], **{video: [video] for video in L.VIDEOS}}
+
+
+def test_the_collections_page_is_its_results_file_rendered():
+    """docs/collections.md is what ``leave_collections_out.py --pages-only`` writes from docs/collections.json."""
+    L = leave_collections_out
+    res = json.loads((ROOT / "docs" / "collections.json").read_text())
+    assert (ROOT / "docs" / "collections.md").read_text() == L.page(res, "previous default" in res["models"])
+
+
+def test_a_rate_interval_counts_the_frames_its_rate_came_from():
+    """A shift row's interval is its worst source's (errors of that source's frames), not the pooled count."""
+    L = leave_collections_out
+    by_source = {"groups": {"m": L.rates(np.array([0.9, 0.2, 0.8, 0.7]), np.array([1, 1, 0, 0]), 0.5)},
+                 "easy video": {"m": L.rates(np.array([0.9] * 20 + [0.1] * 20), np.array([1] * 20 + [0] * 20), 0.5)}}
+    row = L.worst_source(by_source, "m")
+    assert L._counted(row, "bpcer") == (1, 2) and L._counted(row, "apcer") == (2, 2)
+    plain = L.rates(np.array([0.9, 0.2, 0.8]), np.array([1, 1, 1]), 0.5)
+    assert L._counted(plain, "bpcer") == (1, 3) and L._counted(plain, "apcer") is None
+    assert L._rate_with_interval((1, 3)).startswith("33.3% (") and L._rate_with_interval((1, 3)).endswith(" of 3")

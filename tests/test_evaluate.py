@@ -42,8 +42,11 @@ def test_evaluate_ours_and_peer_with_report(capsys, tmp_path, tiny_model, small_
         assert m["n"] + r["no_face"]["real"] + r["no_face"]["fake"] == n_rows
         assert 0 <= m["auc"] <= 1 and set(m["apcer_per_attack"]) == {"print"}
         assert set(r["per_group"]) == {"0001", "0002"}
+        lo, hi = m["bpcer_interval"]    # the rate inside its interval, the report giving both
+        assert lo <= m["bpcer"] <= hi and hi > lo
     md = (rep / "report.md").read_text()
     assert "APCER" in md and f"{name}_roc.png" in md
+    assert md.count("95% intervals (Wilson") == 2
     for png in (f"{name}_roc.png", f"{name}_det.png", f"{name}_tiny-test_hist.png", f"{name}_tiny-test_confusion.png"):
         assert (rep / png).stat().st_size > 1000
     # the peer separates print attacks on these subjects far better than chance

@@ -6,7 +6,7 @@ print:  0.55 0.4
 """
 import pytest
 
-from marginlive.evaluation.metrics import all_metrics, apcer_bpcer, bpcer_at_apcer, eer
+from marginlive.evaluation.metrics import all_metrics, apcer_bpcer, bpcer_at_apcer, eer, error_interval
 
 S = [0.9, 0.8, 0.6, 0.3, 0.7, 0.2, 0.1, 0.55, 0.4]
 Y = [1, 1, 1, 1, 0, 0, 0, 0, 0]
@@ -62,3 +62,30 @@ def test_one_class_reports_what_it_can():
 def test_bad_labels():
     with pytest.raises(ValueError):
         all_metrics([0.5], [2], 0.5)
+
+
+def test_wilson_interval_against_hand_values():
+    # 0 of 30: the upper end is z^2 / (n + z^2) = 3.8415 / 33.8415
+    assert error_interval(0, 30) == pytest.approx((0.0, 0.1135), abs=1e-4)
+    # 5 of 100: centre (0.05 + 0.0192) / 1.0384, half 1.96 * sqrt(0.000475 + 0.0000096) / 1.0384
+    assert error_interval(5, 100) == pytest.approx((0.0215, 0.1118), abs=1e-4)
+    assert error_interval(30, 30) == pytest.approx((0.8865, 1.0), abs=1e-4)
+    # symmetric in errors and successes, narrower with more frames, wider at higher confidence
+    lo, hi = error_interval(3, 40)
+    assert error_interval(37, 40) == pytest.approx((1 - hi, 1 - lo))
+    assert error_interval(30, 400)[1] - error_interval(30, 400)[0] < hi - lo
+    assert error_interval(3, 40, 0.99)[1] > hi
+
+
+@pytest.mark.parametrize("errors, n, confidence", [(1, 0, 0.95), (-1, 5, 0.95), (6, 5, 0.95), (1, 5, 1.0)])
+def test_wilson_interval_refuses_what_is_no_rate(errors, n, confidence):
+    with pytest.raises(ValueError):
+        error_interval(errors, n, confidence)
+
+
+def test_rates_carry_their_intervals():
+    m = apcer_bpcer(S, Y, 0.5, A)
+    assert m["bpcer_interval"] == pytest.approx(error_interval(1, 4))
+    assert m["apcer_interval"] == pytest.approx(error_interval(1, 2))   # print, the worst species
+    only_live = apcer_bpcer([0.9, 0.2], [1, 1], 0.5)
+    assert only_live["apcer_interval"] is None and only_live["bpcer_interval"] == pytest.approx(error_interval(1, 2))

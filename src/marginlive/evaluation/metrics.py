@@ -11,11 +11,33 @@ ISO/IEC 30107-3 terms:
 - BPCER20 / BPCER100: BPCER at the threshold where max APCER <= 5% / 1%.
 - EER: where APCER (attacks pooled) equals BPCER. HTER: (APCER + BPCER) / 2 at a threshold
   fixed beforehand on a development set.
+- ``*_interval``: the 95% Wilson score interval of a rate. It counts presentations as independent;
+  frames of one person, room or video are not, so the real uncertainty is wider.
 The paper's view treats *real* as the positive class: precision, recall, F1, confusion matrix.
 """
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
+
+
+def error_interval(errors: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """(low, high): the Wilson score interval of an error rate, ``errors`` of ``n`` presentations
+    wrong, at ``confidence`` (0.95). Unlike the normal approximation it stays inside [0, 1] and
+    is not empty at 0 errors: 0 of 30 gives (0, 0.114), so a row of 30 live frames all passed
+    cannot show that a camera's users meet a 5% goal. ValueError for n < 1, errors outside 0..n,
+    or a confidence outside (0, 1)."""
+    if n < 1 or not 0 <= errors <= n:
+        raise ValueError(f"an error rate needs 0 <= errors <= n and n >= 1, got {errors} of {n}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p, z2 = errors / n, z * z / n
+    centre = (p + z2 / 2) / (1 + z2)
+    half = z * np.sqrt(p * (1 - p) / n + z2 / (4 * n)) / (1 + z2)
+    # exact at the ends: rounding must not put 0 errors above 0 or n errors below 1
+    return (0.0 if errors == 0 else float(centre - half), 1.0 if errors == n else float(centre + half))
 
 
 def _check(scores, labels):
@@ -33,16 +55,21 @@ def apcer_bpcer(scores, labels, threshold, attacks=None) -> dict:
     s, y = _check(scores, labels)
     acc = s >= threshold
     species = np.asarray(attacks, dtype=object) if attacks is not None else np.array(["attack"] * len(y), object)
-    per = {}
+    per, counts = {}, {}
     for sp in sorted({str(a) for a in species[y == 0]}):
         m = (y == 0) & (species.astype(str) == sp)
         per[sp or "attack"] = float(acc[m].mean())
+        counts[sp or "attack"] = (int(acc[m].sum()), int(m.sum()))
     apcer = max(per.values()) if per else None
-    bpcer = float((~acc[y == 1]).mean()) if (y == 1).any() else None
+    live = y == 1
+    bpcer = float((~acc[live]).mean()) if live.any() else None
     acer = (apcer + bpcer) / 2 if apcer is not None and bpcer is not None else None
     pooled = float(acc[y == 0].mean()) if (y == 0).any() else None
+    worst = max(per, key=per.get) if per else None    # the species the reported APCER is
     return {"threshold": float(threshold), "apcer": apcer, "apcer_pooled": pooled,
-            "apcer_per_attack": per, "bpcer": bpcer, "acer": acer}
+            "apcer_per_attack": per, "bpcer": bpcer, "acer": acer,
+            "apcer_interval": error_interval(*counts[worst]) if worst else None,
+            "bpcer_interval": error_interval(int((~acc[live]).sum()), int(live.sum())) if live.any() else None}
 
 
 def eer(scores, labels) -> tuple[float, float]:

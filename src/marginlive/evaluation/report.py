@@ -120,6 +120,14 @@ def _num(v):
     return "n/a" if v is None else f"{v:.3f}"
 
 
+def _intervals(m: dict) -> str:
+    """One line: the 95% intervals of a model's BPCER and (worst species) APCER."""
+    parts = [f"{k.upper()} {_pct(m[k + '_interval'][0])}-{_pct(m[k + '_interval'][1])}"
+             for k in ("bpcer", "apcer") if m.get(k + "_interval")]
+    return ("95% intervals (Wilson; they count frames as independent, and frames of one person or video are not, "
+            "so the truth is less sure): " + ", ".join(parts))
+
+
 def markdown(all_results: dict[str, list[dict]], clips: dict | None, images: dict[str, dict]) -> str:
     out = ["# marginlive evaluation report", "",
            "Scores are P(real); *real* is the positive class for precision/recall/F1, and the "
@@ -146,6 +154,8 @@ def markdown(all_results: dict[str, list[dict]], clips: dict | None, images: dic
             out += [f"### {r['model']}", ""]
             if m["apcer_per_attack"]:
                 out.append("APCER per attack type: " + ", ".join(f"{k} {_pct(v)}" for k, v in m["apcer_per_attack"].items()))
+            if m.get("bpcer_interval") or m.get("apcer_interval"):
+                out.append(_intervals(m))
             if m.get("hter") is not None:
                 out.append(f"HTER at the development threshold {m['hter_threshold']:.3f}: {_pct(m['hter'])}")
             for note in m["notes"]:

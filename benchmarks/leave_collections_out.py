@@ -14,7 +14,7 @@ or room would shift them
 the camera or at the frame's edge, motion blur, a tilted camera, a phone in the hand, a second
 person beside the user, a camera of higher resolution, a lamp on one side;
 `marginlive.evaluation.processing`: a camera's sharpening, HDR tone mapping, wide-angle lens, dark
-corners, sensor grain and flicker bands; the camera shifts also
+corners, sensor grain, flicker bands and background blur; the camera shifts also
 applied to their attack frames) and scored again (the recipe rebuilt without the five groups),
 each shift rated on the five groups pooled and on each video pair apart, its row the worst of the
 three. Each frame's most
@@ -243,6 +243,8 @@ def shifted_sets(rooms, cutout, others):
         "sensor grain (noise over 2-4 px)": (processing.grain, every, None),
         "flicker bands (mains light, rolling shutter)": (processing.banded, every, None),
         "lit from one side": (shifts.side_lit, live, None),
+        "background blurred by the camera": (lambda f, b, r, o: processing.background_blurred(f, b, r, o, cutout),
+                                             every, None),
     }
 
 
@@ -593,7 +595,8 @@ def page(res: dict, previous: bool) -> str:
         "of the five groups and the videos, moved into another room, filmed upright by a phone, in a dim "
         "room, close to the camera or at the frame's edge, blurred by motion, tilted, beside a phone in the hand, with a second person beside them or by a camera of 3x the resolution (`marginlive.evaluation.shifts`), "
         "or as another camera's processing leaves them: sharpened, tone-mapped, bent by a wide-angle lens, darker in "
-        "the corners, grainy, banded by flickering light (`marginlive.evaluation.processing`); the live frames lit "
+        "the corners, grainy, banded by flickering light, the background blurred as a video call does it "
+        "(`marginlive.evaluation.processing`); the live frames lit "
         "from one side (`shifts.side_lit`); "
         "each shift is rated on three sources apart (the five groups pooled, each video pair) and its row gives "
         "the worst of them (every source below the table).\n\n" + markdown(res)

@@ -89,3 +89,39 @@ def test_a_processed_live_frame_keeps_its_face_findable():
         assert found, fn.__name__
         near = max(found, key=lambda b: b.score)
         assert abs(near.cx - box.cx) < 0.25 * box.w, fn.__name__
+
+
+def test_background_blur_keeps_the_person_and_smooths_the_rest():
+    """With a person mask given (a disc), what is inside keeps its pixels and the rest loses its edges."""
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    yy, xx = np.mgrid[0:240, 0:320]
+    disc = (((yy - 120) ** 2 + (xx - 160) ** 2) < 60 ** 2).astype(np.float32)
+    out = processing.background_blurred(frame, BOX, rng, cutout=lambda f: disc)
+    inner, outer = disc > 0 , ((yy - 120) ** 2 + (xx - 160) ** 2) > 90 ** 2
+    assert np.abs(out[inner].astype(int) - frame[inner]).mean() < 3     # the person as it was, bar its feathered edge
+    assert _edges(np.where(outer[..., None], out, 0)) < 0.2 * _edges(np.where(outer[..., None], frame, 0))
+    a = processing.background_blurred(frame, BOX, np.random.default_rng(1), cutout=lambda f: disc)
+    b = processing.background_blurred(frame, BOX, np.random.default_rng(2), cutout=lambda f: disc)
+    assert a.shape == frame.shape and a.dtype == np.uint8 and not np.array_equal(a, b)   # the strength drawn
+
+
+def test_background_blur_of_a_live_frame_keeps_the_face_sharp_and_findable():
+    """MediaPipe's segmentation on a real frame: the face's pixels stay, the room behind is blurred."""
+    from marginlive.detect import create_detector
+    from marginlive.evaluation.shifts import PersonCutout
+    from marginlive.frames import read_video_frames
+    frame = read_video_frames(need_shared("data", "videos", "live-1.webm"), max_frames=1)[0].image
+    det = create_detector()
+    box = max(det.detect(frame), key=lambda b: b.score)
+    cutout = PersonCutout()
+    try:
+        out = processing.background_blurred(frame, box, np.random.default_rng(0), cutout=cutout, sigma=12.0)
+    finally:
+        cutout.close()
+    x1, y1, x2, y2 = (int(v) for v in (box.x1, box.y1, box.x2, box.y2))
+    face = (slice(y1, y2), slice(x1, x2))
+    assert np.abs(out[face].astype(int) - frame[face]).mean() < 2
+    above = (slice(0, max(1, y1 - 40)), slice(None))   # the room above the head
+    assert _edges(out[above]) < 0.5 * _edges(frame[above])
+    assert det.detect(out)

@@ -366,3 +366,27 @@ def test_a_recipe_refuses_a_network_it_cannot_fuse(small, tmp_path, monkeypatch)
     with pytest.raises(ModelError, match="must decide at P\\(real\\) 0.5"):
         build(recipe, ds, tmp_path / "m.onnx", components=tmp_path / "parts", log=lambda m: None)
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_a_blurred_background_leaves_the_person_and_the_padding():
+    from marginlive.training.scene import background_blurred_context
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 256, (256, 256, 3), dtype=np.uint8)
+    x[:, :40] = 0                                                  # the frame's edge: black padding
+    person = np.zeros((256, 256, 1), np.float32)
+    person[64:256, 80:176] = 1.0
+    out = background_blurred_context(x, person, rng)
+    inside = (slice(72, 256), slice(88, 168))                      # the person, away from the feathered edge
+    assert np.array_equal(out[inside], x[inside]) and not out[:, :40].any()
+    room = out[:, 48:72].astype(float)                             # beside the person: smooth now
+    assert np.abs(np.diff(room, axis=0)).mean() < 0.3 * np.abs(np.diff(x[:, 48:72].astype(float), axis=0)).mean()
+
+
+def test_blurred_copies_come_last_one_per_crop_of_either_label(small):
+    x, y = small
+    more, n = _with_more_copies(x, y, background_blur=1.0)
+    assert sorted(more.source[n:].tolist()) == list(range(len(x)))   # attacks too: a camera effect blurs both
+    assert (more.labels[n:] == y[more.source[n:]]).all() and (more.room[n:] == -1).all()
+    both, m = _with_more_copies(x, y, screen_behind=1.0, background_blur=1.0)
+    screens, _ = _with_more_copies(x, y, screen_behind=1.0)
+    assert np.array_equal(both.contexts[:len(screens.labels)], screens.contexts)   # after the screen copies

@@ -19,7 +19,11 @@ and returns a new BGR uint8 frame of the same size, its strength drawn per frame
   standard deviation of U(4, 10) levels. Per-pixel noise of that strength reads as noise to
   ``silentface_crop.noise_sigma``; spread out, it reads as fine detail;
 - ``banded``: the horizontal bands of a rolling shutter under lights that flicker with the mains:
-  rows darker by up to U(0.1, 0.25) of their brightness, a sine of period U(30, 120) rows.
+  rows darker by up to U(0.1, 0.25) of their brightness, a sine of period U(30, 120) rows;
+- ``background_blurred``: the background blur of a video call or a laptop's camera effects
+  (Windows Studio Effects, macOS Portrait): the person segmented (MediaPipe's selfie segmentation,
+  ``shifts.PersonCutout``), everything else blurred by a Gaussian of sigma U(6, 20) px at 640 px
+  wide. On a replay the segmentation keeps the face on the screen and blurs the bezel and the hand.
 
 The face is not moved, so it can be found again at about the same place.
 """
@@ -87,3 +91,19 @@ def banded(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None
     y = np.arange(frame.shape[0], dtype=np.float32)
     gain = 1.0 - a * (0.5 + 0.5 * np.sin(2 * np.pi * y / period + phase))
     return np.clip(frame * gain[:, None, None], 0, 255).astype(np.uint8)
+
+
+def background_blurred(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None,
+                       cutout=None, sigma: float | None = None) -> np.ndarray:
+    """``frame`` with what is not the person blurred (Gaussian, ``sigma`` px; default None: U(6, 20)
+    px scaled by the frame's width over 640). The person mask (``shifts.PersonCutout``; made when
+    ``cutout`` is None) is feathered by a Gaussian of 3 px at 640 wide and widened by a fifth, as the
+    effects leave a soft, generous edge rather than cut into the hair."""
+    from .shifts import PersonCutout
+    w = frame.shape[1]
+    if sigma is None:
+        sigma = float(rng.uniform(6.0, 20.0)) * w / 640
+    m = (cutout or PersonCutout())(frame)
+    m = np.clip(cv2.GaussianBlur(m, (0, 0), 3.0 * w / 640) * 1.2, 0.0, 1.0)[..., None]
+    back = cv2.GaussianBlur(frame, (0, 0), sigma)
+    return np.clip(frame * m + back * (1.0 - m), 0, 255).astype(np.uint8)

@@ -134,8 +134,12 @@ DEFAULT = FusionRecipe(
     # passed (docs/research/2026-12-02-close-ups.md). And a quarter of the live crops copied with a
     # screen behind the person (a lit monitor in an office): rebuilt without NUAA, its live frames
     # turned away 5.6 -> 4.6%, CelebA's 20.0 -> 19.3%; a frame more let through in seven attack rows,
-    # two of the TV's (24.4 -> 26.7%) (docs/research/2026-12-04-screen-behind-the-user.md)
-    augment=SceneAugment(close_up=1.0, screen_behind=0.25),
+    # two of the TV's (24.4 -> 26.7%) (docs/research/2026-12-04-screen-behind-the-user.md). And half
+    # of all crops copied with the background blurred as a video call's camera effect blurs it: that
+    # effect's replays let through 37.4 -> 27.0% (rebuilt without the five newest groups), the other
+    # rows within four frames either way, CelebA and NUAA left out as before
+    # (docs/research/2026-12-05-background-blur.md)
+    augment=SceneAugment(close_up=1.0, screen_behind=0.25, background_blur=0.5),
     # the texture branches weigh every collection alike, as the head does: offline, on the
     # benchmark's rebuilds, tilted replays let through 14.9 -> 10.1%, TV replays 27.8 -> 25.6%,
     # live close-ups turned away 5.1 -> 4.1%; CelebA's live photos 18.7 -> 19.3% (one photo)

@@ -22,6 +22,9 @@ away:
   kept in front. Measured, a lit monitor behind a NUAA subject made the texture branches vote
   "attack" on 16 of the 21 live frames the recipe rebuilt without NUAA turned away
   (``docs/research/2026-12-04-screen-behind-the-user.md``);
+- a share ``background_blur`` of the crops, live or attack: the background blurred as a video call
+  or a laptop's camera effects blur it (the person, or the face on a replayed screen, kept sharp):
+  measured, that effect hides a replay's bezel and hand and lets a fifth of the webcam replays through;
 - each copy mirrored (left and right swapped) with probability ``flip``: LBP and LPQ codes are not
   mirror-symmetric, and a fit on unmirrored crops learns which side the training rooms were lit
   from (measured: a live video mirrored lost about 2 logits in each texture branch).
@@ -44,6 +47,7 @@ class SceneAugment:
     flip: probability that a copy is mirrored (0.5).
     close_up: share of the crops that get a close-up copy (0.0: none).
     screen_behind: share of the live crops that get a copy with a screen behind the person (0.0: none).
+    background_blur: share of the crops that get a copy with the background blurred (0.0: none).
     seed: random seed (0).
     """
     noise_max: float = 6.0
@@ -52,6 +56,7 @@ class SceneAugment:
     flip: float = 0.5
     close_up: float = 0.0
     screen_behind: float = 0.0
+    background_blur: float = 0.0
     seed: int = 0
 
 
@@ -168,7 +173,7 @@ def augment_contexts(contexts: np.ndarray, labels: np.ndarray, opts: SceneAugmen
             out.append(_noisy(moved, rng.uniform(0, opts.noise_max), rng) if rng.random() < 0.5 else moved)
             src.append(k)
             room.append(r)
-        behind = _screen_copies(contexts, live, opts, cutout)
+        behind = _screen_copies(contexts, live, opts, cutout) + _blurred_copies(contexts, opts, cutout)
     finally:
         cutout.close()
     near = np.random.default_rng([opts.seed, 1])   # its own stream: the other copies stay as they were
@@ -200,3 +205,25 @@ def _screen_copies(contexts: np.ndarray, live: np.ndarray, opts: SceneAugment, c
         x = screen_behind(contexts[k], cutout(contexts[k])[..., None], pictures, rng)
         out.append((int(k), _noisy(x, rng.uniform(0, opts.noise_max), rng) if rng.random() < 0.5 else x))
     return out
+
+
+def background_blurred_context(x: np.ndarray, person: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A (S, S, 3) uint8 context crop with what is not ``person`` ((S, S, 1) float in [0, 1],
+    ``PersonCutout``) blurred by a Gaussian of sigma U(3, 11) px at S = 256 (a camera effect's 6-20
+    px on a 640 px frame, the face a quarter of the crop), the mask feathered by 1.5 px and widened
+    by a fifth as ``evaluation.processing.background_blurred`` does; the black padding stays black."""
+    k = x.shape[0] / 256
+    m = np.clip(cv2.GaussianBlur(person[..., 0], (0, 0), 1.5 * k) * 1.2, 0.0, 1.0)[..., None]
+    back = cv2.GaussianBlur(x, (0, 0), float(rng.uniform(3.0, 11.0)) * k)
+    out = np.clip(x * m + back * (1.0 - m), 0, 255).astype(np.uint8)
+    out[x.max(axis=2) == 0] = 0
+    return out
+
+
+def _blurred_copies(contexts: np.ndarray, opts: SceneAugment, cutout) -> list[tuple[int, np.ndarray]]:
+    """(source index, copy) for a share ``opts.background_blur`` of all crops: the background blurred."""
+    if not opts.background_blur:
+        return []
+    rng = np.random.default_rng([opts.seed, 3])
+    return [(int(k), background_blurred_context(contexts[k], cutout(contexts[k])[..., None], rng))
+            for k in np.flatnonzero(rng.random(len(contexts)) < opts.background_blur)]

@@ -7,7 +7,7 @@ asks for more actions instead of rejecting where those 10 frames' mean P(real) i
 (or where the model stays undecided). Every 2nd frame of the four shared videos (no model here saw
 them) at 15 frames/s, as filmed and under the camera and room shifts of `marginlive.evaluation.shifts`
 (a room, a tilt, a side drawn once per video, sensor noise and motion per frame; the room shifts to
-the live videos only), is fed to a session of default settings, the floor off and at its default.
+the live videos only), and with the background blurred as a video call's camera effect blurs it, is fed to a session of default settings, the floor off and at its default.
 No action is ever seen (the landmarks are left empty): the outcome is what the passive model
 decides, at the video's end: rejected, passed (the usual challenge drawn), more actions (the model
 unsure), or undecided.
@@ -44,7 +44,7 @@ def conditions():
     """{name: (shift function or None, applies to replays too, one draw for the whole video)}: a
     room, a tilt, a side are the same in every frame of a session; sensor noise and a moving head
     are drawn afresh for each frame."""
-    from marginlive.evaluation import shifts
+    from marginlive.evaluation import processing, shifts
     cutout = shifts.PersonCutout()
     return {
         "as filmed": (None, True, True),
@@ -56,6 +56,9 @@ def conditions():
         "motion blur": (shifts.motion_blur, True, False),
         "tilted 15-25 degrees": (shifts.tilted, True, True),
         "a camera of 3x the resolution": (shifts.high_resolution, True, False),
+        # a camera effect, the same strength all session long
+        "background blurred by the camera": (lambda f, b, r: processing.background_blurred(f, b, r, None, cutout),
+                                             True, True),
     }
 
 

@@ -114,3 +114,21 @@ def test_side_lit_darkens_one_side_of_the_face_and_leaves_the_other():
         assert 0.3 * 200 - 1 <= min(left, right)
         sides.add(left < right)
     assert sides == {True, False}                                   # either side, by the draw
+
+
+def test_person_masks_without_a_cutout_make_one_for_the_call_alone():
+    """Given no cutout, the masks are those a cutout of one's own gives, one per frame in order; given
+    one, it is used (and left open for the caller)."""
+    frame, _ = _live_frame()
+    empty = np.zeros_like(frame)
+    cut = shifts.PersonCutout()
+    try:
+        want = [cut(frame), cut(empty)]
+        given = shifts.person_masks(cut, frame, empty)
+        assert cut(frame).shape == frame.shape[:2]                        # still open after the call
+    finally:
+        cut.close()
+    made = shifts.person_masks(None, frame, empty)
+    for a, b, c in zip(made, want, given):
+        assert np.allclose(a, b, atol=1e-5) and np.allclose(c, b, atol=1e-5)
+    assert made[0].mean() > 0.1 and made[1].mean() < made[0].mean()       # a person in one, none in the other

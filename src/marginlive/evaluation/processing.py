@@ -99,11 +99,11 @@ def background_blurred(frame: np.ndarray, box: FaceBox, rng: np.random.Generator
     px scaled by the frame's width over 640). The person mask (``shifts.PersonCutout``; made when
     ``cutout`` is None) is feathered by a Gaussian of 3 px at 640 wide and widened by a fifth, as the
     effects leave a soft, generous edge rather than cut into the hair."""
-    from .shifts import PersonCutout
+    from .shifts import person_masks
     w = frame.shape[1]
     if sigma is None:
         sigma = float(rng.uniform(6.0, 20.0)) * w / 640
-    m = (cutout or PersonCutout())(frame)
+    m = person_masks(cutout, frame)[0]
     m = np.clip(cv2.GaussianBlur(m, (0, 0), 3.0 * w / 640) * 1.2, 0.0, 1.0)[..., None]
     back = cv2.GaussianBlur(frame, (0, 0), sigma)
     return np.clip(frame * m + back * (1.0 - m), 0, 255).astype(np.uint8)

@@ -67,6 +67,19 @@ class PersonCutout:
             self._seg = None
 
 
+def person_masks(cutout: PersonCutout | None, *frames: np.ndarray) -> list[np.ndarray]:
+    """P(person) (H, W) of each of ``frames``, in order, by ``cutout``; where it is None, by a
+    ``PersonCutout`` made and closed here (each holds a MediaPipe graph: one left open per call
+    would pile up)."""
+    if cutout is not None:
+        return [cutout(f) for f in frames]
+    own = PersonCutout()
+    try:
+        return [own(f) for f in frames]
+    finally:
+        own.close()
+
+
 def plain_wall(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     """A wall of one random colour under a soft linear light gradient, BGR uint8 of ``shape``."""
     h, w = shape
@@ -87,7 +100,6 @@ def new_room(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other: n
              cutout: PersonCutout | None = None) -> np.ndarray:
     """The person of ``frame`` in front of ``other`` (resized, blurred by a 5-15 px Gaussian) or,
     when ``other`` is None, of a plain wall."""
-    cutout = cutout or PersonCutout()
     h, w = frame.shape[:2]
     if other is None:
         back = plain_wall((h, w), rng)
@@ -95,7 +107,7 @@ def new_room(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other: n
         back = cv2.resize(other, (w, h), interpolation=cv2.INTER_AREA)
         k = int(rng.integers(2, 8)) * 2 + 1
         back = cv2.GaussianBlur(back, (k, k), 0)
-    m = cutout(frame)[..., None]
+    m = person_masks(cutout, frame)[0][..., None]
     return np.clip(frame * m + back * (1.0 - m), 0, 255).astype(np.uint8)
 
 
@@ -200,15 +212,15 @@ def second_person(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, oth
                   cutout: PersonCutout | None = None) -> np.ndarray:
     """The person of ``other`` (resized to the frame, scaled by 0.75-1.0, moved 0.25-0.4 of the
     frame's width to a random side) pasted into ``frame`` behind its own person."""
-    cutout = cutout or PersonCutout()
     h, w = frame.shape[:2]
     other = cv2.resize(other, (w, h), interpolation=cv2.INTER_AREA)
+    them_mask, user_mask = person_masks(cutout, other, frame)
     z = float(rng.uniform(0.75, 1.0))
     dx = (1 if rng.random() < 0.5 else -1) * float(rng.uniform(0.25, 0.4)) * w
     m = np.float32([[z, 0, (1 - z) * w / 2 + dx], [0, z, (1 - z) * h]])   # feet stay on the bottom edge
     them = cv2.warpAffine(other, m, (w, h), flags=cv2.INTER_LINEAR)
-    m_them = cv2.warpAffine(cutout(other), m, (w, h), flags=cv2.INTER_LINEAR)[..., None]
-    m_user = cutout(frame)[..., None]
+    m_them = cv2.warpAffine(them_mask, m, (w, h), flags=cv2.INTER_LINEAR)[..., None]
+    m_user = user_mask[..., None]
     scene = frame * (1.0 - m_them) + them * m_them
     return np.clip(scene * (1.0 - m_user) + frame * m_user, 0, 255).astype(np.uint8)
 

@@ -95,15 +95,20 @@ def banded(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None
 
 def background_blurred(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None,
                        cutout=None, sigma: float | None = None) -> np.ndarray:
-    """``frame`` with what is not the person blurred (Gaussian, ``sigma`` px; default None: U(6, 20)
-    px scaled by the frame's width over 640). The person mask (``shifts.PersonCutout``; made when
-    ``cutout`` is None) is feathered by a Gaussian of 3 px at 640 wide and widened by a fifth, as the
-    effects leave a soft, generous edge rather than cut into the hair."""
+    """``frame`` with what is not the person blurred (``blur_behind``: Gaussian, ``sigma`` px; default
+    None: U(6, 20) px scaled by the frame's width over 640), the person mask (``shifts.PersonCutout``;
+    made when ``cutout`` is None) feathered by 3 px at 640 wide."""
     from .shifts import person_masks
     w = frame.shape[1]
     if sigma is None:
         sigma = float(rng.uniform(6.0, 20.0)) * w / 640
-    m = person_masks(cutout, frame)[0]
-    m = np.clip(cv2.GaussianBlur(m, (0, 0), 3.0 * w / 640) * 1.2, 0.0, 1.0)[..., None]
-    back = cv2.GaussianBlur(frame, (0, 0), sigma)
-    return np.clip(frame * m + back * (1.0 - m), 0, 255).astype(np.uint8)
+    return blur_behind(frame, person_masks(cutout, frame)[0], sigma, 3.0 * w / 640)
+
+
+def blur_behind(image: np.ndarray, person: np.ndarray, sigma: float, feather: float) -> np.ndarray:
+    """(H, W, 3) uint8 ``image`` with what is not the person blurred by a Gaussian of ``sigma`` px;
+    ``person``: (H, W) float P(person) in [0, 1], feathered by a Gaussian of ``feather`` px and widened
+    by a fifth, as the camera effects leave a soft, generous edge rather than cut into the hair."""
+    m = np.clip(cv2.GaussianBlur(person, (0, 0), feather) * 1.2, 0.0, 1.0)[..., None]
+    back = cv2.GaussianBlur(image, (0, 0), sigma)
+    return np.clip(image * m + back * (1.0 - m), 0, 255).astype(np.uint8)

@@ -210,12 +210,11 @@ def _screen_copies(contexts: np.ndarray, live: np.ndarray, opts: SceneAugment, c
 def background_blurred_context(x: np.ndarray, person: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A (S, S, 3) uint8 context crop with what is not ``person`` ((S, S, 1) float in [0, 1],
     ``PersonCutout``) blurred by a Gaussian of sigma U(3, 11) px at S = 256 (a camera effect's 6-20
-    px on a 640 px frame, the face a quarter of the crop), the mask feathered by 1.5 px and widened
-    by a fifth as ``evaluation.processing.background_blurred`` does; the black padding stays black."""
+    px on a 640 px frame, the face a quarter of the crop), the mask feathered by 1.5 px
+    (``evaluation.processing.blur_behind``, as the benchmark's camera effect); the black padding stays black."""
+    from ..evaluation.processing import blur_behind
     k = x.shape[0] / 256
-    m = np.clip(cv2.GaussianBlur(person[..., 0], (0, 0), 1.5 * k) * 1.2, 0.0, 1.0)[..., None]
-    back = cv2.GaussianBlur(x, (0, 0), float(rng.uniform(3.0, 11.0)) * k)
-    out = np.clip(x * m + back * (1.0 - m), 0, 255).astype(np.uint8)
+    out = blur_behind(x, person[..., 0], float(rng.uniform(3.0, 11.0)) * k, 1.5 * k)
     out[x.max(axis=2) == 0] = 0
     return out
 

@@ -69,11 +69,13 @@ class FrameBudget:
     that a client sending at or below the rate never has a frame skipped."""
 
     def __init__(self, rate: float, now: float):
-        self.rate, self.tokens, self.t = float(rate), max(1.0, float(rate)), now
+        self.rate = float(rate)
+        self.capacity = max(1.0, self.rate)      # a second's worth, one frame at least
+        self.tokens, self.t = self.capacity, now
 
     def take(self, now: float) -> bool:
         """Whether a frame arriving at ``now`` (s) may be scored (and then counts against the budget)."""
-        self.tokens = min(max(1.0, self.rate), self.tokens + (now - self.t) * self.rate)
+        self.tokens = min(self.capacity, self.tokens + (now - self.t) * self.rate)
         self.t = now
         if self.tokens < 1.0:
             return False

@@ -20,7 +20,8 @@ from .dataset import Dataset, group_kfold
 
 TEXTURE_MARGIN = 4.0      # the whole stored context ...
 TEXTURE_SIZE = 128        # ... at half its resolution (measured best of 64/96/128/256 px, 1x-4x)
-TEXTURE_C = 3e-4          # inverse regularisation strength (measured best of 3e-4 .. 1e-2)
+TEXTURE_C = 3e-4          # inverse regularisation strength (measured best of 3e-4 .. 1e-2; stronger,
+                          # 1e-4 and 3e-5, a trade: docs/research/2026-12-05-texture-regularisation.md)
 TEXTURE_STRIDE = 1        # codes at every pixel: every 2nd costs half the time but 0.02 AUC
 TEXTURE_TOLERANCE = 2     # LBP bit needs the neighbour >= centre + 2 levels: measured more accurate
                           # and less shifted by JPEG frames than the classic >= centre

@@ -5,7 +5,8 @@ import pytest
 from conftest import need_shared
 
 from marginlive.errors import DatasetError
-from marginlive.training.probe import PROBE_TENSOR, feature_tensor, features, fit_probe, with_probe
+from marginlive.training.probe import (PROBE_TENSOR, ProbeFit, ProbeSetting, feature_tensor, features, fit_probe,
+                                       vignetted_copies, with_probe)
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +65,20 @@ def test_the_head_separates_what_it_was_fitted_on_and_needs_both_classes():
     assert np.mean(((x @ w + b) > 0) == y) > 0.95        # the standardisation folded into w and b
     with pytest.raises(DatasetError, match="live and attack"):
         fit_probe(x, np.ones(200, int), units, c=1.0)
+
+
+def test_vignetted_copies_keep_their_label_and_leave_the_fit_with_their_crop(silentface):
+    crops = np.random.default_rng(3).integers(0, 256, (12, 80, 80, 3), dtype=np.uint8)
+    labels, units = np.array([0, 1] * 6), np.array(["a", "a", "b", "b"] * 3, object)
+    assert len(ProbeFit(silentface, crops, labels, units, ProbeSetting(weight=1.0)).source) == 12   # none asked
+    fit = ProbeFit(silentface, crops, labels, units, ProbeSetting(weight=1.0, vignette=0.5))
+    copies, source = vignetted_copies(crops, 0.5)
+    assert 0 < len(source) < 12 and np.array_equal(fit.source, np.r_[np.arange(12), source])
+    assert np.array_equal(fit.labels, labels[fit.source]) and len(fit.x) == 12 + len(source)
+    k, copy = source[0], copies[0]
+    assert np.array_equal(copy[40, 40], crops[k][40, 40])                        # the centre as it was
+    assert (copy[0, 0].astype(int) <= 0.7 * crops[k][0, 0] + 1).all()            # the corners darker
+    with pytest.raises(DatasetError, match="live and attack"):
+        fit.fit(exclude=labels == 1)            # every live crop left out: none of their copies stays
+    w, b = fit.fit(exclude=np.arange(12) < 2)
+    assert w.shape == (512,) and np.isfinite(b)

@@ -54,6 +54,8 @@ def test_vignetting_darkens_the_corners_not_the_centre():
     out = processing.vignetted(frame, BOX, np.random.default_rng(0))
     assert abs(int(out[120, 160, 0]) - 200) <= 1
     assert 0.4 * 200 - 2 <= out[0, 0, 0] <= 0.6 * 200 + 2
+    weaker = processing.vignetted(frame, None, np.random.default_rng(0), strength=(0.3, 0.3))
+    assert abs(int(weaker[0, 0, 0]) - 0.7 * 200) <= 2 and abs(int(weaker[120, 160, 0]) - 200) <= 1
 
 
 def test_grain_is_noise_of_4_to_10_levels_spread_over_neighbouring_pixels():

@@ -61,13 +61,15 @@ def wide_angle(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=
                      borderMode=cv2.BORDER_REFLECT)
 
 
-def vignetted(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
+def vignetted(frame: np.ndarray, box: FaceBox | None, rng: np.random.Generator, other=None,
+              strength: tuple[float, float] = (0.4, 0.6)) -> np.ndarray:
     """Each pixel times 1 - v d, d its squared distance from the centre over the corner's (0 at the
-    centre, 1 in the corners), v ~ U(0.4, 0.6)."""
+    centre, 1 in the corners), v ~ U(``strength``) (default U(0.4, 0.6): the corners at 40-60% of
+    their brightness). ``box`` is not read (any image, a crop too)."""
     h, w = frame.shape[:2]
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
     d = ((x - w / 2) ** 2 + (y - h / 2) ** 2) / ((w / 2) ** 2 + (h / 2) ** 2)
-    gain = 1 - float(rng.uniform(0.4, 0.6)) * d
+    gain = 1 - float(rng.uniform(*strength)) * d
     return np.clip(frame * gain[..., None], 0, 255).astype(np.uint8)
 
 

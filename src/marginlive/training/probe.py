@@ -25,13 +25,23 @@ from .balance import cell_weights
 PROBE_TENSOR = "silentface_probe_logit"
 
 
+#: how much darker a vignetted copy's corners are than its centre: U(0.3, 0.6) of their brightness
+VIGNETTE_STRENGTH = (0.3, 0.6)
+#: the seed of the copies' draw: the same copies in every fit (``make model`` rebuilds to the bit)
+VIGNETTE_SEED = (0, 36)
+
+
 @dataclass(frozen=True)
 class ProbeSetting:
     """The head: its ``weight`` in the fusion (normalised with the others') and ``c``, the logistic
     regression's inverse regularisation strength on standardised features (default 0.001: the
-    fused model moved little between 0.0003 and 0.01)."""
+    fused model moved little between 0.0003 and 0.01). ``vignette``: the share of the crops (0-1,
+    default 0) fitted on a second time, their corners darkened as a lens without shading correction
+    darkens them (``VIGNETTE_STRENGTH``), label kept: the network reads such a fall-off as a screen's
+    surround, the head learns that a camera's dark corners are none."""
     weight: float
     c: float = 0.001
+    vignette: float = 0.0
 
 
 def feature_tensor(model) -> str:
@@ -89,13 +99,30 @@ def with_probe(model, w: np.ndarray, b: float):
     return m
 
 
+def vignetted_copies(crops: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
+    """(copies, source): a seeded draw of ``share`` of the (N, S, S, 3) uint8 ``crops``, each with its
+    corners darkened (``VIGNETTE_STRENGTH``), and the index of the crop each was made from."""
+    from ..evaluation.processing import vignetted
+    rng = np.random.default_rng(VIGNETTE_SEED)
+    source = np.flatnonzero(rng.random(len(crops)) < share)
+    copies = [vignetted(crops[k], None, rng, strength=VIGNETTE_STRENGTH) for k in source]
+    return (np.stack(copies) if copies else crops[:0]), source
+
+
 class ProbeFit:
     """The head fitted on any subset of one dataset: the network's features of the (N, S, S, 3)
-    ``crops`` computed once (about 5 s for 3,700 crops), ``fit(exclude)`` in a second."""
+    ``crops`` (and of the copies ``setting.vignette`` asks for) computed once (about 5 s for 3,700
+    crops), ``fit(exclude)`` in a second."""
 
     def __init__(self, model, crops: np.ndarray, labels: np.ndarray, units: np.ndarray, setting: ProbeSetting):
-        self.x, self.labels, self.units, self.setting = features(model, crops), np.asarray(labels), units, setting
+        copies, source = vignetted_copies(crops, setting.vignette) if setting.vignette else (crops[:0], np.zeros(0, int))
+        # per row of the fit, the crop it was made from (itself for the crops as collected)
+        self.source = np.concatenate([np.arange(len(crops)), source])
+        labels, units = np.asarray(labels), np.asarray(units, object)
+        self.x = features(model, np.concatenate([crops, copies]))
+        self.labels, self.units, self.setting = labels[self.source], units[self.source], setting
 
     def fit(self, exclude: np.ndarray | None = None) -> tuple[np.ndarray, float]:
-        keep = np.ones(len(self.labels), bool) if exclude is None else ~np.asarray(exclude, bool)
+        """(w, b) fitted on every row but those of the crops in the boolean (N,) ``exclude`` and their copies."""
+        keep = np.ones(len(self.labels), bool) if exclude is None else ~np.asarray(exclude, bool)[self.source]
         return fit_probe(self.x[keep], self.labels[keep], self.units[keep], self.setting.c)

@@ -127,8 +127,14 @@ DEFAULT = FusionRecipe(
     # a head on the Silent-Face network's features, weighted as the other fitted branches: each
     # never-seen collection scored by the recipe rebuilt without it, NUAA's live frames turned away
     # 12.4 -> 5.6%, CelebA's 19.3 -> 18.7%, TV replays let through 30.0 -> 27.8%, tilted ones 20.3 ->
-    # 14.9%; live close-ups 3.3 -> 5.1% (docs/research/2026-12-03-silent-face-probe.md)
-    silentface_probe=ProbeSetting(weight=0.2),
+    # 14.9%; live close-ups 3.3 -> 5.1% (docs/research/2026-12-03-silent-face-probe.md). Fitted on half
+    # its crops again with their corners darkened, as a lens without shading correction darkens them
+    # (the network reads that as a screen's surround): never-seen live frames turned away, NUAA 4.6 ->
+    # 0.8%, CelebA 19.3 -> 17.3%, the upright phone's with dark corners 4.6 -> 0.9%; attacks let
+    # through 12.0 -> 13.6% on average over the rows (the TV 26.7 -> 30.0%, background-blurred
+    # replays 27.0 -> 36.5%). At the threshold where the head fitted without them lets as many
+    # through (0.48), it turned away more never-seen live frames (docs/research/2026-12-05-vignetted-head.md)
+    silentface_probe=ProbeSetting(weight=0.2, vignette=0.5),
     # a close-up copy of every crop: live users first. Of half the crops, 7 points more of the
     # close-up live frames were turned away and 1-3 points fewer TV, dim and portrait replays
     # passed (docs/research/2026-12-02-close-ups.md). And a quarter of the live crops copied with a
@@ -327,6 +333,7 @@ def _silentface_branches(recipe: FusionRecipe, silentface_dir: Path, probe: tupl
         parts.append(Branch(sf, PROBE_TENSOR, feeds, recipe.silentface_probe.weight, "silentface probe"))
         entries.append({"arch": "silentface-probe", "file": recipe.silentface_file, **crop.spec(),
                         "weight": recipe.silentface_probe.weight, "c": recipe.silentface_probe.c,
+                        "vignette": recipe.silentface_probe.vignette,
                         "credit": SILENTFACE_CREDIT})
     return parts, spec, entries
 

@@ -100,7 +100,7 @@ def test_background_blur_keeps_the_person_and_smooths_the_rest():
     yy, xx = np.mgrid[0:240, 0:320]
     disc = (((yy - 120) ** 2 + (xx - 160) ** 2) < 60 ** 2).astype(np.float32)
     out = processing.background_blurred(frame, BOX, rng, cutout=lambda f: disc)
-    inner, outer = disc > 0 , ((yy - 120) ** 2 + (xx - 160) ** 2) > 90 ** 2
+    inner, outer = disc > 0, ((yy - 120) ** 2 + (xx - 160) ** 2) > 90 ** 2
     assert np.abs(out[inner].astype(int) - frame[inner]).mean() < 3     # the person as it was, bar its feathered edge
     assert _edges(np.where(outer[..., None], out, 0)) < 0.2 * _edges(np.where(outer[..., None], frame, 0))
     a = processing.background_blurred(frame, BOX, np.random.default_rng(1), cutout=lambda f: disc)

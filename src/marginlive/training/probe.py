@@ -115,7 +115,7 @@ class ProbeFit:
     crops), ``fit(exclude)`` in a second."""
 
     def __init__(self, model, crops: np.ndarray, labels: np.ndarray, units: np.ndarray, setting: ProbeSetting):
-        copies, source = vignetted_copies(crops, setting.vignette) if setting.vignette else (crops[:0], np.zeros(0, int))
+        copies, source = vignetted_copies(crops, setting.vignette)   # none at a share of 0
         # per row of the fit, the crop it was made from (itself for the crops as collected)
         self.source = np.concatenate([np.arange(len(crops)), source])
         labels, units = np.asarray(labels), np.asarray(units, object)

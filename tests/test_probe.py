@@ -5,8 +5,8 @@ import pytest
 from conftest import need_shared
 
 from marginlive.errors import DatasetError
-from marginlive.training.probe import (PROBE_TENSOR, ProbeFit, ProbeSetting, feature_tensor, features, fit_probe,
-                                       vignetted_copies, with_probe)
+from marginlive.training.probe import (PROBE_TENSOR, ProbeFit, ProbeSetting, blurred_copies, feature_tensor, features,
+                                       fit_probe, vignetted_copies, with_probe)
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +82,33 @@ def test_vignetted_copies_keep_their_label_and_leave_the_fit_with_their_crop(sil
         fit.fit(exclude=labels == 1)            # every live crop left out: none of their copies stays
     w, b = fit.fit(exclude=np.arange(12) < 2)
     assert w.shape == (512,) and np.isfinite(b)
+
+
+def _edges(x: np.ndarray) -> float:
+    g = x.astype(np.float32).mean(axis=2)
+    return float(np.abs(np.diff(g, axis=0)).mean() + np.abs(np.diff(g, axis=1)).mean())
+
+
+def test_blurred_copies_blur_the_room_keep_the_face_and_join_the_fit_with_their_crop(silentface):
+    """On a real frame's 4x crop (MediaPipe's segmentation finds the person): the face as it was, the
+    room above the head blurred; the same draw each time; each copy keeps its crop's label."""
+    from marginlive.detect import create_detector
+    from marginlive.frames import read_video_frames
+    from marginlive.margin import crop_margin
+    frame = read_video_frames(need_shared("data", "videos", "live-1.webm"), max_frames=1)[0].image
+    box = max(create_detector().detect(frame), key=lambda b: b.score)
+    noise = np.random.default_rng(4).integers(0, 256, (5, 80, 80, 3), dtype=np.uint8)
+    crops = np.concatenate([crop_margin(frame, box, 4.0, 80)[None], noise])
+    copies, source = blurred_copies(crops, 1.0)
+    assert np.array_equal(source, np.arange(6)) and copies.shape == crops.shape
+    again, _ = blurred_copies(crops, 1.0)
+    assert np.array_equal(copies, again)
+    face = (slice(32, 48), slice(34, 46))                 # the face is the crop's centre quarter
+    assert np.abs(copies[0][face].astype(int) - crops[0][face]).mean() < 3
+    room = (slice(14, 28), slice(50, 63))                 # the wall and things right of the head
+    assert _edges(copies[0][room]) < 0.7 * _edges(crops[0][room])
+    labels, units = np.array([1, 0, 1, 0, 1, 0]), np.array(["a", "a", "b", "b", "c", "c"], object)
+    fit = ProbeFit(silentface, crops, labels, units, ProbeSetting(weight=1.0, background_blur=0.5))
+    _, half = blurred_copies(crops, 0.5)
+    assert 0 < len(half) < 6 and np.array_equal(fit.source, np.r_[np.arange(6), half])
+    assert np.array_equal(fit.labels, labels[fit.source]) and len(fit.x) == len(fit.source)

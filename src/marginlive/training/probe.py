@@ -29,6 +29,8 @@ PROBE_TENSOR = "silentface_probe_logit"
 VIGNETTE_STRENGTH = (0.3, 0.6)
 #: the seed of the copies' draw: the same copies in every fit (``make model`` rebuilds to the bit)
 VIGNETTE_SEED = (0, 36)
+#: the seed of the background-blurred copies' draw (their crops and their blur)
+BLUR_SEED = (0, 37)
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,14 @@ class ProbeSetting:
     fused model moved little between 0.0003 and 0.01). ``vignette``: the share of the crops (0-1,
     default 0) fitted on a second time, their corners darkened as a lens without shading correction
     darkens them (``VIGNETTE_STRENGTH``), label kept: the network reads such a fall-off as a screen's
-    surround, the head learns that a camera's dark corners are none."""
+    surround, the head learns that a camera's dark corners are none. ``background_blur``: the share
+    of the crops (0-1, default 0) fitted on again with all but the person blurred, as a video call's
+    camera effect blurs it (``blurred_copies``), label kept: the network reads a replay whose bezel and
+    hand are blurred away as live, the head learns that a blurred surround can still hold a screen."""
     weight: float
     c: float = 0.001
     vignette: float = 0.0
+    background_blur: float = 0.0
 
 
 def feature_tensor(model) -> str:
@@ -109,17 +115,44 @@ def vignetted_copies(crops: np.ndarray, share: float) -> tuple[np.ndarray, np.nd
     return (np.stack(copies) if copies else crops[:0]), source
 
 
+def blurred_copies(crops: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
+    """(copies, source): a seeded draw of ``share`` of the (N, S, S, 3) uint8 ``crops``, each with all
+    but the person blurred (``scene.background_blurred_context``; the person found by MediaPipe's
+    selfie segmentation on the crop enlarged to 256 px, where it finds a face of 64 px as in a
+    context crop), and the index of the crop each was made from."""
+    import cv2
+
+    from ..evaluation.shifts import PersonCutout
+    from .scene import background_blurred_context
+    rng = np.random.default_rng(BLUR_SEED)
+    source = np.flatnonzero(rng.random(len(crops)) < share)
+    if not len(source):
+        return crops[:0], source
+    h, w = crops.shape[1:3]
+    cutout, copies = PersonCutout(), []
+    try:
+        for k in source:
+            person = cutout(cv2.resize(crops[k], (256, 256), interpolation=cv2.INTER_CUBIC))
+            person = cv2.resize(person, (w, h), interpolation=cv2.INTER_AREA)[..., None]
+            copies.append(background_blurred_context(crops[k], person, rng))
+    finally:
+        cutout.close()
+    return np.stack(copies), source
+
+
 class ProbeFit:
     """The head fitted on any subset of one dataset: the network's features of the (N, S, S, 3)
-    ``crops`` (and of the copies ``setting.vignette`` asks for) computed once (about 5 s for 3,700
-    crops), ``fit(exclude)`` in a second."""
+    ``crops`` (and of the copies ``setting.vignette`` and ``setting.background_blur`` ask for)
+    computed once (about 5 s for 3,700 crops, 15 s more for blurred copies of half), ``fit(exclude)``
+    in a second."""
 
     def __init__(self, model, crops: np.ndarray, labels: np.ndarray, units: np.ndarray, setting: ProbeSetting):
-        copies, source = vignetted_copies(crops, setting.vignette)   # none at a share of 0
+        vignetted, v_source = vignetted_copies(crops, setting.vignette)   # none at a share of 0
+        blurred, b_source = blurred_copies(crops, setting.background_blur)
         # per row of the fit, the crop it was made from (itself for the crops as collected)
-        self.source = np.concatenate([np.arange(len(crops)), source])
+        self.source = np.concatenate([np.arange(len(crops)), v_source, b_source])
         labels, units = np.asarray(labels), np.asarray(units, object)
-        self.x = features(model, np.concatenate([crops, copies]))
+        self.x = features(model, np.concatenate([crops, vignetted, blurred]))
         self.labels, self.units, self.setting = labels[self.source], units[self.source], setting
 
     def fit(self, exclude: np.ndarray | None = None) -> tuple[np.ndarray, float]:

@@ -133,8 +133,14 @@ DEFAULT = FusionRecipe(
     # 0.8%, CelebA 19.3 -> 17.3%, the upright phone's with dark corners 4.6 -> 0.9%; attacks let
     # through 12.0 -> 13.6% on average over the rows (the TV 26.7 -> 30.0%, background-blurred
     # replays 27.0 -> 36.5%). At the threshold where the head fitted without them lets as many
-    # through (0.48), it turned away more never-seen live frames (docs/research/2026-12-05-vignetted-head.md)
-    silentface_probe=ProbeSetting(weight=0.2, vignette=0.5),
+    # through (0.48), it turned away more never-seen live frames (docs/research/2026-12-05-vignetted-head.md).
+    # And on half again with the background blurred, as a video call's camera effect blurs it (the
+    # network reads a replay whose bezel and hand are blurred away as live): beside the dark-corner
+    # copies, which keep NUAA's live frames (blurred copies alone had turned 6.7% away), never-seen
+    # attacks let through 13.6 -> 11.3-11.4% on average over the rows in two draws (background-blurred
+    # replays 36.5 -> 19%, the TV 30.0 -> 25%), live rows a frame or two each way (NUAA left out 0.8 ->
+    # 1.9%), better at every threshold from 0.48 to 0.52 (docs/research/2026-12-05-blurred-head.md)
+    silentface_probe=ProbeSetting(weight=0.2, vignette=0.5, background_blur=0.5),
     # a close-up copy of every crop: live users first. Of half the crops, 7 points more of the
     # close-up live frames were turned away and 1-3 points fewer TV, dim and portrait replays
     # passed (docs/research/2026-12-02-close-ups.md). And a quarter of the live crops copied with a
@@ -334,6 +340,7 @@ def _silentface_branches(recipe: FusionRecipe, silentface_dir: Path, probe: tupl
         entries.append({"arch": "silentface-probe", "file": recipe.silentface_file, **crop.spec(),
                         "weight": recipe.silentface_probe.weight, "c": recipe.silentface_probe.c,
                         "vignette": recipe.silentface_probe.vignette,
+                        "background_blur": recipe.silentface_probe.background_blur,
                         "credit": SILENTFACE_CREDIT})
     return parts, spec, entries
 

@@ -58,6 +58,11 @@ def blank(h=480, w=640, value=128):
     return np.full((h, w, 3), value, np.uint8)
 
 
+def edge_strength(img) -> float:
+    """Mean absolute difference between horizontal neighbours, levels: how much fine detail an image holds."""
+    return float(np.abs(np.diff(img.astype(float), axis=1)).mean())
+
+
 def as_grey(img):
     """A BGR image as a monochrome camera delivers it: its grey level in all three channels."""
     import cv2

@@ -2,7 +2,7 @@
 network's own classifier reads, and the head in the graph is the head that was fitted."""
 import numpy as np
 import pytest
-from conftest import need_shared
+from conftest import edge_strength, need_shared
 
 from marginlive.errors import DatasetError
 from marginlive.training.probe import (PROBE_TENSOR, ProbeFit, ProbeSetting, blurred_copies, feature_tensor, features,
@@ -84,11 +84,6 @@ def test_vignetted_copies_keep_their_label_and_leave_the_fit_with_their_crop(sil
     assert w.shape == (512,) and np.isfinite(b)
 
 
-def _edges(x: np.ndarray) -> float:
-    g = x.astype(np.float32).mean(axis=2)
-    return float(np.abs(np.diff(g, axis=0)).mean() + np.abs(np.diff(g, axis=1)).mean())
-
-
 def test_blurred_copies_blur_the_room_keep_the_face_and_join_the_fit_with_their_crop(silentface):
     """On a real frame's 4x crop (MediaPipe's segmentation finds the person): the face as it was, the
     room above the head blurred; the same draw each time; each copy keeps its crop's label."""
@@ -106,7 +101,7 @@ def test_blurred_copies_blur_the_room_keep_the_face_and_join_the_fit_with_their_
     face = (slice(32, 48), slice(34, 46))                 # the face is the crop's centre quarter
     assert np.abs(copies[0][face].astype(int) - crops[0][face]).mean() < 3
     room = (slice(14, 28), slice(50, 63))                 # the wall and things right of the head
-    assert _edges(copies[0][room]) < 0.7 * _edges(crops[0][room])
+    assert edge_strength(copies[0][room]) < 0.7 * edge_strength(crops[0][room])
     labels, units = np.array([1, 0, 1, 0, 1, 0]), np.array(["a", "a", "b", "b", "c", "c"], object)
     fit = ProbeFit(silentface, crops, labels, units, ProbeSetting(weight=1.0, background_blur=0.5))
     _, half = blurred_copies(crops, 0.5)

@@ -1,7 +1,7 @@
 """A camera's own processing (sharpening, tone mapping, a wide lens, dark corners, grain, flicker bands), as the
 benchmark applies it."""
 import numpy as np
-from conftest import need_shared
+from conftest import edge_strength, need_shared
 
 from marginlive.evaluation import processing
 from marginlive.types import FaceBox
@@ -9,10 +9,6 @@ from marginlive.types import FaceBox
 BOX = FaceBox(280, 200, 360, 280)
 STEPS = (processing.sharpened, processing.tone_mapped, processing.wide_angle, processing.vignetted, processing.grain,
          processing.banded)
-
-
-def _edges(img):
-    return float(np.abs(np.diff(img.astype(float), axis=1)).mean())
 
 
 def test_each_step_keeps_size_and_type_and_draws_its_strength_per_frame():
@@ -28,7 +24,7 @@ def test_sharpening_strengthens_edges_and_leaves_flat_areas():
     frame = np.full((120, 160, 3), 100, np.uint8)
     frame[:, 80:] = 160
     out = processing.sharpened(frame, BOX, np.random.default_rng(0))
-    assert _edges(out) > 1.5 * _edges(frame)
+    assert edge_strength(out) > 1.5 * edge_strength(frame)
     assert (out[:, :60] == 100).all() and (out[:, 100:] == 160).all()   # far from the edge: as it was
 
 
@@ -102,7 +98,7 @@ def test_background_blur_keeps_the_person_and_smooths_the_rest():
     out = processing.background_blurred(frame, BOX, rng, cutout=lambda f: disc)
     inner, outer = disc > 0, ((yy - 120) ** 2 + (xx - 160) ** 2) > 90 ** 2
     assert np.abs(out[inner].astype(int) - frame[inner]).mean() < 3     # the person as it was, bar its feathered edge
-    assert _edges(np.where(outer[..., None], out, 0)) < 0.2 * _edges(np.where(outer[..., None], frame, 0))
+    assert edge_strength(np.where(outer[..., None], out, 0)) < 0.2 * edge_strength(np.where(outer[..., None], frame, 0))
     a = processing.background_blurred(frame, BOX, np.random.default_rng(1), cutout=lambda f: disc)
     b = processing.background_blurred(frame, BOX, np.random.default_rng(2), cutout=lambda f: disc)
     assert a.shape == frame.shape and a.dtype == np.uint8 and not np.array_equal(a, b)   # the strength drawn
@@ -125,5 +121,5 @@ def test_background_blur_of_a_live_frame_keeps_the_face_sharp_and_findable():
     face = (slice(y1, y2), slice(x1, x2))
     assert np.abs(out[face].astype(int) - frame[face]).mean() < 2
     above = (slice(0, max(1, y1 - 40)), slice(None))   # the room above the head
-    assert _edges(out[above]) < 0.5 * _edges(frame[above])
+    assert edge_strength(out[above]) < 0.5 * edge_strength(frame[above])
     assert det.detect(out)

@@ -13,6 +13,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_pipeline  # noqa: E402
 import leave_collections_out  # noqa: E402
+import never_seen_crops  # noqa: E402
 from common import block  # noqa: E402
 
 BLOCKS = [("collections", "collections.json", leave_collections_out.readme_table, ("README.md", "models/MODEL_CARD.md")),
@@ -72,6 +73,23 @@ def test_shift_sources_pool_the_newest_groups_and_keep_each_video_apart():
     colls = {f"webcam-replay: {group}": ["g1", "g2"], "webcam-replay: an old group": ["x"],
              **{video: [video] for video in L.VIDEOS}}
     assert L.shift_sources(colls) == {L.WITHOUT_NEWEST: ["g1", "g2"], **{video: [video] for video in L.VIDEOS}}
+
+
+def test_kept_rows_are_rated_as_the_benchmark_rates_them():
+    """never_seen_crops.py folds a shift's sources into its worst, as the benchmark's table does, and
+    scores a 'left out' row by the rebuild without that collection, every other by the one without
+    the newest groups."""
+    N = never_seen_crops
+    keys = np.array(["shift: dim [groups]"] * 4 + ["shift: dim [video]"] * 2 + ["nuaa-print, left out (x)"] * 2)
+    labels = np.array([1, 1, 0, 0, 1, 0, 1, 0])
+    p = np.array([0.9, 0.2, 0.8, 0.7, 0.9, 0.1, 0.6, 0.4])
+    table = N.rated(keys, labels, p, 0.5)
+    assert list(table) == ["shift: dim", "nuaa-print, left out (x)"]
+    dim, nuaa = table["shift: dim"], table["nuaa-print, left out (x)"]
+    assert (dim["bpcer"], dim["apcer"], dim["apcer_source"]) == (0.5, 1.0, "groups")
+    assert (nuaa["bpcer"], nuaa["apcer"]) == (0.0, 0.0)
+    assert N.rebuild_of("celeba-spoof-sample, left out: worn paper masks") == "celeba-spoof-sample"
+    assert N.rebuild_of("shift: dim room, noisy sensor [video pair 1 (webcam)]") == leave_collections_out.WITHOUT_NEWEST
 
 
 def test_the_collections_page_is_its_results_file_rendered():

@@ -137,7 +137,11 @@ def main():
     elif not (a.out / "rows.json").is_file():
         sys.exit(f"no kept rows in {a.out}: run `keep` first")
     else:
-        rate(a.out, a.rebuilds or a.out)
+        from marginlive.errors import MarginliveError
+        try:
+            rate(a.out, a.rebuilds or a.out)
+        except MarginliveError as e:     # a rebuild missing or not a marginlive model
+            sys.exit(str(e))
 
 
 if __name__ == "__main__":

@@ -112,6 +112,11 @@ def left_out_models(tmp) -> dict:
     return out
 
 
+def parts_of(colls, collection: str) -> list[str]:
+    """The keys of ``colls`` that are ``collection`` or a part of it ('celeba-spoof-sample: worn paper masks')."""
+    return [k for k in colls if k == collection or k.startswith(collection + ": ")]
+
+
 def left_out_rows(colls, rows, det, scored, refits) -> list[dict]:
     """The rows of ``LEFT_OUT`` (and of their parts, as the worn masks ``WORN_MASKS``): the default
     model's column scored by ``refits`` ({collection: the recipe rebuilt without it}), the other
@@ -119,7 +124,7 @@ def left_out_rows(colls, rows, det, scored, refits) -> list[dict]:
     ``scored`` for the threshold sweep."""
     out = []
     for collection, refit in refits.items():
-        for key in [k for k in colls if k == collection or k.startswith(collection + ": ")]:
+        for key in parts_of(colls, collection):
             s, y = score_all([refit], colls[key], det)
             row = f"{collection}, left out" + (" (the recipe rebuilt without it)" if key == collection
                                                   else ": " + key.split(": ", 1)[1])

@@ -62,8 +62,7 @@ def keep(out: Path) -> None:
     # every call of score_all below puts exactly one entry into ``scored``, its labels one per kept
     # frame: the kept frames split by those lengths, in order
     lco.collection_rows([keeper], keeper, {k: v for k, v in colls.items() if lco.held_out(k)}, det, scored)
-    stubs = [{"collection": k, "trained_on": [], "models": {}} for k in colls
-             if any(k == c or k.startswith(c + ": ") for c in lco.LEFT_OUT)]
+    stubs = [{"collection": k, "trained_on": [], "models": {}} for c in lco.LEFT_OUT for k in lco.parts_of(colls, c)]
     lco.left_out_rows(colls, stubs, det, scored, {c: keeper for c in lco.LEFT_OUT})
     lco.shift_rows([keeper], keeper, colls, det, scored)
     rows = [{"row": k, "labels": y.astype(int).tolist(), "rebuild": rebuild_of(k)} for k, (_, y) in scored.items()]
@@ -112,16 +111,14 @@ def rate(kept: Path, rebuilds: Path) -> None:
     keys, labels, logits, p, threshold = branch_logits(kept, rebuilds)
     np.savez(kept / "logits.npz", keys=keys, labels=labels, logits=logits, p_real=p)
     table = rated(keys, labels, p, threshold)
-
-    def pct(v):
-        return "-" if v is None else f"{100 * v:.1f}%"
     for row, r in table.items():
-        print(f"{row[:70]:70s} {pct(r['bpcer']):>7s} / {pct(r['apcer'])}")
-    live = max((r["bpcer"], row) for row, r in table.items() if r["bpcer"] is not None)
-    attacks = [(r["apcer"], row) for row, r in table.items() if r["apcer"] is not None and "masks" not in row]
-    mean = pct(np.mean([a for a, _ in attacks]))
-    print(f"worst live row {pct(live[0])} ({live[1]}); attack rows (worn masks apart) {mean} on average, "
-          f"worst {pct(max(attacks)[0])} ({max(attacks)[1]}); logits in {kept / 'logits.npz'}")
+        print(f"{row[:70]:70s} {lco._pct(r['bpcer']):>7s} / {lco._pct(r['apcer'])}")
+    flat = [{"collection": row, "trained_on": [], "models": {"m": r}}     # as lco.worst reads rows
+            for row, r in table.items() if lco.MASKS not in row]
+    w = lco.worst(flat, "m")
+    mean = lco._pct(np.mean([f["models"]["m"]["apcer"] for f in flat if f["models"]["m"]["apcer"] is not None]))
+    print(f"worst live row {lco._pct(w['bpcer'][1])} ({w['bpcer'][0]}); attack rows (worn masks apart) {mean} on "
+          f"average, worst {lco._pct(w['apcer'][1])} ({w['apcer'][0]}); logits in {kept / 'logits.npz'}")
 
 
 def main():

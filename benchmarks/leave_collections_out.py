@@ -12,7 +12,7 @@ videos. Then the live frames of the five groups and the videos are shifted as a 
 or room would shift them
 (`marginlive.evaluation.shifts`: another room, a phone held upright, a dim room, the face close to
 the camera or at the frame's edge, motion blur, a tilted camera, a phone in the hand, a second
-person beside the user, a camera of higher resolution, a lamp on one side;
+person beside the user, a camera of higher or of lower resolution, a lamp on one side;
 `marginlive.evaluation.processing`: a camera's sharpening, HDR tone mapping, wide-angle lens, dark
 corners, sensor grain, flicker bands and background blur; the camera shifts also
 applied to their attack frames) and scored again (the recipe rebuilt without the five groups),
@@ -250,6 +250,7 @@ def shifted_sets(rooms, cutout, others):
         "lit from one side": (shifts.side_lit, live, None),
         "background blurred by the camera": (lambda f, b, r, o: processing.background_blurred(f, b, r, o, cutout),
                                              every, None),
+        "a camera of a third to half the resolution": (shifts.low_resolution, every, None),
     }
 
 

@@ -56,6 +56,7 @@ def conditions():
         "motion blur": (shifts.motion_blur, True, False),
         "tilted 15-25 degrees": (shifts.tilted, True, True),
         "a camera of 3x the resolution": (shifts.high_resolution, True, False),
+        "a camera of a third to half the resolution": (shifts.low_resolution, True, True),
         # a camera effect, the same strength all session long
         "background blurred by the camera": (lambda f, b, r: processing.background_blurred(f, b, r, None, cutout),
                                              True, True),

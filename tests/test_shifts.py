@@ -39,6 +39,11 @@ def test_camera_shifts_keep_the_face_findable():
     assert shifts.dim_room(frame, box, rng).mean() < frame.mean()
     high = shifts.high_resolution(frame, box, rng)
     assert high.shape == (3 * frame.shape[0], 3 * frame.shape[1], 3) and det.detect(high)
+    for _ in range(3):
+        low = shifts.low_resolution(frame, box, rng)
+        assert 0.3 * frame.shape[1] - 1 <= low.shape[1] <= 0.5 * frame.shape[1] + 1 and det.detect(low)
+        assert abs(low.shape[0] / low.shape[1] - frame.shape[0] / frame.shape[1]) < 0.01   # the same picture
+        assert abs(float(low.mean()) - float(frame.mean())) < 1.0                            # area-averaged
 
 
 def test_phone_in_hand_draws_a_bezel_beside_the_face():

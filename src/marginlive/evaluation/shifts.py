@@ -14,6 +14,8 @@ must then be found again in it, as the pipeline would.
 - ``high_resolution``: a camera of 3x the resolution (1920x1440 from 640x480), its own sensor
   noise of 2-8 levels per pixel at that scale. Upscaling adds no real detail; what it does test
   is a model's crop that samples such a frame without averaging it (``silentface_crop.ShiftedCrop``).
+- ``low_resolution``: a camera of a third to half the resolution (an old webcam, a video call's
+  reduced stream), or a user that much farther back: the same picture on fewer pixels.
 - ``off_centre``: a user to one side of the camera, the face near (and partly beyond) the frame's edge.
 - ``motion_blur``: the head or a hand-held camera moving during the exposure.
 - ``tilted``: the camera, or an attacker's screen, tilted 15-25 degrees.
@@ -183,6 +185,16 @@ def high_resolution(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, o
     big = cv2.resize(frame, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC).astype(np.float32)
     sd = rng.uniform(2.0, 8.0) if noise is None else noise
     return np.clip(big + rng.normal(0, sd, big.shape), 0, 255).astype(np.uint8)
+
+
+def low_resolution(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None,
+                   factor: float | None = None) -> np.ndarray:
+    """The frame shrunk to ``factor`` of its sides with area averaging (default None: U(0.3, 0.5),
+    drawn per frame), nothing else changed: the face the same share of the frame, on 0.3-0.5 as many
+    pixels across, as a camera of lower resolution (or a user farther back) shows it."""
+    z = float(rng.uniform(0.3, 0.5)) if factor is None else factor
+    h, w = frame.shape[:2]
+    return cv2.resize(frame, (max(1, round(w * z)), max(1, round(h * z))), interpolation=cv2.INTER_AREA)
 
 
 def phone_in_hand(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other: np.ndarray | None = None) -> np.ndarray:

@@ -6,8 +6,9 @@ threshold, rejects on 10 in a row below it, and, with the unsure floor (`Session
 asks for more actions instead of rejecting where those 10 frames' mean P(real) is at or above the floor
 (or where the model stays undecided). Every 2nd frame of the four shared videos (no model here saw
 them) at 15 frames/s, as filmed and under the camera and room shifts of `marginlive.evaluation.shifts`
-(a room, a tilt, a side drawn once per video, sensor noise and motion per frame; the room shifts to
-the live videos only), and with the background blurred as a video call's camera effect blurs it, is fed to a session of default settings, the floor off and at its default.
+(a room, a tilt, a side, a lower resolution drawn once per video, sensor noise and motion per frame;
+the room shifts to the live videos only), and with the background blurred as a video call's camera
+effect blurs it, is fed to a session of default settings, the floor off and at its default.
 No action is ever seen (the landmarks are left empty): the outcome is what the passive model
 decides, at the video's end: rejected, passed (the usual challenge drawn), more actions (the model
 unsure), or undecided.

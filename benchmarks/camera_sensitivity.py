@@ -73,7 +73,8 @@ def change(frame: np.ndarray, box, kind: str, z: float, rng: np.random.Generator
     h, w = frame.shape[:2]
     f32 = frame.astype(np.float32)
     if kind == "shrink" and z <= 1:
-        return cv2.resize(frame, (round(w * z), round(h * z)), interpolation=cv2.INTER_AREA)
+        from marginlive.evaluation.shifts import low_resolution
+        return low_resolution(frame, box, rng, factor=z)
     if kind == "zoom" and z >= 1:
         cw, ch = w / z, h / z
         x0 = float(np.clip((box.x1 + box.x2) / 2 - cw / 2, 0, w - cw))

@@ -8,8 +8,8 @@ import torch
 from marginlive.errors import ModelError
 from marginlive.liveness.runtime import LivenessModel, model_path
 from marginlive.training.recipes import COMPONENTS, FAST
-from marginlive.training.restem import (GraphTail, RestemConfig, _Targets, fit, meta, restem_inputs,
-                                        stage_of)
+from marginlive.training.restem import (GraphTail, PrunedStage, RestemConfig, _Targets, fit, meta, prune_order,
+                                        restem_inputs, stage_of, stage_weights)
 
 
 def _pictures(n, rng, size=96):
@@ -58,6 +58,32 @@ def test_restem_learns_the_stage_and_exports_a_model_with_the_same_inputs(fast, 
     assert p.shape == (8,) and ((p >= 0) & (p <= 1)).all()
 
 
+def test_a_stage_keeping_every_stem_channel_is_the_stage_itself(fast):
+    crops = _pictures(4, np.random.default_rng(2))
+    stage = stage_of(fast)
+    want, _ = _Targets(fast, stage, GraphTail(fast, stage).logit)(crops)
+    with torch.no_grad():
+        got = PrunedStage(stage_weights(fast), range(24))(torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255)
+    assert torch.allclose(got, want, atol=1e-4)
+
+
+def test_pruning_keeps_the_channels_whose_loss_moves_the_logit_least(fast, tmp_path):
+    from marginlive.training.export import export_onnx
+    crops = _pictures(48, np.random.default_rng(3))
+    kept = prune_order(fast, crops[:24], 20, log=lambda m: None)
+    assert len(kept) == 20 and kept == sorted(set(kept)) and all(0 <= c < 24 for c in kept)
+    cfg = RestemConfig(stem="pruned", keep=20, steps=20, tune_steps=10, batch=16)
+    fitted = fit(fast, crops, cfg, log=lambda m: None)
+    assert fitted.first[0] < 0.5          # it starts from the stage's own weights: close already
+    out = export_onnx(fitted.net, tmp_path / "p.onnx", meta(LivenessModel(STUDENT).meta, cfg, fitted, len(crops), "p"),
+                      check_crops=crops[:8])
+    first_conv = next(n for n in onnx.load(str(out)).graph.node if n.op_type == "Conv")
+    weights = {t.name: t for t in onnx.load(str(out)).graph.initializer}
+    assert tuple(weights[first_conv.input[1]].dims) == (20, 3, 3, 3)
+    with pytest.raises(ModelError, match="keep must be 1 to 24"):
+        prune_order(fast, crops[:4], 30)
+
+
 def test_restem_refuses_a_model_without_the_stage(tmp_path, capsys):
     with pytest.raises(ModelError, match="no such first stage"):
         stage_of(onnx.load(str(model_path("default"))))
@@ -67,6 +93,9 @@ def test_restem_refuses_a_model_without_the_stage(tmp_path, capsys):
     assert rc != 0 and "MiniResNet" in capsys.readouterr().err and not out.exists()
     rc = main(["restem", STUDENT, str(tmp_path), "--sources", str(tmp_path), "--out", str(out), "--steps", "3"])
     assert rc != 0 and "at least 10" in capsys.readouterr().err and not out.exists()
+    rc = main(["restem", STUDENT, str(tmp_path), "--sources", str(tmp_path), "--out", str(out), "--stem", "pruned",
+               "--keep", "25"])
+    assert rc != 0 and "--keep must be 1 to 24" in capsys.readouterr().err and not out.exists()
     with pytest.raises(ModelError, match="crops to fit"):
         fit(onnx.load(STUDENT), np.zeros((0, 96, 96, 3), np.uint8))
 

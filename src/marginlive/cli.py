@@ -162,12 +162,17 @@ def _restem_args(p):
     p.add_argument("--steps", type=int, default=1200, help="steps of 128 crops training the new stage alone (default 1200)")
     p.add_argument("--tune-steps", type=int, default=2000,
                    help="steps then tuning the whole network to the model's logit (default 2000; ~30 min in all here)")
+    p.add_argument("--stem", choices=("strided", "pruned"), default="strided",
+                   help="the new first stage: a strided convolution (default), or the old one with fewer stem channels")
+    p.add_argument("--keep", type=int, default=16, help="pruned: the stem channels kept (default 16)")
+    p.add_argument("--shifted", type=int, default=2,
+                   help="crops per frame shifted as another camera or scene would show it (default 2)")
     p.add_argument("--out", required=True, help="model file to write (.onnx)")
     p.add_argument("--name", default="marginlive-fast", help="model name stored in its metadata")
 
 
-@command("restem", "replace a fast model's full-resolution first stage by a strided one fitted to copy it: cheaper "
-                   "in a batch, a close copy, not an exact one (docs/research/2026-12-03-strided-stem.md)",
+@command("restem", "replace a fast model's full-resolution first stage by a cheaper one fitted to copy it (fewer "
+                   "stem channels, or a strided convolution): a close copy, not an exact one (training/restem.py)",
          args=_restem_args)
 def cmd_restem(a):
     return _run_training("run_restem", a)

@@ -131,22 +131,25 @@ def _taught_rows(dataset, sources) -> list[dict]:
 
 
 def run_restem(a) -> int:
-    """``restem MODEL DATASET --sources DIR --out FILE``: MODEL with a strided first stage fitted to do
-    what its own did (``training/restem.py``)."""
+    """``restem MODEL DATASET --sources DIR [--stem pruned --keep N] --out FILE``: MODEL with a cheaper
+    first stage fitted to do what its own did (``training/restem.py``)."""
     import onnx
 
     from ..liveness.runtime import LivenessModel
     from .export import export_onnx
-    from .restem import RestemConfig, fit, meta, restem_inputs, stage_of
+    from .restem import RestemConfig, fit, meta, restem_inputs, stage_of, stage_weights
     out = _model_out(a.out)
-    if a.steps < 10 or not (a.tune_steps == 0 or a.tune_steps >= 10):
-        raise DatasetError("--steps must be at least 10, --tune-steps 0 or at least 10")
+    if a.steps < 10 or not (a.tune_steps == 0 or a.tune_steps >= 10) or a.shifted < 0:
+        raise DatasetError("--steps must be at least 10, --tune-steps 0 or at least 10, --shifted 0 or more")
     source = LivenessModel(a.model)
     model = onnx.load(str(source.path))
     stage_of(model)   # refused before the crops are cut (minutes)
+    channels = stage_weights(model)[0][0].shape[0]
+    if a.stem == "pruned" and not 1 <= a.keep <= channels:
+        raise DatasetError(f"--keep must be 1 to {channels} (the stem's channels)")
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     rows = _taught_rows(a.dataset, a.sources)
-    cfg = RestemConfig(steps=a.steps, tune_steps=a.tune_steps)
+    cfg = RestemConfig(stem=a.stem, keep=a.keep, shifted=a.shifted, steps=a.steps, tune_steps=a.tune_steps)
     log(f"{source.name}: cutting crops of {len(rows)} frames")
     crops = restem_inputs(rows, source.margin, source.size, cfg, log)
     fitted = fit(model, crops, cfg, log, threshold=source.threshold)

@@ -144,9 +144,10 @@ def run_restem(a) -> int:
     source = LivenessModel(a.model)
     model = onnx.load(str(source.path))
     stage_of(model)   # refused before the crops are cut (minutes)
-    channels = stage_weights(model)[0][0].shape[0]
-    if a.stem == "pruned" and not 1 <= a.keep <= channels:
-        raise DatasetError(f"--keep must be 1 to {channels} (the stem's channels)")
+    if a.stem == "pruned":
+        channels = stage_weights(model)[0][0].shape[0]
+        if not 1 <= a.keep <= channels:
+            raise DatasetError(f"--keep must be 1 to {channels} (the stem's channels)")
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     rows = _taught_rows(a.dataset, a.sources)
     cfg = RestemConfig(stem=a.stem, keep=a.keep, shifted=a.shifted, steps=a.steps, tune_steps=a.tune_steps)

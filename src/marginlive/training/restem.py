@@ -138,14 +138,14 @@ def prune_order(model, crops: np.ndarray, keep: int, log=print) -> list[int]:
     """The ``keep`` stem channels of ``model`` (an exported MiniResNet) to keep: greedily, the channel
     whose loss (with every channel already dropped) moves the logit least on uint8 ``crops`` (a few
     hundred) is dropped, until ``keep`` remain; ascending indices."""
+    weights = stage_weights(model)
+    kept = list(range(weights[0][0].shape[0]))
+    if not 0 < keep <= len(kept):      # before the model is run on the crops
+        raise ModelError(f"keep must be 1 to {len(kept)} stem channels, not {keep}")
     stage = stage_of(model)
     tail = GraphTail(model, stage)
-    weights = stage_weights(model)
     _, want = _Targets(model, stage, tail.logit)(crops)
     x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float() / 255.0
-    kept = list(range(weights[0][0].shape[0]))
-    if not 0 < keep <= len(kept):
-        raise ModelError(f"keep must be 1 to {len(kept)} stem channels, not {keep}")
     with torch.no_grad():
         while len(kept) > keep:
             errs = [(float(((tail(PrunedStage(weights, [c for c in kept if c != ch])(x)) - want) ** 2).mean()), ch)

@@ -62,23 +62,26 @@ class MiniResNet(nn.Module):
     channels, then conv 3x3/24: the same pixels at half the side, about a third of the time),
     then residual depthwise-separable stages 32-64-96-128 (each stride 2), global average pooling
     (so the net looks at texture everywhere instead of memorising where things are) and one
-    logit. ~60k parameters. Input (N, 3, size, size), size a multiple of 32.
+    logit. ~60k parameters. Input (N, 3, size, size), size a multiple of 32. stem_width: the
+    first map's channels (24; ``minires-16``: 16, because ONNX Runtime computes 24 as 32 on an
+    AVX-512 CPU, docs/research/2026-12-05-pruned-stem.md).
     """
 
-    def __init__(self, size: int = 64, width: int = 32, dropout: float = 0.3, stem: str = "conv"):
+    def __init__(self, size: int = 64, width: int = 32, dropout: float = 0.3, stem: str = "conv",
+                 stem_width: int = 24):
         super().__init__()
-        w = width
+        w, s = width, stem_width
         if stem not in ("conv", "space-to-depth"):
             raise ValueError(f"unknown stem {stem!r}; choose conv or space-to-depth")
         # "space-to-depth": each 2x2 block of pixels becomes 12 channels before the first
         # convolution, so the first map is half the side (a quarter of the memory traffic that
         # makes a batch cost more per face than one face) while no pixel is dropped, as a
         # strided 3x3 would drop the finest texture (a screen's pixel grid)
-        first = ([nn.Conv2d(3, 24, 3, 1, 1, bias=False)] if stem == "conv"
-                 else [nn.PixelUnshuffle(2), nn.Conv2d(12, 24, 3, 1, 1, bias=False)])
+        first = ([nn.Conv2d(3, s, 3, 1, 1, bias=False)] if stem == "conv"
+                 else [nn.PixelUnshuffle(2), nn.Conv2d(12, s, 3, 1, 1, bias=False)])
         self.features = nn.Sequential(
-            *first, nn.BatchNorm2d(24), nn.ReLU(inplace=True),
-            _DWBlock(24, w, 2), _DWBlock(w, w, 1),
+            *first, nn.BatchNorm2d(s), nn.ReLU(inplace=True),
+            _DWBlock(s, w, 2), _DWBlock(w, w, 1),
             _DWBlock(w, 2 * w, 2), _DWBlock(2 * w, 2 * w, 1),
             _DWBlock(2 * w, 3 * w, 2), _DWBlock(3 * w, 3 * w, 1),
             _DWBlock(3 * w, 4 * w, 2),
@@ -183,6 +186,7 @@ class ToneNorm(nn.Module):
 
 ARCHS = {"livenessnet": LivenessNet, "minires": MiniResNet, "cdcnet": CDCNet,
          "minires-s2d": lambda size=64: MiniResNet(size, stem="space-to-depth"),
+         "minires-16": lambda size=64: MiniResNet(size, stem_width=16),
          "minires-tone": lambda size=64: nn.Sequential(ToneNorm(), MiniResNet(size))}
 
 

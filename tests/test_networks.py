@@ -33,13 +33,14 @@ def test_space_to_depth_stem_halves_the_map_and_reads_every_pixel():
         MiniResNet(96, stem="pool")
 
 
-def test_a_narrower_stem_changes_only_the_first_map():
-    """minires-16: the 96 px map has 16 channels, every later layer is the default student's, so
-    the default's weights after the first stage load into it unchanged."""
+@pytest.mark.parametrize("channels", [16, 32])
+def test_another_stem_width_changes_only_the_first_map(channels):
+    """minires-16 / minires-32: the 96 px map has that many channels, every later layer is the
+    default student's, so the default's weights after the first stage load into it unchanged."""
     from marginlive.liveness.networks import MiniResNet
-    narrow, wide = build("minires-16", 96).eval(), MiniResNet(96).eval()
+    narrow, wide = build(f"minires-{channels}", 96).eval(), MiniResNet(96).eval()
     with torch.no_grad():
-        assert narrow.features[:3](torch.rand(2, 3, 96, 96)).shape == (2, 16, 96, 96)
+        assert narrow.features[:3](torch.rand(2, 3, 96, 96)).shape == (2, channels, 96, 96)
     shapes = {k: v.shape for k, v in wide.state_dict().items()}
     differ = {k for k, v in narrow.state_dict().items() if shapes[k] != v.shape}
     assert differ and all(k.startswith(("features.0.", "features.1.", "features.3.body.0.",

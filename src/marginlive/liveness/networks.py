@@ -63,8 +63,8 @@ class MiniResNet(nn.Module):
     then residual depthwise-separable stages 32-64-96-128 (each stride 2), global average pooling
     (so the net looks at texture everywhere instead of memorising where things are) and one
     logit. ~60k parameters. Input (N, 3, size, size), size a multiple of 32. stem_width: the
-    first map's channels (24; ``minires-16``: 16, because ONNX Runtime computes 24 as 32 on an
-    AVX-512 CPU, docs/research/2026-12-05-pruned-stem.md).
+    first map's channels (24; ``minires-16`` / ``minires-32``: ONNX Runtime computes 24 as 32 on an
+    AVX-512 CPU, so 16 costs less and 32 the same; docs/research/2026-12-05-sixteen-channel-student.md).
     """
 
     def __init__(self, size: int = 64, width: int = 32, dropout: float = 0.3, stem: str = "conv",
@@ -187,6 +187,7 @@ class ToneNorm(nn.Module):
 ARCHS = {"livenessnet": LivenessNet, "minires": MiniResNet, "cdcnet": CDCNet,
          "minires-s2d": lambda size=64: MiniResNet(size, stem="space-to-depth"),
          "minires-16": lambda size=64: MiniResNet(size, stem_width=16),
+         "minires-32": lambda size=64: MiniResNet(size, stem_width=32),
          "minires-tone": lambda size=64: nn.Sequential(ToneNorm(), MiniResNet(size))}
 
 

@@ -77,3 +77,36 @@ def test_shipped_models_hold_no_prelu():
     from marginlive.liveness.runtime import NAMED_MODELS
     for path in NAMED_MODELS.values():
         assert "PRelu" not in _ops(onnx.load(str(path))), path
+
+
+def _has_subnormal(model) -> bool:
+    tiny = np.finfo(np.float32).tiny
+    arrays = [numpy_helper.to_array(t) for t in model.graph.initializer if t.data_type == TensorProto.FLOAT]
+    arrays += [numpy_helper.to_array(a.t) for n in model.graph.node if n.op_type == "Constant"
+               for a in n.attribute if a.name == "value" and a.t.data_type == TensorProto.FLOAT]
+    return any(((w != 0) & (np.abs(w) < tiny)).any() for w in arrays)
+
+
+def test_subnormal_weights_are_flushed_and_the_outputs_stay():
+    """A convolution with some weights left subnormal by weight decay (and a subnormal Constant):
+    those become zero, every other value stays, and the outputs are the same to float rounding."""
+    from marginlive.liveness.rewrite import flush_subnormals
+    model = _conv_prelu(np.array([0.1, 0.2, 0.3], np.float32))
+    w = numpy_helper.to_array(model.graph.initializer[0]).copy()
+    w[0, 0, :2] = [[1e-40, -3e-39, 2e-45], [5e-39, 0.0, 1e-42]]          # six subnormal, one zero
+    model.graph.initializer[0].CopyFrom(numpy_helper.from_array(w, "w"))
+    model.graph.node.insert(0, helper.make_node("Constant", [], ["c"], value=numpy_helper.from_array(
+        np.array([1e-39, 2.0], np.float32), "c")))
+    x = np.random.default_rng(3).normal(size=(2, 3, 8, 8)).astype(np.float32)
+    before = _run(model, x=x)
+    assert _has_subnormal(model) and flush_subnormals(model) == 6 and not _has_subnormal(model)
+    after_w = numpy_helper.to_array(model.graph.initializer[0])
+    assert (after_w[0, 0, :2] == 0).all() and np.array_equal(after_w[1:], w[1:])
+    assert numpy_helper.to_array(model.graph.node[0].attribute[0].t).tolist() == [0.0, 2.0]
+    np.testing.assert_allclose(_run(model, x=x), before, rtol=0, atol=1e-6)
+
+
+def test_shipped_models_hold_no_subnormal_weights():
+    from marginlive.liveness.runtime import NAMED_MODELS
+    for path in NAMED_MODELS.values():
+        assert not _has_subnormal(onnx.load(str(path))), path

@@ -6,6 +6,14 @@ one of its two inputs, so the result is bit for bit PRelu's. ONNX Runtime's PRel
 slope per channel is slow on one thread: on the Silent-Face MiniFASNetV1SE (33 PRelu beside 41
 million multiply-adds of convolutions) it took half the network's time; rewritten, the network ran
 3.76 -> 1.86 ms a face here (docs/research/2026-12-04-prelu.md).
+
+``flush_subnormals``: weights below float32's smallest normal number (|w| < 1.18e-38, left by
+weight decay on channels training stopped using) set to zero. On x86 every multiply with a
+subnormal operand takes a slow microcode path unless the thread flushes them (DAZ), and ONNX
+Runtime sets that only on its pool's threads, not on the caller's thread that runs a one-thread
+session: 86 such weights in the fast model's student cost 13% of its time
+(docs/research/2026-12-05-subnormal-weights.md). Their products are below 1e-35 for any input
+the graphs see, under the rounding of every sum they enter.
 """
 from __future__ import annotations
 
@@ -28,3 +36,23 @@ def prelu_as_max(model):
     del model.graph.node[:]
     model.graph.node.extend(nodes)
     return model
+
+
+def flush_subnormals(model) -> int:
+    """Set every subnormal float32 value of ``model``'s initializers and Constant nodes to zero
+    (in place); returns how many were."""
+    import numpy as np
+    from onnx import numpy_helper
+    tiny = np.finfo(np.float32).tiny
+    tensors = list(model.graph.initializer) + [a.t for n in model.graph.node if n.op_type == "Constant"
+                                               for a in n.attribute if a.name == "value"]
+    flushed = 0
+    for t in tensors:
+        if t.data_type != 1:    # FLOAT
+            continue
+        w = numpy_helper.to_array(t)
+        sub = (w != 0) & (np.abs(w) < tiny)
+        if sub.any():
+            flushed += int(sub.sum())
+            t.CopyFrom(numpy_helper.from_array(np.where(sub, np.float32(0), w).astype(np.float32), t.name))
+    return flushed

@@ -13,6 +13,7 @@ import torch
 from .._util import atomic_path
 from ..errors import ModelError
 from ..liveness.networks import Deployable, plain_convolutions
+from ..liveness.rewrite import flush_subnormals
 from ..liveness.runtime import FORMAT, META_KEY, LivenessModel
 
 
@@ -43,6 +44,7 @@ def export_onnx(net: torch.nn.Module, path: str | os.PathLike, meta: dict,
                               dynamic_axes={"crops": {0: "n"}, "p_real": {0: "n"}}, opset_version=17,
                               dynamo=False)
         m = onnx.load(str(tmp))
+        flush_subnormals(m)    # weight decay leaves some; they run slowly on one thread (liveness/rewrite.py)
         del m.metadata_props[:]
         entry = m.metadata_props.add()
         entry.key, entry.value = META_KEY, json.dumps(meta, sort_keys=True)

@@ -81,8 +81,8 @@ def _train_args(p):
                         "for 'fast', where its distilled network is read (default models/components)")
     p.add_argument("--arch", default="livenessnet",
                    help="livenessnet (the paper's), minires (the fast model's), minires-16 and minires-32 (the "
-                        "same with 16 or 32 stem channels), minires-s2d (the same with a space-to-depth stem), minires-tone (each "
-                        "image brought to one brightness first) or "
+                        "same with 16 or 32 stem channels), minires-s2d (the same with a space-to-depth stem), "
+                        "minires-tone (each image brought to one brightness first) or "
                         "cdcnet (central difference convolutions, pixel-wise supervision)")
     p.add_argument("--margin", type=float, default=2.0, help="face box enlargement (paper: 2.0)")
     p.add_argument("--size", type=int, default=64, help="input size in px (paper: 64; a multiple of 8)")

@@ -93,10 +93,10 @@ def test_subnormal_weights_are_flushed_and_the_outputs_stay():
     from marginlive.liveness.rewrite import flush_subnormals
     model = _conv_prelu(np.array([0.1, 0.2, 0.3], np.float32))
     w = numpy_helper.to_array(model.graph.initializer[0]).copy()
-    w[0, 0, :2] = [[1e-40, -3e-39, 2e-45], [5e-39, 0.0, 1e-42]]          # six subnormal, one zero
+    w[0, 0, :2] = [[1e-40, -3e-39, 2e-45], [5e-39, 0.0, 1e-42]]          # five subnormal, one zero
     model.graph.initializer[0].CopyFrom(numpy_helper.from_array(w, "w"))
     model.graph.node.insert(0, helper.make_node("Constant", [], ["c"], value=numpy_helper.from_array(
-        np.array([1e-39, 2.0], np.float32), "c")))
+        np.array([1e-39, 2.0], np.float32), "c")))                         # and a sixth
     x = np.random.default_rng(3).normal(size=(2, 3, 8, 8)).astype(np.float32)
     before = _run(model, x=x)
     assert _has_subnormal(model) and flush_subnormals(model) == 6 and not _has_subnormal(model)

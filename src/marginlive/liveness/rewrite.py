@@ -42,17 +42,18 @@ def flush_subnormals(model) -> int:
     """Set every subnormal float32 value of ``model``'s initializers and Constant nodes to zero
     (in place); returns how many were."""
     import numpy as np
-    from onnx import numpy_helper
+    from onnx import TensorProto, numpy_helper
     tiny = np.finfo(np.float32).tiny
     tensors = list(model.graph.initializer) + [a.t for n in model.graph.node if n.op_type == "Constant"
                                                for a in n.attribute if a.name == "value"]
     flushed = 0
     for t in tensors:
-        if t.data_type != 1:    # FLOAT
+        if t.data_type != TensorProto.FLOAT:
             continue
-        w = numpy_helper.to_array(t)
+        w = numpy_helper.to_array(t).copy()
         sub = (w != 0) & (np.abs(w) < tiny)
         if sub.any():
             flushed += int(sub.sum())
-            t.CopyFrom(numpy_helper.from_array(np.where(sub, np.float32(0), w).astype(np.float32), t.name))
+            w[sub] = 0
+            t.CopyFrom(numpy_helper.from_array(w, t.name))
     return flushed

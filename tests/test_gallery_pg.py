@@ -96,7 +96,9 @@ def test_a_dropped_connection_fails_one_request_then_is_made_again(pg, pg_url):
     from marginlive.errors import UnavailableError
     pg.add("alice", [vec(1)], "e")
     with psycopg.connect(pg_url, autocommit=True) as other:
-        other.execute("SELECT pg_terminate_backend(%s)", (pg.db.info.backend_pid,))
+        # with a timeout (PostgreSQL 14+) the call waits until the backend has gone; without one it
+        # only signals it, and the next request could still be served
+        other.execute("SELECT pg_terminate_backend(%s, 5000)", (pg.db.info.backend_pid,))
     with pytest.raises(UnavailableError) as e:
         pg.list()
     assert str(e.value) == "the gallery (PostgreSQL) cannot be reached; try again shortly"

@@ -14,7 +14,8 @@ or room would shift them
 the camera or at the frame's edge, motion blur, a tilted camera, a phone in the hand, a second
 person beside the user, a camera of higher or of lower resolution, a lamp on one side;
 `marginlive.evaluation.processing`: a camera's sharpening, HDR tone mapping, wide-angle lens, dark
-corners, sensor grain, flicker bands and background blur; the camera shifts also
+corners, sensor grain, flicker bands, background blur, a beauty filter, overexposure and a missed
+white balance; the camera shifts also
 applied to their attack frames) and scored again (the recipe rebuilt without the five groups),
 each shift rated on the five groups pooled and on each video pair apart, its row the worst of the
 three. Each frame's most
@@ -251,6 +252,9 @@ def shifted_sets(rooms, cutout, others):
         "background blurred by the camera": (lambda f, b, r, o: processing.background_blurred(f, b, r, o, cutout),
                                              every, None),
         "a camera of a third to half the resolution": (shifts.low_resolution, every, None),
+        "skin smoothed by a beauty filter": (processing.smoothed, every, None),
+        "overexposed (highlights burnt out)": (processing.overexposed, every, None),
+        "white balance missed (a warm or cool cast)": (processing.white_balanced, every, None),
     }
 
 
@@ -601,8 +605,9 @@ def page(res: dict, previous: bool) -> str:
         "of the five groups and the videos, moved into another room, filmed upright by a phone, in a dim "
         "room, close to the camera or at the frame's edge, blurred by motion, tilted, beside a phone in the hand, with a second person beside them or by a camera of 3x the resolution (`marginlive.evaluation.shifts`), "
         "or as another camera's processing leaves them: sharpened, tone-mapped, bent by a wide-angle lens, darker in "
-        "the corners, grainy, banded by flickering light, the background blurred as a video call does it "
-        "(`marginlive.evaluation.processing`); the live frames lit "
+        "the corners, grainy, banded by flickering light, the background blurred as a video call does it, "
+        "the skin smoothed by a beauty filter, overexposed, cast warm or cool by a missed white balance "
+        "(`marginlive.evaluation.processing`); by a camera of a third to half the resolution; the live frames lit "
         "from one side (`shifts.side_lit`); "
         "each shift is rated on three sources apart (the five groups pooled, each video pair) and its row gives "
         "the worst of them (every source below the table).\n\n" + markdown(res)

@@ -1,5 +1,5 @@
-"""A camera's own processing (sharpening, tone mapping, a wide lens, dark corners, grain, flicker bands), as the
-benchmark applies it."""
+"""A camera's own processing (sharpening, tone mapping, a wide lens, dark corners, grain, flicker bands, a beauty
+filter, overexposure, a missed white balance), as the benchmark applies it."""
 import numpy as np
 from conftest import edge_strength, need_shared
 
@@ -8,7 +8,7 @@ from marginlive.types import FaceBox
 
 BOX = FaceBox(280, 200, 360, 280)
 STEPS = (processing.sharpened, processing.tone_mapped, processing.wide_angle, processing.vignetted, processing.grain,
-         processing.banded)
+         processing.banded, processing.smoothed, processing.overexposed, processing.white_balanced)
 
 
 def test_each_step_keeps_size_and_type_and_draws_its_strength_per_frame():
@@ -87,6 +87,30 @@ def test_a_processed_live_frame_keeps_its_face_findable():
         assert found, fn.__name__
         near = max(found, key=lambda b: b.score)
         assert abs(near.cx - box.cx) < 0.25 * box.w, fn.__name__
+
+
+def test_beauty_filter_smooths_fine_texture_and_keeps_strong_edges():
+    rng = np.random.default_rng(0)
+    frame = np.full((120, 160, 3), 90, np.uint8)
+    frame[:, 80:] = 190                                                   # a strong edge
+    frame = np.clip(frame + rng.normal(0, 6, frame.shape), 0, 255).astype(np.uint8)   # fine texture on both sides
+    out = processing.smoothed(frame, BOX, np.random.default_rng(0)).astype(float)
+    assert out[:, :70].std() < 0.7 * frame[:, :70].astype(float).std()
+    assert out[:, 85:].mean() - out[:, :75].mean() > 90                 # the edge as strong as it was
+
+
+def test_overexposure_brightens_and_burns_out_the_highlights():
+    frame = np.zeros((10, 10, 3), np.uint8)
+    frame[:5], frame[5:] = 60, 200
+    out = processing.overexposed(frame, BOX, np.random.default_rng(0)).astype(int)
+    assert 1.4 * 60 - 1 <= out[0, 0, 0] <= 2 * 60 + 1 and (out[5:] == 255).all()
+
+
+def test_a_missed_white_balance_casts_warm_or_cool_and_keeps_green():
+    frame = np.full((10, 10, 3), 100, np.uint8)
+    casts = [processing.white_balanced(frame, BOX, np.random.default_rng(s))[0, 0].astype(int) for s in range(12)]
+    assert all(c[1] == 100 and 70 <= min(c[0], c[2]) <= 90 and 110 <= max(c[0], c[2]) <= 130 for c in casts)
+    assert {bool(c[2] > c[0]) for c in casts} == {True, False}           # both warm and cool casts drawn
 
 
 def test_background_blur_keeps_the_person_and_smooths_the_rest():

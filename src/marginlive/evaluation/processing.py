@@ -23,7 +23,13 @@ and returns a new BGR uint8 frame of the same size, its strength drawn per frame
 - ``background_blurred``: the background blur of a video call or a laptop's camera effects
   (Windows Studio Effects, macOS Portrait): the person segmented (MediaPipe's selfie segmentation,
   ``shifts.PersonCutout``), everything else blurred by a Gaussian of sigma U(6, 20) px at 640 px
-  wide. On a replay the segmentation keeps the face on the screen and blurs the bezel and the hand.
+  wide. On a replay the segmentation keeps the face on the screen and blurs the bezel and the hand;
+- ``smoothed``: a phone's or a video call's beauty filter: an edge-preserving (bilateral) filter of
+  diameter 7-11 px and colour sigma U(30, 60) levels, blended in at U(0.6, 1): skin loses its fine
+  texture, edges stay;
+- ``overexposed``: an auto-exposure that overshoots: every level times U(1.4, 2), clipped at 255;
+- ``white_balanced``: a white balance that missed the light: red times U(1.1, 1.3) and blue times
+  U(0.7, 0.9) (a warm cast), or the reverse (a cool one), even odds.
 
 The face is not moved, so it can be found again at about the same place.
 """
@@ -114,3 +120,24 @@ def blur_behind(image: np.ndarray, person: np.ndarray, sigma: float, feather: fl
     m = np.clip(cv2.GaussianBlur(person, (0, 0), feather) * 1.2, 0.0, 1.0)[..., None]
     back = cv2.GaussianBlur(image, (0, 0), sigma)
     return np.clip(image * m + back * (1.0 - m), 0, 255).astype(np.uint8)
+
+
+def smoothed(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
+    """A beauty filter: ``cv2.bilateralFilter`` (diameter d ~ 7..11 px, colour sigma U(30, 60) levels,
+    space sigma d px) blended with the frame at a ~ U(0.6, 1) (a: the filtered share)."""
+    d, colour, a = int(rng.integers(7, 12)), float(rng.uniform(30.0, 60.0)), float(rng.uniform(0.6, 1.0))
+    return cv2.addWeighted(cv2.bilateralFilter(frame, d, colour, d), a, frame, 1.0 - a, 0)
+
+
+def overexposed(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
+    """Every level times U(1.4, 2), clipped to 255 (highlights burnt out)."""
+    return np.clip(frame * float(rng.uniform(1.4, 2.0)), 0, 255).astype(np.uint8)
+
+
+def white_balanced(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
+    """Red times U(1.1, 1.3) and blue times U(0.7, 0.9), or (even odds) red and blue gains swapped;
+    green kept, clipped to uint8."""
+    red, blue = float(rng.uniform(1.1, 1.3)), float(rng.uniform(0.7, 0.9))
+    if rng.random() < 0.5:
+        red, blue = blue, red
+    return np.clip(frame * np.array([blue, 1.0, red], np.float32), 0, 255).astype(np.uint8)

@@ -150,8 +150,8 @@ def reference_lines(res) -> list[str]:
             f"{REFERENCE_MS['model_1_face']}) and {share['model_8_faces_per_face']:.3f} in a batch of 8 (target "
             f"{goal['model_8_faces_per_face']:.3f}: 0.4 ms of {REFERENCE_MS['model_8_faces_per_face']}); its pipeline "
             f"runs {fast['end_to_end']['fps'] / ref['end_to_end']['fps']:.2f}x as many frames a second as "
-            f"the eight-branch one's {ref['end_to_end']['fps']:.0f} (target {TARGET_FPS / REFERENCE_FPS:.2f}x: {TARGET_FPS} of "
-            f"{REFERENCE_FPS}).", ""]
+            f"the eight-branch one's {ref['end_to_end']['fps']:.0f} (target {TARGET_FPS / REFERENCE_FPS:.2f}x: "
+            f"{TARGET_FPS} of {REFERENCE_FPS}).", ""]
 
 
 def readme_speed(res) -> str:

@@ -30,6 +30,18 @@ def test_generated_blocks_match_their_results_file(name, results, render, pages)
         assert got == want, f"{page}: the {name} block differs from docs/{results}; rerun its benchmark"
 
 
+def test_speed_page_gives_issue_22_ratios_from_the_results_file():
+    """docs/speed.md's ratios against the eight-branch fusion are the benchmark's, rendered from its JSON; a run
+    without that model in the history writes none."""
+    res = json.loads((ROOT / "docs" / "bench_pipeline.json").read_text())
+    lines = [line for line in bench_pipeline.reference_lines(res) if line]
+    assert lines and all(line in (ROOT / "docs" / "speed.md").read_text() for line in lines)
+    per_face = "model_8_faces_per_face"
+    fast, ref = res["models"]["fast"][per_face]["mean_ms"], res["reference"][per_face]["mean_ms"]
+    assert f"{fast / ref:.3f} in a batch of 8 (target 0.056" in lines[0]
+    assert bench_pipeline.reference_lines({k: v for k, v in res.items() if k != "reference"}) == []
+
+
 def test_readme_is_short_and_says_how_to_test():
     text = (ROOT / "README.md").read_text()
     assert len(text.splitlines()) < 200

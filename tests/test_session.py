@@ -52,10 +52,12 @@ def test_fake_face_rejected_by_passive_step():
     assert st.state == REJECTED and "presentation attack" in st.reason and s.rejected_in == "passive"
 
 
-def test_two_faces_in_view_rejected():
+def test_two_faces_in_view_keep_the_session_waiting_then_reject():
     # a second face about as wide as the user's (0.9 x): a second person beside them, a photo held up
-    s = make([[result(), result(track=2, box=(0, 0, 180, 220))]], hand_script())
-    st = run(s, 5)
+    s = make([[result(), result(track=2, box=(0, 0, 180, 220))]], hand_script(), waiting_timeout_s=2.0)
+    st = run(s, 10)
+    assert st.state == "waiting" and "more than one face" in st.instruction   # told, not yet rejected
+    st = run(s, 20, start=1.0)
     assert st.state == REJECTED and "more than one face" in st.reason
 
 
@@ -66,11 +68,20 @@ def test_small_bystander_ignored_and_the_subject_decides():
     assert st.state == ACCEPTED and s.track_id == 1
 
 
-def test_bystander_that_grows_to_the_users_size_rejects():
+def test_bystander_that_grows_to_the_users_size_and_stays_rejects():
     small, near = result(track=2, box=(0, 0, 80, 100)), result(track=2, box=(0, 0, 190, 230))
-    s = make([[result(), small]] * 3 + [[result(), near]], [(pose(), None)] * 100)
-    st = run(s, 10)
+    s = make([[result(), small]] * 3 + [[result(), near]], [(pose(), None)] * 100, max_absent_s=0.5)
+    st = run(s, 30)
     assert st.state == REJECTED and "more than one face" in st.reason
+
+
+def test_someone_passing_behind_for_a_moment_does_not_end_the_session():
+    passer = result(track=2, box=(0, 0, 190, 230))
+    s = make([], hand_script(neutral=20), max_absent_s=1.0)
+    s.stream.script = _seq(([result()], 5), ([result(), passer], 5), ([result()], 60))
+    st = run(s, 70)
+    assert st.state == ACCEPTED
+    assert any(e["event"] == "challenge passed" for e in s.log)
 
 
 def _seq(*parts):

@@ -7,8 +7,9 @@
       -> IDENTIFY   the identity step (optional), once, on the session's best few frames
       -> ACCEPTED(identity) | REJECTED(reason)
 
-Rules: one subject: the face the session locked onto (the largest when it started); a second
-face about as large rejects, one much smaller (a bystander further back) is ignored, and the
+Rules: one subject: the face the session locked onto (the largest when it started); a frame with
+a second face about as large does not count (it rejects where it stays longer than the grace
+period below), one much smaller (a bystander further back) is ignored, and the
 challenges are read from the subject's landmarks only; the same tracked face throughout (a swap
 rejects); frames delivered sideways or upside down are turned upright first; passive liveness keeps
 running during the challenges (a turn to *fake*, a whole window of consistently low frames,
@@ -58,7 +59,7 @@ class SessionConfig:
     # does; None: the whole window (1 s at the web page's 10 frames/s). A replay scores low
     # throughout; a live face can dip for a few frames.
     passive_reject_frames: int | None = None
-    max_absent_s: float = 1.5        # face gone (or frame unusable) longer than this: reject
+    max_absent_s: float = 1.5        # face gone (or frame unusable, or a second face) longer than this: reject
     waiting_timeout_s: float = 20.0
     session_timeout_s: float = 60.0
     min_brightness: float = 25.0     # mean grey level of the face (live webcam faces here: 1st percentile 37)
@@ -91,7 +92,8 @@ class SessionConfig:
     require_identity: bool = False
     identity_frames: int = 5         # frames the identity step embeds: the best seen (identity/quality.py)
     # a second face narrower than this share of the subject's face is a bystander further back and
-    # is ignored; a wider one (a second person beside the user, a photo held up) rejects
+    # is ignored; a wider one (a second person beside the user, a photo held up) keeps the frame
+    # from counting and rejects after ``max_absent_s``
     bystander_ratio: float = 0.6
     # while no face is found, look this often (s) for one too far from the camera for the detector
     # (BlazeFace's short-range model misses faces under about a tenth of the frame's width; its
@@ -132,6 +134,7 @@ class Status:
 
 
 NO_FACE, TOO_FAR = "no face in view", "face too far from the camera: come closer"
+TWO_FACES = "more than one face in view: only the user in front of the camera"
 # a face the far detector finds counts as too far where it is narrower than this share of the frame's
 # longer side (the short-range detector misses faces under about 0.1 of it); a larger one it missed
 # is turned away or half hidden, and the user is not told to come closer
@@ -341,14 +344,14 @@ class Session:
         results = confident_faces(self.stream.update(frame))
         frame = self.stream.frame   # the frame the boxes refer to (turned upright where it was sideways or over)
         face, others = self._subject(results)
-        if others:
-            self._reject(t, "more than one face in view")
-            return None
         self.last_face = face
         if face and self.state != WAITING and self.track_id is not None and face.track_id != self.track_id:
             self._reject(t, "the face changed during the session")
             return None
-        self.problem = self._frame_usable(frame, face) if face else self._missing_face(frame, t)
+        # a second face about as large never counts, but passes as a problem, not at once: someone
+        # walking behind the user for a moment should not end the session; one who stays does
+        self.problem = ((TWO_FACES if others else self._frame_usable(frame, face)) if face
+                        else self._missing_face(frame, t))
         if self.problem:
             if self.state == WAITING:
                 if t - self.t0 > self.config.waiting_timeout_s:

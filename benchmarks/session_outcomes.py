@@ -7,8 +7,11 @@ asks for more actions instead of rejecting where those 10 frames' mean P(real) i
 (or where the model stays undecided). Every 2nd frame of the four shared videos (no model here saw
 them) at 15 frames/s, as filmed and under the camera and room shifts of `marginlive.evaluation.shifts`
 (a room, a tilt, a side, a lower resolution drawn once per video, sensor noise and motion per frame;
-the room shifts to the live videos only), and with the background blurred as a video call's camera
-effect blurs it, is fed to a session of default settings, the floor off and at its default.
+the room, a second person and the light from one side to the live videos only), and under a camera's
+own processing (`marginlive.evaluation.processing`: the background blurred as a video call blurs it,
+sharpening, tone mapping, a wide lens, dark corners, a beauty filter, overexposure, a warm and a cool
+cast drawn once per video; sensor grain and flicker bands per frame), is fed to a session of default
+settings, the floor off and at its default.
 No action is ever seen (the landmarks are left empty): the outcome is what the passive model
 decides, at the video's end: rejected, passed (the usual challenge drawn), more actions (the model
 unsure), or undecided.
@@ -42,26 +45,53 @@ class NoLandmarks:
 
 
 def conditions():
-    """{name: (shift function or None, applies to replays too, one draw for the whole video)}: a
-    room, a tilt, a side are the same in every frame of a session; sensor noise and a moving head
-    are drawn afresh for each frame."""
+    """{name: (shift function (frame, box, rng, other) or None, applies to replays too, one draw for the
+    whole video)}: a room, a tilt, a side, a camera's processing are the same in every frame of a
+    session; sensor noise, a moving head and the drifting bands of a flickering light are drawn afresh
+    for each frame. ``other``: a frame of the other live video (the second person)."""
     from marginlive.evaluation import processing, shifts
     cutout = shifts.PersonCutout()
+    def plain(fn):
+        return lambda f, b, r, o: fn(f, b, r)
     return {
         "as filmed": (None, True, True),
-        "another room (plain wall)": (lambda f, b, r: shifts.new_room(f, b, r, None, cutout), False, True),
-        "a phone in the hand": (shifts.phone_in_hand, False, True),
-        "portrait phone": (shifts.portrait_phone, True, True),
-        "dim room, noisy sensor": (shifts.dim_room, True, False),
-        "off-centre": (shifts.off_centre, True, True),
-        "motion blur": (shifts.motion_blur, True, False),
-        "tilted 15-25 degrees": (shifts.tilted, True, True),
-        "a camera of 3x the resolution": (shifts.high_resolution, True, False),
-        "a camera of a third to half the resolution": (shifts.low_resolution, True, True),
-        # a camera effect, the same strength all session long
-        "background blurred by the camera": (lambda f, b, r: processing.background_blurred(f, b, r, None, cutout),
+        "another room (plain wall)": (lambda f, b, r, o: shifts.new_room(f, b, r, None, cutout), False, True),
+        "a phone in the hand": (plain(shifts.phone_in_hand), False, True),
+        "two people in the frame": (lambda f, b, r, o: shifts.second_person(f, b, r, o, cutout), False, True),
+        "lit from one side": (plain(shifts.side_lit), False, True),
+        "portrait phone": (plain(shifts.portrait_phone), True, True),
+        "dim room, noisy sensor": (plain(shifts.dim_room), True, False),
+        "off-centre": (plain(shifts.off_centre), True, True),
+        "motion blur": (plain(shifts.motion_blur), True, False),
+        "tilted 15-25 degrees": (plain(shifts.tilted), True, True),
+        "a camera of 3x the resolution": (plain(shifts.high_resolution), True, False),
+        "a camera of a third to half the resolution": (plain(shifts.low_resolution), True, True),
+        # a camera's own processing, the same strength all session long
+        "background blurred by the camera": (lambda f, b, r, o: processing.background_blurred(f, b, r, None, cutout),
                                              True, True),
+        "sharpened by the camera": (plain(processing.sharpened), True, True),
+        "tone-mapped (HDR)": (plain(processing.tone_mapped), True, True),
+        "a wide-angle lens": (plain(processing.wide_angle), True, True),
+        "dark corners (vignetting)": (plain(processing.vignetted), True, True),
+        "skin smoothed by a beauty filter": (plain(processing.smoothed), True, True),
+        "overexposed (highlights burnt out)": (plain(processing.overexposed), True, True),
+        "a warm cast (white balance missed)": (lambda f, b, r, o: processing.white_balanced(f, b, r, warm=True),
+                                               True, True),
+        "a cool cast (white balance missed)": (lambda f, b, r, o: processing.white_balanced(f, b, r, warm=False),
+                                               True, True),
+        "sensor grain (noise over 2-4 px)": (plain(processing.grain), True, False),
+        "flicker bands (mains light, rolling shutter)": (plain(processing.banded), True, False),
     }
+
+
+def other_person(video: str) -> np.ndarray | None:
+    """The middle frame of the other live video: the second person beside the user of ``video``."""
+    from marginlive.frames import read_video_frames
+    others = [v for v, kind in VIDEOS.items() if kind == "live" and v != video]
+    if not others:
+        return None
+    frames = read_video_frames(SHARED / "data" / "videos" / others[0], every=10)
+    return frames[len(frames) // 2].image
 
 
 def shifted_frames(video: str, shift, detector, once: bool) -> list[np.ndarray]:
@@ -69,11 +99,12 @@ def shifted_frames(video: str, shift, detector, once: bool) -> list[np.ndarray]:
     ``once`` every frame with the same random draw."""
     from marginlive.frames import read_video_frames
     rng, out = np.random.default_rng(0), []
+    other = other_person(video) if shift else None
     for f in read_video_frames(SHARED / "data" / "videos" / video, every=2):
         faces = detector.detect(f.image) if shift else None
         if once:
             rng = np.random.default_rng(0)
-        out.append(shift(f.image, max(faces, key=lambda b: b.score), rng) if faces else f.image)
+        out.append(shift(f.image, max(faces, key=lambda b: b.score), rng, other) if faces else f.image)
     return out
 
 
@@ -134,7 +165,7 @@ def summary(sessions) -> list[dict]:
 
 def _cell(s) -> str:
     if s["rejected_at_s"] is not None and s["outcome"] != "rejected":
-        return f"{s['outcome']} at {s['at_s']:.1f} s, then rejected at {s['rejected_at_s']:.1f} s"
+        return f"{s['outcome']} at {s['at_s']:.1f} s, then rejected at {s['rejected_at_s']:.1f} s: {s['reason']}"
     if s["at_s"] is None:
         return f"undecided ({s['reason']})" if s["reason"] else "undecided"
     return f"{s['outcome']} at {s['at_s']:.1f} s"

@@ -111,6 +111,9 @@ def test_a_missed_white_balance_casts_warm_or_cool_and_keeps_green():
     casts = [processing.white_balanced(frame, BOX, np.random.default_rng(s))[0, 0].astype(int) for s in range(12)]
     assert all(c[1] == 100 and 70 <= min(c[0], c[2]) <= 90 and 110 <= max(c[0], c[2]) <= 130 for c in casts)
     assert {bool(c[2] > c[0]) for c in casts} == {True, False}           # both warm and cool casts drawn
+    for warm in (True, False):                                          # or the one asked for
+        asked = [processing.white_balanced(frame, BOX, np.random.default_rng(s), warm=warm)[0, 0] for s in range(6)]
+        assert all((int(c[2]) > int(c[0])) == warm for c in asked)
 
 
 def test_background_blur_keeps_the_person_and_smooths_the_rest():

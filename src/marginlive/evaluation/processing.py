@@ -134,10 +134,11 @@ def overexposed(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other
     return np.clip(frame * float(rng.uniform(1.4, 2.0)), 0, 255).astype(np.uint8)
 
 
-def white_balanced(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
-    """Red times U(1.1, 1.3) and blue times U(0.7, 0.9), or (even odds) red and blue gains swapped;
-    green kept, clipped to uint8."""
+def white_balanced(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None,
+                   warm: bool | None = None) -> np.ndarray:
+    """Red times U(1.1, 1.3) and blue times U(0.7, 0.9) (a warm cast), or red and blue gains swapped (a
+    cool one); which of the two: ``warm`` (default None: even odds); green kept, clipped to uint8."""
     red, blue = float(rng.uniform(1.1, 1.3)), float(rng.uniform(0.7, 0.9))
-    if rng.random() < 0.5:
+    if (rng.random() < 0.5) if warm is None else not warm:
         red, blue = blue, red
     return np.clip(frame * np.array([blue, 1.0, red], np.float32), 0, 255).astype(np.uint8)

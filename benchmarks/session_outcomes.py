@@ -51,8 +51,10 @@ def conditions():
     for each frame. ``other``: a frame of the other live video (the second person)."""
     from marginlive.evaluation import processing, shifts
     cutout = shifts.PersonCutout()
-    def plain(fn):
+
+    def plain(fn):   # a shift that takes no second frame
         return lambda f, b, r, o: fn(f, b, r)
+
     return {
         "as filmed": (None, True, True),
         "another room (plain wall)": (lambda f, b, r, o: shifts.new_room(f, b, r, None, cutout), False, True),

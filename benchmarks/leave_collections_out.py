@@ -255,6 +255,8 @@ def shifted_sets(rooms, cutout, others):
         "skin smoothed by a beauty filter": (processing.smoothed, every, None),
         "overexposed (highlights burnt out)": (processing.overexposed, every, None),
         "white balance missed (a warm or cool cast)": (processing.white_balanced, every, None),
+        # live only: a replay's screen gives its own light, which a dark room does not dim
+        "lit only by a screen in a dark room": (shifts.screen_lit, live, None),
     }
 
 
@@ -608,7 +610,7 @@ def page(res: dict, previous: bool) -> str:
         "the corners, grainy, banded by flickering light, the background blurred as a video call does it, "
         "the skin smoothed by a beauty filter, overexposed, cast warm or cool by a missed white balance "
         "(`marginlive.evaluation.processing`); by a camera of a third to half the resolution; the live frames lit "
-        "from one side (`shifts.side_lit`); "
+        "from one side (`shifts.side_lit`) or only by a screen in a dark room (`shifts.screen_lit`); "
         "each shift is rated on three sources apart (the five groups pooled, each video pair) and its row gives "
         "the worst of them (every source below the table).\n\n" + markdown(res)
         + "\n## The shift rows per source\n\n" + sources_markdown(res)

@@ -6,12 +6,12 @@ threshold, rejects on 10 in a row below it, and, with the unsure floor (`Session
 asks for more actions instead of rejecting where those 10 frames' mean P(real) is at or above the floor
 (or where the model stays undecided). Every 2nd frame of the four shared videos (no model here saw
 them) at 15 frames/s, as filmed and under the camera and room shifts of `marginlive.evaluation.shifts`
-(a room, a tilt, a side, a lower resolution drawn once per video, sensor noise and motion per frame;
-the room, a second person and the light from one side to the live videos only), and under a camera's
-own processing (`marginlive.evaluation.processing`: the background blurred as a video call blurs it,
-sharpening, tone mapping, a wide lens, dark corners, a beauty filter, overexposure, a warm and a cool
-cast drawn once per video; sensor grain and flicker bands per frame), is fed to a session of default
-settings, the floor off and at its default.
+(a room, a tilt, a side, a lower resolution drawn once per video, sensor noise, motion and a screen's
+light per frame; the room, a second person, the light from one side and a screen's light in a dark room
+to the live videos only), and under a camera's own processing (`marginlive.evaluation.processing`: the
+background blurred as a video call blurs it, sharpening, tone mapping, a wide lens, dark corners, a
+beauty filter, overexposure, a warm and a cool cast drawn once per video; sensor grain and flicker
+bands per frame), is fed to a session of default settings, the floor off and at its default.
 No action is ever seen (the landmarks are left empty): the outcome is what the passive model
 decides, at the video's end: rejected, passed (the usual challenge drawn), more actions (the model
 unsure), or undecided.
@@ -61,6 +61,8 @@ def conditions():
         "a phone in the hand": (plain(shifts.phone_in_hand), False, True),
         "two people in the frame": (lambda f, b, r, o: shifts.second_person(f, b, r, o, cutout), False, True),
         "lit from one side": (plain(shifts.side_lit), False, True),
+        # the screen's light moves with what it shows; the sensor's noise is new each frame
+        "lit only by a screen in a dark room": (plain(shifts.screen_lit), False, False),
         "portrait phone": (plain(shifts.portrait_phone), True, True),
         "dim room, noisy sensor": (plain(shifts.dim_room), True, False),
         "off-centre": (plain(shifts.off_centre), True, True),

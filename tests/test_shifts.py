@@ -121,6 +121,17 @@ def test_side_lit_darkens_one_side_of_the_face_and_leaves_the_other():
     assert sides == {True, False}                                   # either side, by the draw
 
 
+def test_screen_lit_lights_the_face_bluish_and_leaves_the_room_dark():
+    frame = np.full((240, 320, 3), 160, np.uint8)
+    box = FaceBox(130, 90, 190, 150)
+    out = shifts.screen_lit(frame, box, np.random.default_rng(0)).astype(float)
+    face, corner = out[110:130, 150:170].mean((0, 1)), out[:30, :30].mean((0, 1))
+    assert face.mean() > 1.8 * corner.mean()                        # the light falls off from the face
+    assert corner.mean() < 0.45 * 160                               # the room at a fraction of its light
+    assert face[0] > face[2] + 10                                   # blue above red: a screen's white
+    assert out.shape == frame.shape and out[115:125, 155:165, 1].std() > 1.5   # a dim sensor's noise
+
+
 def test_person_masks_without_a_cutout_make_one_for_the_call_alone():
     """Given no cutout, the masks are those a cutout of one's own gives, one per frame in order; given
     one, it is used (and left open for the caller)."""

@@ -28,6 +28,9 @@ must then be found again in it, as the pipeline would.
   the user, partly inside the face's context.
 - ``side_lit``: a lamp or window on one side of the user: the face's other side darker by
   0.4-0.7 of its brightness, the light falling off across the face's width.
+- ``screen_lit``: a dark room lit only by the laptop's or phone's screen in front of the user:
+  the room at 0.2-0.4 of its light, the face and what is near it lit by a bluish white that falls
+  off with the distance from the face, and a small sensor's noise at that light.
 
 The ones that can use another frame (a room, a screen's picture) take it as ``other``. ``jpeg``
 is the compression round trip the training augmentations and benchmarks share.
@@ -246,3 +249,22 @@ def side_lit(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=No
     if rng.random() < 0.5:
         t = 1.0 - t
     return np.clip(frame * (1.0 - s * (1.0 - t))[None, :, None], 0, 255).astype(np.uint8)
+
+
+#: BGR gains of a screen's light against the room light the camera balanced for: a bluish white
+SCREEN_TINT = np.array([1.0, 0.93, 0.8], np.float32)
+
+
+def screen_lit(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None) -> np.ndarray:
+    """``frame`` times (a + l g(x, y) ``SCREEN_TINT``) plus Gaussian noise of U(2, 5) levels: a ~
+    U(0.2, 0.4) the room's light, l ~ U(0.5, 0.8) the screen's on the face, g a Gaussian of sigma
+    U(1, 1.5) face widths about the face's centre (the screen lights the face and shoulders, not the
+    room behind)."""
+    h, w = frame.shape[:2]
+    room, screen = float(rng.uniform(0.2, 0.4)), float(rng.uniform(0.5, 0.8))
+    sigma = float(rng.uniform(1.0, 1.5)) * max(box.w, 1.0)
+    x = (np.arange(w, dtype=np.float32) - box.cx) ** 2
+    y = (np.arange(h, dtype=np.float32) - box.cy) ** 2
+    g = np.exp(-(y[:, None] + x[None, :]) / (2 * sigma ** 2))[..., None]
+    lit = frame * (room + screen * g * SCREEN_TINT)
+    return np.clip(lit + rng.normal(0, float(rng.uniform(2.0, 5.0)), frame.shape), 0, 255).astype(np.uint8)

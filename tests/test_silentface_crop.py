@@ -3,7 +3,7 @@ options that change it only for a face filling the frame, a wide window and a no
 import numpy as np
 import pytest
 
-from marginlive.silentface_crop import NOISY_AVERAGE, ShiftedCrop, noise_sigma
+from marginlive.silentface_crop import NOISY_AVERAGE, ShiftedCrop, noise_and_level, noise_sigma
 from marginlive.types import FaceBox
 
 
@@ -88,12 +88,28 @@ def test_noise_level_averages_only_a_noisy_window():
     assert residual(adaptive.cut(noisy, box)) < 0.6 * residual(authors.cut(noisy, box))
 
 
+def test_noise_ratio_averages_a_dark_noisy_window_that_noise_level_passes():
+    """The same noise of about 2 gray levels: under noise_level either way; above 2% of the light on
+    a face at a third of its brightness, below it on the face as it was."""
+    box = FaceBox(210, 150, 270, 210)
+    both = ShiftedCrop(4.0, 20, max_side=640, noise_level=3.5, noise_ratio=0.02)
+    level_only, k_times = ShiftedCrop(4.0, 20, max_side=640, noise_level=3.5), ShiftedCrop(4.0, 20, max_side=100)
+    bright, dark = _smooth(), (_smooth().astype(np.float32) / 3).astype(np.uint8)
+    rng = np.random.default_rng(0)
+    noisy_bright, noisy_dark = (np.clip(f + rng.normal(0, 3.0, f.shape), 0, 255).astype(np.uint8) for f in (bright, dark))
+    sigma, level = noise_and_level(noisy_dark, box)
+    assert sigma < 3.5 and sigma >= 0.02 * level and sigma < 0.02 * noise_and_level(noisy_bright, box)[1]
+    assert np.array_equal(both.cut(noisy_dark, box), k_times.cut(noisy_dark, box))         # averaged
+    assert np.array_equal(level_only.cut(noisy_dark, box), ShiftedCrop(4.0, 20).cut(noisy_dark, box))
+    assert np.array_equal(both.cut(noisy_bright, box), ShiftedCrop(4.0, 20).cut(noisy_bright, box))
+
+
 def test_options_are_checked_and_round_trip_through_metadata():
-    crop = ShiftedCrop(4.0, 80, min_scale=1.5, max_side=640, noise_level=4.5)
+    crop = ShiftedCrop(4.0, 80, min_scale=1.5, max_side=640, noise_level=4.5, noise_ratio=0.02)
     assert ShiftedCrop.from_spec(crop.spec()) == crop and crop.spec()["crop"] == "shifted"
     assert ShiftedCrop.from_spec({"scale": 2.7, "size": 80}) == ShiftedCrop(2.7)   # the authors' crop
     for bad in ({"scale": 0}, {"size": 80.0}, {"min_scale": -1}, {"max_side": 1.5}, {"noise_level": "4"},
-                {"max_side": True}):
+                {"max_side": True}, {"noise_ratio": -0.1}):
         with pytest.raises(ValueError):
             ShiftedCrop(**{"scale": 4.0, **bad})
     with pytest.raises(ValueError, match="scale"):

@@ -7,7 +7,8 @@ crosses an edge (never padded), cut at whole pixels and resized (bilinear). Show
 squared margin crop (``margin.crop_margin``) instead, they turn away most live faces, so that
 recipe is the default here, kept exact. Three options of ``ShiftedCrop`` change it only where a
 camera unlike the authors' makes it fail (each measured in ``docs/research``): a face filling the
-frame, a window wider than a webcam's frame, a noisy sensor.
+frame, a window wider than a webcam's frame, a noisy sensor (or a dark face with noise that is
+small in levels but large beside the face's own light).
 """
 from __future__ import annotations
 
@@ -48,6 +49,11 @@ class ShiftedCrop:
         screen replay more live and a live face less: under noise of 10 levels, 9% of a webcam
         replay's frames passed and 7% of the live ones were turned away; averaged, none
         (docs/research/2026-12-03-noise-adaptive-crop.md).
+    noise_ratio: default 0 (never): averaged likewise where that noise is at least this share of
+        the mean gray level it is estimated on (``noise_and_level``): a face lit only by a screen in
+        a dark room carries noise of 2-5 levels on a face of 60-100, which ``noise_level`` passes
+        unaveraged and the V1SE reads as an attack
+        (docs/research/2026-12-06-screen-lit-faces.md).
     """
 
     scale: float
@@ -55,13 +61,15 @@ class ShiftedCrop:
     min_scale: float = 0.0
     max_side: int = 0
     noise_level: float = 0.0
+    noise_ratio: float = 0.0
 
     def __post_init__(self):
         number = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
         whole = (lambda v: isinstance(v, int) and not isinstance(v, bool))
         if not (number(self.scale) and self.scale > 0 and whole(self.size) and self.size > 0
                 and number(self.min_scale) and self.min_scale >= 0 and whole(self.max_side)
-                and self.max_side >= 0 and number(self.noise_level) and self.noise_level >= 0):
+                and self.max_side >= 0 and number(self.noise_level) and self.noise_level >= 0
+                and number(self.noise_ratio) and self.noise_ratio >= 0):
             raise ValueError(f"not a valid shifted crop: {self}")
 
     @classmethod
@@ -96,12 +104,21 @@ class ShiftedCrop:
             y0, y1 = y0 - (y1 - H + 1), H - 1
         region = frame[int(y0):int(y1) + 1, int(x0):int(x1) + 1]
         k = int(np.ceil(max(region.shape[:2]) / self.max_side)) if self.max_side > 0 else 1
-        if 0 < self.noise_level and k < NOISY_AVERAGE and noise_sigma(frame, box) >= self.noise_level:
+        if k < NOISY_AVERAGE and self._noisy(frame, box):
             k = NOISY_AVERAGE
         if k > 1:   # about 0.2 ms for a 1440-px window; averaging the whole frame first costs 2-3 ms
             fine = cv2.resize(region, (self.size * k, self.size * k), interpolation=cv2.INTER_LINEAR)
             return cv2.resize(fine, (self.size, self.size), interpolation=cv2.INTER_AREA)
         return cv2.resize(region, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+
+    def _noisy(self, frame: np.ndarray, box: FaceBox) -> bool:
+        """The noise about the face at or above ``noise_level``, or at or above ``noise_ratio`` of
+        the light it rides on (either test off at 0)."""
+        if not (self.noise_level or self.noise_ratio):
+            return False
+        sigma, level = noise_and_level(frame, box)
+        return ((0 < self.noise_level <= sigma)
+                or (0 < self.noise_ratio and sigma >= self.noise_ratio * max(level, 1.0)))
 
     def _extended(self, frame: np.ndarray, box: FaceBox) -> np.ndarray:
         """The crop at ``min_scale`` of the frame extended by repeating its edge pixels, on each
@@ -136,7 +153,11 @@ DEFAULT_CROP = ShiftedCrop(
     # noise of 6 levels 4.1, of 10 levels 6.7). Webcam video under noise of 10: live turned
     # away 7 -> 0%, replay let through 9 -> 0%; at 4.5 the live video under noise of 6 lost 3%
     # and dim replays passed 1 point more (docs/research/2026-12-03-noise-adaptive-crop.md)
-    noise_level=3.5)
+    noise_level=3.5,
+    # a dark face whose noise is small in levels but large beside its light (a face lit only by a
+    # screen in a dark room): averaged where the noise is 2% of the mean gray level or more (clean
+    # webcam faces 0.6% (median) to 2.4% (99th percentile)) (docs/research/2026-12-06-screen-lit-faces.md)
+    noise_ratio=0.02)
 
 
 def noise_sigma(frame: np.ndarray, box: FaceBox) -> float:
@@ -144,11 +165,18 @@ def noise_sigma(frame: np.ndarray, box: FaceBox) -> float:
     the square of at most ``NOISE_PATCH`` px about the centre of ``box`` (Immerkaer's Laplacian
     difference: the mean absolute response times sqrt(pi / 2) / 6, exact for Gaussian noise on a
     locally planar image). About 0.1 ms. Clean webcam faces read 0.5-1.5; noise of 10 levels, 6.7."""
+    return noise_and_level(frame, box)[0]
+
+
+def noise_and_level(frame: np.ndarray, box: FaceBox) -> tuple[float, float]:
+    """(``noise_sigma``, the mean gray level of the same square), both in gray levels; (0, 0) where
+    the square is under 3 px a side."""
     H, W = frame.shape[:2]
     hw, hh = min(box.w, NOISE_PATCH) / 2, min(box.h, NOISE_PATCH) / 2
     patch = frame[max(0, int(box.cy - hh)):min(H, int(box.cy + hh)), max(0, int(box.cx - hw)):min(W, int(box.cx + hw))]
     if patch.shape[0] < 3 or patch.shape[1] < 3:
-        return 0.0
+        return 0.0, 0.0
     gray = cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY)
     response = cv2.filter2D(gray, cv2.CV_16S, _IMMERKAER)[1:-1, 1:-1]
-    return float(np.sqrt(np.pi / 2) / 6 * cv2.norm(response, cv2.NORM_L1) / response.size)
+    sigma = float(np.sqrt(np.pi / 2) / 6 * cv2.norm(response, cv2.NORM_L1) / response.size)
+    return sigma, float(gray.mean())

@@ -95,8 +95,7 @@ def test_noise_ratio_averages_a_dark_noisy_window_that_noise_level_passes():
     both = ShiftedCrop(4.0, 20, max_side=640, noise_level=3.5, noise_ratio=0.02)
     level_only, k_times = ShiftedCrop(4.0, 20, max_side=640, noise_level=3.5), ShiftedCrop(4.0, 20, max_side=100)
     bright, dark = _smooth(), (_smooth().astype(np.float32) / 3).astype(np.uint8)
-    rng = np.random.default_rng(0)
-    noisy_bright, noisy_dark = (np.clip(f + rng.normal(0, 3.0, f.shape), 0, 255).astype(np.uint8) for f in (bright, dark))
+    noisy_bright, noisy_dark = (_noisy(f, 3.0) for f in (bright, dark))
     sigma, level = noise_and_level(noisy_dark, box)
     assert sigma < 3.5 and sigma >= 0.02 * level and sigma < 0.02 * noise_and_level(noisy_bright, box)[1]
     assert np.array_equal(both.cut(noisy_dark, box), k_times.cut(noisy_dark, box))         # averaged

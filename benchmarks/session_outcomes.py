@@ -21,6 +21,7 @@ Writes docs/session_outcomes.json and docs/session_outcomes.md.
 Run: .venv/bin/python benchmarks/session_outcomes.py [--model default] [--model fast]
 """
 import argparse
+import functools
 import os
 import sys
 
@@ -88,6 +89,7 @@ def conditions():
     }
 
 
+@functools.cache   # decoded once per video, not once per condition (the frame is only read)
 def other_person(video: str) -> np.ndarray | None:
     """The middle frame of the other live video: the second person beside the user of ``video``."""
     from marginlive.frames import read_video_frames

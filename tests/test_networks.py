@@ -69,3 +69,29 @@ def test_tone_norm_brings_each_image_to_one_brightness_and_keeps_the_padding_bla
     assert abs(float(_luma(out[2:, :, :, 16:]).mean()) - 0.45) < 0.05
     dark = norm(torch.full((1, 3, 8, 8), 0.02))       # far too dark: brightened by the limit only
     assert float(dark.mean()) == pytest.approx(0.02 ** (1 / 1.8), rel=1e-3)
+
+
+def test_grey_world_takes_a_cast_out_and_keeps_the_padding_black():
+    """A warm and a cool copy of one picture come out alike (each image of a batch on its own); a
+    picture whose channels already share one mean passes unchanged; the black padding stays black
+    and does not count; no gain goes past its limit."""
+    from marginlive.liveness.networks import GreyWorld
+    torch.manual_seed(0)
+    scene = torch.rand(1, 3, 32, 32) * 0.5 + 0.2
+    scene = scene / scene.mean((2, 3), keepdim=True) * 0.45             # channel means alike
+    warm, cool = (scene * torch.tensor([0.8, 1.0, 1.25]).view(1, 3, 1, 1),
+                  scene * torch.tensor([1.25, 1.0, 0.8]).view(1, 3, 1, 1))
+    padded = warm.clone()
+    padded[:, :, :, :16] = 0                                             # half of it padding
+    out = GreyWorld()(torch.cat([warm, cool, scene, padded]))
+    assert float((out[0] - out[1]).abs().max()) < 1e-5
+    assert float((out[2] - scene[0]).abs().max()) < 1e-5
+    assert float(out[3, :, :, :16].abs().max()) == 0.0
+    lit = out[3, :, :, 16:].mean((1, 2))
+    assert float(lit.max() - lit.min()) < 1e-5
+    red = torch.zeros(1, 3, 8, 8)
+    red[:, 2] = 0.6
+    red[:, :2] = 0.01                                                    # a cast far past the limit
+    capped = GreyWorld(limit=2.0)(red)
+    assert float(capped[0, 0].mean()) == pytest.approx(0.02, rel=1e-4)
+    assert float(capped[0, 2].mean()) == pytest.approx(0.3, rel=1e-4)

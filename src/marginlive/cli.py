@@ -82,7 +82,8 @@ def _train_args(p):
     p.add_argument("--arch", default="livenessnet",
                    help="livenessnet (the paper's), minires (the fast model's), minires-16 and minires-32 (the "
                         "same with 16 or 32 stem channels), minires-s2d (the same with a space-to-depth stem), "
-                        "minires-tone (each image brought to one brightness first) or "
+                        "minires-tone (each image brought to one brightness first), minires-grey (each image's colour "
+                        "cast taken out first) or "
                         "cdcnet (central difference convolutions, pixel-wise supervision)")
     p.add_argument("--margin", type=float, default=2.0, help="face box enlargement (paper: 2.0)")
     p.add_argument("--size", type=int, default=64, help="input size in px (paper: 64; a multiple of 8)")
@@ -130,7 +131,7 @@ def _distil_args(p):
     p.add_argument("--size", type=int, default=96, help="the student's input: the 4x context at this many px")
     p.add_argument("--arch", default="minires",
                    help="the student's architecture, one of train's --arch "
-                        "(fast: minires, minires-16, minires-32, minires-s2d, minires-tone)")
+                        "(fast: minires, minires-16, minires-32, minires-s2d, minires-tone, minires-grey)")
     p.add_argument("--calibration", type=float, default=0.0,
                    help="share of the groups the student never trains on, its threshold then chosen on them "
                         "(default 0: all groups, threshold 0.5)")

@@ -184,11 +184,29 @@ class ToneNorm(nn.Module):
         return torch.exp(gamma[:, None, None, None] * torch.log(x.clamp_min(1e-6)))
 
 
+class GreyWorld(nn.Module):
+    """Each image's colour cast taken out: every channel scaled so that its mean over the non-black
+    pixels (the margin crop's padding left out) is the mean of the three, each gain limited to
+    1/``limit``-``limit`` (2.0). (N, 3, S, S) BGR in [0, 1] in and out, clipped to 1; a camera's white
+    balance is not a cue to learn (docs/research/2026-12-06-grey-world-student.md)."""
+
+    def __init__(self, limit: float = 2.0):
+        super().__init__()
+        self.limit = limit
+
+    def forward(self, x):
+        lit = (x.sum(1, keepdim=True) > 0).float()
+        means = (x * lit).sum((2, 3), keepdim=True) / lit.sum((2, 3), keepdim=True).clamp_min(1.0)
+        gain = means.mean(1, keepdim=True) / means.clamp_min(1e-3)
+        return (x * gain.clamp(1.0 / self.limit, self.limit)).clamp_max(1.0)
+
+
 ARCHS = {"livenessnet": LivenessNet, "minires": MiniResNet, "cdcnet": CDCNet,
          "minires-s2d": lambda size=64: MiniResNet(size, stem="space-to-depth"),
          "minires-16": lambda size=64: MiniResNet(size, stem_width=16),
          "minires-32": lambda size=64: MiniResNet(size, stem_width=32),
-         "minires-tone": lambda size=64: nn.Sequential(ToneNorm(), MiniResNet(size))}
+         "minires-tone": lambda size=64: nn.Sequential(ToneNorm(), MiniResNet(size)),
+         "minires-grey": lambda size=64: nn.Sequential(GreyWorld(), MiniResNet(size))}
 
 
 def build(arch: str, size: int = 64) -> nn.Module:

@@ -163,6 +163,13 @@ def plain_convolutions(net: nn.Module) -> nn.Module:
     return net
 
 
+def _lit_mean(values, x):
+    """(N, C, 1, 1): the mean of ``values`` (N, C, S, S) over the pixels of ``x`` (N, 3, S, S) that are
+    not black (a margin crop's padding), 0 where none is lit."""
+    lit = (x.sum(1, keepdim=True) > 0).float()
+    return (values * lit).sum((2, 3), keepdim=True) / lit.sum((2, 3), keepdim=True).clamp_min(1.0)
+
+
 class ToneNorm(nn.Module):
     """Each image brought to one brightness: the gamma that takes the mean luma of its non-black
     pixels (the margin crop's padding left out) to ``target`` (0.48: their median on the training
@@ -175,8 +182,7 @@ class ToneNorm(nn.Module):
 
     def forward(self, x):
         luma = 0.114 * x[:, 0] + 0.587 * x[:, 1] + 0.299 * x[:, 2]
-        lit = (x.sum(1) > 0).float()
-        mean = (luma * lit).sum((1, 2)) / lit.sum((1, 2)).clamp_min(1.0)
+        mean = _lit_mean(luma[:, None], x)[:, 0, 0, 0]
         gamma = math.log(self.target) / torch.log(mean.clamp(1e-3, 0.999))
         gamma = gamma.clamp(1.0 / self.limit, self.limit)
         # x ** gamma written as exp(gamma log x): the same values (within 6e-8), and ONNX Runtime's
@@ -195,8 +201,7 @@ class GreyWorld(nn.Module):
         self.limit = limit
 
     def forward(self, x):
-        lit = (x.sum(1, keepdim=True) > 0).float()
-        means = (x * lit).sum((2, 3), keepdim=True) / lit.sum((2, 3), keepdim=True).clamp_min(1.0)
+        means = _lit_mean(x, x)
         gain = means.mean(1, keepdim=True) / means.clamp_min(1e-3)
         return (x * gain.clamp(1.0 / self.limit, self.limit)).clamp_max(1.0)
 

@@ -193,8 +193,9 @@ class ToneNorm(nn.Module):
 class GreyWorld(nn.Module):
     """Each image's colour cast taken out: every channel scaled so that its mean over the non-black
     pixels (the margin crop's padding left out) is the mean of the three, each gain limited to
-    1/``limit``-``limit`` (2.0). (N, 3, S, S) BGR in [0, 1] in and out, clipped to 1; a camera's white
-    balance is not a cue to learn (docs/research/2026-12-06-grey-world-student.md)."""
+    1/``limit``-``limit`` (2.0). (N, 3, S, S) BGR in [0, 1] in and out, clipped to 1. Meant to keep a
+    camera's white balance from being a cue; measured, students taught behind it ranked never-seen faces
+    worse than without it (docs/research/2026-12-06-grey-world-student.md): an option, not the recipe's."""
 
     def __init__(self, limit: float = 2.0):
         super().__init__()

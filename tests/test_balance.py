@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from conftest import bezel_views
 
-from marginlive.training.balance import balance_units, cell_weights
+from marginlive.training.balance import CellScale, balance_units, cell_weights, scaled_cell_weights
 from marginlive.training.recipes import DEFAULT, FusionRecipe, TextureFit
 
 
@@ -17,6 +17,19 @@ def test_every_collection_and_label_weighs_alike():
     totals = [w[(units == u) & (labels == y)].sum() for u in set(units) for y in (0, 1)]
     assert totals == pytest.approx([totals[0]] * len(totals))
     assert cell_weights(np.arange(9).astype(str), labels) == pytest.approx(np.ones(9))   # a crop each: all alike
+
+
+def test_a_scaled_cell_weighs_its_factor_of_the_others():
+    units = np.array(["a"] * 4 + ["b"] * 2 + ["c"] * 3)
+    labels = np.array([1, 1, 0, 0, 1, 0, 1, 0, 0])
+    w = scaled_cell_weights(units, labels, (CellScale("c", 0, 1 / 3),))
+    assert w.mean() == pytest.approx(1.0)
+    cell = lambda u, y: w[(units == u) & (labels == y)].sum()
+    assert cell("c", 0) == pytest.approx(cell("a", 1) / 3)
+    assert [cell("a", 0), cell("b", 1), cell("b", 0), cell("c", 1)] == pytest.approx([cell("a", 1)] * 4)
+    alike = cell_weights(units, labels)
+    assert scaled_cell_weights(units, labels) == pytest.approx(alike)
+    assert scaled_cell_weights(units, labels, (CellScale("absent", 0, 5.0),)) == pytest.approx(alike)
 
 
 def _contexts(n, rng):
@@ -40,6 +53,21 @@ def test_the_texture_fit_weighs_collections_alike_where_the_recipe_says():
     assert np.allclose(weights(alone), weights(None, balanced=False), atol=1e-6)
     uneven = np.array(["big"] * 12 + ["small"] * 4, object)
     assert not np.allclose(weights(uneven), weights(alone), atol=1e-4)   # the small collection counts more
+
+
+def test_the_texture_fit_weighs_a_scaled_cell_less():
+    """``texture_scales``: a cell weighed a third fits as if it held a third of its weight."""
+    x, y = _contexts(16, np.random.default_rng(1))
+    units = np.array(["big"] * 8 + ["small"] * 8, object)
+    base = FusionRecipe(**{**DEFAULT.__dict__, "augment": None, "texture_scales": ()})
+
+    def fitted(scales):
+        r = FusionRecipe(**{**base.__dict__, "texture_scales": scales})
+        return np.concatenate([b.weight.detach().numpy() for b in TextureFit(r, x, y, units).fit()])
+
+    assert np.allclose(fitted((CellScale("absent", 0, 1 / 3),)), fitted(()), atol=1e-6)
+    assert not np.allclose(fitted((CellScale("small", 0, 1 / 3),)), fitted(()), atol=1e-4)
+    assert DEFAULT.texture_scales == (CellScale("celeba-spoof-sample", 0, 1 / 3),)
 
 
 def test_a_dataset_knows_each_crops_collection():

@@ -10,6 +10,8 @@ and so did the texture branches (docs/research/2026-12-03-every-collection-alike
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 #: datasets whose groups are collectors (each its own room, camera and screen); in the others a
@@ -28,4 +30,23 @@ def cell_weights(units: np.ndarray, labels: np.ndarray) -> np.ndarray:
     With every crop its own unit, all weights are 1."""
     _, cell = np.unique(np.char.add(np.asarray(units, str), np.asarray(labels).astype(str)), return_inverse=True)
     w = 1.0 / np.bincount(cell)[cell]
+    return w * len(w) / w.sum()
+
+
+@dataclass(frozen=True)
+class CellScale:
+    """One (collection, label) cell weighed ``factor`` times what ``cell_weights`` gives it, e.g.
+    ``CellScale("celeba-spoof-sample", 0, 1 / 3)``: the sample's attack photos count a third of a
+    collection. ``collection``: a unit of ``balance_units``; ``label``: 1 live, 0 attack."""
+    collection: str
+    label: int
+    factor: float
+
+
+def scaled_cell_weights(units: np.ndarray, labels: np.ndarray, scales: tuple[CellScale, ...] = ()) -> np.ndarray:
+    """(N,) ``cell_weights`` with each cell of ``scales`` multiplied by its factor, mean 1 again."""
+    w = cell_weights(units, labels)
+    units, labels = np.asarray(units, str), np.asarray(labels)
+    for s in scales:
+        w = np.where((units == s.collection) & (labels == s.label), w * s.factor, w)
     return w * len(w) / w.sum()

@@ -56,7 +56,7 @@ def test_the_texture_fit_weighs_collections_alike_where_the_recipe_says():
 
 
 def test_the_texture_fit_weighs_a_scaled_cell_less():
-    """``texture_scales``: a cell weighed a third fits as if it held a third of its weight."""
+    """``texture_scales``: a cell weighed a third moves the fit; a cell the data lacks leaves it as it was."""
     x, y = _contexts(16, np.random.default_rng(1))
     units = np.array(["big"] * 8 + ["small"] * 8, object)
     base = FusionRecipe(**{**DEFAULT.__dict__, "augment": None, "texture_scales": ()})

@@ -46,7 +46,8 @@ def test_the_texture_fit_weighs_collections_alike_where_the_recipe_says():
         TextureFit(recipe, x, y)
 
     def weights(units, balanced=True):
-        r = FusionRecipe(**{**recipe.__dict__, "balance_collections": balanced})
+        scales = recipe.texture_scales if balanced else ()
+        r = FusionRecipe(**{**recipe.__dict__, "balance_collections": balanced, "texture_scales": scales})
         return np.concatenate([b.weight.detach().numpy() for b in TextureFit(r, x, y, units).fit()])
 
     alone = np.arange(len(y)).astype(str)          # every crop its own collection: crop by crop
@@ -68,6 +69,8 @@ def test_the_texture_fit_weighs_a_scaled_cell_less():
     assert np.allclose(fitted((CellScale("absent", 0, 1 / 3),)), fitted(()), atol=1e-6)
     assert not np.allclose(fitted((CellScale("small", 0, 1 / 3),)), fitted(()), atol=1e-4)
     assert DEFAULT.texture_scales == (CellScale("celeba-spoof-sample", 0, 1 / 3),)
+    with pytest.raises(ValueError, match="balance_collections"):   # scales on a fit that weighs crops alike
+        FusionRecipe(**{**base.__dict__, "balance_collections": False, "texture_scales": (CellScale("small", 0, 2),)})
 
 
 def test_a_dataset_knows_each_crops_collection():

@@ -84,7 +84,8 @@ class FusionRecipe:
     ``c`` is the texture regressions' inverse regularisation strength; ``balance_collections``:
     they weigh every (collection, label) pair alike (``balance.cell_weights``), not every crop;
     ``texture_scales``: (collection, label) pairs the balanced texture fit weighs more or less than
-    the others (``balance.CellScale``; the Silent-Face head weighs them alike);
+    the others (``balance.CellScale``; the Silent-Face head weighs them alike; only with
+    ``balance_collections``, a ValueError otherwise);
     ``hold_out``: webcam-replay collectors (a group ``webcam-replay/COLLECTOR__REPO``) never fitted
     on, kept for validation."""
     name: str
@@ -103,6 +104,13 @@ class FusionRecipe:
     balance_collections: bool = False
     texture_scales: tuple[CellScale, ...] = ()
     hold_out: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        # the scales multiply the balanced fit's cell weights: without them there is nothing to scale,
+        # and a recipe that names scales must not be fitted as if it named none
+        if self.texture_scales and not self.balance_collections:
+            raise ValueError(f"recipe {self.name!r}: texture_scales weigh cells of the balanced texture fit; "
+                             "set balance_collections=True or leave texture_scales empty")
 
     def held_out(self, groups: np.ndarray) -> np.ndarray:
         """Boolean (N,): which of the dataset's ``groups`` belong to a held-out collector."""

@@ -1,10 +1,12 @@
 """Every collection alike (training/balance.py): the weights, and the texture fit that uses them."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from conftest import bezel_views
 
 from marginlive.training.balance import CellScale, balance_units, cell_weights, scaled_cell_weights
-from marginlive.training.recipes import DEFAULT, FusionRecipe, TextureFit
+from marginlive.training.recipes import DEFAULT, TextureFit
 
 
 def test_every_collection_and_label_weighs_alike():
@@ -40,14 +42,14 @@ def _contexts(n, rng):
 
 def test_the_texture_fit_weighs_collections_alike_where_the_recipe_says():
     x, y = _contexts(16, np.random.default_rng(0))
-    recipe = FusionRecipe(**{**DEFAULT.__dict__, "augment": None})
+    recipe = replace(DEFAULT, augment=None)
     assert recipe.balance_collections and DEFAULT.balance_collections
     with pytest.raises(ValueError, match="collections alike"):
         TextureFit(recipe, x, y)
 
     def weights(units, balanced=True):
         scales = recipe.texture_scales if balanced else ()
-        r = FusionRecipe(**{**recipe.__dict__, "balance_collections": balanced, "texture_scales": scales})
+        r = replace(recipe, balance_collections=balanced, texture_scales=scales)
         return np.concatenate([b.weight.detach().numpy() for b in TextureFit(r, x, y, units).fit()])
 
     alone = np.arange(len(y)).astype(str)          # every crop its own collection: crop by crop
@@ -60,17 +62,17 @@ def test_the_texture_fit_weighs_a_scaled_cell_less():
     """``texture_scales``: a cell weighed a third moves the fit; a cell the data lacks leaves it as it was."""
     x, y = _contexts(16, np.random.default_rng(1))
     units = np.array(["big"] * 8 + ["small"] * 8, object)
-    base = FusionRecipe(**{**DEFAULT.__dict__, "augment": None, "texture_scales": ()})
+    base = replace(DEFAULT, augment=None, texture_scales=())
 
     def fitted(scales):
-        r = FusionRecipe(**{**base.__dict__, "texture_scales": scales})
+        r = replace(base, texture_scales=scales)
         return np.concatenate([b.weight.detach().numpy() for b in TextureFit(r, x, y, units).fit()])
 
     assert np.allclose(fitted((CellScale("absent", 0, 1 / 3),)), fitted(()), atol=1e-6)
     assert not np.allclose(fitted((CellScale("small", 0, 1 / 3),)), fitted(()), atol=1e-4)
     assert DEFAULT.texture_scales == (CellScale("celeba-spoof-sample", 0, 1 / 3),)
     with pytest.raises(ValueError, match="balance_collections"):   # scales on a fit that weighs crops alike
-        FusionRecipe(**{**base.__dict__, "balance_collections": False, "texture_scales": (CellScale("small", 0, 2),)})
+        replace(base, balance_collections=False, texture_scales=(CellScale("small", 0, 2),))
 
 
 def test_a_dataset_knows_each_crops_collection():

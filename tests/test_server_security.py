@@ -3,6 +3,9 @@ or reused, caps and lockouts that cannot be sidestepped, idle streams closed, br
 headers, multipart uploads, a corrupt gallery refused at start. A real uvicorn on loopback."""
 import base64
 import json
+import logging
+import socket
+import time
 
 import cv2
 import httpx
@@ -182,6 +185,46 @@ def test_multipart_upload_of_an_image(always_real_model, tmp_path, jpegs):
         assert r.status_code == 400 and "no file" in r.json()["detail"]
         r = httpx.post(url, content=b"--x\r\nbroken", headers={"content-type": "multipart/form-data; boundary=x", **h})
         assert r.status_code == 400
+
+
+def logged_errors(caplog, wait_s=1.5) -> list[str]:
+    """The server's ERROR lines (``caplog`` on uvicorn's error logger), after ``wait_s`` s for one to come."""
+    deadline = time.time() + wait_s
+    while time.time() < deadline and not any(r.levelno >= logging.ERROR for r in caplog.records):
+        time.sleep(0.05)
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_an_upload_dropped_halfway_is_no_server_error(always_real_model, tmp_path, caplog):
+    """A client that closes its connection before its body arrived (anyone can) leaves no traceback
+    in the error log, and the server answers the next client."""
+    with running(make_app(always_real_model, tmp_path)) as addr:
+        logging.getLogger("uvicorn.error").addHandler(caplog.handler)   # after uvicorn set up its loggers
+        host, port = addr.split(":")
+        for path, ctype, start in [("/v1/liveness", "image/jpeg", b"\xff\xd8\xff"),
+                                   ("/v1/sessions", "application/json", b'{"nonce": ')]:
+            head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {ctype}\r\nContent-Length: 1000\r\n\r\n"
+            with socket.create_connection((host, int(port))) as s:
+                s.sendall(head.encode() + start)
+                time.sleep(0.2)                 # the handler is reading the body when the client goes
+        assert logged_errors(caplog) == []
+        assert httpx.get(f"http://{addr}/health").status_code == 200
+
+
+def test_a_stream_dropped_before_its_answer_is_no_server_error(always_real_model, tmp_path, caplog, jpegs):
+    """A client whose connection drops (no close frame) while its frame is scored leaves no traceback
+    in the error log; its session ends, rejected (and counted as such)."""
+    with running(make_app(always_real_model, tmp_path)) as addr:
+        logging.getLogger("uvicorn.error").addHandler(caplog.handler)
+        sids = [httpx.post(f"http://{addr}/v1/sessions").json()["session_id"] for _ in range(3)]
+        for sid in sids:
+            ws = connect(f"ws://{addr}/v1/sessions/{sid}/stream")
+            ws.send(jpegs[0])
+            ws.socket.close()                   # gone before the frame's answer is sent
+        assert logged_errors(caplog) == []
+        text = httpx.get(f"http://{addr}/metrics", headers={"authorization": f"Bearer {ADMIN}"}).text
+        rejected = [ln for ln in text.splitlines() if ln.startswith('marginlive_sessions_total{verdict="rejected"')]
+        assert sum(int(ln.rsplit(" ", 1)[1]) for ln in rejected) == 3
 
 
 def test_a_corrupt_gallery_stops_the_server_at_start(always_real_model, tmp_path, capsys):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 
 import anyio
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from ..challenge.session import ACCEPTED, REJECTED
 from ..errors import InputError, UnavailableError
@@ -38,6 +38,14 @@ async def stream(ws: WebSocket, sid: str):
         await ws.close(code=4403, reason="origin not allowed")    # before accept: the handshake fails (403)
         return
     await ws.accept()
+    try:
+        await _claimed(ws, svc, sid)
+    except WebSocketDisconnect:
+        pass    # the client left while it was answered (anyone may): its session failed in _claimed
+
+
+async def _claimed(ws: WebSocket, svc, sid: str):
+    """Claim session ``sid`` for this client, run it to its verdict, fail it if the stream ends first."""
     try:
         e, problem = svc.claim(sid, client_of(ws))
     except UnavailableError as err:

@@ -6,6 +6,7 @@ import json
 
 import anyio
 from fastapi import HTTPException, Request
+from starlette.requests import ClientDisconnect
 
 from ..errors import InputError, TooLargeError
 from ..frames import decode_image
@@ -51,7 +52,9 @@ def decode_upload(data: bytes, what: str, max_pixels: int):
 
 
 async def read_body(request: Request, cap: int, timeout_s: float, required: bool = True) -> bytes:
-    """The body, at most ``cap`` bytes (413 above), arrived within ``timeout_s`` (408 after)."""
+    """The body, at most ``cap`` bytes (413 above), arrived within ``timeout_s`` (408 after); 400 for
+    a client gone before its body arrived (nobody reads that answer: it keeps a dropped upload, which
+    anyone can send, out of the error log)."""
     n = request.headers.get("content-length")
     if n is not None and n.isdigit() and int(n) > cap:
         raise HTTPException(413, f"body larger than {cap} bytes")
@@ -64,6 +67,8 @@ async def read_body(request: Request, cap: int, timeout_s: float, required: bool
                     raise HTTPException(413, f"body larger than {cap} bytes")
     except TimeoutError:
         raise HTTPException(408, f"the body did not arrive within {timeout_s:g} s") from None
+    except ClientDisconnect:
+        raise HTTPException(400, "the client closed the connection before its body arrived") from None
     if required and not buf:
         raise HTTPException(400, "empty body: send the image bytes (JPEG, PNG or WebP)")
     return bytes(buf)

@@ -116,17 +116,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_serve(args: list[str], env: dict | None = None, timeout_s: float = 90.0):
+def start_serve(args: list[str], env: dict | None = None, timeout_s: float = 90.0, log=None):
     """``marginlive serve`` (this checkout's venv) on a free loopback port with ``args``, once its
-    /health answers: (process, port). Its output goes to a temporary file (a pipe nobody reads
-    would fill and stall a long run); exits with its end if the server does not start."""
+    /health answers: (process, port). Its output goes to ``log`` (a binary file; default a temporary
+    one: a pipe nobody reads would fill and stall a long run); exits with its end if the server does
+    not start."""
     import os
     import subprocess
     import tempfile
 
     import httpx
     port = free_port()
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile() if log is None else log
     proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "marginlive"), "serve", "--port", str(port), *args],
                             env={**os.environ, "ORT_DISABLE_TELEMETRY": "1", **(env or {})},
                             stdout=log, stderr=subprocess.STDOUT)

@@ -1,15 +1,27 @@
 import multiprocessing as mp
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from marginlive.errors import InputError, UnavailableError
-from marginlive.identity.gallery import Gallery, GalleryError
+from marginlive.identity.gallery import Gallery, GalleryError, default_gallery_path
 
 
 def vec(seed):
     return np.random.default_rng(seed).normal(size=128).astype(np.float32)
+
+
+def test_the_gallery_variable_names_a_file_or_a_url_and_set_empty_is_unset(monkeypatch):
+    monkeypatch.delenv("MARGINLIVE_GALLERY", raising=False)
+    assert default_gallery_path() == Path(".marginlive/gallery.db")
+    monkeypatch.setenv("MARGINLIVE_GALLERY", "")          # `MARGINLIVE_GALLERY= make run`: not the folder "."
+    assert default_gallery_path() == Path(".marginlive/gallery.db")
+    monkeypatch.setenv("MARGINLIVE_GALLERY", "people.db")
+    assert default_gallery_path() == Path("people.db")
+    monkeypatch.setenv("MARGINLIVE_GALLERY", "postgresql://app@db:5432/people")
+    assert default_gallery_path() == "postgresql://app@db:5432/people"
 
 
 def test_add_list_remove_and_wal(tmp_path):

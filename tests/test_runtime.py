@@ -102,5 +102,7 @@ def test_shipped_models_by_name(monkeypatch):
     assert LivenessModel("default").name == LivenessModel("accurate").name == "marginlive-default"
     monkeypatch.setenv("MARGINLIVE_MODEL", "fast")
     assert LivenessModel().name == "marginlive-fast"
+    monkeypatch.setenv("MARGINLIVE_MODEL", "")         # set empty (`MARGINLIVE_MODEL= make run`): as unset
+    assert LivenessModel().name == "marginlive-default"
     with pytest.raises(ModelError, match="no such model file"):
         LivenessModel("quick")

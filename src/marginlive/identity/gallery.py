@@ -30,8 +30,8 @@ class GalleryError(MarginliveError):
 
 
 def default_gallery_path() -> Path | str:
-    """$MARGINLIVE_GALLERY (a file, or a URL kept as text), else .marginlive/gallery.db."""
-    spec = os.environ.get("MARGINLIVE_GALLERY", ".marginlive/gallery.db")
+    """$MARGINLIVE_GALLERY (a file, or a URL kept as text), else (unset or empty) .marginlive/gallery.db."""
+    spec = os.environ.get("MARGINLIVE_GALLERY") or ".marginlive/gallery.db"
     return spec if "://" in spec else Path(spec)
 
 

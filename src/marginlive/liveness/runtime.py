@@ -48,8 +48,8 @@ NAMED_MODELS = {"default": DEFAULT_MODEL, "accurate": DEFAULT_MODEL, "fast": WEI
 
 def model_path(spec: str | os.PathLike | None = None) -> Path:
     """A model file from ``spec``: a shipped model's name (``NAMED_MODELS``), a path, or None for
-    $MARGINLIVE_MODEL (itself a name or a path) or else the default model."""
-    spec = os.environ.get("MARGINLIVE_MODEL") if spec is None else spec
+    $MARGINLIVE_MODEL (itself a name or a path) or else (unset or empty) the default model."""
+    spec = (os.environ.get("MARGINLIVE_MODEL") or None) if spec is None else spec
     if spec is None:
         return DEFAULT_MODEL
     return NAMED_MODELS.get(str(spec), Path(spec))

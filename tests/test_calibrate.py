@@ -59,6 +59,14 @@ def test_cli_calibrates_on_a_video_of_a_genuine_user(capsys, tmp_path_factory):
     assert c["live"] >= 30 and c["attacks"] == 0 and not c["at_floor"]
 
 
+@pytest.mark.parametrize("option, message", [(["--target-bpcer", "2"], "target BPCER"), (["--floor", "0.9"], "floor")])
+def test_cli_refuses_an_option_out_of_range_before_reading_a_frame(capsys, tmp_path, option, message):
+    """Told at once, not after minutes of scoring: the path given does not even exist."""
+    code = main(["calibrate", str(tmp_path / "not-read.mp4"), *option])
+    _, err = capsys.readouterr()
+    assert code == 2 and message in err and "live face(s)" not in err and "not-read" not in err
+
+
 def test_cli_refuses_too_few_faces(capsys, tmp_path_factory):
     video = need_shared("data", "videos", "live-1.webm")
     code = main(["calibrate", str(video), "--every", "100"])

@@ -70,15 +70,21 @@ def _share(mask: np.ndarray) -> float | None:
     return float(np.mean(mask)) if len(mask) else None
 
 
+def check_options(opts: CalibrationOptions, model_threshold: float) -> None:
+    """InputError for an option out of range for a model of threshold ``model_threshold`` (checked
+    before any frame is scored: calibrating on videos takes minutes)."""
+    if not 0.0 <= opts.target_bpcer < 1.0:
+        raise InputError(f"the target BPCER must lie in [0, 1), got {opts.target_bpcer}")
+    if not 0.0 < opts.floor <= model_threshold:
+        raise InputError(f"the floor must lie in (0, {model_threshold:g}] (the model's threshold), got {opts.floor}")
+
+
 def calibrate(live_scores, attack_scores, model_threshold: float,
               opts: CalibrationOptions = CalibrationOptions()) -> Calibration:
     """The ``Calibration`` of a model with threshold ``model_threshold`` from the P(real) of live
     faces (N,) and of attack faces (M,; may be empty). InputError when fewer than
     ``opts.min_live`` live faces are given or an option is out of range."""
-    if not 0.0 <= opts.target_bpcer < 1.0:
-        raise InputError(f"the target BPCER must lie in [0, 1), got {opts.target_bpcer}")
-    if not 0.0 < opts.floor <= model_threshold:
-        raise InputError(f"the floor must lie in (0, {model_threshold:g}] (the model's threshold), got {opts.floor}")
+    check_options(opts, model_threshold)
     live, att = np.asarray(live_scores, np.float64), np.asarray(attack_scores, np.float64)
     if len(live) < opts.min_live:
         raise InputError(f"{len(live)} live face(s) found; calibrating needs at least {opts.min_live} "

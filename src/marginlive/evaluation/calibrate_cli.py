@@ -8,7 +8,7 @@ import numpy as np
 from .._util import emit_json
 from ..errors import InputError
 from ..frames import VideoSource, expand_paths, grayscale_faces, kind_of, read_image
-from .calibrate import CalibrationOptions, calibrate
+from .calibrate import CalibrationOptions, calibrate, check_options
 from .report import _pct
 
 
@@ -48,6 +48,7 @@ def run_calibrate(a) -> int:
     from ..pipeline import LivenessDetector
     opts = CalibrationOptions(target_bpcer=a.target_bpcer, floor=a.floor)
     det = LivenessDetector(model=a.model, detector=a.detector, detector_model=a.detector_model)
+    check_options(opts, det.model.threshold)
     live = face_scores(det, a.live, a.every, "live")
     attacks = face_scores(det, a.attacks, a.every, "attack") if a.attacks else np.zeros(0)
     c = calibrate(live, attacks, det.model.threshold, opts)

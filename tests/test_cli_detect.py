@@ -200,6 +200,10 @@ def test_save_names_a_folder_by_its_trailing_slash_and_is_checked_before_any_fra
     assert code == 2 and "must end in .mp4" in err and stdout == ""
     code, stdout, err = run(capsys, "detect", img, img, "--model", tiny_model, "--save", img)
     assert code == 2 and "must be a folder" in err and stdout == ""
+    for name in ("out", "out.txt"):           # a picture to a file no picture can be: told what to name
+        code, stdout, err = run(capsys, "detect", img, "--model", tiny_model, "--save", tmp_path / name)
+        assert code == 2 and "name a .jpg or .png file, or a folder (out/)" in err and stdout == ""
+        assert not (tmp_path / name).exists()
 
 
 def test_an_output_where_nothing_can_be_written_is_one_line(capsys, tmp_path, tiny_model, live_frames):

@@ -36,7 +36,8 @@ def output_path(save: str | None, name: str, kind: str, many: bool = False) -> P
         ext = ".mp4" if video else src.suffix if cv2.haveImageWriter(f"x{src.suffix}") else ".png"
         out = out / f"{src.stem}.marginlive{ext}"
     if not video and not cv2.haveImageWriter(str(out)):
-        raise InputError(f"{out}: cannot write an image with this extension")
+        what = f"a {out.suffix} file" if out.suffix else "a file without an extension"
+        raise InputError(f"{out}: cannot write the image as {what}: name a .jpg or .png file, or a folder (out/)")
     if video and out.suffix.lower() not in VIDEO_FOURCC:
         raise InputError(f"{out}: video output must end in .mp4, .avi, .mov or .mkv")
     return out

@@ -22,6 +22,23 @@ def test_landmarks_on_a_real_face(live_frames):
     lm.close()
 
 
+def test_landmarks_write_no_native_warning_to_stderr():
+    """MediaPipe's one C++ warning a process (at its first projected landmarks) is kept off the
+    user's terminal. In a fresh process: the warning comes once, so an earlier test would hide it."""
+    import subprocess
+    import sys
+    video = need_shared("data", "videos", "live-1.webm")
+    code = ("from marginlive.challenge.landmarks import Landmarker\n"
+            "from marginlive.frames import read_video_frames\n"
+            f"frames = read_video_frames({str(video)!r}, max_frames=5)\n"
+            "lm = Landmarker(static=True)\n"
+            "found = [lm.observe(f.image, 0.0, {'pose', 'face'}).face is not None for f in frames]\n"
+            "print(sum(found))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "5", r.stderr
+    assert "NORM_RECT" not in r.stderr and "W0000" not in r.stderr, r.stderr
+
+
 def test_landmarks_count_only_for_the_sessions_face(live_frames):
     from marginlive.challenge.landmarks import Landmarker
     from marginlive.detect import create_detector

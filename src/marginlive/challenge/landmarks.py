@@ -6,6 +6,7 @@ visibility in [0, 1]. Indices follow MediaPipe: pose 11/12 shoulders, 15/16 wris
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -26,6 +27,23 @@ class Observation:
     height: int = 480
 
 
+# MediaPipe's C++ warns once a process, at the first landmarks it projects, that it projects a
+# NORM_RECT without IMAGE_DIMENSIONS; no option of its Python API turns that off, and it would be
+# the only line `marginlive authenticate` writes to stderr that says nothing to the user.
+_projected = threading.Event()
+
+
+def _process(graph, rgb: np.ndarray):
+    """``graph.process(rgb)``, quiet on stderr until the process's first landmarks are found."""
+    if _projected.is_set():
+        return graph.process(rgb)
+    with quiet_native_stderr():
+        r = graph.process(rgb)
+    if getattr(r, "pose_landmarks", None) or getattr(r, "multi_face_landmarks", None):
+        _projected.set()
+    return r
+
+
 class Landmarker:
     """Pose and face mesh, each built on first use. ``static``: detect afresh in every frame
     instead of tracking from the last one (for graphs shared by several streams; default False)."""
@@ -43,7 +61,7 @@ class Landmarker:
                 self._pose = pose.Pose(static_image_mode=self.static, model_complexity=1,
                                        min_detection_confidence=0.5, min_tracking_confidence=0.5)
                 self._pose.process(np.zeros((64, 64, 3), np.uint8))
-        r = self._pose.process(rgb)
+        r = _process(self._pose, rgb)
         if not r.pose_landmarks:
             return None
         return np.array([[p.x, p.y, p.z, p.visibility] for p in r.pose_landmarks.landmark], np.float32)
@@ -56,7 +74,7 @@ class Landmarker:
                 self._mesh = face_mesh.FaceMesh(static_image_mode=self.static, max_num_faces=2, refine_landmarks=False,
                                                 min_detection_confidence=0.5, min_tracking_confidence=0.5)
                 self._mesh.process(np.zeros((64, 64, 3), np.uint8))
-        r = self._mesh.process(rgb)
+        r = _process(self._mesh, rgb)
         return [np.array([[p.x, p.y, p.z] for p in m.landmark], np.float32)
                 for m in r.multi_face_landmarks or []]
 

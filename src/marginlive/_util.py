@@ -5,6 +5,7 @@ import contextlib
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from .errors import InputError
@@ -52,23 +53,41 @@ def check_writable(path: str | os.PathLike) -> None:
     os.unlink(_temp_beside(path, path.suffix))
 
 
+_quiet = threading.Lock()
+_quieted = {"depth": 0, "saved": None}    # blocks inside quiet_native_stderr now; fd 2 as it was before
+
+
 @contextlib.contextmanager
 def quiet_native_stderr():
-    """Silence C++ logging written straight to fd 2 (TFLite, absl) for the duration."""
+    """Silence C++ logging written straight to fd 2 (TFLite, absl) for the duration. Safe across
+    threads (a server's frame threads build and run MediaPipe graphs at once): fd 2 is redirected by
+    the first block to enter and given back by the last to leave, never left on /dev/null."""
+    with _quiet:
+        if _quieted["depth"] == 0:
+            _quieted["saved"] = _redirect_fd2()
+        _quieted["depth"] += 1
+    try:
+        yield
+    finally:
+        with _quiet:
+            _quieted["depth"] -= 1
+            if _quieted["depth"] == 0 and _quieted["saved"] is not None:
+                os.dup2(_quieted["saved"], 2)
+                os.close(_quieted["saved"])
+                _quieted["saved"] = None
+
+
+def _redirect_fd2() -> int | None:
+    """Point fd 2 at /dev/null; a duplicate of what it pointed at (None: no fd 2 to redirect)."""
     try:
         sys.stderr.flush()
         saved = os.dup(2)
     except (OSError, ValueError):
-        yield
-        return
+        return None
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    os.close(devnull)
+    return saved
 
 
 def progress(iterable=None, total=None, desc="", disable=None, unit="it"):

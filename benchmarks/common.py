@@ -145,6 +145,20 @@ def start_serve(args: list[str], env: dict | None = None, timeout_s: float = 90.
         time.sleep(0.2)
 
 
+def start_redis(tmp) -> tuple:
+    """Debian's redis-server on a free loopback port, its files in folder ``tmp``: (process, its URL),
+    what ``marginlive serve --workers`` above 1 shares; exits saying so where it is not installed."""
+    import shutil
+    import subprocess
+    import sys
+    exe = shutil.which("redis-server") or sys.exit("--workers above 1 needs redis-server (make system)")
+    port = free_port()
+    p = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp), "--save", ""],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return p, f"redis://127.0.0.1:{port}/0"
+
+
 def markdown_table(header: list[str], rows: list[list]) -> list[str]:
     """The lines of a markdown table: the ``header`` cells, the separator, one line per row of cells."""
     def line(cells):

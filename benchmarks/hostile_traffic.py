@@ -8,8 +8,9 @@ headers), then WebSocket streams that send real frames, broken images, text, ove
 drop their connection without closing it. The service must answer every request below 500, write
 no traceback or ERROR line to its log, keep its memory and still answer /health at the end.
 
-Run: .venv/bin/python benchmarks/hostile_traffic.py [--requests 3000] [--streams 300] [--seed 0]
-Writes docs/hostile_traffic.json and docs/hostile_traffic.md (a few minutes on 2 cores).
+Run: .venv/bin/python benchmarks/hostile_traffic.py [--requests 3000] [--streams 300] [--seed 0] [--workers 1 2]
+Writes docs/hostile_traffic.json and docs/hostile_traffic.md (a few minutes on 2 cores; one run per
+--workers count, above 1 on a Redis of its own: redis-server from `make system`).
 """
 import argparse
 import dataclasses
@@ -24,7 +25,7 @@ import time
 import cv2
 import numpy as np
 
-from common import DOCS, live_frames, machine, markdown_table, save_json, start_serve
+from common import DOCS, live_frames, machine, markdown_table, save_json, start_redis, start_serve
 from marginlive.server.service import ServerConfig
 
 ADMIN = "hostile-traffic-admin-token"
@@ -45,11 +46,13 @@ AUTHORIZATIONS = ["Bearer " + ADMIN, "Bearer x", "Basic a", "Bearer \u00e9", "Be
 @dataclasses.dataclass(frozen=True)
 class Traffic:
     """How much hostile traffic: ``requests`` random HTTP requests, ``streams`` random WebSocket
-    streams (each up to ``messages_per_stream`` messages), drawn from ``seed``."""
+    streams (each up to ``messages_per_stream`` messages), drawn from ``seed``, against ``workers``
+    server processes (above 1: sharing one Redis)."""
     requests: int = 3000
     streams: int = 300
     messages_per_stream: int = 12
     seed: int = 0
+    workers: int = 1
 
 
 def bodies(jpeg: bytes, png: bytes) -> list[bytes]:
@@ -171,10 +174,17 @@ def stream_phase(port: int, t: Traffic, frames: list[bytes], part: int = 0) -> d
 
 
 def resident_mb(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory (MB) of process ``pid`` and of its children (``--workers`` processes)."""
+    import glob
+    total = 0
+    for status in glob.glob("/proc/[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in open(status) if ":" in line)
+        except OSError:              # a process gone since the listing
+            continue
+        if status.startswith(f"/proc/{pid}/") or fields.get("PPid", "").strip() == str(pid):
+            total += int(fields.get("VmRSS", "0 kB").split()[0])
+    return total / 1024
 
 
 def log_problems(text: str) -> list[str]:
@@ -182,59 +192,80 @@ def log_problems(text: str) -> list[str]:
     return [ln for ln in text.splitlines() if "Traceback" in ln or ln.startswith("ERROR")]
 
 
-def run(t: Traffic) -> dict:
-    """Start the service, send the traffic, stop it: every count the page reports."""
+def serve_args(tmp: str, t: Traffic, redis_url: str | None) -> list[str]:
+    """The service's options: limits raised so that every request reaches a route."""
+    args = ["--gallery", f"{tmp}/gallery.db", "--admin-token", ADMIN, "--liveness-api", "public", "--rate", "100000",
+            "--burst", "100000", "--max-sessions", "100000", "--max-sessions-per-client", "100000",
+            "--max-failures", "1000000", "--max-fps", "1000"]
+    return args + (["--workers", str(t.workers), "--redis", redis_url] if t.workers > 1 else [])
+
+
+def attack(port: int, pid: int, t: Traffic, frames: list[bytes]) -> dict:
+    """Send the traffic to the service on ``port`` (process ``pid``): every count the page reports."""
     import httpx
-    frames = [cv2.imencode(".jpg", f)[1].tobytes() for f in live_frames(20)]
     png = cv2.imencode(".png", cv2.imdecode(np.frombuffer(frames[0], np.uint8), cv2.IMREAD_COLOR))[1].tobytes()
+    rss, t0 = {"start": resident_mb(pid)}, time.monotonic()
+    res = {"http": http_phase(port, t, frames[0], png), "raw": raw_phase(port, frames[0]), "streams": {}}
+    rss["after the requests"] = resident_mb(pid)
+    for part in range(PARTS):       # memory read after each part: rises, then flat?
+        ends = stream_phase(port, dataclasses.replace(t, streams=t.streams // PARTS), frames, part)
+        for k, v in ends.items():
+            res["streams"][k] = res["streams"].get(k, 0) + v
+        rss[f"after {(part + 1) * (t.streams // PARTS)} streams"] = resident_mb(pid)
+    res["health_after"] = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).status_code
+    return {**res, "elapsed_s": time.monotonic() - t0, "resident_mb": rss}
+
+
+def run(t: Traffic, frames: list[bytes]) -> dict:
+    """Start the service (``t.workers`` processes; above 1 on a Redis of its own), attack it, stop it."""
     with tempfile.TemporaryDirectory() as tmp, open(f"{tmp}/serve.log", "w+b") as log:
-        server, port = start_serve(
-            ["--gallery", f"{tmp}/gallery.db", "--admin-token", ADMIN, "--liveness-api", "public", "--rate", "100000",
-             "--burst", "100000", "--max-sessions", "100000", "--max-sessions-per-client", "100000",
-             "--max-failures", "1000000", "--max-fps", "1000"], log=log)
+        redis, url = start_redis(tmp) if t.workers > 1 else (None, None)
         try:
-            rss = {"start": resident_mb(server.pid)}
-            t0 = time.monotonic()
-            res = {"http": http_phase(port, t, frames[0], png), "raw": raw_phase(port, frames[0])}
-            rss["after the requests"] = resident_mb(server.pid)
-            res["streams"] = {}
-            for part in range(PARTS):       # memory read after each part: rises, then flat?
-                ends = stream_phase(port, dataclasses.replace(t, streams=t.streams // PARTS), frames, part)
-                for k, v in ends.items():
-                    res["streams"][k] = res["streams"].get(k, 0) + v
-                rss[f"after {(part + 1) * (t.streams // PARTS)} streams"] = resident_mb(server.pid)
-            res["elapsed_s"] = time.monotonic() - t0
-            res["health_after"] = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).status_code
+            server, port = start_serve(serve_args(tmp, t, url), log=log)
+            try:
+                time.sleep(3 if t.workers > 1 else 0)      # every worker up, not only the first
+                res = attack(port, server.pid, t, frames)
+            finally:
+                server.terminate()
+                server.wait(20)
         finally:
-            server.terminate()
-            server.wait(20)
+            if redis is not None:
+                redis.terminate()
         log.seek(0)
         res["log_problems"] = log_problems(log.read().decode(errors="replace"))
-    return {"machine": machine(), "traffic": dataclasses.asdict(t), **res, "resident_mb": rss}
+    return {"traffic": dataclasses.asdict(t), **res}
+
+
+def met(r: dict) -> bool:
+    return not r["http"]["failures"] and not r["log_problems"] and r["health_after"] == 200
+
+
+def section(r: dict) -> list[str]:
+    t, http = r["traffic"], r["http"]
+    where = "one process" if t["workers"] == 1 else f"{t['workers']} worker processes on one Redis"
+    return [f"## {where}", "", f"**{'Met' if met(r) else 'Not met'}** ({r['elapsed_s'] / 60:.1f} min).", "",
+            f"- {t['requests']} random HTTP requests: "
+            + ", ".join(f"{v} x {k}" for k, v in http["status_codes"].items())
+            + f"; answers of 500 or more and client failures: {len(http['failures'])}.",
+            f"- {t['streams']} random WebSocket streams, ended: "
+            + ", ".join(f"{k} {v}" for k, v in r["streams"].items()) + ".",
+            f"- Traceback and ERROR lines in the server's log: {len(r['log_problems'])}; "
+            f"/health at the end: {r['health_after']}.", "",
+            *markdown_table(["", "resident memory"], [[k, f"{v:.0f} MB"] for k, v in r["resident_mb"].items()]), ""]
 
 
 def page(res: dict) -> str:
-    t, http = res["traffic"], res["http"]
-    ok = not http["failures"] and not res["log_problems"] and res["health_after"] == 200
+    runs = res["runs"]
     lines = ["# Hostile traffic", "",
-             f"Written by `benchmarks/hostile_traffic.py` ({res['machine']}; seed {t['seed']}, "
-             f"{res['elapsed_s'] / 60:.1f} min). `marginlive serve` (shipped model) on loopback, its limits raised so "
-             "that every request reaches a route; what the requests are: the script's docstring.", "",
-             f"**{'Met' if ok else 'Not met'}:** every answer below 500, no traceback or ERROR line in the "
-             "server's log, /health answered at the end.", "",
-             f"- {t['requests']} random HTTP requests: "
-             + ", ".join(f"{v} x {k}" for k, v in http["status_codes"].items())
-             + f"; answers of 500 or more and client failures: {len(http['failures'])}.",
-             f"- {t['streams']} random WebSocket streams, ended: "
-             + ", ".join(f"{k} {v}" for k, v in res["streams"].items()) + ".",
-             f"- Traceback and ERROR lines in the server's log: {len(res['log_problems'])}; "
-             f"/health at the end: {res['health_after']}.", "",
-             "Malformed HTTP on a raw socket (each also sent again and dropped):", ""]
-    lines += [f"- `{ln}`" for ln in res["raw"]]
-    lines += ["", "The server's resident memory (the first sessions load the challenge's landmark models; "
-              "`soak.md` follows it over 500 sessions):", "",
-              *markdown_table(["", "resident memory"], [[k, f"{v:.0f} MB"] for k, v in res["resident_mb"].items()]), ""]
-    return "\n".join(lines)
+             f"Written by `benchmarks/hostile_traffic.py` ({res['machine']}; seed {runs[0]['traffic']['seed']}). "
+             "`marginlive serve` (shipped model) on loopback, its limits raised so that every request reaches a "
+             "route; what the requests are: the script's docstring. Met: every answer below 500, no traceback or "
+             "ERROR line in the server's log, /health answered at the end. Resident memory: the server's processes "
+             "(the first sessions load the challenge's landmark models; `soak.md` follows it over 500 sessions).", ""]
+    for r in runs:
+        lines += section(r)
+    lines += ["Malformed HTTP on a raw socket (each also sent again and dropped), as one process answered:", ""]
+    return "\n".join(lines + [f"- `{ln}`" for ln in runs[0]["raw"]] + [""])
 
 
 def main():
@@ -243,13 +274,17 @@ def main():
     ap.add_argument("--requests", type=int, default=d.requests)
     ap.add_argument("--streams", type=int, default=d.streams)
     ap.add_argument("--seed", type=int, default=d.seed)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                    help="server processes, one run each (above 1: on one Redis, as replicas share it)")
     a = ap.parse_args()
     logging.getLogger("websockets").setLevel(logging.CRITICAL)   # the client's own tracebacks of closed streams
-    res = run(Traffic(requests=a.requests, streams=a.streams, seed=a.seed))
+    frames = [cv2.imencode(".jpg", f)[1].tobytes() for f in live_frames(20)]
+    runs = [run(Traffic(requests=a.requests, streams=a.streams, seed=a.seed, workers=w), frames) for w in a.workers]
+    res = {"machine": machine(), "runs": runs}
     save_json("hostile_traffic", res)
     (DOCS / "hostile_traffic.md").write_text(page(res))
     print(page(res))
-    return 0 if not res["http"]["failures"] and not res["log_problems"] and res["health_after"] == 200 else 1
+    return 0 if all(met(r) for r in runs) else 1
 
 
 if __name__ == "__main__":

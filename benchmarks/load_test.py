@@ -13,14 +13,13 @@ Writes the load section of docs/speed.md and docs/load_test.json.
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import time
 
 import cv2
 import numpy as np
 
-from common import DOCS, ROOT, free_port, live_frames, machine, save_json, start_serve, write_section
+from common import DOCS, ROOT, live_frames, machine, save_json, start_redis, start_serve, write_section
 
 SECRET = "load-test-secret-0123456789abcdef"
 
@@ -82,17 +81,6 @@ async def run(addr, n, fps, seconds, frames):
     await asyncio.gather(*(client(k, addr, frames, fps, until, stats) for k in range(n)))
     stats["elapsed_s"] = time.monotonic() - t0
     return stats
-
-
-def start_redis(tmp) -> tuple[subprocess.Popen, str]:
-    """Debian's redis-server on a free loopback port (what `--workers` above 1 shares)."""
-    import shutil
-    exe = shutil.which("redis-server") or sys.exit("--workers above 1 needs redis-server (make system)")
-    port = free_port()
-    p = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp, "--save", ""],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    return p, f"redis://127.0.0.1:{port}/0"
 
 
 def serve_and_load(a, workers: int, frames, redis_url) -> dict:

@@ -61,8 +61,9 @@ class PersonCutout:
             from mediapipe.python.solutions import selfie_segmentation
 
             from .._util import quiet_native_stderr
-            with quiet_native_stderr():
+            with quiet_native_stderr():    # TFLite's delegate chatter comes at the first frame
                 self._seg = selfie_segmentation.SelfieSegmentation(model_selection=1)
+                self._seg.process(np.zeros((64, 64, 3), np.uint8))
         mask = self._seg.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)).segmentation_mask
         return np.clip(cv2.GaussianBlur(mask.astype(np.float32), (5, 5), 0), 0.0, 1.0)
 

@@ -227,6 +227,29 @@ def test_a_stream_dropped_before_its_answer_is_no_server_error(always_real_model
         assert sum(int(ln.rsplit(" ", 1)[1]) for ln in rejected) == 3
 
 
+def test_a_connection_without_a_complete_request_in_time_is_closed(always_real_model, tmp_path, monkeypatch, jpegs):
+    """Sockets that send nothing, or headers a byte at a time, would hold uvicorn's connection limit
+    (503 for everyone) for ever: they are closed at the header deadline; a stream, whose headers came
+    in time, is not."""
+    from marginlive.server import protocol
+    monkeypatch.setattr(protocol, "HEADER_TIMEOUT_S", 0.5)
+    with running(make_app(always_real_model, tmp_path)) as addr:
+        host, port = addr.split(":")
+        silent, partial, second = (socket.create_connection((host, int(port)), timeout=3) for _ in range(3))
+        partial.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        second.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert second.recv(1000).startswith(b"HTTP/1.1 200")
+        second.sendall(b"GET /health HTTP/1.1\r\n")       # the next request on it, never finished
+        sid = httpx.post(f"http://{addr}/v1/sessions").json()["session_id"]
+        with connect(f"ws://{addr}/v1/sessions/{sid}/stream") as ws:
+            time.sleep(1.0)
+            for s in (silent, partial, second):
+                assert s.recv(1000) == b""                   # closed by the server
+            ws.send(jpegs[0])
+            assert json.loads(ws.recv(timeout=5))["seq"] == 1
+        assert httpx.get(f"http://{addr}/health").status_code == 200
+
+
 def test_a_corrupt_gallery_stops_the_server_at_start(always_real_model, tmp_path, capsys):
     from marginlive.cli import main
     bad = tmp_path / "g.db"

@@ -68,14 +68,16 @@ def app_from_env():
 
 
 def uvicorn_options(cfg: ServerConfig, trusted_proxies=()) -> dict:
-    """uvicorn's settings: forwarded headers believed only from ``trusted_proxies`` (uvicorn would
-    otherwise believe any loopback peer), idle keep-alive connections closed after 5 s, at most 4
-    connections per allowed session (503 beyond), frames capped by the socket and sent as they are:
+    """uvicorn's settings: a request's line and headers given 10 s (``protocol.py``), forwarded
+    headers believed only from ``trusted_proxies`` (uvicorn would otherwise believe any loopback
+    peer), idle keep-alive connections closed after 5 s, at most 4 connections per allowed session
+    (503 beyond), frames capped by the socket and sent as they are:
     no per-message deflate, which gains nothing on JPEG frames and would make every frame a
     decompression (a small message inflated up to the cap) before it is even read."""
+    from .protocol import protocol_class
     trusted = list(trusted_proxies)
-    return dict(log_level="warning", ws_max_size=cfg.max_frame_bytes + 1024, ws_per_message_deflate=False,
-                proxy_headers=bool(trusted),
+    return dict(http=protocol_class(), log_level="warning", ws_max_size=cfg.max_frame_bytes + 1024,
+                ws_per_message_deflate=False, proxy_headers=bool(trusted),
                 forwarded_allow_ips=",".join(trusted) if trusted else "", timeout_keep_alive=5,
                 limit_concurrency=4 * cfg.max_sessions + 64, server_header=False)
 

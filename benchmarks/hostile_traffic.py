@@ -5,8 +5,9 @@ that probe for files (traversal, NUL, 5,000-character names), bodies that are em
 random, deeply nested or of the wrong type, headers that lie (content types, tokens, origins,
 forwarded addresses), malformed HTTP on a raw socket (bad lengths and chunking, a TLS hello, huge
 headers), then WebSocket streams that send real frames, broken images, text, oversized frames, and
-drop their connection without closing it. The service must answer every request below 500, write
-no traceback or ERROR line to its log, keep its memory and still answer /health at the end.
+drop their connection without closing it; sockets that send nothing or half a request, held open.
+The service must answer every request below 500, write no traceback or ERROR line to its log,
+close the slow sockets at its header deadline and still answer /health at the end.
 
 Run: .venv/bin/python benchmarks/hostile_traffic.py [--requests 3000] [--streams 300] [--seed 0] [--workers 1 2]
 Writes docs/hostile_traffic.json and docs/hostile_traffic.md (a few minutes on 2 cores; one run per
@@ -133,6 +134,25 @@ def raw_phase(port: int, jpeg: bytes) -> list[str]:
     return lines
 
 
+def slow_phase(port: int, n: int = 50) -> dict:
+    """``n`` sockets that send nothing and ``n`` that send half a request line, held open: how many
+    the server has closed once its header deadline (``protocol.HEADER_TIMEOUT_S``) and 2 s are past."""
+    from marginlive.server.protocol import HEADER_TIMEOUT_S
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2 * n)]
+    for s in socks[n:]:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+    time.sleep(HEADER_TIMEOUT_S + 2)
+    closed = 0
+    for s in socks:
+        s.settimeout(0.2)
+        try:
+            closed += s.recv(100) == b""
+        except (socket.timeout, OSError):
+            pass
+        s.close()
+    return {"sockets": 2 * n, "closed": closed, "after_s": HEADER_TIMEOUT_S + 2}
+
+
 def one_stream(port: int, rng: random.Random, messages: list, n: int) -> str:
     """One stream of up to ``n`` random messages, dropped without a close frame 3 times in 10: how it ended."""
     import httpx
@@ -205,7 +225,8 @@ def attack(port: int, pid: int, t: Traffic, frames: list[bytes]) -> dict:
     import httpx
     png = cv2.imencode(".png", cv2.imdecode(np.frombuffer(frames[0], np.uint8), cv2.IMREAD_COLOR))[1].tobytes()
     rss, t0 = {"start": resident_mb(pid)}, time.monotonic()
-    res = {"http": http_phase(port, t, frames[0], png), "raw": raw_phase(port, frames[0]), "streams": {}}
+    res = {"http": http_phase(port, t, frames[0], png), "raw": raw_phase(port, frames[0]), "slow": slow_phase(port),
+           "streams": {}}
     rss["after the requests"] = resident_mb(pid)
     for part in range(PARTS):       # memory read after each part: rises, then flat?
         ends = stream_phase(port, dataclasses.replace(t, streams=t.streams // PARTS), frames, part)
@@ -237,7 +258,8 @@ def run(t: Traffic, frames: list[bytes]) -> dict:
 
 
 def met(r: dict) -> bool:
-    return not r["http"]["failures"] and not r["log_problems"] and r["health_after"] == 200
+    return (not r["http"]["failures"] and not r["log_problems"] and r["health_after"] == 200
+            and r["slow"]["closed"] == r["slow"]["sockets"])
 
 
 def section(r: dict) -> list[str]:
@@ -247,6 +269,8 @@ def section(r: dict) -> list[str]:
             f"- {t['requests']} random HTTP requests: "
             + ", ".join(f"{v} x {k}" for k, v in http["status_codes"].items())
             + f"; answers of 500 or more and client failures: {len(http['failures'])}.",
+            f"- {r['slow']['sockets']} sockets sending nothing or half a request line: {r['slow']['closed']} closed "
+            f"by the server {r['slow']['after_s']:g} s after they opened.",
             f"- {t['streams']} random WebSocket streams, ended: "
             + ", ".join(f"{k} {v}" for k, v in r["streams"].items()) + ".",
             f"- Traceback and ERROR lines in the server's log: {len(r['log_problems'])}; "
@@ -260,8 +284,9 @@ def page(res: dict) -> str:
              f"Written by `benchmarks/hostile_traffic.py` ({res['machine']}; seed {runs[0]['traffic']['seed']}). "
              "`marginlive serve` (shipped model) on loopback, its limits raised so that every request reaches a "
              "route; what the requests are: the script's docstring. Met: every answer below 500, no traceback or "
-             "ERROR line in the server's log, /health answered at the end. Resident memory: the server's processes "
-             "(the first sessions load the challenge's landmark models; `soak.md` follows it over 500 sessions).", ""]
+             "ERROR line in the server's log, /health answered at the end, every slow socket closed. Resident "
+             "memory: the server's processes (the first sessions load the challenge's landmark models; `soak.md` "
+             "follows it over 500 sessions).", ""]
     for r in runs:
         lines += section(r)
     lines += ["Malformed HTTP on a raw socket (each also sent again and dropped), as one process answered:", ""]

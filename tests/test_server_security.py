@@ -2,6 +2,7 @@
 or reused, caps and lockouts that cannot be sidestepped, idle streams closed, browser-facing
 headers, multipart uploads, a corrupt gallery refused at start. A real uvicorn on loopback."""
 import base64
+import contextlib
 import json
 import logging
 import socket
@@ -218,9 +219,9 @@ def test_a_stream_dropped_before_its_answer_is_no_server_error(always_real_model
         logging.getLogger("uvicorn.error").addHandler(caplog.handler)
         sids = [httpx.post(f"http://{addr}/v1/sessions").json()["session_id"] for _ in range(3)]
         for sid in sids:
-            ws = connect(f"ws://{addr}/v1/sessions/{sid}/stream")
-            ws.send(jpegs[0])
-            ws.socket.close()                   # gone before the frame's answer is sent
+            with connect(f"ws://{addr}/v1/sessions/{sid}/stream") as ws:
+                ws.send(jpegs[0])
+                ws.socket.close()               # gone before the frame's answer is sent
         assert logged_errors(caplog) == []
         text = httpx.get(f"http://{addr}/metrics", headers={"authorization": f"Bearer {ADMIN}"}).text
         rejected = [ln for ln in text.splitlines() if ln.startswith('marginlive_sessions_total{verdict="rejected"')]
@@ -248,6 +249,48 @@ def test_a_connection_without_a_complete_request_in_time_is_closed(always_real_m
             ws.send(jpegs[0])
             assert json.loads(ws.recv(timeout=5))["seq"] == 1
         assert httpx.get(f"http://{addr}/health").status_code == 200
+
+
+def closed_by_server(s: socket.socket, wait_s: float = 2.0) -> bool:
+    s.settimeout(wait_s)
+    try:
+        return s.recv(1000) == b""
+    except (socket.timeout, ConnectionResetError):
+        return False
+
+
+@pytest.mark.parametrize("proxy", [False, True])
+def test_one_address_holds_a_few_connections_unless_it_is_the_trusted_proxy(always_real_model, tmp_path,
+                                                                          monkeypatch, proxy):
+    """Beyond MAX_CONNECTIONS_PER_ADDRESS open sockets of one address, its next one is closed
+    unanswered, until some close; a trusted proxy, which carries every client, is not capped; a
+    stream stops counting once upgraded (the session caps bound those)."""
+    from marginlive.server import protocol
+    monkeypatch.setattr(protocol, "MAX_CONNECTIONS_PER_ADDRESS", 4)
+    app = make_app(always_real_model, tmp_path, max_sessions_per_client=8)
+    with running(app, trusted_proxies=("127.0.0.1",) if proxy else ()) as addr:
+        sids = [httpx.post(f"http://{addr}/v1/sessions").json()["session_id"] for _ in range(6)]
+        with contextlib.ExitStack() as stack:
+            for sid in sids:
+                stack.enter_context(connect(f"ws://{addr}/v1/sessions/{sid}/stream"))
+            assert httpx.get(f"http://{addr}/health").status_code == 200
+        host, port = addr.split(":")
+        held = [socket.create_connection((host, int(port))) for _ in range(4)]
+        extra = socket.create_connection((host, int(port)))
+        assert closed_by_server(extra, 1.0) != proxy
+        if not proxy:
+            held.pop().close()
+            time.sleep(0.2)
+        assert httpx.get(f"http://{addr}/health").status_code == 200
+        for s in held + [extra]:
+            s.close()
+
+
+def test_trusted_proxies_are_addresses_networks_or_anyone():
+    from marginlive.server.protocol import trusted
+    assert trusted("127.0.0.1", "127.0.0.1") and trusted("10.1.2.3", "192.168.0.1, 10.0.0.0/8")
+    assert trusted("::1", ["::1"]) and trusted("203.0.113.9", "*")
+    assert not trusted("10.1.2.3", "") and not trusted("10.1.2.3", "192.168.0.0/16,unix:/run/x.sock")
 
 
 def test_a_corrupt_gallery_stops_the_server_at_start(always_real_model, tmp_path, capsys):

@@ -1,4 +1,5 @@
-"""uvicorn's HTTP protocol with a deadline on each request's line and headers (slow-header attacks).
+"""uvicorn's HTTP protocol with a deadline on each request's line and headers, and a cap on the
+connections of one address (slow-header and idle-socket attacks).
 
 uvicorn closes a connection idle *between* requests (``timeout_keep_alive``), but waits without end
 for a new connection's first bytes and for headers sent a byte at a time. Each such connection counts
@@ -7,12 +8,21 @@ one address, sending nothing, would take the service down. Here a connection who
 headers are not complete ``HEADER_TIMEOUT_S`` after it opened, or after its request's first byte,
 is closed. Bodies have their own limit in the routes (``ServerConfig.body_timeout_s``, 408), and a
 stream its idle timeout.
+
+The deadline alone still lets one address hold the limit by opening sockets faster than they
+expire, so one address (other than a trusted proxy's, whose clients are many) may hold at most
+``MAX_CONNECTIONS_PER_ADDRESS`` HTTP connections of a process at once; beyond, a new one is closed
+unanswered. A WebSocket stream stops counting once upgraded: the session caps bound those.
 """
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+from collections import Counter
 
 HEADER_TIMEOUT_S = 10.0   # a request line and headers, on any connection: far more than any client needs
+# a browser's login opens a few; an office behind one NAT address more (deploy/nginx.conf: the same)
+MAX_CONNECTIONS_PER_ADDRESS = 32
 
 
 try:
@@ -22,20 +32,38 @@ except ImportError:              # uvicorn without its [standard] extra (h11 onl
 
 
 def protocol_class() -> type[asyncio.Protocol] | str:
-    """The HTTP protocol for uvicorn's ``http`` setting: httptools' with the deadline, or "auto"
-    (uvicorn's own choice, without it) where httptools is not installed."""
-    return "auto" if HttpToolsProtocol is None else HeaderDeadlineProtocol
+    """The HTTP protocol for uvicorn's ``http`` setting: httptools' with the deadline and the cap,
+    or "auto" (uvicorn's own choice, without them) where httptools is not installed."""
+    return "auto" if HttpToolsProtocol is None else GuardedProtocol
 
 
 if HttpToolsProtocol is not None:    # a module-level class: uvicorn's worker processes unpickle it by name
-    class HeaderDeadlineProtocol(HttpToolsProtocol):
+    class GuardedProtocol(HttpToolsProtocol):
         """uvicorn's httptools protocol, closing a connection whose request line and headers take
-        longer than ``HEADER_TIMEOUT_S``."""
+        longer than ``HEADER_TIMEOUT_S``, and one beyond ``MAX_CONNECTIONS_PER_ADDRESS`` of its address."""
         _deadline: asyncio.TimerHandle | None = None
+        _address: str | None = None      # the peer counted in _open() (None: a trusted proxy, or not counted)
+
+        def _open(self) -> Counter:
+            """This server's HTTP connections per peer address (kept with uvicorn's state of the server)."""
+            if not hasattr(self.server_state, "marginlive_open"):
+                self.server_state.marginlive_open = Counter()
+            return self.server_state.marginlive_open
 
         def connection_made(self, transport):
             super().connection_made(transport)
+            host = self.client[0] if self.client else None
+            if host is not None and not trusted(host, self.config.forwarded_allow_ips):
+                if self._open()[host] >= MAX_CONNECTIONS_PER_ADDRESS:
+                    transport.close()
+                    return
+                self._address = host
+                self._open()[host] += 1
             self._arm()
+
+        def handle_websocket_upgrade(self):  # the transport goes to the WebSocket protocol
+            self._release()
+            super().handle_websocket_upgrade()
 
         def on_message_begin(self):          # the first byte of each request on the connection
             super().on_message_begin()
@@ -47,7 +75,16 @@ if HttpToolsProtocol is not None:    # a module-level class: uvicorn's worker pr
 
         def connection_lost(self, exc):
             self._disarm()
+            self._release()
             super().connection_lost(exc)
+
+        def _release(self):
+            if self._address is not None:
+                open_ = self._open()
+                open_[self._address] -= 1
+                if open_[self._address] <= 0:
+                    del open_[self._address]
+                self._address = None
 
         def _arm(self):
             if self._deadline is None:
@@ -62,3 +99,21 @@ if HttpToolsProtocol is not None:    # a module-level class: uvicorn's worker pr
             self._deadline = None
             if not self.transport.is_closing():
                 self.transport.close()
+
+
+def trusted(host: str, allowed: str | list[str]) -> bool:
+    """Whether peer ``host`` is one of uvicorn's ``forwarded_allow_ips`` (addresses, networks, "*")."""
+    entries = [e.strip() for e in (allowed.split(",") if isinstance(allowed, str) else allowed) if e.strip()]
+    if "*" in entries or host in entries:
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    for e in entries:
+        try:
+            if ip in ipaddress.ip_network(e, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False

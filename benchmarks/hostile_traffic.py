@@ -135,22 +135,41 @@ def raw_phase(port: int, jpeg: bytes) -> list[str]:
 
 
 def slow_phase(port: int, n: int = 50) -> dict:
-    """``n`` sockets that send nothing and ``n`` that send half a request line, held open: how many
-    the server has closed once its header deadline (``protocol.HEADER_TIMEOUT_S``) and 2 s are past."""
+    """``n`` sockets that send nothing and ``n`` that send half a request line, from one address and
+    held open: how many the server refused at once (``protocol.MAX_CONNECTIONS_PER_ADDRESS``) and how
+    many it had closed once its header deadline (``protocol.HEADER_TIMEOUT_S``) and 2 s were past."""
     from marginlive.server.protocol import HEADER_TIMEOUT_S
     socks = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2 * n)]
     for s in socks[n:]:
-        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
-    time.sleep(HEADER_TIMEOUT_S + 2)
-    closed = 0
-    for s in socks:
-        s.settimeout(0.2)
         try:
-            closed += s.recv(100) == b""
-        except (socket.timeout, OSError):
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        except OSError:          # refused already
             pass
+    time.sleep(0.5)
+    seen: set[int] = set()              # the sockets found closed
+    refused = _closed(socks, seen)
+    time.sleep(HEADER_TIMEOUT_S + 1.5)
+    closed = _closed(socks, seen)
+    for s in socks:
         s.close()
-    return {"sockets": 2 * n, "closed": closed, "after_s": HEADER_TIMEOUT_S + 2}
+    return {"sockets": 2 * n, "refused_at_once": refused, "closed": closed, "after_s": HEADER_TIMEOUT_S + 2}
+
+
+def _closed(socks: list[socket.socket], seen: set[int]) -> int:
+    """How many of ``socks`` the server has closed (``seen`` holds the indices found so far: a
+    closed socket reads nothing more)."""
+    for i, s in enumerate(socks):
+        if i in seen:
+            continue
+        s.settimeout(0.05)
+        try:
+            if s.recv(100) == b"":
+                seen.add(i)
+        except socket.timeout:
+            pass
+        except OSError:
+            seen.add(i)
+    return len(seen)
 
 
 def one_stream(port: int, rng: random.Random, messages: list, n: int) -> str:
@@ -269,8 +288,9 @@ def section(r: dict) -> list[str]:
             f"- {t['requests']} random HTTP requests: "
             + ", ".join(f"{v} x {k}" for k, v in http["status_codes"].items())
             + f"; answers of 500 or more and client failures: {len(http['failures'])}.",
-            f"- {r['slow']['sockets']} sockets sending nothing or half a request line: {r['slow']['closed']} closed "
-            f"by the server {r['slow']['after_s']:g} s after they opened.",
+            f"- {r['slow']['sockets']} sockets of one address sending nothing or half a request line: "
+            f"{r['slow']['refused_at_once']} refused at once (over the connections one address may hold), "
+            f"{r['slow']['closed']} closed by the server {r['slow']['after_s']:g} s after they opened.",
             f"- {t['streams']} random WebSocket streams, ended: "
             + ", ".join(f"{k} {v}" for k, v in r["streams"].items()) + ".",
             f"- Traceback and ERROR lines in the server's log: {len(r['log_problems'])}; "

@@ -86,7 +86,10 @@ async def run(addr, n, fps, seconds, frames):
 def serve_and_load(a, workers: int, frames, redis_url) -> dict:
     args = ["--gallery", str(ROOT / ".marginlive" / "loadtest.db"), "--rate", "1000", "--burst", "1000",
             "--max-failures", "100000", "--max-sessions", str(4 * a.sessions),
-            "--max-sessions-per-client", str(4 * a.sessions), "--workers", str(workers)]
+            "--max-sessions-per-client", str(4 * a.sessions), "--workers", str(workers),
+            # the simulated clients share this machine's address, as a proxy's clients would: not capped
+            # at the connections one address may hold (server/protocol.py)
+            "--trusted-proxy", "127.0.0.1"]
     if workers > 1:
         args += ["--redis", redis_url]
     server, port = start_serve(args, {"MARGINLIVE_SECRET": SECRET, "MARGINLIVE_ADMIN_TOKEN": "load-test-admin-token"})

@@ -22,6 +22,7 @@ import socket
 import sys
 import tempfile
 import time
+from collections import Counter
 
 import cv2
 import numpy as np
@@ -102,7 +103,7 @@ def random_headers(rng: random.Random, port: int) -> list[tuple[bytes, bytes]]:
 def http_phase(port: int, t: Traffic, jpeg: bytes, png: bytes) -> dict:
     """``t.requests`` random requests: the answers' status codes, and every 5xx or client failure."""
     import httpx
-    rng, pool, codes, bad = random.Random(t.seed), bodies(jpeg, png), {}, []
+    rng, pool, codes, bad = random.Random(t.seed), bodies(jpeg, png), Counter(), []
     with httpx.Client(timeout=30) as c:
         for _ in range(t.requests):
             method, path = rng.choice(METHODS), rng.choice(ROUTES)
@@ -112,7 +113,7 @@ def http_phase(port: int, t: Traffic, jpeg: bytes, png: bytes) -> dict:
             except httpx.HTTPError as e:
                 bad.append(f"{method} {path[:60]}: {type(e).__name__}")
                 continue
-            codes[r.status_code] = codes.get(r.status_code, 0) + 1
+            codes[r.status_code] += 1
             if r.status_code >= 500 or b"Traceback" in r.content:
                 bad.append(f"{method} {path[:60]}: {r.status_code} {r.text[:120]}")
     return {"status_codes": {str(k): v for k, v in sorted(codes.items())}, "failures": bad}
@@ -197,19 +198,19 @@ def one_stream(port: int, rng: random.Random, messages: list, n: int) -> str:
         return "closed by the server during an oversized frame" if len(last) > OVERSIZED else f"ended: {e!r}"[:80]
 
 
-def stream_phase(port: int, t: Traffic, frames: list[bytes], part: int = 0) -> dict:
-    """``t.streams`` streams of real frames, broken images, text and an oversized frame: how they ended
-    (``part``: which of several calls, each its own draw)."""
+def stream_messages(frames: list[bytes], seed: int) -> list:
+    """What the streams send: real frames, broken images, text and an oversized frame (a 12 MP noise PNG)."""
+    noise = np.random.default_rng(seed).integers(0, 256, (3000, 4000, 3), dtype=np.uint8)
+    return frames + [frames[0][:100], b"", b"\x00" * 10, "end", "hello", "", "x" * 100_000,
+                     b"\x89PNG\r\n\x1a\n" + bytes(100), b"RIFF\x00\x00\x00\x00WEBPVP8 ",
+                     cv2.imencode(".png", noise)[1].tobytes()]
+
+
+def stream_phase(port: int, t: Traffic, messages: list, part: int = 0) -> Counter:
+    """``t.streams`` streams of ``messages`` drawn at random: how they ended (``part``: which of several
+    calls, each its own draw)."""
     rng = random.Random(t.seed + 1 + part)
-    noise = np.random.default_rng(t.seed).integers(0, 256, (3000, 4000, 3), dtype=np.uint8)
-    messages = frames + [frames[0][:100], b"", b"\x00" * 10, "end", "hello", "", "x" * 100_000,
-                         b"\x89PNG\r\n\x1a\n" + bytes(100), b"RIFF\x00\x00\x00\x00WEBPVP8 ",
-                         cv2.imencode(".png", noise)[1].tobytes()]
-    ends = {}
-    for _ in range(t.streams):
-        end = one_stream(port, rng, messages, t.messages_per_stream)
-        ends[end] = ends.get(end, 0) + 1
-    return dict(sorted(ends.items()))
+    return Counter(one_stream(port, rng, messages, t.messages_per_stream) for _ in range(t.streams))
 
 
 def resident_mb(pid: int) -> float:
@@ -244,14 +245,13 @@ def attack(port: int, pid: int, t: Traffic, frames: list[bytes]) -> dict:
     import httpx
     png = cv2.imencode(".png", cv2.imdecode(np.frombuffer(frames[0], np.uint8), cv2.IMREAD_COLOR))[1].tobytes()
     rss, t0 = {"start": resident_mb(pid)}, time.monotonic()
-    res = {"http": http_phase(port, t, frames[0], png), "raw": raw_phase(port, frames[0]), "slow": slow_phase(port),
-           "streams": {}}
+    res = {"http": http_phase(port, t, frames[0], png), "raw": raw_phase(port, frames[0]), "slow": slow_phase(port)}
     rss["after the requests"] = resident_mb(pid)
+    messages, ends = stream_messages(frames, t.seed), Counter()
     for part in range(PARTS):       # memory read after each part: rises, then flat?
-        ends = stream_phase(port, dataclasses.replace(t, streams=t.streams // PARTS), frames, part)
-        for k, v in ends.items():
-            res["streams"][k] = res["streams"].get(k, 0) + v
+        ends += stream_phase(port, dataclasses.replace(t, streams=t.streams // PARTS), messages, part)
         rss[f"after {(part + 1) * (t.streams // PARTS)} streams"] = resident_mb(pid)
+    res["streams"] = dict(sorted(ends.items()))
     res["health_after"] = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).status_code
     return {**res, "elapsed_s": time.monotonic() - t0, "resident_mb": rss}
 

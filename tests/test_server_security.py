@@ -188,6 +188,26 @@ def test_multipart_upload_of_an_image(always_real_model, tmp_path, jpegs):
         assert r.status_code == 400
 
 
+@contextlib.contextmanager
+def server_errors(caplog):
+    """``caplog`` on uvicorn's error logger for the block (entered once the server runs: uvicorn sets
+    up its loggers at start)."""
+    log = logging.getLogger("uvicorn.error")
+    log.addHandler(caplog.handler)
+    try:
+        yield
+    finally:
+        log.removeHandler(caplog.handler)
+
+
+def closed_by_server(s: socket.socket, wait_s: float = 2.0) -> bool:
+    s.settimeout(wait_s)
+    try:
+        return s.recv(1000) == b""
+    except (socket.timeout, ConnectionResetError):
+        return False
+
+
 def logged_errors(caplog, wait_s=1.5) -> list[str]:
     """The server's ERROR lines (``caplog`` on uvicorn's error logger), after ``wait_s`` s for one to come."""
     deadline = time.time() + wait_s
@@ -199,8 +219,7 @@ def logged_errors(caplog, wait_s=1.5) -> list[str]:
 def test_an_upload_dropped_halfway_is_no_server_error(always_real_model, tmp_path, caplog):
     """A client that closes its connection before its body arrived (anyone can) leaves no traceback
     in the error log, and the server answers the next client."""
-    with running(make_app(always_real_model, tmp_path)) as addr:
-        logging.getLogger("uvicorn.error").addHandler(caplog.handler)   # after uvicorn set up its loggers
+    with running(make_app(always_real_model, tmp_path)) as addr, server_errors(caplog):
         host, port = addr.split(":")
         for path, ctype, start in [("/v1/liveness", "image/jpeg", b"\xff\xd8\xff"),
                                    ("/v1/sessions", "application/json", b'{"nonce": ')]:
@@ -215,8 +234,7 @@ def test_an_upload_dropped_halfway_is_no_server_error(always_real_model, tmp_pat
 def test_a_stream_dropped_before_its_answer_is_no_server_error(always_real_model, tmp_path, caplog, jpegs):
     """A client whose connection drops (no close frame) while its frame is scored leaves no traceback
     in the error log; its session ends, rejected (and counted as such)."""
-    with running(make_app(always_real_model, tmp_path)) as addr:
-        logging.getLogger("uvicorn.error").addHandler(caplog.handler)
+    with running(make_app(always_real_model, tmp_path)) as addr, server_errors(caplog):
         sids = [httpx.post(f"http://{addr}/v1/sessions").json()["session_id"] for _ in range(3)]
         for sid in sids:
             with connect(f"ws://{addr}/v1/sessions/{sid}/stream") as ws:
@@ -245,18 +263,10 @@ def test_a_connection_without_a_complete_request_in_time_is_closed(always_real_m
         with connect(f"ws://{addr}/v1/sessions/{sid}/stream") as ws:
             time.sleep(1.0)
             for s in (silent, partial, second):
-                assert s.recv(1000) == b""                   # closed by the server
+                assert closed_by_server(s)
             ws.send(jpegs[0])
             assert json.loads(ws.recv(timeout=5))["seq"] == 1
         assert httpx.get(f"http://{addr}/health").status_code == 200
-
-
-def closed_by_server(s: socket.socket, wait_s: float = 2.0) -> bool:
-    s.settimeout(wait_s)
-    try:
-        return s.recv(1000) == b""
-    except (socket.timeout, ConnectionResetError):
-        return False
 
 
 @pytest.mark.parametrize("proxy", [False, True])

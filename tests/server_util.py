@@ -39,3 +39,12 @@ def running(app, trusted_proxies=()):
         server.should_exit = True
         t.join(10)
         sock.close()
+
+
+def closed_by_server(s: socket.socket, wait_s: float = 2.0) -> bool:
+    """Whether the server closed socket ``s`` (its next read is the end of the stream), waiting up to ``wait_s`` s."""
+    s.settimeout(wait_s)
+    try:
+        return s.recv(1000) == b""
+    except (socket.timeout, ConnectionResetError):
+        return False

@@ -27,6 +27,7 @@ from marginlive.cli import main
     (["serve", "--burst", "0"], "argument --burst: a whole number of at least 1"),
     (["serve", "--max-failures", "0"], "argument --max-failures: a whole number of at least 1"),
     (["serve", "--frame-threads", "0"], "argument --frame-threads: a whole number of at least 1"),
+    (["serve", "--max-connections-per-address", "0"], "argument --max-connections-per-address: a whole number of at least 1"),
 ])
 def test_an_option_out_of_range_is_refused_by_the_parser(capsys, argv, message):
     with pytest.raises(SystemExit) as e:

@@ -3,6 +3,7 @@ on the other, a verdict redeemed on one is refused on the other, limits and lock
 both. A real redis-server (Debian's package) on a free loopback port, started and stopped here."""
 import json
 import shutil
+import socket
 import subprocess
 import time
 
@@ -14,7 +15,7 @@ from websockets.sync.client import connect
 from marginlive.challenge.session import SessionConfig
 from marginlive.errors import InputError
 from marginlive.server.app import ServerConfig, create_app
-from server_util import UNPACED_FPS, free_port, running
+from server_util import UNPACED_FPS, closed_by_server, free_port, running
 
 SECRET = b"shared-secret-of-the-two-replicas"
 
@@ -141,7 +142,8 @@ def test_serve_with_two_worker_processes_on_one_redis(always_fake_model, tmp_pat
     r = subprocess.run(exe + ["--workers", "2", "--port", str(port)], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "needs --redis" in r.stderr
     server = subprocess.Popen(exe + ["--workers", "2", "--redis", fresh, "--port", str(port), "--model", str(always_fake_model),
-                                     "--gallery", str(tmp_path / "g.db"), "--challenges", "1"],
+                                     "--gallery", str(tmp_path / "g.db"), "--challenges", "1",
+                                     "--max-connections-per-address", "3"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(300):
@@ -159,6 +161,12 @@ def test_serve_with_two_worker_processes_on_one_redis(always_fake_model, tmp_pat
             tokens.append(verdict(addr, sid, jpegs)["verdict"])
         codes = [httpx.post(f"http://{addr}/v1/verdicts/verify", json={"token": t}).status_code for t in tokens * 2]
         assert codes == [403] * 4 + [409] * 4          # rejections (no hand is raised), then replays
+        # each worker caps this address at 3 connections: of 7 held open, one process has a 4th, closed
+        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(7)]
+        time.sleep(0.5)
+        assert sum(closed_by_server(s, 0.2) for s in held) >= 1
+        for s in held:
+            s.close()
     finally:
         server.terminate()
         server.wait(20)

@@ -19,7 +19,7 @@ from marginlive.errors import MarginliveError
 from marginlive.server import tokens
 from marginlive.server.app import ServerConfig, create_app
 from marginlive.server.service import Refused
-from server_util import UNPACED_FPS, running
+from server_util import UNPACED_FPS, closed_by_server, running
 
 SECRET = b"test-secret-0123456789-0123456789"
 ADMIN = "admin-token-for-tests"
@@ -106,7 +106,8 @@ def test_a_field_a_route_does_not_know_is_refused_not_ignored(always_real_model,
 
 def test_a_server_that_could_score_no_frame_is_not_made(always_real_model, tmp_path):
     from marginlive.errors import InputError
-    for bad in ({"max_fps": 0.0}, {"rate_per_s": 0.0}, {"max_fps": float("nan")}):
+    for bad in ({"max_fps": 0.0}, {"rate_per_s": 0.0}, {"max_fps": float("nan")}, {"header_timeout_s": 0.0},
+                {"max_connections_per_address": 0}):
         with pytest.raises(InputError, match="must be above 0"):
             make_app(always_real_model, tmp_path, **bad)
 
@@ -200,14 +201,6 @@ def server_errors(caplog):
         log.removeHandler(caplog.handler)
 
 
-def closed_by_server(s: socket.socket, wait_s: float = 2.0) -> bool:
-    s.settimeout(wait_s)
-    try:
-        return s.recv(1000) == b""
-    except (socket.timeout, ConnectionResetError):
-        return False
-
-
 def logged_errors(caplog, wait_s=1.5) -> list[str]:
     """The server's ERROR lines (``caplog`` on uvicorn's error logger), after ``wait_s`` s for one to come."""
     deadline = time.time() + wait_s
@@ -246,13 +239,11 @@ def test_a_stream_dropped_before_its_answer_is_no_server_error(always_real_model
         assert sum(int(ln.rsplit(" ", 1)[1]) for ln in rejected) == 3
 
 
-def test_a_connection_without_a_complete_request_in_time_is_closed(always_real_model, tmp_path, monkeypatch, jpegs):
+def test_a_connection_without_a_complete_request_in_time_is_closed(always_real_model, tmp_path, jpegs):
     """Sockets that send nothing, or headers a byte at a time, would hold uvicorn's connection limit
     (503 for everyone) for ever: they are closed at the header deadline; a stream, whose headers came
     in time, is not."""
-    from marginlive.server import protocol
-    monkeypatch.setattr(protocol, "HEADER_TIMEOUT_S", 0.5)
-    with running(make_app(always_real_model, tmp_path)) as addr:
+    with running(make_app(always_real_model, tmp_path, header_timeout_s=0.5)) as addr:
         host, port = addr.split(":")
         silent, partial, second = (socket.create_connection((host, int(port)), timeout=3) for _ in range(3))
         partial.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
@@ -270,14 +261,11 @@ def test_a_connection_without_a_complete_request_in_time_is_closed(always_real_m
 
 
 @pytest.mark.parametrize("proxy", [False, True])
-def test_one_address_holds_a_few_connections_unless_it_is_the_trusted_proxy(always_real_model, tmp_path,
-                                                                          monkeypatch, proxy):
-    """Beyond MAX_CONNECTIONS_PER_ADDRESS open sockets of one address, its next one is closed
+def test_one_address_holds_a_few_connections_unless_it_is_the_trusted_proxy(always_real_model, tmp_path, proxy):
+    """Beyond ``max_connections_per_address`` open sockets of one address, its next one is closed
     unanswered, until some close; a trusted proxy, which carries every client, is not capped; a
     stream stops counting once upgraded (the session caps bound those)."""
-    from marginlive.server import protocol
-    monkeypatch.setattr(protocol, "MAX_CONNECTIONS_PER_ADDRESS", 4)
-    app = make_app(always_real_model, tmp_path, max_sessions_per_client=8)
+    app = make_app(always_real_model, tmp_path, max_sessions_per_client=8, max_connections_per_address=4)
     with running(app, trusted_proxies=("127.0.0.1",) if proxy else ()) as addr:
         sids = [httpx.post(f"http://{addr}/v1/sessions").json()["session_id"] for _ in range(6)]
         with contextlib.ExitStack() as stack:

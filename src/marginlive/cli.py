@@ -434,6 +434,9 @@ def _serve_args(p):
                    help="rejected sessions per client (and per expected identity) per 10 minutes")
     p.add_argument("--max-sessions", type=_count, default=64, help="open sessions in all (503 beyond)")
     p.add_argument("--max-sessions-per-client", type=_count, default=3, help="open sessions per client (429 beyond)")
+    p.add_argument("--max-connections-per-address", type=_count, default=32, metavar="N",
+                   help="HTTP connections one address may hold open per process (32; a trusted proxy's are not "
+                        "capped): raise it for many users behind one NAT address with no proxy in front")
     p.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
                    help="a reverse proxy whose X-Forwarded-For / -Proto headers are believed (repeatable); "
                         "without one, forwarded headers are ignored")

@@ -19,6 +19,7 @@ passes, so a recording made before the session cannot anticipate them.
 """
 from __future__ import annotations
 
+import contextlib
 import hmac
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from ..errors import MarginliveError
 from ..frames import grayscale_faces
 from ..liveness.runtime import LivenessModel
 from . import audit, metrics, tokens
+from .protocol import LIMITS_STATE, ConnectionLimits
 from .openapi import BINDING, IMAGE_BODY, METRICS_TEXT, SESSION_BODY, VERIFY_BODY, VERIFY_REJECTED, errors
 from .security import SecurityHeaders, SessionCors, client_of
 from .service import Refused, ServerConfig, Service
@@ -199,12 +201,22 @@ async def _http_error(request, e: StarletteHTTPException):
     return await http_exception_handler(request, e)
 
 
+def _lifespan(cfg: ServerConfig):
+    """The app's lifespan state: the connection limits its HTTP protocol enforces (``protocol.py``)."""
+    limits = ConnectionLimits(cfg.header_timeout_s, cfg.max_connections_per_address)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield {LIMITS_STATE: limits}
+    return lifespan
+
+
 def create_app(cfg: ServerConfig | None = None) -> FastAPI:
     """The service for ``cfg``. Fails fast (ModelError, GalleryError) on a bad model or gallery file.
     No interactive docs: ``/openapi.json`` describes the API without loading anything from a CDN."""
     cfg = cfg or ServerConfig()
     svc = Service(cfg, LivenessModel(cfg.model))
-    app = FastAPI(title="marginlive", version=__version__, docs_url=None, redoc_url=None)
+    app = FastAPI(title="marginlive", version=__version__, docs_url=None, redoc_url=None, lifespan=_lifespan(cfg))
     app.state.ml = svc
     app.add_exception_handler(MarginliveError, _error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

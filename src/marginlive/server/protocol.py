@@ -5,24 +5,35 @@ uvicorn closes a connection idle *between* requests (``timeout_keep_alive``), bu
 for a new connection's first bytes and for headers sent a byte at a time. Each such connection counts
 against ``limit_concurrency``, past which every client is answered 503: a few hundred sockets from
 one address, sending nothing, would take the service down. Here a connection whose request line and
-headers are not complete ``HEADER_TIMEOUT_S`` after it opened, or after its request's first byte,
-is closed. Bodies have their own limit in the routes (``ServerConfig.body_timeout_s``, 408), and a
-stream its idle timeout.
+headers are not complete ``ServerConfig.header_timeout_s`` (10 s) after it opened, or after its
+request's first byte, is closed. Bodies have their own limit in the routes (``body_timeout_s``, 408),
+and a stream its idle timeout.
 
 The deadline alone still lets one address hold the limit by opening sockets faster than they
 expire, so one address (other than a trusted proxy's, whose clients are many) may hold at most
-``MAX_CONNECTIONS_PER_ADDRESS`` HTTP connections of a process at once; beyond, a new one is closed
-unanswered. A WebSocket stream stops counting once upgraded: the session caps bound those.
+``ServerConfig.max_connections_per_address`` (32) HTTP connections of a process at once; beyond, a
+new one is closed unanswered. A WebSocket stream stops counting once upgraded: the session caps
+bound those.
+
+The app hands both to the protocol as lifespan state (``LIMITS_STATE``): uvicorn gives every
+connection of the process that state, in each worker process alike.
 """
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 from collections import Counter
+from dataclasses import dataclass
 
-HEADER_TIMEOUT_S = 10.0   # a request line and headers, on any connection: far more than any client needs
-# a browser's login opens a few; an office behind one NAT address more (deploy/nginx.conf: the same)
-MAX_CONNECTIONS_PER_ADDRESS = 32
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """The deadline (s) on a request's line and headers, and the HTTP connections one address may hold."""
+    header_timeout_s: float = 10.0
+    per_address: int = 32
+
+
+LIMITS_STATE = "marginlive_connection_limits"   # the key of the app's lifespan state holding them
 
 
 try:
@@ -40,9 +51,14 @@ def protocol_class() -> type[asyncio.Protocol] | str:
 if HttpToolsProtocol is not None:    # a module-level class: uvicorn's worker processes unpickle it by name
     class GuardedProtocol(HttpToolsProtocol):
         """uvicorn's httptools protocol, closing a connection whose request line and headers take
-        longer than ``HEADER_TIMEOUT_S``, and one beyond ``MAX_CONNECTIONS_PER_ADDRESS`` of its address."""
+        longer than the limits' deadline, and one beyond their cap of its address (``ConnectionLimits``:
+        the app's, else the defaults)."""
         _deadline: asyncio.TimerHandle | None = None
         _address: str | None = None      # the peer counted in _open() (None: a trusted proxy, or not counted)
+
+        @property
+        def limits(self) -> ConnectionLimits:
+            return self.app_state.get(LIMITS_STATE) or ConnectionLimits()
 
         def _open(self) -> Counter:
             """This server's HTTP connections per peer address (kept with uvicorn's state of the server)."""
@@ -54,7 +70,7 @@ if HttpToolsProtocol is not None:    # a module-level class: uvicorn's worker pr
             super().connection_made(transport)
             host = self.client[0] if self.client else None
             if host is not None and not trusted(host, self.config.forwarded_allow_ips):
-                if self._open()[host] >= MAX_CONNECTIONS_PER_ADDRESS:
+                if self._open()[host] >= self.limits.per_address:
                     transport.close()
                     return
                 self._address = host
@@ -88,7 +104,7 @@ if HttpToolsProtocol is not None:    # a module-level class: uvicorn's worker pr
 
         def _arm(self):
             if self._deadline is None:
-                self._deadline = self.loop.call_later(HEADER_TIMEOUT_S, self._expired)
+                self._deadline = self.loop.call_later(self.limits.header_timeout_s, self._expired)
 
         def _disarm(self):
             if self._deadline is not None:

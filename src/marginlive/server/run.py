@@ -41,6 +41,7 @@ def config_from_args(a) -> ServerConfig:
                         max_fps=a.max_fps,
                         rate_per_s=a.rate, burst=a.burst, max_failures=a.max_failures,
                         max_sessions=a.max_sessions, max_sessions_per_client=a.max_sessions_per_client,
+                        max_connections_per_address=a.max_connections_per_address,
                         allowed_origins=tuple(a.allow_origin), redis=a.redis, liveness_api=a.liveness_api,
                         session=SessionConfig(n_challenges=a.challenges, challenge_timeout_s=a.challenge_timeout,
                                               unsure_floor=a.unsure_floor))
@@ -68,7 +69,8 @@ def app_from_env():
 
 
 def uvicorn_options(cfg: ServerConfig, trusted_proxies=()) -> dict:
-    """uvicorn's settings: a request's line and headers given 10 s (``protocol.py``), forwarded
+    """uvicorn's settings: the HTTP protocol of ``protocol.py`` (a deadline on a request's headers, a
+    cap on one address's connections: the app's ``ServerConfig`` sets both), forwarded
     headers believed only from ``trusted_proxies`` (uvicorn would otherwise believe any loopback
     peer), idle keep-alive connections closed after 5 s, at most 4 connections per allowed session
     (503 beyond), frames capped by the socket and sent as they are:

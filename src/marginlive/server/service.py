@@ -58,6 +58,12 @@ class ServerConfig:
     max_pixels: int = 25_000_000           # an image's header may claim at most this many pixels
     max_frame_pixels: int = 3840 * 2160    # a stream's frame: a 4K camera's at most (each one is decoded)
     body_timeout_s: float = 10.0           # a request body must arrive within this
+    # a request's line and headers must arrive within this of the connection opening (or of the
+    # request's first byte): far more than any client needs (server/protocol.py)
+    header_timeout_s: float = 10.0
+    # HTTP connections one address may hold open in a process (a trusted proxy's are not capped): a
+    # browser's login opens a few; an office behind one NAT address reaching the service directly, more
+    max_connections_per_address: int = 32
     session_start_ttl_s: float = 120.0     # a created session must start streaming within this
     idle_timeout_s: float = 5.0            # a stream without a frame for this long ends ("timeout")
     session: SessionConfig = field(default_factory=SessionConfig)
@@ -84,6 +90,8 @@ class ServerConfig:
     def __post_init__(self):
         if self.liveness_api not in LIVENESS_API:
             raise InputError(f"liveness_api must be one of {', '.join(LIVENESS_API)}, not {self.liveness_api!r}")
+        if not (self.header_timeout_s > 0 and self.max_connections_per_address >= 1):
+            raise InputError("header_timeout_s must be above 0 and max_connections_per_address at least 1")
         # HS256 needs a key at least as long as its hash (RFC 7518, 3.2): a short one can be found
         # offline from any verdict, and then verdicts forged
         if len(self.secret) < MIN_SECRET_BYTES:

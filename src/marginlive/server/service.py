@@ -24,6 +24,7 @@ from ..errors import InputError, MarginliveError
 from ..identity.gallery import check_name
 from ..liveness.runtime import LivenessModel
 from . import audit, metrics, tokens
+from .protocol import ConnectionLimits
 from .store import CapReached, Entry, MemoryStore
 
 
@@ -59,11 +60,11 @@ class ServerConfig:
     max_frame_pixels: int = 3840 * 2160    # a stream's frame: a 4K camera's at most (each one is decoded)
     body_timeout_s: float = 10.0           # a request body must arrive within this
     # a request's line and headers must arrive within this of the connection opening (or of the
-    # request's first byte): far more than any client needs (server/protocol.py)
-    header_timeout_s: float = 10.0
+    # request's first byte): far more than any client needs (server/protocol.py; 10 s)
+    header_timeout_s: float = ConnectionLimits.header_timeout_s
     # HTTP connections one address may hold open in a process (a trusted proxy's are not capped): a
-    # browser's login opens a few; an office behind one NAT address reaching the service directly, more
-    max_connections_per_address: int = 32
+    # browser's login opens a few; an office behind one NAT address reaching the service directly, more (32)
+    max_connections_per_address: int = ConnectionLimits.per_address
     session_start_ttl_s: float = 120.0     # a created session must start streaming within this
     idle_timeout_s: float = 5.0            # a stream without a frame for this long ends ("timeout")
     session: SessionConfig = field(default_factory=SessionConfig)

@@ -7,8 +7,8 @@ asks for more actions instead of rejecting where those 10 frames' mean P(real) i
 (or where the model stays undecided). Every 2nd frame of the four shared videos (no model here saw
 them) at 15 frames/s, as filmed and under the camera and room shifts of `marginlive.evaluation.shifts`
 (a room, a tilt, a side, a lower resolution drawn once per video, sensor noise, motion and a screen's
-light per frame; the room, a second person, the light from one side and a screen's light in a dark room
-to the live videos only), and under a camera's own processing (`marginlive.evaluation.processing`: the
+light per frame; the room, a second person, the light from one side, a screen's light in a dark room and
+a bright window behind the user to the live videos only), and under a camera's own processing (`marginlive.evaluation.processing`: the
 background blurred as a video call blurs it, sharpening, tone mapping, a wide lens, dark corners, a
 beauty filter, overexposure, a warm and a cool cast drawn once per video; sensor grain and flicker
 bands per frame), is fed to a session of default settings, the floor off and at its default.
@@ -64,6 +64,7 @@ def conditions():
         "lit from one side": (plain(shifts.side_lit), False, True),
         # the screen's light moves with what it shows; the sensor's noise is new each frame
         "lit only by a screen in a dark room": (plain(shifts.screen_lit), False, False),
+        "a bright window behind the user": (lambda f, b, r, o: shifts.backlit(f, b, r, None, cutout), False, True),
         "portrait phone": (plain(shifts.portrait_phone), True, True),
         "dim room, noisy sensor": (plain(shifts.dim_room), True, False),
         "off-centre": (plain(shifts.off_centre), True, True),

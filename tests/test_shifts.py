@@ -148,3 +148,20 @@ def test_person_masks_without_a_cutout_make_one_for_the_call_alone():
     for a, b, c in zip(made, want, given):
         assert np.allclose(a, b, atol=1e-5) and np.allclose(c, b, atol=1e-5)
     assert made[0].mean() > 0.1 and made[1].mean() < made[0].mean()       # a person in one, none in the other
+
+
+def test_backlit_burns_out_the_room_and_leaves_the_user_darker_against_it():
+    from marginlive.detect import create_detector
+    frame, box = _live_frame()
+    cut = shifts.PersonCutout()
+    try:
+        room = cut(frame) < 0.05
+        outs = [shifts.backlit(frame, box, np.random.default_rng(seed), None, cut) for seed in range(6)]
+    finally:
+        cut.close()
+    face = (slice(int(box.y1), int(box.y2)), slice(int(box.x1), int(box.x2)))
+    contrast = frame[face].mean() / frame[room].mean()
+    for out in outs:
+        assert out[room].mean() > max(215, frame[room].mean() + 40)          # the window, near white
+        assert out[face].mean() / out[room].mean() < 0.95 * contrast         # the user darker against it
+        assert create_detector("mediapipe").detect(out)

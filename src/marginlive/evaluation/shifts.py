@@ -31,6 +31,9 @@ must then be found again in it, as the pipeline would.
 - ``screen_lit``: a dark room lit only by the laptop's or phone's screen in front of the user:
   the room at 0.2-0.4 of its light, the face and what is near it lit by a bluish white that falls
   off with the distance from the face, and a small sensor's noise at that light.
+- ``backlit``: a bright window behind the user: the background burnt out towards white, the person
+  exposed darker (the camera meters the bright scene), a veil of glare over the whole picture and
+  the window's light spilling over the person's outline (MediaPipe's selfie segmentation).
 
 The ones that can use another frame (a room, a screen's picture) take it as ``other``. ``jpeg``
 is the compression round trip the training augmentations and benchmarks share.
@@ -269,3 +272,22 @@ def screen_lit(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=
     g = np.exp(-(y[:, None] + x[None, :]) / (2 * sigma ** 2))[..., None]
     lit = frame * (room + screen * g * SCREEN_TINT)
     return np.clip(lit + rng.normal(0, float(rng.uniform(2.0, 5.0)), frame.shape), 0, 255).astype(np.uint8)
+
+
+def backlit(frame: np.ndarray, box: FaceBox, rng: np.random.Generator, other=None,
+            cutout: PersonCutout | None = None) -> np.ndarray:
+    """A window behind the user. With m the person mask (``person_masks``): the person times an
+    exposure e ~ U(0.35, 0.9) (0.35: the camera meters the window, 0.9: it meters the face); the
+    background 255 - (255 - b) k, k ~ U(0.1, 0.35) (burnt out towards white, a trace of the room
+    left); the window's light spilling over the person's outline, the background's share blurred by
+    a Gaussian of U(0.1, 0.25) face widths, at U(0.3, 0.6) of white; a veil of glare of U(8, 25) levels
+    everywhere; the sensor's noise, U(1, 3) levels."""
+    m = person_masks(cutout, frame)[0][..., None]
+    f = frame.astype(np.float32)
+    person = f * float(rng.uniform(0.35, 0.9))
+    window = 255.0 - (255.0 - f) * float(rng.uniform(0.1, 0.35))
+    sigma = float(rng.uniform(0.1, 0.25)) * max(box.w, 1.0)
+    spill = cv2.GaussianBlur(1.0 - m[..., 0], (0, 0), sigma)[..., None] * float(rng.uniform(0.3, 0.6))
+    lit = person * m + window * (1.0 - m)
+    lit = lit + (255.0 - lit) * spill * m + float(rng.uniform(8.0, 25.0))
+    return np.clip(lit + rng.normal(0, float(rng.uniform(1.0, 3.0)), frame.shape), 0, 255).astype(np.uint8)

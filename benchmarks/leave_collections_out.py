@@ -12,7 +12,8 @@ videos. Then the live frames of the five groups and the videos are shifted as a 
 or room would shift them
 (`marginlive.evaluation.shifts`: another room, a phone held upright, a dim room, the face close to
 the camera or at the frame's edge, motion blur, a tilted camera, a phone in the hand, a second
-person beside the user, a camera of higher or of lower resolution, a lamp on one side;
+person beside the user, a camera of higher or of lower resolution, a lamp on one side, a screen's
+light in a dark room, a bright window behind the user;
 `marginlive.evaluation.processing`: a camera's sharpening, HDR tone mapping, wide-angle lens, dark
 corners, sensor grain, flicker bands, background blur, a beauty filter, overexposure and a missed
 white balance; the camera shifts also
@@ -30,7 +31,7 @@ thresholds and unsure floors; per never-seen collection, its AUC and what ``marg
 fitted on half its live frames does on the other half.
 Writes docs/collections.json, docs/collections.md and the accuracy table of the README and the model card.
 
-Run: .venv/bin/python benchmarks/leave_collections_out.py [--also marginlive-fast=FAST.onnx] [--previous OLD.onnx]
+Run: .venv/bin/python benchmarks/leave_collections_out.py [--rebuilds DIR] [--also NAME=MODEL.onnx] [--previous OLD.onnx]
 (``--pages-only``: the pages written again from docs/collections.json, in seconds)
 """
 import argparse
@@ -111,6 +112,16 @@ def left_out_models(tmp) -> dict:
                              components=net.parent, probe=probes.fit(exclude=mask) if probes else None)
         print(f"{name}: the recipe rebuilt without it", file=sys.stderr, flush=True)
     return out
+
+
+def rebuilds(folder: Path) -> dict:
+    """``left_out_models`` written to ``folder``, or those a run kept there (one ``fused.onnx`` per rebuild)."""
+    kept = {name: folder / name / "fused.onnx" for name in (*LEFT_OUT, WITHOUT_NEWEST)}
+    if all(p.is_file() for p in kept.values()):
+        print(f"the recipe's rebuilds kept in {folder}", file=sys.stderr, flush=True)
+        return kept
+    folder.mkdir(parents=True, exist_ok=True)
+    return left_out_models(folder)
 
 
 def parts_of(colls, collection: str) -> list[str]:
@@ -257,6 +268,7 @@ def shifted_sets(rooms, cutout, others):
         "white balance missed (a warm or cool cast)": (processing.white_balanced, every, None),
         # live only: a replay's screen gives its own light, which a dark room does not dim
         "lit only by a screen in a dark room": (shifts.screen_lit, live, None),
+        "a bright window behind the user": (lambda f, b, r, o: shifts.backlit(f, b, r, None, cutout), live, None),
     }
 
 
@@ -483,7 +495,10 @@ def main():
     ap.add_argument("--previous", default=None, help="an earlier marginlive model to score beside it")
     ap.add_argument("--also", action="append", default=[], metavar="NAME=MODEL.onnx",
                     help="another model to score beside it, counted as fitted on every collection but the "
-                         "five newest groups and the videos (repeatable)")
+                         "five newest groups and the videos (repeatable; the shipped fast model always is)")
+    ap.add_argument("--rebuilds", type=Path, metavar="DIR",
+                    help="keep the recipe's rebuilds in DIR, or take them from there where a run kept them "
+                         "(half an hour saved; they hold the recipe and dataset of the run that built them)")
     ap.add_argument("--pages-only", action="store_true",
                     help="write docs/collections.md and the README's blocks again from docs/collections.json, "
                          "scoring nothing (after a change of the pages' text)")
@@ -494,16 +509,15 @@ def main():
         render_readme(res)
         return
     from marginlive.detect import create_detector
-    from marginlive.liveness.runtime import default_model_path
+    from marginlive.liveness.runtime import default_model_path, model_path
     models = [Marginlive(a.model or default_model_path(), "marginlive-default")]
-    for spec in a.also:
-        name, _, path = spec.partition("=")
-        models.append(Marginlive(path, name))
+    also = dict(spec.partition("=")[::2] for spec in [f"marginlive-fast={model_path('fast')}", *a.also])
+    models += [Marginlive(path, name) for name, path in also.items()]
     if a.previous:
         models.append(Marginlive(a.previous, "previous default"))
     models.append(SilentFacePair())
     with tempfile.TemporaryDirectory() as tmp:    # the sessions hold the rebuilt models in memory
-        refits = {k: Marginlive(path, models[0].name) for k, path in left_out_models(tmp).items()}
+        refits = {k: Marginlive(path, models[0].name) for k, path in rebuilds(a.rebuilds or Path(tmp)).items()}
     unseen = refits.pop(WITHOUT_NEWEST, None)
     det, colls = create_detector(), collections()
     scored = {}   # the default's scores of the rows it never saw, for the threshold sweep
@@ -610,7 +624,8 @@ def page(res: dict, previous: bool) -> str:
         "the corners, grainy, banded by flickering light, the background blurred as a video call does it, "
         "the skin smoothed by a beauty filter, overexposed, cast warm or cool by a missed white balance "
         "(`marginlive.evaluation.processing`); by a camera of a third to half the resolution; the live frames lit "
-        "from one side (`shifts.side_lit`) or only by a screen in a dark room (`shifts.screen_lit`); "
+        "from one side (`shifts.side_lit`), only by a screen in a dark room (`shifts.screen_lit`) or from "
+        "behind by a bright window (`shifts.backlit`); "
         "each shift is rated on three sources apart (the five groups pooled, each video pair) and its row gives "
         "the worst of them (every source below the table).\n\n" + markdown(res)
         + "\n## The shift rows per source\n\n" + sources_markdown(res)

@@ -31,7 +31,8 @@ thresholds and unsure floors; per never-seen collection, its AUC and what ``marg
 fitted on half its live frames does on the other half.
 Writes docs/collections.json, docs/collections.md and the accuracy table of the README and the model card.
 
-Run: .venv/bin/python benchmarks/leave_collections_out.py [--rebuilds DIR] [--also NAME=MODEL.onnx] [--previous OLD.onnx]
+Run: .venv/bin/python benchmarks/leave_collections_out.py [--rebuilds DIR] [--also NAME=MODEL.onnx]
+[--previous OLD.onnx]
 (``--pages-only``: the pages written again from docs/collections.json, in seconds)
 """
 import argparse

@@ -8,11 +8,11 @@ asks for more actions instead of rejecting where those 10 frames' mean P(real) i
 them) at 15 frames/s, as filmed and under the camera and room shifts of `marginlive.evaluation.shifts`
 (a room, a tilt, a side, a lower resolution drawn once per video, sensor noise, motion and a screen's
 light per frame; the room, a second person, the light from one side, a screen's light in a dark room and
-a bright window behind the user to the live videos only), and under a camera's own processing (`marginlive.evaluation.processing`: the
-background blurred as a video call blurs it, sharpening, tone mapping, a wide lens, dark corners, a
-beauty filter, overexposure, a warm and a cool cast drawn once per video; sensor grain and flicker
-bands per frame), is fed to a session of default settings, the floor off and at its default.
-No action is ever seen (the landmarks are left empty): the outcome is what the passive model
+a bright window behind the user to the live videos only), and under a camera's own processing
+(`marginlive.evaluation.processing`: the background blurred as a video call blurs it, sharpening, tone
+mapping, a wide lens, dark corners, a beauty filter, overexposure, a warm and a cool cast drawn once per
+video; sensor grain and flicker bands per frame), is fed to a session of default settings, the floor off
+and at its default. No action is ever seen (the landmarks are left empty): the outcome is what the passive model
 decides, at the video's end: rejected, passed (the usual challenge drawn), more actions (the model
 unsure), or undecided.
 

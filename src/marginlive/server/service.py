@@ -91,8 +91,6 @@ class ServerConfig:
     def __post_init__(self):
         if self.liveness_api not in LIVENESS_API:
             raise InputError(f"liveness_api must be one of {', '.join(LIVENESS_API)}, not {self.liveness_api!r}")
-        if not (self.header_timeout_s > 0 and self.max_connections_per_address >= 1):
-            raise InputError("header_timeout_s must be above 0 and max_connections_per_address at least 1")
         # HS256 needs a key at least as long as its hash (RFC 7518, 3.2): a short one can be found
         # offline from any verdict, and then verdicts forged
         if len(self.secret) < MIN_SECRET_BYTES:
@@ -103,8 +101,11 @@ class ServerConfig:
             raise InputError(f"the admin token (--admin-token, MARGINLIVE_ADMIN_TOKEN) has {len(self.admin_token)} "
                              f"characters; it needs at least {MIN_ADMIN_TOKEN_CHARS} (make one: python -c "
                              "'import secrets; print(secrets.token_urlsafe(24))')")
-        if not (self.max_fps > 0 and self.rate_per_s > 0):     # 0 would score one frame, answer no request
-            raise InputError(f"max_fps and rate_per_s must be above 0, got {self.max_fps} and {self.rate_per_s}")
+        # 0 would score one frame, answer no request, close every connection at once or refuse each one
+        limits = {"max_fps": self.max_fps, "rate_per_s": self.rate_per_s, "header_timeout_s": self.header_timeout_s,
+                  "max_connections_per_address": self.max_connections_per_address}
+        if not all(v > 0 for v in limits.values()):
+            raise InputError(f"{', '.join(limits)} must be above 0, got {', '.join(map(str, limits.values()))}")
 
 
 class Service:

@@ -61,7 +61,8 @@ def replica(model, tmp_path, url, **kw):
     session = SessionConfig(n_challenges=1, challenge_timeout_s=1.0, retries=0, passive_min_frames=3, passive_window=5,
                             actions=("raise_right_hand", "raise_left_hand"))
     kw.setdefault("max_fps", UNPACED_FPS)
-    return create_app(ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), secret=SECRET, session=session,
+    kw.setdefault("secret", SECRET)
+    return create_app(ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), session=session,
                                    admin_token="admin-token-for-tests", redis=url, **kw))
 
 
@@ -185,6 +186,34 @@ def test_the_identity_evidence_is_redeemed_on_the_other_replica(always_real_mode
     with running(other) as b:
         r = httpx.post(f"http://{b}/v1/verdicts/verify", json={"token": token})
     assert r.status_code == 200 and r.json()["identity_evidence"] == {"distance": 0.25, "margin": None, "probes": 2}
+
+
+def test_the_signing_key_rotates_replica_by_replica_without_a_verdict_refused(always_real_model, tmp_path, fresh):
+    """docs/deploying.md's rotation: every replica first verifies the next key, then each signs with
+    it and still verifies the old one until its verdicts expire, then the old one is dropped."""
+    from marginlive.server.run import config_from_json, config_to_json
+    old, new = SECRET, b"the-next-shared-secret-of-the-replicas"
+    step1 = replica(always_real_model, tmp_path, fresh, secret=old, verify_secrets=(new,))
+    step2 = replica(always_real_model, tmp_path, fresh, secret=new, verify_secrets=(old,))
+    step3 = replica(always_real_model, tmp_path, fresh, secret=new)
+    cfg = step2.state.ml.cfg
+    assert config_from_json(config_to_json(cfg)) == cfg        # as --workers hands it to each process
+
+    def signed_by(app, verdict):
+        svc = app.state.ml
+        e = svc.create("10.0.0.2")
+        return svc.finish(e, svc.new_session(e), verdict)
+
+    url = "http://{}/v1/verdicts/verify"
+    with running(step1) as a, running(step2) as b, running(step3) as c:
+        for signer, redeemer in ((step1, b), (step2, a)):       # each replica's verdicts, on the other
+            r = httpx.post(url.format(redeemer), json={"token": signed_by(signer, "accepted")})
+            assert r.status_code == 200 and r.json()["accepted"] is True
+            r = httpx.post(url.format(redeemer), json={"token": signed_by(signer, "rejected")})
+            assert r.status_code == 403 and r.json()["signature_valid"] is True
+        assert httpx.post(url.format(c), json={"token": signed_by(step2, "accepted")}).status_code == 200
+        r = httpx.post(url.format(c), json={"token": signed_by(step1, "accepted")})   # the old key, dropped
+        assert r.status_code == 400 and r.json()["detail"] == "invalid verdict: bad signature"
 
 
 def test_a_redis_outage_is_a_503_and_the_service_resumes_after_it(always_real_model, tmp_path, jpegs):

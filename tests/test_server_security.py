@@ -335,10 +335,17 @@ def test_a_short_signing_secret_stops_the_server_at_start(always_real_model, tmp
     from marginlive.cli import main
     with pytest.raises(MarginliveError, match="at least 32"):
         ServerConfig(secret=b"x" * 31)
+    args = ["serve", "--model", str(always_real_model), "--gallery", str(tmp_path / "g.db"), "--port", "1"]
     monkeypatch.setenv("MARGINLIVE_SECRET", "password123")      # guessable offline from any verdict
-    rc = main(["serve", "--model", str(always_real_model), "--gallery", str(tmp_path / "g.db"), "--port", "1"])
+    rc = main(args)
     err = capsys.readouterr().err
     assert rc != 0 and "MARGINLIVE_SECRET" in err and "Traceback" not in err
+    # a key still verified during a rotation could forge verdicts as well as the signing one
+    monkeypatch.setenv("MARGINLIVE_SECRET", SECRET.decode())
+    monkeypatch.setenv("MARGINLIVE_VERIFY_SECRETS", f"{'x' * 40}, password123")
+    rc = main(args)
+    err = capsys.readouterr().err
+    assert rc != 0 and "MARGINLIVE_VERIFY_SECRETS" in err and "has 11 bytes" in err and "Traceback" not in err
 
 
 def test_no_input_answers_500(always_real_model, tmp_path):

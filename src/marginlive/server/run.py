@@ -37,6 +37,7 @@ def config_from_args(a) -> ServerConfig:
     token = a.admin_token or os.environ.get("MARGINLIVE_ADMIN_TOKEN")
     return ServerConfig(model=a.model, threshold=a.threshold, gallery=str(a.gallery or default_gallery_path()),
                         secret=secret.encode() if secret else secrets.token_bytes(32),
+                        verify_secrets=verify_secrets(os.environ.get("MARGINLIVE_VERIFY_SECRETS", "")),
                         admin_token=token or secrets.token_urlsafe(24), frame_threads=a.frame_threads,
                         max_fps=a.max_fps,
                         rate_per_s=a.rate, burst=a.burst, max_failures=a.max_failures,
@@ -47,9 +48,15 @@ def config_from_args(a) -> ServerConfig:
                                               unsure_floor=a.unsure_floor))
 
 
+def verify_secrets(value: str) -> tuple[bytes, ...]:
+    """MARGINLIVE_VERIFY_SECRETS: keys separated by commas (or spaces), each as MARGINLIVE_SECRET is given."""
+    return tuple(k.encode() for k in value.replace(",", " ").split())
+
+
 def config_to_json(cfg: ServerConfig) -> str:
     d = dataclasses.asdict(cfg)
     d["secret"] = cfg.secret.hex()
+    d["verify_secrets"] = [k.hex() for k in cfg.verify_secrets]
     return json.dumps(d)
 
 
@@ -58,6 +65,7 @@ def config_from_json(text: str) -> ServerConfig:
     s = d.pop("session")
     s["actions"] = tuple(s["actions"]) if s.get("actions") is not None else None
     return ServerConfig(**{**d, "secret": bytes.fromhex(d["secret"]), "allowed_origins": tuple(d["allowed_origins"]),
+                           "verify_secrets": tuple(bytes.fromhex(k) for k in d["verify_secrets"]),
                            "session": SessionConfig(**s)})
 
 
@@ -124,6 +132,9 @@ def run_serve(a) -> int:
         say(f"admin token for this run (enrolment, /metrics, /v1/liveness scores): {cfg.admin_token}")
     if not os.environ.get("MARGINLIVE_SECRET"):
         say("verdicts are signed with a per-process secret (set MARGINLIVE_SECRET to share it)")
+    if cfg.verify_secrets:     # a rotation left half done: a second key stays good for verdicts
+        say(f"verdicts signed with {len(cfg.verify_secrets)} other key(s) are redeemed too (MARGINLIVE_VERIFY_SECRETS): "
+            "drop them once a rotation is done")
     sys.stdout.flush()
     if a.workers == 1:
         uvicorn.Server(uvicorn_config(app, cfg, a.host, a.port, a.trusted_proxy)).run()

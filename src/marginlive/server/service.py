@@ -53,6 +53,10 @@ class ServerConfig:
     threshold: float | None = None         # on P(real); None: the model's own (marginlive calibrate picks one)
     gallery: str | None = None
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    # other keys whose verdicts are still redeemed, never signed with: while the signing key is
+    # rotated, the next one (before the replicas switch to it) or the one before (until its verdicts
+    # expire), so that no replica refuses another's verdict (docs/deploying.md)
+    verify_secrets: tuple[bytes, ...] = ()
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     max_upload_bytes: int = 4 * 1024 * 1024
     max_frame_bytes: int = 1024 * 1024
@@ -93,9 +97,11 @@ class ServerConfig:
             raise InputError(f"liveness_api must be one of {', '.join(LIVENESS_API)}, not {self.liveness_api!r}")
         # HS256 needs a key at least as long as its hash (RFC 7518, 3.2): a short one can be found
         # offline from any verdict, and then verdicts forged
-        if len(self.secret) < MIN_SECRET_BYTES:
-            raise InputError(f"the signing secret (MARGINLIVE_SECRET) has {len(self.secret)} bytes; it needs at least "
-                             f"{MIN_SECRET_BYTES} (make one: python -c 'import secrets; print(secrets.token_hex(32))')")
+        for name, key in (("MARGINLIVE_SECRET", self.secret), *(("MARGINLIVE_VERIFY_SECRETS", k)
+                                                                 for k in self.verify_secrets)):
+            if len(key) < MIN_SECRET_BYTES:
+                raise InputError(f"a signing secret ({name}) has {len(key)} bytes; it needs at least {MIN_SECRET_BYTES} "
+                                 "(make one: python -c 'import secrets; print(secrets.token_hex(32))')")
         # the admin endpoints answer anyone who can reach the port: a word from a list is found online
         if len(self.admin_token) < MIN_ADMIN_TOKEN_CHARS:
             raise InputError(f"the admin token (--admin-token, MARGINLIVE_ADMIN_TOKEN) has {len(self.admin_token)} "
@@ -275,15 +281,13 @@ class Service:
         return token
 
     def _verified(self, token: str) -> dict:
-        """A verdict's claims, whichever of the two keys signed it (``tokens``: the secret signs
-        acceptances only), or ``TokenError``."""
-        try:
-            claims, accepted = tokens.verify(token, self.cfg.secret), True
-        except tokens.TokenError as e:
-            if e.signed:
-                raise
-            claims, accepted = tokens.verify(token, tokens.rejection_key(self.cfg.secret)), False
-        if (claims.get("verdict") == ACCEPTED) != accepted:
+        """A verdict's claims, whichever key signed it (``tokens``: the secret signs acceptances only,
+        a key derived from it every other verdict; the verify secrets' pairs are accepted too), or
+        ``TokenError``."""
+        keys = [tokens.verdict_key(s, accepted) for s in (self.cfg.secret, *self.cfg.verify_secrets)
+                for accepted in (True, False)]
+        claims, which = tokens.verify_any(token, keys)
+        if (claims.get("verdict") == ACCEPTED) != (which % 2 == 0):
             raise tokens.TokenError("malformed token: its verdict does not match its key", signed=True)
         return claims
 

@@ -63,6 +63,12 @@ def sign(claims: dict, secret: bytes, ttl_s: float = 300) -> str:
 def verify(token: str, secret: bytes, now: float | None = None) -> dict:
     """The claims of a token this server signed with ``secret``, or TokenError: malformed (not
     three strict base64url parts of JSON objects), another algorithm, a bad signature, expired."""
+    return verify_any(token, (secret,), now)[0]
+
+
+def verify_any(token: str, keys, now: float | None = None) -> tuple[dict, int]:
+    """``verify`` against several keys: the claims and the index in ``keys`` of the one that signed
+    the token (each compared in constant time), or TokenError ("bad signature" where none did)."""
     try:
         head, payload, sig = token.split(".")
         header = json.loads(_unb64(head))
@@ -74,10 +80,11 @@ def verify(token: str, secret: bytes, now: float | None = None) -> dict:
         raise TokenError("malformed token: header and claims must be JSON objects")
     if header.get("alg") != "HS256":
         raise TokenError("unsupported token algorithm")
-    want = hmac.new(secret, f"{head}.{payload}".encode(), hashlib.sha256).digest()
-    if not hmac.compare_digest(want, got):
+    signed = [hmac.compare_digest(hmac.new(k, f"{head}.{payload}".encode(), hashlib.sha256).digest(), got)
+              for k in keys]
+    if not any(signed):
         raise TokenError("bad signature")
     exp = claims.get("exp")
     if not isinstance(exp, (int, float)) or isinstance(exp, bool) or (now or time.time()) > exp:
         raise TokenError("token expired", signed=True)
-    return claims
+    return claims, signed.index(True)

@@ -136,6 +136,7 @@ def _children(pid: int) -> list[int]:
 
 def test_serve_with_two_worker_processes_on_one_redis(always_fake_model, tmp_path, fresh, jpegs):
     import os
+    import signal
     import sys
     exe = [sys.executable, "-m", "marginlive", "serve"]
     port = free_port()
@@ -155,6 +156,9 @@ def test_serve_with_two_worker_processes_on_one_redis(always_fake_model, tmp_pat
                 time.sleep(0.2)
         workers = [c for c in _children(server.pid) if "spawn_main" in open(f"/proc/{c}/cmdline").read()]
         assert len(workers) == 2
+        # the models live in the workers: the supervisor (the command's own process) maps no ONNX Runtime
+        assert "onnxruntime" in open(f"/proc/{workers[0]}/maps").read()
+        assert "onnxruntime" not in open(f"/proc/{server.pid}/maps").read()
         addr = f"127.0.0.1:{port}"
         tokens = []
         for _ in range(4):      # connections land on either process; every one shares the state
@@ -168,6 +172,15 @@ def test_serve_with_two_worker_processes_on_one_redis(always_fake_model, tmp_pat
         assert sum(closed_by_server(s, 0.2) for s in held) >= 1
         for s in held:
             s.close()
+        os.kill(workers[0], signal.SIGKILL)        # a worker lost (the kernel's OOM killer): replaced
+        for _ in range(300):
+            now = [c for c in _children(server.pid) if "spawn_main" in open(f"/proc/{c}/cmdline").read()]
+            if len(now) == 2 and workers[0] not in now:
+                break
+            time.sleep(0.2)
+        assert len(now) == 2 and workers[0] not in now
+        sid = httpx.post(f"http://{addr}/v1/sessions").json()["session_id"]
+        assert verdict(addr, sid, jpegs)["state"] == "rejected"
     finally:
         server.terminate()
         server.wait(20)

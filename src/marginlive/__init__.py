@@ -17,7 +17,6 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from .errors import (  # noqa: E402
     CameraError, DatasetError, InputError, MarginliveError, ModelError, NoFaceError,
 )
-from .frames import read_image  # noqa: E402
 from .types import FaceBox, FaceResult  # noqa: E402
 
 __version__ = "0.1.0"
@@ -28,8 +27,11 @@ __all__ = [
 ]
 
 
-def __getattr__(name):  # lazy: importing the package must not load ONNX Runtime or MediaPipe
+def __getattr__(name):  # lazy: importing the package loads no OpenCV, ONNX Runtime or MediaPipe
     if name == "LivenessDetector":
         from .pipeline import LivenessDetector
         return LivenessDetector
+    if name == "read_image":
+        from .frames import read_image
+        return read_image
     raise AttributeError(name)

@@ -140,8 +140,9 @@ def run_serve(a) -> int:
         uvicorn.Server(uvicorn_config(app, cfg, a.host, a.port, a.trusted_proxy)).run()
         return 0
     app.state.ml.close()
-    del app                    # each worker builds its own
+    # each worker builds its own app from the settings in the environment; the supervisor, a fresh
+    # interpreter in this process, holds none (server/supervise.py)
     os.environ[ENV_CONFIG] = config_to_json(cfg)
-    uvicorn.run("marginlive.server.run:app_from_env", factory=True, workers=a.workers, host=a.host, port=a.port,
-                **uvicorn_options(cfg, a.trusted_proxy))
-    return 0
+    options = {k: v for k, v in uvicorn_options(cfg, a.trusted_proxy).items() if k != "http"}
+    settings = json.dumps({"host": a.host, "port": a.port, "workers": a.workers, "options": options})
+    os.execv(sys.executable, [sys.executable, "-m", "marginlive.server.supervise", settings])

@@ -428,6 +428,9 @@ def _serve_args(p):
                    help="frames a stream may have scored per second (15; the page sends 10): more are skipped")
     p.add_argument("--workers", type=_count, default=1,
                    help="server processes on this machine (more than 1 needs --redis)")
+    p.add_argument("--drain-timeout", type=_non_negative, default=30.0, metavar="S",
+                   help="at SIGTERM, seconds the logins streaming may take to finish while no new one starts "
+                        "(30; a second signal stops at once)")
     p.add_argument("--rate", type=_positive, default=5.0, help="requests per second per client (liveness, sessions)")
     p.add_argument("--burst", type=_count, default=30, help="request burst per client")
     p.add_argument("--max-failures", type=_count, default=5,

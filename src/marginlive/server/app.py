@@ -35,10 +35,11 @@ from ..errors import MarginliveError
 from ..frames import grayscale_faces
 from ..liveness.runtime import LivenessModel
 from . import audit, metrics, tokens
+from .drain import hook_stop_signals
 from .protocol import LIMITS_STATE, ConnectionLimits
 from .openapi import BINDING, IMAGE_BODY, METRICS_TEXT, SESSION_BODY, VERIFY_BODY, VERIFY_REJECTED, errors
 from .security import SecurityHeaders, SessionCors, client_of
-from .service import Refused, ServerConfig, Service
+from .service import STOPPING, Refused, ServerConfig, Service
 from .stream import router as stream_router
 from .uploads import decode_upload, optional_text, read_image_bytes, read_json_object
 
@@ -91,7 +92,10 @@ async def read_image(request: Request, svc: Service):
 async def health(svc: Service = Depends(service)):
     """Public, so it says no more than that the service answers and with which model: how many
     sessions are open and how many people are enrolled are the admin's (``/metrics``). 503 while its
-    Redis cannot be reached, so that a load balancer sends the logins to another replica."""
+    Redis cannot be reached or while it stops (``drain.py``), so that a load balancer sends the logins
+    to another replica."""
+    if svc.draining:
+        raise Refused(STOPPING, 503, 1)
     await anyio.to_thread.run_sync(svc.store.ping)
     return {"status": "ok", "model": svc.model.name, "margin": svc.model.margin}
 
@@ -202,12 +206,17 @@ async def _http_error(request, e: StarletteHTTPException):
 
 
 def _lifespan(cfg: ServerConfig):
-    """The app's lifespan state: the connection limits its HTTP protocol enforces (``protocol.py``)."""
+    """The app's lifespan state: the connection limits its HTTP protocol enforces (``protocol.py``);
+    while it serves, the stop signals drain its streams first (``drain.py``)."""
     limits = ConnectionLimits(cfg.header_timeout_s, cfg.max_connections_per_address)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        yield {LIMITS_STATE: limits}
+        unhook = hook_stop_signals(app.state.ml)
+        try:
+            yield {LIMITS_STATE: limits}
+        finally:
+            unhook()
     return lifespan
 
 

@@ -37,6 +37,7 @@ class Refused(MarginliveError):
         self.http_status, self.retry_after = http_status, retry_after
 
 
+STOPPING = "this server is stopping once the logins in flight are done; try again"
 MIN_SECRET_BYTES = 32
 MIN_ADMIN_TOKEN_CHARS = 16
 LIVENESS_API = ("public", "admin", "off")
@@ -71,6 +72,9 @@ class ServerConfig:
     max_connections_per_address: int = ConnectionLimits.per_address
     session_start_ttl_s: float = 120.0     # a created session must start streaming within this
     idle_timeout_s: float = 5.0            # a stream without a frame for this long ends ("timeout")
+    # at a stop signal, how long the logins streaming may take to finish (server/drain.py): a login's
+    # actions and their retries take 5-25 s; systemd's TimeoutStopSec must leave this (deploy/)
+    drain_timeout_s: float = 30.0
     session: SessionConfig = field(default_factory=SessionConfig)
     rate_per_s: float = 5.0                # per client, for /v1/liveness and /v1/sessions
     burst: int = 30
@@ -127,6 +131,8 @@ class Service:
         else:
             self.store = MemoryStore()
         self.limiter = anyio.CapacityLimiter(cfg.frame_threads)   # frames decoded and scored at once
+        # this process's streams now running, and whether a stop signal asked it to drain them (drain.py)
+        self.streams_open, self.draining = 0, False
         # one BlazeFace on ONNX Runtime serves every frame thread (a session runs from several at once)
         self.detector = create_detector()
         # sessions look for a face too far for the detector above (to say "come closer") with this
@@ -211,7 +217,9 @@ class Service:
 
     def create(self, client: str, nonce: str | None = None, audience: str | None = None,
                expected_identity: str | None = None) -> Entry:
-        """A new session for ``client``, or ``Refused`` (429 per client, 503 when full)."""
+        """A new session for ``client``, or ``Refused`` (429 per client, 503 when full or stopping)."""
+        if self.draining:
+            raise Refused(STOPPING, 503, 1)
         if expected_identity is not None:
             check_name(expected_identity)      # one no enrolment can hold would reject every time
         self._check_lockout(client, expected_identity)

@@ -38,10 +38,13 @@ async def stream(ws: WebSocket, sid: str):
         await ws.close(code=4403, reason="origin not allowed")    # before accept: the handshake fails (403)
         return
     await ws.accept()
+    svc.streams_open += 1      # a stop waits for it (drain.py); one event loop: no lock needed
     try:
         await _claimed(ws, svc, sid)
     except WebSocketDisconnect:
         pass    # the client left while it was answered (anyone may): its session failed in _claimed
+    finally:
+        svc.streams_open -= 1
 
 
 async def _claimed(ws: WebSocket, svc, sid: str):

@@ -1,0 +1,46 @@
+"""A stop that lets the logins in flight finish: a restart, `systemctl stop`, the `--workers`
+supervisor passing its SIGTERM on.
+
+At its first SIGTERM or SIGINT uvicorn closes every WebSocket at once (1012): each login streaming
+then fails, and counts as a failure of its client. While the app serves from the main thread (as
+`marginlive serve` runs it), the first such signal instead marks the service as draining: no new
+session (503), ``/health`` 503 so that a load balancer sends new logins to another replica, the
+streams of sessions already created still served. The signal is handed on to uvicorn once no stream
+is open, or after ``ServerConfig.drain_timeout_s``; a second signal hands it on at once.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from typing import Callable
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def hook_stop_signals(svc) -> Callable[[], None]:
+    """Drain ``svc`` (a ``service.Service``) at the first stop signal, where the server installed a
+    handler of its own for it (uvicorn does, in the main thread); returns what puts those handlers
+    back. Outside the main thread (an app served from a thread, as the tests do) nothing is hooked."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    found = {s: h for s in STOP_SIGNALS if callable(h := signal.getsignal(s))}
+
+    def on_signal(sig, frame):
+        if svc.draining:                  # a second signal: stop now
+            return found[sig](sig, frame)
+        svc.draining = True
+        threading.Thread(target=_hand_on_when_drained, args=(svc, found[sig], sig, frame), daemon=True,
+                         name="marginlive-drain").start()
+
+    for s in found:
+        signal.signal(s, on_signal)
+    return lambda: [signal.signal(s, h) for s, h in found.items()]
+
+
+def _hand_on_when_drained(svc, handler, sig, frame) -> None:
+    """Call the server's own ``handler`` once ``svc`` has no stream open, or its drain time is up."""
+    deadline = time.monotonic() + svc.cfg.drain_timeout_s
+    while svc.streams_open > 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    handler(sig, frame)

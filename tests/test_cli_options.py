@@ -28,6 +28,7 @@ from marginlive.cli import main
     (["serve", "--max-failures", "0"], "argument --max-failures: a whole number of at least 1"),
     (["serve", "--frame-threads", "0"], "argument --frame-threads: a whole number of at least 1"),
     (["serve", "--max-connections-per-address", "0"], "argument --max-connections-per-address: a whole number of at least 1"),
+    (["serve", "--drain-timeout", "-1"], "argument --drain-timeout: a number of at least 0, got '-1'"),
 ])
 def test_an_option_out_of_range_is_refused_by_the_parser(capsys, argv, message):
     with pytest.raises(SystemExit) as e:
@@ -45,3 +46,13 @@ def test_a_number_of_folds_below_two_is_refused_before_the_data_is_read(capsys, 
     assert main([*argv, "--out", str(tmp_path / "m.onnx")] if argv[0] == "train" else argv) != 0
     err = capsys.readouterr().err
     assert message in err and "no manifest" not in err
+
+
+def test_the_help_lists_what_a_user_runs_before_what_builds_models(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    listed = [line.split()[0] for line in out.split("COMMAND\n", 1)[1].split("options:")[0].splitlines()
+              if line.startswith("    ") and not line.startswith("     ")]
+    assert listed[0] == "detect" and listed.index("serve") < listed.index("collect") < listed.index("train")
+    assert "Start with `marginlive detect photo.jpg`" in out

@@ -462,13 +462,23 @@ def cmd_serve(a):
 # ------------------------------------------------------------------------------------ main
 
 
+# the help lists what a user runs first, then what builds and measures models
+USER_COMMANDS = ("detect", "authenticate", "enroll", "identify", "verify", "identities", "serve", "calibrate",
+                 "evaluate")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     ap = argparse.ArgumentParser(prog="marginlive", description="Margin-based face liveness detection "
-                                 "with behavioural confirmation.")
+                                 "with behavioural confirmation.",
+                                 epilog="Start with `marginlive detect photo.jpg` or `marginlive serve`; "
+                                        f"{', '.join(c for c in COMMANDS if c not in USER_COMMANDS)} make and study models. "
+                                        "`marginlive COMMAND -h` for each.")
     ap.add_argument("--version", action="version", version=f"marginlive {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (fn, help, args) in COMMANDS.items():
+    ordered = sorted(COMMANDS, key=lambda c: USER_COMMANDS.index(c) if c in USER_COMMANDS else len(USER_COMMANDS))
+    for name in ordered:
+        fn, help, args = COMMANDS[name]
         p = sub.add_parser(name, help=help, description=help)
         args(p)
         p.set_defaults(func=fn)

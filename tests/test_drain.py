@@ -27,9 +27,10 @@ def server(always_real_model, tmp_path):
     """A server whose sessions wait 30 s for an action that never comes: a login stays in flight."""
     port = free_port()
     env = {**os.environ, "MARGINLIVE_ADMIN_TOKEN": "admin-token-for-tests", "ORT_DISABLE_TELEMETRY": "1"}
+    out = open(tmp_path / "out.log", "w")       # the audit trail
     proc = subprocess.Popen([sys.executable, "-m", "marginlive", "serve", "--port", str(port), "--model",
                              str(always_real_model), "--gallery", str(tmp_path / "g.db"), "--challenge-timeout", "30",
-                             "--max-fps", "1000"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--max-fps", "1000"], env=env, stdout=out, stderr=subprocess.DEVNULL)
     addr = f"127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -42,6 +43,7 @@ def server(always_real_model, tmp_path):
     finally:
         proc.kill()
         proc.wait(10)
+        out.close()
 
 
 @contextlib.contextmanager
@@ -57,7 +59,13 @@ def streaming(addr, jpegs):
         raise AssertionError("the session never reached its challenge")
 
 
-def test_a_stop_signal_lets_the_login_in_flight_finish_and_takes_no_new_one(server, jpegs):
+def events(path) -> dict:
+    """The audit trail's events on the server's standard output, by name (the last of each)."""
+    lines = [json.loads(x) for x in path.read_text().splitlines() if x.startswith("{")]
+    return {e["event"]: e for e in lines}
+
+
+def test_a_stop_signal_lets_the_login_in_flight_finish_and_takes_no_new_one(server, jpegs, tmp_path):
     proc, addr = server
     with streaming(addr, jpegs) as ws:
         proc.send_signal(signal.SIGTERM)
@@ -71,6 +79,9 @@ def test_a_stop_signal_lets_the_login_in_flight_finish_and_takes_no_new_one(serv
         last = json.loads(ws.recv())
         assert last["state"] == "rejected" and last["verdict"].count(".") == 2   # a signed verdict, not a 1012
     proc.wait(10)                                                       # then the server stops
+    said = events(tmp_path / "out.log")
+    assert said["stopping"]["signal"] == "SIGTERM" and said["stopping"]["streams_open"] == 1
+    assert said["drained"]["streams_cut"] == 0
 
 
 def test_a_second_stop_signal_stops_at_once(server, jpegs):

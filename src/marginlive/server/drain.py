@@ -15,6 +15,8 @@ import threading
 import time
 from typing import Callable
 
+from . import audit
+
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -39,8 +41,12 @@ def hook_stop_signals(svc) -> Callable[[], None]:
 
 
 def _hand_on_when_drained(svc, handler, sig, frame) -> None:
-    """Call the server's own ``handler`` once ``svc`` has no stream open, or its drain time is up."""
+    """Call the server's own ``handler`` once ``svc`` has no stream open, or its drain time is up;
+    the audit trail says when it began, with how many streams, and how many its end cut."""
+    audit.record("stopping", signal=signal.Signals(sig).name, streams_open=svc.streams_open,
+                 drain_timeout_s=svc.cfg.drain_timeout_s)
     deadline = time.monotonic() + svc.cfg.drain_timeout_s
     while svc.streams_open > 0 and time.monotonic() < deadline:
         time.sleep(0.05)
+    audit.record("drained", streams_cut=svc.streams_open)
     handler(sig, frame)

@@ -128,6 +128,21 @@ def trials(gallery, sessions) -> tuple[dict, dict]:
     return per_session, per_image
 
 
+ENROLLED = (1, 2, 3, 5, 10)
+
+
+def by_enrolled(gallery, sessions) -> list[dict]:
+    """Per session FNMR and FMR at the shipped threshold with each identity's best k enrolled faces
+    (``ENROLLED``; as `marginlive enroll --frames k` keeps them from a video; an identity with fewer
+    keeps all)."""
+    from marginlive.identity.recognise import DEFAULT_THRESHOLD
+    rows = []
+    for k in ENROLLED:
+        per_session, _ = trials({n: g[:k] for n, g in gallery.items()}, sessions)
+        rows.append({"enrolled": k, **rates(per_session["genuine"], per_session["impostor"], DEFAULT_THRESHOLD)})
+    return rows
+
+
 def page(res: dict, a) -> list[str]:
     """docs/identity_sessions.md's lines: the rates over thresholds and the threshold they pick."""
     from marginlive.identity.recognise import DEFAULT_THRESHOLD
@@ -150,6 +165,10 @@ def page(res: dict, a) -> list[str]:
                   f"{DEFAULT_THRESHOLD:g} (`marginlive.identity.recognise.DEFAULT_THRESHOLD`). A false match admits "
                   "someone as another person, so the false match goal sets it; the false non-matches it costs are "
                   "a second try. Few people and sessions: one session is about 1% of FNMR, three impostor trials 0.1% of FMR."]
+    lines += ["", f"How many enrolled faces a person needs, at the shipped threshold (each identity's best k of its "
+              f"{a.enrol}, as `marginlive enroll --frames k` keeps them; a single photo is one):", "",
+              "| enrolled faces | per session FNMR | per session FMR |", "|---|---|---|"]
+    lines += [f"| {r['enrolled']} | {100 * r['fnmr']:.1f}% | {100 * r['fmr']:.2f}% |" for r in res["by_enrolled"]]
     lines += ["", f"A decision (ranking the session's frames, embedding its best {a.probes}): median "
               f"{res['decision_s']['median']:.2f} s, p95 {res['decision_s']['p95']:.2f} s on one core.", ""]
     return lines
@@ -166,6 +185,7 @@ def main():
            "probes": a.probes, "run": a.run,
            "per_session": [rates(per_session["genuine"], per_session["impostor"], t) for t in THRESHOLDS],
            "per_image": [rates(per_image["genuine"], per_image["impostor"], t) for t in THRESHOLDS],
+           "by_enrolled": by_enrolled(gallery, sessions),
            "impostor_trials": {"session": len(per_session["impostor"]), "image": len(per_image["impostor"])},
            "decision_s": {"median": float(np.median(decide_s)), "p95": float(np.percentile(decide_s, 95))}}
     save_json("identity_sessions", res)

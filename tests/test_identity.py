@@ -62,6 +62,17 @@ def test_enrol_identify_verify_remove(capsys, tmp_path, people, others, always_r
     assert code == 1
 
 
+def test_an_identity_with_few_faces_is_told_to_enrol_more(capsys, tmp_path, people, always_real_model):
+    """One photo enrols, with a note: fewer than ENOUGH_FACES leave more of the person's logins
+    unrecognised (docs/identity_sessions.md); more photos later add to the same identity."""
+    db, who = tmp_path / "g.db", sorted(people)[0]
+    code, out, err = run(capsys, "enroll", who, people[who][0], "--model", always_real_model, "--gallery", db)
+    assert code == 0 and "kept 1 face(s), refused 0; 1 in all" in out
+    assert f"note: {who} has 1 enrolled face(s); below 5" in err
+    code, out, err = run(capsys, "enroll", who, *people[who][1:5], "--model", always_real_model, "--gallery", db)
+    assert code == 0 and "kept 4 face(s), refused 0; 5 in all" in out and "note:" not in err
+
+
 def test_a_video_is_identified_by_its_best_faces(capsys, tmp_path, always_real_model):
     """identify and verify read a video as a session does: its best faces, their mean embedding."""
     videos = need_shared("data", "videos")

@@ -272,7 +272,7 @@ def test_admin_endpoints(server, nuaa_real_images, frames):
     h = {"authorization": f"Bearer {ADMIN}"}
     assert httpx.get(url, headers=h).json()["identities"] == []
     r = httpx.post(f"{url}/alice", content=img, headers=h)
-    assert r.status_code == 201 and r.json()["added"] == 1
+    assert r.status_code == 201 and r.json() == {"name": "alice", "added": 1, "faces": 1, "enough_faces": False}
     r = httpx.post(f"{url}/bob", content=b"junk", headers=h)
     assert r.status_code == 400
     blank = cv2.imencode(".jpg", np.full((480, 640, 3), 128, np.uint8))[1].tobytes()

@@ -56,7 +56,7 @@ def _enrolment_faces(live, path, per_video: int) -> tuple[list, list[str]]:
 def run_enroll(a) -> int:
     """Enrol the best faces of each input: frames below the quality limits (identity/quality.py) are
     refused with their reason; nothing is written unless at least one face is kept."""
-    from .recognise import Recognizer
+    from .recognise import ENOUGH_FACES, Recognizer
     live = _liveness(a)
     rec = Recognizer(a.gallery)
     vecs, sources, refused = [], [], []
@@ -72,8 +72,17 @@ def run_enroll(a) -> int:
         raise InputError(f"no face of enrolment quality for {a.name} ({len(refused)} refused): use sharp, "
                          "well-lit, frontal images or videos with the face at least 60 px wide")
     n = rec.gallery.add(a.name, vecs, rec.embedder.name, sources)
-    print(f"enrolled {a.name}: kept {n} face(s), refused {len(refused)}; gallery {rec.gallery.path}")
+    total = enrolled_faces(rec.gallery, a.name)
+    print(f"enrolled {a.name}: kept {n} face(s), refused {len(refused)}; {total} in all; gallery {rec.gallery.path}")
+    if total < ENOUGH_FACES:
+        print(f"note: {a.name} has {total} enrolled face(s); below {ENOUGH_FACES}, more of their logins go "
+              "unrecognised (docs/identity_sessions.md): enrol a few seconds of video or more photos", file=sys.stderr)
     return 0
+
+
+def enrolled_faces(gallery, name: str) -> int:
+    """How many faces ``name`` has in ``gallery`` (0: not enrolled)."""
+    return next((r["embeddings"] for r in gallery.list() if r["name"] == name), 0)
 
 
 def run_identities(a) -> int:

@@ -19,6 +19,9 @@ from .embed import DlibEmbedder
 from .gallery import GalleryBase, GalleryError, open_gallery
 
 DEFAULT_THRESHOLD = 0.41
+# a person with fewer enrolled faces goes unrecognised in more of their sessions at the threshold above
+# (docs/identity_sessions.md, by enrolled faces): `marginlive enroll` and the enrolment API say so
+ENOUGH_FACES = 5
 
 
 @dataclass

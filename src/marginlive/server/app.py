@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..errors import MarginliveError
 from ..frames import grayscale_faces
+from ..identity.recognise import ENOUGH_FACES
 from ..liveness.runtime import LivenessModel
 from . import audit, metrics, tokens
 from .drain import hook_stop_signals
@@ -159,9 +160,10 @@ async def list_identities(svc: Service = Depends(admin)):
              responses=errors(400, 401, 403, 408, 413, 422, 429, 503))
 async def enrol(name: str, request: Request, svc: Service = Depends(admin)):
     img = await read_image(request, svc)
-    n = await anyio.to_thread.run_sync(svc.enrol, name, img, limiter=svc.limiter)
-    audit.record("identity_enrolled", name=name, added=n, client=client_of(request))
-    return {"name": name, "added": n}
+    n, faces = await anyio.to_thread.run_sync(svc.enrol, name, img, limiter=svc.limiter)
+    audit.record("identity_enrolled", name=name, added=n, faces=faces, client=client_of(request))
+    # fewer faces, more of the person's logins unrecognised (identity.recognise.ENOUGH_FACES)
+    return {"name": name, "added": n, "faces": faces, "enough_faces": faces >= ENOUGH_FACES}
 
 
 @router.delete("/v1/identities/{name}", responses=errors(401, 403, 404, 429, 503))

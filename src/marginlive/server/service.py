@@ -186,8 +186,9 @@ class Service:
         with self._rec_lock:
             return self.recognizer().gallery.remove(name)
 
-    def enrol(self, name, img):
-        """Enrol one live face image of enrolment quality (else a 4xx error with the reason)."""
+    def enrol(self, name, img) -> tuple[int, int]:
+        """Enrol one live face image of enrolment quality (else a 4xx error with the reason): the faces
+        added (1) and the identity's faces in all."""
         from ..errors import InputError
         from ..identity.quality import face_quality
         from ..identity.recognise import live_single_face
@@ -198,8 +199,9 @@ class Service:
         with self._rec_lock:
             rec = self.recognizer()
             n = rec.gallery.add(name, [rec.embed(img, box)], rec.embedder.name, ["http"])
-        self.gallery_size = len(self.gallery_list())
-        return n
+        rows = self.gallery_list()
+        self.gallery_size = len(rows)
+        return n, next((r["embeddings"] for r in rows if r["name"] == name), n)
 
     # --------------------------------------------------------------------------- sessions
     def allow(self, client: str) -> bool:

@@ -331,6 +331,20 @@ def test_an_allowed_origin_is_checked_as_a_browser_sends_it(capsys):
         assert "e.g. https://app.example.com" in capsys.readouterr().err
 
 
+def test_serve_check_loads_the_settings_and_exits_without_serving(always_real_model, tmp_path, capsys):
+    from marginlive.cli import main
+    with socket.socket() as busy:             # the running server's port: --check does not bind it
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        rc = main(["serve", "--check", "--model", str(always_real_model), "--gallery", str(tmp_path / "g.db"),
+                   "--port", port])
+        assert rc == 0 and "settings checked: model " in capsys.readouterr().out
+        rc = main(["serve", "--check", "--model", str(tmp_path / "none.onnx"), "--port", port])
+        err = capsys.readouterr().err
+        assert rc != 0 and "none.onnx" in err and "Traceback" not in err
+
+
 def test_a_short_signing_secret_stops_the_server_at_start(always_real_model, tmp_path, capsys, monkeypatch):
     from marginlive.cli import main
     with pytest.raises(MarginliveError, match="at least 32"):

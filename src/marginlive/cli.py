@@ -428,6 +428,9 @@ def _serve_args(p):
                    help="frames a stream may have scored per second (15; the page sends 10): more are skipped")
     p.add_argument("--workers", type=_count, default=1,
                    help="server processes on this machine (more than 1 needs --redis)")
+    p.add_argument("--check", action="store_true",
+                   help="load the model, gallery and Redis these settings name, say so and exit (0) without "
+                        "serving: a check before a restart, while the running server holds the port")
     p.add_argument("--drain-timeout", type=_non_negative, default=30.0, metavar="S",
                    help="at SIGTERM, seconds the logins streaming may take to finish while no new one starts "
                         "(30; a second signal stops at once)")

@@ -119,6 +119,11 @@ def run_serve(a) -> int:
     import uvicorn
     cfg = config_from_args(a)
     app = create_app(cfg)      # a bad model, gallery or Redis stops here, with its reason
+    if a.check:                # before a restart: the running server still holds the port
+        app.state.ml.close()
+        print(f"marginlive: settings checked: model {app.state.ml.model.name}, gallery {cfg.gallery} "
+              f"({app.state.ml.gallery_size} identities){', Redis reached' if cfg.redis else ''}")
+        return 0
     check_can_listen(a.host, a.port)
     audit.configure()          # the audit trail's JSON lines on standard output, beside these messages
     say = lambda m: print(f"marginlive: {m}")  # noqa: E731

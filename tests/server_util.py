@@ -18,6 +18,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_healthy(addr: str, timeout_s: float = 60.0) -> None:
+    """Wait until a server started in another process answers /health with 200."""
+    import httpx
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://{addr}/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"no healthy server at {addr} within {timeout_s:g} s")
+
+
 @contextlib.contextmanager
 def running(app, trusted_proxies=()):
     """The app served as ``marginlive serve`` serves it (its uvicorn settings), on a free port."""

@@ -14,7 +14,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from server_util import free_port
+from server_util import free_port, wait_healthy
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +33,7 @@ def server(always_real_model, tmp_path):
                              "--max-fps", "1000"], env=env, stdout=out, stderr=subprocess.DEVNULL)
     addr = f"127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://{addr}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        wait_healthy(addr)
         yield proc, addr
     finally:
         proc.kill()

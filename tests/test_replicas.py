@@ -15,7 +15,7 @@ from websockets.sync.client import connect
 from marginlive.challenge.session import SessionConfig
 from marginlive.errors import InputError
 from marginlive.server.app import ServerConfig, create_app
-from server_util import UNPACED_FPS, closed_by_server, free_port, running
+from server_util import UNPACED_FPS, closed_by_server, free_port, running, wait_healthy
 
 SECRET = b"shared-secret-of-the-two-replicas"
 
@@ -148,12 +148,7 @@ def test_serve_with_two_worker_processes_on_one_redis(always_fake_model, tmp_pat
                                      "--max-connections-per-address", "3"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        wait_healthy(f"127.0.0.1:{port}")
         workers = [c for c in _children(server.pid) if "spawn_main" in open(f"/proc/{c}/cmdline").read()]
         assert len(workers) == 2
         # the models live in the workers: the supervisor (the command's own process) maps no ONNX Runtime

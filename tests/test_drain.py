@@ -27,10 +27,10 @@ def server(always_real_model, tmp_path):
     """A server whose sessions wait 30 s for an action that never comes: a login stays in flight."""
     port = free_port()
     env = {**os.environ, "MARGINLIVE_ADMIN_TOKEN": "admin-token-for-tests", "ORT_DISABLE_TELEMETRY": "1"}
-    out = open(tmp_path / "out.log", "w")       # the audit trail
+    out, err = open(tmp_path / "out.log", "w"), open(tmp_path / "err.log", "w")    # the audit trail; messages
     proc = subprocess.Popen([sys.executable, "-m", "marginlive", "serve", "--port", str(port), "--model",
                              str(always_real_model), "--gallery", str(tmp_path / "g.db"), "--challenge-timeout", "30",
-                             "--max-fps", "1000"], env=env, stdout=out, stderr=subprocess.DEVNULL)
+                             "--max-fps", "1000"], env=env, stdout=out, stderr=err)
     addr = f"127.0.0.1:{port}"
     try:
         wait_healthy(addr)
@@ -39,6 +39,7 @@ def server(always_real_model, tmp_path):
         proc.kill()
         proc.wait(10)
         out.close()
+        err.close()
 
 
 @contextlib.contextmanager
@@ -77,6 +78,7 @@ def test_a_stop_signal_lets_the_login_in_flight_finish_and_takes_no_new_one(serv
     said = events(tmp_path / "out.log")
     assert said["stopping"]["signal"] == "SIGTERM" and said["stopping"]["streams_open"] == 1
     assert said["drained"]["streams_cut"] == 0
+    assert "stopping once the 1 login(s) in flight are done" in (tmp_path / "err.log").read_text()
 
 
 def test_a_second_stop_signal_stops_at_once(server, jpegs):

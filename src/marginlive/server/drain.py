@@ -11,6 +11,7 @@ is open, or after ``ServerConfig.drain_timeout_s``; a second signal hands it on 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from typing import Callable
@@ -45,6 +46,9 @@ def _hand_on_when_drained(svc, handler, sig, frame) -> None:
     the audit trail says when it began, with how many streams, and how many its end cut."""
     audit.record("stopping", signal=signal.Signals(sig).name, streams_open=svc.streams_open,
                  drain_timeout_s=svc.cfg.drain_timeout_s)
+    if svc.streams_open:       # whoever pressed Ctrl-C sees why it has not stopped yet
+        print(f"marginlive: stopping once the {svc.streams_open} login(s) in flight are done (at most "
+              f"{svc.cfg.drain_timeout_s:g} s; the same signal again stops now)", file=sys.stderr, flush=True)
     deadline = time.monotonic() + svc.cfg.drain_timeout_s
     while svc.streams_open > 0 and time.monotonic() < deadline:
         time.sleep(0.05)

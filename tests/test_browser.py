@@ -67,7 +67,7 @@ def test_page_keeps_sending_after_a_frame_the_server_cannot_read(tmp_path, alway
             verdict, seen, _ = wait_for_verdict(driver, timeout_s=30)
         finally:
             driver.quit()
-    assert verdict == "closed" and "Connection closed: too many unreadable frames" in seen, (verdict, seen)
+    assert verdict == "closed" and "Too many unreadable frames: press Try again" in seen, (verdict, seen)
     assert any("above the limit of 100,000 pixels" in s for s in seen), seen
 
 
@@ -194,3 +194,28 @@ def test_a_server_gone_before_start_is_said_and_start_can_be_pressed_again(tmp_p
     finally:
         driver.quit()
     assert state == ["The server cannot be reached: try again", False], state
+
+
+def test_a_server_that_stops_mid_login_is_said_and_the_login_can_be_tried_again(tmp_path, always_real_model):
+    """The server stopped at once while the page streamed (the stream closed with 1012, no reason):
+    the page says the service restarted and offers to try again, not a bare close code."""
+    need_chromium()
+    y4m = tmp_path / "live.y4m"
+    assert write_y4m(need_shared("data", "videos", "live-1.webm"), y4m, max_frames=60) > 30
+    session = SessionConfig(challenge_timeout_s=30.0, actions=("raise_right_hand",))     # a login that lasts
+    app = create_app(ServerConfig(model=str(always_real_model), gallery=str(tmp_path / "g.db"), session=session))
+    driver = chrome(y4m)
+    try:
+        with running(app) as addr:
+            driver.get(f"http://{addr}/?autostart=1")
+            deadline = time.time() + 30
+            while "Raise your right hand" not in driver.find_element("id", "instruction").text:
+                assert time.time() < deadline, "the login never reached its challenge"
+                time.sleep(0.1)
+        verdict, seen, _ = wait_for_verdict(driver, timeout_s=15)
+        button = driver.find_element("id", "start")
+        button_text, button_off = button.text, button.get_attribute("disabled")
+    finally:
+        driver.quit()
+    assert verdict == "closed" and "The service restarted: press Try again" in seen, (verdict, seen)
+    assert button_text == "Try again" and button_off is None

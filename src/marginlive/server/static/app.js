@@ -121,12 +121,18 @@ async function run() {
   };
   ws.onclose = (ev) => {
     if (!done) {
-      show("Connection closed: " + (ev.reason || ev.code), "rejected");
+      // the server's own reason where it gave one; else what the close code means to the user
+      const said = ev.reason || CLOSED[ev.code] || "connection closed (" + ev.code + ")";
+      show(said.charAt(0).toUpperCase() + said.slice(1) + ": press Try again", "rejected");
       document.body.dataset.verdict = "closed";
       startBtn.disabled = false;
+      startBtn.textContent = "Try again";
     }
   };
 }
+
+// close codes without a reason: the network dropped the stream, or the server stopped at once
+const CLOSED = { 1006: "the connection dropped", 1012: "the service restarted" };
 
 startBtn.addEventListener("click", run);
 if (new URLSearchParams(location.search).has("autostart")) run();

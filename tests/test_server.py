@@ -284,6 +284,23 @@ def test_admin_endpoints(server, nuaa_real_images, frames):
     assert httpx.get(url, headers=h).json()["identities"] == []
 
 
+def test_several_pictures_enrol_in_one_request_all_or_none(server, nuaa_real_images):
+    subj = sorted(nuaa_real_images)[1]
+    pictures = [p.read_bytes() for p in nuaa_real_images[subj][:3]]
+    url, h = f"http://{server}/v1/identities", {"authorization": f"Bearer {ADMIN}"}
+    blank = cv2.imencode(".jpg", np.full((480, 640, 3), 128, np.uint8))[1].tobytes()
+    r = httpx.post(f"{url}/dora", files=[("image", (f"{i}.jpg", p, "image/jpeg")) for i, p in
+                                          enumerate([*pictures[:2], blank])], headers=h)
+    assert r.status_code == 422 and r.json()["detail"].startswith("image 3: ")      # the third has no face
+    assert "dora" not in [i["name"] for i in httpx.get(url, headers=h).json()["identities"]]   # none added
+    r = httpx.post(f"{url}/dora", files=[("image", (f"{i}.jpg", p, "image/jpeg")) for i, p in enumerate(pictures)],
+                   headers=h)
+    assert r.status_code == 201 and r.json() == {"name": "dora", "added": 3, "faces": 3, "enough_faces": False}
+    r = httpx.post(f"{url}/dora", files=[("image", ("x.jpg", pictures[0], "image/jpeg"))] * 11, headers=h)
+    assert r.status_code == 400 and "unreadable multipart form" in r.json()["detail"]   # over max_enrol_images
+    assert httpx.delete(f"{url}/dora", headers=h).status_code == 200
+
+
 def test_rate_limit(always_real_model, tmp_path, frames):
     with running(create_app(cfg(always_real_model, tmp_path, rate_per_s=0.01, burst=3))) as addr:
         codes = [httpx.post(f"http://{addr}/v1/liveness", content=frames[0], headers=AS_ADMIN).status_code

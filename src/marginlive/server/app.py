@@ -38,11 +38,11 @@ from ..liveness.runtime import LivenessModel
 from . import audit, metrics, tokens
 from .drain import hook_stop_signals
 from .protocol import LIMITS_STATE, ConnectionLimits
-from .openapi import BINDING, IMAGE_BODY, METRICS_TEXT, SESSION_BODY, VERIFY_BODY, VERIFY_REJECTED, errors
+from .openapi import BINDING, ENROL_BODY, IMAGE_BODY, METRICS_TEXT, SESSION_BODY, VERIFY_BODY, VERIFY_REJECTED, errors
 from .security import SecurityHeaders, SessionCors, client_of
 from .service import STOPPING, Refused, ServerConfig, Service
 from .stream import router as stream_router
-from .uploads import decode_upload, optional_text, read_image_bytes, read_json_object
+from .uploads import decode_upload, optional_text, read_image_bytes, read_images, read_json_object
 
 __all__ = ["ServerConfig", "create_app"]
 STATIC = Path(__file__).parent / "static"
@@ -156,11 +156,12 @@ async def list_identities(svc: Service = Depends(admin)):
     return {"identities": await anyio.to_thread.run_sync(svc.gallery_list)}
 
 
-@router.post("/v1/identities/{name}", status_code=201, openapi_extra=IMAGE_BODY,
+@router.post("/v1/identities/{name}", status_code=201, openapi_extra=ENROL_BODY,
              responses=errors(400, 401, 403, 408, 413, 422, 429, 503))
 async def enrol(name: str, request: Request, svc: Service = Depends(admin)):
-    img = await read_image(request, svc)
-    n, faces = await anyio.to_thread.run_sync(svc.enrol, name, img, limiter=svc.limiter)
+    """One picture (the body) or several (the files of a multipart form): all enrol, or none."""
+    sent = await read_images(request, svc.cfg.max_upload_bytes, svc.cfg.body_timeout_s, svc.cfg.max_enrol_images)
+    n, faces = await anyio.to_thread.run_sync(svc.enrol, name, sent, limiter=svc.limiter)
     audit.record("identity_enrolled", name=name, added=n, faces=faces, client=client_of(request))
     # fewer faces, more of the person's logins unrecognised (identity.recognise.ENOUGH_FACES)
     return {"name": name, "added": n, "faces": faces, "enough_faces": faces >= ENOUGH_FACES}

@@ -40,6 +40,13 @@ _BINARY = {"type": "string", "format": "binary"}
 IMAGE_BODY = {"requestBody": {"required": True, "description": "one JPEG, PNG or WebP image, raw or as a form's file", "content": {
     "image/jpeg": {"schema": _BINARY}, "image/png": {"schema": _BINARY}, "image/webp": {"schema": _BINARY},
     "multipart/form-data": {"schema": {"type": "object", "properties": {"image": _BINARY}, "required": ["image"]}}}}}
+# enrolment: the same, or several files of one form (all enrol, or none)
+ENROL_BODY = {"requestBody": {**IMAGE_BODY["requestBody"], "description": "one JPEG, PNG or WebP image, raw or as a "
+                              "form's file; or up to 10 files of one form, all of one person", "content": {
+    **IMAGE_BODY["requestBody"]["content"],
+    "multipart/form-data": {"schema": {"type": "object", "properties": {"image": {"type": "array", "items": _BINARY,
+                                                                                   "maxItems": 10}},
+                                       "required": ["image"]}}}}}
 BINDING = ("nonce", "audience", "expected_identity")   # what a session's verdict is bound to (optional)
 _BINDING_SCHEMA = {k: _text(256, nullable=True) for k in BINDING}   # null: absent
 _SESSION_SCHEMA = {"type": "object", "additionalProperties": False, "properties": _BINDING_SCHEMA}

@@ -60,6 +60,7 @@ class ServerConfig:
     verify_secrets: tuple[bytes, ...] = ()
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     max_upload_bytes: int = 4 * 1024 * 1024
+    max_enrol_images: int = 10             # pictures one enrolment request may hold (its bytes within the above)
     max_frame_bytes: int = 1024 * 1024
     max_pixels: int = 25_000_000           # an image's header may claim at most this many pixels
     max_frame_pixels: int = 3840 * 2160    # a stream's frame: a 4K camera's at most (each one is decoded)
@@ -186,19 +187,27 @@ class Service:
         with self._rec_lock:
             return self.recognizer().gallery.remove(name)
 
-    def enrol(self, name, img) -> tuple[int, int]:
-        """Enrol one live face image of enrolment quality (else a 4xx error with the reason): the faces
-        added (1) and the identity's faces in all."""
+    def enrol(self, name, pictures: list[tuple[str, bytes]]) -> tuple[int, int]:
+        """Enrol the live faces of ``pictures`` ([(what, encoded image)]), all or none: one of them not
+        an image, or without exactly one live face of enrolment quality, is a 4xx error naming it, and
+        nothing is added. One picture is decoded at a time (each may hold up to ``max_pixels``).
+        Returns the faces added and the identity's faces in all."""
         from ..errors import InputError
         from ..identity.quality import face_quality
         from ..identity.recognise import live_single_face
-        box = live_single_face(self.liveness, img, "image")
-        q = face_quality(img, box)
-        if not q.usable:
-            raise InputError(f"image: not of enrolment quality: {'; '.join(q.problems)}")
+        from .uploads import decode_upload
+        vecs = []
+        for what, data in pictures:
+            img = decode_upload(data, what, self.cfg.max_pixels)
+            box = live_single_face(self.liveness, img, what)
+            q = face_quality(img, box)
+            if not q.usable:
+                raise InputError(f"{what}: not of enrolment quality: {'; '.join(q.problems)}")
+            with self._rec_lock:
+                vecs.append(self.recognizer().embed(img, box))
         with self._rec_lock:
             rec = self.recognizer()
-            n = rec.gallery.add(name, [rec.embed(img, box)], rec.embedder.name, ["http"])
+            n = rec.gallery.add(name, vecs, rec.embedder.name, ["http"] * len(vecs))
         rows = self.gallery_list()
         self.gallery_size = len(rows)
         return n, next((r["embeddings"] for r in rows if r["name"] == name), n)

@@ -77,21 +77,29 @@ async def read_body(request: Request, cap: int, timeout_s: float, required: bool
 async def read_image_bytes(request: Request, cap: int, timeout_s: float) -> bytes:
     """An image sent as the raw body, or as the one file of a ``multipart/form-data`` form
     (``curl -F image=@face.jpg``)."""
+    return (await read_images(request, cap, timeout_s, 1))[0][1]
+
+
+async def read_images(request: Request, cap: int, timeout_s: float, max_files: int) -> list[tuple[str, bytes]]:
+    """[(name, bytes)] of the images sent: the raw body ("image"), or each file of a ``multipart/form-data``
+    form, at most ``max_files`` (``curl -F image=@a.jpg -F image=@b.jpg``), named by their place
+    ("image 2"; a client's file name is not repeated back); ``cap`` bytes in all."""
     data = await read_body(request, cap, timeout_s)
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        return data
+        return [("image", data)]
     from starlette.formparsers import MultiPartException, MultiPartParser
 
     async def body():
         yield data
     try:
-        form = await MultiPartParser(request.headers, body(), max_files=1, max_fields=8, max_part_size=cap).parse()
+        form = await MultiPartParser(request.headers, body(), max_files=max_files, max_fields=8,
+                                     max_part_size=cap).parse()
     except MultiPartException as e:
         raise InputError(f"unreadable multipart form: {e.message}") from None
     files = [v for _, v in form.multi_items() if hasattr(v, "read")]
     if not files:
         raise InputError("the multipart form holds no file: send the image as a file field (-F image=@face.jpg)")
-    return await files[0].read()
+    return [(f"image {i + 1}" if len(files) > 1 else "image", await f.read()) for i, f in enumerate(files)]
 
 
 async def read_json_object(request: Request, timeout_s: float, fields: tuple[str, ...],

@@ -69,8 +69,12 @@ def test_an_identity_with_few_faces_is_told_to_enrol_more(capsys, tmp_path, peop
     code, out, err = run(capsys, "enroll", who, people[who][0], "--model", always_real_model, "--gallery", db)
     assert code == 0 and "kept 1 face(s), refused 0; 1 in all" in out
     assert f"note: {who} has 1 enrolled face(s); below 5" in err
+    code, out, _ = run(capsys, "identities", "list", "--gallery", db)
+    assert f"{who}\t1 embedding(s)\tfewer than 5: enrol more faces" in out
     code, out, err = run(capsys, "enroll", who, *people[who][1:5], "--model", always_real_model, "--gallery", db)
     assert code == 0 and "kept 4 face(s), refused 0; 5 in all" in out and "note:" not in err
+    code, out, _ = run(capsys, "identities", "list", "--gallery", db, "--json")
+    assert [(r["name"], r["embeddings"], r["enough_faces"]) for r in json.loads(out)] == [(who, 5, True)]
 
 
 def test_a_video_is_identified_by_its_best_faces(capsys, tmp_path, always_real_model):

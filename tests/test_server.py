@@ -296,6 +296,8 @@ def test_several_pictures_enrol_in_one_request_all_or_none(server, nuaa_real_ima
     r = httpx.post(f"{url}/dora", files=[("image", (f"{i}.jpg", p, "image/jpeg")) for i, p in enumerate(pictures)],
                    headers=h)
     assert r.status_code == 201 and r.json() == {"name": "dora", "added": 3, "faces": 3, "enough_faces": False}
+    listed = {i["name"]: i for i in httpx.get(url, headers=h).json()["identities"]}
+    assert listed["dora"]["embeddings"] == 3 and listed["dora"]["enough_faces"] is False
     r = httpx.post(f"{url}/dora", files=[("image", ("x.jpg", pictures[0], "image/jpeg"))] * 11, headers=h)
     assert r.status_code == 400 and "unreadable multipart form" in r.json()["detail"]   # over max_enrol_images
     assert httpx.delete(f"{url}/dora", headers=h).status_code == 200

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import InputError, NoFaceError
 from ..frames import expand_paths, kind_of, read_image, sample_video_frames
+from .recognise import ENOUGH_FACES, with_enough_faces
 
 
 def _liveness(a):
@@ -56,7 +57,7 @@ def _enrolment_faces(live, path, per_video: int) -> tuple[list, list[str]]:
 def run_enroll(a) -> int:
     """Enrol the best faces of each input: frames below the quality limits (identity/quality.py) are
     refused with their reason; nothing is written unless at least one face is kept."""
-    from .recognise import ENOUGH_FACES, Recognizer
+    from .recognise import Recognizer
     live = _liveness(a)
     rec = Recognizer(a.gallery)
     vecs, sources, refused = [], [], []
@@ -89,13 +90,14 @@ def run_identities(a) -> int:
     from .gallery import open_gallery
     with open_gallery(a.gallery, existing=True) as g:
         if a.action == "list":
-            rows = g.list()
+            rows = with_enough_faces(g.list())
             if a.json:
                 print(json.dumps(rows))
             elif not rows:
                 print(f"no identity enrolled in {g.path}")
             for r in rows if not a.json else []:
-                print(f"{r['name']}\t{r['embeddings']} embedding(s)")
+                few = "" if r["enough_faces"] else f"\tfewer than {ENOUGH_FACES}: enrol more faces"
+                print(f"{r['name']}\t{r['embeddings']} embedding(s){few}")
         else:
             if not a.name:
                 raise InputError("identities remove needs a NAME")

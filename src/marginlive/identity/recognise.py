@@ -24,6 +24,12 @@ DEFAULT_THRESHOLD = 0.41
 ENOUGH_FACES = 5
 
 
+def with_enough_faces(rows: list[dict]) -> list[dict]:
+    """Gallery rows (``GalleryBase.list``: name, embeddings, created) with ``enough_faces``: at least
+    ``ENOUGH_FACES`` enrolled."""
+    return [{**r, "enough_faces": r["embeddings"] >= ENOUGH_FACES} for r in rows]
+
+
 @dataclass
 class Decision:
     """Who a set of probe faces is. ``identity``: the enrolled name accepted (None: unknown);

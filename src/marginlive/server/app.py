@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..errors import MarginliveError
 from ..frames import grayscale_faces
-from ..identity.recognise import ENOUGH_FACES
+from ..identity.recognise import ENOUGH_FACES, with_enough_faces
 from ..liveness.runtime import LivenessModel
 from . import audit, metrics, tokens
 from .drain import hook_stop_signals
@@ -153,7 +153,7 @@ async def verify_verdict(request: Request, svc: Service = Depends(service)):
 
 @router.get("/v1/identities", responses=errors(401, 403, 429, 503))
 async def list_identities(svc: Service = Depends(admin)):
-    return {"identities": await anyio.to_thread.run_sync(svc.gallery_list)}
+    return {"identities": with_enough_faces(await anyio.to_thread.run_sync(svc.gallery_list))}
 
 
 @router.post("/v1/identities/{name}", status_code=201, openapi_extra=ENROL_BODY,

@@ -320,6 +320,24 @@ def test_admin_tokens_cannot_be_tried_fast_nor_be_short(always_real_model, tmp_p
         assert httpx.get(f"http://{addr}/v1/identities", headers={"authorization": f"Bearer {ADMIN}"}).status_code == 429
     with pytest.raises(MarginliveError, match="at least 16"):
         ServerConfig(secret=SECRET, admin_token="admin")
+    with pytest.raises(MarginliveError, match="MARGINLIVE_OTHER_ADMIN_TOKENS.* at least 16"):
+        ServerConfig(secret=SECRET, other_admin_tokens=("old-admin-token",))
+
+
+def test_the_admin_token_changes_while_its_clients_move_to_the_new_one(always_real_model, tmp_path, monkeypatch):
+    """MARGINLIVE_OTHER_ADMIN_TOKENS: the previous token is accepted beside the new one until dropped."""
+    from marginlive.server.run import config_from_args, config_from_json, config_to_json
+    from marginlive.cli import build_parser
+    monkeypatch.setenv("MARGINLIVE_ADMIN_TOKEN", "the-new-admin-token")
+    monkeypatch.setenv("MARGINLIVE_OTHER_ADMIN_TOKENS", f"{ADMIN}, another-old-admin-token")
+    args = build_parser().parse_args(["serve", "--model", str(always_real_model), "--gallery", str(tmp_path / "g.db")])
+    config = config_from_args(args)
+    assert config.other_admin_tokens == (ADMIN, "another-old-admin-token")
+    assert config_from_json(config_to_json(config)) == config          # as --workers hands it on
+    with running(create_app(config)) as addr:
+        codes = [httpx.get(f"http://{addr}/v1/identities", headers={"authorization": f"Bearer {t}"}).status_code
+                 for t in ("the-new-admin-token", ADMIN, "another-old-admin-token", "not-an-admin-token")]
+    assert codes == [200, 200, 200, 403]
 
 
 def test_failed_attempts_are_limited(always_real_model, tmp_path, frames):

@@ -37,8 +37,9 @@ def config_from_args(a) -> ServerConfig:
     token = a.admin_token or os.environ.get("MARGINLIVE_ADMIN_TOKEN")
     return ServerConfig(model=a.model, threshold=a.threshold, gallery=str(a.gallery or default_gallery_path()),
                         secret=secret.encode() if secret else secrets.token_bytes(32),
-                        verify_secrets=verify_secrets(os.environ.get("MARGINLIVE_VERIFY_SECRETS", "")),
-                        admin_token=token or secrets.token_urlsafe(24), frame_threads=a.frame_threads,
+                        verify_secrets=tuple(k.encode() for k in listed("MARGINLIVE_VERIFY_SECRETS")),
+                        admin_token=token or secrets.token_urlsafe(24),
+                        other_admin_tokens=listed("MARGINLIVE_OTHER_ADMIN_TOKENS"), frame_threads=a.frame_threads,
                         max_fps=a.max_fps,
                         rate_per_s=a.rate, burst=a.burst, max_failures=a.max_failures,
                         max_sessions=a.max_sessions, max_sessions_per_client=a.max_sessions_per_client,
@@ -48,9 +49,10 @@ def config_from_args(a) -> ServerConfig:
                                               unsure_floor=a.unsure_floor))
 
 
-def verify_secrets(value: str) -> tuple[bytes, ...]:
-    """MARGINLIVE_VERIFY_SECRETS: keys separated by commas (or spaces), each as MARGINLIVE_SECRET is given."""
-    return tuple(k.encode() for k in value.replace(",", " ").split())
+def listed(variable: str) -> tuple[str, ...]:
+    """An environment variable's values, separated by commas (or spaces): the keys of
+    MARGINLIVE_VERIFY_SECRETS, each as MARGINLIVE_SECRET is given; the tokens of MARGINLIVE_OTHER_ADMIN_TOKENS."""
+    return tuple(os.environ.get(variable, "").replace(",", " ").split())
 
 
 def config_to_json(cfg: ServerConfig) -> str:
@@ -66,6 +68,7 @@ def config_from_json(text: str) -> ServerConfig:
     s["actions"] = tuple(s["actions"]) if s.get("actions") is not None else None
     return ServerConfig(**{**d, "secret": bytes.fromhex(d["secret"]), "allowed_origins": tuple(d["allowed_origins"]),
                            "verify_secrets": tuple(bytes.fromhex(k) for k in d["verify_secrets"]),
+                           "other_admin_tokens": tuple(d["other_admin_tokens"]),
                            "session": SessionConfig(**s)})
 
 
@@ -137,6 +140,9 @@ def run_serve(a) -> int:
         say(f"admin token for this run (enrolment, /metrics, /v1/liveness scores): {cfg.admin_token}")
     if not os.environ.get("MARGINLIVE_SECRET"):
         say("verdicts are signed with a per-process secret (set MARGINLIVE_SECRET to share it)")
+    if cfg.other_admin_tokens:
+        say(f"{len(cfg.other_admin_tokens)} other admin token(s) accepted too (MARGINLIVE_OTHER_ADMIN_TOKENS): drop "
+            "them once their clients use the admin token")
     if cfg.verify_secrets:     # a rotation left half done: a second key stays good for verdicts
         say(f"verdicts signed with {len(cfg.verify_secrets)} other key(s) are redeemed too (MARGINLIVE_VERIFY_SECRETS): "
             "drop them once a rotation is done")

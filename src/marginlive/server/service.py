@@ -59,6 +59,9 @@ class ServerConfig:
     # expire), so that no replica refuses another's verdict (docs/deploying.md)
     verify_secrets: tuple[bytes, ...] = ()
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # other admin tokens accepted too, while the admin token is changed and its clients (a scraper,
+    # an enrolment tool) move to the new one (docs/deploying.md)
+    other_admin_tokens: tuple[str, ...] = ()
     max_upload_bytes: int = 4 * 1024 * 1024
     max_enrol_images: int = 10             # pictures one enrolment request may hold (its bytes within the above)
     max_frame_bytes: int = 1024 * 1024
@@ -108,10 +111,12 @@ class ServerConfig:
                 raise InputError(f"a signing secret ({name}) has {len(key)} bytes; it needs at least {MIN_SECRET_BYTES} "
                                  "(make one: python -c 'import secrets; print(secrets.token_hex(32))')")
         # the admin endpoints answer anyone who can reach the port: a word from a list is found online
-        if len(self.admin_token) < MIN_ADMIN_TOKEN_CHARS:
-            raise InputError(f"the admin token (--admin-token, MARGINLIVE_ADMIN_TOKEN) has {len(self.admin_token)} "
-                             f"characters; it needs at least {MIN_ADMIN_TOKEN_CHARS} (make one: python -c "
-                             "'import secrets; print(secrets.token_urlsafe(24))')")
+        for name, token in (("--admin-token, MARGINLIVE_ADMIN_TOKEN", self.admin_token),
+                            *(("MARGINLIVE_OTHER_ADMIN_TOKENS", t) for t in self.other_admin_tokens)):
+            if len(token) < MIN_ADMIN_TOKEN_CHARS:
+                raise InputError(f"an admin token ({name}) has {len(token)} characters; it needs at least "
+                                 f"{MIN_ADMIN_TOKEN_CHARS} (make one: python -c "
+                                 "'import secrets; print(secrets.token_urlsafe(24))')")
         # 0 would score one frame, answer no request, close every connection at once or refuse each one
         limits = {"max_fps": self.max_fps, "rate_per_s": self.rate_per_s, "header_timeout_s": self.header_timeout_s,
                   "max_connections_per_address": self.max_connections_per_address}

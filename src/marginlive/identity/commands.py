@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import InputError, NoFaceError
 from ..frames import expand_paths, kind_of, read_image, sample_video_frames
-from .recognise import ENOUGH_FACES, with_enough_faces
+from .recognise import ENOUGH_FACES, faces_of, with_enough_faces
 
 
 def _liveness(a):
@@ -73,17 +73,12 @@ def run_enroll(a) -> int:
         raise InputError(f"no face of enrolment quality for {a.name} ({len(refused)} refused): use sharp, "
                          "well-lit, frontal images or videos with the face at least 60 px wide")
     n = rec.gallery.add(a.name, vecs, rec.embedder.name, sources)
-    total = enrolled_faces(rec.gallery, a.name)
+    total = faces_of(rec.gallery.list(), a.name)
     print(f"enrolled {a.name}: kept {n} face(s), refused {len(refused)}; {total} in all; gallery {rec.gallery.path}")
     if total < ENOUGH_FACES:
         print(f"note: {a.name} has {total} enrolled face(s); below {ENOUGH_FACES}, more of their logins go "
               "unrecognised (docs/identity_sessions.md): enrol a few seconds of video or more photos", file=sys.stderr)
     return 0
-
-
-def enrolled_faces(gallery, name: str) -> int:
-    """How many faces ``name`` has in ``gallery`` (0: not enrolled)."""
-    return next((r["embeddings"] for r in gallery.list() if r["name"] == name), 0)
 
 
 def run_identities(a) -> int:

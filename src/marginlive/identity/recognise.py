@@ -24,6 +24,11 @@ DEFAULT_THRESHOLD = 0.41
 ENOUGH_FACES = 5
 
 
+def faces_of(rows: list[dict], name: str) -> int:
+    """How many faces ``name`` has among gallery rows (``GalleryBase.list``; 0: not enrolled)."""
+    return next((r["embeddings"] for r in rows if r["name"] == name), 0)
+
+
 def with_enough_faces(rows: list[dict]) -> list[dict]:
     """Gallery rows (``GalleryBase.list``: name, embeddings, created) with ``enough_faces``: at least
     ``ENOUGH_FACES`` enrolled."""

@@ -65,7 +65,7 @@ def admin(request: Request, svc: Service = Depends(rate_limited)) -> Service:
     auth = request.headers.get("authorization", "")
     if not auth.startswith("Bearer "):
         raise HTTPException(401, "admin token required (Authorization: Bearer <token>)")
-    given = auth[7:].encode()
+    given = auth[7:].encode()     # compared with every token, so the time taken names none
     if not any([hmac.compare_digest(given, t.encode()) for t in (svc.cfg.admin_token, *svc.cfg.other_admin_tokens)]):
         audit.record("admin_token_rejected", client=client_of(request), path=request.url.path)
         raise HTTPException(403, "wrong admin token")

@@ -36,9 +36,13 @@ def hook_stop_signals(svc) -> Callable[[], None]:
         threading.Thread(target=_hand_on_when_drained, args=(svc, found[sig], sig, frame), daemon=True,
                          name="marginlive-drain").start()
 
+    def restore():
+        for s, h in found.items():
+            signal.signal(s, h)
+
     for s in found:
         signal.signal(s, on_signal)
-    return lambda: [signal.signal(s, h) for s, h in found.items()]
+    return restore
 
 
 def _hand_on_when_drained(svc, handler, sig, frame) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from .service import MAX_ENROL_IMAGES
+
 
 class Detail(BaseModel):
     """Every error's body: what went wrong and what to do."""
@@ -42,10 +44,11 @@ IMAGE_BODY = {"requestBody": {"required": True, "description": "one JPEG, PNG or
     "multipart/form-data": {"schema": {"type": "object", "properties": {"image": _BINARY}, "required": ["image"]}}}}}
 # enrolment: the same, or several files of one form (all enrol, or none)
 ENROL_BODY = {"requestBody": {**IMAGE_BODY["requestBody"], "description": "one JPEG, PNG or WebP image, raw or as a "
-                              "form's file; or up to 10 files of one form, all of one person", "content": {
+                              f"form's file; or up to {MAX_ENROL_IMAGES} files of one form, all of one person",
+                              "content": {
     **IMAGE_BODY["requestBody"]["content"],
     "multipart/form-data": {"schema": {"type": "object", "properties": {"image": {"type": "array", "items": _BINARY,
-                                                                                   "maxItems": 10}},
+                                                                                   "maxItems": MAX_ENROL_IMAGES}},
                                        "required": ["image"]}}}}}
 BINDING = ("nonce", "audience", "expected_identity")   # what a session's verdict is bound to (optional)
 _BINDING_SCHEMA = {k: _text(256, nullable=True) for k in BINDING}   # null: absent

@@ -39,6 +39,7 @@ class Refused(MarginliveError):
 
 STOPPING = "this server is stopping once the logins in flight are done; try again"
 MIN_SECRET_BYTES = 32
+MAX_ENROL_IMAGES = 10      # pictures one enrolment request may hold by default (also the API's schema)
 MIN_ADMIN_TOKEN_CHARS = 16
 LIVENESS_API = ("public", "admin", "off")
 
@@ -63,7 +64,7 @@ class ServerConfig:
     # an enrolment tool) move to the new one (docs/deploying.md)
     other_admin_tokens: tuple[str, ...] = ()
     max_upload_bytes: int = 4 * 1024 * 1024
-    max_enrol_images: int = 10             # pictures one enrolment request may hold (its bytes within the above)
+    max_enrol_images: int = MAX_ENROL_IMAGES   # pictures one enrolment request may hold (bytes: the above)
     max_frame_bytes: int = 1024 * 1024
     max_pixels: int = 25_000_000           # an image's header may claim at most this many pixels
     max_frame_pixels: int = 3840 * 2160    # a stream's frame: a 4K camera's at most (each one is decoded)
@@ -108,8 +109,8 @@ class ServerConfig:
         for name, key in (("MARGINLIVE_SECRET", self.secret), *(("MARGINLIVE_VERIFY_SECRETS", k)
                                                                  for k in self.verify_secrets)):
             if len(key) < MIN_SECRET_BYTES:
-                raise InputError(f"a signing secret ({name}) has {len(key)} bytes; it needs at least {MIN_SECRET_BYTES} "
-                                 "(make one: python -c 'import secrets; print(secrets.token_hex(32))')")
+                raise InputError(f"a signing secret ({name}) has {len(key)} bytes; it needs at least "
+                                 f"{MIN_SECRET_BYTES} (make one: python -c 'import secrets; print(secrets.token_hex(32))')")
         # the admin endpoints answer anyone who can reach the port: a word from a list is found online
         for name, token in (("--admin-token, MARGINLIVE_ADMIN_TOKEN", self.admin_token),
                             *(("MARGINLIVE_OTHER_ADMIN_TOKENS", t) for t in self.other_admin_tokens)):
@@ -199,7 +200,7 @@ class Service:
         Returns the faces added and the identity's faces in all."""
         from ..errors import InputError
         from ..identity.quality import face_quality
-        from ..identity.recognise import live_single_face
+        from ..identity.recognise import faces_of, live_single_face
         from .uploads import decode_upload
         vecs = []
         for what, data in pictures:
@@ -215,7 +216,7 @@ class Service:
             n = rec.gallery.add(name, vecs, rec.embedder.name, ["http"] * len(vecs))
         rows = self.gallery_list()
         self.gallery_size = len(rows)
-        return n, next((r["embeddings"] for r in rows if r["name"] == name), n)
+        return n, faces_of(rows, name)
 
     # --------------------------------------------------------------------------- sessions
     def allow(self, client: str) -> bool:

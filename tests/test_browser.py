@@ -219,3 +219,49 @@ def test_a_server_that_stops_mid_login_is_said_and_the_login_can_be_tried_again(
         driver.quit()
     assert verdict == "closed" and "The service restarted: press Try again" in seen, (verdict, seen)
     assert button_text == "Try again" and button_off is None
+
+
+def test_the_enrolment_page_enrols_a_live_face_the_login_page_then_recognises(tmp_path, always_real_model):
+    """/enrol: a wrong admin token is said and starts nothing; with the right one, the person at the
+    camera passes liveness and the action (its landmarks scripted: the video raises no hand) and is
+    enrolled from the session's best faces; then the login page recognises them by name."""
+    from challenge_fakes import ScriptedLandmarker, face, pose
+    need_chromium()
+    y4m = tmp_path / "live.y4m"
+    assert write_y4m(need_shared("data", "videos", "live-1.webm"), y4m, max_frames=90) > 30
+    session = SessionConfig(n_challenges=1, challenge_timeout_s=5.0, retries=0, passive_min_frames=3,
+                            passive_window=5, actions=("raise_right_hand",))
+    app = create_app(ServerConfig(model=str(always_real_model), gallery=str(tmp_path / "g.db"), session=session,
+                                  admin_token="admin-token-for-tests"))
+
+    def raising_hand():
+        app.state.ml.landmarker = ScriptedLandmarker([(pose(), face())] * 3 + [(pose(right_up=True), face())])
+
+    def enrol(driver, token):
+        driver.find_element("id", "name").send_keys("alice")
+        driver.find_element("id", "token").send_keys(token)
+        driver.find_element("id", "start").click()
+
+    driver = chrome(y4m)
+    try:
+        with running(app) as addr:
+            driver.get(f"http://{addr}/enrol")
+            enrol(driver, "not-the-admin-token")
+            deadline = time.time() + 15
+            while "wrong admin token" not in (refused := driver.find_element("id", "instruction").text):
+                assert time.time() < deadline, refused
+                time.sleep(0.1)
+            driver.get(f"http://{addr}/enrol")
+            raising_hand()
+            enrol(driver, "admin-token-for-tests")
+            verdict, enrolled, _ = wait_for_verdict(driver, timeout_s=60)
+            raising_hand()
+            driver.get(f"http://{addr}/?autostart=1")
+            login, seen, _ = wait_for_verdict(driver, timeout_s=60)
+            listed = app.state.ml.gallery_list()
+    finally:
+        driver.quit()
+    assert refused == "wrong admin token", refused
+    assert verdict == "accepted" and "Enrolled as alice (5 faces)" in enrolled, (verdict, enrolled)
+    assert [(i["name"], i["embeddings"]) for i in listed] == [("alice", 5)]
+    assert login == "accepted" and "Accepted as alice" in seen, (login, seen)

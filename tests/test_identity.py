@@ -43,6 +43,13 @@ def test_enrol_identify_verify_remove(capsys, tmp_path, people, others, always_r
         assert code == 0, err
     code, out, _ = run(capsys, "identities", "list", "--gallery", db)
     assert f"{a}\t5 embedding(s)" in out and f"{b}\t5 embedding(s)" in out
+    # one person, one identity: not a second name, nor someone else's faces under a name (nothing added)
+    for name, who, says in (("second", a, "matches an identity enrolled under another name"),
+                            (b, c, f"does not match the faces enrolled as '{b}'")):
+        code, _, err = run(capsys, "enroll", name, *people[who][:3], "--model", always_real_model, "--gallery", db)
+        assert code == 2 and says in err, err
+    code, out, _ = run(capsys, "identities", "list", "--gallery", db)
+    assert "second" not in out and f"{b}\t5 embedding(s)" in out
     # another frame of an enrolled subject is recognised
     code, out, _ = run(capsys, "identify", people[a][5], "--gallery", db)
     assert code == 0 and out.startswith(a)

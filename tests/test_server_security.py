@@ -94,7 +94,7 @@ def test_a_field_a_route_does_not_know_is_refused_not_ignored(always_real_model,
     with running(make_app(always_real_model, tmp_path)) as addr:
         r = httpx.post(f"http://{addr}/v1/sessions", json={"nonce": "n", "expected_identiy": "alice"})
         assert r.status_code == 400 and r.json()["detail"] == (
-            "unknown field 'expected_identiy': this route takes nonce, audience, expected_identity")
+            "unknown field 'expected_identiy': this route takes nonce, audience, expected_identity, enrol")
         r = httpx.post(f"http://{addr}/v1/verdicts/verify", json={"token": "a.b.c", "audiance": "app"})
         assert r.status_code == 400 and "unknown field 'audiance'" in r.json()["detail"]
         assert httpx.post(f"http://{addr}/v1/sessions", json={"nonce": "n", "audience": "app",

@@ -23,6 +23,13 @@ class NoFaceError(InputError):
     http_status = 422
 
 
+class IdentityConflict(InputError):
+    """Faces to enrol that are not one person's alone: they match another identity, or not those
+    already enrolled under the name."""
+
+    http_status = 409
+
+
 class TooLargeError(InputError):
     """An input larger than the configured budget (an image's pixels, a body's bytes)."""
 

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from ..detect import FaceDetector, confident_faces
+from ..errors import InputError
 from ..frames import GRAYSCALE_LEVEL, is_grayscale, sharpness
 from ..types import FAKE, REAL, FaceBox, FaceResult
 from .actions import Action, all_actions
@@ -142,7 +143,7 @@ FAR_FACE_SHARE = 0.15
 
 
 # (frame, face) pairs, best first -> a decision with .identity (None: unknown), .distance, .margin
-# (identity.recognise.Decision)
+# (identity.recognise.Decision); an InputError rejects the session with its message
 Identify = Callable[[list[tuple[np.ndarray, FaceResult]]], object]
 
 
@@ -430,7 +431,11 @@ class Session:
         """Step 3: who it is, from the session's best frames (this one where none was kept)."""
         if self.identify is not None:
             faces = [(f, x) for _, f, x in self.best_faces] or [(frame, face)]
-            self.decision = self.identify(faces)
+            try:
+                self.decision = self.identify(faces)
+            except InputError as err:    # a step that refuses the faces says why (an enrolment's checks)
+                self._reject(t, str(err))
+                return
         name = self.decision.identity if self.decision is not None else None
         if name is None and (self.config.require_identity or self.identify is not None):
             self._reject(t, "not recognised as an enrolled identity")

@@ -56,8 +56,9 @@ def _enrolment_faces(live, path, per_video: int) -> tuple[list, list[str]]:
 
 def run_enroll(a) -> int:
     """Enrol the best faces of each input: frames below the quality limits (identity/quality.py) are
-    refused with their reason; nothing is written unless at least one face is kept."""
-    from .recognise import Recognizer
+    refused with their reason; nothing is written unless at least one face is kept, and none that
+    matches another identity or not the one already enrolled under the name (``check_one_person``)."""
+    from .recognise import Recognizer, check_one_person
     live = _liveness(a)
     rec = Recognizer(a.gallery)
     vecs, sources, refused = [], [], []
@@ -72,6 +73,7 @@ def run_enroll(a) -> int:
     if not vecs:
         raise InputError(f"no face of enrolment quality for {a.name} ({len(refused)} refused): use sharp, "
                          "well-lit, frontal images or videos with the face at least 60 px wide")
+    check_one_person(rec, a.name, vecs)
     n = rec.gallery.add(a.name, vecs, rec.embedder.name, sources)
     total = faces_of(rec.gallery.list(), a.name)
     print(f"enrolled {a.name}: kept {n} face(s), refused {len(refused)}; {total} in all; gallery {rec.gallery.path}")

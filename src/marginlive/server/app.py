@@ -5,13 +5,15 @@ REST
   POST /v1/liveness                 one image (raw JPEG/PNG/WebP body or a multipart file) -> faces with scores
                                     (and "grayscale": a picture without colour, its score unreliable)
   POST /v1/sessions                 start an authentication session -> id, expiry, stream URL; optional
-                                    JSON {"nonce", "audience", "expected_identity"} bound into its verdict
+                                    JSON {"nonce", "audience", "expected_identity"} bound into its verdict;
+                                    (admin) {"enrol": NAME}: an enrolment session, whose best faces enrol
   POST /v1/verdicts/verify          redeem a signed verdict once -> accepted?, identity, session (400 if
                                     forged, expired or for another nonce; 409 on a second use)
   GET  /v1/identities               (admin) list the gallery
-  POST /v1/identities/{name}        (admin) enrol one live face image
+  POST /v1/identities/{name}        (admin) enrol live face pictures (up to 10 files of one form)
   DELETE /v1/identities/{name}      (admin) remove an identity
   GET  /metrics                     (admin) Prometheus counters (``metrics.py``)
+  GET  /, /enrol                    the pages: a login; an enrolment (name and admin token typed in)
 WebSocket
   /v1/sessions/{id}/stream          see ``stream.py``
 The decision is the server's: challenges are drawn on the server only after the passive step
@@ -118,10 +120,13 @@ def _scored_faces(svc: Service, img) -> list[dict]:
     return [{**r.to_dict(), "grayscale": g} for r, g in zip(results, grayscale_faces(img, results))]
 
 
-@router.post("/v1/sessions", status_code=201, openapi_extra=SESSION_BODY, responses=errors(400, 408, 429, 503))
+@router.post("/v1/sessions", status_code=201, openapi_extra=SESSION_BODY, responses=errors(400, 401, 403, 408, 429, 503))
 async def new_session(request: Request, svc: Service = Depends(rate_limited)):
-    body = await read_json_object(request, svc.cfg.body_timeout_s, BINDING, required=False)
-    e = svc.create(client_of(request), *_binding(body))
+    body = await read_json_object(request, svc.cfg.body_timeout_s, (*BINDING, "enrol"), required=False)
+    enrol = optional_text(body, "enrol")
+    if enrol is not None:
+        admin(request, svc)       # enrolment is the admin's; the person enrolled streams from the same client
+    e = svc.create(client_of(request), *_binding(body), enrol=enrol)
     return {"session_id": e.id, "expires_at": e.expires, "stream": f"/v1/sessions/{e.id}/stream",
             "challenges": svc.cfg.session.n_challenges}
 
@@ -147,7 +152,7 @@ async def verify_verdict(request: Request, svc: Service = Depends(service)):
     body = {"signature_valid": True, "accepted": accepted,
             "verdict": claims.get("verdict"), "identity": claims.get("identity"), "session_id": claims.get("sid"),
             "reason": claims.get("reason"), "liveness_unsure": bool(claims.get("liveness_unsure")),
-            "identity_evidence": evidence, "claims": claims}
+            "enrolled": claims.get("enrolled"), "identity_evidence": evidence, "claims": claims}
     # 200 only for an acceptance: a relying party that checks the status alone cannot pass a rejection
     return body if accepted else JSONResponse({**body, "detail": f"the verdict is a rejection: {body['reason']}"}, 403)
 
@@ -158,7 +163,7 @@ async def list_identities(svc: Service = Depends(admin)):
 
 
 @router.post("/v1/identities/{name}", status_code=201, openapi_extra=ENROL_BODY,
-             responses=errors(400, 401, 403, 408, 413, 422, 429, 503))
+             responses=errors(400, 401, 403, 408, 409, 413, 422, 429, 503))
 async def enrol(name: str, request: Request, svc: Service = Depends(admin)):
     """One picture (the body) or several (the files of a multipart form): all enrol, or none."""
     sent = await read_images(request, svc.cfg.max_upload_bytes, svc.cfg.body_timeout_s, svc.cfg.max_enrol_images)
@@ -191,6 +196,12 @@ async def metrics_text(svc: Service = Depends(admin)):
 @router.get("/", include_in_schema=False)
 async def index():
     return FileResponse(STATIC / "index.html")
+
+
+@router.get("/enrol", include_in_schema=False)
+async def enrol_page():
+    """The enrolment page: the admin token is typed in and sent with the session's request only."""
+    return FileResponse(STATIC / "enrol.html")
 
 
 async def _error(request, e: MarginliveError):

@@ -16,11 +16,13 @@ class Detail(BaseModel):
 
 _WHY = {
     400: "unreadable input: an empty or undecodable image, a body that is not the JSON object asked for, a bad field",
-    401: "the admin token is missing (Authorization: Bearer TOKEN); scoring too, unless --liveness-api public",
+    401: "the admin token is missing (Authorization: Bearer TOKEN): the admin routes, an enrolment session, and "
+         "scoring unless --liveness-api public",
     403: "the admin token is wrong",
     404: "no such identity; or the scoring endpoint is off (serve --liveness-api off)",
     408: "the body did not arrive in time",
-    409: "this verdict was already redeemed",
+    409: "this verdict was already redeemed; or the faces to enrol match another identity, or not the one enrolled "
+         "under the name",
     413: "the body or the image's pixels above the server's limits",
     422: "no usable face in the image (enrolment)",
     429: "too many requests, open sessions or failed attempts from this client (Retry-After)",
@@ -52,8 +54,11 @@ ENROL_BODY = {"requestBody": {**IMAGE_BODY["requestBody"], "description": "one J
                                        "required": ["image"]}}}}}
 BINDING = ("nonce", "audience", "expected_identity")   # what a session's verdict is bound to (optional)
 _BINDING_SCHEMA = {k: _text(256, nullable=True) for k in BINDING}   # null: absent
-_SESSION_SCHEMA = {"type": "object", "additionalProperties": False, "properties": _BINDING_SCHEMA}
-SESSION_BODY = {"requestBody": {"required": False, "description": "what the verdict is bound to (all optional)",
+# an enrolment session's name (the admin's; bound to no audience or identity)
+_SESSION_SCHEMA = {"type": "object", "additionalProperties": False,
+                   "properties": {**_BINDING_SCHEMA, "enrol": _text(256, nullable=True)}}
+SESSION_BODY = {"requestBody": {"required": False, "description": "what the verdict is bound to (all optional); "
+                                "or, with the admin token, the name an enrolment session enrols",
                                 "content": {"application/json": {"schema": _SESSION_SCHEMA}}}}
 VERIFY_BODY = {"requestBody": {"required": True, "description": "the verdict, and what it must be bound to", "content": {
     "application/json": {"schema": {"type": "object", "required": ["token"], "additionalProperties": False,
@@ -69,6 +74,7 @@ class Redemption(Detail):
     session_id: str | None = None
     reason: str | None = None
     liveness_unsure: bool = False
+    enrolled: str | None = None
     identity_evidence: dict | None = None
     claims: dict
 

@@ -6,6 +6,8 @@ A session's life: ``create`` (capped per client and in total, refused while the 
 claimed identity is locked out) -> ``claim`` (the stream opens: same client, within its start
 deadline, once) -> frames -> ``finish`` (one signed verdict; a rejection counts against the
 client and the claimed identity) -> ``redeem`` (the relying party verifies it once).
+An enrolment session (``create(enrol=NAME)``, the admin's) runs the same steps; at its end its best
+faces enrol as NAME (``enrol_faces``), so that only a face that passed liveness and the challenge enrols.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ import secrets
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -22,6 +25,7 @@ import anyio
 from ..challenge.session import ACCEPTED, Session, SessionConfig
 from ..errors import InputError, MarginliveError
 from ..identity.gallery import check_name
+from ..identity.recognise import ENOUGH_FACES, Decision, check_one_person, faces_of
 from ..liveness.runtime import LivenessModel
 from . import audit, metrics, tokens
 from .protocol import ConnectionLimits
@@ -41,6 +45,9 @@ STOPPING = "this server is stopping once the logins in flight are done; try agai
 MIN_SECRET_BYTES = 32
 MAX_ENROL_IMAGES = 10      # pictures one enrolment request may hold by default (also the API's schema)
 MIN_ADMIN_TOKEN_CHARS = 16
+# the audience of an enrolment session's verdict: a relying party that binds its logins to its own
+# audience refuses it, and one that does not sees ``enrolled`` and no identity
+ENROLMENT_AUDIENCE = "marginlive:enrolment"
 LIVENESS_API = ("public", "admin", "off")
 
 
@@ -196,11 +203,11 @@ class Service:
     def enrol(self, name, pictures: list[tuple[str, bytes]]) -> tuple[int, int]:
         """Enrol the live faces of ``pictures`` ([(what, encoded image)]), all or none: one of them not
         an image, or without exactly one live face of enrolment quality, is a 4xx error naming it, and
-        nothing is added. One picture is decoded at a time (each may hold up to ``max_pixels``).
-        Returns the faces added and the identity's faces in all."""
-        from ..errors import InputError
+        nothing is added; nor where they are not one person's alone (``check_one_person``, a 409). One
+        picture is decoded at a time (each may hold up to ``max_pixels``). Returns the faces added and
+        the identity's faces in all."""
         from ..identity.quality import face_quality
-        from ..identity.recognise import faces_of, live_single_face
+        from ..identity.recognise import live_single_face
         from .uploads import decode_upload
         vecs = []
         for what, data in pictures:
@@ -213,10 +220,31 @@ class Service:
                 vecs.append(self.recognizer().embed(img, box))
         with self._rec_lock:
             rec = self.recognizer()
+            check_one_person(rec, name, vecs)
             n = rec.gallery.add(name, vecs, rec.embedder.name, ["http"] * len(vecs))
         rows = self.gallery_list()
         self.gallery_size = len(rows)
         return n, faces_of(rows, name)
+
+    def enrol_faces(self, e: Entry, faces) -> Decision:
+        """Enrolment session ``e``'s identity step: its best (frame, face) pairs, all of enrolment
+        quality (``Session.best_faces``), enrol as ``e.enrol`` and the decision names it. An
+        ``InputError``, the session's rejection, where fewer than ``ENOUGH_FACES`` were seen or
+        they are not one person's alone (``check_one_person``); nothing is added then."""
+        name = e.enrol
+        if len(faces) < ENOUGH_FACES:
+            raise InputError(f"too few clear views of the face to enrol ({len(faces)} of {ENOUGH_FACES}): "
+                             "face the camera in good light")
+        with self._rec_lock:
+            rec = self.recognizer()
+            vecs = [rec.embed(f, x.box if hasattr(x, "box") else x) for f, x in faces]
+            check_one_person(rec, name, vecs)
+            n = rec.gallery.add(name, vecs, rec.embedder.name, ["session"] * len(vecs))
+        rows = self.gallery_list()
+        self.gallery_size = len(rows)
+        audit.record("identity_enrolled", name=name, added=n, faces=faces_of(rows, name),
+                     client=e.client, sid=e.id)
+        return Decision(name, name, None, None, len(vecs))
 
     # --------------------------------------------------------------------------- sessions
     def allow(self, client: str) -> bool:
@@ -233,16 +261,22 @@ class Service:
                 raise Refused(f"too many failed attempts from {who}; try again later", 429, max(1.0, wait))
 
     def create(self, client: str, nonce: str | None = None, audience: str | None = None,
-               expected_identity: str | None = None) -> Entry:
-        """A new session for ``client``, or ``Refused`` (429 per client, 503 when full or stopping)."""
+               expected_identity: str | None = None, enrol: str | None = None) -> Entry:
+        """A new session for ``client``, or ``Refused`` (429 per client, 503 when full or stopping).
+        ``enrol``: an enrolment session (the caller checked the admin token) for that name."""
         if self.draining:
             raise Refused(STOPPING, 503, 1)
         if expected_identity is not None:
             check_name(expected_identity)      # one no enrolment can hold would reject every time
+        if enrol is not None:
+            check_name(enrol)
+            if expected_identity is not None or audience is not None:
+                raise InputError("an enrolment session is bound to no audience or expected identity")
+            audience = ENROLMENT_AUDIENCE
         self._check_lockout(client, expected_identity)
         now = time.time()
         e = Entry(uuid.uuid4().hex, client, now, now + self.cfg.session_start_ttl_s, nonce, audience,
-                  expected_identity)
+                  expected_identity, enrol)
         wait = max(1, math.ceil(self.cfg.idle_timeout_s))
         try:
             self.store.add(e, self.cfg.max_sessions_per_client, self.cfg.max_sessions)
@@ -271,7 +305,10 @@ class Service:
     def new_session(self, e: Entry) -> Session:
         """The challenge state machine of one stream, on the pooled graphs. With an expected
         identity, only that identity is accepted (a 1:1 check); without a gallery, none is."""
-        from ..identity.recognise import Decision
+        if e.enrol is not None:     # keeps the faces an enrolment needs, and enrols them at its end
+            cfg = replace(self.cfg.session, identity_frames=max(self.cfg.session.identity_frames, ENOUGH_FACES))
+            return Session(self.liveness, cfg, identify=partial(self.enrol_faces, e), landmarker=self.landmarker,
+                           far_faces=self.far_faces)
         identify = self.identify if self.gallery_size else None
         if e.expected_identity is not None:
             want = e.expected_identity
@@ -289,7 +326,7 @@ class Service:
         self.store.incr(metrics.session_series(verdict, session.rejected_in, session.more_actions))
         audit.record("session_ended", sid=e.id, client=e.client, verdict=verdict, step=session.rejected_in or "complete",
                      reason=session.reason or None, identity=session.identity, expected_identity=e.expected_identity,
-                     audience=e.audience, liveness_unsure=session.more_actions, model=self.model.name)
+                     audience=e.audience, enrol=e.enrol, liveness_unsure=session.more_actions, model=self.model.name)
         if verdict != ACCEPTED:
             self.store.add_failure(f"client:{e.client}", self.cfg.failure_window_s)
             if e.expected_identity is not None:
@@ -299,6 +336,8 @@ class Service:
         claims = {"sid": e.id, "jti": e.id, "verdict": verdict, "identity": session.identity,
                   "reason": session.reason, "liveness_model": self.model.name,
                   "liveness_unsure": session.more_actions}
+        if e.enrol is not None:     # who was enrolled, not who logged in: no identity to log in as
+            claims.update(identity=None, enrolled=e.enrol if verdict == ACCEPTED else None)
         claims.update({k: v for k, v in (("nonce", e.nonce), ("aud", e.audience),
                                          ("expected_identity", e.expected_identity)) if v is not None})
         token = tokens.sign(claims, tokens.verdict_key(self.cfg.secret, verdict == ACCEPTED), self.cfg.verdict_ttl_s)

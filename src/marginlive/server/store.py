@@ -36,6 +36,7 @@ class Entry:
     nonce: str | None = None
     audience: str | None = None
     expected_identity: str | None = None
+    enrol: str | None = None   # an enrolment session's name: its best faces enrol as it once accepted
     status: str = "new"        # new -> streaming -> done
     verdict: str | None = None
     # how the identity was matched (distance, margin, probes): told the relying party at redemption,

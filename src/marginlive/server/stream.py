@@ -8,7 +8,8 @@ Messages
                      other than "end" (``max_bad_frames`` of them close the stream);
                      {"seq", "skipped"} for a frame beyond the stream's ``max_fps`` (not decoded,
                      not counted against it); the last adds
-                     "verdict" (the signed token) and "log", then the server closes (1000).
+                     "verdict" (the signed token) and "log" (and, where an enrolment session enrolled,
+                     "enrolled" and "faces"), then the server closes (1000).
 Closes without a verdict: 4403 (origin not allowed, or another client's session), 4404
 (unknown), 4409 (already used), 4410 (expired), 4429 (locked out after failed attempts), 1013
 (Redis or the gallery cannot be reached: try again);
@@ -170,5 +171,7 @@ def _step(session, data: bytes, t: float, max_pixels: int):
 async def _final(ws: WebSocket, svc, e, session, status, seq: int):
     token = svc.finish(e, session, status.state)
     log = [_said(event) for event in session.log]
-    await ws.send_json({"seq": seq, **for_client(status), "verdict": token, "log": log})
+    # an enrolment session that enrolled: the name, and the faces it added
+    done = {"enrolled": e.enrol, "faces": session.decision.probes} if e.enrol and status.state == ACCEPTED else {}
+    await ws.send_json({"seq": seq, **for_client(status), "verdict": token, "log": log, **done})
     await ws.close(code=1000)

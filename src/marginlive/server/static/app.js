@@ -1,4 +1,5 @@
 // marginlive web client: camera -> JPEG frames over a WebSocket -> state, instruction, verdict.
+// The login page (/) and the enrolment page (/enrol, whose form holds a name and the admin token).
 "use strict";
 const video = document.getElementById("video");
 const overlay = document.getElementById("overlay");
@@ -8,6 +9,7 @@ const bar = document.querySelector("#bar > div");
 const startBtn = document.getElementById("start");
 const verdictEl = document.getElementById("verdict");
 const grab = document.createElement("canvas");
+const enrolForm = document.getElementById("enrol");
 const FPS = 10;
 // the longest side of a frame sent: a camera that ignores the 640x480 asked of it (1080p, 4K) would
 // otherwise send JPEGs past the server's 1 MB frame cap, which ends the stream
@@ -62,9 +64,13 @@ async function run() {
     startBtn.disabled = false;
     return;
   }
+  if (enrolForm && !enrolForm.reportValidity()) {   // a name and the token typed in first
+    startBtn.disabled = false;
+    return;
+  }
   let res, info;
   try {
-    res = await fetch("/v1/sessions", { method: "POST" });
+    res = await fetch("/v1/sessions", sessionRequest());
     info = await res.json();
   } catch (e) {                                  // the server cannot be reached, or answered no JSON
     info = { detail: "The server cannot be reached: try again" };
@@ -109,7 +115,7 @@ async function run() {
     document.body.dataset.state = m.state;
     if (m.state === "accepted" || m.state === "rejected") {
       done = true;
-      show(m.instruction, m.state);
+      show(m.enrolled ? `Enrolled as ${m.enrolled} (${m.faces} faces)` : m.instruction, m.state);
       document.body.dataset.verdict = m.state;
       verdictEl.textContent = m.verdict ? "signed verdict: " + m.verdict : "";
       startBtn.disabled = false;
@@ -131,8 +137,18 @@ async function run() {
   };
 }
 
+// a login's session: bound to nothing; an enrolment's: the name, with the admin token (kept in the
+// form only: never in the address, the page's storage or a cookie)
+function sessionRequest() {
+  if (!enrolForm) return { method: "POST" };
+  const name = document.getElementById("name").value.trim();
+  const token = document.getElementById("token").value;
+  return { method: "POST", body: JSON.stringify({ enrol: name }),
+           headers: { "Content-Type": "application/json", "Authorization": "Bearer " + token } };
+}
+
 // close codes without a reason: the network dropped the stream, or the server stopped at once
 const CLOSED = { 1006: "the connection dropped", 1012: "the service restarted" };
 
 startBtn.addEventListener("click", run);
-if (new URLSearchParams(location.search).has("autostart")) run();
+if (!enrolForm && new URLSearchParams(location.search).has("autostart")) run();

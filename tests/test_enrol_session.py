@@ -1,0 +1,116 @@
+"""Enrolment by a live session: the admin's session whose best faces enrol once liveness and the
+challenge pass, on a real server, a real face detector and the real dlib embedder; the challenge's
+landmarks scripted (the live video raises no hand)."""
+import cv2
+import httpx
+import pytest
+
+from challenge_fakes import ScriptedLandmarker, face, pose
+from marginlive.challenge.session import SessionConfig
+from marginlive.errors import InputError
+from marginlive.server import tokens
+from marginlive.server.app import create_app
+from marginlive.server.service import ENROLMENT_AUDIENCE
+from server_util import running
+from test_server import AS_ADMIN, SECRET, cfg, stream
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def frames(live_frames):
+    return [cv2.imencode(".jpg", f.image)[1].tobytes() for f in live_frames]
+
+
+@pytest.fixture
+def app(always_real_model, tmp_path):
+    asks = SessionConfig(n_challenges=1, challenge_timeout_s=2.0, retries=0, passive_min_frames=3, passive_window=5,
+                         actions=("raise_right_hand",))
+    return create_app(cfg(always_real_model, tmp_path, session=asks))
+
+
+def session(app, addr, frames, **body):
+    """The last message of a session (created with JSON ``body``, as the admin) whose user raises
+    the right hand when asked (the only action the app's sessions ask for)."""
+    app.state.ml.landmarker = ScriptedLandmarker([(pose(), face())] * 3 + [(pose(right_up=True), face())])
+    r = httpx.post(f"http://{addr}/v1/sessions", json=body, headers=AS_ADMIN)
+    assert r.status_code == 201, r.text
+    return stream(addr, r.json()["session_id"], frames)[-1]
+
+
+def enrolment(app, addr, name, frames):
+    return session(app, addr, frames, enrol=name)
+
+
+def test_a_live_session_enrols_its_best_faces_and_the_next_login_is_recognised(app, frames):
+    with running(app) as addr:
+        last = enrolment(app, addr, "alice", frames)
+        assert last["state"] == "accepted" and last["enrolled"] == "alice" and last["faces"] == 5, last
+        listed = httpx.get(f"http://{addr}/v1/identities", headers=AS_ADMIN).json()["identities"]
+        assert [(i["name"], i["embeddings"], i["enough_faces"]) for i in listed] == [("alice", 5, True)]
+        # its verdict names who was enrolled, not a login: no identity, and the enrolment's audience
+        claims = tokens.verify(last["verdict"], SECRET)
+        assert claims["enrolled"] == "alice" and claims["identity"] is None and claims["aud"] == ENROLMENT_AUDIENCE
+        r = httpx.post(f"http://{addr}/v1/verdicts/verify", json={"token": last["verdict"], "audience": "my-app"})
+        assert r.status_code == 400 and "another audience" in r.json()["detail"]
+        # a login by the same face, with no name given, is recognised as the identity just enrolled
+        login = session(app, addr, frames)
+        assert login["state"] == "accepted" and login["identity"] == "alice" and "enrolled" not in login, login
+
+
+def test_an_enrolment_refuses_a_face_enrolled_as_another_and_another_face_under_a_name(app, frames,
+                                                                                       nuaa_real_images):
+    with running(app) as addr:
+        subject = sorted(nuaa_real_images)[0]
+        files = [("image", p.read_bytes()) for p in nuaa_real_images[subject][:5]]
+        assert httpx.post(f"http://{addr}/v1/identities/carol", files=files, headers=AS_ADMIN).status_code == 201
+        other = enrolment(app, addr, "carol", frames)    # another face added to carol's
+        assert other["state"] == "rejected" and "does not match the faces enrolled as 'carol'" in other["reason"]
+        assert enrolment(app, addr, "alice", frames)["state"] == "accepted"
+        again = enrolment(app, addr, "bob", frames)      # alice's face under a second name
+        assert again["state"] == "rejected" and "enrolled under another name" in again["reason"], again
+        listed = httpx.get(f"http://{addr}/v1/identities", headers=AS_ADMIN).json()["identities"]
+        assert sorted((i["name"], i["embeddings"]) for i in listed) == [("alice", 5), ("carol", 5)]
+
+
+def test_pictures_sent_to_enrol_are_one_persons_alone(app, nuaa_real_images):
+    """The same rule for pictures sent to the API: 409, and nothing added."""
+    first, second = sorted(nuaa_real_images)[:2]
+    with running(app) as addr:
+        def enrol(name, subject, pictures):
+            files = [("image", p.read_bytes()) for p in nuaa_real_images[subject][pictures]]
+            return httpx.post(f"http://{addr}/v1/identities/{name}", files=files, headers=AS_ADMIN)
+        assert enrol("carol", first, slice(0, 5)).status_code == 201
+        r = enrol("dave", first, slice(5, 8))
+        assert r.status_code == 409 and "enrolled under another name" in r.json()["detail"]
+        r = enrol("carol", second, slice(0, 3))
+        assert r.status_code == 409 and "does not match the faces enrolled as 'carol'" in r.json()["detail"]
+        listed = httpx.get(f"http://{addr}/v1/identities", headers=AS_ADMIN).json()["identities"]
+        assert [(i["name"], i["embeddings"]) for i in listed] == [("carol", 5)]
+
+
+def test_an_enrolment_session_is_the_admins_and_bound_to_nothing_else(app, frames):
+    url = "/v1/sessions"
+    with running(app) as addr:
+        assert httpx.post(f"http://{addr}{url}", json={"enrol": "alice"}).status_code == 401
+        r = httpx.post(f"http://{addr}{url}", json={"enrol": "alice"}, headers={"authorization": "Bearer wrong-token-0123456789"})
+        assert r.status_code == 403
+        for extra in ({"audience": "my-app"}, {"expected_identity": "bob"}):
+            r = httpx.post(f"http://{addr}{url}", json={"enrol": "alice", **extra}, headers=AS_ADMIN)
+            assert r.status_code == 400 and "enrolment session" in r.json()["detail"], r.text
+        r = httpx.post(f"http://{addr}{url}", json={"enrol": " alice"}, headers=AS_ADMIN)
+        assert r.status_code == 400 and "identity name" in r.json()["detail"]
+
+
+def test_too_few_clear_faces_enrol_nothing(app, live_frames):
+    """Fewer than ENOUGH_FACES faces of enrolment quality seen: the session's rejection, nothing added."""
+    from marginlive.identity.embed import embedding_crop
+    svc = app.state.ml
+    e = svc.create("10.0.0.9", enrol="alice")
+    f = live_frames[0].image
+    box = svc.detector.detect(f)[0]
+    with pytest.raises(InputError, match=r"too few clear views of the face to enrol \(2 of 5\)"):
+        svc.enrol_faces(e, [embedding_crop(f, box)] * 2)
+    assert svc.gallery_list() == []
+
+

@@ -114,3 +114,22 @@ def test_too_few_clear_faces_enrol_nothing(app, live_frames):
     assert svc.gallery_list() == []
 
 
+
+def test_a_login_sees_an_identity_another_process_enrolled_after_the_server_started(app, frames, live_frames,
+                                                                                     monkeypatch):
+    """The gallery was empty when the server started; then `marginlive enroll` (here: its calls, on
+    another connection to the same file) adds alice: the next login is recognised as her."""
+    from marginlive.identity.gallery import open_gallery
+    from marginlive.identity.recognise import Recognizer
+    from marginlive.server import service
+    monkeypatch.setattr(service, "GALLERY_RECOUNT_S", 0.0)       # read at each session start
+    svc = app.state.ml
+    with running(app) as addr:
+        first = session(app, addr, frames)
+        assert first["state"] == "accepted" and first["identity"] is None     # nobody enrolled: liveness only
+        with open_gallery(svc.cfg.gallery) as other:
+            rec = Recognizer(other)
+            vecs = [rec.embed(f.image, svc.detector.detect(f.image)[0]) for f in live_frames[:5]]
+            other.add("alice", vecs, rec.embedder.name)
+        login = session(app, addr, frames)
+    assert login["state"] == "accepted" and login["identity"] == "alice", login

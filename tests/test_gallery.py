@@ -32,6 +32,7 @@ def test_add_list_remove_and_wal(tmp_path):
         g.add("alice", [vec(3)], "e")
         g.add("bob", [vec(4)], "e")
         assert [(r["name"], r["embeddings"]) for r in g.list()] == [("alice", 3), ("bob", 1)]
+        assert g.count() == 2
         names, vecs = g.vectors("e")
         assert len(names) == 4 and vecs.shape == (4, 128)
         assert np.allclose(vecs[0], vec(1))

@@ -60,6 +60,7 @@ def test_same_operations_as_sqlite(pg):
     pg.add("alice", [vec(3)], "e")
     pg.add("bob", [vec(4)], "e")
     assert [(r["name"], r["embeddings"]) for r in pg.list()] == [("alice", 3), ("bob", 1)]
+    assert pg.count() == 2
     names, vecs = pg.vectors("e")
     assert names == ["alice", "alice", "alice", "bob"] and np.allclose(vecs[0], vec(1))
     assert pg.search("e", vec(4) + 0.01)[0][0] == "bob"

@@ -129,6 +129,10 @@ class GalleryBase:
                          "ON e.identity_id = i.id GROUP BY i.id, i.name, i.created ORDER BY i.name")
         return [{"name": n, "embeddings": int(c), "created": t} for n, c, t in rows]
 
+    def count(self) -> int:
+        """How many identities are enrolled."""
+        return int(self._run("SELECT COUNT(*) FROM identities")[0][0])
+
     def vectors(self, embedder: str, name: str | None = None) -> tuple[list[str], np.ndarray]:
         q = ("SELECT i.name, e.vector FROM embeddings e JOIN identities i ON i.id = e.identity_id "
              "WHERE e.embedder = %s")

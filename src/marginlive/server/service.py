@@ -23,7 +23,7 @@ from pathlib import Path
 import anyio
 
 from ..challenge.session import ACCEPTED, Session, SessionConfig
-from ..errors import InputError, MarginliveError
+from ..errors import InputError, MarginliveError, UnavailableError
 from ..identity.gallery import check_name
 from ..identity.recognise import ENOUGH_FACES, Decision, check_one_person, faces_of
 from ..liveness.runtime import LivenessModel
@@ -45,6 +45,9 @@ STOPPING = "this server is stopping once the logins in flight are done; try agai
 MIN_SECRET_BYTES = 32
 MAX_ENROL_IMAGES = 10      # pictures one enrolment request may hold by default (also the API's schema)
 MIN_ADMIN_TOKEN_CHARS = 16
+# how often (s) a session start reads again how many identities the gallery holds: another replica, or
+# `marginlive enroll` on the same file, enrols while this process serves
+GALLERY_RECOUNT_S = 1.0
 # the audience of an enrolment session's verdict: a relying party that binds its logins to its own
 # audience refuses it, and one that does not sees ``enrolled`` and no identity
 ENROLMENT_AUDIENCE = "marginlive:enrolment"
@@ -159,12 +162,16 @@ class Service:
         self.far_faces = PooledDetector(self.far_detectors, "mediapipe-full")
         self._recognizer = None
         self._rec_lock = threading.Lock()
+        # identities_now's own gallery handle and lock: a count does not wait for an identity step's embedding
+        self._counter, self._counted_at, self._count_lock = None, time.monotonic(), threading.Lock()
         self.gallery_size = self._open_gallery()
 
     def close(self):
         self.detector.close()
         self.far_detectors.close()
         self.landmarkers.close()
+        if self._counter is not None:
+            self._counter.close()
 
     # ------------------------------------------------------------------ liveness and identity
     def _open_gallery(self) -> int:
@@ -180,6 +187,26 @@ class Service:
             return 0
         with open_gallery(g) as gallery:
             return len(gallery.list())
+
+    def identities_now(self) -> int:
+        """How many identities the gallery holds (0: sessions check liveness only), read again at most
+        once every ``GALLERY_RECOUNT_S``; where the gallery cannot be read, the last count (the
+        session's identity step then says so)."""
+        from ..identity.gallery import open_gallery
+        g = self.cfg.gallery
+        if g is None or time.monotonic() - self._counted_at < GALLERY_RECOUNT_S:
+            return self.gallery_size
+        with self._count_lock:
+            try:
+                if self._counter is None:
+                    if not str(g).startswith(("postgresql://", "postgres://")) and not Path(g).exists():
+                        return self.gallery_size          # made at the first enrolment
+                    self._counter = open_gallery(g)
+                self.gallery_size = self._counter.count()
+            except UnavailableError:
+                return self.gallery_size
+            self._counted_at = time.monotonic()
+        return self.gallery_size
 
     def recognizer(self):
         if self._recognizer is None:
@@ -309,7 +336,7 @@ class Service:
             cfg = replace(self.cfg.session, identity_frames=max(self.cfg.session.identity_frames, ENOUGH_FACES))
             return Session(self.liveness, cfg, identify=partial(self.enrol_faces, e), landmarker=self.landmarker,
                            far_faces=self.far_faces)
-        identify = self.identify if self.gallery_size else None
+        identify = self.identify if self.identities_now() else None
         if e.expected_identity is not None:
             want = e.expected_identity
 

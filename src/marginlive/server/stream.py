@@ -56,7 +56,7 @@ async def _claimed(ws: WebSocket, svc, sid: str):
         problem = (1013, str(err))
     if problem:
         return await _close(ws, *problem)
-    session = svc.new_session(e)
+    session = await anyio.to_thread.run_sync(svc.new_session, e)    # it may read the gallery
     try:
         await _run(ws, svc, e, session)
     except UnavailableError as err:     # Redis or the gallery is down: no verdict can be kept

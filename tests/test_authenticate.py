@@ -158,6 +158,27 @@ def test_authenticate_video_end_to_end(capsys, tmp_path, always_real_model):
     assert cap.get(cv2.CAP_PROP_FRAME_COUNT) > 30
 
 
+def test_authenticate_enrolls_the_user_once_the_session_passes(capsys, tmp_path, always_real_model, monkeypatch):
+    """--enroll: the session runs as a login (its landmarks scripted: the video raises no hand), then
+    its best faces enrol; the same face under a second name is refused, and the first is recognised."""
+    from challenge_fakes import ScriptedLandmarker, face, pose
+    import marginlive.challenge.session as session_module
+    monkeypatch.setattr(session_module, "Landmarker", lambda: ScriptedLandmarker(
+        [(pose(), face())] * 3 + [(pose(right_up=True), face())]))
+    live, db = need_shared("data", "videos", "live-1.webm"), tmp_path / "g.db"
+    args = [str(live), "--model", str(always_real_model), "--actions", "raise_right_hand", "--challenges", "1",
+            "--gallery", str(db)]
+    code = main(["authenticate", *args, "--enroll", "alice"])
+    assert code == 0 and capsys.readouterr().out.splitlines()[-1] == "enrolled alice: 5 faces"
+    code = main(["authenticate", *args, "--enroll", "bob", "--json"])
+    final = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert code == 1 and final["enrolled"] is None and "enrolled under another name" in final["reason"]
+    code = main(["authenticate", *args])
+    assert code == 0 and capsys.readouterr().out.splitlines()[-1] == "Accepted as alice"
+    assert main(["authenticate", *args, "--enroll", " alice"]) == 2
+    assert "identity name" in capsys.readouterr().err
+
+
 def test_authenticate_saves_into_a_folder_and_checks_the_output_first(capsys, tmp_path, always_real_model,
                                                                        live_frames):
     live = tmp_path / "short.avi"          # three frames: too few for any decision

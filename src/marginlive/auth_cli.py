@@ -13,6 +13,7 @@ from ._util import emit_json
 from .detect_cli import _VideoWriter, output_path
 from .errors import InputError
 from .frames import VideoSource
+from .identity.gallery import check_name
 from .render import GREEN, RED, banner, draw_results
 
 
@@ -41,6 +42,8 @@ def run_authenticate(a) -> int:
         raise InputError("give a video file or --camera N")
     if a.challenges < 1:
         raise InputError("--challenges must be >= 1")
+    if a.enroll is not None:
+        check_name(a.enroll)
     name = f"camera-{a.camera}" if a.camera is not None else a.video
     out = output_path(a.save, name, "video")   # checked before the models load and frames are read
     session = _session(a)
@@ -52,31 +55,35 @@ def run_authenticate(a) -> int:
         if session.t0 is None:      # no frame was read: the source itself is bad
             raise
         status = session.finish(0.0, _ended(a))
+    enrolled = a.enroll if a.enroll is not None and status.state == ACCEPTED else None
     if a.json:
         emit_json({"verdict": status.state, "reason": status.reason, "identity": status.identity,
-                   "log": session.log})
+                   "log": session.log, **({"enrolled": enrolled} if a.enroll is not None else {})})
     else:
         for e in session.log:
             print(f"{e['t']:7.2f}s  {e['event']}" + "".join(f"  {k}={v}" for k, v in e.items()
                                                          if k not in ("t", "event", "state")))
-        print(status.instruction)
+        print(f"enrolled {enrolled}: {session.decision.probes} faces" if enrolled else status.instruction)
     return 0 if status.state == ACCEPTED else 1
 
 
 def _session(a) -> Session:
-    """The session the options describe: the detector, the challenge and, with --gallery, who it is."""
+    """The session the options describe: the detector, the challenge and, with --gallery, who it is;
+    with --enroll, its best faces enrol once it passes (``recognise.session_enrolment``)."""
     from .pipeline import LivenessDetector
     det = LivenessDetector(model=a.model, detector=a.detector, detector_model=a.detector_model,
                            margin=a.margin, threshold=a.threshold, mirrored=a.mirrored)
+    from .identity.gallery import open_gallery
+    from .identity.recognise import Recognizer, session_enrolment
     identify = None
-    if a.gallery:
-        from .identity.gallery import open_gallery
-        from .identity.recognise import Recognizer
+    if a.enroll is not None:
+        identify = session_enrolment(Recognizer(open_gallery(a.gallery)), a.enroll)
+    elif a.gallery:
         # who it is needs someone enrolled: a mistyped gallery path is named, not made empty
         identify = Recognizer(open_gallery(a.gallery, existing=True)).identify_faces
     cfg = SessionConfig(n_challenges=a.challenges, challenge_timeout_s=a.challenge_timeout,
                         unsure_floor=a.unsure_floor, mirrored=a.mirrored,
-                        actions=tuple(a.actions) if a.actions else None, require_identity=bool(a.gallery))
+                        actions=tuple(a.actions) if a.actions else None, require_identity=identify is not None)
     return Session(det, cfg, identify=identify)
 
 

@@ -337,6 +337,8 @@ def _auth_args(p):
     p.add_argument("--mirrored", action="store_true", help="frames are selfie-mirrored (left/right swapped): the "
                    "challenge's left and right follow the picture, and liveness scores each face unmirrored")
     p.add_argument("--gallery", help="gallery (SQLite file or postgresql:// URL): the user must also be recognised")
+    p.add_argument("--enroll", metavar="NAME", help="enrol the user as NAME once the session passes: its 5 best faces "
+                   "(into --gallery, default $MARGINLIVE_GALLERY or .marginlive/gallery.db)")
     p.add_argument("--save", help="write the annotated session video here")
     p.add_argument("--show", action="store_true", help="show the session in a window")
     p.add_argument("--json", action="store_true", help="JSON lines: each state change, then the verdict and log")

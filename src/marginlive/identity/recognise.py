@@ -9,6 +9,7 @@ docs/identity.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -100,6 +101,23 @@ def check_one_person(rec: Recognizer, name: str, vecs: list[np.ndarray]) -> None
                          "(remove that identity first)")
     if faces_of(rec.gallery.list(), name) and rec.decide(vecs, name).identity != name:
         raise IdentityConflict(f"this face does not match the faces enrolled as {name!r}")
+
+
+def session_enrolment(rec: Recognizer, name: str) -> Callable[[list], Decision]:
+    """An authentication session's identity step that enrols (``Session(identify=...)``): the
+    session's best (frame, face) pairs, of enrolment quality, enrol as ``name`` once its liveness and
+    actions passed, and the decision names it. An ``InputError`` (the session's rejection) where
+    fewer than ``ENOUGH_FACES`` were kept or they are not one person's alone (``check_one_person``);
+    nothing is added then."""
+    def enrol(faces: list) -> Decision:
+        if len(faces) < ENOUGH_FACES:
+            raise InputError(f"too few clear views of the face to enrol ({len(faces)} of {ENOUGH_FACES}): "
+                             "face the camera in good light")
+        vecs = [rec.embed(f, x.box if isinstance(x, FaceResult) else x) for f, x in faces]
+        check_one_person(rec, name, vecs)
+        rec.gallery.add(name, vecs, rec.embedder.name, ["session"] * len(vecs))
+        return Decision(name, name, None, None, len(vecs))
+    return enrol
 
 
 def single_face(detector, frame, what: str) -> FaceBox:

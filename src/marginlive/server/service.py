@@ -25,7 +25,7 @@ import anyio
 from ..challenge.session import ACCEPTED, Session, SessionConfig
 from ..errors import InputError, MarginliveError, UnavailableError
 from ..identity.gallery import check_name
-from ..identity.recognise import ENOUGH_FACES, Decision, check_one_person, faces_of
+from ..identity.recognise import ENOUGH_FACES, Decision, check_one_person, faces_of, session_enrolment
 from ..liveness.runtime import LivenessModel
 from . import audit, metrics, tokens
 from .protocol import ConnectionLimits
@@ -254,24 +254,15 @@ class Service:
         return n, faces_of(rows, name)
 
     def enrol_faces(self, e: Entry, faces) -> Decision:
-        """Enrolment session ``e``'s identity step: its best (frame, face) pairs, all of enrolment
-        quality (``Session.best_faces``), enrol as ``e.enrol`` and the decision names it. An
-        ``InputError``, the session's rejection, where fewer than ``ENOUGH_FACES`` were seen or
-        they are not one person's alone (``check_one_person``); nothing is added then."""
-        name = e.enrol
-        if len(faces) < ENOUGH_FACES:
-            raise InputError(f"too few clear views of the face to enrol ({len(faces)} of {ENOUGH_FACES}): "
-                             "face the camera in good light")
+        """Enrolment session ``e``'s identity step (``recognise.session_enrolment``): its best faces
+        enrol as ``e.enrol``, or an ``InputError`` rejects it and nothing is added."""
         with self._rec_lock:
-            rec = self.recognizer()
-            vecs = [rec.embed(f, x.box if hasattr(x, "box") else x) for f, x in faces]
-            check_one_person(rec, name, vecs)
-            n = rec.gallery.add(name, vecs, rec.embedder.name, ["session"] * len(vecs))
+            decision = session_enrolment(self.recognizer(), e.enrol)(faces)
         rows = self.gallery_list()
         self.gallery_size = len(rows)
-        audit.record("identity_enrolled", name=name, added=n, faces=faces_of(rows, name),
+        audit.record("identity_enrolled", name=e.enrol, added=decision.probes, faces=faces_of(rows, e.enrol),
                      client=e.client, sid=e.id)
-        return Decision(name, name, None, None, len(vecs))
+        return decision
 
     # --------------------------------------------------------------------------- sessions
     def allow(self, client: str) -> bool:

@@ -37,7 +37,7 @@ ROUTES = ["/", "/health", "/metrics", "/v1/liveness", "/v1/sessions", "/v1/verdi
           "/v1/identities/alice", "/v1/identities/%00", "/v1/identities/" + "a" * 5000, "/v1/identities/..",
           "/v1/identities/%F0%9F%98%80", "/static/../../etc/passwd", "/static/%2e%2e/%2e%2e/etc/passwd",
           "/..%2f..%2f", "/docs", "/openapi.json", "/v1/sessions/abc/stream", "//v1//liveness",
-          "/v1/liveness?x=" + "%ff" * 100]
+          "/v1/liveness?x=" + "%ff" * 100, "/enrol", "/enrol/..%2f"]
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]
 CONTENT_TYPES = [None, "application/json", "application/json; charset=latin-1", "image/jpeg", "image/png",
                  "image/webp", "multipart/form-data", "multipart/form-data; boundary=xyz", "text/plain",
@@ -61,7 +61,8 @@ def bodies(jpeg: bytes, png: bytes) -> list[bytes]:
     """Request bodies: empty, truncated, random, deeply nested, of the wrong type, a good image."""
     objects = [{"nonce": "n"}, {"nonce": 1}, {"nonce": None}, {"nonce": "x" * 100_000}, {"token": "a.b.c"},
                {"token": ["x"]}, {"audience": {"a": 1}}, [], [1, 2], "str", {"expected_identity": "\u0000"},
-               {"nonce": "n", "extra": 1}]
+               {"nonce": "n", "extra": 1}, {"enrol": "alice"}, {"enrol": "\u0000"}, {"enrol": 5},
+               {"enrol": "alice", "audience": "x"}, {"enrol": "x" * 300}]
     rng = np.random.default_rng(0)
     part = b'--xyz\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n\r\n'
     return [b"", b"{}", b"null", b"{", ("[" * 5000 + "]" * 5000).encode(), b"\xff\xfe\x00", b"NaN",

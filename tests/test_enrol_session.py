@@ -51,8 +51,12 @@ def test_a_live_session_enrols_its_best_faces_and_the_next_login_is_recognised(a
         # its verdict names who was enrolled, not a login: no identity, and the enrolment's audience
         claims = tokens.verify(last["verdict"], SECRET)
         assert claims["enrolled"] == "alice" and claims["identity"] is None and claims["aud"] == ENROLMENT_AUDIENCE
-        r = httpx.post(f"http://{addr}/v1/verdicts/verify", json={"token": last["verdict"], "audience": "my-app"})
-        assert r.status_code == 400 and "another audience" in r.json()["detail"]
+        for bound in ({}, {"audience": "my-app"}):     # no login takes it, named audience or none
+            r = httpx.post(f"http://{addr}/v1/verdicts/verify", json={"token": last["verdict"], **bound})
+            assert r.status_code == 400 and "an enrolment's, not a login's" in r.json()["detail"], r.text
+        r = httpx.post(f"http://{addr}/v1/verdicts/verify", json={"token": last["verdict"],
+                                                                   "audience": ENROLMENT_AUDIENCE})
+        assert r.status_code == 200 and r.json()["enrolled"] == "alice" and r.json()["identity"] is None
         # a login by the same face, with no name given, is recognised as the identity just enrolled
         login = session(app, addr, frames)
         assert login["state"] == "accepted" and login["identity"] == "alice" and "enrolled" not in login, login

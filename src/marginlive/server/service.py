@@ -48,8 +48,8 @@ MIN_ADMIN_TOKEN_CHARS = 16
 # how often (s) a session start reads again how many identities the gallery holds: another replica, or
 # `marginlive enroll` on the same file, enrols while this process serves
 GALLERY_RECOUNT_S = 1.0
-# the audience of an enrolment session's verdict: a relying party that binds its logins to its own
-# audience refuses it, and one that does not sees ``enrolled`` and no identity
+# the audience of an enrolment session's verdict: redeemed only by a caller that names it, so that no
+# relying party takes an enrolment for a login; its claims name who was ``enrolled``, and no identity
 ENROLMENT_AUDIENCE = "marginlive:enrolment"
 LIVENESS_API = ("public", "admin", "off")
 
@@ -380,6 +380,10 @@ class Service:
         (forged, expired, another nonce / audience / identity, on no record) or ``Refused`` 409
         (already redeemed)."""
         claims = self._verified(token)
+        if claims.get("aud") == ENROLMENT_AUDIENCE and audience != ENROLMENT_AUDIENCE:
+            # a relying party that names no audience must not take an enrolment for a login
+            raise tokens.TokenError(f"the verdict is an enrolment's, not a login's (redeem it with the audience "
+                                    f"{ENROLMENT_AUDIENCE!r})", signed=True)
         for key, want in (("nonce", nonce), ("aud", audience)):
             if want is not None and claims.get(key) != want:
                 raise tokens.TokenError(f"the verdict was issued for another {'audience' if key == 'aud' else key}",

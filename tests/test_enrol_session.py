@@ -97,7 +97,8 @@ def test_an_enrolment_session_is_the_admins_and_bound_to_nothing_else(app, frame
     url = "/v1/sessions"
     with running(app) as addr:
         assert httpx.post(f"http://{addr}{url}", json={"enrol": "alice"}).status_code == 401
-        r = httpx.post(f"http://{addr}{url}", json={"enrol": "alice"}, headers={"authorization": "Bearer wrong-token-0123456789"})
+        wrong = {"authorization": "Bearer wrong-token-0123456789"}
+        r = httpx.post(f"http://{addr}{url}", json={"enrol": "alice"}, headers=wrong)
         assert r.status_code == 403
         for extra in ({"audience": "my-app"}, {"expected_identity": "bob"}):
             r = httpx.post(f"http://{addr}{url}", json={"enrol": "alice", **extra}, headers=AS_ADMIN)

@@ -120,7 +120,8 @@ def _scored_faces(svc: Service, img) -> list[dict]:
     return [{**r.to_dict(), "grayscale": g} for r, g in zip(results, grayscale_faces(img, results))]
 
 
-@router.post("/v1/sessions", status_code=201, openapi_extra=SESSION_BODY, responses=errors(400, 401, 403, 408, 429, 503))
+@router.post("/v1/sessions", status_code=201, openapi_extra=SESSION_BODY,
+             responses=errors(400, 401, 403, 408, 429, 503))
 async def new_session(request: Request, svc: Service = Depends(rate_limited)):
     body = await read_json_object(request, svc.cfg.body_timeout_s, (*BINDING, "enrol"), required=False)
     enrol = optional_text(body, "enrol")

@@ -10,6 +10,7 @@ from marginlive.challenge.session import SessionConfig
 from marginlive.errors import InputError
 from marginlive.server import tokens
 from marginlive.server.app import create_app
+from marginlive.server.metrics import IDENTITIES
 from marginlive.server.service import ENROLMENT_AUDIENCE
 from server_util import running
 from test_server import AS_ADMIN, SECRET, cfg, stream
@@ -137,4 +138,6 @@ def test_a_login_sees_an_identity_another_process_enrolled_after_the_server_star
             vecs = [rec.embed(f.image, svc.detector.detect(f.image)[0]) for f in live_frames[:5]]
             other.add("alice", vecs, rec.embedder.name)
         login = session(app, addr, frames)
+        text = httpx.get(f"http://{addr}/metrics", headers=AS_ADMIN).text
     assert login["state"] == "accepted" and login["identity"] == "alice", login
+    assert f"{IDENTITIES} 1" in text.splitlines()

@@ -188,9 +188,11 @@ async def remove(name: str, request: Request, svc: Service = Depends(admin)):
 @router.get("/metrics", responses={**METRICS_TEXT, **errors(401, 403, 429, 503)})
 async def metrics_text(svc: Service = Depends(admin)):
     """Prometheus' text format: sessions by verdict and the step they ended in, faces by label (the
-    totals of every replica sharing this one's Redis), open sessions, enrolled identities (``metrics.py``)."""
-    counters, open_ = await anyio.to_thread.run_sync(lambda: (svc.store.counters(), svc.store.count()))
-    text = metrics.render(counters, {metrics.OPEN: open_, metrics.IDENTITIES: svc.gallery_size})
+    totals of every replica sharing this one's Redis), open sessions, enrolled identities (read again
+    at most once a second, as a session start does) (``metrics.py``)."""
+    counters, open_, enrolled = await anyio.to_thread.run_sync(
+        lambda: (svc.store.counters(), svc.store.count(), svc.identities_now()))
+    text = metrics.render(counters, {metrics.OPEN: open_, metrics.IDENTITIES: enrolled})
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
 

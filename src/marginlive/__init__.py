@@ -15,14 +15,14 @@ _os.environ.setdefault("GLOG_minloglevel", "2")
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from .errors import (  # noqa: E402
-    CameraError, DatasetError, InputError, MarginliveError, ModelError, NoFaceError,
+    CameraError, DatasetError, IdentityConflict, InputError, MarginliveError, ModelError, NoFaceError,
 )
 from .types import FaceBox, FaceResult  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CameraError", "DatasetError", "FaceBox", "FaceResult", "InputError", "LivenessDetector",
+    "CameraError", "DatasetError", "FaceBox", "FaceResult", "IdentityConflict", "InputError", "LivenessDetector",
     "MarginliveError", "ModelError", "NoFaceError", "read_image", "__version__",
 ]
 

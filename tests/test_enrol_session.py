@@ -43,10 +43,19 @@ def enrolment(app, addr, name, frames):
     return session(app, addr, frames, enrol=name)
 
 
-def test_a_live_session_enrols_its_best_faces_and_the_next_login_is_recognised(app, frames):
+def test_a_live_session_enrols_its_best_faces_and_the_next_login_is_recognised(app, frames, caplog):
+    import json
+    import logging
+    caplog.set_level(logging.INFO, logger="marginlive.audit")
     with running(app) as addr:
         last = enrolment(app, addr, "alice", frames)
         assert last["state"] == "accepted" and last["enrolled"] == "alice" and last["faces"] == 5, last
+        # the audit trail names who enrolled whom, in which session
+        events = [json.loads(r.getMessage()) for r in caplog.records if r.name == "marginlive.audit"]
+        enrolled = next(e for e in events if e["event"] == "identity_enrolled")
+        ended = next(e for e in events if e["event"] == "session_ended")
+        assert enrolled["name"] == "alice" and enrolled["added"] == 5 and enrolled["client"] == "127.0.0.1"
+        assert enrolled["sid"] == ended["sid"] and ended["enrol"] == "alice" and ended["verdict"] == "accepted"
         listed = httpx.get(f"http://{addr}/v1/identities", headers=AS_ADMIN).json()["identities"]
         assert [(i["name"], i["embeddings"], i["enough_faces"]) for i in listed] == [("alice", 5, True)]
         # its verdict names who was enrolled, not a login: no identity, and the enrolment's audience

@@ -132,6 +132,7 @@ def run_serve(a) -> int:
     say = lambda m: print(f"marginlive: {m}")  # noqa: E731
     say(f"serving on http://{a.host}:{a.port}/  (open it in a browser with a webcam)"
         + (f" with {a.workers} worker processes" if a.workers > 1 else ""))
+    say(f"enrol people at http://{a.host}:{a.port}/enrol with the admin token")
     say(f"model {app.state.ml.model.name}, gallery {cfg.gallery} ({app.state.ml.gallery_size} identities)")
     if not _loopback(a.host):
         say(f"warning: listening on {a.host}: browsers give the page the camera only on localhost or over "

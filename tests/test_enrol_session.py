@@ -113,6 +113,8 @@ def test_an_enrolment_session_is_the_admins_and_bound_to_nothing_else(app, frame
         for extra in ({"audience": "my-app"}, {"expected_identity": "bob"}):
             r = httpx.post(f"http://{addr}{url}", json={"enrol": "alice", **extra}, headers=AS_ADMIN)
             assert r.status_code == 400 and "enrolment session" in r.json()["detail"], r.text
+        r = httpx.post(f"http://{addr}{url}", json={"audience": ENROLMENT_AUDIENCE})     # a login's, as one
+        assert r.status_code == 400 and "enrolment sessions' own" in r.json()["detail"]
         r = httpx.post(f"http://{addr}{url}", json={"enrol": " alice"}, headers=AS_ADMIN)
         assert r.status_code == 400 and "identity name" in r.json()["detail"]
 

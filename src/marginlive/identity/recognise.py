@@ -91,14 +91,14 @@ class Recognizer:
 
 
 def check_one_person(rec: Recognizer, name: str, vecs: list[np.ndarray]) -> None:
-    """IdentityConflict (409) unless the embeddings of faces to be enrolled as ``name`` are one person's, no
-    other identity's: where they match another identity, that person's logins would be decided
-    between the two; where ``name`` is enrolled and they do not match it, they are someone else's
-    (a wrong name typed, or another person at the camera)."""
+    """IdentityConflict (409) unless the embeddings of faces to be enrolled as ``name`` are one
+    person's, no other identity's: where they match another identity, that person's logins would be
+    decided between the two; where ``name`` is enrolled and they do not match it, they are someone
+    else's (a wrong name typed, or another person at the camera)."""
     d = rec.decide(vecs)
     if d.identity is not None and d.identity != name:
-        raise IdentityConflict("this face matches an identity enrolled under another name: one person enrols once "
-                         "(remove that identity first)")
+        raise IdentityConflict("this face matches an identity enrolled under another name: one person enrols "
+                               "once (remove that identity first)")
     if faces_of(rec.gallery.list(), name) and rec.decide(vecs, name).identity != name:
         raise IdentityConflict(f"this face does not match the faces enrolled as {name!r}")
 

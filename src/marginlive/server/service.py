@@ -291,6 +291,8 @@ class Service:
             if expected_identity is not None or audience is not None:
                 raise InputError("an enrolment session is bound to no audience or expected identity")
             audience = ENROLMENT_AUDIENCE
+        elif audience == ENROLMENT_AUDIENCE:     # a login's verdict must not pass for an enrolment's
+            raise InputError(f"the audience {ENROLMENT_AUDIENCE!r} is the enrolment sessions' own")
         self._check_lockout(client, expected_identity)
         now = time.time()
         e = Entry(uuid.uuid4().hex, client, now, now + self.cfg.session_start_ttl_s, nonce, audience,

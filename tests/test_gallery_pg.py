@@ -120,3 +120,32 @@ def test_index_search_matches_brute_force():
     want = sorted({n: min(d[i] for i in range(200) if names[i] == n) for n in set(names)}.items(), key=lambda x: x[1])[:3]
     got = VectorIndex(names, vecs).search(q, 3)
     assert [g[0] for g in got] == [w[0] for w in want] and np.allclose([g[1] for g in got], [w[1] for w in want])
+
+
+def test_someone_enrolled_at_one_replicas_camera_is_recognised_at_another(pg, pg_url, always_real_model, tmp_path,
+                                                                            live_frames, monkeypatch):
+    """Two servers on one PostgreSQL gallery, both started while it is empty: an enrolment session on
+    the first (its landmarks scripted: the video raises no hand), then a login on the second names
+    the person."""
+    import dataclasses
+
+    import cv2
+
+    from marginlive.challenge.session import SessionConfig
+    from marginlive.server import service
+    from marginlive.server.app import create_app
+    from server_util import running
+    from test_enrol_session import session
+    from test_server import cfg
+    frames = [cv2.imencode(".jpg", f.image)[1].tobytes() for f in live_frames]
+    asks = SessionConfig(n_challenges=1, challenge_timeout_s=2.0, retries=0, passive_min_frames=3, passive_window=5,
+                         actions=("raise_right_hand",))
+    monkeypatch.setattr(service, "GALLERY_RECOUNT_S", 0.0)       # read at each session start
+    first, second = (create_app(dataclasses.replace(cfg(always_real_model, tmp_path, session=asks), gallery=pg_url))
+                     for _ in range(2))
+    with running(first) as a, running(second) as b:
+        enrolled = session(first, a, frames, enrol="alice")
+        login = session(second, b, frames)
+    assert enrolled["state"] == "accepted" and enrolled["enrolled"] == "alice", enrolled
+    assert login["state"] == "accepted" and login["identity"] == "alice", login
+    assert [(r["name"], r["embeddings"]) for r in pg.list()] == [("alice", 5)]

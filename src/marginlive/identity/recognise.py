@@ -100,7 +100,8 @@ def check_one_person(rec: Recognizer, name: str, vecs: list[np.ndarray]) -> None
         raise IdentityConflict("this face matches an identity enrolled under another name: one person enrols "
                                "once (remove that identity first)")
     if faces_of(rec.gallery.list(), name) and rec.decide(vecs, name).identity != name:
-        raise IdentityConflict(f"this face does not match the faces enrolled as {name!r}")
+        raise IdentityConflict(f"this face does not match the faces enrolled as {name!r} (if it is the same person, "
+                               "changed since: remove the identity and enrol them afresh)")
 
 
 def session_enrolment(rec: Recognizer, name: str) -> Callable[[list], Decision]:

@@ -58,8 +58,8 @@ def fresh(redis_url):
 
 def replica(model, tmp_path, url, **kw):
     # the live video never raises a hand: every session ends rejected (a blink it may do by chance)
-    session = SessionConfig(n_challenges=1, challenge_timeout_s=1.0, retries=0, passive_min_frames=3, passive_window=5,
-                            actions=("raise_right_hand", "raise_left_hand"))
+    session = kw.pop("session", SessionConfig(n_challenges=1, challenge_timeout_s=1.0, retries=0, passive_min_frames=3,
+                                              passive_window=5, actions=("raise_right_hand", "raise_left_hand")))
     kw.setdefault("max_fps", UNPACED_FPS)
     kw.setdefault("secret", SECRET)
     return create_app(ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), session=session,
@@ -93,6 +93,23 @@ def test_a_session_created_on_one_replica_streams_and_redeems_once_across_both(a
         assert httpx.post(f"http://{b}/v1/verdicts/verify", json={"token": m["verdict"]}).status_code == 409
         metrics = httpx.get(f"http://{a}/metrics", headers={"authorization": "Bearer admin-token-for-tests"}).text
         assert 'marginlive_sessions_total{verdict="rejected",step="passive",liveness_unsure="false"} 1' in metrics
+
+
+def test_an_enrolment_session_created_on_one_replica_enrols_when_streamed_on_the_other(always_real_model, tmp_path,
+                                                                                        fresh, jpegs):
+    """The session's record in Redis carries its name: the replica that streams it enrols, as the
+    admin asked of the other one (the challenge's landmarks scripted: the video raises no hand)."""
+    from challenge_fakes import ScriptedLandmarker, face, pose
+    asks = SessionConfig(n_challenges=1, challenge_timeout_s=2.0, retries=0, passive_min_frames=3, passive_window=5,
+                         actions=("raise_right_hand",))
+    a_app, b_app = (replica(always_real_model, tmp_path, fresh, session=asks) for _ in range(2))
+    b_app.state.ml.landmarker = ScriptedLandmarker([(pose(), face())] * 3 + [(pose(right_up=True), face())])
+    with running(a_app) as a, running(b_app) as b:
+        sid = httpx.post(f"http://{a}/v1/sessions", json={"enrol": "alice"},
+                         headers={"authorization": "Bearer admin-token-for-tests"}).json()["session_id"]
+        m = verdict(b, sid, jpegs)
+    assert m["state"] == "accepted" and m["enrolled"] == "alice", m
+    assert [(r["name"], r["embeddings"]) for r in b_app.state.ml.gallery_list()] == [("alice", 5)]
 
 
 def test_limits_and_lockouts_hold_across_replicas(always_fake_model, tmp_path, fresh, jpegs):

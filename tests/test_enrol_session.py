@@ -61,6 +61,10 @@ def test_a_live_session_enrols_its_best_faces_and_the_next_login_is_recognised(a
         # its verdict names who was enrolled, not a login: no identity, and the enrolment's audience
         claims = tokens.verify(last["verdict"], SECRET)
         assert claims["enrolled"] == "alice" and claims["identity"] is None and claims["aud"] == ENROLMENT_AUDIENCE
+        import jwt      # nor a relying party checking it with the secret in a JWT library, audience named or not
+        for audience in (None, "my-app"):
+            with pytest.raises(jwt.InvalidAudienceError):
+                jwt.decode(last["verdict"], SECRET, algorithms=["HS256"], audience=audience)
         for bound in ({}, {"audience": "my-app"}):     # no login takes it, named audience or none
             r = httpx.post(f"http://{addr}/v1/verdicts/verify", json={"token": last["verdict"], **bound})
             assert r.status_code == 400 and "an enrolment's, not a login's" in r.json()["detail"], r.text

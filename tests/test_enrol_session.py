@@ -156,3 +156,19 @@ def test_a_login_sees_an_identity_another_process_enrolled_after_the_server_star
         text = httpx.get(f"http://{addr}/metrics", headers=AS_ADMIN).text
     assert login["state"] == "accepted" and login["identity"] == "alice", login
     assert f"{IDENTITIES} 1" in text.splitlines()
+
+
+def test_a_gallery_that_cannot_be_counted_does_not_stop_a_session_from_starting(app, frames, monkeypatch, caplog):
+    """The gallery file broken while the server runs: a session still starts and is decided on the
+    last count (here none enrolled: liveness only), and the log says why."""
+    import logging
+    from pathlib import Path
+    from marginlive.server import service
+    monkeypatch.setattr(service, "GALLERY_RECOUNT_S", 0.0)
+    db = Path(app.state.ml.cfg.gallery)
+    with running(app) as addr:
+        db.write_bytes(b"not a database" * 100)
+        with caplog.at_level(logging.WARNING, logger="marginlive"):
+            login = session(app, addr, frames)
+    assert login["state"] == "accepted" and login["identity"] is None, login
+    assert any("could not be counted" in r.getMessage() and "corrupt" in r.getMessage() for r in caplog.records)

@@ -11,6 +11,7 @@ faces enrol as NAME (``enrol_faces``), so that only a face that passed liveness 
 """
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 import threading
@@ -23,13 +24,15 @@ from pathlib import Path
 import anyio
 
 from ..challenge.session import ACCEPTED, Session, SessionConfig
-from ..errors import InputError, MarginliveError, UnavailableError
+from ..errors import InputError, MarginliveError
 from ..identity.gallery import check_name
 from ..identity.recognise import ENOUGH_FACES, Decision, check_one_person, faces_of, session_enrolment
 from ..liveness.runtime import LivenessModel
 from . import audit, metrics, tokens
 from .protocol import ConnectionLimits
 from .store import CapReached, Entry, MemoryStore
+
+log = logging.getLogger("marginlive")
 
 
 class Refused(MarginliveError):
@@ -191,7 +194,7 @@ class Service:
     def identities_now(self) -> int:
         """How many identities the gallery holds (0: sessions check liveness only), read again at most
         once every ``GALLERY_RECOUNT_S``; where the gallery cannot be read, the last count (the
-        session's identity step then says so)."""
+        session's identity step then says so), so that a session starts whatever the gallery's state."""
         from ..identity.gallery import open_gallery
         g = self.cfg.gallery
         if g is None or time.monotonic() - self._counted_at < GALLERY_RECOUNT_S:
@@ -203,9 +206,9 @@ class Service:
                         return self.gallery_size          # made at the first enrolment
                     self._counter = open_gallery(g)
                 self.gallery_size = self._counter.count()
-            except UnavailableError:
-                return self.gallery_size
-            self._counted_at = time.monotonic()
+            except MarginliveError as e:     # unreachable, locked or broken: the identity step will say so
+                log.warning("marginlive: the gallery's identities could not be counted: %s", e)
+            self._counted_at = time.monotonic()      # tried again in a second, not at every session start
         return self.gallery_size
 
     def recognizer(self):

@@ -131,14 +131,15 @@ def trials(gallery, sessions) -> tuple[dict, dict]:
 ENROLLED = (1, 2, 3, 5, 10)
 
 
-def by_enrolled(gallery, sessions) -> list[dict]:
+def by_enrolled(gallery, sessions, scored: dict) -> list[dict]:
     """Per session FNMR and FMR at the shipped threshold with each identity's best k enrolled faces
     (``ENROLLED``; as `marginlive enroll --frames k` keeps them from a video; an identity with fewer
-    keeps all)."""
+    keeps all). ``scored``: the whole gallery's per-session trials, reused where k keeps every face."""
     from marginlive.identity.recognise import DEFAULT_THRESHOLD
     rows = []
     for k in ENROLLED:
-        per_session, _ = trials({n: g[:k] for n, g in gallery.items()}, sessions)
+        whole = all(len(g) <= k for g in gallery.values())
+        per_session = scored if whole else trials({n: g[:k] for n, g in gallery.items()}, sessions)[0]
         rows.append({"enrolled": k, **rates(per_session["genuine"], per_session["impostor"], DEFAULT_THRESHOLD)})
     return rows
 
@@ -185,7 +186,7 @@ def main():
            "probes": a.probes, "run": a.run,
            "per_session": [rates(per_session["genuine"], per_session["impostor"], t) for t in THRESHOLDS],
            "per_image": [rates(per_image["genuine"], per_image["impostor"], t) for t in THRESHOLDS],
-           "by_enrolled": by_enrolled(gallery, sessions),
+           "by_enrolled": by_enrolled(gallery, sessions, per_session),
            "impostor_trials": {"session": len(per_session["impostor"]), "image": len(per_image["impostor"])},
            "decision_s": {"median": float(np.median(decide_s)), "p95": float(np.percentile(decide_s, 95))}}
     save_json("identity_sessions", res)

@@ -1,18 +1,31 @@
 """The gallery in PostgreSQL (identity/pg_gallery.py), the same behaviour as the SQLite one: a real
 PostgreSQL (Debian's package) in a temporary directory on a free loopback port, started and stopped
 here; the tests skip with a reason where it is not installed."""
+import dataclasses
 import glob
+import json
+import logging
 import os
 import shutil
 import subprocess
 import tempfile
 
+import cv2
+import httpx
 import numpy as np
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
+from challenge_fakes import ScriptedLandmarker, face, pose
+from marginlive.challenge.session import SessionConfig
 from marginlive.errors import InputError
 from marginlive.identity.gallery import GalleryError, VectorIndex, open_gallery
-from server_util import free_port
+from marginlive.server import service
+from marginlive.server.app import create_app
+from server_util import free_port, running
+from test_enrol_session import session
+from test_server import cfg
 
 
 def vec(seed):
@@ -122,30 +135,59 @@ def test_index_search_matches_brute_force():
     assert [g[0] for g in got] == [w[0] for w in want] and np.allclose([g[1] for g in got], [w[1] for w in want])
 
 
+@pytest.fixture(scope="module")
+def frames(live_frames):
+    return [cv2.imencode(".jpg", f.image)[1].tobytes() for f in live_frames]
+
+
+def server_on(pg_url, model, tmp_path):
+    """An app on the PostgreSQL gallery whose sessions ask one action: raise the right hand."""
+    asks = SessionConfig(n_challenges=1, challenge_timeout_s=2.0, retries=0, passive_min_frames=3, passive_window=5,
+                         actions=("raise_right_hand",))
+    return create_app(dataclasses.replace(cfg(model, tmp_path, session=asks), gallery=pg_url))
+
+
 def test_someone_enrolled_at_one_replicas_camera_is_recognised_at_another(pg, pg_url, always_real_model, tmp_path,
-                                                                            live_frames, monkeypatch):
+                                                                            frames, monkeypatch):
     """Two servers on one PostgreSQL gallery, both started while it is empty: an enrolment session on
     the first (its landmarks scripted: the video raises no hand), then a login on the second names
     the person."""
-    import dataclasses
-
-    import cv2
-
-    from marginlive.challenge.session import SessionConfig
-    from marginlive.server import service
-    from marginlive.server.app import create_app
-    from server_util import running
-    from test_enrol_session import session
-    from test_server import cfg
-    frames = [cv2.imencode(".jpg", f.image)[1].tobytes() for f in live_frames]
-    asks = SessionConfig(n_challenges=1, challenge_timeout_s=2.0, retries=0, passive_min_frames=3, passive_window=5,
-                         actions=("raise_right_hand",))
     monkeypatch.setattr(service, "GALLERY_RECOUNT_S", 0.0)       # read at each session start
-    first, second = (create_app(dataclasses.replace(cfg(always_real_model, tmp_path, session=asks), gallery=pg_url))
-                     for _ in range(2))
+    first, second = (server_on(pg_url, always_real_model, tmp_path) for _ in range(2))
     with running(first) as a, running(second) as b:
         enrolled = session(first, a, frames, enrol="alice")
         login = session(second, b, frames)
     assert enrolled["state"] == "accepted" and enrolled["enrolled"] == "alice", enrolled
     assert login["state"] == "accepted" and login["identity"] == "alice", login
     assert [(r["name"], r["embeddings"]) for r in pg.list()] == [("alice", 5)]
+
+
+def test_a_gallery_its_server_cannot_read_ends_a_login_with_a_reason_not_a_traceback(pg, pg_url, always_real_model,
+                                                                                      tmp_path, frames, caplog):
+    """A botched migration renames a column under a running server: the login's identity step cannot
+    read the gallery. The stream closes (1011) with a reason that names no database, the log keeps
+    the cause, and no traceback is written."""
+    import psycopg
+    pg.add("alice", [vec(1)], "dlib-resnet-128")
+    app = server_on(pg_url, always_real_model, tmp_path)
+    with running(app) as addr:
+        with psycopg.connect(pg_url, autocommit=True) as other:
+            other.execute("ALTER TABLE embeddings RENAME COLUMN vector TO vector_old")
+        try:
+            app.state.ml.landmarker = ScriptedLandmarker([(pose(), face())] * 3 + [(pose(right_up=True), face())])
+            sid = httpx.post(f"http://{addr}/v1/sessions").json()["session_id"]
+            with caplog.at_level(logging.INFO), connect(f"ws://{addr}/v1/sessions/{sid}/stream") as ws:
+                for i in range(200):
+                    ws.send(frames[i % len(frames)])
+                    last = json.loads(ws.recv())
+                    if "error" in last or last.get("state") in ("accepted", "rejected"):
+                        break
+                with pytest.raises(ConnectionClosed) as closed:
+                    ws.recv()
+        finally:
+            with psycopg.connect(pg_url, autocommit=True) as other:
+                other.execute("ALTER TABLE embeddings RENAME COLUMN vector_old TO vector")
+    assert "gallery cannot be read" in last.get("error", "") and closed.value.rcvd.code == 1011, last
+    assert "postgresql" not in last["error"] and "vector" not in last["error"]
+    assert not any(r.exc_info for r in caplog.records), [r.getMessage() for r in caplog.records if r.exc_info]
+    assert any("vector" in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records)

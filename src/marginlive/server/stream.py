@@ -12,24 +12,29 @@ Messages
                      "enrolled" and "faces"), then the server closes (1000).
 Closes without a verdict: 4403 (origin not allowed, or another client's session), 4404
 (unknown), 4409 (already used), 4410 (expired), 4429 (locked out after failed attempts), 1013
-(Redis or the gallery cannot be reached: try again);
+(Redis or the gallery cannot be reached: try again), 1011 (the server cannot read its gallery: the log says why);
 1009 (frame too large) and 1003 (too many bad frames) close with a rejection.
 A stream that sends no frame for ``idle_timeout_s`` ends with a rejected verdict whose reason
 starts with "timeout".
 """
 from __future__ import annotations
 
+import logging
 import time
 
 import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from ..challenge.session import ACCEPTED, REJECTED
-from ..errors import InputError, UnavailableError
+from ..errors import InputError, MarginliveError, UnavailableError
 from .security import client_of, origin_allowed
 from .uploads import decode_upload
 
 router = APIRouter()
+log = logging.getLogger("marginlive")
+# a session the server cannot decide for a fault of its own (its gallery unreadable: a broken schema, a
+# corrupt file); the client is not told where the gallery is or what broke
+CANNOT_DECIDE = "the service cannot decide this session now (its gallery cannot be read); try again later"
 
 
 @router.websocket("/v1/sessions/{sid}/stream")
@@ -61,6 +66,9 @@ async def _claimed(ws: WebSocket, svc, sid: str):
         await _run(ws, svc, e, session)
     except UnavailableError as err:     # Redis or the gallery is down: no verdict can be kept
         await _close(ws, 1013, str(err))
+    except MarginliveError as err:      # the server's own fault (a gallery it cannot read): the log names it
+        log.error("marginlive: session %s ended without a decision: %s", e.id, err)
+        await _close(ws, 1011, CANNOT_DECIDE)
     finally:   # a stream that drops or is closed for bad frames fails, and counts as a failure
         if not session.done:
             session.finish(0.0, "the stream ended before a decision")

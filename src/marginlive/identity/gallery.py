@@ -44,13 +44,22 @@ def check_name(name: str) -> str:
     return name
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def not_made_yet(spec: str | os.PathLike) -> bool:
+    """Whether ``spec`` names a SQLite gallery whose file does not exist yet (the first enrolment
+    makes it); a PostgreSQL URL never."""
+    return not str(spec).startswith(POSTGRES_SCHEMES) and not Path(spec).exists()
+
+
 def open_gallery(spec: str | os.PathLike | None = None, existing: bool = False, **kw):
     """The gallery at ``spec``: a ``postgresql://`` URL, else a SQLite file (default:
     $MARGINLIVE_GALLERY or .marginlive/gallery.db). ``existing``: a SQLite file must be there
     already (GalleryError), as for a command that only reads or removes: a mistyped path then
     names itself instead of making an empty gallery (and its folders) where it points."""
     spec = default_gallery_path() if spec is None else spec
-    if isinstance(spec, str) and spec.startswith(("postgresql://", "postgres://")):
+    if isinstance(spec, str) and spec.startswith(POSTGRES_SCHEMES):
         from .pg_gallery import PostgresGallery
         return PostgresGallery(spec, **kw)
     if "://" in str(spec):

@@ -181,29 +181,29 @@ class Service:
         """Open an existing gallery at start, so a corrupt file stops the server with its reason
         instead of failing every session later. Returns the number of identities (0: none).
         A PostgreSQL gallery (``postgresql://``) is opened (and its schema made) at start."""
-        from ..identity.gallery import make_folder_of, open_gallery
+        from ..identity.gallery import make_folder_of, not_made_yet, open_gallery
         g = self.cfg.gallery
         if g is None:
             return 0
-        if not str(g).startswith(("postgresql://", "postgres://")) and not Path(g).exists():
+        if not_made_yet(g):
             make_folder_of(Path(g))   # the file is made at the first enrolment, in a folder checked now
             return 0
-        with open_gallery(g) as gallery:
-            return len(gallery.list())
+        self._counter = open_gallery(g)       # kept: identities_now counts on it
+        return self._counter.count()
 
     def identities_now(self) -> int:
         """How many identities the gallery holds (0: sessions check liveness only), read again at most
         once every ``GALLERY_RECOUNT_S``; where the gallery cannot be read, the last count (the
         session's identity step then says so), so that a session starts whatever the gallery's state."""
-        from ..identity.gallery import open_gallery
+        from ..identity.gallery import not_made_yet, open_gallery
         g = self.cfg.gallery
         if g is None or time.monotonic() - self._counted_at < GALLERY_RECOUNT_S:
             return self.gallery_size
         with self._count_lock:
             try:
-                if self._counter is None:
-                    if not str(g).startswith(("postgresql://", "postgres://")) and not Path(g).exists():
-                        return self.gallery_size          # made at the first enrolment
+                if self._counter is None:      # none at start: opened once the first enrolment made it
+                    if not_made_yet(g):
+                        return self.gallery_size
                     self._counter = open_gallery(g)
                 self.gallery_size = self._counter.count()
             except MarginliveError as e:     # unreachable, locked or broken: the identity step will say so
@@ -252,20 +252,23 @@ class Service:
             rec = self.recognizer()
             check_one_person(rec, name, vecs)
             n = rec.gallery.add(name, vecs, rec.embedder.name, ["http"] * len(vecs))
-        rows = self.gallery_list()
-        self.gallery_size = len(rows)
-        return n, faces_of(rows, name)
+        return n, self._faces_after_enrolment(name)
 
     def enrol_faces(self, e: Entry, faces) -> Decision:
         """Enrolment session ``e``'s identity step (``recognise.session_enrolment``): its best faces
         enrol as ``e.enrol``, or an ``InputError`` rejects it and nothing is added."""
         with self._rec_lock:
             decision = session_enrolment(self.recognizer(), e.enrol)(faces)
+        audit.record("identity_enrolled", name=e.enrol, added=decision.probes,
+                     faces=self._faces_after_enrolment(e.enrol), client=e.client, sid=e.id)
+        return decision
+
+    def _faces_after_enrolment(self, name: str) -> int:
+        """``name``'s faces in all, just enrolled; the identities counted again (``gallery_size``), so
+        that this process's next session identifies without waiting for ``identities_now``."""
         rows = self.gallery_list()
         self.gallery_size = len(rows)
-        audit.record("identity_enrolled", name=e.enrol, added=decision.probes, faces=faces_of(rows, e.enrol),
-                     client=e.client, sid=e.id)
-        return decision
+        return faces_of(rows, name)
 
     # --------------------------------------------------------------------------- sessions
     def allow(self, client: str) -> bool:

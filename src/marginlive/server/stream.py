@@ -178,8 +178,8 @@ def _step(session, data: bytes, t: float, max_pixels: int):
 
 async def _final(ws: WebSocket, svc, e, session, status, seq: int):
     token = svc.finish(e, session, status.state)
-    log = [_said(event) for event in session.log]
+    events = [_said(event) for event in session.log]
     # an enrolment session that enrolled: the name, and the faces it added
     done = {"enrolled": e.enrol, "faces": session.decision.probes} if e.enrol and status.state == ACCEPTED else {}
-    await ws.send_json({"seq": seq, **for_client(status), "verdict": token, "log": log, **done})
+    await ws.send_json({"seq": seq, **for_client(status), "verdict": token, "log": events, **done})
     await ws.close(code=1000)

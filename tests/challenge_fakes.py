@@ -55,6 +55,12 @@ class ScriptedLandmarker:
         return Observation(t, p if "pose" in need else None, f if "face" in need else None, 640, 480)
 
 
+def raising_right_hand() -> ScriptedLandmarker:
+    """A user who raises the right hand when asked, after a few frames of neither hand up (a session
+    whose only action is raising the right hand then passes its challenge)."""
+    return ScriptedLandmarker([(pose(), face())] * 3 + [(pose(right_up=True), face())])
+
+
 class ScriptedStream:
     def __init__(self, script):
         self.script = list(script)

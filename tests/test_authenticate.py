@@ -161,10 +161,9 @@ def test_authenticate_video_end_to_end(capsys, tmp_path, always_real_model):
 def test_authenticate_enrolls_the_user_once_the_session_passes(capsys, tmp_path, always_real_model, monkeypatch):
     """--enroll: the session runs as a login (its landmarks scripted: the video raises no hand), then
     its best faces enrol; the same face under a second name is refused, and the first is recognised."""
-    from challenge_fakes import ScriptedLandmarker, face, pose
+    from challenge_fakes import raising_right_hand
     import marginlive.challenge.session as session_module
-    monkeypatch.setattr(session_module, "Landmarker", lambda: ScriptedLandmarker(
-        [(pose(), face())] * 3 + [(pose(right_up=True), face())]))
+    monkeypatch.setattr(session_module, "Landmarker", raising_right_hand)
     live, db = need_shared("data", "videos", "live-1.webm"), tmp_path / "g.db"
     args = [str(live), "--model", str(always_real_model), "--actions", "raise_right_hand", "--challenges", "1",
             "--gallery", str(db)]

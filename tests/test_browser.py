@@ -225,7 +225,7 @@ def test_the_enrolment_page_enrols_a_live_face_the_login_page_then_recognises(tm
     """/enrol: a wrong admin token is said and starts nothing; with the right one, the person at the
     camera passes liveness and the action (its landmarks scripted: the video raises no hand) and is
     enrolled from the session's best faces; then the login page recognises them by name."""
-    from challenge_fakes import ScriptedLandmarker, face, pose
+    from challenge_fakes import raising_right_hand
     need_chromium()
     y4m = tmp_path / "live.y4m"
     assert write_y4m(need_shared("data", "videos", "live-1.webm"), y4m, max_frames=90) > 30
@@ -235,7 +235,7 @@ def test_the_enrolment_page_enrols_a_live_face_the_login_page_then_recognises(tm
                                   admin_token="admin-token-for-tests"))
 
     def raising_hand():
-        app.state.ml.landmarker = ScriptedLandmarker([(pose(), face())] * 3 + [(pose(right_up=True), face())])
+        app.state.ml.landmarker = raising_right_hand()
 
     def enrol(driver, token):
         driver.find_element("id", "name").send_keys("alice")

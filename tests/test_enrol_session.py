@@ -5,7 +5,7 @@ import cv2
 import httpx
 import pytest
 
-from challenge_fakes import ScriptedLandmarker, face, pose
+from challenge_fakes import raising_right_hand
 from marginlive.challenge.session import SessionConfig
 from marginlive.errors import InputError
 from marginlive.server import tokens
@@ -16,6 +16,9 @@ from server_util import running
 from test_server import AS_ADMIN, SECRET, cfg, stream
 
 pytestmark = pytest.mark.slow
+# sessions whose one action is raising the right hand, which challenge_fakes.raising_right_hand does
+RAISE_RIGHT_HAND = SessionConfig(n_challenges=1, challenge_timeout_s=2.0, retries=0, passive_min_frames=3,
+                                 passive_window=5, actions=("raise_right_hand",))
 
 
 @pytest.fixture(scope="module")
@@ -25,15 +28,13 @@ def frames(live_frames):
 
 @pytest.fixture
 def app(always_real_model, tmp_path):
-    asks = SessionConfig(n_challenges=1, challenge_timeout_s=2.0, retries=0, passive_min_frames=3, passive_window=5,
-                         actions=("raise_right_hand",))
-    return create_app(cfg(always_real_model, tmp_path, session=asks))
+    return create_app(cfg(always_real_model, tmp_path, session=RAISE_RIGHT_HAND))
 
 
 def session(app, addr, frames, **body):
     """The last message of a session (created with JSON ``body``, as the admin) whose user raises
     the right hand when asked (the only action the app's sessions ask for)."""
-    app.state.ml.landmarker = ScriptedLandmarker([(pose(), face())] * 3 + [(pose(right_up=True), face())])
+    app.state.ml.landmarker = raising_right_hand()
     r = httpx.post(f"http://{addr}/v1/sessions", json=body, headers=AS_ADMIN)
     assert r.status_code == 201, r.text
     return stream(addr, r.json()["session_id"], frames)[-1]

@@ -17,14 +17,13 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from challenge_fakes import ScriptedLandmarker, face, pose
-from marginlive.challenge.session import SessionConfig
+from challenge_fakes import raising_right_hand
 from marginlive.errors import InputError
 from marginlive.identity.gallery import GalleryError, VectorIndex, open_gallery
 from marginlive.server import service
 from marginlive.server.app import create_app
 from server_util import free_port, running
-from test_enrol_session import session
+from test_enrol_session import RAISE_RIGHT_HAND, session
 from test_server import cfg
 
 
@@ -142,9 +141,7 @@ def frames(live_frames):
 
 def server_on(pg_url, model, tmp_path):
     """An app on the PostgreSQL gallery whose sessions ask one action: raise the right hand."""
-    asks = SessionConfig(n_challenges=1, challenge_timeout_s=2.0, retries=0, passive_min_frames=3, passive_window=5,
-                         actions=("raise_right_hand",))
-    return create_app(dataclasses.replace(cfg(model, tmp_path, session=asks), gallery=pg_url))
+    return create_app(dataclasses.replace(cfg(model, tmp_path, session=RAISE_RIGHT_HAND), gallery=pg_url))
 
 
 def test_someone_enrolled_at_one_replicas_camera_is_recognised_at_another(pg, pg_url, always_real_model, tmp_path,
@@ -174,7 +171,7 @@ def test_a_gallery_its_server_cannot_read_ends_a_login_with_a_reason_not_a_trace
         with psycopg.connect(pg_url, autocommit=True) as other:
             other.execute("ALTER TABLE embeddings RENAME COLUMN vector TO vector_old")
         try:
-            app.state.ml.landmarker = ScriptedLandmarker([(pose(), face())] * 3 + [(pose(right_up=True), face())])
+            app.state.ml.landmarker = raising_right_hand()
             sid = httpx.post(f"http://{addr}/v1/sessions").json()["session_id"]
             with caplog.at_level(logging.INFO), connect(f"ws://{addr}/v1/sessions/{sid}/stream") as ws:
                 for i in range(200):

@@ -99,11 +99,10 @@ def test_an_enrolment_session_created_on_one_replica_enrols_when_streamed_on_the
                                                                                         fresh, jpegs):
     """The session's record in Redis carries its name: the replica that streams it enrols, as the
     admin asked of the other one (the challenge's landmarks scripted: the video raises no hand)."""
-    from challenge_fakes import ScriptedLandmarker, face, pose
-    asks = SessionConfig(n_challenges=1, challenge_timeout_s=2.0, retries=0, passive_min_frames=3, passive_window=5,
-                         actions=("raise_right_hand",))
-    a_app, b_app = (replica(always_real_model, tmp_path, fresh, session=asks) for _ in range(2))
-    b_app.state.ml.landmarker = ScriptedLandmarker([(pose(), face())] * 3 + [(pose(right_up=True), face())])
+    from challenge_fakes import raising_right_hand
+    from test_enrol_session import RAISE_RIGHT_HAND
+    a_app, b_app = (replica(always_real_model, tmp_path, fresh, session=RAISE_RIGHT_HAND) for _ in range(2))
+    b_app.state.ml.landmarker = raising_right_hand()
     with running(a_app) as a, running(b_app) as b:
         sid = httpx.post(f"http://{a}/v1/sessions", json={"enrol": "alice"},
                          headers={"authorization": "Bearer admin-token-for-tests"}).json()["session_id"]

@@ -76,3 +76,15 @@ def test_a_recorded_track_is_judged_on_all_its_frames_not_its_last_window():
 def test_a_track_verdict_needs_a_frame():
     with pytest.raises(ValueError):
         TrackVerdict.of([], 0.5)
+
+
+def test_frames_not_counted_are_followed_without_their_scores():
+    tr = FaceTracker(threshold=0.5, window=10, min_frames=3)
+    b = FaceBox(100, 100, 200, 200)
+    first = tr.update([b], np.array([0.9]), counted=False)[0]
+    assert first[1:] == (pytest.approx(0.9), "pending", False)      # no score yet: this frame's
+    for _ in range(3):
+        tid, mean, label, _ = tr.update([b], np.array([0.1]), counted=False)[0]
+    assert tid == first[0] and label == "pending"                   # uncounted frames decide nothing
+    outs = [tr.update([b], np.array([0.1]))[0] for _ in range(3)]
+    assert outs[-1][2] == "fake" and outs[-1][1] == pytest.approx(0.1)

@@ -5,6 +5,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from .denoise import DenoiseOptions, TemporalDenoiser
 from .detect import DEFAULT_DETECTOR, FaceDetector, create_detector
 from .errors import InputError
 from .frames import as_bgr
@@ -40,6 +41,10 @@ class LivenessDetector:
     (``marginlive.orientation``); each result's ``turned`` says by how much, and its box is in
     the turned frame. ``upright=False`` scores frames as they come.
 
+    ``denoise``: a stream's frames are averaged over time where the camera is noisy, before they are
+    detected and scored (``marginlive.denoise``; None: never). Grain that one frame cannot tell from
+    detail otherwise lets screen replays through. ``predict`` and ``score`` see one frame and cannot.
+
     ``model``: "default", "fast", a .onnx path or a loaded ``LivenessModel`` (None: $MARGINLIVE_MODEL,
     else the default). ``detector``: a name of ``marginlive.detect.DETECTORS`` ("blazeface") or a
     ``FaceDetector``. ``margin``: the face box's enlargement (None: the model's; a fused model's is
@@ -50,7 +55,7 @@ class LivenessDetector:
     def __init__(self, model: str | LivenessModel | None = None,
                  detector: str | FaceDetector = DEFAULT_DETECTOR, detector_model=None,
                  margin: float | None = None, threshold: float | None = None, mirrored: bool = False,
-                 upright: bool = True):
+                 upright: bool = True, denoise: DenoiseOptions | None = DenoiseOptions()):
         if margin is not None and not float(margin) > 0:
             raise InputError(f"--margin must be > 0, got {margin}")
         check_threshold(threshold)
@@ -61,6 +66,7 @@ class LivenessDetector:
         self.threshold = float(threshold) if threshold is not None else self.model.threshold
         self.mirrored = bool(mirrored)
         self.sideways_deg = SIDEWAYS_DEG if upright else None
+        self.denoise = denoise
 
     def score(self, frame: np.ndarray, boxes) -> np.ndarray:
         """P(real) of given boxes in one frame (``as_bgr``): all faces in one batch."""
@@ -97,24 +103,32 @@ class LivenessDetector:
 
 
 class LivenessStream:
-    """One video's faces over time. ``update(frame)`` detects (turning the frame upright when
-    its faces are sideways; the turn is kept for the following frames), scores and tracks.
-    ``frame``: the frame the last results refer to (turned upright where it was turned)."""
+    """One video's faces over time. ``update(frame)`` averages it with the frames before where the
+    camera is noisy (``TemporalDenoiser``), detects (turning the frame upright when its faces are
+    sideways; the turn is kept for the following frames), scores and tracks. ``frame``: the frame
+    the last results refer to (averaged, and turned upright where it was turned); ``counted``:
+    whether its scores were taken into the tracks (not while a noisy camera's average settles)."""
 
     def __init__(self, detector: LivenessDetector, tracker: FaceTracker):
         self.detector, self.tracker = detector, tracker
         self.upright = Upright(detector.detector.detect, detector.sideways_deg)
+        self.denoiser = TemporalDenoiser(detector.denoise) if detector.denoise else None
         self.frame: np.ndarray | None = None
+        self.counted = False
 
     def update(self, frame: np.ndarray, boxes=None) -> list[FaceResult]:
         """Results for one frame. ``boxes``: detections made by the caller on ``frame`` as
         given (no turn is then applied)."""
         quarters, frame = 0, as_bgr(frame)
+        if self.denoiser is not None:
+            frame = self.denoiser.update(frame)
         if boxes is None:
             frame, boxes, quarters = self.upright.find(frame)
         self.frame = frame
         scores = self.detector._score(frame, boxes)
+        # a noisy camera's first averaged frames are still noisy: followed, their scores not counted
+        self.counted = self.denoiser is None or self.denoiser.settled
         out = []
-        for b, s, (tid, mean, label, decided) in zip(boxes, scores, self.tracker.update(boxes, scores)):
+        for b, s, (tid, mean, label, decided) in zip(boxes, scores, self.tracker.update(boxes, scores, self.counted)):
             out.append(FaceResult(b, mean, label, float(s), tid, decided, turned=90 * quarters))
         return out

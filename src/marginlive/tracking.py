@@ -44,8 +44,10 @@ class FaceTracker:
         self._next = 1
         self.frame = 0
 
-    def update(self, boxes: list[FaceBox], scores: np.ndarray) -> list[tuple[int, float, str, bool]]:
-        """For each box (in order): (track id, smoothed score, label, decided)."""
+    def update(self, boxes: list[FaceBox], scores: np.ndarray, counted: bool = True) -> list[tuple[int, float, str, bool]]:
+        """For each box (in order): (track id, smoothed score, label, decided). ``counted=False``:
+        the boxes are followed but their scores not taken in (a frame not ready to be scored; a
+        track with no score yet reads this frame's)."""
         self.frame += 1
         pairs = sorted(((b.iou(t.box), i, tid) for i, b in enumerate(boxes)
                         for tid, t in self.tracks.items()), reverse=True)
@@ -67,8 +69,9 @@ class FaceTracker:
                 self.tracks[tid] = Track(tid, b, deque(maxlen=self.window))
             t = self.tracks[tid]
             t.box, t.last_seen, t.hits = b, self.frame, t.hits + 1
-            t.scores.append(float(scores[i]))
-            out.append((tid, *self._decide(t)))
+            if counted:
+                t.scores.append(float(scores[i]))
+            out.append((tid, *self._decide(t)) if t.scores else (tid, float(scores[i]), PENDING, False))
         for tid in [tid for tid, t in self.tracks.items() if self.frame - t.last_seen > self.max_missed]:
             del self.tracks[tid]
             self._labels.pop(tid, None)

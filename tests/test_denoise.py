@@ -100,8 +100,17 @@ def test_another_frame_size_starts_afresh():
     assert not d.active and not d.settled
 
 
+def test_frames_above_the_size_limit_pass_unchanged_and_keep_nothing():
+    rng, d = np.random.default_rng(9), TemporalDenoiser(DenoiseOptions(max_pixels=200 * 200))
+    for _ in range(10):
+        f = noisy(scene(), 10, rng)
+        assert np.array_equal(d.update(f), f) and d.settled
+    assert d._average is None and d._gray is None
+
+
 @pytest.mark.parametrize("bad", [{"off_level": 3.0, "on_level": 2.0}, {"target": 0}, {"memory": 0},
-                                 {"settle": True}, {"history": 1.5}, {"motion": -1}])
+                                 {"settle": True}, {"history": 1.5}, {"motion": -1},
+                                 {"max_pixels": 0}])
 def test_options_out_of_range_are_refused(bad):
     with pytest.raises(ValueError):
         DenoiseOptions(**bad)

@@ -40,6 +40,10 @@ class DenoiseOptions:
     settle: frames, default 8: how many frames the average must hold (or all that its share
         allows, if fewer) before ``TemporalDenoiser.settled``: the first averages are still noisy.
         Under grain of 15 levels a webcam replay's first 7 frames passed.
+    max_pixels: default 1280 x 960: larger frames pass unchanged and nothing of them is kept. A
+        stream's average is 12 bytes a pixel (15 MB at this size, a server's session each); from a
+        frame this large the crops the model reads average the noise themselves (grain of 10
+        levels let 7% of a webcam replay's frames through at 1280 x 960, none at 1920 x 1440).
     """
 
     on_level: float = 2.0
@@ -49,16 +53,19 @@ class DenoiseOptions:
     motion: float = 2.5
     history: int = 5
     settle: int = 8
+    max_pixels: int = 1280 * 960
 
     def __post_init__(self):
         whole = (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1)
         if not (0 <= self.off_level <= self.on_level and self.target > 0 and self.motion > 0
-                and whole(self.memory) and whole(self.history) and whole(self.settle)):
+                and whole(self.memory) and whole(self.history) and whole(self.settle) and whole(self.max_pixels)):
             raise ValueError(f"not valid denoise options: {self}")
 
 
 #: px of the (half-resolution) blocks ``temporal_noise`` measures in
 BLOCK = 8
+#: rows of the frame ``TemporalDenoiser`` averages at a time
+STRIP = 64
 
 
 def temporal_noise(previous: np.ndarray, current: np.ndarray) -> float:
@@ -106,11 +113,15 @@ class TemporalDenoiser:
         self.noise, self.active = 0.0, False
         self._estimates: deque = deque(maxlen=self.options.history)
         self._gray: np.ndarray | None = None
-        self._average: np.ndarray | None = None     # float32 (H, W, 3), with the buffers beside it
-        self._diff = self._weights = self._change = self._gray_change = None
+        self._average: np.ndarray | None = None     # float32 (H, W, 3)
+        self._large = False                          # the last frame above options.max_pixels
         self._frames = 0
 
     def update(self, frame: np.ndarray) -> np.ndarray:
+        if frame.shape[0] * frame.shape[1] > self.options.max_pixels:
+            self._reset()
+            self._large = True
+            return frame
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         if self._gray is None or self._gray.shape != gray.shape:
             self._reset()
@@ -134,31 +145,50 @@ class TemporalDenoiser:
     def settled(self) -> bool:
         """Whether this frame's output can be scored as it is: a noise estimate made (from the 2nd
         frame on), and where frames are averaged, the average holding ``options.settle`` frames, or
-        all that its share allows if fewer."""
+        all that its share allows if fewer; a frame above ``options.max_pixels`` always."""
+        if self._large:
+            return True
         if not self._estimates:
             return False
         return not self.active or self._frames >= min(self.options.settle, round(1.0 / self._share()))
 
     def _averaged(self, frame: np.ndarray) -> np.ndarray:
         """The running average with ``frame`` taken in: a still pixel weighs max(its share, 1 / n)
-        for the n-th frame averaged (the first frames a plain mean), a moved one nearly 1. Written
-        into buffers kept between frames: fresh arrays of a frame's size cost more in page faults
-        than the arithmetic (20 against 5 ms a 640 x 480 frame)."""
+        for the n-th frame averaged (the first frames a plain mean), a moved one nearly 1."""
         if self._average is None:
             self._average, self._frames = frame.astype(np.float32), 1
-            self._diff, self._weights = np.empty_like(self._average), np.empty_like(self._average)
-            self._change, self._gray_change = (np.empty(frame.shape[:2], np.float32) for _ in range(2))
             return frame
         self._frames += 1
-        d, c = self._diff, self._change
-        cv2.subtract(frame, self._average, dst=d, dtype=cv2.CV_32F)
-        # the change per pixel, over its channels and 3 x 3 neighbours so that noise does not read as motion
-        cv2.blur(cv2.cvtColor(d, cv2.COLOR_BGR2GRAY, dst=self._gray_change), (3, 3), dst=c)
+        out = np.empty_like(frame)
         spread = self.options.motion * max(self.noise, 0.5)
+        least = max(self._share(), 1.0 / self._frames)
+        # in strips of rows: the only array of the frame's size kept is the average (a session's memory);
+        # arrays of a whole frame made afresh each time would also cost more in page faults than the
+        # arithmetic (20 against 5 ms a 640 x 480 frame)
+        above = None
+        for top in range(0, frame.shape[0], STRIP):
+            above = self._take_in(frame, top, min(top + STRIP, frame.shape[0]), spread, least, out, above)
+        return out
+
+    def _take_in(self, frame, top: int, bottom: int, spread: float, least: float, out: np.ndarray,
+                 above: np.ndarray | None) -> np.ndarray:
+        """Rows ``top``..``bottom`` of the average updated with ``frame``'s, and written rounded into
+        ``out``. ``above``: the average's row above ``top`` as it was before its strip was updated
+        (None for the first strip). Returns the last row's, for the next strip."""
+        lo, hi = max(top - 1, 0), min(bottom + 1, frame.shape[0])    # a row more each side for the 3 x 3 blur
+        before = self._average[lo:hi]
+        if above is not None:
+            before = before.copy()
+            before[0] = above
+        d = cv2.subtract(frame[lo:hi], before, dtype=cv2.CV_32F)
+        # the change per pixel, over its channels and 3 x 3 neighbours so that noise does not read as motion
+        c = np.ascontiguousarray(cv2.blur(cv2.cvtColor(d, cv2.COLOR_BGR2GRAY), (3, 3))[top - lo:bottom - lo])
+        d = d[top - lo:bottom - lo]
         cv2.multiply(c, c, dst=c, scale=-0.5 / spread ** 2)
         cv2.exp(cv2.max(c, -30.0, dst=c), dst=c)   # floored: exp's subnormal results take a slow path
-        least = max(self._share(), 1.0 / self._frames)
         cv2.addWeighted(c, least - 1.0, c, 0.0, 1.0, dst=c)       # 1 - (1 - least) * still
-        cv2.multiply(cv2.merge([c] * 3, dst=self._weights), d, dst=d)
-        cv2.add(self._average, d, dst=self._average)
-        return cv2.convertScaleAbs(self._average)        # rounded, within 0..255
+        rows = self._average[top:bottom]
+        last = rows[-1].copy()
+        cv2.add(rows, cv2.multiply(cv2.merge([c] * 3), d), dst=rows)
+        out[top:bottom] = cv2.convertScaleAbs(rows)        # rounded, within 0..255
+        return last

@@ -57,7 +57,6 @@ def test_clipped_blocks_are_left_out_and_tiny_frames_read_zero():
 
 def test_a_clean_camera_passes_frames_unchanged():
     d, s = TemporalDenoiser(), scene()
-    assert not d.settled                      # no estimate before the second frame
     for _ in range(5):
         out = d.update(s.copy())
         assert np.array_equal(out, s)
@@ -66,14 +65,15 @@ def test_a_clean_camera_passes_frames_unchanged():
 
 def test_a_noisy_still_scene_is_averaged_once_it_settles():
     rng, s, d = np.random.default_rng(5), scene(), TemporalDenoiser()
-    settled_at, outs = None, []
+    settled, outs = [], []
     for i in range(30):
         outs.append(d.update(noisy(s, 10, rng)))
-        if settled_at is None and d.settled:
-            settled_at = i
+        settled.append(d.settled)
     assert d.active
-    # the first averages hold few frames: not ready to be scored until they hold `settle`
-    assert settled_at == DenoiseOptions().settle
+    # the first frame counts as it is (its noise not known yet); the first averages hold few frames
+    # and are not ready to be scored until they hold `settle`
+    n = DenoiseOptions().settle
+    assert settled[:n + 1] == [True] + [False] * (n - 1) + [True] and all(settled[n:])
     residual = (outs[-1].astype(float) - s).std()
     assert residual < 0.4 * 10
 
@@ -97,7 +97,7 @@ def test_another_frame_size_starts_afresh():
     assert d.active
     small = noisy(scene(shape=(120, 160, 3)), 10, rng)
     assert np.array_equal(d.update(small), small)
-    assert not d.active and not d.settled
+    assert not d.active and d.settled
 
 
 def test_frames_above_the_size_limit_pass_unchanged_and_keep_nothing():

@@ -102,7 +102,8 @@ class TemporalDenoiser:
     stays below ``options.on_level``, else the running average (uint8, same shape) in which each
     still pixel holds more frames the noisier the camera (``DenoiseOptions.target``). ``noise``: the
     last estimate, gray levels; ``active``: whether frames are being averaged; ``settled``: whether
-    the output is ready to be scored. A frame of another size starts afresh.
+    the output is ready to be scored. A frame of another size starts afresh (its noise unknown
+    until the next frame of that size).
     """
 
     def __init__(self, options: DenoiseOptions = DenoiseOptions()):
@@ -114,13 +115,11 @@ class TemporalDenoiser:
         self._estimates: deque = deque(maxlen=self.options.history)
         self._gray: np.ndarray | None = None
         self._average: np.ndarray | None = None     # float32 (H, W, 3)
-        self._large = False                          # the last frame above options.max_pixels
         self._frames = 0
 
     def update(self, frame: np.ndarray) -> np.ndarray:
         if frame.shape[0] * frame.shape[1] > self.options.max_pixels:
             self._reset()
-            self._large = True
             return frame
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         if self._gray is None or self._gray.shape != gray.shape:
@@ -143,13 +142,11 @@ class TemporalDenoiser:
 
     @property
     def settled(self) -> bool:
-        """Whether this frame's output can be scored as it is: a noise estimate made (from the 2nd
-        frame on), and where frames are averaged, the average holding ``options.settle`` frames, or
-        all that its share allows if fewer; a frame above ``options.max_pixels`` always."""
-        if self._large:
-            return True
-        if not self._estimates:
-            return False
+        """Whether this frame's output can be scored as it is: always, except while frames are being
+        averaged and the average holds fewer than ``options.settle`` frames (or than all that its
+        share allows, if fewer). A stream's first frame, and the first of a new size, count: a
+        single noisy frame cannot pass a stream on its own, and a stream that changed its size on
+        every frame would otherwise never count one."""
         return not self.active or self._frames >= min(self.options.settle, round(1.0 / self._share()))
 
     def _averaged(self, frame: np.ndarray) -> np.ndarray:

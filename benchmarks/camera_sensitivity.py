@@ -54,8 +54,8 @@ SETTINGS = [("shrink", 0.5), ("shrink", 0.6), ("shrink", 0.8), ("zoom", 1.0), ("
             ("blur", 1.5), ("blur", 2.0), ("mirror", 0), ("mirror, told", 0),
             ("gamma", 0.7), ("gamma", 1.4), ("brightness", -40), ("brightness", 40), ("contrast", 0.7),
             ("contrast", 1.3), ("white balance R/B", 1.15), ("white balance R/B", 0.85), ("noise", 3),
-            ("noise", 6), ("noise", 10), ("noise + JPEG 95", 6), ("grain", 4), ("grain", 6), ("grain", 10), ("grain", 15),
-            ("sharpen", 0.5), ("sharpen", 1.0),
+            ("noise", 6), ("noise", 10), ("noise + JPEG 95", 6), ("grain", 4), ("grain", 6), ("grain", 10),
+            ("grain", 15), ("sharpen", 0.5), ("sharpen", 1.0),
             ("grayscale", 0), ("high resolution, noise 4", 3), ("high resolution, noise 8", 3)]
 VIDEOS = (("live", "live-1.webm"), ("replay", "replay-1.webm"))
 

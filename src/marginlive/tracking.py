@@ -44,7 +44,8 @@ class FaceTracker:
         self._next = 1
         self.frame = 0
 
-    def update(self, boxes: list[FaceBox], scores: np.ndarray, counted: bool = True) -> list[tuple[int, float, str, bool]]:
+    def update(self, boxes: list[FaceBox], scores: np.ndarray,
+               counted: bool = True) -> list[tuple[int, float, str, bool]]:
         """For each box (in order): (track id, smoothed score, label, decided). ``counted=False``:
         the boxes are followed but their scores not taken in (a frame not ready to be scored; a
         track with no score yet reads this frame's)."""

@@ -215,3 +215,23 @@ def test_an_output_where_nothing_can_be_written_is_one_line(capsys, tmp_path, ti
     (tmp_path / "m.csv").write_text("path,label\na.png,real\n")
     code, _, err = run(capsys, "collect", "--out", tmp_path / "file" / "ds", "--manifest", tmp_path / "m.csv")
     assert code == 2 and "file" in err and "Traceback" not in err
+
+
+def test_a_noisy_videos_verdict_leaves_out_the_frames_its_average_settles_on(capsys, tmp_path, tiny_model):
+    """A noisy camera's first averages are still noisy (marginlive.denoise): the video's verdict, like a
+    live stream, does not count them; every frame is still reported."""
+    from marginlive.denoise import DenoiseOptions
+    from marginlive.frames import read_video_frames
+    frames = read_video_frames(need_shared("data", "videos", "live-1.webm"), every=2, max_frames=16)
+    rng, video = np.random.default_rng(0), tmp_path / "noisy.avi"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 15, (640, 480))
+    for f in frames:
+        w.write(np.clip(f.image + rng.normal(0, 12, f.image.shape), 0, 255).astype(np.uint8))
+    w.release()
+    code, stdout, err = run(capsys, "detect", video, "--model", tiny_model, "--json")
+    assert code == 0, err
+    *lines, verdict = [json.loads(l) for l in stdout.splitlines()]
+    settling = DenoiseOptions().settle - 1         # the 2nd frame on: averages of 1 .. settle - 1 frames
+    counted = [l["frame_score"] for i, l in enumerate(lines) if not 1 <= i <= settling]
+    assert len(lines) == 16 and verdict["frames"] == len(counted) == 16 - settling
+    assert abs(verdict["mean"] - np.mean(counted)) < 1e-4      # the lines' scores are rounded to 4 places

@@ -131,7 +131,9 @@ def _run_video(det, src: VideoSource, a, out: Path | None) -> int:
     with src, _VideoWriter(out, src.fps) as writer:
         bar = progress(total=src.frame_count, desc=Path(src.name).name, unit="frame",
                        disable=True if src.is_camera or src.frame_count is None else None)
-        for frame, results in det.process(src):
+        stream = det.stream()
+        for frame in src:
+            results = stream.update(frame.image)
             bar.update(1)
             faces += len(results)
             turned = results[0].turned if results else turned   # a faceless frame keeps the turn
@@ -140,7 +142,8 @@ def _run_video(det, src: VideoSource, a, out: Path | None) -> int:
                     if results and (a.json or not checked) else [])
             checked = checked or bool(results)
             for i, r in enumerate(results):
-                tracks.setdefault(r.track_id, []).append(r.frame_score)
+                if stream.counted:     # not while a noisy camera's average settles (marginlive.denoise)
+                    tracks.setdefault(r.track_id, []).append(r.frame_score)
                 if a.json:
                     emit_json({"source": src.name, "frame": frame.index, "time": round(frame.time, 3),
                                "face": i, **r.to_dict(), "grayscale": grey[i]})

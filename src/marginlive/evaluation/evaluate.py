@@ -154,17 +154,19 @@ def evaluate_dataset(name: str, faces: Faces, scorer, dev_threshold: float | Non
 
 def evaluate_clips(clips: list[tuple[int, Path]], model_path, detector, window=10, min_frames=5) -> dict:
     """Whole-clip decisions by the model at ``model_path``: a clip's main track (the face seen in
-    the most frames) judged over all its frames (``TrackVerdict``: its mean P(real) against the
-    threshold)."""
+    the most frames) judged over all the frames its stream counted (``TrackVerdict``: their mean
+    P(real) against the threshold; not a noisy camera's first averages, ``marginlive.denoise``)."""
     from ..frames import VideoSource
     from ..pipeline import LivenessDetector
     det = LivenessDetector(model=model_path, detector=detector)
     rows = []
     for y, path in clips:
         tracks: dict[int, list] = {}
+        stream = det.stream(window=window, min_frames=min_frames)
         with VideoSource(path) as src:
-            for _, results in det.process(src, window=window, min_frames=min_frames):
-                for r in results:
+            for frame in src:
+                results = stream.update(frame.image)
+                for r in results if stream.counted else ():    # not while a noisy camera's average settles
                     tracks.setdefault(r.track_id, []).append(r.frame_score)
         if not tracks:
             rows.append({"path": str(path), "label": y, "score": None, "decision": "no face", "frames": 0})

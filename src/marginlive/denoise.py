@@ -41,9 +41,9 @@ class DenoiseOptions:
         allows, if fewer) before ``TemporalDenoiser.settled``: the first averages are still noisy.
         Under grain of 15 levels a webcam replay's first 7 frames passed.
     max_pixels: default 1280 x 960: larger frames pass unchanged and nothing of them is kept. A
-        stream's average is 12 bytes a pixel (15 MB at this size, a server's session each); from a
-        frame this large the crops the model reads average the noise themselves (grain of 10
-        levels let 7% of a webcam replay's frames through at 1280 x 960, none at 1920 x 1440).
+        stream's average is 12 bytes a pixel (15 MB at this size, a server's session each); from
+        larger frames the crops the model reads average the noise themselves (unaveraged, grain of
+        10 levels let 7% of a webcam replay's frames through at 1280 x 960, none at 1920 x 1440).
     """
 
     on_level: float = 2.0

@@ -175,7 +175,7 @@ def video_rows(models: dict, video: str, n: int, settings=SETTINGS) -> dict:
             widths.append(b.x2 - b.x1)
             for name, stream in streams.items():
                 r = stream.update(g, [b])[0]
-                if stream.counted:
+                if r.counted:
                     scores[name].append(r.frame_score)
         for name, m in models.items():
             s = np.array(scores[name])

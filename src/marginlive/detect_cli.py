@@ -131,9 +131,7 @@ def _run_video(det, src: VideoSource, a, out: Path | None) -> int:
     with src, _VideoWriter(out, src.fps) as writer:
         bar = progress(total=src.frame_count, desc=Path(src.name).name, unit="frame",
                        disable=True if src.is_camera or src.frame_count is None else None)
-        stream = det.stream()
-        for frame in src:
-            results = stream.update(frame.image)
+        for frame, results in det.process(src):
             bar.update(1)
             faces += len(results)
             turned = results[0].turned if results else turned   # a faceless frame keeps the turn
@@ -142,7 +140,7 @@ def _run_video(det, src: VideoSource, a, out: Path | None) -> int:
                     if results and (a.json or not checked) else [])
             checked = checked or bool(results)
             for i, r in enumerate(results):
-                if stream.counted:     # not while a noisy camera's average settles (marginlive.denoise)
+                if r.counted:
                     tracks.setdefault(r.track_id, []).append(r.frame_score)
                 if a.json:
                     emit_json({"source": src.name, "frame": frame.index, "time": round(frame.time, 3),

@@ -106,15 +106,15 @@ class LivenessStream:
     """One video's faces over time. ``update(frame)`` averages it with the frames before where the
     camera is noisy (``TemporalDenoiser``), detects (turning the frame upright when its faces are
     sideways; the turn is kept for the following frames), scores and tracks. ``frame``: the frame
-    the last results refer to (averaged, and turned upright where it was turned); ``counted``:
-    whether its scores were taken into the tracks (not while a noisy camera's average settles)."""
+    the last results refer to (averaged, and turned upright where it was turned). Each result's
+    ``counted`` says whether its score was taken into its track (not while a noisy camera's
+    average settles)."""
 
     def __init__(self, detector: LivenessDetector, tracker: FaceTracker):
         self.detector, self.tracker = detector, tracker
         self.upright = Upright(detector.detector.detect, detector.sideways_deg)
         self.denoiser = TemporalDenoiser(detector.denoise) if detector.denoise else None
         self.frame: np.ndarray | None = None
-        self.counted = False
 
     def update(self, frame: np.ndarray, boxes=None) -> list[FaceResult]:
         """Results for one frame. ``boxes``: detections made by the caller on ``frame`` as
@@ -127,8 +127,7 @@ class LivenessStream:
         self.frame = frame
         scores = self.detector._score(frame, boxes)
         # a noisy camera's first averaged frames are still noisy: followed, their scores not counted
-        self.counted = self.denoiser is None or self.denoiser.settled
-        out = []
-        for b, s, (tid, mean, label, decided) in zip(boxes, scores, self.tracker.update(boxes, scores, self.counted)):
-            out.append(FaceResult(b, mean, label, float(s), tid, decided, turned=90 * quarters))
-        return out
+        counted = self.denoiser is None or self.denoiser.settled
+        tracked = self.tracker.update(boxes, scores, counted)
+        return [FaceResult(b, mean, label, float(s), tid, decided, turned=90 * quarters, counted=counted)
+                for b, s, (tid, mean, label, decided) in zip(boxes, scores, tracked)]

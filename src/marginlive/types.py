@@ -68,6 +68,9 @@ class FaceResult:
     a video track has not yet seen enough consistent frames to decide. ``turned``: degrees
     clockwise (0, 90 or 270) the frame was turned to make the face upright before it was
     detected and scored; ``box`` is in that turned frame (``marginlive.orientation``).
+    ``counted``: whether a video's stream took ``frame_score`` into the face's track (False while a
+    noisy camera's average settles, ``marginlive.denoise``); a verdict over the video's frames
+    leaves out those not counted.
     """
 
     box: FaceBox
@@ -77,6 +80,7 @@ class FaceResult:
     track_id: int | None = None
     decided: bool = True
     turned: int = 0
+    counted: bool = True
 
     @property
     def confidence(self) -> float:

@@ -162,12 +162,11 @@ def evaluate_clips(clips: list[tuple[int, Path]], model_path, detector, window=1
     rows = []
     for y, path in clips:
         tracks: dict[int, list] = {}
-        stream = det.stream(window=window, min_frames=min_frames)
         with VideoSource(path) as src:
-            for frame in src:
-                results = stream.update(frame.image)
-                for r in results if stream.counted else ():    # not while a noisy camera's average settles
-                    tracks.setdefault(r.track_id, []).append(r.frame_score)
+            for _, results in det.process(src, window=window, min_frames=min_frames):
+                for r in results:
+                    if r.counted:
+                        tracks.setdefault(r.track_id, []).append(r.frame_score)
         if not tracks:
             rows.append({"path": str(path), "label": y, "score": None, "decision": "no face", "frames": 0})
             continue

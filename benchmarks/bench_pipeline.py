@@ -23,7 +23,8 @@ ROWS = [("crops (1 face: every input the model takes)", "margin_crop"), ("model 
         ("model, per face in a batch of 8", "model_8_faces_per_face"),
         ("end to end, single frame (detect + crops + model)", "end_to_end"),
         ("the same, BlazeFace in MediaPipe's graph", "end_to_end_mediapipe"),
-        ("end to end with tracking and smoothing", "end_to_end_tracked")]
+        ("end to end with tracking and smoothing", "end_to_end_tracked"),
+        ("the same, a noisy camera (grain of 10 levels: frames averaged over time)", "end_to_end_tracked_noisy")]
 # the model shipped when issue 22 was filed (git revision, path), and what the issue measured it at, ms a face:
 # one face, and a face in a batch of 8 (the same day); its targets are these over the fast model's
 REFERENCE = ("affce5b^", "models/marginlive-default.onnx")
@@ -56,8 +57,9 @@ def model_stages(model, frames, boxes) -> dict:
             "model_8_faces_per_face": {k: v / 8 for k, v in timeit(model.predict, batch8).items()}}
 
 
-def stages(model, det, graph, frames, boxes) -> dict:
-    """Each stage's timing for one model; ``det`` the pipeline's detector, ``graph`` MediaPipe's."""
+def stages(model, det, graph, frames, boxes, noisy) -> dict:
+    """Each stage's timing for one model; ``det`` the pipeline's detector, ``graph`` MediaPipe's;
+    ``noisy``: the frames under grain, which a stream averages over time (``marginlive.denoise``)."""
     from marginlive.pipeline import LivenessDetector
     res = {"name": model.name}
     res["margin_crop"] = timeit(lambda f: model.crops(f, boxes[id(f)][:1]), frames)
@@ -67,7 +69,16 @@ def stages(model, det, graph, frames, boxes) -> dict:
     res["end_to_end"] = end_to_end(model, det, frames)
     res["end_to_end_mediapipe"] = timeit(LivenessDetector(model=model, detector=graph).predict, frames)
     res["end_to_end_tracked"] = with_fps(timeit(ld.stream().update, frames))
+    res["end_to_end_tracked_noisy"] = with_fps(timeit(ld.stream().update, noisy))
     return res
+
+
+def grainy(frames) -> list:
+    """``frames`` as a camera in a dim room films them: grain of 10 levels (noise blurred by 1.5 px), seeded."""
+    import numpy as np
+    from marginlive.evaluation.processing import grain
+    rng = np.random.default_rng(0)
+    return [grain(f, None, rng, sd=10.0, sigma=1.5) for f in frames]
 
 
 def with_fps(timing: dict) -> dict:
@@ -110,7 +121,8 @@ def main():
     caffe = SHARED / "models" / "caffe-ssd-face"
     if caffe.exists():
         res["detect_caffe_ssd"] = timeit(create_detector("caffe-ssd", caffe).detect, frames)
-    res["models"] = {name: stages(LivenessModel(name), det, graph, frames, boxes) for name in MODELS}
+    noisy = grainy(frames)
+    res["models"] = {name: stages(LivenessModel(name), det, graph, frames, boxes, noisy) for name in MODELS}
     with tempfile.TemporaryDirectory() as tmp:
         ref = reference_model(Path(tmp))
         if ref is not None:

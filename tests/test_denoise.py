@@ -124,7 +124,7 @@ def test_frames_above_the_size_limit_pass_unchanged_and_keep_nothing():
     for _ in range(10):
         f = noisy(scene(), 10, rng)
         assert np.array_equal(d.update(f), f) and d.settled
-    assert d._average is None and d._gray is None
+    assert d._average is None and d._moved is None and d._reference is None and d._gray is None
 
 
 @pytest.mark.parametrize("bad", [{"off_level": 3.0, "on_level": 2.0}, {"target": 0}, {"memory": 0},

@@ -3,7 +3,8 @@
 Starts the real server (the CLI, the shipped model) on a free loopback port and runs N
 authentication sessions in a row, each streaming the live webcam video of ../shared until the
 server draws a challenge, then two challenge frames (so the pose or face-mesh graph runs), then
-"end". After each session it reads the server's resident memory and thread count from /proc.
+"end"; every 2nd session the video under grain of 10 levels (a dim room's camera, whose frames the
+session's stream averages over time: ``marginlive.denoise`` holds its buffers). After each session it reads the server's resident memory and thread count from /proc.
 Goal (issue 20): after the first 20 sessions, RSS stays within 50 MB and the thread count at its
 level. Writes docs/soak.json, docs/soak.md and docs/img/soak.png.
 
@@ -15,6 +16,7 @@ import sys
 
 import cv2
 import httpx
+import numpy as np
 from common import DOCS, live_frames, machine, save_json, start_serve
 
 
@@ -65,17 +67,22 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sessions", type=int, default=500)
     a = ap.parse_args()
-    frames = [cv2.imencode(".jpg", f)[1].tobytes() for f in live_frames(60)]
+    from marginlive.evaluation.processing import grain
+    rng = np.random.default_rng(0)
+    clean = live_frames(60)
+    videos = [[cv2.imencode(".jpg", f)[1].tobytes() for f in frames]
+              for frames in (clean, [grain(f, None, rng, sd=10.0, sigma=1.5) for f in clean])]
     server, port = start_serve(["--challenges", "1", "--rate", "1000", "--burst", "1000", "--max-failures", "1000000",
                                 "--gallery", "/nonexistent/g.db"])
     rss0, threads0 = proc_status(server.pid)
     rows, reached = [], {}
     try:
         for k in range(1, a.sessions + 1):
-            state = one_session(port, frames)
-            reached[state] = reached.get(state, 0) + 1
+            state = one_session(port, videos[k % 2])
+            kind = "grainy" if k % 2 else "clean"
+            reached[f"{kind}: {state}"] = reached.get(f"{kind}: {state}", 0) + 1
             rss, threads = proc_status(server.pid)
-            rows.append({"session": k, "rss_mb": round(rss, 1), "threads": threads})
+            rows.append({"session": k, "grainy": bool(k % 2), "rss_mb": round(rss, 1), "threads": threads})
             if k % 50 == 0:
                 print(k, rows[-1], reached, file=sys.stderr, flush=True)
     finally:
@@ -96,7 +103,8 @@ def main():
         "# Soak: memory and threads over many sessions\n\n"
         f"Written by `benchmarks/soak_sessions.py` ({res['machine']}). {a.sessions} sessions in a row against "
         "`marginlive serve` (shipped model, one challenge), each streaming a live webcam video until the "
-        f"challenge and two frames into it, then ending. Furthest state reached: {reached}.\n\n"
+        "challenge and two frames into it, then ending; every 2nd the video under grain of 10 levels, which the "
+        f"session's stream averages over time. Furthest state reached: {reached}.\n\n"
         "| | resident memory | threads |\n|---|---|---|\n"
         f"| at start | {rss0:.0f} MB | {threads0} |\n"
         f"| after 20 sessions | {after20['rss_mb']:.0f} MB | {after20['threads']} |\n"

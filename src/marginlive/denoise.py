@@ -46,9 +46,10 @@ class DenoiseOptions:
         allows, if fewer) before ``TemporalDenoiser.settled``: the first averages are still noisy.
         Under grain of 15 levels a webcam replay's first 7 frames passed.
     max_pixels: default 1280 x 960: larger frames pass unchanged and nothing of them is kept. A
-        stream's average and its moved copy are 12 bytes a pixel (15 MB at this size, a server's session each); from
-        larger frames the crops the model reads average the noise themselves (unaveraged, grain of
-        10 levels let 7% of a webcam replay's frames through at 1280 x 960, none at 1920 x 1440).
+        stream's average and its moved copy are 12 bytes a pixel (15 MB at this size, a server's
+        session each); from larger frames the crops the model reads average the noise themselves
+        (unaveraged, grain of 10 levels let 7% of a webcam replay's frames through at 1280 x 960,
+        none at 1920 x 1440).
     """
 
     on_level: float = 2.0
@@ -188,8 +189,8 @@ class TemporalDenoiser:
         # than the arithmetic (20 against 5 ms a 640 x 480 frame); the two kept are a session's memory.
         # The new average is written over the moved copy, then the two swap.
         above = None
-        for top, moved in zip(range(0, frame.shape[0], STRIP), followed):
-            above = self._take_in(frame, (top, min(top + STRIP, frame.shape[0])), (spread, least), moved,
+        for top, strip_followed in zip(range(0, frame.shape[0], STRIP), followed):
+            above = self._take_in(frame, (top, min(top + STRIP, frame.shape[0])), (spread, least), strip_followed,
                                   out, above)
         self._average, self._moved = self._moved, self._average
         self._reference = cv2.resize(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), small.shape[::-1],

@@ -127,6 +127,16 @@ def test_a_hand_held_camera_is_followed_and_averaged():
     assert error[False] > 12 and error[True] < 5, error
 
 
+@pytest.mark.parametrize("shape", [(16, 16, 3), (33, 65, 3), (129, 63, 3), (241, 321, 3)])
+def test_frames_of_odd_and_small_sizes_are_averaged_and_keep_their_shape(shape):
+    rng, d = np.random.default_rng(10), TemporalDenoiser()
+    s = cv2.GaussianBlur(scene(shape=shape), (0, 0), 1.0)
+    for _ in range(12):
+        out = d.update(noisy(s, 12, rng))
+        assert out.shape == shape and out.dtype == np.uint8
+    assert d.active and (out.astype(float) - s).std() < 0.6 * 12
+
+
 def test_another_frame_size_starts_afresh():
     rng, d = np.random.default_rng(7), TemporalDenoiser()
     for _ in range(6):

@@ -4,7 +4,8 @@ Starts the real server (the CLI, the shipped model) on a free loopback port and 
 authentication sessions in a row, each streaming the live webcam video of ../shared until the
 server draws a challenge, then two challenge frames (so the pose or face-mesh graph runs), then
 "end"; every 2nd session the video under grain of 10 levels (a dim room's camera, whose frames the
-session's stream averages over time: ``marginlive.denoise`` holds its buffers). After each session it reads the server's resident memory and thread count from /proc.
+session's stream averages over time: ``marginlive.denoise`` holds its buffers). After each session
+it reads the server's resident memory and thread count from /proc.
 Goal (issue 20): after the first 20 sessions, RSS stays within 50 MB and the thread count at its
 level. Writes docs/soak.json, docs/soak.md and docs/img/soak.png.
 

@@ -189,46 +189,43 @@ class TemporalDenoiser:
         # than the arithmetic (20 against 5 ms a 640 x 480 frame); the two kept are a session's memory.
         # The new average is written over the moved copy, then the two swap.
         above = None
-        for top, strip_followed in zip(range(0, frame.shape[0], STRIP), followed):
-            above = self._take_in(frame, (top, min(top + STRIP, frame.shape[0])), (spread, least), strip_followed,
+        for top in range(0, frame.shape[0], STRIP):
+            above = self._take_in(frame, (top, min(top + STRIP, frame.shape[0])), (spread, least), followed,
                                   out, above)
         self._average, self._moved = self._moved, self._average
         self._reference = cv2.resize(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), small.shape[::-1],
                                      interpolation=cv2.INTER_AREA)
         return out
 
-    def _follow(self, small: np.ndarray) -> list[bool]:
+    def _follow(self, small: np.ndarray) -> bool:
         """``_moved``: the average moved onto ``small``'s picture (the flow from the half-resolution
-        gray frame ``small`` to the last output's, scaled to the frame), in the strips of ``STRIP`` rows
-        where anything moved, each with a row more either side. Returns, per strip, whether it was."""
-        h, w = self._average.shape[:2]
-        strips = range(0, h, STRIP)
+        gray frame ``small`` to the last output's, scaled to the frame), strip by strip. False, and
+        ``_moved`` left as it was, where the average is not followed or nothing moved."""
         if not self.options.follow or min(small.shape) < FLOW_SIDE:
-            return [False] * len(strips)
+            return False
         if self._flow is None:
             self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         flow = self._flow.calc(small, self._reference, None)         # (h / 2, w / 2, 2), px of small
+        h, w = self._average.shape[:2]
         scale = (w / small.shape[1], h / small.shape[0])
         flow = cv2.multiply(cv2.blur(flow, (FLOW_SMOOTH, FLOW_SMOOTH)), scale + (0, 0))     # frame px
         flow[cv2.magnitude(flow[..., 0].copy(), flow[..., 1].copy()) < FLOW_STILL] = 0.0
-        moving = flow.any(axis=(1, 2))
-        followed = []
-        for top in strips:
-            lo, hi = max(top - 1, 0), min(top + STRIP + 1, h)
-            at = np.minimum((np.arange(lo, hi) / scale[1]).astype(int), small.shape[0] - 1)
-            followed.append(bool(moving[at].any()))
-            if followed[-1]:
-                where = cv2.resize(flow[at], (w, hi - lo), interpolation=cv2.INTER_LINEAR)
-                cv2.add(where, self._grid(w)[:hi - lo], dst=where)
-                cv2.add(where, (0, lo, 0, 0), dst=where)
-                cv2.remap(self._average, where, None, cv2.INTER_LINEAR, dst=self._moved[lo:hi],
-                          borderMode=cv2.BORDER_REPLICATE)
-        return followed
+        if not flow.any():
+            return False
+        for top in range(0, h, STRIP):
+            bottom = min(top + STRIP, h)
+            at = np.minimum((np.arange(top, bottom) / scale[1]).astype(int), small.shape[0] - 1)
+            where = cv2.resize(flow[at], (w, bottom - top), interpolation=cv2.INTER_LINEAR)
+            cv2.add(where, self._grid(w)[:bottom - top], dst=where)
+            cv2.add(where, (0, top, 0, 0), dst=where)
+            cv2.remap(self._average, where, None, cv2.INTER_LINEAR, dst=self._moved[top:bottom],
+                      borderMode=cv2.BORDER_REPLICATE)
+        return True
 
     def _grid(self, w: int) -> np.ndarray:
-        """(STRIP + 2, w, 2) float32: each pixel's own (x, y), y from 0: the map of no motion."""
+        """(STRIP, w, 2) float32: each pixel's own (x, y), y from 0: the map of no motion."""
         if self._grid_xy is None or self._grid_xy.shape[1] != w:
-            xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(STRIP + 2, dtype=np.float32))
+            xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(STRIP, dtype=np.float32))
             self._grid_xy = np.dstack([xs, ys])
         return self._grid_xy
 

@@ -163,15 +163,11 @@ def test_options_out_of_range_are_refused(bad):
         DenoiseOptions(**bad)
 
 
-def _grain(frame, rng, sd, sigma=1.5):
-    n = cv2.GaussianBlur(rng.normal(0.0, 1.0, frame.shape).astype(np.float32), (0, 0), sigma)
-    return np.clip(frame + n * (sd / n.std()), 0, 255).astype(np.uint8)
-
-
 def test_a_grainy_screen_replay_no_longer_passes_in_a_stream():
     """Grain of 10 levels spread over 1.5 px (a dim room's camera) makes most frames of a screen
     replay read as live, frame by frame; a stream averages it away (docs/camera_sensitivity.md)."""
     from marginlive.detect import create_detector
+    from marginlive.evaluation.processing import grain
     from marginlive.frames import read_video_frames
     from marginlive.liveness.runtime import LivenessModel
     from marginlive.pipeline import LivenessDetector
@@ -179,7 +175,7 @@ def test_a_grainy_screen_replay_no_longer_passes_in_a_stream():
     found = [(f.image, create_detector().detect(f.image)) for f in frames]
     found = [(f, max(b, key=lambda x: x.score)) for f, b in found if b]
     rng, model = np.random.default_rng(0), LivenessModel("default")
-    grainy = [(_grain(f, rng, 10.0), b) for f, b in found]
+    grainy = [(grain(f, b, rng, sd=10.0, sigma=1.5), b) for f, b in found]
     passed = {}
     for name, opts in (("as frames", None), ("denoised", DenoiseOptions())):
         stream = LivenessDetector(model, denoise=opts).stream()

@@ -239,15 +239,17 @@ class TemporalDenoiser:
         (top, bottom), (spread, least) = rows, weights
         lo, hi = max(top - 1, 0), min(bottom + 1, frame.shape[0])    # a row more each side for the 3 x 3 blur
         before = self._levels(self._average[lo:hi])
+        d = cv2.subtract(frame[lo:hi], before, dtype=cv2.CV_32F)
         last = self._moved[bottom - 1].copy()
         if followed:
             moved = self._levels(self._moved[lo:hi])
             if above is not None:
                 moved[0] = above / FIXED
+            d_moved = cv2.subtract(frame[lo:hi], moved, dtype=cv2.CV_32F)
             # following resamples, which softens fine detail: only where it matches the frame better
-            nearer = cv2.compare(_mismatch(frame[lo:hi], moved), _mismatch(frame[lo:hi], before), cv2.CMP_LT)
+            nearer = cv2.compare(_mismatch(d_moved), _mismatch(d), cv2.CMP_LT)
             cv2.copyTo(moved, nearer, dst=before)
-        d = cv2.subtract(frame[lo:hi], before, dtype=cv2.CV_32F)
+            cv2.copyTo(d_moved, nearer, dst=d)
         c = _still(d, spread)[top - lo:bottom - lo]
         d, before = d[top - lo:bottom - lo], before[top - lo:bottom - lo]
         cv2.addWeighted(c, least - 1.0, c, 0.0, 1.0, dst=c)       # 1 - (1 - least) * still
@@ -262,12 +264,11 @@ class TemporalDenoiser:
         return cv2.addWeighted(fixed, 1.0 / FIXED, fixed, 0.0, 0.0, dtype=cv2.CV_32F)   # 3x numpy's astype
 
 
-def _mismatch(frame: np.ndarray, average: np.ndarray) -> np.ndarray:
-    """How far ``average`` (rows, cols, 3) float32 is from ``frame``'s picture: the squared difference
-    over the channels, summed over 3 x 3 neighbours (rows, cols) float32. Squared before it is summed,
-    so that detail lost to resampling counts as well as a shift."""
-    d = cv2.subtract(frame, average, dtype=cv2.CV_32F)
-    return cv2.blur(cv2.transform(cv2.multiply(d, d), np.ones((1, 3), np.float32)), (3, 3))
+def _mismatch(change: np.ndarray) -> np.ndarray:
+    """How far an average is from the frame's picture, from the frame's change from it (rows, cols, 3)
+    float32 levels: squared, summed over the channels and 3 x 3 neighbours (rows, cols) float32.
+    Squared before it is summed, so that detail lost to resampling counts as well as a shift."""
+    return cv2.blur(cv2.transform(cv2.multiply(change, change), np.ones((1, 3), np.float32)), (3, 3))
 
 
 def _still(change: np.ndarray, spread: float) -> np.ndarray:

@@ -76,6 +76,7 @@ class ScriptedStream:
 
 class ScriptedLiveness:
     """A LivenessDetector stand-in whose stream yields scripted per-frame face results."""
+    threshold = 0.5
 
     def __init__(self, script):
         self.script = script

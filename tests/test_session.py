@@ -190,6 +190,24 @@ def test_identity_step():
     assert st.state == REJECTED and "not recognised" in st.reason
 
 
+def test_a_photo_held_in_place_for_a_few_frames_does_not_name_the_person():
+    """Another face put in the user's place for four frames (a photo, sharper and better lit than the
+    user: the best frames by quality; the model scores each one fake, too few to turn the track) while
+    the user does the actions: the identity step reads only the frames scored live one by one."""
+    from marginlive.identity.recognise import Decision
+    from marginlive.types import FaceResult
+    user, photo = result(), FaceResult(FaceBox(220, 140, 420, 380, 0.9), 0.9, "real", 0.05, 1, True)
+    frames = [(sharp_frame(90), user)] * 6 + [(sharp_frame(128), photo)] * 4 + [(sharp_frame(90), user)] * 40
+    seen = []
+    s = make([r for _, r in frames], hand_script(neutral=12))
+    s.identify = lambda faces: seen.append(faces) or Decision("alice", "alice", 0.3, None, len(faces))
+    for i, (frame, _) in enumerate(frames):
+        if s.update(frame, 0.1 * i).state in ("accepted", "rejected"):
+            break
+    assert s.state == ACCEPTED and len(seen) == 1
+    assert len(seen[0]) == s.config.identity_frames and all(crop.mean() < 110 for crop, _ in seen[0])
+
+
 def test_camera_stopping_fails_the_session():
     s = make([[result()]], [(pose(), None)] * 500)
     run(s, 3)

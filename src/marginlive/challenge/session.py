@@ -4,7 +4,8 @@
       -> PASSIVE    the margin model over several frames of one tracked face
       -> CHALLENGE  1..N actions drawn at random from a cryptographically secure source, one at
                     least that moves the mouth (an open mouth, a smile)
-      -> IDENTIFY   the identity step (optional), once, on the session's best few frames
+      -> IDENTIFY   the identity step (optional), once, on the session's best few frames of
+                    those the passive model judged live one by one
       -> ACCEPTED(identity) | REJECTED(reason)
 
 Rules: one subject: the face the session locked onto (the largest when it started); a frame with
@@ -260,9 +261,15 @@ class Session:
     def _keep_for_identity(self, frame, face: FaceResult):
         """Keep the ``identity_frames`` best faces of the session for the identity step: ranked
         while the session runs (about 1 ms a frame), embedded once at its end; each kept as the crop
-        the embedder reads (``embedding_crop``), not the whole frame."""
+        the embedder reads (``embedding_crop``), not the whole frame. Only frames the passive model
+        scores live on their own (``frame_score`` at or above its threshold, taken into the track)
+        may name the person: a photo held in place of the face for a few frames, too few to turn the
+        track's score, while the live person beside or behind it does the actions, is not who the
+        session names (docs/identity_held_photo.md)."""
         from ..identity.embed import embedding_crop
         from ..identity.quality import face_quality
+        if not face.counted or face.frame_score < self.liveness.threshold:
+            return
         q = face_quality(frame, face.box)
         if not q.usable:
             return

@@ -8,12 +8,12 @@
                     those the passive model judged live one by one
       -> ACCEPTED(identity) | REJECTED(reason)
 
-Rules: one subject: the face the session locked onto (the largest when it started); a frame with
-a second face about as large does not count (it rejects where it stays longer than the grace
-period below), one much smaller (a bystander further back) is ignored, and the
-challenges are read from the subject's landmarks only; the same tracked face throughout (a swap
-rejects); frames delivered sideways or upside down are turned upright first; passive liveness keeps
-running during the challenges (a turn to *fake*, a whole window of consistently low frames,
+Rules: one subject: the face the session locked onto (the largest when it started: two faces
+about as large keep it waiting, one much smaller, a bystander further back, is ignored); once
+locked, other faces in view are ignored: the liveness, the challenges (its landmarks only) and the
+identity read the subject alone; the same tracked face throughout (a swap rejects); frames
+delivered sideways or upside down are turned upright first; passive liveness keeps running during
+the challenges (a turn to *fake*, a whole window of consistently low frames,
 rejects); a face the model turns away but not surely (the window's mean P(real) at or above a
 floor), or cannot decide on for a while, is asked for more actions, those that move the mouth first,
 instead (live users of cameras the model never saw score lower than the training webcams' users);
@@ -61,7 +61,7 @@ class SessionConfig:
     # does; None: the whole window (1 s at the web page's 10 frames/s). A replay scores low
     # throughout; a live face can dip for a few frames.
     passive_reject_frames: int | None = None
-    max_absent_s: float = 1.5        # face gone (or frame unusable, or a second face) longer than this: reject
+    max_absent_s: float = 1.5        # face gone (or frame unusable) longer than this: reject
     waiting_timeout_s: float = 20.0
     session_timeout_s: float = 60.0
     min_brightness: float = 25.0     # mean grey level of the face (live webcam faces here: 1st percentile 37)
@@ -93,9 +93,9 @@ class SessionConfig:
     mouth_must_move: bool = True
     require_identity: bool = False
     identity_frames: int = 5         # frames the identity step embeds: the best seen (identity/quality.py)
-    # a second face narrower than this share of the subject's face is a bystander further back and
-    # is ignored; a wider one (a second person beside the user, a photo held up) keeps the frame
-    # from counting and rejects after ``max_absent_s``
+    # before the session has its face, a second face narrower than this share of the widest is a
+    # bystander further back and is ignored; a wider one (two people at the camera) keeps the session
+    # waiting: which of them is logging in is not known. Once it has its face, others are ignored
     bystander_ratio: float = 0.6
     # while no face is found, look this often (s) for one too far from the camera for the detector
     # (BlazeFace's short-range model misses faces under about a tenth of the frame's width; its
@@ -136,6 +136,7 @@ class Status:
 
 
 NO_FACE, TOO_FAR = "no face in view", "face too far from the camera: come closer"
+LOST = "your face is not found: face the camera"   # the session's face missed, someone else's in view
 TWO_FACES = "more than one face in view: only the user in front of the camera"
 # a face the far detector finds counts as too far where it is narrower than this share of the frame's
 # longer side (the short-range detector misses faces under about 0.1 of it); a larger one it missed
@@ -185,6 +186,7 @@ class Session:
         self.best_faces: list[tuple[float, np.ndarray, FaceBox]] = []   # (quality, crop, face in it), best first
         self.log: list[dict] = []
         self.track_id: int | None = None
+        self._subject_box: FaceBox | None = None  # where the session's face was last seen
         self.t0: float | None = None
         self.last_ok: float | None = None
         pool = [a for a in all_actions(self.config.mirrored)
@@ -206,15 +208,23 @@ class Session:
 
     # ---------------------------------------------------------------------------- helpers
     def _subject(self, results: list[FaceResult]) -> tuple[FaceResult | None, list[FaceResult]]:
-        """The session's face (the tracked one, else the widest) and the other faces that
-        count against the one-person rule (those not much smaller than it)."""
+        """The session's face and the other faces that keep the frame from counting. Before the
+        session has a face: the widest, and those not much narrower (``bystander_ratio``): which of
+        two people is logging in is not known, so it waits for one. After: its tracked face, whatever
+        else is in view, since only that face's pixels, landmarks and frames are read. Where that face
+        is missing, a face in its place (a box overlapping its last one) is returned, for the swap
+        check to reject; a face elsewhere is someone else in view while the user's was missed (None)."""
         if not results:
             return None, []
-        mine = [r for r in results if self.track_id is not None and r.track_id == self.track_id]
-        face = mine[0] if mine else max(results, key=lambda r: r.box.w)
-        others = [r for r in results if r is not face
-                  and r.box.w >= self.config.bystander_ratio * face.box.w]
-        return face, others
+        if self.track_id is None:
+            face = max(results, key=lambda r: r.box.w)
+            return face, [r for r in results if r is not face and r.box.w >= self.config.bystander_ratio * face.box.w]
+        mine = [r for r in results if r.track_id == self.track_id]
+        if mine:
+            self._subject_box = mine[0].box
+            return mine[0], []
+        in_place = [r for r in results if self._subject_box is not None and r.box.iou(self._subject_box) > 0]
+        return (in_place[0] if in_place else None), []
 
     def _event(self, t, event, **detail):
         self.log.append({"t": round(float(t), 3), "state": self.state, "event": event, **detail})
@@ -333,7 +343,7 @@ class Session:
             return self.status()
         frame, face = found
         if self.state == WAITING:
-            self.track_id = face.track_id
+            self.track_id, self._subject_box = face.track_id, face.box
             self.state, self.passive_start = PASSIVE, t
             self._event(t, "face found", track=face.track_id)
         if face.label == FAKE and face.decided and self._turned_away(face, t):
@@ -356,10 +366,8 @@ class Session:
         if face and self.state != WAITING and self.track_id is not None and face.track_id != self.track_id:
             self._reject(t, "the face changed during the session")
             return None
-        # a second face about as large never counts, but passes as a problem, not at once: someone
-        # walking behind the user for a moment should not end the session; one who stays does
         self.problem = ((TWO_FACES if others else self._frame_usable(frame, face)) if face
-                        else self._missing_face(frame, t))
+                        else LOST if results else self._missing_face(frame, t))
         if self.problem:
             if self.state == WAITING:
                 if t - self.t0 > self.config.waiting_timeout_s:

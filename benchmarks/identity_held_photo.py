@@ -4,9 +4,9 @@ The attack: someone starts a session with their own live face, and while they do
 or a screen of the victim is held where their face is for a few frames (the tracker follows the box,
 too few frames to turn the track's score fake). The identity step embeds the session's best frames by
 quality, and the attacker can make their own frames the worse ones (a turned head, motion): in the worst
-case every frame of the photo that the identity step may read is among its best five. Since session 59
-the identity step reads only frames the passive model scores live one by one
-(``Session._keep_for_identity``).
+case every frame of the photo that the identity step may read is among its best five. The identity
+step reads only frames the passive model scores live one by one (``Session._keep_for_identity``);
+this rates that rule against reading every frame, as it did before.
 
 People, enrolments and live sessions as `benchmarks/identity_sessions.py` (NUAA subjects and webcam-replay
 collectors, the shipped threshold). The photo: up to 16 frames of the victim's own prints or screen
@@ -102,7 +102,9 @@ def held_photo(gallery, live, media, f, eligible, limit) -> float:
     for attacker, items in live:
         mine = probes(items, None)
         for victim, shots in media.items():
-            for s0 in range(0, len(shots) - f + 1, f) if victim != attacker else ():
+            if victim == attacker:
+                continue
+            for s0 in range(0, len(shots) - f + 1, f):
                 seen = [e for e in eligible(shots[s0:s0 + f]) if e is not None][:5]
                 m = np.mean(seen + mine[: 5 - len(seen)], axis=0)
                 hits.append(float(distance(gallery[victim], m).min()) <= limit)

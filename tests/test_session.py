@@ -207,18 +207,46 @@ def test_a_photo_held_in_place_for_a_few_frames_does_not_name_the_person():
     """Another face put in the user's place for four frames (a photo, sharper and better lit than the
     user: the best frames by quality; the model scores each one fake, too few to turn the track) while
     the user does the actions: the identity step reads only the frames scored live one by one."""
-    from marginlive.identity.recognise import Decision
     from marginlive.types import FaceResult
     user, photo = result(), FaceResult(FaceBox(220, 140, 420, 380, 0.9), 0.9, "real", 0.05, 1, True)
     frames = [(sharp_frame(90), user)] * 6 + [(sharp_frame(128), photo)] * 4 + [(sharp_frame(90), user)] * 40
+    assert all(crop.mean() < 110 for crop, _ in _identity_frames(frames))
+
+
+def test_a_medium_scored_live_on_some_of_its_frames_does_not_name_the_person_either():
+    # a screen the model scores live on every other frame, held in place for 6 frames: its frames
+    # scored live lie amid frames scored fake, so none of them may name the person
+    from marginlive.types import FaceResult
+    box = FaceBox(220, 140, 420, 380, 0.9)
+    passing, caught = FaceResult(box, 0.9, "real", 0.8, 1, True), FaceResult(box, 0.9, "real", 0.1, 1, True)
+    frames = ([(sharp_frame(90), result())] * 6 + [(sharp_frame(128), passing), (sharp_frame(128), caught)] * 3
+              + [(sharp_frame(90), result())] * 40)
+    assert all(crop.mean() < 110 for crop, _ in _identity_frames(frames))
+
+
+def test_a_photo_scored_live_shown_a_frame_at_a_time_between_covered_frames_does_not_name_the_person():
+    # the camera covered (no face) around each frame of the photo: a frame without the session's face
+    # is no live neighbour, so the photo's frames are never amid live ones
+    from marginlive.types import FaceResult
+    passing = FaceResult(FaceBox(220, 140, 420, 380, 0.9), 0.9, "real", 0.8, 1, True)
+    covered = (sharp_frame(20), [])
+    frames = ([(sharp_frame(90), result())] * 6 + [covered, covered, (sharp_frame(128), passing)] * 3
+              + [covered, covered] + [(sharp_frame(90), result())] * 40)
+    assert all(crop.mean() < 110 for crop, _ in _identity_frames(frames))
+
+
+def _identity_frames(frames: list) -> list:
+    """The (crop, box) pairs a session fed ``frames`` ((frame, scripted face result) pairs, 10 a
+    second) gives its identity step; the session must be accepted with a full set."""
+    from marginlive.identity.recognise import Decision
     seen = []
-    s = make([r for _, r in frames], hand_script(neutral=12))
+    s = make([r for _, r in frames], hand_script(neutral=24))
     s.identify = lambda faces: seen.append(faces) or Decision("alice", "alice", 0.3, None, len(faces))
     for i, (frame, _) in enumerate(frames):
         if s.update(frame, 0.1 * i).state in ("accepted", "rejected"):
             break
-    assert s.state == ACCEPTED and len(seen) == 1
-    assert len(seen[0]) == s.config.identity_frames and all(crop.mean() < 110 for crop, _ in seen[0])
+    assert s.state == ACCEPTED and len(seen) == 1 and len(seen[0]) == s.config.identity_frames
+    return seen[0]
 
 
 def test_camera_stopping_fails_the_session():

@@ -26,6 +26,7 @@ never passes on missing evidence.
 from __future__ import annotations
 
 import secrets
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -93,6 +94,11 @@ class SessionConfig:
     mouth_must_move: bool = True
     require_identity: bool = False
     identity_frames: int = 5         # frames the identity step embeds: the best seen (identity/quality.py)
+    # a frame may name the person only where this many frames either side (of those the session took
+    # in after it found its face) were also scored live: a medium the model scores live on one frame in
+    # four, held in the user's place for 4 frames, named its person in 9.2% of trials with 0, 0.4% with 2
+    # (docs/identity_held_photo.md)
+    identity_steady: int = 2
     # before the session has its face, a second face narrower than this share of the widest is a
     # bystander further back and is ignored; a wider one (two people at the camera) keeps the session
     # waiting: which of them is logging in is not known. Once it has its face, others are ignored
@@ -184,6 +190,10 @@ class Session:
         self.identity: str | None = None
         self.decision = None                      # the identity step's Decision, once made
         self.best_faces: list[tuple[float, np.ndarray, FaceBox]] = []   # (quality, crop, face in it), best first
+        # the last frames' (scored live, candidate for best_faces or None), the middle one ranked once all are
+        # live; the session's own ends bound a run as live frames would (its first frames have none before them)
+        k = self.config.identity_steady
+        self._recent: deque = deque([(True, None)] * k, maxlen=2 * k + 1)
         self.log: list[dict] = []
         self.track_id: int | None = None
         self._subject_box: FaceBox | None = None  # where the session's face was last seen
@@ -268,26 +278,42 @@ class Session:
             self._far_checked, self._far_seen = t, any(b.w < small for b in self.far_faces.detect(frame))
         return TOO_FAR if self._far_seen else NO_FACE
 
-    def _keep_for_identity(self, frame, face: FaceResult):
+    def _keep_for_identity(self, frame, face: FaceResult | None):
         """Keep the ``identity_frames`` best faces of the session for the identity step: ranked
         while the session runs (about 1 ms a frame), embedded once at its end; each kept as the crop
-        the embedder reads (``embedding_crop``), not the whole frame. Only frames the passive model
-        scores live on their own (``frame_score`` at or above its threshold, taken into the track)
-        may name the person: a photo held in place of the face for a few frames, too few to turn the
-        track's score, while the live person beside or behind it does the actions, is not who the
-        session names (docs/identity_held_photo.md)."""
+        the embedder reads (``embedding_crop``), not the whole frame. ``face``: None on a frame that
+        does not count. Only a frame the passive model scores live on its own (``frame_score`` at or
+        above its threshold, taken into the track) may name the person, and only amid
+        ``identity_steady`` such frames either side: a photo held in place of the face for a few
+        frames, too few to turn the track's score, while the live person behind or beside it does
+        the actions, does not name its person, nor the frames of it a medium gets scored live here and
+        there (docs/identity_held_photo.md)."""
         from ..identity.embed import embedding_crop
         from ..identity.quality import face_quality
-        if not face.counted or face.frame_score < self.liveness.threshold:
-            return
-        q = face_quality(frame, face.box)
-        if not q.usable:
-            return
-        kept = self.best_faces
-        if len(kept) < self.config.identity_frames or q.score > kept[-1][0]:
-            kept.append((q.score, *embedding_crop(frame, face.box)))
+        live = face is not None and face.counted and face.frame_score >= self.liveness.threshold
+        q = face_quality(frame, face.box) if live else None
+        kept, n = self.best_faces, self.config.identity_frames
+        may_rank = q is not None and q.usable and (len(kept) < n or q.score > kept[-1][0])
+        self._recent.append((live, (q.score, *embedding_crop(frame, face.box)) if may_rank else None))
+        if len(self._recent) == self._recent.maxlen and all(ok for ok, _ in self._recent):
+            self._rank(self._recent[self.config.identity_steady][1])
+
+    def _last_identity_frames(self) -> None:
+        """At the identity step, rank the frames too recent to have ``identity_steady`` frames after
+        them, where every frame from ``identity_steady`` before them to the last is scored live (the
+        last is the frame that completed the challenges)."""
+        k, recent = self.config.identity_steady, list(self._recent)
+        for i in range(max(k, len(recent) - k), len(recent)):
+            if all(ok for ok, _ in recent[i - k:]):
+                self._rank(recent[i][1])
+
+    def _rank(self, candidate) -> None:
+        """Take ``candidate`` (quality, crop, face in it; None: none) among the best faces where it ranks."""
+        kept, n = self.best_faces, self.config.identity_frames
+        if candidate is not None and (len(kept) < n or candidate[0] > kept[-1][0]):
+            kept.append(candidate)
             kept.sort(key=lambda k: -k[0])          # stable: the earlier of equal frames first
-            del kept[self.config.identity_frames:]
+            del kept[n:]
 
     # ------------------------------------------------------------------------------ status
     def status(self) -> Status:
@@ -368,6 +394,8 @@ class Session:
             return None
         self.problem = ((TWO_FACES if others else self._frame_usable(frame, face)) if face
                         else LOST if results else self._missing_face(frame, t))
+        if self.identify is not None and self.state in (PASSIVE, CHALLENGE):
+            self._keep_for_identity(frame, None if self.problem else face)
         if self.problem:
             if self.state == WAITING:
                 if t - self.t0 > self.config.waiting_timeout_s:
@@ -376,8 +404,6 @@ class Session:
                 self._reject(t, self.problem)
             return None
         self.last_ok = t
-        if self.identify is not None and self.state in (PASSIVE, CHALLENGE):
-            self._keep_for_identity(frame, face)
         return frame, face
 
     def _passive_step(self, face: FaceResult, t: float) -> None:
@@ -445,6 +471,7 @@ class Session:
     def _identify_step(self, frame: np.ndarray, face: FaceResult, t: float) -> None:
         """Step 3: who it is, from the session's best frames (this one where none was kept)."""
         if self.identify is not None:
+            self._last_identity_frames()
             faces = [(f, x) for _, f, x in self.best_faces] or [(frame, face)]
             try:
                 self.decision = self.identify(faces)

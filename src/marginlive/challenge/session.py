@@ -189,11 +189,13 @@ class Session:
         self.rejected_in: str | None = None       # the step a rejected session ended in (WAITING ... IDENTIFY)
         self.identity: str | None = None
         self.decision = None                      # the identity step's Decision, once made
-        self.best_faces: list[tuple[float, np.ndarray, FaceBox]] = []   # (quality, crop, face in it), best first
-        # the last frames' (scored live, candidate for best_faces or None), the middle one ranked once all are
-        # live; the session's own ends bound a run as live frames would (its first frames have none before them)
+        # (quality, crop, face in it, frame number), best first
+        self.best_faces: list[tuple[float, np.ndarray, FaceBox, int]] = []
+        # whether each of the last ``identity_steady`` frames was scored live; the session's start counts
+        # as live frames would (its first frames have none before them), as its end does (the last kept)
         k = self.config.identity_steady
-        self._recent: deque = deque([(True, None)] * k, maxlen=2 * k + 1)
+        self._recent: deque = deque([True] * k, maxlen=k)
+        self._seq = 0                             # frames taken in for the identity step
         self.log: list[dict] = []
         self.track_id: int | None = None
         self._subject_box: FaceBox | None = None  # where the session's face was last seen
@@ -287,33 +289,23 @@ class Session:
         ``identity_steady`` such frames either side: a photo held in place of the face for a few
         frames, too few to turn the track's score, while the live person behind or beside it does
         the actions, does not name its person, nor the frames of it a medium gets scored live here and
-        there (docs/identity_held_photo.md)."""
+        there (docs/identity_held_photo.md). A frame is kept once the frames before it were live and
+        dropped again where one of the next ones is not, so no more than ``identity_frames`` crops
+        are held (a kept frame a dropped one had pushed out stays out)."""
         from ..identity.embed import embedding_crop
         from ..identity.quality import face_quality
         live = face is not None and face.counted and face.frame_score >= self.liveness.threshold
-        q = face_quality(frame, face.box) if live else None
+        self._seq += 1
         kept, n = self.best_faces, self.config.identity_frames
-        may_rank = q is not None and q.usable and (len(kept) < n or q.score > kept[-1][0])
-        self._recent.append((live, (q.score, *embedding_crop(frame, face.box)) if may_rank else None))
-        if len(self._recent) == self._recent.maxlen and all(ok for ok, _ in self._recent):
-            self._rank(self._recent[self.config.identity_steady][1])
-
-    def _last_identity_frames(self) -> None:
-        """At the identity step, rank the frames too recent to have ``identity_steady`` frames after
-        them, where every frame from ``identity_steady`` before them to the last is scored live (the
-        last is the frame that completed the challenges)."""
-        k, recent = self.config.identity_steady, list(self._recent)
-        for i in range(max(k, len(recent) - k), len(recent)):
-            if all(ok for ok, _ in recent[i - k:]):
-                self._rank(recent[i][1])
-
-    def _rank(self, candidate) -> None:
-        """Take ``candidate`` (quality, crop, face in it; None: none) among the best faces where it ranks."""
-        kept, n = self.best_faces, self.config.identity_frames
-        if candidate is not None and (len(kept) < n or candidate[0] > kept[-1][0]):
-            kept.append(candidate)
-            kept.sort(key=lambda k: -k[0])          # stable: the earlier of equal frames first
-            del kept[n:]
+        if not live:
+            kept[:] = [b for b in kept if b[3] < self._seq - self.config.identity_steady]
+        elif all(self._recent):
+            q = face_quality(frame, face.box)
+            if q.usable and (len(kept) < n or q.score > kept[-1][0]):
+                kept.append((q.score, *embedding_crop(frame, face.box), self._seq))
+                kept.sort(key=lambda k: -k[0])          # stable: the earlier of equal frames first
+                del kept[n:]
+        self._recent.append(live)
 
     # ------------------------------------------------------------------------------ status
     def status(self) -> Status:
@@ -471,8 +463,7 @@ class Session:
     def _identify_step(self, frame: np.ndarray, face: FaceResult, t: float) -> None:
         """Step 3: who it is, from the session's best frames (this one where none was kept)."""
         if self.identify is not None:
-            self._last_identity_frames()
-            faces = [(f, x) for _, f, x in self.best_faces] or [(frame, face)]
+            faces = [(f, x) for _, f, x, _ in self.best_faces] or [(frame, face)]
             try:
                 self.decision = self.identify(faces)
             except InputError as err:    # a step that refuses the faces says why (an enrolment's checks)

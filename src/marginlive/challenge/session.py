@@ -26,7 +26,6 @@ never passes on missing evidence.
 from __future__ import annotations
 
 import secrets
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -191,10 +190,9 @@ class Session:
         self.decision = None                      # the identity step's Decision, once made
         # (quality, crop, face in it, frame number), best first
         self.best_faces: list[tuple[float, np.ndarray, FaceBox, int]] = []
-        # whether each of the last ``identity_steady`` frames was scored live; the session's start counts
-        # as live frames would (its first frames have none before them), as its end does (the last kept)
-        k = self.config.identity_steady
-        self._recent: deque = deque([True] * k, maxlen=k)
+        # frames scored live in a row up to the last one taken in for the identity step; the session's start
+        # counts as ``identity_steady`` of them (its first frames have none before them), as its end does
+        self._live_run = self.config.identity_steady
         self._seq = 0                             # frames taken in for the identity step
         self.log: list[dict] = []
         self.track_id: int | None = None
@@ -235,7 +233,7 @@ class Session:
         if mine:
             self._subject_box = mine[0].box
             return mine[0], []
-        in_place = [r for r in results if self._subject_box is not None and r.box.iou(self._subject_box) > 0]
+        in_place = [r for r in results if r.box.iou(self._subject_box) > 0]   # set when the session locked
         return (in_place[0] if in_place else None), []
 
     def _event(self, t, event, **detail):
@@ -299,13 +297,13 @@ class Session:
         kept, n = self.best_faces, self.config.identity_frames
         if not live:
             kept[:] = [b for b in kept if b[3] < self._seq - self.config.identity_steady]
-        elif all(self._recent):
+        elif self._live_run >= self.config.identity_steady:
             q = face_quality(frame, face.box)
             if q.usable and (len(kept) < n or q.score > kept[-1][0]):
                 kept.append((q.score, *embedding_crop(frame, face.box), self._seq))
                 kept.sort(key=lambda k: -k[0])          # stable: the earlier of equal frames first
                 del kept[n:]
-        self._recent.append(live)
+        self._live_run = self._live_run + 1 if live else 0
 
     # ------------------------------------------------------------------------------ status
     def status(self) -> Status:

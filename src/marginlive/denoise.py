@@ -175,7 +175,9 @@ class TemporalDenoiser:
         """The running average, moved with the picture, with ``frame`` (and its ``gray``) taken in: a
         pixel that matches it weighs max(its share, 1 / n) for the n-th frame averaged (the first
         frames a plain mean), one that changed beyond the noise nearly 1."""
-        small = cv2.resize(gray, (gray.shape[1] // 2, gray.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        small = None                   # the flow's half-resolution input, only where the average is followed
+        if self.options.follow:
+            small = cv2.resize(gray, (gray.shape[1] // 2, gray.shape[0] // 2), interpolation=cv2.INTER_AREA)
         if self._average is None:
             self._average, self._frames = frame.astype(np.uint16) * np.uint16(FIXED), 1
             self._moved, self._reference = np.empty_like(self._average), small
@@ -193,14 +195,15 @@ class TemporalDenoiser:
             above = self._take_in(frame, (top, min(top + STRIP, frame.shape[0])), (spread, least), followed,
                                   out, above)
         self._average, self._moved = self._moved, self._average
-        self._reference = cv2.resize(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), small.shape[::-1],
-                                     interpolation=cv2.INTER_AREA)
+        if small is not None:
+            self._reference = cv2.resize(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), small.shape[::-1],
+                                         interpolation=cv2.INTER_AREA)
         return out
 
     def _follow(self, small: np.ndarray) -> bool:
         """``_moved``: the average moved onto ``small``'s picture (the flow from the half-resolution
         gray frame ``small`` to the last output's, scaled to the frame), strip by strip. False, and
-        ``_moved`` left as it was, where the average is not followed or nothing moved."""
+        ``_moved`` left as it was, where the average is not followed (``small`` None) or nothing moved."""
         if not self.options.follow or min(small.shape) < FLOW_SIDE:
             return False
         if self._flow is None:
@@ -240,7 +243,7 @@ class TemporalDenoiser:
         lo, hi = max(top - 1, 0), min(bottom + 1, frame.shape[0])    # a row more each side for the 3 x 3 blur
         before = self._levels(self._average[lo:hi])
         d = cv2.subtract(frame[lo:hi], before, dtype=cv2.CV_32F)
-        last = self._moved[bottom - 1].copy()
+        last = self._moved[bottom - 1].copy() if followed else None
         if followed:
             moved = self._levels(self._moved[lo:hi])
             if above is not None:

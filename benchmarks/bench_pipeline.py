@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import DOCS, ROOT, SHARED, live_frames, machine, render_block, save_json, timeit, write_section
+from common import DOCS, ROOT, SHARED, grainy, live_frames, machine, render_block, save_json, timeit, write_section
 
 MODELS = ("default", "fast")
 ROWS = [("crops (1 face: every input the model takes)", "margin_crop"), ("model (1 face, batch of 1)", "model_1_face"),
@@ -71,14 +71,6 @@ def stages(model, det, graph, frames, boxes, noisy) -> dict:
     res["end_to_end_tracked"] = with_fps(timeit(ld.stream().update, frames))
     res["end_to_end_tracked_noisy"] = with_fps(timeit(ld.stream().update, noisy))
     return res
-
-
-def grainy(frames) -> list:
-    """``frames`` as a camera in a dim room films them: grain of 10 levels (noise blurred by 1.5 px), seeded."""
-    import numpy as np
-    from marginlive.evaluation.processing import grain
-    rng = np.random.default_rng(0)
-    return [grain(f, None, rng, sd=10.0, sigma=1.5) for f in frames]
 
 
 def with_fps(timing: dict) -> dict:

@@ -19,6 +19,13 @@ def live_frames(n=120, video="live-1.webm"):
     return [f.image for f in read_video_frames(p, max_frames=n)]
 
 
+def grainy(frames) -> list:
+    """``frames`` as a camera in a dim room films them: grain of 10 levels (noise blurred by 1.5 px), seeded."""
+    from marginlive.evaluation.processing import grain
+    rng = np.random.default_rng(0)
+    return [grain(f, None, rng, sd=10.0, sigma=1.5) for f in frames]
+
+
 def jpeg_round_trip(frame: np.ndarray, quality: int | None) -> np.ndarray:
     """The frame after JPEG encoding at ``quality`` and decoding (None: the frame itself)."""
     from marginlive.evaluation.shifts import jpeg

@@ -17,8 +17,7 @@ import sys
 
 import cv2
 import httpx
-import numpy as np
-from common import DOCS, live_frames, machine, save_json, start_serve
+from common import DOCS, grainy, live_frames, machine, save_json, start_serve
 
 
 def proc_status(pid: int) -> tuple[float, int]:
@@ -68,11 +67,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sessions", type=int, default=500)
     a = ap.parse_args()
-    from marginlive.evaluation.processing import grain
-    rng = np.random.default_rng(0)
     clean = live_frames(60)
-    videos = [[cv2.imencode(".jpg", f)[1].tobytes() for f in frames]
-              for frames in (clean, [grain(f, None, rng, sd=10.0, sigma=1.5) for f in clean])]
+    videos = [[cv2.imencode(".jpg", f)[1].tobytes() for f in frames] for frames in (clean, grainy(clean))]
     server, port = start_serve(["--challenges", "1", "--rate", "1000", "--burst", "1000", "--max-failures", "1000000",
                                 "--gallery", "/nonexistent/g.db"])
     rss0, threads0 = proc_status(server.pid)

@@ -6,8 +6,9 @@ SoorajOfficial2023 left out: its live frames show several people under one name)
   webcam collector's first half of frames, in recording order; the best `--enrol` faces by quality
   (`marginlive.identity.quality`) are embedded, as `marginlive enroll` does;
 - probe sessions: the other NUAA sessions (or the second half), cut into runs of `--run` frames;
-  each session embeds its best `--probes` faces and decides on the distance of their mean
-  embedding (`Recognizer.decide`), as an authentication session does. Enrolment and probe never share a frame.
+  each session embeds its best `--probes` usable faces (none: its best others) and decides on the
+  distance of their mean embedding (`Recognizer.decide`), as an authentication session does.
+  Enrolment and probe never share a frame.
 Reports, over thresholds: FNMR (a person's session not accepted as that person, 1:N against the
 whole gallery) and FMR (a session accepted as someone else: each session against every other
 identity, 1:1), per session and per single probe image (today's per-image figure), and the time a
@@ -102,7 +103,8 @@ def embed_people(a):
             if not got:
                 continue
             t0 = time.perf_counter()
-            top = best(got, [q for *_, q in got], a.probes) or [max(got, key=lambda x: x[2].score)]
+            # as a login: its best usable faces, where it has none its best others (``SessionConfig.identity_fallback``)
+            top = best(got, [q for *_, q in got], a.probes) or sorted(got, key=lambda x: -x[2].score)[: a.probes]
             vecs = [emb.embed(f, b) for f, b, _ in top]
             decide_s.append(time.perf_counter() - t0)
             sessions.append((person, vecs))

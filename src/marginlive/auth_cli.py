@@ -83,7 +83,8 @@ def _session(a) -> Session:
         identify = Recognizer(open_gallery(a.gallery, existing=True)).identify_faces
     cfg = SessionConfig(n_challenges=a.challenges, challenge_timeout_s=a.challenge_timeout,
                         unsure_floor=a.unsure_floor, mirrored=a.mirrored,
-                        actions=tuple(a.actions) if a.actions else None, require_identity=identify is not None)
+                        actions=tuple(a.actions) if a.actions else None, require_identity=identify is not None,
+                        identity_fallback=a.enroll is None)
     return Session(det, cfg, identify=identify)
 
 

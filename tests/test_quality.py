@@ -29,6 +29,17 @@ def test_a_good_face_is_usable_and_each_flaw_is_named():
     assert face_quality(f, FaceBox(700, 500, 800, 600)).problems == ["face outside the frame"]
 
 
+
+def test_problem_kinds_drop_the_measurements_and_keep_the_advice():
+    f = _face_frame()
+    two = [face_quality(cv2.GaussianBlur(f, (0, 0), s), BOX) for s in (5, 7)]
+    assert two[0].problems != two[1].problems          # each names its own sharpness
+    assert two[0].kinds == two[1].kinds == ["face blurred: hold still"]
+    turned = FaceBox(220, 140, 420, 380, 0.9, ((280, 220), (360, 220), (360, 270)))
+    assert face_quality(f, turned).kinds == ["face turned away: look at the camera"]
+    assert face_quality(f, BOX).kinds == []
+
+
 def test_best_ranks_the_usable_faces_only():
     f = _face_frame()
     frames = [cv2.GaussianBlur(f, (0, 0), 6), (f * 0.6).astype(np.uint8), f]

@@ -247,13 +247,21 @@ def test_where_some_faces_are_usable_those_alone_name_the_person():
     assert [crop.mean() < 150 for crop, _ in _identity_frames(frames, 2)] == [True, True]
 
 
-def test_an_enrolment_session_keeps_usable_faces_only():
+def test_an_enrolment_session_keeps_usable_faces_only_and_says_what_kept_the_others_out():
+    from marginlive.errors import InputError
     from marginlive.identity.recognise import Decision
     seen = []
     s = make([[result()]], hand_script(neutral=24), identity_fallback=False)
     s.identify = lambda faces: seen.append(faces) or Decision("alice", "alice", 0.3, None, len(faces))
     assert run(s, 50, frame=sharp_frame(235)).state == ACCEPTED
     assert len(seen[0]) == 1        # none kept: only the frame that completed the challenge
+
+    def too_few(faces):
+        raise InputError(f"too few clear views of the face to enrol ({len(faces)} of 5)")
+    s = make([[result()]], hand_script(neutral=24), identity_fallback=False)
+    s.identify = too_few
+    st = run(s, 50, frame=sharp_frame(235))
+    assert st.state == REJECTED and st.reason.endswith("(1 of 5); most views: face overexposed"), st.reason
 
 
 def _identity_frames(frames: list, n: int | None = None) -> list:

@@ -26,6 +26,7 @@ never passes on missing evidence.
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -201,6 +202,7 @@ class Session:
         # counts as ``identity_steady`` of them (its first frames have none before them), as its end does
         self._live_run = self.config.identity_steady
         self._seq = 0                             # frames taken in for the identity step
+        self._shortfalls: Counter[str] = Counter()   # why its live faces fell below the quality rule
         self.log: list[dict] = []
         self.track_id: int | None = None
         self._subject_box: FaceBox | None = None  # where the session's face was last seen
@@ -307,6 +309,7 @@ class Session:
             kept[:] = [b for b in kept if b[3] < self._seq - self.config.identity_steady]
         elif self._live_run >= self.config.identity_steady:
             q = face_quality(frame, face.box)
+            self._shortfalls.update(q.kinds[:1])
             rank = (q.usable, q.score)                   # a usable face before any other
             if (q.usable or self.config.identity_fallback) and (len(kept) < n or rank > kept[-1][0]):
                 kept.append((rank, *embedding_crop(frame, face.box), self._seq))
@@ -476,7 +479,10 @@ class Session:
             try:
                 self.decision = self.identify(faces)
             except InputError as err:    # a step that refuses the faces says why (an enrolment's checks)
-                self._reject(t, str(err))
+                why = str(err)
+                if sum(usable for _, usable in kept) < self.config.identity_frames and self._shortfalls:
+                    why += f"; most views: {self._shortfalls.most_common(1)[0][0]}"   # what kept the others out
+                self._reject(t, why)
                 return
         name = self.decision.identity if self.decision is not None else None
         if name is None and (self.config.require_identity or self.identify is not None):

@@ -8,6 +8,7 @@ detector) count as frontal.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import cv2
@@ -44,6 +45,12 @@ class Quality:
     @property
     def usable(self) -> bool:
         return not self.problems
+
+    @property
+    def kinds(self) -> list[str]:
+        """``problems`` without their measurements ("face blurred: hold still"): alike on every face that
+        has them, so that a session can say which one most of its faces had."""
+        return [re.sub(r" \([^)]*\)", "", p) for p in self.problems]
 
 
 def yaw_of(box: FaceBox) -> float:

@@ -6,7 +6,7 @@ SoorajOfficial2023 left out: its live frames show several people under one name)
   webcam collector's first half of frames, in recording order; the best `--enrol` faces by quality
   (`marginlive.identity.quality`) are embedded, as `marginlive enroll` does;
 - probe sessions: the other NUAA sessions (or the second half), cut into runs of `--run` frames;
-  each session embeds its best `--probes` usable faces (none: its best others) and decides on the
+  each session embeds its best `--probes` usable faces (none: it names nobody) and decides on the
   distance of their mean embedding (`Recognizer.decide`), as an authentication session does.
   Enrolment and probe never share a frame.
 Reports, over thresholds: FNMR (a person's session not accepted as that person, 1:N against the
@@ -103,8 +103,8 @@ def embed_people(a):
             if not got:
                 continue
             t0 = time.perf_counter()
-            # as a login: its best usable faces, where it has none its best others (``SessionConfig.identity_fallback``)
-            top = best(got, [q for *_, q in got], a.probes) or sorted(got, key=lambda x: -x[2].score)[: a.probes]
+            # as a login: its best usable faces; with none it names nobody (``Session._identify_step``)
+            top = best(got, [q for *_, q in got], a.probes)
             vecs = [emb.embed(f, b) for f, b, _ in top]
             decide_s.append(time.perf_counter() - t0)
             sessions.append((person, vecs))
@@ -121,6 +121,9 @@ def trials(gallery, sessions) -> tuple[dict, dict]:
         return float(distance(gallery[who], np.mean(vecs, axis=0)).min())
     per_session, per_image = {"genuine": [], "impostor": []}, {"genuine": [], "impostor": []}
     for person, vecs in sessions:
+        if not vecs:           # no clear view of the face: not recognised, at any threshold
+            per_session["genuine"].append(lambda t: False)
+            continue
         for mode, groups in ((per_session, [vecs]), (per_image, [[v] for v in vecs])):
             for vs in groups:
                 d = {n: dist(vs, n) for n in names}

@@ -137,15 +137,6 @@ def test_too_few_clear_faces_enrol_nothing(app, live_frames):
 
 
 
-def test_an_enrolment_session_keeps_faces_of_enrolment_quality_only_and_a_login_falls_back(app):
-    """A login that sees no usable face is named from its best other live faces (a camera that overexposes
-    or blurs every frame); an enrolment enrols usable faces alone (``SessionConfig.identity_fallback``)."""
-    svc = app.state.ml
-    enrol, login = svc.new_session(svc.create("10.0.0.9", enrol="alice")), svc.new_session(svc.create("10.0.0.9"))
-    assert not enrol.config.identity_fallback and login.config.identity_fallback
-    assert enrol.config.identity_frames >= 5 and login.config.identity_frames == svc.cfg.session.identity_frames
-
-
 def test_a_login_sees_an_identity_another_process_enrolled_after_the_server_started(app, frames, live_frames,
                                                                                      monkeypatch):
     """The gallery was empty when the server started; then `marginlive enroll` (here: its calls, on

@@ -83,8 +83,7 @@ def _session(a) -> Session:
         identify = Recognizer(open_gallery(a.gallery, existing=True)).identify_faces
     cfg = SessionConfig(n_challenges=a.challenges, challenge_timeout_s=a.challenge_timeout,
                         unsure_floor=a.unsure_floor, mirrored=a.mirrored,
-                        actions=tuple(a.actions) if a.actions else None, require_identity=identify is not None,
-                        identity_fallback=a.enroll is None)
+                        actions=tuple(a.actions) if a.actions else None, require_identity=identify is not None)
     return Session(det, cfg, identify=identify)
 
 

@@ -99,13 +99,6 @@ class SessionConfig:
     # four, held in the user's place for 4 frames, named its person in 9.2% of trials with 0, 0.4% with 2
     # (docs/identity_held_photo.md)
     identity_steady: int = 2
-    # a login that saw no face of the quality rule's (identity/quality.py: a camera that overexposes, blurs
-    # or darkens every frame) decides on its best other live faces rather than on the one frame it ends on:
-    # under such shifts one face alone missed its person at the identity threshold 11-28% of the time, the
-    # mean of five at most 1 time in 10; where some face passed, those alone decide, since filling up with
-    # the others (a turned head) moved sessions away from their person (docs/research/2026-12-07-identity-
-    # frames-below-quality.md). An enrolment sets it False: what it keeps is enrolled.
-    identity_fallback: bool = True
     # before the session has its face, a second face narrower than this share of the widest is a
     # bystander further back and is ignored; a wider one (two people at the camera) keeps the session
     # waiting: which of them is logging in is not known. Once it has its face, others are ignored
@@ -196,8 +189,8 @@ class Session:
         self.rejected_in: str | None = None       # the step a rejected session ended in (WAITING ... IDENTIFY)
         self.identity: str | None = None
         self.decision = None                      # the identity step's Decision, once made
-        # ((usable, quality score), crop, face in it, frame number), best first
-        self.best_faces: list[tuple[tuple[bool, float], np.ndarray, FaceBox, int]] = []
+        # (quality, crop, face in it, frame number), best first
+        self.best_faces: list[tuple[float, np.ndarray, FaceBox, int]] = []
         # frames scored live in a row up to the last one taken in for the identity step; the session's start
         # counts as ``identity_steady`` of them (its first frames have none before them), as its end does
         self._live_run = self.config.identity_steady
@@ -298,8 +291,8 @@ class Session:
         the actions, does not name its person, nor the frames of it a medium gets scored live here and
         there (docs/identity_held_photo.md). A frame is kept once the frames before it were live and
         dropped again where one of the next ones is not, so no more than ``identity_frames`` crops
-        are held (a kept frame a dropped one had pushed out stays out). Usable faces (``face_quality``) rank
-        first; with ``identity_fallback`` the best others are kept behind them."""
+        are held (a kept frame a dropped one had pushed out stays out). Only faces ``face_quality`` calls
+        usable are kept; why the others fell short is counted, so that a session without any can say."""
         from ..identity.embed import embedding_crop
         from ..identity.quality import face_quality
         live = face is not None and face.counted and face.frame_score >= self.liveness.threshold
@@ -310,12 +303,15 @@ class Session:
         elif self._live_run >= self.config.identity_steady:
             q = face_quality(frame, face.box)
             self._shortfalls.update(q.kinds[:1])
-            rank = (q.usable, q.score)                   # a usable face before any other
-            if (q.usable or self.config.identity_fallback) and (len(kept) < n or rank > kept[-1][0]):
-                kept.append((rank, *embedding_crop(frame, face.box), self._seq))
-                kept.sort(key=lambda k: k[0], reverse=True)   # stable: the earlier of equal frames first
+            if q.usable and (len(kept) < n or q.score > kept[-1][0]):
+                kept.append((q.score, *embedding_crop(frame, face.box), self._seq))
+                kept.sort(key=lambda k: -k[0])          # stable: the earlier of equal frames first
                 del kept[n:]
         self._live_run = self._live_run + 1 if live else 0
+
+    def _shortfall(self) -> str:
+        """What most of the session's live faces lacked for the quality rule ("most views: face overexposed")."""
+        return f"most views: {self._shortfalls.most_common(1)[0][0]}"
 
     # ------------------------------------------------------------------------------ status
     def status(self) -> Status:
@@ -471,18 +467,23 @@ class Session:
             self._event(t, "challenge retry", action=new.name, previous=a.name)
 
     def _identify_step(self, frame: np.ndarray, face: FaceResult, t: float) -> None:
-        """Step 3: who it is, from the session's best usable frames; where it kept none, its best others
-        (``SessionConfig.identity_fallback``), else this frame."""
+        """Step 3: who it is, from the session's best usable frames (this one where none was kept and it
+        is usable). Faces below the quality rule are never named, since overexposed ones named their person
+        as someone else in 3% of sessions, usable ones in none (research page of 2026-12-07, identity frames
+        below quality): the session says what kept them out instead."""
         if self.identify is not None:
-            kept = [((f, x), usable) for (usable, _), f, x, _ in self.best_faces]
-            faces = [fx for fx, usable in kept if usable] or [fx for fx, _ in kept] or [(frame, face)]
+            from ..identity.quality import face_quality
+            faces = [(f, x) for _, f, x, _ in self.best_faces]
+            q = None if faces else face_quality(frame, face.box)
+            if q is not None and not q.usable:
+                self._shortfalls.update(q.kinds[:1])
+                self._reject(t, f"no clear view of the face ({self._shortfall()})")
+                return
             try:
-                self.decision = self.identify(faces)
+                self.decision = self.identify(faces or [(frame, face)])
             except InputError as err:    # a step that refuses the faces says why (an enrolment's checks)
-                why = str(err)
-                if sum(usable for _, usable in kept) < self.config.identity_frames and self._shortfalls:
-                    why += f"; most views: {self._shortfalls.most_common(1)[0][0]}"   # what kept the others out
-                self._reject(t, why)
+                few = len(faces) < self.config.identity_frames and self._shortfalls
+                self._reject(t, f"{err} ({self._shortfall()})" if few else str(err))
                 return
         name = self.decision.identity if self.decision is not None else None
         if name is None and (self.config.require_identity or self.identify is not None):

@@ -105,8 +105,7 @@ def run_identities(a) -> int:
 
 def _probe(a, claimed: str | None = None):
     """The recogniser and the probe's embeddings: an image's one face, or a video's ``a.frames`` best
-    faces (a session's identity step decides on its best frames alike, ``challenge/session.py``, but fills
-    up with faces below the quality limits, having no other; here those are refused, with the reason).
+    faces (a session's identity step decides on its best frames alike, ``challenge/session.py``).
     ``claimed``: a name that must be enrolled, checked before the probe is read."""
     from ..detect import create_detector
     from .gallery import open_gallery

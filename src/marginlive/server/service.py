@@ -332,8 +332,7 @@ class Service:
         """The challenge state machine of one stream, on the pooled graphs. With an expected
         identity, only that identity is accepted (a 1:1 check); without a gallery, none is."""
         if e.enrol is not None:     # keeps the faces an enrolment needs, and enrols them at its end
-            cfg = replace(self.cfg.session, identity_frames=max(self.cfg.session.identity_frames, ENOUGH_FACES),
-                          identity_fallback=False)
+            cfg = replace(self.cfg.session, identity_frames=max(self.cfg.session.identity_frames, ENOUGH_FACES))
             return Session(self.liveness, cfg, identify=partial(self.enrol_faces, e), landmarker=self.landmarker,
                            far_faces=self.far_faces)
         identify = self.identify if self.identities_now() else None

@@ -242,9 +242,28 @@ def test_a_camera_that_overexposes_every_face_names_nobody_and_says_why():
     seen = []
     s = make([[result()]], hand_script(neutral=24))
     s.identify = lambda faces: seen.append(faces) or Decision("alice", "alice", 0.3, None, len(faces))
-    st = run(s, 50, frame=sharp_frame(235))
-    assert st.state == REJECTED and st.reason == "no clear view of the face (most views: face overexposed)"
+    shown = [s.update(sharp_frame(235), 0.1 * i).instruction for i in range(50) if not s.done]
+    assert s.state == REJECTED and s.reason == "no clear view of the face (most views: face overexposed)"
     assert seen == [] and s.identity is None
+    # while it runs, the user is told what to change
+    assert "Raise your right hand (face overexposed)" in shown
+
+
+def test_the_hint_goes_once_a_clear_face_is_kept_and_is_never_a_head_turn():
+    from marginlive.identity.recognise import Decision
+    s = make([[result()]], hand_script(neutral=24))
+    s.identify = lambda faces: Decision("alice", "alice", 0.3, None, len(faces))
+    frames = [sharp_frame(235)] * 8 + [sharp_frame(128)] * 4 + [sharp_frame(235)] * 30
+    shown = [s.update(f, 0.1 * i).instruction for i, f in enumerate(frames)]
+    assert any("(face overexposed)" in x for x in shown[:8]) and not any("overexposed" in x for x in shown[12:])
+    assert s.state == ACCEPTED
+    from marginlive.types import FaceResult
+    # the nose far off the eyes' middle: a head turned, as the challenge asks for
+    turned = FaceResult(FaceBox(220, 140, 420, 380, 0.9, ((280, 220), (360, 220), (370, 270))), 0.95, "real", 0.95, 1,
+                        True)
+    s = make([[turned]], hand_script(neutral=24))
+    s.identify = lambda faces: Decision("alice", "alice", 0.3, None, len(faces))
+    assert not any("turned away" in s.update(sharp_frame(128), 0.1 * i).instruction for i in range(20))
 
 
 def _two_clear_views_amid_overexposed_ones() -> list:

@@ -196,6 +196,7 @@ class Session:
         self._live_run = self.config.identity_steady
         self._seq = 0                             # frames taken in for the identity step
         self._shortfalls: Counter[str] = Counter()   # why its live faces fell below the quality rule
+        self._unclear: str | None = None          # the last live face's shortfall, while none is kept
         self.log: list[dict] = []
         self.track_id: int | None = None
         self._subject_box: FaceBox | None = None  # where the session's face was last seen
@@ -294,7 +295,7 @@ class Session:
         are held (a kept frame a dropped one had pushed out stays out). Only faces ``face_quality`` calls
         usable are kept; why the others fell short is counted, so that a session without any can say."""
         from ..identity.embed import embedding_crop
-        from ..identity.quality import face_quality
+        from ..identity.quality import TURNED_AWAY, face_quality
         live = face is not None and face.counted and face.frame_score >= self.liveness.threshold
         self._seq += 1
         kept, n = self.best_faces, self.config.identity_frames
@@ -303,6 +304,7 @@ class Session:
         elif self._live_run >= self.config.identity_steady:
             q = face_quality(frame, face.box)
             self._shortfalls.update(q.kinds[:1])
+            self._unclear = next((k for k in q.kinds if not k.startswith(TURNED_AWAY)), None)
             if q.usable and (len(kept) < n or q.score > kept[-1][0]):
                 kept.append((q.score, *embedding_crop(frame, face.box), self._seq))
                 kept.sort(key=lambda k: -k[0])          # stable: the earlier of equal frames first
@@ -322,8 +324,11 @@ class Session:
 
     def _status(self) -> Status:
         face = self.last_face
-        # what keeps the current frame from counting, shown with the instruction so the user can fix it
+        # what keeps the current frame from counting, shown with the instruction so the user can fix it; else
+        # what keeps the faces from naming the person, while none could (the light, a blur: not a head turn)
         hint = f" ({self.problem})" if self.problem and self.problem != NO_FACE else ""
+        if not hint and self.identify is not None and self._unclear and not self.best_faces:
+            hint = f" ({self._unclear})"
         if self.state == WAITING:
             return Status(WAITING, f"Waiting for a user: look at the camera{hint}", 0.0, face=face)
         if self.state == PASSIVE:

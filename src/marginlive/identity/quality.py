@@ -18,6 +18,9 @@ from ..frames import SHARPNESS_SIZE, sharpness
 from ..types import FaceBox
 
 
+TURNED_AWAY = "face turned away"   # a pose, not the camera: the challenge itself asks for head turns
+
+
 @dataclass(frozen=True)
 class QualityOptions:
     """Below these a face is refused for enrolment and not used for a decision.
@@ -80,7 +83,7 @@ def face_quality(frame: np.ndarray, box: FaceBox, opts: QualityOptions = Quality
     if not lo <= bright <= hi:
         problems.append(f"face {'too dark' if bright < lo else 'overexposed'} (mean level {bright:.0f})")
     if abs(yaw) > opts.max_yaw:
-        problems.append(f"face turned away ({yaw:+.2f} eye distances): look at the camera")
+        problems.append(f"{TURNED_AWAY} ({yaw:+.2f} eye distances): look at the camera")
     score = (min(1.0, px / (2.5 * opts.min_face_px)) * min(1.0, sharp / (4 * opts.min_sharpness))
              * max(0.0, 1 - abs(bright - 128) / 128) * max(0.0, 1 - abs(yaw) / (2 * opts.max_yaw)))
     return Quality(float(score), float(px), sharp, bright, yaw, problems)

@@ -137,6 +137,26 @@ def test_too_few_clear_faces_enrol_nothing(app, live_frames):
 
 
 
+def test_a_login_at_a_camera_that_overexposes_every_face_names_nobody_and_says_why(app, frames):
+    """Faces above the quality rule's exposure are named as someone else far more often: a login whose camera
+    gives no clear view ends rejected with the reason, never named; the same person at a clear camera is."""
+    import numpy as np
+    from conftest import need_shared
+    from marginlive.evaluation.processing import overexposed
+    from marginlive.frames import read_video_frames
+    video = read_video_frames(need_shared("data", "videos", "live-2.mp4"), every=4, max_frames=16)
+    boxes = [app.state.ml.detector.detect(f.image)[0] for f in video]
+    bright = [cv2.imencode(".jpg", overexposed(f.image, b, np.random.default_rng(0)), [cv2.IMWRITE_JPEG_QUALITY, 95])[1]
+              .tobytes() for f, b in zip(video, boxes)]
+    clear = [cv2.imencode(".jpg", f.image)[1].tobytes() for f in video]
+    with running(app) as addr:
+        assert enrolment(app, addr, "bob", clear)["state"] == "accepted"
+        login = session(app, addr, bright)
+        assert login["state"] == "rejected" and login["identity"] is None, login
+        assert login["reason"] == "no clear view of the face (most views: face overexposed)", login
+        assert session(app, addr, clear)["identity"] == "bob"
+
+
 def test_a_login_sees_an_identity_another_process_enrolled_after_the_server_started(app, frames, live_frames,
                                                                                      monkeypatch):
     """The gallery was empty when the server started; then `marginlive enroll` (here: its calls, on

@@ -6,7 +6,8 @@ too few frames to turn the track's score fake). The identity step embeds the ses
 quality, and the attacker can make their own frames the worse ones (a turned head, motion): in the worst
 case every frame of the photo that the identity step may read is among its best five. The identity
 step reads only frames the passive model scores live amid frames scored live
-(``Session._keep_for_identity``); this rates that rule against reading every frame, as it did before.
+(``challenge.identity_frames.IdentityFrames``); this rates that rule against reading every frame, as it
+did before.
 
 People, enrolments and live sessions as `benchmarks/identity_sessions.py` (NUAA subjects and webcam-replay
 collectors, the shipped threshold). The photo: up to 16 frames of the victim's own prints or screen

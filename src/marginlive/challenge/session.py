@@ -26,7 +26,6 @@ never passes on missing evidence.
 from __future__ import annotations
 
 import secrets
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -39,6 +38,7 @@ from ..frames import GRAYSCALE_LEVEL, is_grayscale, sharpness
 from ..types import FAKE, REAL, FaceBox, FaceResult
 from .actions import Action, all_actions
 from .draw import ActionDraw
+from .identity_frames import IdentityFrames
 from .landmarks import Landmarker
 
 WAITING, PASSIVE, CHALLENGE, IDENTIFY, ACCEPTED, REJECTED = (
@@ -189,14 +189,8 @@ class Session:
         self.rejected_in: str | None = None       # the step a rejected session ended in (WAITING ... IDENTIFY)
         self.identity: str | None = None
         self.decision = None                      # the identity step's Decision, once made
-        # (quality, crop, face in it, frame number), best first
-        self.best_faces: list[tuple[float, np.ndarray, FaceBox, int]] = []
-        # frames scored live in a row up to the last one taken in for the identity step; the session's start
-        # counts as ``identity_steady`` of them (its first frames have none before them), as its end does
-        self._live_run = self.config.identity_steady
-        self._seq = 0                             # frames taken in for the identity step
-        self._shortfalls: Counter[str] = Counter()   # why its live faces fell below the quality rule
-        self._unclear: str | None = None          # the last live face's shortfall, while none is kept
+        # the frames that may name the person (live, amid live ones, usable), and what the others lacked
+        self.id_frames = IdentityFrames(self.config.identity_frames, self.config.identity_steady)
         self.log: list[dict] = []
         self.track_id: int | None = None
         self._subject_box: FaceBox | None = None  # where the session's face was last seen
@@ -281,40 +275,6 @@ class Session:
             self._far_checked, self._far_seen = t, any(b.w < small for b in self.far_faces.detect(frame))
         return TOO_FAR if self._far_seen else NO_FACE
 
-    def _keep_for_identity(self, frame, face: FaceResult | None):
-        """Keep the ``identity_frames`` best faces of the session for the identity step: ranked
-        while the session runs (about 1 ms a frame), embedded once at its end; each kept as the crop
-        the embedder reads (``embedding_crop``), not the whole frame. ``face``: None on a frame that
-        does not count. Only a frame the passive model scores live on its own (``frame_score`` at or
-        above its threshold, taken into the track) may name the person, and only amid
-        ``identity_steady`` such frames either side: a photo held in place of the face for a few
-        frames, too few to turn the track's score, while the live person behind or beside it does
-        the actions, does not name its person, nor the frames of it a medium gets scored live here and
-        there (docs/identity_held_photo.md). A frame is kept once the frames before it were live and
-        dropped again where one of the next ones is not, so no more than ``identity_frames`` crops
-        are held (a kept frame a dropped one had pushed out stays out). Only faces ``face_quality`` calls
-        usable are kept; why the others fell short is counted, so that a session without any can say."""
-        from ..identity.embed import embedding_crop
-        from ..identity.quality import TURNED_AWAY, face_quality
-        live = face is not None and face.counted and face.frame_score >= self.liveness.threshold
-        self._seq += 1
-        kept, n = self.best_faces, self.config.identity_frames
-        if not live:
-            kept[:] = [b for b in kept if b[3] < self._seq - self.config.identity_steady]
-        elif self._live_run >= self.config.identity_steady:
-            q = face_quality(frame, face.box)
-            self._shortfalls.update(q.kinds[:1])
-            self._unclear = next((k for k in q.kinds if not k.startswith(TURNED_AWAY)), None)
-            if q.usable and (len(kept) < n or q.score > kept[-1][0]):
-                kept.append((q.score, *embedding_crop(frame, face.box), self._seq))
-                kept.sort(key=lambda k: -k[0])          # stable: the earlier of equal frames first
-                del kept[n:]
-        self._live_run = self._live_run + 1 if live else 0
-
-    def _shortfall(self) -> str:
-        """What most of the session's live faces lacked for the quality rule ("most views: face overexposed")."""
-        return f"most views: {self._shortfalls.most_common(1)[0][0]}"
-
     # ------------------------------------------------------------------------------ status
     def status(self) -> Status:
         """Where the session stands now (the last ``update``'s answer)."""
@@ -327,8 +287,8 @@ class Session:
         # what keeps the current frame from counting, shown with the instruction so the user can fix it; else
         # what keeps the faces from naming the person, while none could (the light, a blur: not a head turn)
         hint = f" ({self.problem})" if self.problem and self.problem != NO_FACE else ""
-        if not hint and self.identify is not None and self._unclear and not self.best_faces:
-            hint = f" ({self._unclear})"
+        if not hint and self.identify is not None and self.id_frames.unclear and not self.id_frames.best:
+            hint = f" ({self.id_frames.unclear})"
         if self.state == WAITING:
             return Status(WAITING, f"Waiting for a user: look at the camera{hint}", 0.0, face=face)
         if self.state == PASSIVE:
@@ -398,7 +358,9 @@ class Session:
         self.problem = ((TWO_FACES if others else self._frame_usable(frame, face)) if face
                         else LOST if results else self._missing_face(frame, t))
         if self.identify is not None and self.state in (PASSIVE, CHALLENGE):
-            self._keep_for_identity(frame, None if self.problem else face)
+            counts = face is not None and not self.problem
+            self.id_frames.take(frame, face.box if counts else None,
+                                live=counts and face.counted and face.frame_score >= self.liveness.threshold)
         if self.problem:
             if self.state == WAITING:
                 if t - self.t0 > self.config.waiting_timeout_s:
@@ -472,23 +434,20 @@ class Session:
             self._event(t, "challenge retry", action=new.name, previous=a.name)
 
     def _identify_step(self, frame: np.ndarray, face: FaceResult, t: float) -> None:
-        """Step 3: who it is, from the session's best usable frames (this one where none was kept and it
-        is usable). Faces below the quality rule are never named, since overexposed ones named their person
-        as someone else in 3% of sessions, usable ones in none (research page of 2026-12-07, identity frames
-        below quality): the session says what kept them out instead."""
+        """Step 3: who it is, from the session's best usable frames (``IdentityFrames``; this one where
+        none was kept and it is usable). Without a clear view it names nobody and says why."""
         if self.identify is not None:
             from ..identity.quality import face_quality
-            faces = [(f, x) for _, f, x, _ in self.best_faces]
-            q = None if faces else face_quality(frame, face.box)
-            if q is not None and not q.usable:
-                self._shortfalls.update(q.kinds[:1])
-                self._reject(t, f"no clear view of the face ({self._shortfall()})")
+            faces = self.id_frames.faces()
+            if not faces and not (q := face_quality(frame, face.box)).usable:
+                self.id_frames.note(q)
+                self._reject(t, f"no clear view of the face ({self.id_frames.shortfall()})")
                 return
             try:
                 self.decision = self.identify(faces or [(frame, face)])
             except InputError as err:    # a step that refuses the faces says why (an enrolment's checks)
-                few = len(faces) < self.config.identity_frames and self._shortfalls
-                self._reject(t, f"{err} ({self._shortfall()})" if few else str(err))
+                few = len(faces) < self.config.identity_frames and self.id_frames.shortfall()
+                self._reject(t, f"{err} ({few})" if few else str(err))
                 return
         name = self.decision.identity if self.decision is not None else None
         if name is None and (self.config.require_identity or self.identify is not None):

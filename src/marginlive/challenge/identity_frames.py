@@ -45,7 +45,7 @@ class IdentityFrames:
             self.best[:] = [b for b in self.best if b[3] < self._seq - self.steady]
         elif self._live_run >= self.steady:
             q = face_quality(frame, box)
-            self.note(q)
+            self._note(q)
             # a head turn is the challenge's, not the camera's: never the hint
             self.unclear = next((k for k in q.kinds if not k.startswith(TURNED_AWAY)), None)
             if q.usable and (len(self.best) < self.keep or q.score > self.best[-1][0]):
@@ -54,13 +54,24 @@ class IdentityFrames:
                 del self.best[self.keep:]
         self._live_run = self._live_run + 1 if live else 0
 
-    def note(self, q: Quality) -> None:
+    def _note(self, q: Quality) -> None:
         """Count what a face lacked for the quality rule (nothing where it is usable)."""
         self.shortfalls.update(q.kinds[:1])
 
     def faces(self) -> list[tuple[np.ndarray, FaceBox]]:
         """The kept (crop, face in it) pairs, best first."""
         return [(crop, box) for _, crop, box, _ in self.best]
+
+    def for_decision(self, frame: np.ndarray, box: FaceBox) -> list[tuple[np.ndarray, FaceBox]]:
+        """What the identity step reads: the kept faces; where none was kept, the frame it decides on if
+        its face ``box`` is usable; else nothing, what that face lacked counted too."""
+        if self.best:
+            return self.faces()
+        q = face_quality(frame, box)
+        if q.usable:
+            return [(frame, box)]
+        self._note(q)
+        return []
 
     def shortfall(self) -> str:
         """What most of the live faces lacked ("most views: face overexposed"); "" where none lacked anything."""

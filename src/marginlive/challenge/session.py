@@ -437,17 +437,15 @@ class Session:
         """Step 3: who it is, from the session's best usable frames (``IdentityFrames``; this one where
         none was kept and it is usable). Without a clear view it names nobody and says why."""
         if self.identify is not None:
-            from ..identity.quality import face_quality
-            faces = self.id_frames.faces()
-            if not faces and not (q := face_quality(frame, face.box)).usable:
-                self.id_frames.note(q)
+            faces = self.id_frames.for_decision(frame, face.box)
+            if not faces:
                 self._reject(t, f"no clear view of the face ({self.id_frames.shortfall()})")
                 return
             try:
-                self.decision = self.identify(faces or [(frame, face)])
+                self.decision = self.identify(faces)
             except InputError as err:    # a step that refuses the faces says why (an enrolment's checks)
-                few = len(faces) < self.config.identity_frames and self.id_frames.shortfall()
-                self._reject(t, f"{err} ({few})" if few else str(err))
+                short = self.id_frames.shortfall() if len(faces) < self.config.identity_frames else ""
+                self._reject(t, f"{err} ({short})" if short else str(err))
                 return
         name = self.decision.identity if self.decision is not None else None
         if name is None and (self.config.require_identity or self.identify is not None):

@@ -13,7 +13,8 @@ or room would shift them
 (`marginlive.evaluation.shifts`: another room, a phone held upright, a dim room, the face close to
 the camera or at the frame's edge, motion blur, a tilted camera, a phone in the hand, a second
 person beside the user, a camera of higher or of lower resolution, a lamp on one side, a screen's
-light in a dark room, a bright window behind the user;
+light in a dark room, a bright window behind the user; a new room, light and camera all at once,
+`marginlive.evaluation.compound`;
 `marginlive.evaluation.processing`: a camera's sharpening, HDR tone mapping, wide-angle lens, dark
 corners, sensor grain, flicker bands, background blur, a beauty filter, overexposure and a missed
 white balance; the camera shifts also
@@ -233,7 +234,7 @@ def people(items, n=60):
 def shifted_sets(rooms, cutout, others):
     """{shift name: (function, which of a source's frames it applies to, backgrounds)}; see the
     module docstring."""
-    from marginlive.evaluation import processing, shifts
+    from marginlive.evaluation import compound, processing, shifts
 
     def live(items):
         return [it for it in items if it[1] == 1]
@@ -270,6 +271,8 @@ def shifted_sets(rooms, cutout, others):
         # live only: a replay's screen gives its own light, which a dark room does not dim
         "lit only by a screen in a dark room": (shifts.screen_lit, live, None),
         "a bright window behind the user": (lambda f, b, r, o: shifts.backlit(f, b, r, None, cutout), live, None),
+        # a new user's room, light and camera all at once, drawn afresh for every frame
+        "a new room, light and camera at once": (compound.room_light_and_camera(cutout), live, rooms),
     }
 
 
@@ -626,7 +629,8 @@ def page(res: dict, previous: bool) -> str:
         "the skin smoothed by a beauty filter, overexposed, cast warm or cool by a missed white balance "
         "(`marginlive.evaluation.processing`); by a camera of a third to half the resolution; the live frames lit "
         "from one side (`shifts.side_lit`), only by a screen in a dark room (`shifts.screen_lit`) or from "
-        "behind by a bright window (`shifts.backlit`); "
+        "behind by a bright window (`shifts.backlit`); and a new room, light and camera at once, one of each "
+        "drawn afresh for every live frame (`marginlive.evaluation.compound`); "
         "each shift is rated on three sources apart (the five groups pooled, each video pair) and its row gives "
         "the worst of them (every source below the table).\n\n" + markdown(res)
         + "\n## The shift rows per source\n\n" + sources_markdown(res)

@@ -11,8 +11,9 @@ light per frame; the room, a second person, the light from one side, a screen's 
 a bright window behind the user to the live videos only), and under a camera's own processing
 (`marginlive.evaluation.processing`: the background blurred as a video call blurs it, sharpening, tone
 mapping, a wide lens, dark corners, a beauty filter, overexposure, a warm and a cool cast drawn once per
-video; sensor grain and flicker bands per frame), is fed to a session of default settings, the floor off
-and at its default. No action is ever seen (the landmarks are left empty): the outcome is what the passive model
+video; sensor grain and flicker bands per frame), and under a new room, light and camera at once (eight seeded
+draws of `marginlive.evaluation.compound`, to the live videos only), is fed to a session of default settings,
+the floor off and at its default. No action is ever seen (the landmarks are left empty): the outcome is what the passive model
 decides, at the video's end: rejected, passed (the usual challenge drawn), more actions (the model
 unsure), or undecided.
 
@@ -36,6 +37,7 @@ from marginlive.challenge.session import REJECTED, Session, SessionConfig  # noq
 FPS = 15.0
 VIDEOS = {"live-1.webm": "live", "live-2.mp4": "live", "replay-1.webm": "replay", "replay-2.mp4": "replay"}
 FLOORS = {"off": None, "default": SessionConfig.unsure_floor}
+COMPOUND_SESSIONS = 8   # live conditions of a new room, light and camera at once
 
 
 class NoLandmarks:
@@ -87,7 +89,26 @@ def conditions():
                                                True, True),
         "sensor grain (noise over 2-4 px)": (plain(processing.grain), True, False),
         "flicker bands (mains light, rolling shutter)": (plain(processing.banded), True, False),
+        **compound_conditions(cutout),
     }
+
+
+def compound_conditions(cutout, n: int = COMPOUND_SESSIONS) -> dict:
+    """``n`` live conditions of a new room, light and camera at once (``evaluation.compound``), each a
+    seeded draw held for the whole video (a sensor's noise still new in every frame), named by its three."""
+    from marginlive.evaluation.compound import room_light_and_camera
+    from marginlive.evaluation.shifts import empty_room
+    shift, rng, out, rooms = room_light_and_camera(cutout), np.random.default_rng(2026), {}, {}
+
+    def room(o):   # 'another room': the other live video's, its person taken out
+        if id(o) not in rooms:
+            rooms[id(o)] = empty_room(o, cutout)
+        return rooms[id(o)]
+    for k in range(n):
+        choice = shift.draw(rng)
+        out["at once: " + ", ".join(shift.names(choice))] = (
+            lambda f, b, r, o, c=choice, k=k: shift.apply(c, f, b, r, seed=k, other=room(o)), False, False)
+    return out
 
 
 @functools.cache   # decoded once per video, not once per condition (the frame is only read)

@@ -34,6 +34,21 @@ def test_every_choice_of_a_stage_is_drawn_and_other_reaches_the_shifts():
     assert seen == {("a",), ("b",), ("c",)}
 
 
+def test_a_draw_held_for_a_session_keeps_its_room_and_redraws_its_noise():
+    def plus_random(f, b, r, o):
+        return f + r.integers(1000)
+    shift = Compound(([("room", plus_random)], [("noise", plus_random)]), changing=frozenset({"noise"}))
+    choice = shift.draw(np.random.default_rng(0))
+    zero, rng = np.zeros((1, 1, 3), np.int64), np.random.default_rng(3)
+    room_only = Compound(([("room", plus_random)],))
+    firsts = [room_only.apply((0,), zero, BOX, rng, seed=7) for _ in range(3)]
+    assert all((f == firsts[0]).all() for f in firsts)           # the same room in every frame
+    frames = [shift.apply(choice, zero, BOX, rng, seed=7) for _ in range(5)]
+    assert len({int(f[0, 0, 0]) for f in frames}) == 5           # the sensor's noise new in each
+    assert shift.last == ("room", "noise")
+    assert (room_only.apply((0,), zero, BOX, rng, seed=8) != firsts[0]).all()   # another session
+
+
 @pytest.mark.parametrize("stages", [(), ([],), ([("a", _adds(1))], [])])
 def test_a_stage_without_shifts_is_refused(stages):
     with pytest.raises(ValueError, match="at least one shift"):

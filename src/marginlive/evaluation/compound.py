@@ -18,29 +18,56 @@ import numpy as np
 from ..types import FaceBox
 from . import processing, shifts
 
+#: the shifts of ``room_light_and_camera`` that differ from frame to frame in a real session (a sensor's
+#: noise, a screen's changing picture, a flickering lamp, a moving head); a room, a lens or a cast do not
+CHANGES_EVERY_FRAME = frozenset({"dim", "a screen's only", "grain", "flicker bands", "3x the resolution",
+                                 "motion blur"})
+
 #: (frame (H, W, 3) uint8 BGR, the face's box, rng, another frame or None) -> a new frame
 Shift = Callable[[np.ndarray, FaceBox, np.random.Generator, "np.ndarray | None"], np.ndarray]
 
 
 @dataclass
 class Compound:
-    """``stages``: for each stage, its (name, shift) choices; one is drawn per stage and frame (even
-    odds). ``last``: the names drawn for the latest frame, one a stage."""
+    """``stages``: for each stage, its (name, shift) choices. Called on a frame, it draws one of each
+    stage (even odds) for that frame; ``draw`` and ``apply`` hold a draw for a whole session instead,
+    ``changing`` naming the shifts whose strength is still drawn afresh for every frame then (a
+    sensor's noise). ``last``: the names applied to the latest frame, one a stage."""
     stages: Sequence[Sequence[tuple[str, Shift]]]
+    changing: frozenset[str] = frozenset()
     last: tuple[str, ...] = field(default=(), init=False)
 
     def __post_init__(self):
         if not self.stages or any(not stage for stage in self.stages):
             raise ValueError("every stage of a compound shift needs at least one shift")
 
+    def draw(self, rng: np.random.Generator) -> tuple[int, ...]:
+        """One choice of each stage (its index), at even odds."""
+        return tuple(int(rng.integers(len(stage))) for stage in self.stages)
+
+    def names(self, choice: Sequence[int]) -> tuple[str, ...]:
+        return tuple(stage[i][0] for stage, i in zip(self.stages, choice))
+
+    def apply(self, choice: Sequence[int], frame: np.ndarray, box: FaceBox, rng: np.random.Generator,
+              seed: int, other: np.ndarray | None = None) -> np.ndarray:
+        """``frame`` through the shifts ``choice`` names (``draw``), stage by stage, as one session's
+        camera shows each of its frames: a shift named in ``changing`` draws its strength from ``rng``
+        (new noise every frame), the others from a generator seeded with (``seed``, stage) anew for
+        every frame (the same room, lens and cast all session)."""
+        for k, (stage, i) in enumerate(zip(self.stages, choice)):
+            name, shift = stage[i]
+            frame = shift(frame, box, rng if name in self.changing else np.random.default_rng([seed, k]), other)
+        self.last = self.names(choice)
+        return frame
+
     def __call__(self, frame: np.ndarray, box: FaceBox, rng: np.random.Generator,
                  other: np.ndarray | None = None) -> np.ndarray:
-        drawn = []
+        """A new draw for this frame, each stage's shift and then its strength from ``rng``."""
+        choice = []
         for stage in self.stages:
-            name, shift = stage[int(rng.integers(len(stage)))]
-            frame = shift(frame, box, rng, other)
-            drawn.append(name)
-        self.last = tuple(drawn)
+            choice.append(int(rng.integers(len(stage))))
+            frame = stage[choice[-1]][1](frame, box, rng, other)
+        self.last = self.names(choice)
         return frame
 
 
@@ -65,4 +92,4 @@ def room_light_and_camera(cutout: shifts.PersonCutout | None = None) -> Compound
               ("tone-mapped", processing.tone_mapped), ("beauty filter", processing.smoothed),
               ("background blurred", lambda f, b, r, o: processing.background_blurred(f, b, r, None, cutout)),
               ("motion blur", shifts.motion_blur), ("tilted", shifts.tilted), ("off-centre", shifts.off_centre)]
-    return Compound((room, light, camera))
+    return Compound((room, light, camera), CHANGES_EVERY_FRAME)

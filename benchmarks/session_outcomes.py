@@ -13,9 +13,9 @@ a bright window behind the user to the live videos only), and under a camera's o
 mapping, a wide lens, dark corners, a beauty filter, overexposure, a warm and a cool cast drawn once per
 video; sensor grain and flicker bands per frame), and under a new room, light and camera at once (eight seeded
 draws of `marginlive.evaluation.compound`, to the live videos only), is fed to a session of default settings,
-the floor off and at its default. No action is ever seen (the landmarks are left empty): the outcome is what the passive model
-decides, at the video's end: rejected, passed (the usual challenge drawn), more actions (the model
-unsure), or undecided.
+the floor off and at its default. No action is ever seen (the landmarks are left empty): the outcome is
+what the passive model decides, at the video's end: rejected, passed (the usual challenge drawn), more
+actions (the model unsure), or undecided.
 
 Writes docs/session_outcomes.json and docs/session_outcomes.md.
 

@@ -55,6 +55,11 @@ def test_a_stage_without_shifts_is_refused(stages):
         Compound(stages)
 
 
+def test_changing_must_name_shifts_of_the_stages():
+    with pytest.raises(ValueError, match="grian"):
+        Compound(([("grain", _adds(1))],), changing=frozenset({"grian"}))
+
+
 def test_a_new_room_light_and_camera_keep_a_live_face_findable():
     from marginlive.detect import create_detector
     from marginlive.evaluation.shifts import PersonCutout

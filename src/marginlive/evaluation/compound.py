@@ -40,6 +40,9 @@ class Compound:
     def __post_init__(self):
         if not self.stages or any(not stage for stage in self.stages):
             raise ValueError("every stage of a compound shift needs at least one shift")
+        unknown = set(self.changing) - {name for stage in self.stages for name, _ in stage}
+        if unknown:   # a misspelt name would hold that shift's noise still all session, silently
+            raise ValueError(f"changing names no shift of the stages: {', '.join(sorted(unknown))}")
 
     def draw(self, rng: np.random.Generator) -> tuple[int, ...]:
         """One choice of each stage (its index), at even odds."""

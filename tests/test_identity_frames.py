@@ -31,3 +31,14 @@ def test_faces_below_the_quality_rule_are_never_kept_and_what_they_lacked_is_cou
     assert frames.shortfall() == "most views: face overexposed"
     frames.take(sharp_frame(128), BOX, True)
     assert len(frames.best) == 1 and frames.unclear is None
+
+
+def test_the_frame_decided_on_counts_once_in_what_the_faces_lacked():
+    frames, dark, bright = IdentityFrames(keep=5, steady=0), sharp_frame(20), sharp_frame(235)
+    frames.take(dark, BOX, True)
+    frames.take(bright, BOX, True)
+    assert frames.for_decision(bright, BOX) == []       # taken and counted already: a tie stays a tie
+    assert sum(frames.shortfalls.values()) == 2
+    frames.take(bright, BOX, False)                     # not scored live: taken, not counted
+    assert frames.for_decision(bright, BOX) == []
+    assert frames.shortfalls["face overexposed"] == 2 and sum(frames.shortfalls.values()) == 3

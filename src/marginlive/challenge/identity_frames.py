@@ -36,16 +36,19 @@ class IdentityFrames:
         self.shortfalls: Counter[str] = Counter()   # what the live faces lacked for the quality rule
         self.unclear: str | None = None   # the last live face's shortfall, a head turn's apart
         self._live_run, self._seq = steady, 0
+        self._noted_last = False   # whether the last frame taken was counted in ``shortfalls``
 
     def take(self, frame: np.ndarray, box: FaceBox | None, live: bool) -> None:
         """One frame of the session: ``box`` its face (None where the frame does not count), ``live``
         whether the passive model scored that face live on its own."""
         self._seq += 1
+        self._noted_last = False
         if not live:
             self.best[:] = [b for b in self.best if b[3] < self._seq - self.steady]
         elif self._live_run >= self.steady:
             q = face_quality(frame, box)
             self._note(q)
+            self._noted_last = True
             # a head turn is the challenge's, not the camera's: never the hint
             self.unclear = next((k for k in q.kinds if not k.startswith(TURNED_AWAY)), None)
             if q.usable and (len(self.best) < self.keep or q.score > self.best[-1][0]):
@@ -64,13 +67,15 @@ class IdentityFrames:
 
     def for_decision(self, frame: np.ndarray, box: FaceBox) -> list[tuple[np.ndarray, FaceBox]]:
         """What the identity step reads: the kept faces; where none was kept, the frame it decides on if
-        its face ``box`` is usable; else nothing, what that face lacked counted too."""
+        its face ``box`` is usable; else nothing, what that face lacked counted too (once: the frame
+        is the last one taken, which ``take`` may have counted already)."""
         if self.best:
             return self.faces()
         q = face_quality(frame, box)
         if q.usable:
             return [(frame, box)]
-        self._note(q)
+        if not self._noted_last:
+            self._note(q)
         return []
 
     def shortfall(self) -> str:

@@ -110,6 +110,9 @@ def test_a_server_that_could_score_no_frame_is_not_made(always_real_model, tmp_p
                 {"max_connections_per_address": 0}):
         with pytest.raises(InputError, match="must be above 0"):
             make_app(always_real_model, tmp_path, **bad)
+    for bits in (0, 129):
+        with pytest.raises(InputError, match="ipv6_prefix must be 1-128 bits"):
+            make_app(always_real_model, tmp_path, ipv6_prefix=bits)
 
 
 def test_open_sessions_are_capped_per_client_and_in_all(always_real_model, tmp_path):
@@ -176,6 +179,30 @@ def test_forwarded_for_is_believed_only_from_a_trusted_proxy(always_real_model, 
         with running(app, trusted_proxies=trusted) as addr:
             sid = httpx.post(f"http://{addr}/v1/sessions", headers={"X-Forwarded-For": "203.0.113.7"}).json()["session_id"]
         assert app.state.ml.store.get(sid).client == want
+
+
+def test_an_ipv6_client_is_its_network_for_every_per_client_limit(always_real_model, tmp_path):
+    """Addresses of one /64 (one home line: any of them is the client's to send from) share the
+    per-client session cap; another /64 has its own, and an IPv4-mapped address is its IPv4 one."""
+    app = make_app(always_real_model, tmp_path, max_sessions_per_client=2)
+    with running(app, trusted_proxies=("127.0.0.1",)) as addr:
+        def create(address):
+            return httpx.post(f"http://{addr}/v1/sessions", headers={"X-Forwarded-For": address})
+        first = create("2001:db8:1:2::a")
+        assert app.state.ml.store.get(first.json()["session_id"]).client == "2001:db8:1:2::/64"
+        assert create("2001:db8:1:2:ffff::b").status_code == 201
+        assert create("2001:db8:1:2::c").status_code == 429
+        assert create("2001:db8:1:3::a").status_code == 201
+        assert [create(a).status_code for a in ("203.0.113.7", "::ffff:203.0.113.7", "203.0.113.7")] == [201, 201, 429]
+
+
+def test_client_keys():
+    from marginlive.server.security import client_key
+    assert client_key("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
+    assert client_key("2001:db8:1:2:3:4:5:6", 56) == "2001:db8:1::/56"
+    assert client_key("2001:db8::6", 128) == "2001:db8::6/128"
+    assert client_key("::ffff:10.0.0.1") == "10.0.0.1" and client_key("10.0.0.1") == "10.0.0.1"
+    assert client_key("testclient") == "testclient"
 
 
 def test_multipart_upload_of_an_image(always_real_model, tmp_path, jpegs):

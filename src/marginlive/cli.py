@@ -445,6 +445,9 @@ def _serve_args(p):
     p.add_argument("--max-connections-per-address", type=_count, default=32, metavar="N",
                    help="HTTP connections one address may hold open per process (32; a trusted proxy's are not "
                         "capped): raise it for many users behind one NAT address with no proxy in front")
+    p.add_argument("--ipv6-prefix", type=_count, default=64, metavar="BITS",
+                   help="an IPv6 client counts as its network of this many bits for every per-client limit "
+                        "(64: one home line or phone, which may send from any address of its /64; 128: each address)")
     p.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
                    help="a reverse proxy whose X-Forwarded-For / -Proto headers are believed (repeatable); "
                         "without one, forwarded headers are ignored")

@@ -41,7 +41,7 @@ from . import audit, metrics, tokens
 from .drain import hook_stop_signals
 from .protocol import LIMITS_STATE, ConnectionLimits
 from .openapi import BINDING, ENROL_BODY, IMAGE_BODY, METRICS_TEXT, SESSION_BODY, VERIFY_BODY, VERIFY_REJECTED, errors
-from .security import SecurityHeaders, SessionCors, client_of
+from .security import SecurityHeaders, SessionCors
 from .service import STOPPING, Refused, ServerConfig, Service
 from .stream import router as stream_router
 from .uploads import decode_upload, optional_text, read_image_bytes, read_images, read_json_object
@@ -56,7 +56,7 @@ def service(request: Request) -> Service:
 
 
 def rate_limited(request: Request, svc: Service = Depends(service)) -> Service:
-    if not svc.allow(client_of(request)):
+    if not svc.allow(svc.client(request)):
         raise Refused("too many requests; slow down", 429, 1)
     return svc
 
@@ -69,7 +69,7 @@ def admin(request: Request, svc: Service = Depends(rate_limited)) -> Service:
         raise HTTPException(401, "admin token required (Authorization: Bearer <token>)")
     given = auth[7:].encode()     # compared with every token, so the time taken names none
     if not any([hmac.compare_digest(given, t.encode()) for t in (svc.cfg.admin_token, *svc.cfg.other_admin_tokens)]):
-        audit.record("admin_token_rejected", client=client_of(request), path=request.url.path)
+        audit.record("admin_token_rejected", client=svc.client(request), path=request.url.path)
         raise HTTPException(403, "wrong admin token")
     return svc
 
@@ -127,7 +127,7 @@ async def new_session(request: Request, svc: Service = Depends(rate_limited)):
     enrol = optional_text(body, "enrol")
     if enrol is not None:
         admin(request, svc)       # enrolment is the admin's; the person enrolled streams from the same client
-    e = svc.create(client_of(request), *_binding(body), enrol=enrol)
+    e = svc.create(svc.client(request), *_binding(body), enrol=enrol)
     return {"session_id": e.id, "expires_at": e.expires, "stream": f"/v1/sessions/{e.id}/stream",
             "challenges": svc.cfg.session.n_challenges}
 
@@ -141,13 +141,13 @@ async def verify_verdict(request: Request, svc: Service = Depends(service)):
     try:
         claims, evidence = svc.redeem(token, *_binding(body))
     except Refused as e:                          # a real verdict, redeemed before
-        audit.record("verdict_refused", client=client_of(request), reason=str(e))
+        audit.record("verdict_refused", client=svc.client(request), reason=str(e))
         raise
     except tokens.TokenError as e:
         if e.signed:                              # a real verdict misbound or expired; forgeries are noise anyone can send
-            audit.record("verdict_refused", client=client_of(request), reason=str(e))
+            audit.record("verdict_refused", client=svc.client(request), reason=str(e))
         return JSONResponse({"signature_valid": False, "accepted": False, "detail": f"invalid verdict: {e}"}, 400)
-    audit.record("verdict_redeemed", client=client_of(request), sid=claims.get("sid"), verdict=claims.get("verdict"),
+    audit.record("verdict_redeemed", client=svc.client(request), sid=claims.get("sid"), verdict=claims.get("verdict"),
                  identity=claims.get("identity"))
     accepted = claims.get("verdict") == "accepted"
     body = {"signature_valid": True, "accepted": accepted,
@@ -169,7 +169,7 @@ async def enrol(name: str, request: Request, svc: Service = Depends(admin)):
     """One picture (the body) or several (the files of a multipart form): all enrol, or none."""
     sent = await read_images(request, svc.cfg.max_upload_bytes, svc.cfg.body_timeout_s, svc.cfg.max_enrol_images)
     n, faces = await anyio.to_thread.run_sync(svc.enrol, name, sent, limiter=svc.limiter)
-    audit.record("identity_enrolled", name=name, added=n, faces=faces, client=client_of(request))
+    audit.record("identity_enrolled", name=name, added=n, faces=faces, client=svc.client(request))
     # fewer faces, more of the person's logins unrecognised (identity.recognise.ENOUGH_FACES)
     return {"name": name, "added": n, "faces": faces, "enough_faces": faces >= ENOUGH_FACES}
 
@@ -181,7 +181,7 @@ async def remove(name: str, request: Request, svc: Service = Depends(admin)):
         n = await anyio.to_thread.run_sync(svc.gallery_remove, name)
     except GalleryError as e:
         raise HTTPException(404, str(e)) from None
-    audit.record("identity_removed", name=name, removed_embeddings=n, client=client_of(request))
+    audit.record("identity_removed", name=name, removed_embeddings=n, client=svc.client(request))
     return {"name": name, "removed_embeddings": n}
 
 
@@ -226,7 +226,7 @@ async def _http_error(request, e: StarletteHTTPException):
 def _lifespan(cfg: ServerConfig):
     """The app's lifespan state: the connection limits its HTTP protocol enforces (``protocol.py``);
     while it serves, the stop signals drain its streams first (``drain.py``)."""
-    limits = ConnectionLimits(cfg.header_timeout_s, cfg.max_connections_per_address)
+    limits = ConnectionLimits(cfg.header_timeout_s, cfg.max_connections_per_address, cfg.ipv6_prefix)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):

@@ -10,7 +10,8 @@ request's first byte, is closed. Bodies have their own limit in the routes (``bo
 and a stream its idle timeout.
 
 The deadline alone still lets one address hold the limit by opening sockets faster than they
-expire, so one address (other than a trusted proxy's, whose clients are many) may hold at most
+expire, so one address (an IPv6 one's /64 network: ``security.client_key``; other than a trusted
+proxy's, whose clients are many) may hold at most
 ``ServerConfig.max_connections_per_address`` (32) HTTP connections of a process at once; beyond, a
 new one is closed unanswered. A WebSocket stream stops counting once upgraded: the session caps
 bound those.
@@ -25,12 +26,16 @@ import ipaddress
 from collections import Counter
 from dataclasses import dataclass
 
+from .security import client_key
+
 
 @dataclass(frozen=True)
 class ConnectionLimits:
-    """The deadline (s) on a request's line and headers, and the HTTP connections one address may hold."""
+    """The deadline (s) on a request's line and headers, and the HTTP connections one client may hold
+    (an IPv6 client: its network of ``ipv6_prefix`` bits, ``security.client_key``)."""
     header_timeout_s: float = 10.0
     per_address: int = 32
+    ipv6_prefix: int = 64
 
 
 LIMITS_STATE = "marginlive_connection_limits"   # the key of the app's lifespan state holding them
@@ -70,11 +75,12 @@ if HttpToolsProtocol is not None:    # a module-level class: uvicorn's worker pr
             super().connection_made(transport)
             host = self.client[0] if self.client else None
             if host is not None and not trusted(host, self.config.forwarded_allow_ips):
-                if self._open()[host] >= self.limits.per_address:
+                key = client_key(host, self.limits.ipv6_prefix)
+                if self._open()[key] >= self.limits.per_address:
                     transport.close()
                     return
-                self._address = host
-                self._open()[host] += 1
+                self._address = key
+                self._open()[key] += 1
             self._arm()
 
         def handle_websocket_upgrade(self):  # the transport goes to the WebSocket protocol

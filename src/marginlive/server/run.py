@@ -44,6 +44,7 @@ def config_from_args(a) -> ServerConfig:
                         rate_per_s=a.rate, burst=a.burst, max_failures=a.max_failures,
                         max_sessions=a.max_sessions, max_sessions_per_client=a.max_sessions_per_client,
                         max_connections_per_address=a.max_connections_per_address, drain_timeout_s=a.drain_timeout,
+                        ipv6_prefix=a.ipv6_prefix,
                         allowed_origins=tuple(a.allow_origin), redis=a.redis, liveness_api=a.liveness_api,
                         session=SessionConfig(n_challenges=a.challenges, challenge_timeout_s=a.challenge_timeout,
                                               unsure_floor=a.unsure_floor))

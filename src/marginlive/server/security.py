@@ -3,6 +3,7 @@ check (a page on another site must not open streams with the user's camera), and
 request a page on an allowed origin makes besides its stream (creating the session)."""
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 HEADERS = [
@@ -66,10 +67,28 @@ class SessionCors:
         return await self.app(scope, receive, send_with_cors)
 
 
-def client_of(request_or_ws) -> str:
-    """The peer's address (uvicorn puts a trusted proxy's X-Forwarded-For here, and nothing else's)."""
+def client_key(host: str, ipv6_prefix: int = 64) -> str:
+    """Who ``host`` counts as for the limits: an IPv4 address itself (also written IPv4-mapped,
+    ``::ffff:203.0.113.7``), an IPv6 address its network of ``ipv6_prefix`` bits (``2001:db8:1:2::/64``;
+    128: the address). One home line or phone is given a whole /64 (often a /56) and may send from
+    any address in it: counted per address, its limits, session caps and lockouts would be none.
+    Anything else (a Unix socket's name) is kept as it is."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if ip.version == 4:
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{ip}/{ipv6_prefix}", strict=False))
+
+
+def client_of(request_or_ws, ipv6_prefix: int = 64) -> str:
+    """The client of a request or WebSocket (``client_key`` of its peer's address; uvicorn puts a
+    trusted proxy's X-Forwarded-For there, and nothing else's)."""
     c = request_or_ws.client
-    return c.host if c else "unknown"
+    return client_key(c.host, ipv6_prefix) if c else "unknown"
 
 
 def origin_allowed(headers, allowed: tuple[str, ...] = ()) -> bool:

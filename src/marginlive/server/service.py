@@ -30,6 +30,7 @@ from ..identity.recognise import ENOUGH_FACES, Decision, check_one_person, faces
 from ..liveness.runtime import LivenessModel
 from . import audit, metrics, tokens
 from .protocol import ConnectionLimits
+from .security import client_of
 from .store import CapReached, Entry, MemoryStore
 
 log = logging.getLogger("marginlive")
@@ -88,6 +89,9 @@ class ServerConfig:
     # HTTP connections one address may hold open in a process (a trusted proxy's are not capped): a
     # browser's login opens a few; an office behind one NAT address reaching the service directly, more (32)
     max_connections_per_address: int = ConnectionLimits.per_address
+    # an IPv6 client is its network of this many bits for every per-client count (rate, sessions,
+    # lockouts, connections): a home line or phone may send from any address of its /64 (1-128)
+    ipv6_prefix: int = ConnectionLimits.ipv6_prefix
     session_start_ttl_s: float = 120.0     # a created session must start streaming within this
     idle_timeout_s: float = 5.0            # a stream without a frame for this long ends ("timeout")
     # at a stop signal, how long the logins streaming may take to finish (server/drain.py): a login's
@@ -136,6 +140,8 @@ class ServerConfig:
                   "max_connections_per_address": self.max_connections_per_address}
         if not all(v > 0 for v in limits.values()):
             raise InputError(f"{', '.join(limits)} must be above 0, got {', '.join(map(str, limits.values()))}")
+        if not 1 <= self.ipv6_prefix <= 128:
+            raise InputError(f"ipv6_prefix must be 1-128 bits, not {self.ipv6_prefix}")
 
 
 class Service:
@@ -271,6 +277,10 @@ class Service:
         return faces_of(rows, name)
 
     # --------------------------------------------------------------------------- sessions
+    def client(self, request_or_ws) -> str:
+        """Who a request or stream counts as for the per-client limits (``security.client_key``)."""
+        return client_of(request_or_ws, self.cfg.ipv6_prefix)
+
     def allow(self, client: str) -> bool:
         """The client's request rate within ``rate_per_s`` (burst ``burst``)?"""
         return self.store.allow("client:" + client, self.cfg.rate_per_s, self.cfg.burst)

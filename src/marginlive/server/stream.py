@@ -27,7 +27,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from ..challenge.session import ACCEPTED, REJECTED
 from ..errors import InputError, MarginliveError, UnavailableError
-from .security import client_of, origin_allowed
+from .security import origin_allowed
 from .uploads import decode_upload
 
 router = APIRouter()
@@ -56,7 +56,7 @@ async def stream(ws: WebSocket, sid: str):
 async def _claimed(ws: WebSocket, svc, sid: str):
     """Claim session ``sid`` for this client, run it to its verdict, fail it if the stream ends first."""
     try:
-        e, problem = svc.claim(sid, client_of(ws))
+        e, problem = svc.claim(sid, svc.client(ws))
     except UnavailableError as err:
         problem = (1013, str(err))
     if problem:

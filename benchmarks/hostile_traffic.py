@@ -58,14 +58,15 @@ class Traffic:
 
 
 def bodies(jpeg: bytes, png: bytes) -> list[bytes]:
-    """Request bodies: empty, truncated, random, deeply nested, of the wrong type, a good image."""
-    objects = [{"nonce": "n"}, {"nonce": 1}, {"nonce": None}, {"nonce": "x" * 100_000}, {"token": "a.b.c"},
+    """Request bodies: empty, truncated, random, deeply nested (past the JSON parser's depth, under the
+    8 KB cap on a JSON body, so that it is parsed), of the wrong type, a good image."""
+    objects = [{"nonce": "n"}, {"nonce": 1}, {"nonce": None}, {"nonce": "x" * 100_000}, {"token": "a.b.c"}, {"token": "W1tb" * 900 + ".e30.e30"},
                {"token": ["x"]}, {"audience": {"a": 1}}, [], [1, 2], "str", {"expected_identity": "\u0000"},
                {"nonce": "n", "extra": 1}, {"enrol": "alice"}, {"enrol": "\u0000"}, {"enrol": 5},
                {"enrol": "alice", "audience": "x"}, {"enrol": "x" * 300}]
     rng = np.random.default_rng(0)
     part = b'--xyz\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n\r\n'
-    return [b"", b"{}", b"null", b"{", ("[" * 5000 + "]" * 5000).encode(), b"\xff\xfe\x00", b"NaN",
+    return [b"", b"{}", b"null", b"{", ("[" * 4000 + "]" * 4000).encode(), b'{"":' * 1500 + b"}" * 1500, b"\xff\xfe\x00", b"NaN",
             b'{"nonce": NaN}', b'{"nonce": 1e999}', jpeg, jpeg[: len(jpeg) // 2], png, png[:40],
             rng.integers(0, 256, 1000, dtype=np.uint8).tobytes(), b"--xyz\r\n\r\n--xyz--",
             part + jpeg + b"\r\n--xyz--\r\n", part + b"x" * 100 + b"\r\n"] + [json.dumps(o).encode() for o in objects]

@@ -74,13 +74,18 @@ def test_malformed_tokens_and_bodies_get_4xx(always_real_model, tmp_path):
     respelled = sig[:-1] + ("B" if last == "A" else "A")   # other trailing bits: another spelling
     bad = [head + "." + payload + "." + sig + "=", head + "=." + payload + "." + sig, head + "." + payload + "." + respelled,
            "a.b", "", "x" * 5000] + [f"{b64(h)}.{payload}.{sig}" for h in ([1, 2], 3, "HS256", None)]
+    nested = base64.urlsafe_b64encode(b"[" * 1500 + b"]" * 1500).rstrip(b"=").decode()   # deeper than Python's parser goes
+    bad += [f"{nested}.{payload}.{sig}", f"{head}.{nested}.{sig}"]
     with running(make_app(always_real_model, tmp_path)) as addr:
         url = f"http://{addr}/v1/verdicts/verify"
         for t in bad:
             r = httpx.post(url, json={"token": t})
-            assert r.status_code == 400 and r.json().get("accepted") in (False, None), t
+            assert r.status_code == 400 and r.json().get("accepted") in (False, None), t[:80]
         assert httpx.post(url, content=b"[1]").status_code == 400
         assert httpx.post(url, content=b"{" * 100).status_code == 400
+        for deep in (b"[" * 4000 + b"]" * 4000, b'{"":' * 1500 + b"1" + b"}" * 1500):
+            assert httpx.post(url, content=deep).status_code == 400
+            assert httpx.post(f"http://{addr}/v1/sessions", content=deep).status_code == 400
         assert httpx.post(url, content=b" " * 20000).status_code == 413
         assert httpx.post(f"http://{addr}/v1/sessions", json={"nonce": 5}).status_code == 400
     with pytest.raises(tokens.TokenError):

@@ -74,7 +74,7 @@ def verify_any(token: str, keys, now: float | None = None) -> tuple[dict, int]:
         header = json.loads(_unb64(head))
         claims = json.loads(_unb64(payload))
         got = _unb64(sig)
-    except (ValueError, json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):   # RecursionError: JSON nested past the parser's depth
         raise TokenError("malformed token") from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise TokenError("malformed token: header and claims must be JSON objects")

@@ -112,7 +112,7 @@ async def read_json_object(request: Request, timeout_s: float, fields: tuple[str
         return {}
     try:
         obj = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):   # RecursionError: arrays nested a thousand deep
         obj = None
     if not isinstance(obj, dict):
         raise InputError("send a JSON object")

@@ -30,6 +30,17 @@ def test_video_stream_decides_after_consistent_frames(det, replay_frames):
     assert len({res[0].track_id for _, res in out if res}) == 1
 
 
+def test_a_face_keeps_its_track_when_the_camera_changes_mode(det, live_frames):
+    """A camera switching resolution, or a phone turned upright mid-stream (its picture cropped to
+    portrait), moves every box: the face stays the same face, as a session needs it to."""
+    import cv2
+    f = live_frames[0].image
+    modes = [f, cv2.resize(f, (f.shape[1] * 2, f.shape[0] * 2)), f[:, 140:500].copy(), f]
+    s = det.stream(window=6, min_frames=3)
+    ids = [s.update(m)[0].track_id for m in modes]
+    assert len(set(ids)) == 1
+
+
 def test_margin_and_threshold_override_and_validation(tiny_model):
     from marginlive.errors import InputError
     d = LivenessDetector(model=tiny_model, margin=1.0, threshold=0.4)

@@ -37,6 +37,20 @@ def test_two_faces_get_two_tracks_and_moving_face_keeps_its_id():
     assert r2[1][2] == "real" and r2[0][2] == "fake"
 
 
+def test_across_a_change_of_frame_size_a_lone_face_keeps_its_track_and_two_faces_do_not():
+    tr = FaceTracker(min_frames=2)
+    first = step(tr, [FaceBox(220, 140, 420, 380)], [0.9])[0][0]
+    # the same face in a frame twice as large: no overlap with its box before, same track
+    after = tr.update([FaceBox(440, 280, 840, 760)], np.array([0.9], np.float32), resized=True)
+    assert after[0][0] == first and after[0][2] == "real"
+    assert step(tr, [FaceBox(10, 10, 60, 60)], [0.9])[0][0] != first        # without a resize: a new face
+    tr2 = FaceTracker(min_frames=2)
+    ids = {t[0] for t in step(tr2, [FaceBox(0, 0, 100, 100), FaceBox(300, 0, 400, 100)], [0.9, 0.9])}
+    moved = tr2.update([FaceBox(0, 0, 100, 100), FaceBox(300, 0, 400, 100)], np.array([0.9, 0.9], np.float32),
+                       resized=True)
+    assert not ids & {t[0] for t in moved}         # which is which cannot be told: both start afresh
+
+
 def test_lost_track_is_forgotten():
     tr = FaceTracker(max_missed=2)
     step(tr, [FaceBox(0, 0, 10, 10)], [0.9])

@@ -124,10 +124,11 @@ class LivenessStream:
             frame = self.denoiser.update(frame)
         if boxes is None:
             frame, boxes, quarters = self.upright.find(frame)
+        resized = self.frame is not None and self.frame.shape[:2] != frame.shape[:2]
         self.frame = frame
         scores = self.detector._score(frame, boxes)
         # a noisy camera's first averaged frames are still noisy: followed, their scores not counted
         counted = self.denoiser is None or self.denoiser.settled
-        tracked = self.tracker.update(boxes, scores, counted)
+        tracked = self.tracker.update(boxes, scores, counted, resized)
         return [FaceResult(b, mean, label, float(s), tid, decided, turned=90 * quarters, counted=counted)
                 for b, s, (tid, mean, label, decided) in zip(boxes, scores, tracked)]

@@ -44,14 +44,21 @@ class FaceTracker:
         self._next = 1
         self.frame = 0
 
-    def update(self, boxes: list[FaceBox], scores: np.ndarray,
-               counted: bool = True) -> list[tuple[int, float, str, bool]]:
+    def update(self, boxes: list[FaceBox], scores: np.ndarray, counted: bool = True,
+               resized: bool = False) -> list[tuple[int, float, str, bool]]:
         """For each box (in order): (track id, smoothed score, label, decided). ``counted=False``:
         the boxes are followed but their scores not taken in (a frame not ready to be scored; a
-        track with no score yet reads this frame's)."""
+        track with no score yet reads this frame's). ``resized``: the frame's size changed since the
+        last update (the camera switched modes, a phone was turned and its picture with it), so its
+        boxes cannot be compared with the tracks': a lone face continues a lone track, and where
+        there are more, each starts a track of its own."""
         self.frame += 1
-        pairs = sorted(((b.iou(t.box), i, tid) for i, b in enumerate(boxes)
-                        for tid, t in self.tracks.items()), reverse=True)
+        if resized:
+            lone = len(boxes) == 1 and len(self.tracks) == 1
+            pairs = [(1.0, 0, next(iter(self.tracks)))] if lone else []
+        else:
+            pairs = sorted(((b.iou(t.box), i, tid) for i, b in enumerate(boxes)
+                            for tid, t in self.tracks.items()), reverse=True)
         assigned: dict[int, int] = {}
         used: set[int] = set()
         for ov, i, tid in pairs:

@@ -139,6 +139,39 @@ def test_a_camera_whose_frames_are_not_4_by_3_gets_a_stage_of_their_shape(tmp_pa
     assert abs(sw / sh - vw / vh) < 0.01, shape
 
 
+def test_the_stage_follows_the_camera_when_its_frames_change_shape(tmp_path, always_real_model):
+    """A phone turned mid-login turns its camera's picture: the stage (and the boxes drawn over it)
+    takes the new shape, as it took the first (the shape changed here by the track's constraints)."""
+    need_chromium()
+    y4m = tmp_path / "live.y4m"
+    assert write_y4m(need_shared("data", "videos", "live-1.webm"), y4m, max_frames=40) > 30
+    app = create_app(ServerConfig(model=str(always_real_model), gallery=str(tmp_path / "g.db")))
+    shape = "const v = document.getElementById('video'), s = document.getElementById('stage')" \
+            ".getBoundingClientRect(); return [v.videoWidth, v.videoHeight, s.width, s.height];"
+    with running(app) as addr:
+        driver = chrome(y4m)
+        try:
+            driver.get(f"http://{addr}/?autostart=1")
+            deadline, before = time.time() + 20, None
+            while time.time() < deadline and not (before and before[0]):
+                before = driver.execute_script(shape)
+                time.sleep(0.2)
+            driver.execute_script("document.getElementById('video').srcObject.getVideoTracks()[0]"
+                                  ".applyConstraints({width: 360, height: 480})")
+            deadline, after = time.time() + 20, before
+            while time.time() < deadline and after[:2] == before[:2]:
+                after = driver.execute_script(shape)
+                time.sleep(0.2)
+            time.sleep(0.3)
+            after = driver.execute_script(shape)
+        finally:
+            driver.quit()
+    assert abs(before[0] / before[1] - 4 / 3) < 0.01, before
+    vw, vh, sw, sh = after
+    assert abs(vw / vh - 4 / 3) > 0.1, after                  # the camera's frames changed shape
+    assert abs(sw / sh - vw / vh) < 0.01, (before, after)
+
+
 def test_a_camera_of_more_pixels_than_asked_sends_frames_the_server_takes(tmp_path, always_real_model):
     """A camera that ignores the 640x480 asked of it (here a 3840x2160 canvas as the video's source)
     has its frames scaled to 1280 px on their longer side before they are sent: a 4K JPEG at the

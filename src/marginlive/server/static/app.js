@@ -40,8 +40,13 @@ async function openCamera() {
   video.srcObject = stream;
   await new Promise((r) => (video.readyState >= 2 ? r() : (video.onloadeddata = r)));
   // the stage takes the camera's shape (a phone held upright gives 480x640): the video fills it as the
-  // overlay does, so the boxes drawn in the camera's pixels sit on the face
-  document.getElementById("stage").style.aspectRatio = `${video.videoWidth} / ${video.videoHeight}`;
+  // overlay does, so the boxes drawn in the camera's pixels sit on the face; again whenever the shape
+  // changes (a phone turned mid-session: its picture turns with it)
+  const fit = () => {
+    document.getElementById("stage").style.aspectRatio = `${video.videoWidth} / ${video.videoHeight}`;
+  };
+  fit();
+  video.addEventListener("resize", fit);
 }
 
 function frameBlob() {

@@ -292,6 +292,31 @@ def test_a_connection_without_a_complete_request_in_time_is_closed(always_real_m
         assert httpx.get(f"http://{addr}/health").status_code == 200
 
 
+def test_headers_past_their_cap_are_answered_431_and_the_connection_closed(always_real_model, tmp_path):
+    """httptools holds a header line until it ends: a header sent without end would fill memory at the
+    speed of the network. Past 64 KiB the request is refused; a browser's few KiB, cookies too, pass."""
+    with running(make_app(always_real_model, tmp_path)) as addr:
+        assert httpx.get(f"http://{addr}/health", headers={"cookie": "a=" + "b" * 30_000}).status_code == 200
+        host, port = addr.split(":")
+        s = socket.create_connection((host, int(port)))
+        s.settimeout(5)
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ")
+        answer, closed = b"", False
+        try:
+            for _ in range(64):                          # 4 MiB of one header line, if it is taken
+                s.sendall(b"a" * 65536)
+            while chunk := s.recv(4096):
+                answer += chunk
+            closed = True
+        except socket.timeout:                           # taken in and waited on: no cap
+            pass
+        except OSError:                                  # reset: closed with the line unread, as wanted
+            closed = True
+        s.close()
+        assert closed and (answer == b"" or answer.startswith(b"HTTP/1.1 431")), answer[:80]
+        assert httpx.get(f"http://{addr}/health").status_code == 200
+
+
 @pytest.mark.parametrize("proxy", [False, True])
 def test_one_address_holds_a_few_connections_unless_it_is_the_trusted_proxy(always_real_model, tmp_path, proxy):
     """Beyond ``max_connections_per_address`` open sockets of one address, its next one is closed

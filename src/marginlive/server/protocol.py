@@ -1,13 +1,14 @@
-"""uvicorn's HTTP protocol with a deadline on each request's line and headers, and a cap on the
-connections of one address (slow-header and idle-socket attacks).
+"""uvicorn's HTTP protocol with a deadline on each request's line and headers, a cap on their size,
+and a cap on the connections of one address (slow-header, huge-header and idle-socket attacks).
 
 uvicorn closes a connection idle *between* requests (``timeout_keep_alive``), but waits without end
 for a new connection's first bytes and for headers sent a byte at a time. Each such connection counts
 against ``limit_concurrency``, past which every client is answered 503: a few hundred sockets from
 one address, sending nothing, would take the service down. Here a connection whose request line and
 headers are not complete ``ServerConfig.header_timeout_s`` (10 s) after it opened, or after its
-request's first byte, is closed. Bodies have their own limit in the routes (``body_timeout_s``, 408),
-and a stream its idle timeout.
+request's first byte, is closed, and one whose line and headers pass ``ConnectionLimits.header_bytes``
+(64 KiB: browsers send a few, cookies included) is answered 431 and closed. Bodies have their own
+limits in the routes (``body_timeout_s``, 408; bytes, 413), and a stream its idle timeout.
 
 The deadline alone still lets one address hold the limit by opening sockets faster than they
 expire, so one address (an IPv6 one's /64 network: ``security.client_key``; other than a trusted
@@ -31,11 +32,13 @@ from .security import client_key
 
 @dataclass(frozen=True)
 class ConnectionLimits:
-    """The deadline (s) on a request's line and headers, and the HTTP connections one client may hold
-    (an IPv6 client: its network of ``ipv6_prefix`` bits, ``security.client_key``)."""
+    """The deadline (s) on a request's line and headers and their size (bytes), and the HTTP
+    connections one client may hold (an IPv6 client: its network of ``ipv6_prefix`` bits,
+    ``security.client_key``)."""
     header_timeout_s: float = 10.0
     per_address: int = 32
     ipv6_prefix: int = 64
+    header_bytes: int = 64 * 1024
 
 
 LIMITS_STATE = "marginlive_connection_limits"   # the key of the app's lifespan state holding them
@@ -60,6 +63,7 @@ if HttpToolsProtocol is not None:    # a module-level class: uvicorn's worker pr
         the app's, else the defaults)."""
         _deadline: asyncio.TimerHandle | None = None
         _address: str | None = None      # the peer counted in _open() (None: a trusted proxy, or not counted)
+        _head_bytes = 0                  # bytes received while the deadline ran: the request line and headers
 
         @property
         def limits(self) -> ConnectionLimits:
@@ -89,7 +93,21 @@ if HttpToolsProtocol is not None:    # a module-level class: uvicorn's worker pr
 
         def on_message_begin(self):          # the first byte of each request on the connection
             super().on_message_begin()
+            self._head_bytes = 0
             self._arm()
+
+        def data_received(self, data):
+            # httptools holds a header line until it ends, however long: without a cap one connection
+            # fills memory at the speed it sends. Counted before this chunk, so that the chunk where the
+            # headers end (and a body may start) never counts against them
+            if self._deadline is not None:
+                if self._head_bytes > self.limits.header_bytes:
+                    self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                                         b"content-length: 0\r\nconnection: close\r\n\r\n")
+                    self.transport.close()
+                    return
+                self._head_bytes += len(data)
+            super().data_received(data)
 
         def on_headers_complete(self):       # also a WebSocket's upgrade request
             self._disarm()

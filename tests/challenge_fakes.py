@@ -81,7 +81,7 @@ class ScriptedLiveness:
     def __init__(self, script):
         self.script = script
 
-    def stream(self, window, min_frames, reject_frames=None):
+    def stream(self, window, min_frames, reject_frames=None, max_missed=10):
         return ScriptedStream(self.script)
 
 

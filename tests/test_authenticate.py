@@ -223,3 +223,32 @@ def test_unsure_floor_is_a_probability_or_off(capsys):
             main(["authenticate", "x.mp4", "--unsure-floor", value])
         err = capsys.readouterr().err
         assert e.value.code == 2 and "--unsure-floor" in err and "or 'off'" in err and "Traceback" not in err
+
+
+def test_a_face_hidden_for_less_than_the_grace_and_found_again_is_the_same_face():
+    """A user who looks down or covers the camera for under ``max_absent_s`` (here 0.5 s of a 30
+    frames/s camera, longer than the tracker's default 10 missed frames) and comes back in place is
+    the same face, not a swap; hidden longer than the grace, the session ends."""
+    from marginlive import LivenessDetector
+    from marginlive.challenge.landmarks import Landmarker
+    from marginlive.challenge.session import Session, SessionConfig
+    from marginlive.frames import read_video_frames
+    frames = [f.image for f in read_video_frames(need_shared("data", "videos", "live-1.webm"), max_frames=120)]
+    hidden = frames[0].copy()
+    hidden[:, 150:500] = cv2.blur(hidden[:, 150:500], (151, 151))      # no face to be found
+    det, lm = LivenessDetector(), Landmarker()
+    for gap, rejected in ((15, False), (60, True)):
+        # hand actions only: the video shows none, so no session ends accepted before its gap
+        cfg = SessionConfig(max_absent_s=1.5, actions=("raise_left_hand", "raise_right_hand"), mouth_must_move=False)
+        s = Session(det, cfg, landmarker=lm)
+        shown = frames[:40] + [hidden] * gap + frames[40:100]
+        for i, f in enumerate(shown):
+            s.update(f, i / 30)
+            if s.done:
+                break
+        assert (s.state == "rejected") == rejected, (gap, s.reason)
+        if not rejected:
+            assert s.track_id is not None and s.last_face.track_id == s.track_id
+        else:
+            assert "face changed" not in s.reason, s.reason
+    lm.close()

@@ -87,12 +87,15 @@ class LivenessDetector:
         return [FaceResult(b, float(s), REAL if s >= self.threshold else FAKE, float(s), turned=90 * quarters)
                 for b, s in zip(boxes, scores)]
 
-    def stream(self, window: int = 10, min_frames: int = 5, reject_frames: int | None = None) -> "LivenessStream":
+    def stream(self, window: int = 10, min_frames: int = 5, reject_frames: int | None = None,
+               max_missed: int = 10) -> "LivenessStream":
         """A ``LivenessStream`` for the frames of one video or camera, in order: each face is followed
         from frame to frame, its score the mean P(real) of its last ``window`` frames (10), its label
         "pending" until ``min_frames`` (5) frames agree, "fake" only after ``reject_frames`` (None:
-        ``min_frames``; at most ``window``) (``tracking.FaceTracker``; ValueError outside those bounds)."""
-        return LivenessStream(self, FaceTracker(self.threshold, window, min_frames, reject_frames=reject_frames))
+        ``min_frames``; at most ``window``); a face missed for more than ``max_missed`` frames (10) is
+        a new face when found again (``tracking.FaceTracker``; ValueError outside those bounds)."""
+        return LivenessStream(self, FaceTracker(self.threshold, window, min_frames, max_missed=max_missed,
+                                                reject_frames=reject_frames))
 
     def process(self, frames: Iterable[Frame], **kw) -> Iterator[tuple[Frame, list[FaceResult]]]:
         """(frame, its faces) for each ``Frame`` of ``frames`` (``frames.VideoSource`` yields them),

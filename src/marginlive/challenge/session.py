@@ -26,6 +26,7 @@ never passes on missing evidence.
 """
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass, field
 from typing import Callable
@@ -182,8 +183,12 @@ class Session:
     far_faces: FaceDetector | None = None
 
     def __post_init__(self):
+        # the face keeps its track while it may be missing (``max_absent_s``), at up to 60 frames a
+        # second: found again in its place after a look down or a covered camera, it is the same face,
+        # not a swap (a face held in its place is no more a swap to the boxes, gap or not)
         self.stream = self.liveness.stream(self.config.passive_window, self.config.passive_min_frames,
-                                           self.config.passive_reject_frames or self.config.passive_window)
+                                           self.config.passive_reject_frames or self.config.passive_window,
+                                           max_missed=max(10, math.ceil(60 * self.config.max_absent_s)))
         self.landmarker = self.landmarker or Landmarker()
         self.state = WAITING
         self.reason = ""

@@ -14,6 +14,7 @@ Writes docs/hostile_traffic.json and docs/hostile_traffic.md (a few minutes on 2
 --workers count, above 1 on a Redis of its own: redis-server from `make system`).
 """
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
@@ -60,13 +61,15 @@ class Traffic:
 def bodies(jpeg: bytes, png: bytes) -> list[bytes]:
     """Request bodies: empty, truncated, random, deeply nested (past the JSON parser's depth, under the
     8 KB cap on a JSON body, so that it is parsed), of the wrong type, a good image."""
-    objects = [{"nonce": "n"}, {"nonce": 1}, {"nonce": None}, {"nonce": "x" * 100_000}, {"token": "a.b.c"}, {"token": "W1tb" * 900 + ".e30.e30"},
+    objects = [{"nonce": "n"}, {"nonce": 1}, {"nonce": None}, {"nonce": "x" * 100_000}, {"token": "a.b.c"},
+               {"token": "W1tb" * 900 + ".e30.e30"},
                {"token": ["x"]}, {"audience": {"a": 1}}, [], [1, 2], "str", {"expected_identity": "\u0000"},
                {"nonce": "n", "extra": 1}, {"enrol": "alice"}, {"enrol": "\u0000"}, {"enrol": 5},
                {"enrol": "alice", "audience": "x"}, {"enrol": "x" * 300}]
     rng = np.random.default_rng(0)
     part = b'--xyz\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n\r\n'
-    return [b"", b"{}", b"null", b"{", ("[" * 4000 + "]" * 4000).encode(), b'{"":' * 1500 + b"}" * 1500, b"\xff\xfe\x00", b"NaN",
+    return [b"", b"{}", b"null", b"{", ("[" * 4000 + "]" * 4000).encode(), b'{"":' * 1500 + b"}" * 1500,
+            b"\xff\xfe\x00", b"NaN",
             b'{"nonce": NaN}', b'{"nonce": 1e999}', jpeg, jpeg[: len(jpeg) // 2], png, png[:40],
             rng.integers(0, 256, 1000, dtype=np.uint8).tobytes(), b"--xyz\r\n\r\n--xyz--",
             part + jpeg + b"\r\n--xyz--\r\n", part + b"x" * 100 + b"\r\n"] + [json.dumps(o).encode() for o in objects]
@@ -78,6 +81,7 @@ def raw_requests(jpeg: bytes) -> list[bytes]:
             b"POST /v1/liveness HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\nabc",
             b"POST /v1/liveness HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
             b"GET /health HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 70_000 + b"\r\n\r\n",
+            b"GET /health HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 4_000_000 + b"\r\n\r\n",
             b"GET /health HTTP/1.0\r\n\r\n", b"\x16\x03\x01\x00\xa5\x01\x00", b"GARBAGE\r\n\r\n",
             b"GET /v1/sessions/abc/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: bad\r\n\r\n",
@@ -126,12 +130,14 @@ def raw_phase(port: int, jpeg: bytes) -> list[str]:
     lines = []
     for data in raw_requests(jpeg):
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-            s.sendall(data)
             try:
+                s.sendall(data)
                 answer = s.recv(200).split(b"\r\n", 1)[0].decode(errors="replace")
             except socket.timeout:
                 answer = "(no answer in 5 s: the body is still awaited)"
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            except OSError:          # reset by the server before all of it was sent (headers past their cap)
+                answer = "(reset while sending)"
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s, contextlib.suppress(OSError):
             s.sendall(data)
         lines.append(f"{data[:50]!r} -> {answer or '(closed)'}")
     return lines

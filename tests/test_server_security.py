@@ -74,7 +74,8 @@ def test_malformed_tokens_and_bodies_get_4xx(always_real_model, tmp_path):
     respelled = sig[:-1] + ("B" if last == "A" else "A")   # other trailing bits: another spelling
     bad = [head + "." + payload + "." + sig + "=", head + "=." + payload + "." + sig, head + "." + payload + "." + respelled,
            "a.b", "", "x" * 5000] + [f"{b64(h)}.{payload}.{sig}" for h in ([1, 2], 3, "HS256", None)]
-    nested = base64.urlsafe_b64encode(b"[" * 1500 + b"]" * 1500).rstrip(b"=").decode()   # deeper than Python's parser goes
+    # deeper than Python's parser goes
+    nested = base64.urlsafe_b64encode(b"[" * 1500 + b"]" * 1500).rstrip(b"=").decode()
     bad += [f"{nested}.{payload}.{sig}", f"{head}.{nested}.{sig}"]
     with running(make_app(always_real_model, tmp_path)) as addr:
         url = f"http://{addr}/v1/verdicts/verify"

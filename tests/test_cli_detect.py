@@ -73,6 +73,18 @@ def test_not_an_image(capsys, tmp_path, tiny_model):
     assert code == 2 and "not a readable image" in err
 
 
+def test_a_picture_opencv_cannot_read_is_one_line_without_its_warning(capfd, tmp_path, tiny_model, monkeypatch):
+    """OpenCV writes its own warning on a float TIFF straight to the process's stderr (capfd sees it)."""
+    from PIL import Image
+    monkeypatch.delenv("OPENCV_LOG_LEVEL", raising=False)
+    p = tmp_path / "float.tiff"
+    Image.fromarray(np.full((64, 64), 0.5, np.float32)).save(p)
+    code = main(["detect", str(p), "--model", str(tiny_model)])
+    err = capfd.readouterr().err
+    assert code == 2 and err.strip().splitlines() == [f"marginlive detect: error: {p} is not a readable image "
+                                                      "(JPEG, PNG, WebP, BMP, TIFF, AVIF or GIF expected)"], err
+
+
 def test_empty_and_corrupt_video(capsys, tmp_path, tiny_model):
     e = tmp_path / "empty.mp4"
     e.write_bytes(b"")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 
 from .challenge.session import SessionConfig
@@ -511,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import cv2
     cv2.setNumThreads(1)   # the CLI owns its process: one OpenCV thread (competing pools stall on few cores)
+    if "OPENCV_LOG_LEVEL" not in os.environ:   # its warnings on a file it cannot read (a float TIFF) came
+        cv2.setLogLevel(2)                     # before the one line saying so: errors only, unless asked
     try:
         return int(a.func(a) or 0)
     except MarginliveError as e:

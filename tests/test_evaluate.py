@@ -72,6 +72,17 @@ def test_unknown_label_and_missing_files(capsys, tmp_path, tiny_model):
     assert "do not exist" in capsys.readouterr().err
 
 
+def test_a_manifest_saved_by_a_spreadsheet_is_read_and_one_in_another_encoding_refused(capsys, tmp_path, tiny_model):
+    m = tmp_path / "manifest.csv"
+    m.write_bytes("path,label\nmissing.jpg,real\n".encode("utf-8-sig"))   # Excel's "CSV UTF-8": a BOM first
+    assert main(["evaluate", str(tiny_model), str(m)]) == 6
+    assert "do not exist" in capsys.readouterr().err                      # its columns found: read as meant
+    m.write_bytes("path,label\nJosé.jpg,real\n".encode("utf-16"))
+    assert main(["evaluate", str(tiny_model), str(m)]) == 6
+    err = capsys.readouterr().err
+    assert "not a UTF-8 CSV file" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
 def test_a_manifest_in_the_working_folder_is_named_by_it(capsys, tmp_path, tiny_model, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "manifest.csv").write_text("path,label\nmissing.jpg,real\n")

@@ -1,14 +1,15 @@
-"""Small shared helpers: atomic writes, quiet native stderr, progress bars."""
+"""Small shared helpers: atomic writes, CSV manifests, quiet native stderr, progress bars."""
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import sys
 import tempfile
 import threading
 from pathlib import Path
 
-from .errors import InputError
+from .errors import DatasetError, InputError
 
 
 def emit_json(obj) -> None:
@@ -43,6 +44,16 @@ def _temp_beside(path: Path, suffix: str) -> str:
         raise InputError(f"{path}: cannot write there ({e.strerror or e})") from None
     os.close(fd)
     return tmp
+
+
+def read_csv_rows(path: str | os.PathLike) -> list[dict]:
+    """The rows of a UTF-8 CSV file with a header line (a manifest), as dicts; DatasetError for a
+    file that is not one (another encoding, a NUL byte, a field past the csv module's limit)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            return list(csv.DictReader(fh))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise DatasetError(f"{path}: not a UTF-8 CSV file ({e})") from None
 
 
 def check_writable(path: str | os.PathLike) -> None:

@@ -7,13 +7,12 @@ Faces are detected once per image and shared by every model evaluated.
 """
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .._util import progress
+from .._util import progress, read_csv_rows
 from ..errors import DatasetError
 from ..frames import IMAGE_EXTS, VIDEO_EXTS, kind_of, read_image_or_warn
 from ..liveness.runtime import stack_crops, take
@@ -46,8 +45,7 @@ def read_items(spec: str) -> tuple[str, list[Item]]:
     p = Path(spec)
     if p.is_file() and p.suffix == ".csv":
         root, name = p.parent, p.resolve().parent.name or p.stem   # a manifest in the working folder too
-        with open(p, newline="") as fh:
-            rows = list(csv.DictReader(fh))
+        rows = read_csv_rows(p)
         if not rows or not {"path", "label"} <= set(rows[0]):
             raise DatasetError(f"{p}: a manifest needs the columns path and label")
         collected = "box_source" in rows[0]  # our own dataset: context crops, faces already found

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import cv2
 
-from .._util import atomic_path, progress
+from .._util import atomic_path, progress, read_csv_rows
 from ..detect import DEFAULT_DETECTOR, create_detector
 from ..errors import DatasetError
 from ..frames import VideoSource, expand_paths, kind_of, read_image_or_warn
@@ -135,8 +135,7 @@ class Collector:
             raise DatasetError(f"{manifest}: no such manifest")
         root = manifest.parent
         dataset = root.name
-        with open(manifest, newline="") as fh:
-            rows = list(csv.DictReader(fh))
+        rows = read_csv_rows(manifest)
         if not rows or "path" not in rows[0] or "label" not in rows[0]:
             raise DatasetError(f"{manifest}: needs at least the columns path and label")
         for i, r in enumerate(progress(rows, total=len(rows), desc=dataset, unit="img")):
@@ -220,8 +219,7 @@ def _annotation_box(s: str | None, shape) -> FaceBox | None:
 
 
 def read_manifest_rows(path: Path) -> list[dict]:
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = read_csv_rows(path)
     if rows and not set(FIELDS[:3]) <= set(rows[0]):
         raise DatasetError(f"{path}: not a marginlive dataset manifest (columns {', '.join(FIELDS)})")
     return rows

@@ -1,5 +1,6 @@
 import re
 
+import numpy as np
 import pytest
 
 from conftest import blank
@@ -39,6 +40,18 @@ def test_a_face_keeps_its_track_when_the_camera_changes_mode(det, live_frames):
     s = det.stream(window=6, min_frames=3)
     ids = [s.update(m)[0].track_id for m in modes]
     assert len(set(ids)) == 1
+
+
+def test_a_face_keeps_its_track_when_the_picture_jumps(det, live_frames):
+    """A phone shifted in the hand, or a frame lost on a slow link, moves the face by most of its
+    width from one frame to the next: its boxes barely overlap, and it is still the same face."""
+    import cv2
+    f = live_frames[0].image
+    s = det.stream(window=6, min_frames=3)
+    first = s.update(f)[0]
+    jump = np.float32([[1, 0, 0.8 * first.box.w], [0, 1, 0]])
+    moved = s.update(cv2.warpAffine(f, jump, (f.shape[1], f.shape[0]), borderMode=cv2.BORDER_REPLICATE))[0]
+    assert moved.box.iou(first.box) < 0.3 and moved.track_id == first.track_id
 
 
 def test_margin_and_threshold_override_and_validation(tiny_model):

@@ -51,6 +51,17 @@ def test_across_a_change_of_frame_size_a_lone_face_keeps_its_track_and_two_faces
     assert not ids & {t[0] for t in moved}         # which is which cannot be told: both start afresh
 
 
+def test_a_face_that_moved_fast_between_two_frames_keeps_its_track_another_face_does_not():
+    tr = FaceTracker(min_frames=2)
+    first = step(tr, [FaceBox(200, 100, 300, 200)], [0.9])[0][0]
+    moved = step(tr, [FaceBox(280, 120, 380, 220)], [0.9])[0][0]       # IoU 0.09: 0.8 of a width away
+    assert moved == first
+    assert step(tr, [FaceBox(500, 120, 600, 220)], [0.9])[0][0] != first   # two widths away: another face
+    tr2 = FaceTracker(min_frames=2)
+    first = step(tr2, [FaceBox(200, 100, 300, 200)], [0.9])[0][0]
+    assert step(tr2, [FaceBox(240, 80, 420, 260)], [0.9])[0][0] != first   # near, but nearly twice as wide
+
+
 def test_lost_track_is_forgotten():
     tr = FaceTracker(max_missed=2)
     step(tr, [FaceBox(0, 0, 10, 10)], [0.9])

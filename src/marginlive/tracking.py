@@ -1,4 +1,4 @@
-"""Follow faces across video frames by box overlap, and smooth each face's liveness score."""
+"""Follow faces across video frames by box overlap (or nearness), and smooth each face's liveness score."""
 from __future__ import annotations
 
 from collections import deque
@@ -7,6 +7,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .types import FAKE, PENDING, REAL, FaceBox
+
+
+# how far, in widths of its last box, a face's centre may move between two frames and the face still
+# be the same where the boxes no longer overlap enough: a head moves a few widths a second at most, so
+# a jump of more than one between frames is another face
+NEAR_WIDTHS = 1.0
+
+
+def _moved_by(box: FaceBox, last: FaceBox) -> float:
+    """How far ``box``'s centre lies from ``last``'s, in widths of ``last``; inf where their widths
+    differ by more than 3/2 (not the same face a frame later)."""
+    if not 2 / 3 <= box.w / max(last.w, 1e-6) <= 3 / 2:
+        return float("inf")
+    return float(np.hypot(box.cx - last.cx, box.cy - last.cy)) / max(last.w, 1e-6)
 
 
 @dataclass
@@ -19,7 +33,7 @@ class Track:
 
 
 class FaceTracker:
-    """Greedy IoU matching of detections to tracks.
+    """Greedy matching of detections to tracks: by IoU, then by nearness (``_match``).
 
     A track's score is the mean P(real) over its last ``window`` frames. It is ``pending``
     until it has ``min_frames`` scores, and its label is decided once the last ``min_frames``
@@ -53,21 +67,7 @@ class FaceTracker:
         boxes cannot be compared with the tracks': a lone face continues a lone track, and where
         there are more, each starts a track of its own."""
         self.frame += 1
-        if resized:
-            lone = len(boxes) == 1 and len(self.tracks) == 1
-            pairs = [(1.0, 0, next(iter(self.tracks)))] if lone else []
-        else:
-            pairs = sorted(((b.iou(t.box), i, tid) for i, b in enumerate(boxes)
-                            for tid, t in self.tracks.items()), reverse=True)
-        assigned: dict[int, int] = {}
-        used: set[int] = set()
-        for ov, i, tid in pairs:
-            if ov < self.iou:
-                break
-            if i in assigned or tid in used:
-                continue
-            assigned[i] = tid
-            used.add(tid)
+        assigned = self._match(boxes, resized)
         out = []
         for i, b in enumerate(boxes):
             tid = assigned.get(i)
@@ -84,6 +84,26 @@ class FaceTracker:
             del self.tracks[tid]
             self._labels.pop(tid, None)
         return out
+
+    def _match(self, boxes: list[FaceBox], resized: bool) -> dict[int, int]:
+        """Which track each box continues (box index -> track id), greedily: by overlap (IoU at
+        least ``iou``); then a box left over by its nearness to a track left over, its centre within
+        ``NEAR_WIDTHS`` of the track's width from the track's last box and its width 2/3-3/2 of
+        that box's (the same face moved fast between two frames: a phone shifted in the hand, a
+        frame dropped on a slow link). Across a change of frame size boxes cannot be compared."""
+        if resized:
+            return {0: next(iter(self.tracks))} if len(boxes) == 1 and len(self.tracks) == 1 else {}
+        pairs = [(i, tid, b, t.box) for i, b in enumerate(boxes) for tid, t in self.tracks.items()]
+        overlap = sorted((-b.iou(tb), i, tid) for i, tid, b, tb in pairs)
+        near = sorted((_moved_by(b, tb), i, tid) for i, tid, b, tb in pairs)
+        assigned: dict[int, int] = {}
+        for ranked, limit in ((overlap, -self.iou), (near, NEAR_WIDTHS)):
+            for key, i, tid in ranked:
+                if key > limit:
+                    break
+                if i not in assigned and tid not in assigned.values():
+                    assigned[i] = tid
+        return assigned
 
     def _decide(self, t: Track) -> tuple[float, str, bool]:
         mean = float(np.mean(t.scores))

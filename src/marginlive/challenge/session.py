@@ -11,9 +11,10 @@
 Rules: one subject: the face the session locked onto (the largest when it started: two faces
 about as large keep it waiting, one much smaller, a bystander further back, is ignored); once
 locked, other faces in view are ignored: the liveness, the challenges (its landmarks only) and the
-identity read the subject alone; the same tracked face throughout (a swap rejects; across a change
-of the frame's size, a camera switching modes or a phone turned, a lone face stays the subject's);
-frames delivered sideways or upside down are turned upright first; passive liveness keeps running during
+identity read the subject alone; the same tracked face throughout (a swap rejects; a face moved by
+less than its width between frames, or found again in place within the grace for a missing face, is
+the subject's, as is a lone face across a change of the frame's size, a camera switching modes or a
+phone turned); frames delivered sideways or upside down are turned upright first; passive liveness keeps running during
 the challenges (a turn to *fake*, a whole window of consistently low frames,
 rejects); a face the model turns away but not surely (the window's mean P(real) at or above a
 floor), or cannot decide on for a while, is asked for more actions, those that move the mouth first,

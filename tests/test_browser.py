@@ -1,4 +1,5 @@
 """The web page in a real headless Chromium, its camera fed from a y4m file of a live video."""
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -114,26 +115,43 @@ def test_a_page_on_an_allowed_origin_creates_a_session_in_a_real_browser(tmp_pat
     assert titles[False] == "blocked", titles
 
 
-def test_a_camera_whose_frames_are_not_4_by_3_gets_a_stage_of_their_shape(tmp_path, always_real_model):
-    """A phone held upright (its camera 480x640; Chromium's fake camera, asked for 640x480, crops it to
-    480x480): the stage takes the frames' shape, so the video is not letterboxed inside a 4:3 box while
-    the overlay, stretched over that box, draws the face's box beside the face."""
+@contextlib.contextmanager
+def login_page(tmp_path, model, video: str, size=(640, 480)):
+    """The login page, started, in a headless Chromium whose camera plays the shared ``video`` at
+    ``size`` (width, height), against the app serving ``model``."""
     need_chromium()
-    y4m = tmp_path / "portrait.y4m"
-    assert write_y4m(need_shared("data", "videos", "live-2.mp4"), y4m, max_frames=40, size=(480, 640)) > 30
-    app = create_app(ServerConfig(model=str(always_real_model), gallery=str(tmp_path / "g.db")))
+    y4m = tmp_path / "camera.y4m"
+    assert write_y4m(need_shared("data", "videos", video), y4m, max_frames=40, size=size) > 30
+    app = create_app(ServerConfig(model=str(model), gallery=str(tmp_path / "g.db")))
     with running(app) as addr:
         driver = chrome(y4m)
         try:
             driver.get(f"http://{addr}/?autostart=1")
-            deadline, shape = time.time() + 20, None
-            while time.time() < deadline and not (shape and shape[0]):
-                shape = driver.execute_script(
-                    "const v = document.getElementById('video'), s = document.getElementById('stage')"
-                    ".getBoundingClientRect(); return [v.videoWidth, v.videoHeight, s.width, s.height];")
-                time.sleep(0.2)
+            yield driver
         finally:
             driver.quit()
+
+
+def stage_shape(driver, unlike: list | None = None, timeout_s: float = 20.0) -> list:
+    """[the camera's frame width, height, the stage's width, height] once the video has frames (and,
+    given ``unlike``, frames of another size than it), or the last read after ``timeout_s``."""
+    deadline, shape = time.time() + timeout_s, None
+    while time.time() < deadline:
+        shape = driver.execute_script(
+            "const v = document.getElementById('video'), s = document.getElementById('stage')"
+            ".getBoundingClientRect(); return [v.videoWidth, v.videoHeight, s.width, s.height];")
+        if shape[0] and (unlike is None or shape[:2] != unlike[:2]):
+            break
+        time.sleep(0.2)
+    return shape
+
+
+def test_a_camera_whose_frames_are_not_4_by_3_gets_a_stage_of_their_shape(tmp_path, always_real_model):
+    """A phone held upright (its camera 480x640; Chromium's fake camera, asked for 640x480, crops it to
+    480x480): the stage takes the frames' shape, so the video is not letterboxed inside a 4:3 box while
+    the overlay, stretched over that box, draws the face's box beside the face."""
+    with login_page(tmp_path, always_real_model, "live-2.mp4", (480, 640)) as driver:
+        shape = stage_shape(driver)
     vw, vh, sw, sh = shape
     assert vw and abs(vw / vh - 4 / 3) > 0.1, shape          # frames of another shape than 4:3
     assert abs(sw / sh - vw / vh) < 0.01, shape
@@ -142,30 +160,13 @@ def test_a_camera_whose_frames_are_not_4_by_3_gets_a_stage_of_their_shape(tmp_pa
 def test_the_stage_follows_the_camera_when_its_frames_change_shape(tmp_path, always_real_model):
     """A phone turned mid-login turns its camera's picture: the stage (and the boxes drawn over it)
     takes the new shape, as it took the first (the shape changed here by the track's constraints)."""
-    need_chromium()
-    y4m = tmp_path / "live.y4m"
-    assert write_y4m(need_shared("data", "videos", "live-1.webm"), y4m, max_frames=40) > 30
-    app = create_app(ServerConfig(model=str(always_real_model), gallery=str(tmp_path / "g.db")))
-    shape = "const v = document.getElementById('video'), s = document.getElementById('stage')" \
-            ".getBoundingClientRect(); return [v.videoWidth, v.videoHeight, s.width, s.height];"
-    with running(app) as addr:
-        driver = chrome(y4m)
-        try:
-            driver.get(f"http://{addr}/?autostart=1")
-            deadline, before = time.time() + 20, None
-            while time.time() < deadline and not (before and before[0]):
-                before = driver.execute_script(shape)
-                time.sleep(0.2)
-            driver.execute_script("document.getElementById('video').srcObject.getVideoTracks()[0]"
-                                  ".applyConstraints({width: 360, height: 480})")
-            deadline, after = time.time() + 20, before
-            while time.time() < deadline and after[:2] == before[:2]:
-                after = driver.execute_script(shape)
-                time.sleep(0.2)
-            time.sleep(0.3)
-            after = driver.execute_script(shape)
-        finally:
-            driver.quit()
+    with login_page(tmp_path, always_real_model, "live-1.webm") as driver:
+        before = stage_shape(driver)
+        driver.execute_script("document.getElementById('video').srcObject.getVideoTracks()[0]"
+                              ".applyConstraints({width: 360, height: 480})")
+        stage_shape(driver, unlike=before)
+        time.sleep(0.3)                            # the stage's new size laid out
+        after = stage_shape(driver)
     assert abs(before[0] / before[1] - 4 / 3) < 0.01, before
     vw, vh, sw, sh = after
     assert abs(vw / vh - 4 / 3) > 0.1, after                  # the camera's frames changed shape

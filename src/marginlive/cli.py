@@ -511,9 +511,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.print_help()
         return 2
     import cv2
+
+    from .frames import set_opencv_log_level
     cv2.setNumThreads(1)   # the CLI owns its process: one OpenCV thread (competing pools stall on few cores)
     if "OPENCV_LOG_LEVEL" not in os.environ:   # its warnings on a file it cannot read (a float TIFF) came
-        cv2.setLogLevel(2)                     # before the one line saying so: errors only, unless asked
+        set_opencv_log_level(2)                # before the one line saying so: errors only, unless asked
     try:
         return int(a.func(a) or 0)
     except MarginliveError as e:

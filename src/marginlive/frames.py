@@ -168,6 +168,17 @@ def as_bgr(frame) -> np.ndarray:
     return frame
 
 
+def set_opencv_log_level(level: int) -> int | None:
+    """Set OpenCV's log level (0 silent, 2 errors, 3 warnings, its default) and return the one before;
+    None where this OpenCV offers neither call (4.11 has ``cv2.setLogLevel``, 4.14 only
+    ``cv2.utils.logging.setLogLevel``)."""
+    utils_logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    for setter in (getattr(cv2, "setLogLevel", None), getattr(utils_logging, "setLogLevel", None)):
+        if setter is not None:
+            return setter(level)
+    return None
+
+
 def read_image_or_warn(path: str | os.PathLike, who: str) -> np.ndarray | None:
     """Read an image for a batch job: on failure print ``who: warning: ...; skipped`` and return
     None, so one corrupt file among many is counted by the caller instead of stopping the run."""
@@ -253,11 +264,12 @@ class VideoSource:
         if camera is not None:
             # OpenCV logs each backend's failure to open (an Orbbec depth camera's "index out of range"
             # among them) before the one line below says what to do
-            level = cv2.setLogLevel(0)
+            level = set_opencv_log_level(0)
             try:
                 self.cap = cv2.VideoCapture(camera)
             finally:
-                cv2.setLogLevel(level)
+                if level is not None:
+                    set_opencv_log_level(level)
             if not self.cap.isOpened():
                 raise CameraError(f"camera {camera} cannot be opened (is it connected and free?)")
         else:

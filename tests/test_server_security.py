@@ -298,6 +298,7 @@ def test_headers_past_their_cap_are_answered_431_and_the_connection_closed(alway
     speed of the network. Past 64 KiB the request is refused; a browser's few KiB, cookies too, pass."""
     with running(make_app(always_real_model, tmp_path)) as addr:
         assert httpx.get(f"http://{addr}/health", headers={"cookie": "a=" + "b" * 30_000}).status_code == 200
+        assert httpx.get(f"http://{addr}/health", headers={"x-a": "a" * 100_000}).status_code == 431   # one read
         host, port = addr.split(":")
         s = socket.create_connection((host, int(port)))
         s.settimeout(5)

@@ -63,7 +63,9 @@ if HttpToolsProtocol is not None:    # a module-level class: uvicorn's worker pr
         the app's, else the defaults)."""
         _deadline: asyncio.TimerHandle | None = None
         _address: str | None = None      # the peer counted in _open() (None: a trusted proxy, or not counted)
-        _head_bytes = 0                  # bytes received while the deadline ran: the request line and headers
+        _in_head = True                  # a request's line and headers are arriving (not yet complete)
+        _head_bytes = 0                  # their bytes so far, and the last 3 bytes seen (an end split over reads)
+        _tail = b""
 
         @property
         def limits(self) -> ConnectionLimits:
@@ -93,25 +95,32 @@ if HttpToolsProtocol is not None:    # a module-level class: uvicorn's worker pr
 
         def on_message_begin(self):          # the first byte of each request on the connection
             super().on_message_begin()
-            self._head_bytes = 0
             self._arm()
 
         def data_received(self, data):
             # httptools holds a header line until it ends, however long: without a cap one connection
-            # fills memory at the speed it sends. Counted before this chunk, so that the chunk where the
-            # headers end (and a body may start) never counts against them
-            if self._deadline is not None:
+            # fills memory at the speed it sends. The bytes up to the blank line that ends the headers
+            # are counted before httptools reads them (a body after it is not)
+            if self._in_head:
+                seen = self._tail + data
+                end = seen.find(b"\r\n\r\n")
+                self._head_bytes += len(data) if end < 0 else max(0, end + 4 - len(self._tail))
+                self._tail = seen[-3:]
                 if self._head_bytes > self.limits.header_bytes:
                     self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
                                          b"content-length: 0\r\nconnection: close\r\n\r\n")
                     self.transport.close()
                     return
-                self._head_bytes += len(data)
             super().data_received(data)
 
         def on_headers_complete(self):       # also a WebSocket's upgrade request
             self._disarm()
+            self._in_head = False
             super().on_headers_complete()
+
+        def on_message_complete(self):       # the next request's line and headers come next
+            super().on_message_complete()
+            self._in_head, self._head_bytes, self._tail = True, 0, b""
 
         def connection_lost(self, exc):
             self._disarm()

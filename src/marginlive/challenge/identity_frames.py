@@ -36,19 +36,18 @@ class IdentityFrames:
         self.shortfalls: Counter[str] = Counter()   # what the live faces lacked for the quality rule
         self.unclear: str | None = None   # the last live face's shortfall, a head turn's apart
         self._live_run, self._seq = steady, 0
-        self._noted_last = False   # whether the last frame taken was counted in ``shortfalls``
+        self._last: Quality | None = None   # the last frame taken's quality, where it was rated (and counted)
 
     def take(self, frame: np.ndarray, box: FaceBox | None, live: bool) -> None:
         """One frame of the session: ``box`` its face (None where the frame does not count), ``live``
         whether the passive model scored that face live on its own."""
         self._seq += 1
-        self._noted_last = False
+        self._last = None
         if not live:
             self.best[:] = [b for b in self.best if b[3] < self._seq - self.steady]
         elif self._live_run >= self.steady:
-            q = face_quality(frame, box)
+            q = self._last = face_quality(frame, box)
             self._note(q)
-            self._noted_last = True
             # a head turn is the challenge's, not the camera's: never the hint
             self.unclear = next((k for k in q.kinds if not k.startswith(TURNED_AWAY)), None)
             if q.usable and (len(self.best) < self.keep or q.score > self.best[-1][0]):
@@ -67,16 +66,15 @@ class IdentityFrames:
 
     def for_decision(self, frame: np.ndarray, box: FaceBox) -> list[tuple[np.ndarray, FaceBox]]:
         """What the identity step reads: the kept faces; where none was kept, the frame it decides on if
-        its face ``box`` is usable; else nothing, what that face lacked counted too (once: the frame
-        is the last one taken, which ``take`` may have counted already)."""
+        its face ``box`` is usable; else nothing, what that face lacked counted too. The frame is the
+        last one taken: where ``take`` rated it, its rating is read again (and was counted then)."""
         if self.best:
             return self.faces()
-        q = face_quality(frame, box)
-        if q.usable:
-            return [(frame, box)]
-        if not self._noted_last:
+        q = self._last
+        if q is None:
+            q = face_quality(frame, box)
             self._note(q)
-        return []
+        return [(frame, box)] if q.usable else []
 
     def shortfall(self) -> str:
         """What most of the live faces lacked ("most views: face overexposed"); "" where none lacked anything."""

@@ -19,9 +19,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .._util import read_csv_rows
 from ..errors import DatasetError
 from ..types import FaceBox
+from .collect import read_manifest_rows
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def source_rows(dataset: str | Path, sources: str | Path) -> list[dict]:
     if not mf.is_file():
         raise DatasetError(f"{dataset}: no manifest.csv (make it with marginlive collect)")
     rows = []
-    for r in read_csv_rows(mf):
+    for r in read_manifest_rows(mf):
         frame = Path(sources) / r.get("dataset", "") / r.get("source", "")
         if not frame.is_file():
             raise DatasetError(f"{frame}: the source frame of {r['path']} is missing (give --sources)")

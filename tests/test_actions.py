@@ -1,8 +1,10 @@
+import numpy as np
 import pytest
 
 from challenge_fakes import face, obs, pose
 from marginlive.challenge.actions import (ACTION_NAMES, Blink, OpenMouth, RaiseHand, Smile, TurnHead,
                                           make_action)
+from marginlive.challenge.landmarks import Observation
 
 
 def feed(action, seq):
@@ -35,6 +37,49 @@ def test_mirrored_preview_swaps_sides():
 def test_invisible_pose_makes_no_progress():
     a = RaiseHand("left")
     assert not any(feed(a, [{"pose": None}] * 5 + [{"pose": pose(visible=False)}] * 5))
+
+
+def _body(width: int, height: int, rise: float) -> list[Observation]:
+    """A body in a ``width`` x ``height`` frame, in pixels: shoulders 320 px apart, 0.1 of the frame
+    above its bottom; three frames with the hands down, then three with the subject's right wrist
+    ``rise`` shoulder widths above its shoulder."""
+    def frame(t, up):
+        p = np.zeros((33, 4), np.float32)
+        p[:, 3] = 0.9
+        cx, sy = width / 2, 0.9 * height
+        p[11, :2], p[12, :2] = (cx + 160, sy), (cx - 160, sy)
+        p[15, :2] = (cx + 180, height)
+        p[16, :2] = (cx - 180, sy - rise * 320 if up else height)
+        p[:, :2] /= (width, height)
+        return Observation(t, p, None, width, height)
+    return [frame(i * 0.1, i >= 3) for i in range(6)]
+
+
+@pytest.mark.parametrize("size", [(640, 480), (544, 960), (1280, 720), (720, 1280)])
+def test_a_hand_raised_as_high_passes_in_every_frame_shape(size):
+    """The reach is measured in pixels: a portrait camera asks no higher a hand than a landscape one
+    (a rule on normalised coordinates asked 2.4 times as high of a 544x960 phone as of a 640x480 webcam)."""
+    a, low = RaiseHand("right"), RaiseHand("right")
+    assert [a.update(o) for o in _body(*size, rise=0.45)][-1] is True
+    assert not any(low.update(o) for o in _body(*size, rise=0.3))
+
+
+def test_shoulders_out_of_view_are_told_and_counted():
+    a = RaiseHand("right")
+    a.update(obs(pose=None))
+    assert a.out_of_view and a.view_hint == "step back until your shoulders are in view"
+    feed(a, [{"pose": pose(visible=False)}] * 3 + [{"pose": pose()}] * 2)
+    assert not a.out_of_view and (a.frames, a.seen) == (6, 2) and a.mostly_out_of_view
+    feed(a, [{"pose": pose()}] * 2)
+    assert not a.mostly_out_of_view
+    a.reset()
+    assert (a.frames, a.seen, a.mostly_out_of_view) == (0, 0, False)
+
+
+def test_face_actions_are_never_out_of_view():
+    a = TurnHead("left")
+    feed(a, [{"face": None}] * 3)
+    assert not a.out_of_view and not a.mostly_out_of_view
 
 
 def test_blink_open_closed_open():

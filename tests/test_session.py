@@ -4,7 +4,10 @@ from collections import Counter
 
 import numpy as np
 
-from challenge_fakes import ScriptedLandmarker, ScriptedLiveness, pose, result, sharp_frame
+from challenge_fakes import ScriptedLandmarker, ScriptedLiveness, face, pose, result, sharp_frame
+from marginlive.challenge.actions import all_actions
+from marginlive.challenge.draw import ActionDraw
+from marginlive.challenge.landmarks import Observation
 from marginlive.challenge.session import ACCEPTED, CHALLENGE, REJECTED, Session, SessionConfig
 from marginlive.types import FaceBox
 
@@ -381,6 +384,55 @@ def test_retry_of_the_only_mouth_moving_action_asks_for_another():
         retry = next(e for e in s.log if e["event"] == "challenge retry")
         assert {retry["previous"], retry["action"]} == {"open_mouth", "smile"}
         assert st.state == REJECTED
+
+
+class _CloseUser:
+    """A user too close for the pose to find the shoulders, who does every face action asked: the
+    mouth closed for six frames, then opened in a smile for three."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def observe(self, frame, t, need, box=None):
+        self.calls += 1
+        f = face(mouth=0.6, smile=0.6) if self.calls % 9 >= 6 else face()
+        return Observation(t, None, f if "face" in need else None, 640, 480)
+
+
+def test_a_raised_hand_out_of_view_is_told_to_step_back():
+    s = make([[result()]], [(None, None)] * 100)
+    st = run(s, 3)
+    assert st.instruction == "Raise your right hand (step back until your shoulders are in view)"
+    s = make([[result()]], [(pose(), None)] * 100)
+    assert run(s, 3).instruction == "Raise your right hand"
+
+
+def test_hands_the_camera_does_not_show_give_way_to_actions_it_can():
+    for _ in range(20):
+        cfg = SessionConfig(actions=("raise_right_hand", "raise_left_hand", "open_mouth", "smile"),
+                            challenge_timeout_s=2.0)
+        s = Session(ScriptedLiveness([[result()]]), cfg, landmarker=_CloseUser())
+        st = run(s, 200)
+        assert st.state == ACCEPTED, st.reason
+        retries = [e for e in s.log if e["event"] == "challenge retry"]
+        assert all(e["out_of_view"] and e["previous"].startswith("raise") for e in retries)
+        assert all(not a.name.startswith("raise") for a in s.challenges)
+
+
+def test_draws_for_a_camera_without_shoulders_need_no_pose():
+    pool = all_actions()
+    draws = ActionDraw(pool, secrets.SystemRandom())
+    hand = next(a for a in pool if a.name == "raise_right_hand")
+    for _ in range(20):
+        assert all("pose" not in a.needs for a in draws.more([hand], 4, unseen={"pose"}))
+        assert "pose" not in draws.replacement(hand, [hand], unseen={"pose"}).needs
+
+
+def test_a_hand_out_of_view_with_no_retry_left_says_why():
+    s = make([[result()]], [(None, None)] * 100, challenge_timeout_s=0.5, retries=0)
+    st = run(s, 20)
+    assert st.state == REJECTED
+    assert st.reason == "challenge not completed in time (raise_right_hand: step back until your shoulders are in view)"
 
 
 def test_session_timeout():

@@ -54,7 +54,9 @@ def smile_ratio(face: np.ndarray, obs: Observation) -> float:
 
 
 class Action:
-    """Base: subclasses give ``needs``, ``instruction`` and ``state(obs) -> 'neutral'|'action'|None``."""
+    """Base: subclasses give ``needs``, ``instruction`` and ``state(obs) -> 'neutral'|'action'|None``.
+    A subclass whose body part can be out of the camera's view sets ``out_of_view`` from ``state``
+    and says in ``view_hint`` what the user should change; ``seen`` counts the frames it was in view."""
 
     name = "action"
     instruction = ""
@@ -64,6 +66,7 @@ class Action:
     # (tests/test_authenticate.py turns one up to 45 degrees), and a blink is done by the wearer's
     # real eyes behind a print with its eyes cut out (docs/research/2026-12-04-cut-out-eyes.md)
     moves_mouth = False
+    view_hint = ""
     neutral_frames = 3
     action_frames = 3
 
@@ -76,6 +79,9 @@ class Action:
         self.action_run = 0
         self.armed = False       # the neutral state was seen long enough
         self.done = False
+        self.out_of_view = False              # set by ``state``: this frame cannot show the action
+        self.frames = 0                       # frames observed since the reset
+        self.seen = 0                         # of which could show it
 
     def state(self, obs: Observation) -> str | None:
         raise NotImplementedError
@@ -84,7 +90,10 @@ class Action:
         """Feed one observation; True once the action is confirmed."""
         if self.done:
             return True
+        self.out_of_view = False
         s = self.state(obs)
+        self.frames += 1
+        self.seen += not self.out_of_view
         if s == "neutral":
             self.neutral_run += 1
             self.action_run = 0
@@ -101,6 +110,11 @@ class Action:
         return self.done
 
     @property
+    def mostly_out_of_view(self) -> bool:
+        """Most frames observed since the reset could not show the action (its body part out of view)."""
+        return self.seen < self.frames / 2
+
+    @property
     def progress(self) -> float:
         if self.done:
             return 1.0
@@ -108,7 +122,13 @@ class Action:
 
 
 class RaiseHand(Action):
+    """The wrist above its shoulder by ``reach`` of the shoulders' width, both in pixels (3/8:
+    about the mouth's height; a portrait frame asks no higher a hand than a landscape one), the
+    other wrist not raised; neutral: the wrist below its shoulder or out of view. The shoulders
+    must be in view: where the pose finds neither them nor a body, the action is ``out_of_view``."""
     needs = {"pose"}
+    reach = 0.375
+    view_hint = "step back until your shoulders are in view"
 
     def __init__(self, side: str = "right", mirrored: bool = False):
         self.side = side
@@ -116,22 +136,23 @@ class RaiseHand(Action):
         self.instruction = f"Raise your {side} hand"
         super().__init__(mirrored)
 
+    def _raised(self, obs, side: str) -> bool:
+        """The subject's ``side`` wrist visible and above its shoulder by ``reach`` shoulder widths."""
+        wrist, shoulder = obs.pose[WRIST[side]], _xy(obs.pose, SHOULDER[side], obs)
+        width = abs(_xy(obs.pose, SHOULDER["left"], obs)[0] - _xy(obs.pose, SHOULDER["right"], obs)[0]) + 1e-3
+        return bool(wrist[3] >= 0.5 and _xy(obs.pose, WRIST[side], obs)[1] < shoulder[1] - self.reach * width)
+
     def state(self, obs):
-        if obs.pose is None:
-            return None
         side = self.side if not self.mirrored else ("left" if self.side == "right" else "right")
         other = "left" if side == "right" else "right"
-        sh, wr = obs.pose[SHOULDER[side]], obs.pose[WRIST[side]]
-        if sh[3] < 0.5:
+        if obs.pose is None or obs.pose[SHOULDER[side], 3] < 0.5:
+            self.out_of_view = True
             return None
-        width = abs(obs.pose[SHOULDER["left"], 0] - obs.pose[SHOULDER["right"], 0]) + 1e-3
-        if wr[3] >= 0.5 and wr[1] < sh[1] - 0.5 * width:
-            ow = obs.pose[WRIST[other]]
+        if self._raised(obs, side):
             # the other hand must not be up too: "raise your right hand" is not "raise both"
-            if ow[3] >= 0.5 and ow[1] < obs.pose[SHOULDER[other], 1] - 0.5 * width:
-                return None
-            return "action"
-        if wr[3] < 0.5 or wr[1] > sh[1]:
+            return None if self._raised(obs, other) else "action"
+        wr = obs.pose[WRIST[side]]
+        if wr[3] < 0.5 or wr[1] > obs.pose[SHOULDER[side], 1]:
             return "neutral"
         return None
 

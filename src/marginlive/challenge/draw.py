@@ -29,11 +29,12 @@ class ActionDraw:
         """The session's first ``n`` actions (fewer where the pool is smaller)."""
         return self._draw(n, mouth_must_move=self.mouth_must_move)
 
-    def more(self, asked: list[Action], n: int) -> list[Action]:
-        """``n`` actions not in ``asked``, each one that moves the mouth where the pool has enough,
-        others where it does not (fewer where the pool runs out)."""
+    def more(self, asked: list[Action], n: int, unseen=frozenset()) -> list[Action]:
+        """``n`` actions not in ``asked`` nor needing a landmark model in ``unseen``, each one that
+        moves the mouth where the pool has enough, others where it does not (fewer where the pool
+        runs out)."""
         names = {a.name for a in asked}
-        free = [a for a in self.pool if a.name not in names]
+        free = [a for a in self.pool if a.name not in names and not a.needs & unseen]
         movers = [a for a in free if a.moves_mouth]
         extra = self.rng.sample(movers, min(n, len(movers)))
         rest = [a for a in free if a not in extra]
@@ -42,13 +43,15 @@ class ActionDraw:
             a.reset()
         return extra
 
-    def replacement(self, a: Action, asked: list[Action], unsure: bool = False) -> Action:
-        """An action in place of ``a``, whose time ran out: none of ``asked``; one that moves the
-        mouth where ``a`` was the only such among them, or the session is ``unsure`` (``a`` itself
-        again where no other is left: an unsure session may ask for every one)."""
+    def replacement(self, a: Action, asked: list[Action], unsure: bool = False, unseen=frozenset()) -> Action:
+        """An action in place of ``a``, whose time ran out (or that needs what the camera does not
+        show): none of ``asked``, none that needs a landmark model in ``unseen`` (e.g. ``{"pose"}``:
+        the shoulders out of view); one that moves the mouth where ``a`` was the only such among
+        them, or the session is ``unsure`` (``a`` itself again where no other is left: an unsure
+        session may ask for every one)."""
         others = [c for c in asked if c is not a]
         must = self.mouth_must_move and a.moves_mouth and (unsure or not any(c.moves_mouth for c in others))
-        exclude = {c.name for c in others} | {a.name}
+        exclude = {c.name for c in others} | {a.name} | {x.name for x in self.pool if x.needs & unseen}
         if must and not any(x.moves_mouth and x.name not in exclude for x in self.pool):
             exclude.discard(a.name)
         return self._draw(1, exclude=exclude, mouth_must_move=must)[0]

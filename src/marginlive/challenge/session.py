@@ -19,7 +19,9 @@ the challenges (a turn to *fake*, a whole window of consistently low frames,
 rejects); a face the model turns away but not surely (the window's mean P(real) at or above a
 floor), or cannot decide on for a while, is asked for more actions, those that move the mouth first,
 instead (live users of cameras the model never saw score lower than the training webcams' users);
-each challenge has a timeout and a limited number of retries (a fresh random action each time);
+each challenge has a timeout and a limited number of retries (a fresh random action each time;
+one whose body part the camera mostly did not show, the shoulders of a raised hand, is replaced,
+with those of its kind still to come, by actions the camera can show);
 a face gone, or frames too dark, blurred, without colour or with the face too close
 to the camera, for longer than a grace period rejects (the instruction meanwhile says which);
 the session itself has an overall deadline. Every event is timestamped in ``log``. The session
@@ -219,6 +221,7 @@ class Session:
         self.passive_start: float | None = None   # when the passive step began, and its usable frames since
         self.passive_frames = 0
         self.more_actions = False                 # whether the session asked for more actions (unsure)
+        self.unseen: set[str] = set()             # landmark models whose body part the camera did not show
 
     # ---------------------------------------------------------------------------- helpers
     def _subject(self, results: list[FaceResult]) -> tuple[FaceResult | None, list[FaceResult]]:
@@ -302,6 +305,7 @@ class Session:
             return Status(PASSIVE, f"Hold still: checking liveness{hint}", 0.0, face=face)
         if self.state == CHALLENGE:
             a = self.challenges[self.current]
+            hint = hint or (f" ({a.view_hint})" if a.out_of_view else "")
             done = self.current / len(self.challenges)
             return Status(CHALLENGE, a.instruction + hint, done + a.progress / len(self.challenges), face=face,
                           step=self.current + 1, steps=len(self.challenges))
@@ -414,7 +418,7 @@ class Session:
         self._event(t, "liveness unsure: more actions", score=round(face.score, 3))
         if self.state == PASSIVE:
             self._start_challenges(t)
-        self.challenges += self.draws.more(self.challenges, self.config.unsure_actions)
+        self.challenges += self.draws.more(self.challenges, self.config.unsure_actions, self.unseen)
 
     def _challenge_step(self, frame: np.ndarray, face: FaceResult, t: float) -> None:
         """Step 2: the current action observed on this frame; the next one once it is done, a
@@ -431,14 +435,29 @@ class Session:
                 self.challenges[self.current].reset()   # its neutral state is seen afresh
                 self._event(t, "challenge", action=self.challenges[self.current].name)
         elif t - self.challenge_start > self.config.challenge_timeout_s:
-            if self.remaining_retries <= 0:
-                self._reject(t, f"challenge not completed in time ({a.name})")
-                return
-            self.remaining_retries -= 1
-            new = self.draws.replacement(a, self.challenges, unsure=self.more_actions)
-            self.challenges[self.current] = new
-            self.challenge_start = t
-            self._event(t, "challenge retry", action=new.name, previous=a.name)
+            self._timed_out(a, t)
+
+    def _timed_out(self, a: Action, t: float) -> None:
+        """The current action ``a`` ran out of time: rejection where no retry is left, else another in
+        its place. Where the camera mostly did not show what ``a`` needs (the shoulders), neither it nor
+        any action still to come is one that needs that: a user at a close camera is asked to step back
+        for one action's time, then asked what the camera can show."""
+        out_of_view = a.mostly_out_of_view
+        if self.remaining_retries <= 0:
+            self._reject(t, f"challenge not completed in time ({a.name}{': ' + a.view_hint if out_of_view else ''})")
+            return
+        self.remaining_retries -= 1
+        if out_of_view:
+            self.unseen |= a.needs
+        new = self.draws.replacement(a, self.challenges, unsure=self.more_actions, unseen=self.unseen)
+        self.challenges[self.current] = new
+        self.challenge_start = t
+        self._event(t, "challenge retry", action=new.name, previous=a.name, out_of_view=out_of_view)
+        for i in range(self.current + 1, len(self.challenges)):
+            later = self.challenges[i]
+            if later.needs & self.unseen:
+                self.challenges[i] = self.draws.replacement(later, self.challenges, self.more_actions, self.unseen)
+                self._event(t, "challenge replaced", action=self.challenges[i].name, previous=later.name)
 
     def _identify_step(self, frame: np.ndarray, face: FaceResult, t: float) -> None:
         """Step 3: who it is, from the session's best usable frames (``IdentityFrames``; this one where

@@ -108,6 +108,20 @@ def test_turn_head(side, yaw):
     assert not any(feed(TurnHead("right" if side == "left" else "left"), seq))
 
 
+@pytest.mark.parametrize("side,yaw", [("left", 0.85), ("right", 0.4)])
+def test_a_head_that_rests_turned_toward_the_screen_turns_from_there(side, yaw):
+    """A camera beside the screen sees the user at rest turned (yaw ratio 0.64): each turn counts
+    from there (a rule from facing the camera asked this user to face it first)."""
+    seq = [{"face": face(yaw=0.64)}] * 3 + [{"face": face(yaw=yaw)}] * 3
+    assert feed(TurnHead(side), seq)[-1] is True
+    assert not any(feed(TurnHead(side), [{"face": face(yaw=0.64)}] * 3 + [{"face": face(yaw=0.7)}] * 10))
+
+
+def test_a_head_that_never_holds_still_is_not_armed():
+    swings = [{"face": face(yaw=y)} for y in (0.3, 0.5, 0.7, 0.9) * 5]
+    assert not any(feed(TurnHead("left"), swings)) and not any(feed(TurnHead("right"), swings))
+
+
 def test_turned_head_photo_never_passes():
     assert not any(feed(TurnHead("left"), [{"face": face(yaw=0.9)}] * 30))
 

@@ -191,6 +191,11 @@ class Blink(Action):
 
 
 class TurnHead(Action):
+    """The head turned to the subject's ``side`` by ``turned`` of ``head_yaw_ratio`` from where it
+    rested, not from facing the camera: a camera beside the screen sees a user who looks at the
+    screen turned already (the shared webcam video's user rests at 0.64). Neutral: the ratio held
+    within ``neutral_band`` over the last ``neutral_frames`` frames (that rest, once armed: within the
+    band of it)."""
     needs = {"face"}
     neutral_band, turned = 0.08, 0.17
 
@@ -200,18 +205,23 @@ class TurnHead(Action):
         self.instruction = f"Turn your head to your {side}"
         super().__init__(mirrored)
 
+    def reset(self):
+        super().reset()
+        self.rest: list[float] = []
+
     def state(self, obs):
         if obs.face is None:
             return None
         r = head_yaw_ratio(obs.face, obs)
+        if not self.armed:
+            self.rest = (self.rest + [r])[-self.neutral_frames:]
+            return "neutral" if max(self.rest) - min(self.rest) < self.neutral_band else None
         # unmirrored camera: turning to the subject's left moves the nose to the image's right
         sign = 1 if (self.side == "left") != self.mirrored else -1
-        d = (r - 0.5) * sign
-        if abs(r - 0.5) < self.neutral_band:
+        d = (r - float(np.median(self.rest))) * sign
+        if abs(d) < self.neutral_band:
             return "neutral"
-        if d > self.turned:
-            return "action"
-        return None
+        return "action" if d > self.turned else None
 
 
 class OpenMouth(Action):

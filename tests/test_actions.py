@@ -132,6 +132,20 @@ def test_open_mouth():
     assert not any(feed(OpenMouth(), [{"face": face(mouth=1.0)}] * 30))
 
 
+def test_a_mouth_that_rests_parted_opens_from_there():
+    """A grin or lips apart at rest (ratio 0.28; ``face(mouth=m)`` gives 0.75 m at 640x480) arms the
+    action; it then passes once the mouth opens by 0.25 more, not before."""
+    grin = [{"face": face(mouth=0.37)}] * 3
+    assert feed(OpenMouth(), grin + [{"face": face(mouth=0.8)}] * 3)[-1] is True
+    assert not any(feed(OpenMouth(), grin + [{"face": face(mouth=0.6)}] * 10))
+
+
+def test_a_mouth_held_wide_open_or_never_still_does_not_arm():
+    assert not any(feed(OpenMouth(), [{"face": face(mouth=0.6)}] * 3 + [{"face": face(mouth=1.2)}] * 10))
+    talking = [{"face": face(mouth=m)} for m in (0.05, 0.3, 0.6, 0.9) * 5]
+    assert not any(feed(OpenMouth(), talking))
+
+
 def test_smile_needs_widening_from_own_neutral():
     seq = [{"face": face(smile=0.40)}] * 4 + [{"face": face(smile=0.50)}] * 3
     assert feed(Smile(), seq)[-1] is True

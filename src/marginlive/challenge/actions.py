@@ -225,16 +225,33 @@ class TurnHead(Action):
 
 
 class OpenMouth(Action):
+    """The mouth opened (``mouth_open_ratio`` above ``opened`` and by ``rise`` above where it rested),
+    from a mouth held still: closed, or parted at rest (a grin, a face that rests with its lips apart:
+    one shared webcam group's user rests at 0.28). Neutral: the ratio held within ``neutral_band``
+    over the last ``neutral_frames`` frames, at most ``closed_at_most``; once armed, back within the
+    band of that rest."""
     name = "open_mouth"
     moves_mouth = True
     instruction = "Open your mouth"
     needs = {"face"}
+    neutral_band, closed_at_most, opened, rise = 0.1, 0.3, 0.4, 0.25
+
+    def reset(self):
+        super().reset()
+        self.rest: list[float] = []
 
     def state(self, obs):
         if obs.face is None:
             return None
         m = mouth_open_ratio(obs.face, obs)
-        return "neutral" if m < 0.15 else ("action" if m > 0.4 else None)
+        if not self.armed:
+            self.rest = (self.rest + [m])[-self.neutral_frames:]
+            held = max(self.rest) - min(self.rest) < self.neutral_band and max(self.rest) <= self.closed_at_most
+            return "neutral" if held else None
+        rest = float(np.median(self.rest))
+        if m < rest + self.neutral_band:
+            return "neutral"
+        return "action" if m > max(self.opened, rest + self.rise) else None
 
 
 class Smile(Action):

@@ -25,7 +25,7 @@ import csv
 
 import numpy as np
 from common import DOCS, SHARED, machine, save_json
-from identity_sessions import faces, people
+from identity_sessions import enrolled, faces, people
 
 FLASH = (2, 4, 8)              # frames the photo is held in place
 PASS_RATES = (0.1, 0.25, 0.5)  # a medium the model never saw: the share of its frames scored live
@@ -60,15 +60,13 @@ def collect(run: int = 8, enrol: int = 10, sessions: int = 8):
     """(gallery {person: (E, 128)}, live sessions [(person, [(quality, P(real), embedding)])], media)."""
     from marginlive.detect import create_detector
     from marginlive.identity.embed import DlibEmbedder
-    from marginlive.identity.quality import best
     from marginlive.pipeline import LivenessDetector
     det, emb, model = create_detector(), DlibEmbedder(), LivenessDetector()
     gallery, live = {}, []
     for person, (enrolment, runs) in people(run).items():
-        got = faces(enrolment, det)
-        chosen = best(got, [q for *_, q in got], enrol)
-        if chosen:
-            gallery[person] = np.stack([emb.embed(f, b) for f, b, _ in chosen])
+        vecs, _ = enrolled(faces(enrolment, det), emb, enrol)
+        if vecs is not None:
+            gallery[person] = vecs
             live += [(person, s) for s in (scored(r, det, emb, model) for r in runs[:sessions]) if s]
     return gallery, live, attack_media(det, emb, model, gallery), model.threshold
 

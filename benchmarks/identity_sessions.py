@@ -3,8 +3,9 @@
 People: the NUAA subjects and the webcam-replay collectors of ../shared/data (live frames only;
 SoorajOfficial2023 left out: its live frames show several people under one name). Per person:
 - enrolment: NUAA session 01 (subjects filmed in one session: the first half of their frames); a
-  webcam collector's first half of frames, in recording order; the best `--enrol` faces by quality
-  (`marginlive.identity.quality`) are embedded, as `marginlive enroll` does;
+  webcam collector's first half of frames, in recording order; of its best faces by quality
+  (`marginlive.identity.quality`, `select.CANDIDATES` of them) `--enrol` are kept, the most typical
+  first (`select.representative`), as `marginlive enroll` does with a video;
 - probe sessions: the other NUAA sessions (or the second half), cut into runs of `--run` frames;
   each session embeds its best `--probes` usable faces (none: it names nobody) and decides on the
   distance of their mean embedding (`Recognizer.decide`), as an authentication session does.
@@ -69,6 +70,20 @@ def faces(paths, det):
     return out
 
 
+def enrolled(got, emb, k: int):
+    """A person's enrolment as `marginlive enroll` keeps it from a video: of ``got``'s best faces by quality
+    ([(frame, box, quality)], ``select.CANDIDATES`` of them) ``k`` embeddings (k, 128), the most typical
+    first (``select.representative``: the first j of them are its choice of j), and the sharpest face's
+    (1, 128); (None, None) without a usable face."""
+    from marginlive.identity.quality import best
+    from marginlive.identity.select import CANDIDATES, representative
+    chosen = best(got, [q for *_, q in got], max(k, CANDIDATES))
+    if not chosen:
+        return None, None
+    vecs = np.stack([emb.embed(f, b) for f, b, _ in chosen])
+    return vecs[representative(vecs, k)], vecs[:1]
+
+
 def rates(genuine_ok, impostor_d, t) -> dict:
     return {"threshold": t, "fnmr": float(np.mean([not ok(t) for ok in genuine_ok])),
             "fmr": float(np.mean(np.asarray(impostor_d) <= t))}
@@ -76,7 +91,7 @@ def rates(genuine_ok, impostor_d, t) -> dict:
 
 def _args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--enrol", type=int, default=10, help="faces kept per enrolment (best quality)")
+    ap.add_argument("--enrol", type=int, default=10, help="faces kept per enrolment (the most typical first)")
     ap.add_argument("--probes", type=int, default=5, help="faces a session embeds (its best)")
     ap.add_argument("--run", type=int, default=8, help="frames per probe session")
     ap.add_argument("--sessions", type=int, default=8, help="probe sessions per person at most")
@@ -85,19 +100,19 @@ def _args():
 
 
 def embed_people(a):
-    """(gallery {person: (E, 128) enrolled embeddings}, sessions [(person, [probe embedding])],
-    seconds each session's decision took: ranking its frames and embedding its best)."""
+    """(gallery {person: (E, 128) enrolled embeddings, in the order chosen}, each person's sharpest face
+    {person: (1, 128)} (a single photo's stand-in), sessions [(person, [probe embedding])], seconds each
+    session's decision took: ranking its frames and embedding its best)."""
     from marginlive.detect import create_detector
     from marginlive.identity.embed import DlibEmbedder
     from marginlive.identity.quality import best
     det, emb = create_detector(), DlibEmbedder()
-    gallery, sessions, decide_s = {}, [], []
+    gallery, sharpest, sessions, decide_s = {}, {}, [], []
     for person, (enrol, runs) in people(a.run).items():
-        got = faces(enrol, det)
-        chosen = best(got, [q for *_, q in got], a.enrol)
-        if not chosen:
+        gallery[person], sharpest[person] = enrolled(faces(enrol, det), emb, a.enrol)
+        if gallery[person] is None:
+            del gallery[person], sharpest[person]
             continue
-        gallery[person] = np.stack([emb.embed(f, b) for f, b, _ in chosen])
         for run in runs[: a.sessions]:
             got = faces(run, det)
             if not got:
@@ -108,7 +123,7 @@ def embed_people(a):
             vecs = [emb.embed(f, b) for f, b, _ in top]
             decide_s.append(time.perf_counter() - t0)
             sessions.append((person, vecs))
-    return gallery, sessions, decide_s
+    return gallery, sharpest, sessions, decide_s
 
 
 def trials(gallery, sessions) -> tuple[dict, dict]:
@@ -136,8 +151,8 @@ def trials(gallery, sessions) -> tuple[dict, dict]:
 ENROLLED = (1, 2, 3, 5, 10)
 
 
-def by_enrolled(gallery, sessions, scored: dict) -> list[dict]:
-    """Per session FNMR and FMR at the shipped threshold with each identity's best k enrolled faces
+def by_enrolled(gallery, sharpest, sessions, scored: dict) -> list[dict]:
+    """Per session FNMR and FMR at the shipped threshold with each identity's first k enrolled faces
     (``ENROLLED``; as `marginlive enroll --frames k` keeps them from a video; an identity with fewer
     keeps all). ``scored``: the whole gallery's per-session trials, reused where k keeps every face."""
     from marginlive.identity.recognise import DEFAULT_THRESHOLD
@@ -146,6 +161,8 @@ def by_enrolled(gallery, sessions, scored: dict) -> list[dict]:
         whole = all(len(g) <= k for g in gallery.values())
         per_session = scored if whole else trials({n: g[:k] for n, g in gallery.items()}, sessions)[0]
         rows.append({"enrolled": k, **rates(per_session["genuine"], per_session["impostor"], DEFAULT_THRESHOLD)})
+    one = trials(sharpest, sessions)[0]
+    rows.append({"enrolled": "1, the sharpest", **rates(one["genuine"], one["impostor"], DEFAULT_THRESHOLD)})
     return rows
 
 
@@ -154,8 +171,8 @@ def page(res: dict, a) -> list[str]:
     from marginlive.identity.recognise import DEFAULT_THRESHOLD
     lines = ["# Identity per session: the best frames of a session against the gallery", "",
              f"Written by `benchmarks/identity_sessions.py` ({res['machine']}). {res['people']} people, "
-             f"{res['sessions']} probe sessions of {a.run} frames; enrolment: the best {a.enrol} faces of another "
-             f"session or half of the frames; a session decides on its best {a.probes} faces (their mean "
+             f"{res['sessions']} probe sessions of {a.run} frames; enrolment: {a.enrol} faces of another session or "
+             f"half of the frames, the most typical of its best first (`identity/select.py`); a session decides on its best {a.probes} faces (their mean "
              f"embedding); per image: each of those faces alone. FNMR: a person's session not accepted as them "
              f"(1:N); FMR: a session or image within the threshold of another identity "
              f"({res['impostor_trials']['session']} and {res['impostor_trials']['image']} trials).", "",
@@ -171,8 +188,9 @@ def page(res: dict, a) -> list[str]:
                   f"{DEFAULT_THRESHOLD:g} (`marginlive.identity.recognise.DEFAULT_THRESHOLD`). A false match admits "
                   "someone as another person, so the false match goal sets it; the false non-matches it costs are "
                   "a second try. Few people and sessions: one session is about 1% of FNMR, three impostor trials 0.1% of FMR."]
-    lines += ["", f"How many enrolled faces a person needs, at the shipped threshold (each identity's best k of its "
-              f"{a.enrol}, as `marginlive enroll --frames k` keeps them; a single photo is one):", "",
+    lines += ["", f"How many enrolled faces a person needs, at the shipped threshold (each identity's first k of its "
+              f"{a.enrol}, as `marginlive enroll --frames k` keeps them from a video, the most typical first; a "
+              "single photo is one face, whatever it shows: the sharpest of a video's faces stands in for it):", "",
               "| enrolled faces | per session FNMR | per session FMR |", "|---|---|---|"]
     lines += [f"| {r['enrolled']} | {100 * r['fnmr']:.1f}% | {100 * r['fmr']:.2f}% |" for r in res["by_enrolled"]]
     lines += ["", f"A decision (ranking the session's frames, embedding its best {a.probes}): median "
@@ -182,7 +200,7 @@ def page(res: dict, a) -> list[str]:
 
 def main():
     a = _args()
-    gallery, sessions, decide_s = embed_people(a)
+    gallery, sharpest, sessions, decide_s = embed_people(a)
     if a.dump:
         import pickle
         pickle.dump((gallery, sessions), open(a.dump, "wb"))
@@ -191,7 +209,7 @@ def main():
            "probes": a.probes, "run": a.run,
            "per_session": [rates(per_session["genuine"], per_session["impostor"], t) for t in THRESHOLDS],
            "per_image": [rates(per_image["genuine"], per_image["impostor"], t) for t in THRESHOLDS],
-           "by_enrolled": by_enrolled(gallery, sessions, per_session),
+           "by_enrolled": by_enrolled(gallery, sharpest, sessions, per_session),
            "impostor_trials": {"session": len(per_session["impostor"]), "image": len(per_image["impostor"])},
            "decision_s": {"median": float(np.median(decide_s)), "p95": float(np.percentile(decide_s, 95))}}
     save_json("identity_sessions", res)

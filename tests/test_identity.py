@@ -99,6 +99,25 @@ def test_a_video_is_identified_by_its_best_faces(capsys, tmp_path, always_real_m
     assert code == 2 and "a folder" in err
 
 
+def test_a_video_enrols_its_most_typical_faces_of_its_best(tmp_path, always_real_model):
+    """Of a video's best faces by quality (``select.CANDIDATES``) the kept ones are the medoid first,
+    then the farthest from those kept; their embeddings are the ones written."""
+    from marginlive.identity.commands import _best_faces, _enrolment_faces
+    from marginlive.identity.recognise import Recognizer
+    from marginlive.identity.select import CANDIDATES
+    from marginlive.pipeline import LivenessDetector
+    video = need_shared("data", "videos", "live-1.webm")
+    live, rec = LivenessDetector(model=always_real_model), Recognizer(tmp_path / "g.db")
+    cands, _ = _best_faces(live.detector, video, CANDIDATES)
+    vecs = np.stack([rec.embed(f, b) for _, f, b in cands])
+    spread = np.linalg.norm(vecs[:, None] - vecs[None], axis=-1)
+    chosen, kept, _ = _enrolment_faces(live, rec, video, 2)
+    assert len(cands) == CANDIDATES and len(chosen) == 2
+    assert chosen[0][0] == cands[int(np.argmin(spread.sum(1)))][0]
+    assert chosen[1][0] == cands[int(np.argmax(spread[np.argmin(spread.sum(1))]))][0]
+    assert np.allclose(kept[0], rec.embed(*chosen[0][1:]))
+
+
 def test_only_live_faces_enrol(capsys, tmp_path, people, always_fake_model):
     db = tmp_path / "g.db"
     who = sorted(people)[0]

@@ -366,7 +366,8 @@ def _enroll_args(p):
     p.add_argument("inputs", nargs="+", help="images, videos or folders of one person (one face each)")
     p.add_argument("--model", help="liveness model (only live faces enrol)")
     p.add_argument("--frames", type=_count, default=10,
-                   help="faces kept from each video, the best of 6x as many frames (default 10)")
+                   help="faces kept from each video (default 10): of its best 15 or more by quality, the most "
+                        "typical first, then those least like them (identity/select.py)")
     _detector_args(p)
     _gallery_arg(p)
 

@@ -98,10 +98,11 @@ class SessionConfig:
     # with its eyes cut out the wearer's own eyes blink (docs/research/2026-12-04-cut-out-eyes.md)
     mouth_must_move: bool = True
     require_identity: bool = False
-    identity_frames: int = 5         # frames the identity step embeds: the best seen (identity/quality.py)
+    identity_frames: int = 5         # frames the identity step embeds: the best seen (identity/quality.py;
+                                     # an enrolment session keeps select.CANDIDATES, enrols the most typical)
     # a frame may name the person only where this many frames either side (of those the session took
     # in after it found its face) were also scored live: a medium the model scores live on one frame in
-    # four, held in the user's place for 4 frames, named its person in 9.2% of trials with 0, 0.4% with 2
+    # four, held in the user's place for 4 frames, named its person in 9.5% of trials with 0, 0.4% with 2
     # (docs/identity_held_photo.md)
     identity_steady: int = 2
     # before the session has its face, a second face narrower than this share of the widest is a

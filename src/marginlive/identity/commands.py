@@ -44,14 +44,21 @@ def _best_faces(detector, path, k: int) -> tuple[list, list[str]]:
     return best([c for c, _ in cands], [q for _, q in cands], k if video else 1), refused
 
 
-def _enrolment_faces(live, path, per_video: int) -> tuple[list, list[str]]:
-    """``_best_faces`` of ``path``, each of which the liveness model must call live (else InputError:
-    nothing is written)."""
+def _enrolment_faces(live, rec, path, per_video: int) -> tuple[list, list, list[str]]:
+    """The faces of ``path`` to enrol and their embeddings: an image's one face, or ``per_video`` of a
+    video's best ``CANDIDATES`` (or more) by quality, the most typical first (``select.representative``);
+    each of them the liveness model must call live (else InputError: nothing is written). Also why
+    other frames were refused."""
     from .recognise import live_single_face
-    chosen, refused = _best_faces(live.detector, path, per_video)
+    from .select import CANDIDATES, representative
+    video = kind_of(path) == "video"
+    cands, refused = _best_faces(live.detector, path, max(per_video, CANDIDATES) if video else 1)
+    vecs = [rec.embed(frame, box) for _, frame, box in cands]
+    keep = representative(vecs, per_video) if video else list(range(len(cands)))
+    chosen, vecs = [cands[i] for i in keep], [vecs[i] for i in keep]
     for what, frame, _ in chosen:
         live_single_face(live, frame, what)   # raises: nothing is written
-    return chosen, refused
+    return chosen, vecs, refused
 
 
 def run_enroll(a) -> int:
@@ -63,9 +70,9 @@ def run_enroll(a) -> int:
     rec = Recognizer(a.gallery)
     vecs, sources, refused = [], [], []
     for p in expand_paths(a.inputs):
-        chosen, why = _enrolment_faces(live, p, a.frames)
         # embedded input by input: a folder of phone photos is not held in memory at once
-        vecs += [rec.embed(frame, box) for _, frame, box in chosen]
+        chosen, embedded, why = _enrolment_faces(live, rec, p, a.frames)
+        vecs += embedded
         sources += [what for what, _, _ in chosen]
         refused += why
     for r in refused:

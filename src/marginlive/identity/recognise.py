@@ -105,16 +105,19 @@ def check_one_person(rec: Recognizer, name: str, vecs: list[np.ndarray]) -> None
 
 
 def session_enrolment(rec: Recognizer, name: str) -> Callable[[list], Decision]:
-    """An authentication session's identity step that enrols (``Session(identify=...)``): the
-    session's best (frame, face) pairs, of enrolment quality, enrol as ``name`` once its liveness and
-    actions passed, and the decision names it. An ``InputError`` (the session's rejection) where
-    fewer than ``ENOUGH_FACES`` were kept or they are not one person's alone (``check_one_person``);
-    nothing is added then."""
+    """An authentication session's identity step that enrols (``Session(identify=...)``): of the
+    session's best (frame, face) pairs, of enrolment quality, ``ENOUGH_FACES`` enrol as ``name``, the
+    most typical first (``select.representative``), once its liveness and actions passed, and the
+    decision names it. An ``InputError`` (the session's rejection) where fewer than ``ENOUGH_FACES``
+    were kept or they are not one person's alone (``check_one_person``); nothing is added then."""
+    from .select import representative
+
     def enrol(faces: list) -> Decision:
         if len(faces) < ENOUGH_FACES:
             raise InputError(f"too few clear views of the face to enrol ({len(faces)} of {ENOUGH_FACES}): "
                              "face the camera in good light")
         vecs = [rec.embed(f, x.box if isinstance(x, FaceResult) else x) for f, x in faces]
+        vecs = [vecs[i] for i in representative(vecs, ENOUGH_FACES)]
         check_one_person(rec, name, vecs)
         rec.gallery.add(name, vecs, rec.embedder.name, ["session"] * len(vecs))
         return Decision(name, name, None, None, len(vecs))

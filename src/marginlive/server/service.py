@@ -26,7 +26,8 @@ import anyio
 from ..challenge.session import ACCEPTED, Session, SessionConfig
 from ..errors import InputError, MarginliveError
 from ..identity.gallery import check_name
-from ..identity.recognise import ENOUGH_FACES, Decision, check_one_person, faces_of, session_enrolment
+from ..identity.recognise import Decision, check_one_person, faces_of, session_enrolment
+from ..identity.select import CANDIDATES
 from ..liveness.runtime import LivenessModel
 from . import audit, metrics, tokens
 from .protocol import ConnectionLimits
@@ -341,8 +342,8 @@ class Service:
     def new_session(self, e: Entry) -> Session:
         """The challenge state machine of one stream, on the pooled graphs. With an expected
         identity, only that identity is accepted (a 1:1 check); without a gallery, none is."""
-        if e.enrol is not None:     # keeps the faces an enrolment needs, and enrols them at its end
-            cfg = replace(self.cfg.session, identity_frames=max(self.cfg.session.identity_frames, ENOUGH_FACES))
+        if e.enrol is not None:     # keeps the faces an enrolment chooses from, and enrols them at its end
+            cfg = replace(self.cfg.session, identity_frames=max(self.cfg.session.identity_frames, CANDIDATES))
             return Session(self.liveness, cfg, identify=partial(self.enrol_faces, e), landmarker=self.landmarker,
                            far_faces=self.far_faces)
         identify = self.identify if self.identities_now() else None

@@ -172,8 +172,8 @@ def page(res: dict, a) -> list[str]:
     lines = ["# Identity per session: the best frames of a session against the gallery", "",
              f"Written by `benchmarks/identity_sessions.py` ({res['machine']}). {res['people']} people, "
              f"{res['sessions']} probe sessions of {a.run} frames; enrolment: {a.enrol} faces of another session or "
-             f"half of the frames, the most typical of its best first (`identity/select.py`); a session decides on its best {a.probes} faces (their mean "
-             f"embedding); per image: each of those faces alone. FNMR: a person's session not accepted as them "
+             f"half of the frames, the most typical of its best first (`identity/select.py`); a session decides "
+             f"on its best {a.probes} faces (their mean embedding); per image: each of those faces alone. FNMR: a person's session not accepted as them "
              f"(1:N); FMR: a session or image within the threshold of another identity "
              f"({res['impostor_trials']['session']} and {res['impostor_trials']['image']} trials).", "",
              "| threshold | per session FNMR | per session FMR | per image FNMR | per image FMR |", "|---|---|---|---|---|"]

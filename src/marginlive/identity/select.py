@@ -5,7 +5,8 @@ sharpest face is not always a typical one (a squint, a turn, the light of one mo
 compared with the enrolled face nearest it: so the medoid, the face whose embedding lies nearest the
 others in sum, is enrolled first, and each next one is the candidate farthest from those chosen
 (farthest-first: a few enrolled faces span how the person looked). With one or two enrolled faces,
-about half as many of the shared collections' login sessions go unrecognised as with the sharpest
+about half as many of the shared collections' login sessions go unrecognised as with the sharpest; with
+their enrolment and probe halves swapped, as many, and a few more impostor trials match at ten faces
 (docs/identity_sessions.md, docs/research/2026-12-07-identity-typical-faces-first.md).
 """
 from __future__ import annotations

@@ -44,9 +44,9 @@ def by_itself(path: Path, every: int = 1) -> dict:
             ears.append(eyes_open_ratio(obs.face, obs))
             times.append(f.time)
     lm.close()
-    fps = round(len(frames) / (frames[-1].time - frames[0].time)) if len(frames) > 1 else 0
-    return {"video": path.name, "seconds": round(frames[-1].time - frames[0].time, 2) if frames else 0.0,
-            "frames_per_s": fps, "frames_with_a_face": len(times), "completions": done,
+    seconds = frames[-1].time - frames[0].time if frames else 0.0
+    return {"video": path.name, "seconds": round(seconds, 2),
+            "frames_per_s": round(len(frames) / seconds) if seconds > 0 else 0, "frames_with_a_face": len(times), "completions": done,
             "eye_closures_s": closures(ears, times)}
 
 

@@ -109,10 +109,10 @@ def embed_people(a):
     det, emb = create_detector(), DlibEmbedder()
     gallery, sharpest, sessions, decide_s = {}, {}, [], []
     for person, (enrol, runs) in people(a.run).items():
-        gallery[person], sharpest[person] = enrolled(faces(enrol, det), emb, a.enrol)
-        if gallery[person] is None:
-            del gallery[person], sharpest[person]
+        vecs, one = enrolled(faces(enrol, det), emb, a.enrol)
+        if vecs is None:
             continue
+        gallery[person], sharpest[person] = vecs, one
         for run in runs[: a.sessions]:
             got = faces(run, det)
             if not got:

@@ -10,6 +10,7 @@ import sys
 from .challenge.session import SessionConfig
 from .detect import DEFAULT_DETECTOR, DETECTORS
 from .errors import InputError, MarginliveError
+from .identity.select import CANDIDATES
 
 COMMANDS = {}
 
@@ -366,8 +367,8 @@ def _enroll_args(p):
     p.add_argument("inputs", nargs="+", help="images, videos or folders of one person (one face each)")
     p.add_argument("--model", help="liveness model (only live faces enrol)")
     p.add_argument("--frames", type=_count, default=10,
-                   help="faces kept from each video (default 10): of its best 15 or more by quality, the most "
-                        "typical first, then those least like them (identity/select.py)")
+                   help=f"faces kept from each video (default 10): of its best {CANDIDATES} or more by quality, "
+                        "the most typical first, then those least like them (identity/select.py)")
     _detector_args(p)
     _gallery_arg(p)
 

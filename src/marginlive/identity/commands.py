@@ -54,7 +54,7 @@ def _enrolment_faces(live, rec, path, per_video: int) -> tuple[list, list, list[
     video = kind_of(path) == "video"
     cands, refused = _best_faces(live.detector, path, max(per_video, CANDIDATES) if video else 1)
     vecs = [rec.embed(frame, box) for _, frame, box in cands]
-    keep = representative(vecs, per_video) if video else list(range(len(cands)))
+    keep = representative(vecs, per_video)      # an image's one face: [0]
     chosen, vecs = [cands[i] for i in keep], [vecs[i] for i in keep]
     for what, frame, _ in chosen:
         live_single_face(live, frame, what)   # raises: nothing is written

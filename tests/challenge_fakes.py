@@ -34,7 +34,7 @@ def face(eyes=0.3, yaw=0.5, mouth=0.05, smile=0.40):
         f[p6, :2], f[p5, :2] = (cx - 0.007, 0.45 + h), (cx + 0.007, 0.45 + h)
     f[MOUTH_L, :2], f[MOUTH_R, :2] = (0.47, 0.58), (0.53, 0.58)
     f[LIP_TOP, :2], f[LIP_BOTTOM, :2] = (0.5, 0.58 - mouth * 0.03), (0.5, 0.58 + mouth * 0.03)
-    f[SMILE_L, :2], f[SMILE_R, :2] = (0.5 - smile * 0.1 / 2 * 2.5, 0.58), (0.5 + smile * 0.1 / 2 * 2.5, 0.58)
+    f[SMILE_L, :2], f[SMILE_R, :2] = (0.5 - smile * 0.1, 0.58), (0.5 + smile * 0.1, 0.58)   # smile_ratio = smile
     return f
 
 

@@ -152,6 +152,15 @@ def test_smile_needs_widening_from_own_neutral():
     assert not any(feed(Smile(), [{"face": face(smile=0.50)}] * 30))  # a smiling photo
 
 
+def test_a_user_grinning_when_asked_to_smile_is_told_to_relax_first():
+    a = Smile()
+    grin = [{"face": face(smile=0.46)}] * 5       # the shared webcam group's user who rests in a grin
+    assert not any(feed(a, grin)) and not a.armed and a.advice == "relax your mouth first"
+    feed(a, [{"face": face(smile=0.36)}] * 3)     # relaxed: armed, the hint gone
+    assert a.armed and a.advice == ""
+    assert feed(a, [{"face": face(smile=0.46)}] * 3)[-1] is True
+
+
 def test_action_registry():
     assert set(ACTION_NAMES) >= {"raise_right_hand", "raise_left_hand", "blink", "turn_head_left",
                                  "turn_head_right", "smile", "open_mouth"}

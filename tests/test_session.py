@@ -435,6 +435,14 @@ def test_a_hand_out_of_view_with_no_retry_left_says_why():
     assert st.reason == "challenge not completed in time (raise_right_hand: step back until your shoulders are in view)"
 
 
+def test_a_user_grinning_when_asked_to_smile_is_told_to_relax_first():
+    cfg = SessionConfig(n_challenges=1, actions=("smile",), challenge_timeout_s=0.5, retries=0)
+    s = Session(ScriptedLiveness([[result()]]), cfg, landmarker=ScriptedLandmarker([(None, face(smile=0.46))] * 100))
+    assert run(s, 3).instruction == "Smile (relax your mouth first)"
+    st = run(s, 20, start=0.3)
+    assert st.state == REJECTED and st.reason == "challenge not completed in time (smile: relax your mouth first)"
+
+
 def test_session_timeout():
     s = make([[result()]], [(pose(), None)] * 500, session_timeout_s=2.0, challenge_timeout_s=100)
     st = run(s, 50)

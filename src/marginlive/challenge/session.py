@@ -306,7 +306,7 @@ class Session:
             return Status(PASSIVE, f"Hold still: checking liveness{hint}", 0.0, face=face)
         if self.state == CHALLENGE:
             a = self.challenges[self.current]
-            hint = hint or (f" ({a.view_hint})" if a.out_of_view else "")
+            hint = hint or (f" ({a.advice})" if a.advice else "")
             done = self.current / len(self.challenges)
             return Status(CHALLENGE, a.instruction + hint, done + a.progress / len(self.challenges), face=face,
                           step=self.current + 1, steps=len(self.challenges))
@@ -444,8 +444,9 @@ class Session:
         any action still to come is one that needs that: a user at a close camera is asked to step back
         for one action's time, then asked what the camera can show."""
         out_of_view = a.mostly_out_of_view
+        why = a.view_hint if out_of_view else a.hint
         if self.remaining_retries <= 0:
-            self._reject(t, f"challenge not completed in time ({a.name}{': ' + a.view_hint if out_of_view else ''})")
+            self._reject(t, f"challenge not completed in time ({a.name}{': ' + why if why else ''})")
             return
         self.remaining_retries -= 1
         if out_of_view:

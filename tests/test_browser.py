@@ -52,6 +52,38 @@ def test_page_shows_instructions_and_reaches_a_verdict(tmp_path, tmp_path_factor
     assert shot.stat().st_size > 10_000
 
 
+def test_the_instruction_is_a_live_region_written_only_when_it_changes(tmp_path, always_real_model):
+    """A screen reader speaks a live region (role "status") each time it is written: the page writes
+    the instruction when it changes, not with each of the server's answers (10 a second), so every
+    write the page makes says something new."""
+    need_chromium()
+    y4m = tmp_path / "live.y4m"
+    assert write_y4m(need_shared("data", "videos", "live-1.webm"), y4m, max_frames=60) > 30
+    session = SessionConfig(n_challenges=1, challenge_timeout_s=2.0, retries=0, passive_min_frames=3,
+                            passive_window=5, actions=("raise_right_hand", "raise_left_hand"))
+    app = create_app(ServerConfig(model=str(always_real_model), gallery=str(tmp_path / "g.db"), session=session))
+    with running(app) as addr:
+        driver = chrome(y4m)
+        try:
+            driver.get(f"http://{addr}/")
+            role = driver.find_element("id", "instruction").aria_role
+            driver.execute_script(
+                "window.written = []; const el = document.getElementById('instruction');"
+                "new MutationObserver(() => window.written.push(el.textContent))"
+                ".observe(el, {childList: true, characterData: true, subtree: true});")
+            driver.find_element("id", "start").click()
+            verdict, seen, _ = wait_for_verdict(driver)
+            written = driver.execute_script("return window.written")
+            bar = driver.execute_script("const b = document.getElementById('bar');"
+                                        "return [b.getAttribute('aria-valuenow'), b.firstElementChild.style.width]")
+        finally:
+            driver.quit()
+    assert role == "status"
+    assert verdict == "rejected" and len(written) >= 3, (verdict, written)    # waiting, an action, the verdict
+    assert all(a != b for a, b in zip(written, written[1:])), written
+    assert bar[1] == f"{bar[0]}%", bar
+
+
 def test_page_keeps_sending_after_a_frame_the_server_cannot_read(tmp_path, always_real_model):
     """A frame the server refuses (here: every frame, above a tiny pixel budget) is answered with an
     error for that frame; the page shows it and sends the next, until the server closes the stream

@@ -15,9 +15,18 @@ const FPS = 10;
 // otherwise send JPEGs past the server's 1 MB frame cap, which ends the stream
 const MAX_SIDE = 1280;
 
+// the instruction is a live region (role="status"): a screen reader speaks it whenever it is written,
+// so it is written only when it changes, not with each of the server's 10-15 answers a second. Spoken,
+// it also reaches a user whose head is turned or eyes closed for the action just asked
 function show(text, cls) {
-  instruction.textContent = text;
+  if (instruction.textContent !== text) instruction.textContent = text;
   instruction.className = cls || "";
+}
+
+function progress(p) {
+  const pct = Math.round(100 * (p || 0));
+  bar.style.width = pct + "%";
+  bar.parentElement.setAttribute("aria-valuenow", String(pct));
 }
 
 function drawFace(face, state) {
@@ -115,8 +124,9 @@ async function run() {
     if (m.more_actions) passed.push("liveness unsure: a few more actions");
     else if (m.state === "challenge" || m.state === "identify" || m.state === "accepted") passed.push("step 1 passed");
     if (m.state === "identify" || m.state === "accepted") passed.push("step 2 passed");
-    steps.textContent = passed.join(" · ") + (m.steps ? `  (action ${m.step}/${m.steps})` : "");
-    bar.style.width = Math.round(100 * (m.progress || 0)) + "%";
+    const stepText = passed.join(" · ") + (m.steps ? `  (action ${m.step}/${m.steps})` : "");
+    if (steps.textContent !== stepText) steps.textContent = stepText;
+    progress(m.progress);
     document.body.dataset.state = m.state;
     if (m.state === "accepted" || m.state === "rejected") {
       done = true;

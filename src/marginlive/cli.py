@@ -389,6 +389,10 @@ def _probe_args(p, verify=False):
     p.add_argument("--threshold", type=_positive,
                    help="max embedding distance for a match (default: the shipped one, "
                         "marginlive.identity.recognise.DEFAULT_THRESHOLD, chosen in docs/identity_sessions.md)")
+    p.add_argument("--model", help="liveness model: only faces it scores live name anyone, and most of the "
+                                    "faces must be (default: the shipped model)")
+    p.add_argument("--no-liveness", action="store_true",
+                   help="recognition alone: a photo or a screen of an enrolled person matches them")
     p.add_argument("--json", action="store_true")
     _detector_args(p)
     _gallery_arg(p)
@@ -406,13 +410,15 @@ def cmd_identities(a):
     return run_identities(a)
 
 
-@command("identify", "who is this? 1:N against the gallery (exit 1: unknown)", args=_probe_args)
+@command("identify", "who is this? 1:N against the gallery, a live face only (exit 1: unknown or not live)",
+         args=_probe_args)
 def cmd_identify(a):
     from .identity.commands import run_identify
     return run_identify(a)
 
 
-@command("verify", "is this NAME? 1:1 against the gallery (exit 1: no match)", args=lambda p: _probe_args(p, verify=True))
+@command("verify", "is this NAME? 1:1 against the gallery, a live face only (exit 1: no match or not live)",
+         args=lambda p: _probe_args(p, verify=True))
 def cmd_verify(a):
     from .identity.commands import run_verify
     return run_verify(a)

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, NoFaceError
-from ..frames import expand_paths, kind_of, read_image, sample_video_frames
+from ..frames import expand_paths, is_grayscale, kind_of, read_image, sample_video_frames
 from .recognise import ENOUGH_FACES, faces_of, with_enough_faces
 
 
@@ -110,10 +111,26 @@ def run_identities(a) -> int:
     return 0
 
 
+@dataclass
+class ProbeLiveness:
+    """How many of a probe's ``faces`` the liveness model scored live (``live``, at or above its
+    threshold; a grayscale face cannot be judged and is not). The probe is live where most of them
+    are (an image: its one face): a live user's video has a frame or two below the threshold, a
+    replay most of its frames."""
+    faces: int
+    live: int
+
+    @property
+    def passed(self) -> bool:
+        return 2 * self.live > self.faces
+
+
 def _probe(a, claimed: str | None = None):
-    """The recogniser and the probe's embeddings: an image's one face, or a video's ``a.frames`` best
-    faces (a session's identity step decides on its best frames alike, ``challenge/session.py``).
-    ``claimed``: a name that must be enrolled, checked before the probe is read."""
+    """The recogniser, the probe's faces to recognise and their liveness (None with ``--no-liveness``):
+    an image's one face, or a video's ``a.frames`` best faces (a session's identity step decides on its
+    best frames alike, ``challenge/session.py``), of which only those the liveness model scores live
+    name anyone, as in a session. ``claimed``: a name that must be enrolled, checked before the probe
+    is read."""
     from ..detect import create_detector
     from .gallery import open_gallery
     from .recognise import DEFAULT_THRESHOLD, Recognizer
@@ -125,35 +142,58 @@ def _probe(a, claimed: str | None = None):
                      threshold=DEFAULT_THRESHOLD if a.threshold is None else a.threshold)
     if claimed is not None:
         rec.check_enrolled(claimed)
-    chosen, refused = _best_faces(create_detector(a.detector, a.detector_model), path, a.frames)
+    live = None if a.no_liveness else _liveness(a)
+    detector = create_detector(a.detector, a.detector_model) if live is None else live.detector
+    chosen, refused = _best_faces(detector, path, a.frames)
     if not chosen:
         # an image's face refused for its quality names why, as enrolment does
         why = f" ({len(refused)} refused, e.g. {refused[0]})" if refused else ""
         raise NoFaceError(f"{a.input}: no face to recognise{why}")
-    return rec, [rec.embed(frame, box) for _, frame, box in chosen]
+    if live is None:
+        return rec, chosen, None
+    ok = [not is_grayscale(box.region(frame)) and float(live.score(frame, [box])[0]) >= live.threshold
+          for _, frame, box in chosen]
+    return rec, [c for c, k in zip(chosen, ok) if k], ProbeLiveness(len(chosen), sum(ok))
 
 
-def _say(a, d, threshold: float, fields: dict, line: str) -> None:
+def _say(a, d, threshold: float, fields: dict, line: str, checked: ProbeLiveness | None) -> None:
     """Print the decision ``d``: ``fields`` with its distance (JSON), or ``line`` with it, and how many
-    faces it used where more than one."""
+    faces it used where more than one; ``checked``: the probe's liveness (None: not checked)."""
     if a.json:
-        print(json.dumps({**fields, "distance": d.distance, "threshold": threshold, "faces": d.probes}))
+        live = {} if checked is None else {"live": checked.passed, "live_faces": checked.live}
+        print(json.dumps({**fields, "distance": d.distance, "threshold": threshold, "faces": d.probes, **live}))
         return
     dist = "n/a" if d.distance is None else f"{d.distance:.3f}"
     faces = f", {d.probes} faces" if d.probes > 1 else ""
     print(f"{line}\tdistance {dist}\t(threshold {threshold}{faces})")
 
 
+def _say_not_live(a, fields: dict, line: str, checked: ProbeLiveness) -> None:
+    """A probe that is not live names nobody: no distance is computed (nor printed for an attacker to tune)."""
+    if a.json:
+        print(json.dumps({**fields, "distance": None, "faces": checked.faces, "live": False, "live_faces": checked.live}))
+        return
+    print(f"{line}\tnot a live face: {checked.faces - checked.live} of {checked.faces} scored as an attack "
+          "(--no-liveness: recognition alone)")
+
+
 def run_identify(a) -> int:
-    rec, vecs = _probe(a)
-    d = rec.decide(vecs)
-    _say(a, d, rec.threshold, {"identity": d.identity}, d.identity or "unknown")
+    rec, faces, checked = _probe(a)
+    if checked is not None and not checked.passed:
+        _say_not_live(a, {"identity": None}, "unknown", checked)
+        return 1
+    d = rec.identify_faces([(frame, box) for _, frame, box in faces])
+    _say(a, d, rec.threshold, {"identity": d.identity}, d.identity or "unknown", checked)
     return 0 if d.identity else 1
 
 
 def run_verify(a) -> int:
-    rec, vecs = _probe(a, claimed=a.name)
-    d = rec.decide(vecs, a.name)   # ``verify`` without its enrolment check: _probe made it before the probe
+    rec, faces, checked = _probe(a, claimed=a.name)
+    if checked is not None and not checked.passed:
+        _say_not_live(a, {"name": a.name, "match": False}, f"no match\t{a.name}", checked)
+        return 1
+    # ``verify`` without its enrolment check: _probe made it before the probe
+    d = rec.identify_faces([(frame, box) for _, frame, box in faces], a.name)
     ok = d.identity == a.name
-    _say(a, d, rec.threshold, {"name": a.name, "match": ok}, f"{'match' if ok else 'no match'}\t{a.name}")
+    _say(a, d, rec.threshold, {"name": a.name, "match": ok}, f"{'match' if ok else 'no match'}\t{a.name}", checked)
     return 0 if ok else 1

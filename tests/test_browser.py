@@ -20,18 +20,24 @@ pytestmark = pytest.mark.slow
 PASSIVE = {"sure": (8.0, "step 1 passed"), "unsure": (-0.2, "liveness unsure: a few more actions")}
 
 
+def _hand_asked_of_the_live_video(tmp_path, model):
+    """(the camera's y4m of the webcam live video, an app serving ``model`` whose session asks one
+    raised hand within 2 s): the video never raises a hand (a blink or smile it might do by chance),
+    so the session ends rejected."""
+    need_chromium()
+    y4m = tmp_path / "live.y4m"
+    assert write_y4m(need_shared("data", "videos", "live-1.webm"), y4m) > 30
+    session = SessionConfig(n_challenges=1, challenge_timeout_s=2.0, retries=0, passive_min_frames=3,
+                            passive_window=5, actions=("raise_right_hand", "raise_left_hand"))
+    return y4m, create_app(ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), session=session))
+
+
 @pytest.mark.parametrize("passive", PASSIVE)
 def test_page_shows_instructions_and_reaches_a_verdict(tmp_path, tmp_path_factory, passive):
     from conftest import _constant_model
     logit, says = PASSIVE[passive]
     model = _constant_model(tmp_path_factory.mktemp("const") / f"{passive}.onnx", logit)
-    need_chromium()
-    y4m = tmp_path / "live.y4m"
-    assert write_y4m(need_shared("data", "videos", "live-1.webm"), y4m) > 30
-    # the live video never raises a hand (a blink or smile it might do by chance)
-    session = SessionConfig(n_challenges=1, challenge_timeout_s=2.0, retries=0, passive_min_frames=3,
-                            passive_window=5, actions=("raise_right_hand", "raise_left_hand"))
-    app = create_app(ServerConfig(model=str(model), gallery=str(tmp_path / "g.db"), session=session))
+    y4m, app = _hand_asked_of_the_live_video(tmp_path, model)
     with running(app) as addr:
         driver = chrome(y4m)
         try:
@@ -56,12 +62,7 @@ def test_the_instruction_is_a_live_region_written_only_when_it_changes(tmp_path,
     """A screen reader speaks a live region (role "status") each time it is written: the page writes
     the instruction when it changes, not with each of the server's answers (10 a second), so every
     write the page makes says something new."""
-    need_chromium()
-    y4m = tmp_path / "live.y4m"
-    assert write_y4m(need_shared("data", "videos", "live-1.webm"), y4m, max_frames=60) > 30
-    session = SessionConfig(n_challenges=1, challenge_timeout_s=2.0, retries=0, passive_min_frames=3,
-                            passive_window=5, actions=("raise_right_hand", "raise_left_hand"))
-    app = create_app(ServerConfig(model=str(always_real_model), gallery=str(tmp_path / "g.db"), session=session))
+    y4m, app = _hand_asked_of_the_live_video(tmp_path, always_real_model)
     with running(app) as addr:
         driver = chrome(y4m)
         try:

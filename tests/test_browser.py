@@ -58,30 +58,39 @@ def test_page_shows_instructions_and_reaches_a_verdict(tmp_path, tmp_path_factor
     assert shot.stat().st_size > 10_000
 
 
-def test_the_instruction_is_a_live_region_written_only_when_it_changes(tmp_path, always_real_model):
+def test_the_instruction_is_a_live_region_written_and_spoken_only_when_it_changes(tmp_path, always_real_model):
     """A screen reader speaks a live region (role "status") each time it is written: the page writes
     the instruction when it changes, not with each of the server's answers (10 a second), so every
-    write the page makes says something new."""
+    write the page makes says something new. With *Read the instructions aloud* ticked the browser's
+    speech says each of them once (recorded here in place of the voice); unticked, nothing."""
     y4m, app = _hand_asked_of_the_live_video(tmp_path, always_real_model)
+    runs = []
     with running(app) as addr:
         driver = chrome(y4m)
         try:
             driver.get(f"http://{addr}/")
             role = driver.find_element("id", "instruction").aria_role
             driver.execute_script(
-                "window.written = []; const el = document.getElementById('instruction');"
+                "window.written = []; window.spoken = []; const el = document.getElementById('instruction');"
                 "new MutationObserver(() => window.written.push(el.textContent))"
-                ".observe(el, {childList: true, characterData: true, subtree: true});")
-            driver.find_element("id", "start").click()
-            verdict, seen, _ = wait_for_verdict(driver)
-            written = driver.execute_script("return window.written")
+                ".observe(el, {childList: true, characterData: true, subtree: true});"
+                "speechSynthesis.speak = (u) => window.spoken.push(u.text);")
+            for aloud in (True, False):
+                if driver.find_element("id", "speak").is_selected() != aloud:
+                    driver.find_element("id", "speak").click()
+                driver.execute_script("window.written = []; window.spoken = []; delete document.body.dataset.verdict;")
+                driver.find_element("id", "start").click()
+                verdict, _, _ = wait_for_verdict(driver)
+                runs.append((verdict, *driver.execute_script("return [window.written, window.spoken]")))
             bar = driver.execute_script("const b = document.getElementById('bar');"
                                         "return [b.getAttribute('aria-valuenow'), b.firstElementChild.style.width]")
         finally:
             driver.quit()
     assert role == "status"
-    assert verdict == "rejected" and len(written) >= 3, (verdict, written)    # waiting, an action, the verdict
+    (verdict, written, spoken), (verdict2, written2, spoken2) = runs
+    assert verdict == verdict2 == "rejected" and len(written) >= 3, runs    # waiting, an action, the verdict
     assert all(a != b for a, b in zip(written, written[1:])), written
+    assert spoken == written and len(written2) >= 3 and spoken2 == [], runs
     assert bar[1] == f"{bar[0]}%", bar
 
 

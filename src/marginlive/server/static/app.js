@@ -10,17 +10,29 @@ const startBtn = document.getElementById("start");
 const verdictEl = document.getElementById("verdict");
 const grab = document.createElement("canvas");
 const enrolForm = document.getElementById("enrol");
+const speakBox = document.getElementById("speak");
 const FPS = 10;
 // the longest side of a frame sent: a camera that ignores the 640x480 asked of it (1080p, 4K) would
 // otherwise send JPEGs past the server's 1 MB frame cap, which ends the stream
 const MAX_SIDE = 1280;
 
 // the instruction is a live region (role="status"): a screen reader speaks it whenever it is written,
-// so it is written only when it changes, not with each of the server's 10-15 answers a second. Spoken,
-// it also reaches a user whose head is turned or eyes closed for the action just asked
+// so it is written only when it changes, not with each of the server's 10-15 answers a second
 function show(text, cls) {
-  if (instruction.textContent !== text) instruction.textContent = text;
+  if (instruction.textContent !== text) {
+    instruction.textContent = text;
+    say(text);
+  }
   instruction.className = cls || "";
+}
+
+// spoken aloud where the user asks (the browser's own voices, nothing leaves the machine): an action
+// turns the head from the screen or closes the eyes, and the next instruction is heard, not read.
+// A new instruction cuts off the one still being spoken
+function say(text) {
+  if (!speakBox || !speakBox.checked || !window.speechSynthesis) return;
+  speechSynthesis.cancel();
+  speechSynthesis.speak(new SpeechSynthesisUtterance(text));
 }
 
 function progress(p) {

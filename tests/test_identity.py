@@ -94,7 +94,8 @@ def test_a_video_is_identified_by_its_best_faces(capsys, tmp_path, always_real_m
     assert code == 0 and out.startswith("one\t") and "5 faces" in out
     code, out, _ = run(capsys, "verify", "one", videos / "live-2.mp4", "--gallery", db, "--frames", "3", "--json")
     assert code == 1 and json.loads(out) | {"distance": None} == {
-        "name": "one", "match": False, "distance": None, "threshold": 0.41, "faces": 3, "live": True, "live_faces": 3}
+        "name": "one", "match": False, "distance": None, "threshold": 0.41, "faces": 3, "live": True, "live_faces": 3,
+        "scored": 3}
     code, _, err = run(capsys, "identify", videos, "--gallery", db)
     assert code == 2 and "a folder" in err
 
@@ -110,8 +111,8 @@ def test_a_replay_of_an_enrolled_person_names_nobody(capsys, tmp_path, always_re
     code, out, _ = run(capsys, "verify", "one", videos / "replay-1.webm", "--gallery", db)
     assert code == 1 and out.startswith("no match\tone\tnot a live face: 5 of 5 scored as an attack"), out
     code, out, _ = run(capsys, "identify", videos / "replay-1.webm", "--gallery", db, "--json")
-    assert code == 1 and json.loads(out) == {"identity": None, "distance": None, "faces": 5, "live": False,
-                                              "live_faces": 0}
+    assert code == 1 and json.loads(out) == {"identity": None, "distance": None, "faces": 0, "live": False,
+                                              "live_faces": 0, "scored": 5}
     code, out, _ = run(capsys, "verify", "one", videos / "replay-1.webm", "--gallery", db, "--no-liveness")
     assert code == 0 and out.startswith("match\tone\t"), out
     code, out, _ = run(capsys, "verify", "one", videos / "live-1.webm", "--gallery", db)

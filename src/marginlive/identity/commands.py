@@ -158,9 +158,10 @@ def _probe(a, claimed: str | None = None):
 
 def _say(a, d, threshold: float, fields: dict, line: str, checked: ProbeLiveness | None) -> None:
     """Print the decision ``d``: ``fields`` with its distance (JSON), or ``line`` with it, and how many
-    faces it used where more than one; ``checked``: the probe's liveness (None: not checked)."""
+    faces it used where more than one; ``checked``: the probe's liveness (None: not checked). JSON:
+    ``faces`` decided on, ``scored`` by the liveness model, ``live_faces`` of those scored live."""
     if a.json:
-        live = {} if checked is None else {"live": checked.passed, "live_faces": checked.live}
+        live = {} if checked is None else {"live": checked.passed, "live_faces": checked.live, "scored": checked.faces}
         print(json.dumps({**fields, "distance": d.distance, "threshold": threshold, "faces": d.probes, **live}))
         return
     dist = "n/a" if d.distance is None else f"{d.distance:.3f}"
@@ -171,7 +172,8 @@ def _say(a, d, threshold: float, fields: dict, line: str, checked: ProbeLiveness
 def _say_not_live(a, fields: dict, line: str, checked: ProbeLiveness) -> None:
     """A probe that is not live names nobody: no distance is computed (nor printed for an attacker to tune)."""
     if a.json:
-        print(json.dumps({**fields, "distance": None, "faces": checked.faces, "live": False, "live_faces": checked.live}))
+        print(json.dumps({**fields, "distance": None, "faces": 0, "live": False, "live_faces": checked.live,
+                          "scored": checked.faces}))
         return
     print(f"{line}\tnot a live face: {checked.faces - checked.live} of {checked.faces} scored as an attack "
           "(--no-liveness: recognition alone)")

@@ -12,13 +12,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_pipeline  # noqa: E402
+import every_group_left_out  # noqa: E402
 import leave_collections_out  # noqa: E402
 import never_seen_crops  # noqa: E402
 from common import block  # noqa: E402
 
 BLOCKS = [("collections", "collections.json", leave_collections_out.readme_table, ("README.md", "models/MODEL_CARD.md")),
           ("threshold", "collections.json", leave_collections_out.sweep_sentence, ("README.md", "models/MODEL_CARD.md")),
-          ("speed", "bench_pipeline.json", bench_pipeline.readme_speed, ("README.md",))]
+          ("speed", "bench_pipeline.json", bench_pipeline.readme_speed, ("README.md",)),
+          ("groups", "every_group.json", lambda r: every_group_left_out.readme_line(r["groups"]),
+           ("README.md", "models/MODEL_CARD.md"))]
 
 
 @pytest.mark.parametrize("name,results,render,pages", BLOCKS, ids=[b[0] for b in BLOCKS])

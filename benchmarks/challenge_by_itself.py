@@ -46,8 +46,8 @@ def by_itself(path: Path, every: int = 1) -> dict:
     lm.close()
     seconds = frames[-1].time - frames[0].time if frames else 0.0
     return {"video": path.name, "seconds": round(seconds, 2),
-            "frames_per_s": round(len(frames) / seconds) if seconds > 0 else 0, "frames_with_a_face": len(times), "completions": done,
-            "eye_closures_s": closures(ears, times)}
+            "frames_per_s": round(len(frames) / seconds) if seconds > 0 else 0, "frames_with_a_face": len(times),
+            "completions": done, "eye_closures_s": closures(ears, times)}
 
 
 def closures(ears: list, times: list) -> list[float]:

@@ -173,8 +173,8 @@ def page(res: dict, a) -> list[str]:
              f"Written by `benchmarks/identity_sessions.py` ({res['machine']}). {res['people']} people, "
              f"{res['sessions']} probe sessions of {a.run} frames; enrolment: {a.enrol} faces of another session or "
              f"half of the frames, the most typical of its best first (`identity/select.py`); a session decides "
-             f"on its best {a.probes} faces (their mean embedding); per image: each of those faces alone. FNMR: a person's session not accepted as them "
-             f"(1:N); FMR: a session or image within the threshold of another identity "
+             f"on its best {a.probes} faces (their mean embedding); per image: each of those faces alone. FNMR: a "
+             f"person's session not accepted as them (1:N); FMR: a session or image within the threshold of another identity "
              f"({res['impostor_trials']['session']} and {res['impostor_trials']['image']} trials).", "",
              "| threshold | per session FNMR | per session FMR | per image FNMR | per image FMR |", "|---|---|---|---|---|"]
     for s, i in zip(res["per_session"], res["per_image"]):

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, NoFaceError
-from ..frames import expand_paths, is_grayscale, kind_of, read_image, sample_video_frames
-from .recognise import ENOUGH_FACES, faces_of, with_enough_faces
+from ..frames import expand_paths, kind_of, read_image, sample_video_frames
+from .recognise import ENOUGH_FACES, faces_of, live_score, with_enough_faces
 
 
 def _liveness(a):
@@ -151,8 +151,8 @@ def _probe(a, claimed: str | None = None):
         raise NoFaceError(f"{a.input}: no face to recognise{why}")
     if live is None:
         return rec, chosen, None
-    ok = [not is_grayscale(box.region(frame)) and float(live.score(frame, [box])[0]) >= live.threshold
-          for _, frame, box in chosen]
+    scores = [live_score(live, frame, box) for _, frame, box in chosen]
+    ok = [p is not None and p >= live.threshold for p in scores]
     return rec, [c for c, k in zip(chosen, ok) if k], ProbeLiveness(len(chosen), sum(ok))
 
 

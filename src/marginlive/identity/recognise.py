@@ -135,13 +135,21 @@ def single_face(detector, frame, what: str) -> FaceBox:
     return boxes[0]
 
 
+def live_score(liveness, frame, box: FaceBox) -> float | None:
+    """P(real) of the face at ``box`` of ``frame`` by the ``liveness`` detector; None for a grayscale
+    face, whose liveness the model, which reads colour, cannot judge."""
+    if is_grayscale(box.region(frame)):
+        return None
+    return float(liveness.score(frame, [box])[0])
+
+
 def live_single_face(liveness, frame, what: str) -> FaceBox:
     """Exactly one face, in colour (the model cannot judge a grayscale one), and the liveness
     model must call it real."""
     box = single_face(liveness.detector, frame, what)
-    if is_grayscale(box.region(frame)):
+    p = live_score(liveness, frame, box)
+    if p is None:
         raise InputError(f"{what}: a grayscale picture, whose liveness cannot be judged; enrol from a colour one")
-    p = float(liveness.score(frame, [box])[0])
     if p < liveness.threshold:
         raise InputError(f"{what}: not a live face (P(real) = {p:.2f}); only live faces enrol")
     return box

@@ -20,7 +20,7 @@ from common import block  # noqa: E402
 BLOCKS = [("collections", "collections.json", leave_collections_out.readme_table, ("README.md", "models/MODEL_CARD.md")),
           ("threshold", "collections.json", leave_collections_out.sweep_sentence, ("README.md", "models/MODEL_CARD.md")),
           ("speed", "bench_pipeline.json", bench_pipeline.readme_speed, ("README.md",)),
-          ("groups", "every_group.json", lambda r: every_group_left_out.readme_line(r["groups"]),
+          ("groups", "every_group.json", lambda r: every_group_left_out.readme_line(r["groups"], r["whole_above"]),
            ("README.md", "models/MODEL_CARD.md"))]
 
 
@@ -124,3 +124,16 @@ def test_a_rate_interval_counts_the_frames_its_rate_came_from():
     plain = L.rates(np.array([0.9, 0.2, 0.8]), np.array([1, 1, 1]), 0.5)
     assert L._counted(plain, "bpcer") == (1, 3) and L._counted(plain, "apcer") is None
     assert L._rate_with_interval((1, 3)).startswith("33.3% (") and L._rate_with_interval((1, 3)).endswith(" of 3")
+
+
+def test_the_worst_group_is_read_from_its_whole_rebuild_where_it_has_one():
+    """A group rebuilt whole (its cdcnet trained again without it) is rated by that rebuild, not by the
+    partial refit that kept the shipped cdcnet: the README's worst line must carry no leak."""
+    rate = lambda k, n: {"n": n, "errors": k, "rate": k / n, "low": 0.0, "high": 1.0}     # noqa: E731
+    res = {"A__x": {"held_out_crops": 20, "bpcer": rate(5, 20), "apcer": rate(1, 20),
+                    "whole": {"bpcer": rate(1, 20), "apcer": rate(8, 20)}},
+           "B__y": {"held_out_crops": 20, "bpcer": rate(3, 20), "apcer": rate(2, 20)}}
+    assert every_group_left_out.worst(res, "bpcer")[0] == "B__y"
+    assert every_group_left_out.worst(res, "apcer") == ("A__x", rate(8, 20))
+    line = every_group_left_out.readme_line(res)
+    assert "turns away 15.0% of its live frames (B, 20 frames)" in line and "lets 40.0%" in line and "(A)" in line

@@ -140,8 +140,8 @@ def readme_line(res: dict, whole_above: float = 0.05) -> str:
     name = lambda g: g.split("__")[0]     # noqa: E731
     line = (f"Each of the {len(res)} webcam-replay groups left out alone (the texture branches and the head refitted "
             f"without it, a group over {100 * whole_above:g}% rebuilt whole, `docs/every_group.md`): the worst turns "
-            f"away {100 * b['rate']:.1f}% of its live frames ({name(bg)}, {b['n']} frames) and lets {100 * a['rate']:.1f}% "
-            f"of its attacks through ({name(ag)})")
+            f"away {100 * b['rate']:.1f}% of its live frames ({name(bg)}, {b['n']} frames) and lets "
+            f"{100 * a['rate']:.1f}% of its attacks through ({name(ag)})")
     if all("public" in r for r in res.values()):
         public = {g: r["public"] for g, r in res.items()}
         (pbg, pb), (pag, pa) = worst(public, "bpcer"), worst(public, "apcer")

@@ -10,7 +10,7 @@ saw none. Each frame's widest BlazeFace face, the shipped threshold. About 20 s 
 after a minute or two for the texture features of every crop.
 
 A group whose rate (live frames turned away or attacks let through) is above ``--whole-above`` (5%)
-is then rebuilt whole, its cdcnet trained again without it (about 8 minutes a group): the rows that
+is then rebuilt whole, its cdcnet trained again without it (about 10 minutes a group): the rows that
 decide the worst carry no leak, and the README's line reads them.
 
 Run: .venv/bin/python benchmarks/every_group_left_out.py   (needs `make dataset`'s .marginlive/dataset)

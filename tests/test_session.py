@@ -132,19 +132,19 @@ def test_face_leaving_frame_rejects_after_grace():
 def test_dark_frame_rejects():
     s = make([[result()]], [(pose(), None)] * 500, max_absent_s=0.3)
     st = run(s, 30, frame=np.full((480, 640, 3), 10, np.uint8), good_first=3)
-    assert st.state == REJECTED and "too dark" in st.reason
+    assert st.state == REJECTED and "too dark: light your face" in st.reason
 
 
 def test_blurred_frame_rejects():
     s = make([[result()]], [(pose(), None)] * 500, max_absent_s=0.3)
     st = run(s, 30, frame=np.full((480, 640, 3), 128, np.uint8), good_first=3)
-    assert st.state == REJECTED and "blurred" in st.reason
+    assert st.state == REJECTED and "blurred: hold still" in st.reason
 
 
 def test_dark_frames_while_waiting_keep_waiting_and_say_why():
     s = make([[result()]], hand_script(), waiting_timeout_s=2.0)
     st = run(s, 5, frame=np.full((480, 640, 3), 10, np.uint8))
-    assert st.state == "waiting" and "too dark" in st.instruction
+    assert st.state == "waiting" and "(face too dark: light your face from the front)" in st.instruction
     st = run(s, 30, frame=np.full((480, 640, 3), 10, np.uint8), start=1.0)
     assert st.state == REJECTED and "no usable face" in st.reason
 

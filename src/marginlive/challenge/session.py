@@ -150,6 +150,9 @@ class Status:
 NO_FACE, TOO_FAR = "no face in view", "face too far from the camera: come closer"
 LOST = "your face is not found: face the camera"   # the session's face missed, someone else's in view
 TWO_FACES = "more than one face in view: only the user in front of the camera"
+# each problem a frame can have says what the user can do about it, as the user reads it beside the instruction
+TOO_DARK = "face too dark: light your face from the front"
+BLURRED = "face blurred: hold still, or clean the camera's lens"
 # a face the far detector finds counts as too far where it is narrower than this share of the frame's
 # longer side (the short-range detector misses faces under about 0.1 of it); a larger one it missed
 # is turned away or half hidden, and the user is not told to come closer
@@ -264,9 +267,9 @@ class Session:
         if beyond > self.config.max_face_outside:
             return "face partly outside the frame: move to the middle"
         if cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY).mean() < self.config.min_brightness:
-            return "frame too dark"
+            return TOO_DARK
         if sharpness(roi) < self.config.min_sharpness:
-            return "frame too blurred"
+            return BLURRED
         if self.config.grayscale_level is not None and is_grayscale(roi, self.config.grayscale_level):
             return "no colour in the picture: use a colour camera"
         return None

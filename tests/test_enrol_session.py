@@ -153,7 +153,7 @@ def test_a_login_at_a_camera_that_overexposes_every_face_names_nobody_and_says_w
         assert enrolment(app, addr, "bob", clear)["state"] == "accepted"
         login = session(app, addr, bright)
         assert login["state"] == "rejected" and login["identity"] is None, login
-        assert login["reason"] == "no clear view of the face (most views: face overexposed)", login
+        assert login["reason"] == "no clear view of the face (most views: face overexposed: move out of the direct light)", login
         assert session(app, addr, clear)["identity"] == "bob"
 
 

@@ -37,6 +37,9 @@ def test_problem_kinds_drop_the_measurements_and_keep_the_advice():
     assert two[0].kinds == two[1].kinds == ["face blurred: hold still"]
     turned = FaceBox(220, 140, 420, 380, 0.9, ((280, 220), (360, 220), (360, 270)))
     assert face_quality(f, turned).kinds == ["face turned away: look at the camera"]
+    assert face_quality((f * 0.15).astype(np.uint8), BOX).kinds[-1] == "face too dark: light your face from the front"
+    burnt = np.clip(f.astype(int) * 3 + 60, 0, 255).astype(np.uint8)
+    assert face_quality(burnt, BOX).kinds[-1] == "face overexposed: move out of the direct light"
     assert face_quality(f, BOX).kinds == []
 
 

@@ -19,6 +19,7 @@ from ..types import FaceBox
 
 
 TURNED_AWAY = "face turned away"   # a pose, not the camera: the challenge itself asks for head turns
+OVEREXPOSED_ADVICE = "move out of the direct light"   # the light on the face, or a camera exposing for a dark room
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ def face_quality(frame: np.ndarray, box: FaceBox, opts: QualityOptions = Quality
         problems.append(f"face blurred (sharpness {sharp:.0f}, {opts.min_sharpness:g} needed): hold still")
     lo, hi = opts.exposure
     if not lo <= bright <= hi:
-        problems.append(f"face {'too dark' if bright < lo else 'overexposed'} (mean level {bright:.0f})")
+        problems.append(f"face too dark (mean level {bright:.0f}): light your face from the front" if bright < lo
+                        else f"face overexposed (mean level {bright:.0f}): {OVEREXPOSED_ADVICE}")
     if abs(yaw) > opts.max_yaw:
         problems.append(f"{TURNED_AWAY} ({yaw:+.2f} eye distances): look at the camera")
     score = (min(1.0, px / (2.5 * opts.min_face_px)) * min(1.0, sharp / (4 * opts.min_sharpness))

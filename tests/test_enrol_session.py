@@ -15,6 +15,8 @@ from marginlive.server.service import ENROLMENT_AUDIENCE
 from server_util import running
 from test_server import AS_ADMIN, SECRET, cfg, stream
 
+OVEREXPOSED = "face overexposed: move out of the direct light"   # what an overexposed face is told
+
 pytestmark = pytest.mark.slow
 # sessions whose one action is raising the right hand, which challenge_fakes.raising_right_hand does
 RAISE_RIGHT_HAND = SessionConfig(n_challenges=1, challenge_timeout_s=2.0, retries=0, passive_min_frames=3,
@@ -153,7 +155,7 @@ def test_a_login_at_a_camera_that_overexposes_every_face_names_nobody_and_says_w
         assert enrolment(app, addr, "bob", clear)["state"] == "accepted"
         login = session(app, addr, bright)
         assert login["state"] == "rejected" and login["identity"] is None, login
-        assert login["reason"] == "no clear view of the face (most views: face overexposed: move out of the direct light)", login
+        assert login["reason"] == f"no clear view of the face (most views: {OVEREXPOSED})", login
         assert session(app, addr, clear)["identity"] == "bob"
 
 

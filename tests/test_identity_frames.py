@@ -3,6 +3,8 @@ from challenge_fakes import sharp_frame
 from marginlive.challenge.identity_frames import IdentityFrames
 from marginlive.types import FaceBox
 
+OVEREXPOSED = "face overexposed: move out of the direct light"   # what an overexposed face is told
+
 BOX = FaceBox(220, 140, 420, 380, 0.9)
 
 
@@ -27,8 +29,8 @@ def test_faces_below_the_quality_rule_are_never_kept_and_what_they_lacked_is_cou
     assert frames.shortfall() == ""
     for _ in range(3):
         frames.take(sharp_frame(235), BOX, True)
-    assert frames.best == [] and frames.unclear == "face overexposed: move out of the direct light"
-    assert frames.shortfall() == "most views: face overexposed: move out of the direct light"
+    assert frames.best == [] and frames.unclear == OVEREXPOSED
+    assert frames.shortfall() == f"most views: {OVEREXPOSED}"
     frames.take(sharp_frame(128), BOX, True)
     assert len(frames.best) == 1 and frames.unclear is None
 
@@ -41,4 +43,4 @@ def test_the_frame_decided_on_counts_once_in_what_the_faces_lacked():
     assert sum(frames.shortfalls.values()) == 2
     frames.take(bright, BOX, False)                     # not scored live: taken, not counted
     assert frames.for_decision(bright, BOX) == []
-    assert frames.shortfalls["face overexposed: move out of the direct light"] == 2 and sum(frames.shortfalls.values()) == 3
+    assert frames.shortfalls[OVEREXPOSED] == 2 and sum(frames.shortfalls.values()) == 3

@@ -11,6 +11,8 @@ from marginlive.challenge.landmarks import Observation
 from marginlive.challenge.session import ACCEPTED, CHALLENGE, REJECTED, Session, SessionConfig
 from marginlive.types import FaceBox
 
+OVEREXPOSED = "face overexposed: move out of the direct light"   # what an overexposed face is told
+
 
 def run(session, n, frame=None, dt=0.1, start=0.0, good_first=0):
     """Feed n frames; the first ``good_first`` are sharp and bright whatever ``frame`` is."""
@@ -246,10 +248,10 @@ def test_a_camera_that_overexposes_every_face_names_nobody_and_says_why():
     s = make([[result()]], hand_script(neutral=24))
     s.identify = lambda faces: seen.append(faces) or Decision("alice", "alice", 0.3, None, len(faces))
     shown = [s.update(sharp_frame(235), 0.1 * i).instruction for i in range(50) if not s.done]
-    assert s.state == REJECTED and s.reason == "no clear view of the face (most views: face overexposed: move out of the direct light)"
+    assert s.state == REJECTED and s.reason == f"no clear view of the face (most views: {OVEREXPOSED})"
     assert seen == [] and s.identity is None
     # while it runs, the user is told what to change
-    assert "Raise your right hand (face overexposed: move out of the direct light)" in shown
+    assert f"Raise your right hand ({OVEREXPOSED})" in shown
 
 
 def test_the_hint_goes_once_a_clear_face_is_kept_and_is_never_a_head_turn():
@@ -258,7 +260,7 @@ def test_the_hint_goes_once_a_clear_face_is_kept_and_is_never_a_head_turn():
     s.identify = lambda faces: Decision("alice", "alice", 0.3, None, len(faces))
     frames = [sharp_frame(235)] * 8 + [sharp_frame(128)] * 4 + [sharp_frame(235)] * 30
     shown = [s.update(f, 0.1 * i).instruction for i, f in enumerate(frames)]
-    assert any("(face overexposed: move out of the direct light)" in x for x in shown[:8]) and not any("overexposed" in x for x in shown[12:])
+    assert any(f"({OVEREXPOSED})" in x for x in shown[:8]) and not any("overexposed" in x for x in shown[12:])
     assert s.state == ACCEPTED
     from marginlive.types import FaceResult
     # the nose far off the eyes' middle: a head turned, as the challenge asks for
@@ -290,7 +292,7 @@ def test_an_enrolment_short_of_clear_views_says_what_kept_the_others_out():
     for i, (frame, _) in enumerate(frames):
         if s.update(frame, 0.1 * i).state == REJECTED:
             break
-    assert s.reason == "too few clear views of the face to enrol (2 of 5) (most views: face overexposed: move out of the direct light)", s.reason
+    assert s.reason == f"too few clear views of the face to enrol (2 of 5) (most views: {OVEREXPOSED})", s.reason
 
 
 def _identity_frames(frames: list, n: int | None = None) -> list:

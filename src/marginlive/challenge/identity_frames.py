@@ -77,5 +77,6 @@ class IdentityFrames:
         return [(frame, box)] if q.usable else []
 
     def shortfall(self) -> str:
-        """What most of the live faces lacked ("most views: face overexposed: move out of the direct light"); "" where none lacked anything."""
+        """What most of the live faces lacked ("most views: face overexposed: move out of the direct light"); ""
+        where none lacked anything."""
         return f"most views: {self.shortfalls.most_common(1)[0][0]}" if self.shortfalls else ""

@@ -26,7 +26,7 @@ def test_a_good_face_is_usable_and_each_flaw_is_named():
     assert any("too small" in p for p in face_quality(f, small).problems)
     turned = FaceBox(220, 140, 420, 380, 0.9, ((280, 220), (360, 220), (360, 270)))
     assert yaw_of(turned) == 0.5 and any("turned away" in p for p in face_quality(f, turned).problems)
-    assert face_quality(f, FaceBox(700, 500, 800, 600)).problems == ["face outside the frame"]
+    assert face_quality(f, FaceBox(700, 500, 800, 600)).problems == ["face outside the frame: move to the middle"]
 
 
 

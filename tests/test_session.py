@@ -161,6 +161,12 @@ def test_face_too_close_keeps_waiting_and_says_move_back():
     assert s.track_id is None                      # not started on a frame that cannot count
 
 
+def test_a_face_box_beyond_the_frame_keeps_waiting_and_says_where_to_move():
+    s = make([result(box=(700, 500, 800, 600))], hand_script(), waiting_timeout_s=2.0)
+    st = run(s, 5)
+    assert st.state == "waiting" and "(face outside the frame: move to the middle)" in st.instruction
+
+
 def test_face_too_close_during_challenge_says_so_then_rejects_after_grace():
     s = make([], [(pose(), None)] * 500, max_absent_s=0.5)
     s.stream.script = _seq(([result()], 3), ([result(box=CLOSE)], 20))

@@ -259,7 +259,7 @@ class Session:
         b = face.box
         roi = b.region(frame)
         if roi.size == 0:
-            return "face outside the frame"
+            return "face outside the frame: move to the middle"
         h, w = frame.shape[:2]
         if max(b.w, b.h) > self.config.max_face_fraction * min(h, w):
             return "face too close to the camera: move back"

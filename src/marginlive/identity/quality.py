@@ -70,7 +70,7 @@ def face_quality(frame: np.ndarray, box: FaceBox, opts: QualityOptions = Quality
     h, w = frame.shape[:2]
     x1, y1, x2, y2 = (int(round(v)) for v in (max(0, box.x1), max(0, box.y1), min(w, box.x2), min(h, box.y2)))
     if x2 - x1 < 2 or y2 - y1 < 2:
-        return Quality(0.0, 0.0, 0.0, 0.0, 0.0, ["face outside the frame"])
+        return Quality(0.0, 0.0, 0.0, 0.0, 0.0, ["face outside the frame: move to the middle"])
     # one grey copy at the size sharpness is measured at serves the brightness too
     grey = cv2.cvtColor(cv2.resize(frame[y1:y2, x1:x2], (SHARPNESS_SIZE, SHARPNESS_SIZE),
                                    interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)

@@ -86,26 +86,25 @@ def left_out_in_turn(only: list[str], whole_above: float = 0.05) -> dict:
     ds = load_dataset(DATASET)
     fit = TextureFit(DEFAULT, ds.contexts, ds.labels, ds.units)    # the slow part, once
     probes = probe_fit(DEFAULT, ds)
-    out = {}
+    out, held = {}, {}     # held: each group's (crops of the dataset, frames of the manifest)
     for group in sorted({r["group"] for r in rows}):
         if only and not any(o in group for o in only):
             continue
         mask = np.array([g.endswith("/" + group) or g == group for g in ds.groups])
-        group_rows = [r for r in rows if r["group"] == group]
-        out[group] = {"held_out_crops": int(mask.sum()), **rated_build(fit, probes, mask, group, group_rows),
-                      "public": public_rated(group_rows, pair)}
+        held[group] = mask, [r for r in rows if r["group"] == group]
+        out[group] = {"held_out_crops": int(mask.sum()), **rated_build(fit, probes, *held[group], group),
+                      "public": public_rated(held[group][1], pair)}
         print(f"{group[:45]:45s} {_cell(out[group]['bpcer'])} / {_cell(out[group]['apcer'])}; Silent-Face pair "
               f"{_cell(out[group]['public']['bpcer'])} / {_cell(out[group]['public']['apcer'])}", flush=True)
     for group, r in out.items():
         if max(x["rate"] for x in (r["bpcer"], r["apcer"]) if x) > whole_above:
-            mask = np.array([g.endswith("/" + group) or g == group for g in ds.groups])
-            r["whole"] = rated_build(fit, probes, mask, group, [x for x in rows if x["group"] == group], ds=ds)
+            r["whole"] = rated_build(fit, probes, *held[group], group, ds=ds)
             print(f"{group[:45]:45s} rebuilt whole: {_cell(r['whole']['bpcer'])} / {_cell(r['whole']['apcer'])}",
                   flush=True)
     return out
 
 
-def rated_build(fit, probes, mask: np.ndarray, group: str, rows: list[dict], ds=None) -> dict:
+def rated_build(fit, probes, mask: np.ndarray, rows: list[dict], group: str, ds=None) -> dict:
     """{"bpcer", "apcer"} of ``rows`` scored by the default recipe without the crops of ``mask``: its
     texture branches and head refitted, its cdcnet the shipped one, or, given the dataset ``ds``, trained
     again without them too (the whole recipe rebuilt)."""

@@ -40,6 +40,7 @@ import numpy as np
 from ..detect import FaceDetector, confident_faces
 from ..errors import InputError
 from ..frames import GRAYSCALE_LEVEL, is_grayscale, sharpness
+from ..identity.quality import DARK_ADVICE, OUTSIDE
 from ..types import FAKE, REAL, FaceBox, FaceResult
 from .actions import Action, all_actions
 from .draw import ActionDraw
@@ -151,7 +152,7 @@ NO_FACE, TOO_FAR = "no face in view", "face too far from the camera: come closer
 LOST = "your face is not found: face the camera"   # the session's face missed, someone else's in view
 TWO_FACES = "more than one face in view: only the user in front of the camera"
 # each problem a frame can have says what the user can do about it, as the user reads it beside the instruction
-TOO_DARK = "face too dark: light your face from the front"
+TOO_DARK = f"face too dark: {DARK_ADVICE}"
 BLURRED = "face blurred: hold still, or clean the camera's lens"
 # a face the far detector finds counts as too far where it is narrower than this share of the frame's
 # longer side (the short-range detector misses faces under about 0.1 of it); a larger one it missed
@@ -259,7 +260,7 @@ class Session:
         b = face.box
         roi = b.region(frame)
         if roi.size == 0:
-            return "face outside the frame: move to the middle"
+            return OUTSIDE
         h, w = frame.shape[:2]
         if max(b.w, b.h) > self.config.max_face_fraction * min(h, w):
             return "face too close to the camera: move back"

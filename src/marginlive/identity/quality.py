@@ -19,7 +19,10 @@ from ..types import FaceBox
 
 
 TURNED_AWAY = "face turned away"   # a pose, not the camera: the challenge itself asks for head turns
+# what a face's problem tells the user to do; a session's frame rules say the same (challenge/session.py)
+DARK_ADVICE = "light your face from the front"
 OVEREXPOSED_ADVICE = "move out of the direct light"   # the light on the face, or a camera exposing for a dark room
+OUTSIDE = "face outside the frame: move to the middle"
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ def face_quality(frame: np.ndarray, box: FaceBox, opts: QualityOptions = Quality
     h, w = frame.shape[:2]
     x1, y1, x2, y2 = (int(round(v)) for v in (max(0, box.x1), max(0, box.y1), min(w, box.x2), min(h, box.y2)))
     if x2 - x1 < 2 or y2 - y1 < 2:
-        return Quality(0.0, 0.0, 0.0, 0.0, 0.0, ["face outside the frame: move to the middle"])
+        return Quality(0.0, 0.0, 0.0, 0.0, 0.0, [OUTSIDE])
     # one grey copy at the size sharpness is measured at serves the brightness too
     grey = cv2.cvtColor(cv2.resize(frame[y1:y2, x1:x2], (SHARPNESS_SIZE, SHARPNESS_SIZE),
                                    interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
@@ -82,7 +85,7 @@ def face_quality(frame: np.ndarray, box: FaceBox, opts: QualityOptions = Quality
         problems.append(f"face blurred (sharpness {sharp:.0f}, {opts.min_sharpness:g} needed): hold still")
     lo, hi = opts.exposure
     if not lo <= bright <= hi:
-        problems.append(f"face too dark (mean level {bright:.0f}): light your face from the front" if bright < lo
+        problems.append(f"face too dark (mean level {bright:.0f}): {DARK_ADVICE}" if bright < lo
                         else f"face overexposed (mean level {bright:.0f}): {OVEREXPOSED_ADVICE}")
     if abs(yaw) > opts.max_yaw:
         problems.append(f"{TURNED_AWAY} ({yaw:+.2f} eye distances): look at the camera")

@@ -105,9 +105,12 @@ def left_out_in_turn(only: list[str], whole_above: float = 0.05) -> dict:
 
 
 def rated_build(fit, probes, mask: np.ndarray, rows: list[dict], group: str, ds=None) -> dict:
-    """{"bpcer", "apcer"} of ``rows`` scored by the default recipe without the crops of ``mask``: its
-    texture branches and head refitted, its cdcnet the shipped one, or, given the dataset ``ds``, trained
-    again without them too (the whole recipe rebuilt)."""
+    """{"bpcer", "apcer", "below_floor"} of ``rows`` scored by the default recipe without the crops of ``mask``:
+    its texture branches and head refitted, its cdcnet the shipped one, or, given the dataset ``ds``, trained
+    again without them too (the whole recipe rebuilt). ``below_floor``: the live frames below a session's
+    unsure floor, which a session started at such a moment rejects (a session's second of frames changes
+    little; the frames between the floor and 0.5 it asks for more actions instead)."""
+    from marginlive.challenge.session import SessionConfig
     from marginlive.training.recipes import COMPONENTS, DEFAULT, assemble, train_network
     with tempfile.TemporaryDirectory() as tmp:
         components = COMPONENTS
@@ -116,7 +119,8 @@ def rated_build(fit, probes, mask: np.ndarray, rows: list[dict], group: str, ds=
         path = assemble(DEFAULT, fit.fit(exclude=mask), Path(tmp) / "fused.onnx", {"left_out": group},
                         components=components, probe=probes.fit(exclude=mask) if probes else None)
         scores = group_scores(path, rows)
-    return {"bpcer": rated(scores["real"], True, 0.5), "apcer": rated(scores["fake"], False, 0.5)}
+    return {"bpcer": rated(scores["real"], True, 0.5), "apcer": rated(scores["fake"], False, 0.5),
+            "below_floor": rated(scores["real"], True, SessionConfig().unsure_floor)}
 
 
 def _cell(r: dict | None) -> str:
@@ -124,7 +128,8 @@ def _cell(r: dict | None) -> str:
 
 
 def final(r: dict, key: str) -> dict | None:
-    """A group's ``key`` ("bpcer" or "apcer") rate as the README reads it: the whole rebuild's where it has one."""
+    """A group's ``key`` ("bpcer", "apcer" or "below_floor") rate as the README reads it: the whole rebuild's
+    where it has one."""
     return r.get("whole", r)[key]
 
 
@@ -139,7 +144,8 @@ def readme_line(res: dict, whole_above: float = 0.05) -> str:
     name = lambda g: g.split("__")[0]     # noqa: E731
     line = (f"Each of the {len(res)} webcam-replay groups left out alone (the texture branches and the head refitted "
             f"without it, a group over {100 * whole_above:g}% rebuilt whole, `docs/every_group.md`): the worst turns "
-            f"away {100 * b['rate']:.1f}% of its live frames ({name(bg)}, {b['n']} frames) and lets "
+            f"away {100 * b['rate']:.1f}% of its live frames ({name(bg)}, {b['n']} frames{_below_floor(res[bg])}) "
+            "and lets "
             f"{100 * a['rate']:.1f}% of its attacks through ({name(ag)})")
     if all("public" in r for r in res.values()):
         public = {g: r["public"] for g, r in res.items()}
@@ -149,11 +155,22 @@ def readme_line(res: dict, whole_above: float = 0.05) -> str:
     return line + "."
 
 
+def _below_floor(r: dict) -> str:
+    """The README's words on the live frames a session would reject outright, "" where the results lack them."""
+    f = r.get("whole", r).get("below_floor")
+    if f is None:
+        return ""
+    return (f"; {100 * f['rate']:.1f}% below the unsure floor, where a session rejects, "
+            "the others asked for more actions")
+
+
 def write(res: dict, whole_above: float) -> None:
+    from marginlive.challenge.session import SessionConfig
     save_json("every_group", {"machine": machine(), "threshold": 0.5, "whole_above": whole_above, "groups": res})
     both = lambda r: f"{_cell(r['bpcer'])} / {_cell(r['apcer'])}"     # noqa: E731
     rows = [[g.split("__")[0], r["held_out_crops"], _cell(r["bpcer"]), _cell(r["apcer"]),
-             both(r["whole"]) if "whole" in r else "", both(r["public"])] for g, r in res.items()]
+             both(r["whole"]) if "whole" in r else "", _cell(final(r, "below_floor")), both(r["public"])]
+            for g, r in res.items()]
     (bg, b), (ag, a) = worst(res, "bpcer"), worst(res, "apcer")
     page = [f"# Every webcam-replay group left out in turn\n\nWritten by `benchmarks/every_group_left_out.py` "
             f"({machine()}). The default recipe's texture branches and Silent-Face head refitted without one group's "
@@ -161,9 +178,11 @@ def write(res: dict, whole_above: float) -> None:
             f"at 0.5; a group with either rate above {100 * whole_above:g}% rebuilt whole as well, its cdcnet trained "
             "again without it (what the worst line reads); beside them the public Silent-Face pair on the same faces, "
             "as `leave_collections_out.py` scores it. The 95% interval of each rate. BPCER: live frames turned away; "
-            "APCER: attacks let through.\n",
+            "APCER: attacks let through; below the floor: live frames under a session's unsure floor "
+            f"({SessionConfig().unsure_floor}), which a session started at that moment rejects outright (the last "
+            "rebuild's; a live frame between the floor and 0.5 is asked for more actions instead).\n",
             *markdown_table(["group left out", "crops held out", "BPCER", "APCER", "rebuilt whole: BPCER / APCER",
-                             "Silent-Face pair (public): BPCER / APCER"], rows),
+                             "live frames below the floor", "Silent-Face pair (public): BPCER / APCER"], rows),
             f"\nWorst: BPCER {_cell(b)} ({bg}), APCER {_cell(a)} ({ag}).\n"]
     (DOCS / "every_group.md").write_text("\n".join(page))
     for page_path in (ROOT / "README.md", ROOT / "models" / "MODEL_CARD.md"):

@@ -137,3 +137,16 @@ def test_the_worst_group_is_read_from_its_whole_rebuild_where_it_has_one():
     assert every_group_left_out.worst(res, "apcer") == ("A__x", rate(8, 20))
     line = every_group_left_out.readme_line(res)
     assert "turns away 15.0% of its live frames (B, 20 frames)" in line and "lets 40.0%" in line and "(A)" in line
+
+
+def test_the_worst_groups_line_says_how_many_of_its_live_frames_a_session_would_reject():
+    """The worst group's line gives the share of its live frames below a session's unsure floor (the rest of
+    those turned away are asked for more actions), from the same rebuild as its rate: the whole one where it has one."""
+    rate = lambda k, n: {"n": n, "errors": k, "rate": k / n, "low": 0.0, "high": 1.0}     # noqa: E731
+    res = {"A__x": {"held_out_crops": 40, "bpcer": rate(4, 40), "apcer": rate(1, 40), "below_floor": rate(4, 40),
+                    "whole": {"bpcer": rate(10, 40), "apcer": rate(1, 40), "below_floor": rate(1, 40)}},
+           "B__y": {"held_out_crops": 40, "bpcer": rate(2, 40), "apcer": rate(2, 40), "below_floor": rate(2, 40)}}
+    line = every_group_left_out.readme_line(res)
+    assert "turns away 25.0% of its live frames (A, 40 frames; 2.5% below the unsure floor" in line
+    del res["A__x"]["whole"]["below_floor"]
+    assert "(A, 40 frames) and lets" in every_group_left_out.readme_line(res)

@@ -31,34 +31,40 @@ DATASET = ROOT / ".marginlive" / "dataset"
 GROUPS = SHARED / "data" / "webcam-replay"
 
 
+def scored_by_label(rows: list[dict], score) -> dict:
+    """{"real": [...], "fake": [...]}: ``score(frame)`` of each of the group's frames (``rows`` of the manifest),
+    by its label; a frame ``score`` gives None (no face) left out."""
+    import cv2
+    out = {"real": [], "fake": []}
+    for r in rows:
+        s = score(cv2.imread(str(GROUPS / r["path"])))
+        if s is not None:
+            out[r["label"]].append(s)
+    return out
+
+
 def group_scores(model_path: Path, rows: list[dict]) -> dict:
     """{"real": [P(real)], "fake": [...]} of the group's frames (``rows`` of the manifest) by the
     model at ``model_path``: each frame's widest face, frames without one left out."""
-    import cv2
-
     from marginlive.pipeline import LivenessDetector
     det = LivenessDetector(model=str(model_path))
-    out = {"real": [], "fake": []}
-    for r in rows:
-        faces = det.predict(cv2.imread(str(GROUPS / r["path"])))
-        if faces:
-            out[r["label"]].append(max(faces, key=lambda f: f.box.w).score)
-    return out
+
+    def widest(frame):
+        faces = det.predict(frame)
+        return max(faces, key=lambda f: f.box.w).score if faces else None
+    return scored_by_label(rows, widest)
 
 
 def public_rated(rows: list[dict], pair) -> dict:
     """{"bpcer", "apcer"} of the group's frames by the public Silent-Face pair (``pair``, scored as
     `leave_collections_out.py` scores it), on each frame's widest BlazeFace face."""
-    import cv2
-
     from marginlive.detect import create_detector
     detector = create_detector("blazeface")
-    out = {"real": [], "fake": []}
-    for r in rows:
-        frame = cv2.imread(str(GROUPS / r["path"]))
+
+    def widest(frame):
         boxes = detector.detect(frame)
-        if boxes:
-            out[r["label"]].append(pair.score(frame, max(boxes, key=lambda b: b.w)))
+        return pair.score(frame, max(boxes, key=lambda b: b.w)) if boxes else None
+    out = scored_by_label(rows, widest)
     return {"bpcer": rated(out["real"], True, pair.threshold), "apcer": rated(out["fake"], False, pair.threshold)}
 
 
@@ -129,8 +135,9 @@ def _cell(r: dict | None) -> str:
 
 def final(r: dict, key: str) -> dict | None:
     """A group's ``key`` ("bpcer", "apcer" or "below_floor") rate as the README reads it: the whole rebuild's
-    where it has one."""
-    return r.get("whole", r)[key]
+    where it has one; None where that rebuild has no such rate (no frames of the label, or results from
+    before the key was measured)."""
+    return r.get("whole", r).get(key)
 
 
 def worst(res: dict, key: str) -> tuple[str, dict]:
@@ -145,8 +152,7 @@ def readme_line(res: dict, whole_above: float = 0.05) -> str:
     line = (f"Each of the {len(res)} webcam-replay groups left out alone (the texture branches and the head refitted "
             f"without it, a group over {100 * whole_above:g}% rebuilt whole, `docs/every_group.md`): the worst turns "
             f"away {100 * b['rate']:.1f}% of its live frames ({name(bg)}, {b['n']} frames{_below_floor(res[bg])}) "
-            "and lets "
-            f"{100 * a['rate']:.1f}% of its attacks through ({name(ag)})")
+            f"and lets {100 * a['rate']:.1f}% of its attacks through ({name(ag)})")
     if all("public" in r for r in res.values()):
         public = {g: r["public"] for g, r in res.items()}
         (pbg, pb), (pag, pa) = worst(public, "bpcer"), worst(public, "apcer")
@@ -157,7 +163,7 @@ def readme_line(res: dict, whole_above: float = 0.05) -> str:
 
 def _below_floor(r: dict) -> str:
     """The README's words on the live frames a session would reject outright, "" where the results lack them."""
-    f = r.get("whole", r).get("below_floor")
+    f = final(r, "below_floor")
     if f is None:
         return ""
     return (f"; {100 * f['rate']:.1f}% below the unsure floor, where a session rejects, "

@@ -188,66 +188,96 @@ def test_components_without_a_recipe_is_refused(tmp_path, capsys):
     assert not (tmp_path / "m.onnx").exists() and not (tmp_path / "parts").exists()
 
 
-def test_assembled_model_is_the_weighted_mean_of_its_branches_logits(small, tmp_path):
-    """Fit the recipe's texture on tiny data, assemble it with the real components, and check the
-    one file against each part run on its own: texture (PyTorch), the network and Silent-Face (ONNX),
-    the head on Silent-Face's features, fused as their weighted mean, or Silent-Face's margin over
-    its ``live_above`` where higher;
-    and its Silent-Face crop cut as the recipe says (the edge repeated for a face filling the frame)."""
-    import onnxruntime as ort
-    import torch
-
-    from marginlive.liveness.runtime import LivenessModel, session_options
-    from marginlive.silentface_crop import ShiftedCrop
-    from marginlive.training.probe import features
-    from marginlive.training.recipes import COMPONENTS, texture_model
-    from marginlive.types import FaceBox
+@pytest.fixture(scope="module")
+def assembled(small, tmp_path_factory):
+    """The recipe's texture fitted on tiny data, assembled with the real components and a random head:
+    (recipe, its texture branches, the head (weights (512,), bias), the Silent-Face folder, the model)."""
+    from marginlive.liveness.runtime import LivenessModel
     sf_dir = need_shared("models", "silentface-minifasnet")
     x, y = small
     recipe = FusionRecipe(**{**DEFAULT.__dict__, "augment": None})
     branches = TextureFit(recipe, x, y, _units(y)).fit()
     head = (np.random.default_rng(3).normal(size=512).astype(np.float32) * 0.05, 0.1)
+    out = assemble(recipe, branches, tmp_path_factory.mktemp("fused") / "m.onnx", {"note": "test"},
+                   silentface_dir=sf_dir, check=x[:4], probe=head)
+    return recipe, branches, head, sf_dir, LivenessModel(out)
+
+
+def test_assembling_without_the_fitted_head_is_refused(small, tmp_path):
     from marginlive.errors import ModelError
+    x, y = small
+    recipe = FusionRecipe(**{**DEFAULT.__dict__, "augment": None})
+    branches = TextureFit(recipe, x, y, _units(y)).fit()
     with pytest.raises(ModelError, match="pass the fitted head"):
-        assemble(recipe, branches, tmp_path / "m.onnx", silentface_dir=sf_dir, check=x[:4])
-    out = assemble(recipe, branches, tmp_path / "m.onnx", {"note": "test"}, silentface_dir=sf_dir, check=x[:4],
-                   probe=head)
-    model = LivenessModel(out)
+        assemble(recipe, branches, tmp_path / "m.onnx", silentface_dir=need_shared("models", "silentface-minifasnet"),
+                 check=x[:4])
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_assembled_model_names_its_recipe_and_branches(assembled):
+    recipe, _, _, _, model = assembled
     assert model.meta["training"] == {"recipe": "marginlive-default", "note": "test"}
     assert [b["arch"] for b in model.meta["branches"]] == [
         "colour-texture" if v.kind == "lbp" else "phase-texture" for v in recipe.texture] + [
         "cdcnet", "silentface-minifasnet", "silentface-probe"]
     assert sum(b["weight"] for b in model.meta["branches"]) == pytest.approx(1.0, abs=1e-5)   # six decimals each
 
-    close = FaceBox(40, 40, 216, 216, 1.0)    # the 256-px frame holds 1.45x of it: edge repeated
-    sf_close = model.crops(x[0], [close])[model.inputs[1]["name"]][0]
+
+def test_assembled_model_cuts_the_silentface_crop_as_its_recipe_says(small, assembled):
+    """The edge repeated for a face filling the frame, a window over ``max_side`` averaged down:
+    neither as the Silent-Face authors' crop cuts it."""
+    from marginlive.silentface_crop import ShiftedCrop
+    from marginlive.types import FaceBox
+    recipe, _, _, _, model = assembled
+    x, _ = small
     crop = recipe.silentface_crop
     assert model.inputs[1] == {"name": "silentface_4", **crop.spec()}
     authors = ShiftedCrop(crop.scale, crop.size)
+    close = FaceBox(40, 40, 216, 216, 1.0)    # the 256-px frame holds 1.45x of it: edge repeated
+    sf_close = model.crops(x[0], [close])[model.inputs[1]["name"]][0]
     assert np.array_equal(sf_close, crop.cut(x[0], close)) and not np.array_equal(sf_close, authors.cut(x[0], close))
     large, box3 = x[0].repeat(3, 0).repeat(3, 1), FaceBox(96, 96, 480, 480, 1.0)   # a window > max_side
     sf_large = model.crops(large, [box3])[model.inputs[1]["name"]][0]
     assert crop.max_side and np.array_equal(sf_large, crop.cut(large, box3))
     assert not np.array_equal(sf_large, authors.cut(large, box3))
 
-    frames, box = x[[0, 12]], FaceBox(96, 96, 160, 160, 1.0)   # 4x that box: the whole 256-px frame
-    crops = [model.crops(f, [box]) for f in frames]
-    got = np.concatenate([model.predict(c) for c in crops])
+
+def _branch_logits(recipe, branches, head, sf_dir, frames, box, crops):
+    """Each branch's logit run on its own (texture in PyTorch, the network and Silent-Face in ONNX
+    Runtime, the head on Silent-Face's features): a list of five (N,) arrays in the model's order."""
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    from marginlive.liveness.runtime import LivenessModel, session_options
+    from marginlive.training.probe import features
+    from marginlive.training.recipes import COMPONENTS, texture_model
     with torch.no_grad():
         tex = texture_model(recipe, branches)
         logits = list(np.concatenate([tex.logits(torch.from_numpy(c["crops"])).numpy() for c in crops], axis=1))
-    net = LivenessModel(COMPONENTS / recipe.network_file)
-    p = np.concatenate([net.predict(c["crops"]) for c in crops])
+    p = np.concatenate([LivenessModel(COMPONENTS / recipe.network_file).predict(c["crops"]) for c in crops])
     logits.append(np.log(p / (1 - p)))
+    crop = recipe.silentface_crop
     sf = ort.InferenceSession(str(sf_dir / recipe.silentface_file), sess_options=session_options(),
                               providers=["CPUExecutionProvider"])
-    soft = np.concatenate([sf.run(None, {sf.get_inputs()[0].name: crop.cut(f, box)[None]})[0]
-                           for f in frames])
+    soft = np.concatenate([sf.run(None, {sf.get_inputs()[0].name: crop.cut(f, box)[None]})[0] for f in frames])
     p = np.clip(soft[:, 1], 1e-4, 1 - 1e-4)
     logits.append(np.log(p / (1 - p)))
-    import onnx
     sf_model = onnx.load(str(sf_dir / recipe.silentface_file))
     logits.append(np.concatenate([features(sf_model, crop.cut(f, box)[None]) for f in frames]) @ head[0] + head[1])
+    return logits
+
+
+def test_assembled_model_is_the_weighted_mean_of_its_branches_logits(small, assembled):
+    """The one file against each part run on its own, fused as their weighted mean, or Silent-Face's
+    margin over its ``live_above`` where higher."""
+    from marginlive.types import FaceBox
+    recipe, branches, head, sf_dir, model = assembled
+    x, _ = small
+    frames, box = x[[0, 12]], FaceBox(96, 96, 160, 160, 1.0)   # 4x that box: the whole 256-px frame
+    crops = [model.crops(f, [box]) for f in frames]
+    got = np.concatenate([model.predict(c) for c in crops])
+    logits = _branch_logits(recipe, branches, head, sf_dir, frames, box, crops)
     w = np.array([b["weight"] for b in model.meta["branches"]])
     above = model.meta["branches"][-2]["live_above"]
     assert above == recipe.silentface_live_above is not None

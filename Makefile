@@ -54,7 +54,11 @@ detect: $(RUN_STAMP)
 
 # Rebuild the shipped models from ../shared/data with their recipes (training/recipes.py): the default about 10 minutes.
 SHARED ?= ../shared/data
-MODEL_OUT ?= src/marginlive/weights/marginlive-default.onnx
+SHIPPED_MODEL := src/marginlive/weights/marginlive-default.onnx
+MODEL_OUT ?= $(SHIPPED_MODEL)
+# its trained cdcnet: the committed component where the shipped file is rebuilt, else beside MODEL_OUT
+# (make model MODEL_OUT=/tmp/m.onnx leaves every tracked file as it is)
+COMPONENTS_OUT ?= $(if $(filter $(SHIPPED_MODEL),$(MODEL_OUT)),models/components,$(dir $(MODEL_OUT)))
 # where `marginlive collect` writes the crops; fixed, for the benchmarks read it there
 DATASET := .marginlive/dataset
 STUDENT_OUT ?= .marginlive/student-4x-96.onnx
@@ -66,7 +70,7 @@ dataset: setup
 	  --manifest $(SHARED)/nuaa-print/manifest.csv --manifest $(SHARED)/celeba-spoof-sample/manifest.csv
 
 model: dataset
-	$(BIN)/marginlive train $(DATASET) --recipe default --components models/components --out $(MODEL_OUT)
+	$(BIN)/marginlive train $(DATASET) --recipe default --components $(COMPONENTS_OUT) --out $(MODEL_OUT)
 
 # The fast model: the committed student (models/components) beside an LBP branch fitted here: under a minute.
 model-fast: dataset

@@ -11,6 +11,10 @@ COLOURS = {REAL: BLUE, FAKE: RED}
 
 
 def draw_results(frame: np.ndarray, results: list[FaceResult], copy: bool = True) -> np.ndarray:
+    """``frame`` (H, W, 3) uint8 BGR with each face's box and label drawn: blue "real", red "fake" with
+    the decision's confidence, grey "checking" with the score while a stream is still deciding. Lines
+    scale with the frame (2 px per 240 px of its shorter side). ``copy``: draw on a copy (default) or
+    in place."""
     img = frame.copy() if copy else frame
     t = max(1, round(min(img.shape[:2]) / 240))
     for r in results:

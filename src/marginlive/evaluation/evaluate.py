@@ -42,6 +42,10 @@ class Faces:
 
 
 def read_items(spec: str) -> tuple[str, list[Item]]:
+    """(the set's name, its items) from ``spec``: a manifest CSV (columns path, label; group or subject
+    and attack where given; paths relative to the CSV's folder), a dataset folder `marginlive collect`
+    made, or a folder with ``real/`` and ``fake/`` subfolders of images and videos. DatasetError for
+    anything else, or a label outside ``LABELS``."""
     p = Path(spec)
     if p.is_file() and p.suffix == ".csv":
         root, name = p.parent, p.resolve().parent.name or p.stem   # a manifest in the working folder too
@@ -115,6 +119,11 @@ def _read(it: Item, faces: Faces):
 
 
 def evaluate_dataset(name: str, faces: Faces, scorer, dev_threshold: float | None = None) -> dict:
+    """One model's results on one set whose faces were found and cut already (``faces``): ISO/IEC
+    30107-3 metrics at the model's threshold (``all_metrics``; ``dev_threshold``: also at one chosen on
+    a development set), faceless images counted apart and into the system rates (a live image with no
+    face is a rejection), per-group BPCER and APCER, and the scores and crops for the report (the keys
+    starting with '_', not written to JSON)."""
     items = faces.items
     crops = faces.crops[scorer.name]
     idx = [i for i, c in enumerate(crops) if c is not None]

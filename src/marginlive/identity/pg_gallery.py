@@ -32,6 +32,10 @@ SCHEMA_LOCK = 727601   # an advisory lock key: two replicas creating the schema 
 
 
 class PostgresGallery(GalleryBase):
+    """The gallery in PostgreSQL (``url``: postgresql://USER@HOST:PORT/DB), shared by replicas: the
+    schema made at first use (replicas take turns under an advisory lock), a broken connection made
+    again at the next request. ``timeout``: seconds to connect (at least 1; default 5). Errors are
+    ``GalleryError`` with the URL's password left out."""
     P = "%s"
 
     def __init__(self, url: str, timeout: float = 5.0):

@@ -49,6 +49,10 @@ class Decision:
 
 
 class Recognizer:
+    """Who a live face is: dlib's 128-d descriptor (``embedder``) searched in ``gallery`` by Euclidean
+    distance, accepted at or below ``threshold`` (default ``DEFAULT_THRESHOLD``, chosen in
+    docs/identity_sessions.md). 1:N (``decide``, ``identify_faces``) or 1:1 (``verify``)."""
+
     def __init__(self, gallery=None, embedder=None, threshold: float = DEFAULT_THRESHOLD):
         """``gallery``: a gallery object, a SQLite path or a postgresql:// URL (default: the SQLite default)."""
         self.gallery = gallery if isinstance(gallery, GalleryBase) else open_gallery(gallery)

@@ -146,6 +146,14 @@ class ServerConfig:
 
 
 class Service:
+    """One server process's state and the steps of a login, behind the HTTP layer (module docstring).
+
+    Holds the liveness model and the graphs it pools (BlazeFace, the far-face detector, the landmark
+    models: ``cfg.frame_threads`` frames scored at once), the store (``cfg.redis``: Redis shared by
+    replicas, else this process's memory) and the gallery (``cfg.gallery``: opened at start, so a
+    broken one stops the server with its reason). ``close`` releases the graphs.
+    """
+
     def __init__(self, cfg: ServerConfig, model: LivenessModel):
         from ..challenge.landmarks import Landmarker
         from ..detect import create_detector

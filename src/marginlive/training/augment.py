@@ -21,6 +21,11 @@ import torch.nn.functional as F
 
 @dataclass
 class AugmentConfig:
+    """What ``augment`` draws per image; the defaults are the paper's geometry with no photometric
+    change (module docstring). ``rotation``, ``shift``, ``zoom``, ``shear`` and ``colour``: the largest
+    change drawn, either way; ``blur`` and ``resample``: the share of images so changed; ``noise``: the
+    largest standard deviation of the noise on the 0-1 scale (each image's drawn below it). 0 turns an
+    option off."""
     rotation: float = 20.0       # degrees
     shift: float = 0.2           # fraction of the crop
     zoom: float = 0.15

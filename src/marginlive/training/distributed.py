@@ -16,6 +16,8 @@ import torch
 
 @dataclass(frozen=True)
 class ProcessGroup:
+    """This process's place among torchrun's: ``rank`` of ``world`` processes, ``local_rank`` on its
+    machine (its GPU's index). The default is training alone."""
     rank: int = 0
     world: int = 1
     local_rank: int = 0

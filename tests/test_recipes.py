@@ -285,6 +285,25 @@ def test_assembled_model_is_the_weighted_mean_of_its_branches_logits(small, asse
     assert got == pytest.approx(want, abs=2e-3)
 
 
+def _make_model_train_line(*args):
+    """The `marginlive train` line `make -n model ARGS` would run (nothing is run)."""
+    import shutil
+    import subprocess
+    if not shutil.which("make"):
+        pytest.skip("needs make")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(["make", "-n", "model", *args], cwd=root, capture_output=True, text=True, timeout=60).stdout
+    return next(line for line in out.splitlines() if " train " in line and "--recipe default" in line)
+
+
+def test_make_model_elsewhere_keeps_its_network_beside_it_not_in_the_committed_components(tmp_path):
+    shipped = _make_model_train_line()
+    assert "--components models/components" in shipped and "marginlive-default.onnx" in shipped
+    elsewhere = _make_model_train_line(f"MODEL_OUT={tmp_path}/m.onnx")
+    assert f"--components {tmp_path}/" in elsewhere and f"--out {tmp_path}/m.onnx" in elsewhere
+    assert "models/components" not in elsewhere
+
+
 def _with_more_copies(x, y, **extra):
     """The augmented copies with ``extra`` options, and how many the same options without them
     make, checked to come first and unchanged."""

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import as_grey, need_shared
 from marginlive.cli import main
-from marginlive.errors import InputError
+from marginlive.errors import InputError, NoFaceError
 from marginlive.identity.gallery import Gallery
 
 
@@ -122,20 +122,63 @@ def test_a_replay_of_an_enrolled_person_names_nobody(capsys, tmp_path, always_re
 def test_a_video_enrols_its_most_typical_faces_of_its_best(tmp_path, always_real_model):
     """Of a video's best faces by quality (``select.CANDIDATES``) the kept ones are the medoid first,
     then the farthest from those kept; their embeddings are the ones written."""
-    from marginlive.identity.commands import _best_faces, _enrolment_faces
+    from marginlive.identity.api import IdentityOptions, best_faces, enroll
     from marginlive.identity.recognise import Recognizer
     from marginlive.identity.select import CANDIDATES
     from marginlive.pipeline import LivenessDetector
     video = need_shared("data", "videos", "live-1.webm")
-    live, rec = LivenessDetector(model=always_real_model), Recognizer(tmp_path / "g.db")
-    cands, _ = _best_faces(live.detector, video, CANDIDATES)
+    live, rec = LivenessDetector(model=always_real_model), Recognizer(tmp_path / "embed-only.db")
+    cands, _ = best_faces(live.detector, video, CANDIDATES)
     vecs = np.stack([rec.embed(f, b) for _, f, b in cands])
     spread = np.linalg.norm(vecs[:, None] - vecs[None], axis=-1)
-    chosen, kept, _ = _enrolment_faces(live, rec, video, 2)
-    assert len(cands) == CANDIDATES and len(chosen) == 2
-    assert chosen[0][0] == cands[int(np.argmin(spread.sum(1)))][0]
-    assert chosen[1][0] == cands[int(np.argmax(spread[np.argmin(spread.sum(1))]))][0]
-    assert np.allclose(kept[0], rec.embed(*chosen[0][1:]))
+    medoid = int(np.argmin(spread.sum(1)))
+    farthest = int(np.argmax(spread[medoid]))
+    db = tmp_path / "g.db"
+    done = enroll("one", [video], IdentityOptions(gallery=str(db), model=str(always_real_model), enrol_faces=2))
+    assert len(cands) == CANDIDATES and done.kept == [cands[medoid][0], cands[farthest][0]]
+    assert done.total == 2 and not done.enough and done.gallery == str(db)
+    with Gallery(db) as g:
+        _, stored = g.vectors(rec.embedder.name, "one")
+    assert np.allclose(stored, vecs[[medoid, farthest]], atol=1e-5)
+
+
+def test_the_python_verbs_apply_the_command_lines_rules(tmp_path, people, always_real_model, always_fake_model):
+    """``marginlive.enroll``, ``identify`` and ``verify``: the same gallery, liveness and one-person rules
+    as the command line, answers as objects."""
+    import marginlive
+    from marginlive.errors import IdentityConflict
+    from marginlive.identity.gallery import GalleryError
+    from marginlive.identity.api import EnrolmentRefused
+    a, b = sorted(people)[:2]
+    live = marginlive.IdentityOptions(gallery=str(tmp_path / "g.db"), model=str(always_real_model))
+    fake = marginlive.IdentityOptions(gallery=live.gallery, model=str(always_fake_model))
+    done = marginlive.enroll(a, people[a][:5], live)
+    assert (done.name, len(done.kept), done.total, done.enough) == (a, 5, 5, True)
+    with pytest.raises(InputError, match="not a live face"):
+        marginlive.enroll(b, people[b][:1], fake)
+    with pytest.raises(IdentityConflict):
+        marginlive.enroll("second", people[a][:2], live)
+    soft = tmp_path / "soft.png"
+    cv2.imwrite(str(soft), cv2.GaussianBlur(cv2.imread(str(people[b][0])), (0, 0), 4))
+    with pytest.raises(EnrolmentRefused) as refused:
+        marginlive.enroll(b, [soft], live)
+    assert isinstance(refused.value, InputError) and "blurred" in refused.value.refused[0]
+    with pytest.raises(NoFaceError):
+        marginlive.enroll(b, [blank_picture(tmp_path)], live)
+    r = marginlive.identify(people[a][5], live)
+    assert r.identity == a and r.live and r.distance <= r.threshold and r.faces == 1 and not r.match
+    assert marginlive.verify(a, people[a][5], live).match
+    assert not marginlive.verify(a, people[b][5], live).match
+    spoof = marginlive.verify(a, people[a][5], fake)
+    assert not spoof.live and not spoof.match and spoof.distance is None and spoof.liveness.faces == 1
+    with pytest.raises(GalleryError, match="no identity named 'nobody'"):
+        marginlive.verify("nobody", people[a][5], live)
+
+
+def blank_picture(folder):
+    path = folder / "blank.png"
+    cv2.imwrite(str(path), np.full((240, 320, 3), 128, np.uint8))
+    return path
 
 
 def test_only_live_faces_enrol(capsys, tmp_path, people, always_fake_model):

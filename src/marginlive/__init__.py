@@ -3,8 +3,10 @@
 Three lines to a decision::
 
     from marginlive import LivenessDetector, read_image
-    detector = LivenessDetector()                 # shipped model + MediaPipe BlazeFace
+    detector = LivenessDetector()                 # shipped model + BlazeFace
     results = detector.predict(read_image("me.jpg"))  # list[FaceResult]
+
+and who it is (the `identity` extra): ``enroll``, ``identify`` and ``verify`` (``identity/api.py``).
 """
 import os as _os
 
@@ -22,9 +24,11 @@ from .types import FaceBox, FaceResult  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = [
-    "CameraError", "DatasetError", "FaceBox", "FaceResult", "IdentityConflict", "InputError", "LivenessDetector",
-    "MarginliveError", "ModelError", "NoFaceError", "read_image", "__version__",
+    "CameraError", "DatasetError", "FaceBox", "FaceResult", "IdentityConflict", "IdentityOptions", "InputError",
+    "LivenessDetector", "MarginliveError", "ModelError", "NoFaceError", "enroll", "identify", "read_image", "verify",
+    "__version__",
 ]
+_IDENTITY = ("IdentityOptions", "enroll", "identify", "verify")
 
 
 def __getattr__(name):  # lazy: importing the package loads no OpenCV, ONNX Runtime or MediaPipe
@@ -34,4 +38,7 @@ def __getattr__(name):  # lazy: importing the package loads no OpenCV, ONNX Runt
     if name == "read_image":
         from .frames import read_image
         return read_image
+    if name in _IDENTITY:
+        from .identity import api
+        return getattr(api, name)
     raise AttributeError(name)

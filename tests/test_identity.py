@@ -157,7 +157,7 @@ def test_the_python_verbs_apply_the_command_lines_rules(tmp_path, people, always
     with pytest.raises(InputError, match="not a live face"):
         marginlive.enroll(b, people[b][:1], fake)
     with pytest.raises(IdentityConflict):
-        marginlive.enroll("second", people[a][:2], live)
+        marginlive.enroll("second", str(people[a][0]), live)        # one path, not a list of its letters
     soft = tmp_path / "soft.png"
     cv2.imwrite(str(soft), cv2.GaussianBlur(cv2.imread(str(people[b][0])), (0, 0), 4))
     with pytest.raises(EnrolmentRefused) as refused:

@@ -166,15 +166,17 @@ def _enrolment_faces(live, rec, path, per_video: int, into: _Enrolled) -> None:
     into.refused += refused
 
 
-def enroll(name: str, inputs: Iterable[str | Path], options: IdentityOptions = IdentityOptions()) -> Enrolment:
-    """Enrol ``name`` from images, videos or folders of one person (``inputs``): each image's one face
-    and each video's best ``options.enrol_faces``. Frames below the quality rule are refused with their
-    reason; nothing is written unless at least one face is kept (else ``EnrolmentRefused``), every kept
-    face is live, and none matches another identity or not the one already enrolled under the name."""
+def enroll(name: str, inputs: str | Path | Iterable[str | Path],
+           options: IdentityOptions = IdentityOptions()) -> Enrolment:
+    """Enrol ``name`` from images, videos or folders of one person (``inputs``: one path or several):
+    each image's one face and each video's best ``options.enrol_faces``. Frames below the quality rule
+    are refused with their reason; nothing is written unless at least one face is kept (else
+    ``EnrolmentRefused``), every kept face is live, and none matches another identity or not the one
+    already enrolled under the name."""
     from .recognise import Recognizer, check_one_person
     live, rec = liveness_detector(options), Recognizer(options.gallery)
     got = _Enrolled()
-    for p in expand_paths(list(inputs)):
+    for p in expand_paths([inputs] if isinstance(inputs, (str, Path)) else list(inputs)):
         # embedded input by input: a folder of phone photos is not held in memory at once
         _enrolment_faces(live, rec, p, options.enrol_faces, got)
     if not got.vectors:

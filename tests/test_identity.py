@@ -152,8 +152,8 @@ def test_the_python_verbs_apply_the_command_lines_rules(tmp_path, people, always
     a, b = sorted(people)[:2]
     live = marginlive.IdentityOptions(gallery=str(tmp_path / "g.db"), model=str(always_real_model))
     fake = marginlive.IdentityOptions(gallery=live.gallery, model=str(always_fake_model))
-    done = marginlive.enroll(a, people[a][:5], live)
-    assert (done.name, len(done.kept), done.total, done.enough) == (a, 5, 5, True)
+    done = marginlive.enroll(a, [*people[a][:4], cv2.imread(str(people[a][4]))], live)
+    assert (done.name, len(done.kept), done.total, done.enough) == (a, 5, 5, True) and done.kept[-1] == "a frame"
     with pytest.raises(InputError, match="not a live face"):
         marginlive.enroll(b, people[b][:1], fake)
     with pytest.raises(IdentityConflict):
@@ -167,6 +167,12 @@ def test_the_python_verbs_apply_the_command_lines_rules(tmp_path, people, always
         marginlive.enroll(b, [blank_picture(tmp_path)], live)
     r = marginlive.identify(people[a][5], live)
     assert r.identity == a and r.live and r.distance <= r.threshold and r.faces == 1 and not r.match
+    in_memory = marginlive.identify(cv2.imread(str(people[a][5])), live)   # a frame, as a camera gives it
+    assert (in_memory.identity, in_memory.distance) == (a, pytest.approx(r.distance))
+    with pytest.raises(NoFaceError, match="a frame: no face"):
+        marginlive.identify(np.full((240, 320, 3), 128, np.uint8), live)
+    with pytest.raises(InputError, match="uint8"):
+        marginlive.verify(a, np.zeros((240, 320, 3), np.float32), live)
     assert marginlive.verify(a, people[a][5], live).match
     assert not marginlive.verify(a, people[b][5], live).match
     spoof = marginlive.verify(a, people[a][5], fake)

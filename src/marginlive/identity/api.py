@@ -5,6 +5,9 @@
     verify("alice", "someone.jpg").match      # True: a live face, and alice's
     identify("someone.mp4").identity          # a name, or None (unknown, or not live)
 
+A source is a path (an image, a video; a folder of them to enrol) or a frame already in memory, an
+(H, W, 3) uint8 BGR array (``read_image`` reads one).
+
 A face enrols only where the liveness model scores it live, it passes the quality rule
 (``quality.py``) and it is nobody else's (``check_one_person``). A probe names someone only where
 most of its faces score live, and then only from those, as a session's identity step does. Errors
@@ -17,9 +20,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..detect import DEFAULT_DETECTOR
 from ..errors import InputError, NoFaceError
-from ..frames import expand_paths, kind_of, read_image, sample_video_frames
+from ..frames import as_bgr, expand_paths, kind_of, read_image, sample_video_frames
 from .recognise import ENOUGH_FACES, Decision, faces_of, live_score
 
 
@@ -119,7 +124,28 @@ def liveness_detector(options: IdentityOptions):
     return LivenessDetector(model=options.model, detector=options.detector, detector_model=options.detector_model)
 
 
-def _frames_of(path, per_video: int):
+#: an image or video file (a folder of them, to enrol), or a frame in memory: (H, W, 3) uint8 BGR, named
+#: "a frame" in messages
+Source = str | Path | np.ndarray
+
+
+def _is_video(src: Source) -> bool:
+    return not isinstance(src, np.ndarray) and kind_of(src) == "video"
+
+
+def _sources(inputs) -> list:
+    """``inputs`` (one source or several) as a list, folders expanded to their files, every path checked."""
+    if isinstance(inputs, (str, Path, np.ndarray)):
+        inputs = [inputs]
+    out = []
+    for src in inputs:
+        out += [src] if isinstance(src, np.ndarray) else expand_paths([src])
+    return out
+
+
+def _frames_of(path: Source, per_video: int):
+    if isinstance(path, np.ndarray):
+        return [("a frame", as_bgr(path))]
     if kind_of(path) == "video":
         return [(f"{path}#{f.index}", f.image) for f in sample_video_frames(path, per_video)]
     return [(str(path), read_image(path))]
@@ -131,7 +157,7 @@ def best_faces(detector, path, k: int) -> tuple[list, list[str]]:
     refused. An image without exactly one face raises ``NoFaceError``."""
     from .quality import best, face_quality
     from .recognise import single_face
-    video = kind_of(path) == "video"
+    video = _is_video(path)
     cands, refused = [], []
     for what, frame in _frames_of(path, 6 * k if video else 1):
         try:
@@ -155,7 +181,7 @@ def _enrolment_faces(live, rec, path, per_video: int, into: _Enrolled) -> None:
     nothing is written). Also why other frames were refused."""
     from .recognise import live_single_face
     from .select import CANDIDATES, representative
-    video = kind_of(path) == "video"
+    video = _is_video(path)
     cands, refused = best_faces(live.detector, path, max(per_video, CANDIDATES) if video else 1)
     vecs = [rec.embed(frame, box) for _, frame, box in cands]
     keep = representative(vecs, per_video)      # an image's one face: [0]
@@ -166,9 +192,8 @@ def _enrolment_faces(live, rec, path, per_video: int, into: _Enrolled) -> None:
     into.refused += refused
 
 
-def enroll(name: str, inputs: str | Path | Iterable[str | Path],
-           options: IdentityOptions = IdentityOptions()) -> Enrolment:
-    """Enrol ``name`` from images, videos or folders of one person (``inputs``: one path or several):
+def enroll(name: str, inputs: Source | Iterable[Source], options: IdentityOptions = IdentityOptions()) -> Enrolment:
+    """Enrol ``name`` from images, videos, folders or frames of one person (``inputs``: one or several):
     each image's one face and each video's best ``options.enrol_faces``. Frames below the quality rule
     are refused with their reason; nothing is written unless at least one face is kept (else
     ``EnrolmentRefused``), every kept face is live, and none matches another identity or not the one
@@ -176,7 +201,7 @@ def enroll(name: str, inputs: str | Path | Iterable[str | Path],
     from .recognise import Recognizer, check_one_person
     live, rec = liveness_detector(options), Recognizer(options.gallery)
     got = _Enrolled()
-    for p in expand_paths([inputs] if isinstance(inputs, (str, Path)) else list(inputs)):
+    for p in _sources(inputs):
         # embedded input by input: a folder of phone photos is not held in memory at once
         _enrolment_faces(live, rec, p, options.enrol_faces, got)
     if not got.vectors:
@@ -194,10 +219,11 @@ def _probe(path, options: IdentityOptions, claimed: str | None = None):
     from ..detect import create_detector
     from .gallery import open_gallery
     from .recognise import DEFAULT_THRESHOLD, Recognizer
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{path}: a folder; identify and verify read one image or video of one person")
-    expand_paths([path])   # a clear error for a missing file
+    if not isinstance(path, np.ndarray):
+        path = Path(path)
+        if path.is_dir():
+            raise InputError(f"{path}: a folder; identify and verify read one image or video of one person")
+        expand_paths([path])   # a clear error for a missing file
     rec = Recognizer(open_gallery(options.gallery, existing=True),
                      threshold=DEFAULT_THRESHOLD if options.threshold is None else options.threshold)
     if claimed is not None:
@@ -208,7 +234,7 @@ def _probe(path, options: IdentityOptions, claimed: str | None = None):
     if not chosen:
         # an image's face refused for its quality names why, as enrolment does
         why = f" ({len(refused)} refused, e.g. {refused[0]})" if refused else ""
-        raise NoFaceError(f"{path}: no face to recognise{why}")
+        raise NoFaceError(f"{'a frame' if isinstance(path, np.ndarray) else path}: no face to recognise{why}")
     if live is None:
         return rec, chosen, None
     scores = [live_score(live, frame, box) for _, frame, box in chosen]
@@ -224,13 +250,13 @@ def _recognise(path, options: IdentityOptions, claimed: str | None) -> Recogniti
     return Recognition(d.identity, d.distance, rec.threshold, d.probes, checked, claimed)
 
 
-def identify(path: str | Path, options: IdentityOptions = IdentityOptions()) -> Recognition:
-    """1:N: who the live person in an image (its one face) or a video (its best faces) is, against
-    every enrolled identity. ``identity`` is None where nobody is within the threshold."""
+def identify(path: Source, options: IdentityOptions = IdentityOptions()) -> Recognition:
+    """1:N: who the live person in an image or a frame (its one face) or in a video (its best faces)
+    is, against every enrolled identity. ``identity`` is None where nobody is within the threshold."""
     return _recognise(path, options, None)
 
 
-def verify(name: str, path: str | Path, options: IdentityOptions = IdentityOptions()) -> Recognition:
-    """1:1: whether the live person in an image or a video is ``name`` (``match``), against ``name``'s
+def verify(name: str, path: Source, options: IdentityOptions = IdentityOptions()) -> Recognition:
+    """1:1: whether the live person in an image, a frame or a video is ``name`` (``match``), against ``name``'s
     enrolled faces only. ``GalleryError`` when nobody of that name is enrolled (before the probe is read)."""
     return _recognise(path, options, name)

@@ -181,6 +181,24 @@ def test_the_python_verbs_apply_the_command_lines_rules(tmp_path, people, always
         marginlive.verify("nobody", people[a][5], live)
 
 
+def test_the_python_verbs_load_their_models_once_per_thread(always_real_model):
+    """A loop of ``identify`` calls loads the liveness model once (about 0.3 s a call otherwise); another
+    thread loads its own, as dlib's models are not documented safe to share."""
+    import threading
+
+    import marginlive
+    from marginlive.identity import api
+    opts = marginlive.IdentityOptions(model=str(always_real_model))
+    first = api.liveness_detector(opts)
+    assert api.liveness_detector(opts) is first
+    assert api.liveness_detector(marginlive.IdentityOptions(model="fast")) is not first
+    elsewhere = []
+    worker = threading.Thread(target=lambda: elsewhere.append(api.liveness_detector(opts)))
+    worker.start()
+    worker.join()
+    assert elsewhere[0] is not first
+
+
 def blank_picture(folder):
     path = folder / "blank.png"
     cv2.imwrite(str(path), np.full((240, 320, 3), 128, np.uint8))

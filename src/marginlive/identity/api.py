@@ -16,6 +16,7 @@ face not live), ``NoFaceError``, ``IdentityConflict``, ``GalleryError`` (no such
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,10 +119,32 @@ class _Enrolled:
     refused: list[str] = field(default_factory=list)
 
 
+# The models each thread has loaded (about 0.3 s a call otherwise): a loop over many pictures loads them
+# once. Per thread, as dlib's models are not documented safe to share between threads.
+_loaded = threading.local()
+
+
+def _once(key, make):
+    cache = _loaded.__dict__.setdefault("models", {})
+    if key not in cache:
+        cache[key] = make()
+    return cache[key]
+
+
 def liveness_detector(options: IdentityOptions):
-    """The ``LivenessDetector`` the options name (model and detector)."""
+    """The ``LivenessDetector`` the options name (model and detector), loaded once per thread."""
     from ..pipeline import LivenessDetector
-    return LivenessDetector(model=options.model, detector=options.detector, detector_model=options.detector_model)
+    return _once(("liveness", options.model, options.detector, options.detector_model),
+                 lambda: LivenessDetector(model=options.model, detector=options.detector,
+                                          detector_model=options.detector_model))
+
+
+def _recognizer(gallery, threshold: float | None = None):
+    """A ``Recognizer`` on ``gallery`` (a gallery object, a path or a URL), its embedder loaded once per thread."""
+    from .embed import DlibEmbedder
+    from .recognise import DEFAULT_THRESHOLD, Recognizer
+    return Recognizer(gallery, _once(("embedder",), DlibEmbedder),
+                      DEFAULT_THRESHOLD if threshold is None else threshold)
 
 
 #: an image or video file (a folder of them, to enrol), or a frame in memory: (H, W, 3) uint8 BGR, named
@@ -198,34 +221,33 @@ def enroll(name: str, inputs: Source | Iterable[Source], options: IdentityOption
     are refused with their reason; nothing is written unless at least one face is kept (else
     ``EnrolmentRefused``), every kept face is live, and none matches another identity or not the one
     already enrolled under the name."""
-    from .recognise import Recognizer, check_one_person
-    live, rec = liveness_detector(options), Recognizer(options.gallery)
-    got = _Enrolled()
-    for p in _sources(inputs):
-        # embedded input by input: a folder of phone photos is not held in memory at once
-        _enrolment_faces(live, rec, p, options.enrol_faces, got)
-    if not got.vectors:
-        raise EnrolmentRefused(f"no face of enrolment quality for {name} ({len(got.refused)} refused): use sharp, "
-                               "well-lit, frontal images or videos with the face at least 60 px wide", got.refused)
-    check_one_person(rec, name, got.vectors)
-    rec.gallery.add(name, got.vectors, rec.embedder.name, got.sources)
-    return Enrolment(name, got.sources, got.refused, faces_of(rec.gallery.list(), name), str(rec.gallery.path))
-
-
-def _probe(path, options: IdentityOptions, claimed: str | None = None):
-    """The recogniser, the probe's faces to recognise and their liveness (None where not checked): an
-    image's one face, or a video's ``probe_faces`` best faces, of which only those the liveness model
-    scores live name anyone. ``claimed``: a name that must be enrolled, checked before the probe is read."""
-    from ..detect import create_detector
     from .gallery import open_gallery
-    from .recognise import DEFAULT_THRESHOLD, Recognizer
+    from .recognise import check_one_person
+    live, got = liveness_detector(options), _Enrolled()
+    with open_gallery(options.gallery) as gallery:
+        rec = _recognizer(gallery)
+        for p in _sources(inputs):
+            # embedded input by input: a folder of phone photos is not held in memory at once
+            _enrolment_faces(live, rec, p, options.enrol_faces, got)
+        if not got.vectors:
+            raise EnrolmentRefused(f"no face of enrolment quality for {name} ({len(got.refused)} refused): use "
+                                   "sharp, well-lit, frontal images or videos with the face at least 60 px wide",
+                                   got.refused)
+        check_one_person(rec, name, got.vectors)
+        gallery.add(name, got.vectors, rec.embedder.name, got.sources)
+        return Enrolment(name, got.sources, got.refused, faces_of(gallery.list(), name), str(gallery.path))
+
+
+def _probe(path, options: IdentityOptions, rec, claimed: str | None = None):
+    """The probe's faces to recognise and their liveness (None where not checked): an image's one face,
+    or a video's ``probe_faces`` best faces, of which only those the liveness model scores live name
+    anyone. ``claimed``: a name that must be enrolled in ``rec``'s gallery, checked before the probe is read."""
+    from ..detect import create_detector
     if not isinstance(path, np.ndarray):
         path = Path(path)
         if path.is_dir():
             raise InputError(f"{path}: a folder; identify and verify read one image or video of one person")
         expand_paths([path])   # a clear error for a missing file
-    rec = Recognizer(open_gallery(options.gallery, existing=True),
-                     threshold=DEFAULT_THRESHOLD if options.threshold is None else options.threshold)
     if claimed is not None:
         rec.check_enrolled(claimed)
     live = liveness_detector(options) if options.liveness else None
@@ -236,18 +258,21 @@ def _probe(path, options: IdentityOptions, claimed: str | None = None):
         why = f" ({len(refused)} refused, e.g. {refused[0]})" if refused else ""
         raise NoFaceError(f"{'a frame' if isinstance(path, np.ndarray) else path}: no face to recognise{why}")
     if live is None:
-        return rec, chosen, None
+        return chosen, None
     scores = [live_score(live, frame, box) for _, frame, box in chosen]
     ok = [p is not None and p >= live.threshold for p in scores]
-    return rec, [c for c, k in zip(chosen, ok) if k], ProbeLiveness(len(chosen), sum(ok))
+    return [c for c, k in zip(chosen, ok) if k], ProbeLiveness(len(chosen), sum(ok))
 
 
 def _recognise(path, options: IdentityOptions, claimed: str | None) -> Recognition:
-    rec, faces, checked = _probe(path, options, claimed)
-    if checked is not None and not checked.passed:
-        return Recognition(None, None, rec.threshold, 0, checked, claimed)
-    d: Decision = rec.identify_faces([(frame, box) for _, frame, box in faces], claimed)
-    return Recognition(d.identity, d.distance, rec.threshold, d.probes, checked, claimed)
+    from .gallery import open_gallery
+    with open_gallery(options.gallery, existing=True) as gallery:
+        rec = _recognizer(gallery, options.threshold)
+        faces, checked = _probe(path, options, rec, claimed)
+        if checked is not None and not checked.passed:
+            return Recognition(None, None, rec.threshold, 0, checked, claimed)
+        d: Decision = rec.identify_faces([(frame, box) for _, frame, box in faces], claimed)
+        return Recognition(d.identity, d.distance, rec.threshold, d.probes, checked, claimed)
 
 
 def identify(path: Source, options: IdentityOptions = IdentityOptions()) -> Recognition:

@@ -96,6 +96,7 @@ class Recognition:
 
     @property
     def live(self) -> bool:
+        """Whether the probe counts as live (most of its faces scored live; True where not checked)."""
         return self.liveness is None or self.liveness.passed
 
     @property
@@ -114,6 +115,7 @@ class EnrolmentRefused(InputError):
 
 @dataclass
 class _Enrolled:
+    """An enrolment as its inputs are read: the kept faces' embeddings (128,) and sources, the refusals."""
     vectors: list = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)

@@ -179,6 +179,9 @@ def test_the_python_verbs_apply_the_command_lines_rules(tmp_path, people, always
     assert not spoof.live and not spoof.match and spoof.distance is None and spoof.liveness.faces == 1
     with pytest.raises(GalleryError, match="no identity named 'nobody'"):
         marginlive.verify("nobody", people[a][5], live)
+    for bad in ({"probe_faces": 0}, {"enrol_faces": 2.5}, {"threshold": -0.1}):
+        with pytest.raises(InputError, match=next(iter(bad))):
+            marginlive.IdentityOptions(**bad)
 
 
 def test_the_python_verbs_load_their_models_once_per_thread(always_real_model):

@@ -16,6 +16,7 @@ face not live), ``NoFaceError``, ``IdentityConflict``, ``GalleryError`` (no such
 """
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -41,14 +42,22 @@ class IdentityOptions:
     ``probe_faces``: faces a probe video decides on, its best (5, as a session). ``liveness``: check it
     first (True); False is recognition alone, where a photo of a person matches them.
     """
-    gallery: str | None = None
-    model: str | None = None
+    gallery: str | os.PathLike | None = None
+    model: str | os.PathLike | None = None
     detector: str = DEFAULT_DETECTOR
-    detector_model: str | None = None
+    detector_model: str | os.PathLike | None = None
     threshold: float | None = None
     enrol_faces: int = 10
     probe_faces: int = 5
     liveness: bool = True
+
+    def __post_init__(self):
+        for name in ("enrol_faces", "probe_faces"):
+            n = getattr(self, name)
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise InputError(f"{name} is a whole number of faces, at least 1, not {n!r}")
+        if self.threshold is not None and not 0 < self.threshold:
+            raise InputError(f"threshold is an embedding distance above 0, not {self.threshold!r}")
 
 
 @dataclass(frozen=True)

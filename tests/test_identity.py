@@ -179,6 +179,12 @@ def test_the_python_verbs_apply_the_command_lines_rules(tmp_path, people, always
     assert not spoof.live and not spoof.match and spoof.distance is None and spoof.liveness.faces == 1
     with pytest.raises(GalleryError, match="no identity named 'nobody'"):
         marginlive.verify("nobody", people[a][5], live)
+    for bad in (None, 3, [people[a][0], None]):
+        with pytest.raises(InputError, match="a picture is a file path or an .* array"):
+            marginlive.enroll("third", bad, marginlive.IdentityOptions(gallery=str(tmp_path / "new.db")))
+        with pytest.raises(InputError, match="a picture is a file path"):
+            marginlive.identify(bad, live)
+    assert not (tmp_path / "new.db").exists()      # nothing made for an enrolment refused at its inputs
     for bad in ({"probe_faces": 0}, {"enrol_faces": 2.5}, {"threshold": -0.1}):
         with pytest.raises(InputError, match=next(iter(bad))):
             marginlive.IdentityOptions(**bad)

@@ -167,13 +167,24 @@ def _is_video(src: Source) -> bool:
     return not isinstance(src, np.ndarray) and kind_of(src) == "video"
 
 
+def _checked(src) -> Source:
+    """``src`` if it is a path or an array (``as_bgr`` checks an array's shape and type when it is read),
+    else InputError naming what it is."""
+    if isinstance(src, (str, os.PathLike, np.ndarray)):
+        return src
+    raise InputError("a picture is a file path or an (H, W, 3) uint8 BGR numpy array (read_image reads one), "
+                     f"not {type(src).__name__}")
+
+
 def _sources(inputs) -> list:
     """``inputs`` (one source or several) as a list, folders expanded to their files, every path checked."""
-    if isinstance(inputs, (str, Path, np.ndarray)):
+    if isinstance(inputs, (str, os.PathLike, np.ndarray)):
         inputs = [inputs]
+    elif not isinstance(inputs, Iterable):
+        _checked(inputs)
     out = []
     for src in inputs:
-        out += [src] if isinstance(src, np.ndarray) else expand_paths([src])
+        out += [src] if isinstance(_checked(src), np.ndarray) else expand_paths([src])
     return out
 
 
@@ -234,10 +245,11 @@ def enroll(name: str, inputs: Source | Iterable[Source], options: IdentityOption
     already enrolled under the name."""
     from .gallery import open_gallery
     from .recognise import check_one_person
+    sources = _sources(inputs)     # every input checked before the gallery is opened (or made)
     live, got = liveness_detector(options), _Enrolled()
     with open_gallery(options.gallery) as gallery:
         rec = _recognizer(gallery)
-        for p in _sources(inputs):
+        for p in sources:
             # embedded input by input: a folder of phone photos is not held in memory at once
             _enrolment_faces(live, rec, p, options.enrol_faces, got)
         if not got.vectors:
@@ -254,7 +266,7 @@ def _probe(path, options: IdentityOptions, rec, claimed: str | None = None):
     or a video's ``probe_faces`` best faces, of which only those the liveness model scores live name
     anyone. ``claimed``: a name that must be enrolled in ``rec``'s gallery, checked before the probe is read."""
     from ..detect import create_detector
-    if not isinstance(path, np.ndarray):
+    if not isinstance(_checked(path), np.ndarray):
         path = Path(path)
         if path.is_dir():
             raise InputError(f"{path}: a folder; identify and verify read one image or video of one person")

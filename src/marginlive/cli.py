@@ -232,6 +232,7 @@ def _evaluate_args(p):
 
 @command("evaluate", "PAD metrics (ISO/IEC 30107-3 and the paper's) with a report of plots", args=_evaluate_args)
 def cmd_evaluate(a):
+    """`marginlive evaluate MODEL... DATA...`: models first (names or .onnx files), the data after them."""
     from .evaluation.commands import run_evaluate
     from .liveness.runtime import NAMED_MODELS, model_path
     # models come first, datasets after: split at the first argument that is neither an .onnx file
@@ -485,6 +486,7 @@ USER_COMMANDS = ("detect", "authenticate", "enroll", "identify", "verify", "iden
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `marginlive` parser: one subcommand per ``@command``, the user's commands listed first."""
     from . import __version__
     ap = argparse.ArgumentParser(prog="marginlive", description="Margin-based face liveness detection "
                                  "with behavioural confirmation.",
@@ -513,6 +515,8 @@ EXTRA_NOTE = {"challenge": " (MediaPipe 0.10.21: Python 3.11 or 3.12)",
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command and return its exit code: a ``MarginliveError`` is one line on stderr and its
+    ``exit_code``, a missing optional package names its extra (2), an unwritable path 2, Ctrl-C 130."""
     ap = build_parser()
     a = ap.parse_args(argv)
     if not getattr(a, "func", None):

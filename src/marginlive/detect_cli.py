@@ -44,6 +44,8 @@ def output_path(save: str | None, name: str, kind: str, many: bool = False) -> P
 
 
 def run_detect(a) -> int:
+    """`marginlive detect`: label every face of each picture, video or the camera; exit 0, or the error
+    code of an unreadable input (2) or a source without a face (3)."""
     from .pipeline import LivenessDetector
 
     if a.camera is None and not a.paths:

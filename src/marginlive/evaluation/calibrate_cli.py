@@ -45,6 +45,9 @@ def face_scores(detector, paths: list[str], every: int, what: str) -> np.ndarray
 
 
 def run_calibrate(a) -> int:
+    """`marginlive calibrate`: the threshold that turns away at most ``--target-bpcer`` of the given live
+    users' faces (not below ``--floor``; a warning where it would need to be) and what it lets through of
+    ``--attacks``, against the model's own threshold; printed, or one JSON line."""
     from ..pipeline import LivenessDetector
     opts = CalibrationOptions(target_bpcer=a.target_bpcer, floor=a.floor)
     det = LivenessDetector(model=a.model, detector=a.detector, detector_model=a.detector_model)

@@ -25,6 +25,8 @@ def _save(fig, path: Path):
 
 
 def plot_roc_det(results: list[dict], path_roc: Path, path_det: Path):
+    """ROC and DET curves (APCER against BPCER, probit axes) of every model in ``results`` on one set,
+    written to ``path_roc`` and ``path_det``; a model whose scores hold one label only is left out."""
     from scipy.stats import norm
     from sklearn.metrics import det_curve, roc_curve
     plt = _plt()
@@ -56,6 +58,8 @@ def plot_roc_det(results: list[dict], path_roc: Path, path_det: Path):
 
 
 def plot_hist(r: dict, path: Path):
+    """The histogram of one model's P(real) on one set, live faces and each attack type apart, with its
+    threshold, to ``path``."""
     plt = _plt()
     s = r["_scores"]
     y, sc, att = np.array(s["labels"]), np.array(s["scores"]), np.array(s["attacks"], dtype=object)
@@ -74,6 +78,7 @@ def plot_hist(r: dict, path: Path):
 
 
 def plot_confusion(r: dict, path: Path):
+    """One model's confusion matrix on one set at its threshold, to ``path``."""
     plt = _plt()
     cm = np.array(r["metrics"]["confusion_matrix"]["rows_true_cols_pred"])
     fig, ax = plt.subplots(figsize=(3.4, 3))
@@ -129,6 +134,8 @@ def _intervals(m: dict) -> str:
 
 
 def markdown(all_results: dict[str, list[dict]], clips: dict | None, images: dict[str, dict]) -> str:
+    """The report page: per set, each model's metrics, its per-attack APCER, intervals and per-group
+    rates, the plots named in ``images`` ('set|model' -> {kind: file}); then the clips' decisions."""
     out = ["# marginlive evaluation report", "",
            "Scores are P(real); *real* is the positive class for precision/recall/F1, and the "
            "ISO/IEC 30107-3 error rates count attacks accepted (APCER, max over attack types) and "

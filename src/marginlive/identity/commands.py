@@ -37,6 +37,7 @@ def run_enroll(a) -> int:
 
 
 def run_identities(a) -> int:
+    """`marginlive identities list` (with those below ``ENOUGH_FACES`` marked) or `remove NAME`."""
     from .gallery import open_gallery
     with open_gallery(a.gallery, existing=True) as g:
         if a.action == "list":

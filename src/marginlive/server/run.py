@@ -120,6 +120,8 @@ def check_can_listen(host: str, port: int) -> None:
 
 
 def run_serve(a) -> int:
+    """`marginlive serve`: the settings checked and the app built (a bad model, gallery or Redis stops
+    here with its reason), then uvicorn in this process or ``--workers`` processes under a supervisor."""
     import uvicorn
     cfg = config_from_args(a)
     app = create_app(cfg)      # a bad model, gallery or Redis stops here, with its reason

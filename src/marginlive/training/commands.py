@@ -12,6 +12,7 @@ from ..errors import DatasetError
 
 
 def run_collect(a) -> int:
+    """`marginlive collect`: every manifest's faces cut as context crops into ``--out`` (``collect.Collector``)."""
     from .collect import Collector
     if a.every < 1:
         raise DatasetError("--every must be >= 1")

@@ -25,6 +25,8 @@ SUMMARY_KEYS = ("auc", "eer", "apcer", "bpcer", "acer")
 
 def run_grid(ds: Dataset, configs: dict[str, TrainConfig], k: int = 4, seeds=(0,),
              eval_datasets: list[str] | None = None, log=print) -> dict:
+    """Each setting of ``configs`` cross-validated leave-groups-out (``k`` folds) at every seed:
+    {name: {"config", "runs", "summary"}}; scored on ``eval_datasets`` only where given."""
     mask = np.isin(ds.datasets, eval_datasets) if eval_datasets else np.ones(len(ds), bool)
     if not mask.any():
         have = ", ".join(sorted(set(ds.datasets.tolist())))
@@ -72,6 +74,7 @@ def save(results: dict, path: str | Path, meta: dict) -> None:
 
 
 def markdown_table(results: dict, datasets: list[str]) -> str:
+    """One row per setting of ``results``: AUC, EER, APCER, BPCER and ACER per dataset, mean over seeds."""
     head = "| setting | " + " | ".join(f"{d} AUC | {d} EER | {d} APCER | {d} BPCER | {d} ACER" for d in datasets) + " |"
     sep = "|---" * (1 + 5 * len(datasets)) + "|"
     rows = [head, sep]
@@ -90,6 +93,8 @@ def markdown_table(results: dict, datasets: list[str]) -> str:
 
 
 def run_experiment(a) -> int:
+    """`marginlive experiment margin`: the paper's margin claim, the recipe trained at each margin and
+    scored leave-groups-out (``run_grid``): saved as JSON (``--out``), printed as a Markdown table."""
     from .dataset import load_dataset
     if a.kind != "margin":
         raise DatasetError(f"unknown experiment {a.kind!r} (margin)")

@@ -93,3 +93,22 @@ def test_a_command_whose_extra_is_missing_names_it(tmp_path, capsys, monkeypatch
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err
     assert "pip install 'marginlive[challenge]'" in err and "Python 3.11 or 3.12" in err
+
+
+def test_the_readmes_python_block_runs_as_written(tmp_path):
+    """The README's Python quick start, run as a newcomer would: its file names stand for a live frame, a
+    live video and another frame of the same person; the gallery is a fresh one ($MARGINLIVE_GALLERY)."""
+    import re
+    video = need_shared("data", "videos", "live-1.webm")
+    from marginlive.frames import read_video_frames
+    frames = read_video_frames(video, every=60)
+    cv2.imwrite(str(tmp_path / "me.jpg"), frames[1].image)
+    cv2.imwrite(str(tmp_path / "someone.jpg"), frames[-1].image)
+    (tmp_path / "alice.mp4").symlink_to(video)          # the name the README uses; a WebM inside
+    code = re.search(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    env = {**os.environ, "MARGINLIVE_GALLERY": str(tmp_path / "gallery.db"), "ORT_DISABLE_TELEMETRY": "1"}
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("real ") and lines[-1] == "True", r.stdout

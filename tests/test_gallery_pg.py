@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from challenge_fakes import raising_right_hand
+from conftest import need_shared
 from marginlive.errors import InputError
 from marginlive.identity.gallery import GalleryError, VectorIndex, open_gallery
 from marginlive.server import service
@@ -157,6 +158,19 @@ def test_someone_enrolled_at_one_replicas_camera_is_recognised_at_another(pg, pg
     assert enrolled["state"] == "accepted" and enrolled["enrolled"] == "alice", enrolled
     assert login["state"] == "accepted" and login["identity"] == "alice", login
     assert [(r["name"], r["embeddings"]) for r in pg.list()] == [("alice", 5)]
+
+
+def test_the_python_verbs_enrol_and_verify_on_postgresql(pg, pg_url, always_real_model):
+    """``marginlive.enroll`` and ``verify`` on the PostgreSQL gallery, as on a SQLite file: what one
+    process enrols another connection finds."""
+    import marginlive
+    videos = need_shared("data", "videos")
+    options = marginlive.IdentityOptions(gallery=pg_url, model=str(always_real_model), enrol_faces=5)
+    done = marginlive.enroll("bob", videos / "live-1.webm", options)
+    assert (done.total, done.gallery) == (5, pg.path) and done.enough
+    assert [(r["name"], r["embeddings"]) for r in pg.list()] == [("bob", 5)]
+    assert marginlive.verify("bob", videos / "live-1.webm", options).match
+    assert marginlive.identify(videos / "live-2.mp4", options).identity is None
 
 
 def test_a_gallery_its_server_cannot_read_ends_a_login_with_a_reason_not_a_traceback(pg, pg_url, always_real_model,

@@ -274,7 +274,8 @@ def _probe(path, options: IdentityOptions, rec, claimed: str | None = None):
     if claimed is not None:
         rec.check_enrolled(claimed)
     live = liveness_detector(options) if options.liveness else None
-    detector = live.detector if live else create_detector(options.detector, options.detector_model)
+    detector = live.detector if live else _once(("detector", options.detector, options.detector_model),
+                                                lambda: create_detector(options.detector, options.detector_model))
     chosen, refused = best_faces(detector, path, options.probe_faces)
     if not chosen:
         # an image's face refused for its quality names why, as enrolment does

@@ -9,19 +9,22 @@ from .api import EnrolmentRefused, IdentityOptions, Recognition, enroll, identif
 from .recognise import ENOUGH_FACES, with_enough_faces
 
 
-def _options(a) -> IdentityOptions:
-    """The flags of `enroll`, `identify` or `verify` as the library's options."""
-    frames = {"enrol_faces": a.frames} if hasattr(a, "inputs") else {"probe_faces": a.frames}
+def _options(a, **own) -> IdentityOptions:
+    """The flags every identity command has as the library's options, with the command's ``own``."""
     return IdentityOptions(gallery=a.gallery, model=a.model, detector=a.detector, detector_model=a.detector_model,
-                           threshold=getattr(a, "threshold", None), liveness=not getattr(a, "no_liveness", False),
-                           **frames)
+                           **own)
+
+
+def _probe_options(a) -> IdentityOptions:
+    """`identify`'s and `verify`'s flags: those of ``_options`` and the probe's own."""
+    return _options(a, threshold=a.threshold, liveness=not a.no_liveness, probe_faces=a.frames)
 
 
 def run_enroll(a) -> int:
     """Enrol the best faces of each input (``api.enroll``), printing why frames were refused, what was
     kept and, below ``ENOUGH_FACES``, a note to enrol more."""
     try:
-        done = enroll(a.name, a.inputs, _options(a))
+        done = enroll(a.name, a.inputs, _options(a, enrol_faces=a.frames))
     except EnrolmentRefused as e:
         for r in e.refused:
             print(f"refused {r}", file=sys.stderr)
@@ -71,8 +74,9 @@ def _say(a, r: Recognition, fields: dict, line: str) -> None:
     print(f"{line}\tdistance {dist}\t(threshold {r.threshold}{faces})")
 
 
-def _say_not_live(a, fields: dict, line: str, checked) -> None:
+def _say_not_live(a, r: Recognition, fields: dict, line: str) -> None:
     """A probe that is not live names nobody: no distance is computed (nor printed for an attacker to tune)."""
+    checked = r.liveness
     if a.json:
         print(json.dumps({**fields, "distance": None, "faces": 0, "live": False, "live_faces": checked.live,
                           "scored": checked.faces}))
@@ -82,18 +86,18 @@ def _say_not_live(a, fields: dict, line: str, checked) -> None:
 
 
 def run_identify(a) -> int:
-    r = identify(a.input, _options(a))
+    r = identify(a.input, _probe_options(a))
     if not r.live:
-        _say_not_live(a, {"identity": None}, "unknown", r.liveness)
+        _say_not_live(a, r, {"identity": None}, "unknown")
         return 1
     _say(a, r, {"identity": r.identity}, r.identity or "unknown")
     return 0 if r.identity else 1
 
 
 def run_verify(a) -> int:
-    r = verify(a.name, a.input, _options(a))
+    r = verify(a.name, a.input, _probe_options(a))
     if not r.live:
-        _say_not_live(a, {"name": a.name, "match": False}, f"no match\t{a.name}", r.liveness)
+        _say_not_live(a, r, {"name": a.name, "match": False}, f"no match\t{a.name}")
         return 1
     _say(a, r, {"name": a.name, "match": r.match}, f"{'match' if r.match else 'no match'}\t{a.name}")
     return 0 if r.match else 1

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import as_grey, need_shared
+from conftest import as_grey, blank, need_shared
 from marginlive.cli import main
 from marginlive.errors import InputError, NoFaceError
 from marginlive.identity.gallery import Gallery
@@ -164,13 +164,13 @@ def test_the_python_verbs_apply_the_command_lines_rules(tmp_path, people, always
         marginlive.enroll(b, [soft], live)
     assert isinstance(refused.value, InputError) and "blurred" in refused.value.refused[0]
     with pytest.raises(NoFaceError):
-        marginlive.enroll(b, [blank_picture(tmp_path)], live)
+        marginlive.enroll(b, [blank(240, 320)], live)
     r = marginlive.identify(people[a][5], live)
     assert r.identity == a and r.live and r.distance <= r.threshold and r.faces == 1 and not r.match
     in_memory = marginlive.identify(cv2.imread(str(people[a][5])), live)   # a frame, as a camera gives it
     assert (in_memory.identity, in_memory.distance) == (a, pytest.approx(r.distance))
     with pytest.raises(NoFaceError, match="a frame: no face"):
-        marginlive.identify(np.full((240, 320, 3), 128, np.uint8), live)
+        marginlive.identify(blank(240, 320), live)
     with pytest.raises(InputError, match="uint8"):
         marginlive.verify(a, np.zeros((240, 320, 3), np.float32), live)
     assert marginlive.verify(a, people[a][5], live).match
@@ -208,12 +208,6 @@ def test_the_python_verbs_load_their_models_once_per_thread(always_real_model):
     assert elsewhere[0] is not first
 
 
-def blank_picture(folder):
-    path = folder / "blank.png"
-    cv2.imwrite(str(path), np.full((240, 320, 3), 128, np.uint8))
-    return path
-
-
 def test_only_live_faces_enrol(capsys, tmp_path, people, always_fake_model):
     db = tmp_path / "g.db"
     who = sorted(people)[0]
@@ -225,10 +219,10 @@ def test_only_live_faces_enrol(capsys, tmp_path, people, always_fake_model):
 
 def test_enrolment_is_all_or_nothing(capsys, tmp_path, people, always_real_model):
     db = tmp_path / "g.db"
-    blank = tmp_path / "blank.png"
-    cv2.imwrite(str(blank), np.full((480, 640, 3), 120, np.uint8))
+    faceless = tmp_path / "blank.png"
+    cv2.imwrite(str(faceless), blank(value=120))
     who = sorted(people)[0]
-    code, _, err = run(capsys, "enroll", who, people[who][0], blank, "--model", always_real_model, "--gallery", db)
+    code, _, err = run(capsys, "enroll", who, people[who][0], faceless, "--model", always_real_model, "--gallery", db)
     assert code == 3 and "no face" in err
     with Gallery(db) as g:
         assert g.list() == []

@@ -203,14 +203,11 @@ def assembled(small, tmp_path_factory):
     return recipe, branches, head, sf_dir, LivenessModel(out)
 
 
-def test_assembling_without_the_fitted_head_is_refused(small, tmp_path):
+def test_assembling_without_the_fitted_head_is_refused(small, assembled, tmp_path):
     from marginlive.errors import ModelError
-    x, y = small
-    recipe = FusionRecipe(**{**DEFAULT.__dict__, "augment": None})
-    branches = TextureFit(recipe, x, y, _units(y)).fit()
+    recipe, branches, _, sf_dir, _ = assembled      # the same fitted branches, assembled here without the head
     with pytest.raises(ModelError, match="pass the fitted head"):
-        assemble(recipe, branches, tmp_path / "m.onnx", silentface_dir=need_shared("models", "silentface-minifasnet"),
-                 check=x[:4])
+        assemble(recipe, branches, tmp_path / "m.onnx", silentface_dir=sf_dir, check=small[0][:4])
     assert not (tmp_path / "m.onnx").exists()
 
 
